@@ -1,0 +1,37 @@
+// The command line: CLI11 parses argv into one request struct per verb, and each verb's
+// file (host/cli/<verb>.cpp) turns its request into one library call. Only run_main prints
+// the final "lxbox: ..." error line and maps errors to exit code 125 (docker convention).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+
+#include "runtime/base/error.hpp"
+
+namespace lxbox::cli {
+
+// Options every verb understands.
+struct GlobalOptions {
+    std::string root;               // --root, else $LXBOX_ROOT, else $XDG_DATA_HOME/lxbox
+    std::string log_level = "warn"; // --log-level
+    bool quiet = false;             // --quiet: no progress output
+};
+
+// Filled by the verb that CLI11 selected; run_main calls `action` after parsing.
+struct CommandContext {
+    GlobalOptions global;
+    std::function<Result<int>()> action;
+};
+
+// Each verb registers its subcommand and, when selected, sets ctx.action.
+void add_doctor_command(CLI::App& app, CommandContext& ctx);
+void add_store_commands(CLI::App& app, CommandContext& ctx);  // import, list, export, unregister, set-default
+
+// Exit code for an lxbox error of its own (docker's convention).
+inline constexpr int kExitLxboxError = 125;
+
+int run_main(int argc, char** argv);
+
+}  // namespace lxbox::cli

@@ -1,0 +1,115 @@
+#include "runtime/base/unique_fd.hpp"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <vector>
+
+namespace lxbox {
+
+void UniqueFd::reset(int fd) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+}
+
+Result<UniqueFd> open_fd(const std::string& path, int flags, unsigned mode) {
+    int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+    if (fd < 0) return Error::last("open " + path, errno == ENOENT ? ErrorKind::NotFound : ErrorKind::System);
+    return UniqueFd(fd);
+}
+
+Result<UniqueFd> openat_fd(int dirfd, const std::string& path, int flags, unsigned mode) {
+    int fd = ::openat(dirfd, path.c_str(), flags | O_CLOEXEC, mode);
+    if (fd < 0) return Error::last("open " + path, errno == ENOENT ? ErrorKind::NotFound : ErrorKind::System);
+    return UniqueFd(fd);
+}
+
+Status write_all(int fd, const void* data, size_t len) {
+    auto p = static_cast<const char*>(data);
+    while (len > 0) {
+        ssize_t n = ::write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return Error::last("write");
+        }
+        p += n;
+        len -= static_cast<size_t>(n);
+    }
+    return {};
+}
+
+Status write_all(int fd, const std::string& data) { return write_all(fd, data.data(), data.size()); }
+
+Result<std::string> read_all(int fd) {
+    std::string out;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return Error::last("read");
+        }
+        if (n == 0) break;
+        out.append(buf, static_cast<size_t>(n));
+    }
+    return out;
+}
+
+Result<std::string> read_file(const std::string& path) {
+    auto fd = LXBOX_TRY(open_fd(path, O_RDONLY));
+    return std::move(read_all(fd.get())).context("read " + path);
+}
+
+Result<TempDir> TempDir::make(const std::string& parent, const std::string& prefix) {
+    std::string tmpl = parent + "/" + prefix + "XXXXXX";
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    if (!::mkdtemp(buf.data())) return Error::last("create a temporary directory in " + parent);
+    return TempDir(std::string(buf.data()));
+}
+
+TempDir& TempDir::operator=(TempDir&& o) noexcept {
+    if (this != &o) {
+        if (!path_.empty()) (void)remove_tree(path_);
+        path_ = std::exchange(o.path_, {});
+    }
+    return *this;
+}
+
+TempDir::~TempDir() {
+    if (!path_.empty()) (void)remove_tree(path_);
+}
+
+static int remove_entry(const char* path, const struct stat*, int type, struct FTW*) {
+    // Directories may have been extracted without write permission; make them removable.
+    if (type == FTW_DP) return ::rmdir(path) == 0 || errno == ENOENT ? 0 : -1;
+    return ::unlink(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+static int make_writable(const char* path, const struct stat* st, int type, struct FTW*) {
+    if (type == FTW_D && (st->st_mode & 0700) != 0700) ::chmod(path, st->st_mode | 0700);
+    return 0;
+}
+
+Status remove_tree(const std::string& path) {
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0) {
+        if (errno == ENOENT) return {};
+        return Error::last("remove " + path);
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Error::last("remove " + path);
+        return {};
+    }
+    // FTW_MOUNT: never descend into another filesystem; FTW_PHYS: never follow symlinks.
+    ::nftw(path.c_str(), make_writable, 64, FTW_PHYS | FTW_MOUNT);
+    if (::nftw(path.c_str(), remove_entry, 64, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0)
+        return Error::last("remove " + path);
+    return {};
+}
+
+}  // namespace lxbox

@@ -1,0 +1,54 @@
+// Shared helpers for every test suite.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace lxbox::test {
+
+// True when LXBOX_NO_SKIP=1 (CI): a test that would skip must fail instead.
+bool skips_forbidden();
+
+// Skips the test with a reason, or fails it when skips are forbidden.
+#define LXBOX_SKIP(reason)                                                          \
+    do {                                                                            \
+        if (::lxbox::test::skips_forbidden()) GTEST_FAIL() << "skip forbidden: " << (reason); \
+        GTEST_SKIP() << (reason);                                                   \
+    } while (0)
+
+bool is_root();
+
+struct CommandResult {
+    int exit_code = -1;  // 128+N when killed by signal N
+    std::string out;
+    std::string err;
+};
+
+// Runs argv (no shell) with optional stdin data; captures stdout and stderr.
+CommandResult run(const std::vector<std::string>& argv, const std::string& input = {},
+                  const std::vector<std::string>& extra_env = {});
+
+// Runs the built lxbox binary with `--root root` prepended.
+CommandResult run_lxbox(const std::string& root, const std::vector<std::string>& args,
+                        const std::string& input = {});
+
+// A fresh directory under /tmp removed (recursively) when the fixture ends.
+class ScratchDir {
+public:
+    ScratchDir();
+    ~ScratchDir();
+    ScratchDir(const ScratchDir&) = delete;
+    ScratchDir& operator=(const ScratchDir&) = delete;
+    const std::string& path() const { return path_; }
+    std::string operator/(const std::string& rel) const { return path_ + "/" + rel; }
+
+private:
+    std::string path_;
+};
+
+// Path of the busybox rootfs tarball built at build time.
+std::string busybox_tarball();
+
+}  // namespace lxbox::test
