@@ -6,7 +6,18 @@
 
 namespace lxbox::cli {
 
+std::vector<std::string> expand_shim_argv(const std::vector<std::string>& argv) {
+    if (argv.empty()) return argv;
+    const std::string& arg0 = argv[0];
+    const std::string base = arg0.substr(arg0.rfind('/') + 1);
+    if (base.empty() || base.rfind("lxbox", 0) == 0) return argv;
+    std::vector<std::string> out{"lxbox", "launch", base, "--"};
+    out.insert(out.end(), argv.begin() + 1, argv.end());
+    return out;
+}
+
 int run_main(int argc, char** argv) {
+    std::vector<std::string> args = expand_shim_argv(std::vector<std::string>(argv, argv + argc));
     CLI::App app{"lxbox: a Linux distribution's userland on any host", "lxbox"};
     app.set_version_flag("--version", std::string("lxbox ") + LXBOX_VERSION);
     app.require_subcommand(1);
@@ -18,9 +29,13 @@ int run_main(int argc, char** argv) {
 
     add_doctor_command(app, ctx);
     add_store_commands(app, ctx);
+    add_container_commands(app, ctx);
+    add_shim_command(app, ctx);
+    add_vm_commands(app, ctx);
 
     try {
-        app.parse(argc, argv);
+        std::vector<std::string> reversed(args.rbegin(), args.rend() - 1);  // CLI11 wants them reversed
+        app.parse(reversed);
     } catch (const CLI::ParseError& e) {
         int rc = app.exit(e);
         return rc == 0 ? 0 : kExitLxboxError;

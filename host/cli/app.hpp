@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "runtime/base/error.hpp"
 
@@ -28,10 +29,18 @@ struct CommandContext {
 // Each verb registers its subcommand and, when selected, sets ctx.action.
 void add_doctor_command(CLI::App& app, CommandContext& ctx);
 void add_store_commands(CLI::App& app, CommandContext& ctx);  // import, list, export, unregister, set-default
+void add_container_commands(CLI::App& app, CommandContext& ctx);  // launch, exec, ps, stop, rm
+void add_shim_command(CLI::App& app, CommandContext& ctx);
+void add_vm_commands(CLI::App& app, CommandContext& ctx);  // vm image
 
 // Exit code for an lxbox error of its own (docker's convention).
 inline constexpr int kExitLxboxError = 125;
 
 int run_main(int argc, char** argv);
+
+// argv[0] shim (like WSL's per-distro launchers): invoked through a symlink named after a
+// distro or container, `debian ARGS...` means `lxbox launch debian -- ARGS...`. Returns argv
+// unchanged when argv[0] is lxbox itself. Pure.
+std::vector<std::string> expand_shim_argv(const std::vector<std::string>& argv);
 
 }  // namespace lxbox::cli

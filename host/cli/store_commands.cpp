@@ -1,5 +1,211 @@
-// Placeholder until the store lands (being written now).
-#include "host/cli/app.hpp"
+#include "host/cli/store_commands.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "host/cli/progress.hpp"
+#include "host/distro/scripted_import.hpp"
+#include "runtime/base/unique_fd.hpp"
+#include "runtime/store/images.hpp"
+#include "runtime/store/stale.hpp"
+
 namespace lxbox::cli {
-void add_store_commands(CLI::App&, CommandContext&) {}
+
+Result<store::Store> open_store(const GlobalOptions& global) {
+    std::string root = global.root;
+    if (root.empty())
+        root = store::default_root(std::getenv("LXBOX_ROOT"), std::getenv("XDG_DATA_HOME"), std::getenv("HOME"));
+    return store::Store::open(root);
+}
+
+std::string embedded_busybox_tarball() {
+    if (const char* env = std::getenv("LXBOX_BUSYBOX_TARBALL"); env && *env) return env;
+    char exe[4096];
+    ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return "";
+    exe[n] = '\0';
+    std::string dir(exe);
+    dir = dir.substr(0, dir.rfind('/'));
+    // Build tree: build/host/lxbox → build/distro-images/; installed: bin/lxbox → share/lxbox/.
+    for (const std::string& candidate : {dir + "/../distro-images/busybox-rootfs.tar",
+                                         dir + "/../share/lxbox/busybox-rootfs.tar"}) {
+        if (::access(candidate.c_str(), R_OK) == 0) return candidate;
+    }
+    return "";
+}
+
+Status ensure_default_distro(store::Store& store, const GlobalOptions& global) {
+    auto reg = LXBOX_TRY(store.load());
+    if (reg.embedded_registered) return {};
+    if (!reg.images.count("busybox")) {
+        const std::string tarball = embedded_busybox_tarball();
+        if (tarball.empty())
+            return Error(ErrorKind::NotFound, "the embedded busybox distro is missing (rebuild lxbox: tools/setup)");
+        auto fd = LXBOX_TRY(open_fd(tarball, O_RDONLY));
+        store::ImportOptions opts;
+        opts.source = "embedded:" + tarball;
+        auto rec = store::import_image(store, "busybox", fd.get(), opts);
+        // A concurrent first use may have registered it already: that is success too.
+        if (!rec && rec.error().kind != ErrorKind::Exists)
+            return std::move(rec).error().context("register the default distro busybox");
+    }
+    (void)global;
+    return store.update([](store::Registry& r) -> Status {
+        r.embedded_registered = true;
+        if (r.default_distro.empty() && r.images.count("busybox")) r.default_distro = "busybox";
+        return {};
+    });
+}
+
+namespace {
+
+struct ImportRequest {
+    std::string name, source, script, arch;
+    bool replace = false;
+};
+
+archive::ProgressFn progress_fn(std::shared_ptr<Progress> bar) {
+    return [bar](uint64_t done, uint64_t total) { bar->update(done, total); };
+}
+
+Result<int> cmd_import(const GlobalOptions& g, const ImportRequest& req) {
+    auto store = LXBOX_TRY(open_store(g));
+    if (!req.script.empty()) {
+        auto m = LXBOX_TRY(distro::load_manifest(req.script));
+        if (!req.name.empty()) m.name = req.name;
+        auto bar = std::make_shared<Progress>("importing " + m.name, Progress::wanted(g.quiet));
+        auto rec = LXBOX_TRY_CTX(distro::scripted_import(store, m, req.replace, progress_fn(bar)), "import " + m.name);
+        return 0;
+    }
+    if (req.name.empty() || req.source.empty())
+        return Error(ErrorKind::Invalid, "import: give NAME and TARBALL (or - for stdin), or --script MANIFEST");
+    UniqueFd file;
+    int fd = STDIN_FILENO;
+    if (req.source != "-") {
+        file = LXBOX_TRY_CTX(open_fd(req.source, O_RDONLY), "import " + req.name);
+        fd = file.get();
+    }
+    store::ImportOptions opts;
+    opts.replace = req.replace;
+    opts.arch = req.arch;
+    opts.source = req.source == "-" ? "stdin" : req.source;
+    auto bar = std::make_shared<Progress>("importing " + req.name, Progress::wanted(g.quiet));
+    opts.progress = progress_fn(bar);
+    LXBOX_TRY_CTX(store::import_image(store, req.name, fd, opts), "import " + req.name);
+    return 0;
+}
+
+struct ListRequest {
+    bool json = false;
+};
+
+Result<int> cmd_list(const GlobalOptions& g, const ListRequest& req) {
+    auto store = LXBOX_TRY(open_store(g));
+    LXBOX_TRY(ensure_default_distro(store, g));
+    auto reg = LXBOX_TRY(store.load());
+    if (req.json) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& [name, img] : reg.images) {
+            nlohmann::json j = img;
+            j["default"] = name == reg.default_distro;
+            out.push_back(j);
+        }
+        std::printf("%s\n", out.dump(2).c_str());
+        return 0;
+    }
+    std::printf("  %-20s %-8s %10s  %s\n", "NAME", "ARCH", "SIZE", "CREATED");
+    for (const auto& [name, img] : reg.images) {
+        std::printf("%s %-20s %-8s %10s  %s\n", name == reg.default_distro ? "*" : " ", name.c_str(),
+                    img.arch.c_str(), format_bytes(img.size_bytes).c_str(), img.created.c_str());
+    }
+    return 0;
+}
+
+struct ExportRequest {
+    std::string name, file;
+};
+
+Result<int> cmd_export(const GlobalOptions& g, const ExportRequest& req) {
+    auto store = LXBOX_TRY(open_store(g));
+    archive::CreateOptions opts;
+    auto bar = std::make_shared<Progress>("exporting " + req.name, Progress::wanted(g.quiet));
+    opts.progress = progress_fn(bar);
+    if (req.file == "-") {
+        if (::isatty(STDOUT_FILENO))
+            return Error(ErrorKind::Refused, "export " + req.name + ": refusing to write an archive to a terminal");
+        LXBOX_TRY_CTX(store::export_image(store, req.name, STDOUT_FILENO, opts), "export " + req.name);
+        return 0;
+    }
+    opts.compression = LXBOX_TRY_CTX(archive::compression_for_filename(req.file), "export " + req.name);
+    // Written beside the target and renamed: an interrupted export never leaves a torn file
+    // under the name the user asked for.
+    const std::string tmp = req.file + ".lxbox-partial";
+    auto fd = LXBOX_TRY_CTX(open_fd(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644), "export " + req.name);
+    auto st = store::export_image(store, req.name, fd.get(), opts);
+    if (st && ::fsync(fd.get()) != 0) st = Error::last("fsync " + tmp);
+    fd.reset();
+    if (!st || ::rename(tmp.c_str(), req.file.c_str()) != 0) {
+        Error e = st ? Error::last("rename " + tmp + " to " + req.file) : std::move(st).error();
+        ::unlink(tmp.c_str());
+        return std::move(e).context("export " + req.name);
+    }
+    return 0;
+}
+
+}  // namespace
+
+void add_store_commands(CLI::App& app, CommandContext& ctx) {
+    auto imp = std::make_shared<ImportRequest>();
+    auto* i = app.add_subcommand("import", "Import a distro from a rootfs tarball (or --script MANIFEST)");
+    i->add_option("name", imp->name, "Distro name");
+    i->add_option("tarball", imp->source, "Rootfs tarball (tar, .gz, .xz, .zst, .bz2; detected by content), - for stdin");
+    i->add_option("--script", imp->script, "Scripted import from a manifest (distro-images/NAME.json)");
+    i->add_option("--arch", imp->arch, "Architecture to record (default: read from the rootfs)");
+    i->add_flag("--replace", imp->replace, "Replace an existing distro of that name");
+    i->callback([&ctx, imp] { ctx.action = [&ctx, imp] { return cmd_import(ctx.global, *imp); }; });
+
+    auto lst = std::make_shared<ListRequest>();
+    auto* l = app.add_subcommand("list", "List imported distros (* marks the default)");
+    l->alias("ls");
+    l->add_flag("--json", lst->json, "Machine-readable output");
+    l->callback([&ctx, lst] { ctx.action = [&ctx, lst] { return cmd_list(ctx.global, *lst); }; });
+
+    auto exp = std::make_shared<ExportRequest>();
+    auto* e = app.add_subcommand("export", "Export a distro's rootfs (.tar, .tar.gz, .tar.xz, .tar.zst or - for stdout)");
+    e->add_option("name", exp->name, "Distro name")->required();
+    e->add_option("file", exp->file, "Output file, or - for stdout")->required();
+    e->callback([&ctx, exp] { ctx.action = [&ctx, exp] { return cmd_export(ctx.global, *exp); }; });
+
+    struct NameForce {
+        std::string name;
+        bool force = false;
+    };
+    auto unr = std::make_shared<NameForce>();
+    auto* u = app.add_subcommand("unregister", "Remove a distro (--force: and its containers)");
+    u->add_option("name", unr->name, "Distro name")->required();
+    u->add_flag("--force", unr->force, "Also remove the distro's containers");
+    u->callback([&ctx, unr] {
+        ctx.action = [&ctx, unr]() -> Result<int> {
+            auto store = LXBOX_TRY(open_store(ctx.global));
+            LXBOX_TRY_CTX(store::unregister_image(store, unr->name, unr->force), "unregister " + unr->name);
+            return 0;
+        };
+    });
+
+    auto def = std::make_shared<std::string>();
+    auto* d = app.add_subcommand("set-default", "Make a distro the default for launch");
+    d->add_option("name", *def, "Distro name")->required();
+    d->callback([&ctx, def] {
+        ctx.action = [&ctx, def]() -> Result<int> {
+            auto store = LXBOX_TRY(open_store(ctx.global));
+            LXBOX_TRY_CTX(store::set_default_image(store, *def), "set-default " + *def);
+            return 0;
+        };
+    });
+}
+
 }  // namespace lxbox::cli

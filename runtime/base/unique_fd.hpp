@@ -49,6 +49,8 @@ class TempDir {
 public:
     // Creates "<parent>/<prefix>XXXXXX".
     static Result<TempDir> make(const std::string& parent, const std::string& prefix);
+    // Takes ownership of an existing directory (removed in the destructor unless released).
+    static TempDir adopt(std::string path) { return TempDir(std::move(path)); }
     TempDir() = default;
     TempDir(TempDir&& o) noexcept : path_(std::exchange(o.path_, {})) {}
     TempDir& operator=(TempDir&& o) noexcept;

@@ -1,5 +1,7 @@
 #include "tests/common/test_support.hpp"
 
+#include <dirent.h>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
@@ -115,5 +117,101 @@ ScratchDir::ScratchDir() {
 ScratchDir::~ScratchDir() { (void)lxbox::remove_tree(path_); }
 
 std::string busybox_tarball() { return std::string(LXBOX_BUILD_DIR) + "/distro-images/busybox-rootfs.tar"; }
+
+}  // namespace lxbox::test
+
+#include <ftw.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+namespace lxbox::test {
+
+namespace {
+
+std::string content_hash(const std::string& path) {
+    // FNV-1a over the content: enough to tell two test trees apart.
+    std::ifstream in(path, std::ios::binary);
+    uint64_t h = 1469598103934665603ull;
+    char buf[65536];
+    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+        for (std::streamsize i = 0; i < in.gcount(); ++i) h = (h ^ static_cast<unsigned char>(buf[i])) * 1099511628211ull;
+    }
+    std::ostringstream s;
+    s << std::hex << h;
+    return s.str();
+}
+
+std::string xattr_listing(const std::string& path) {
+    char names[4096];
+    ssize_t n = ::llistxattr(path.c_str(), names, sizeof names);
+    if (n <= 0) return "";
+    std::vector<std::string> keys;
+    for (ssize_t i = 0; i < n; i += static_cast<ssize_t>(std::strlen(names + i)) + 1) keys.emplace_back(names + i);
+    std::sort(keys.begin(), keys.end());
+    std::string out;
+    for (const auto& k : keys) {
+        char val[4096];
+        ssize_t vn = ::lgetxattr(path.c_str(), k.c_str(), val, sizeof val);
+        out += k + "=";
+        std::string v(val, vn > 0 ? static_cast<size_t>(vn) : 0u);
+        std::ostringstream hex;
+        for (unsigned char c : v) hex << std::hex << static_cast<int>(c);
+        out += hex.str() + ";";
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string tree_listing(const std::string& root, bool with_mtime) {
+    std::vector<std::string> lines;
+    std::function<void(const std::string&)> walk = [&](const std::string& rel) {
+        const std::string path = rel.empty() ? root : root + "/" + rel;
+        struct stat st;
+        if (::lstat(path.c_str(), &st) != 0) return;
+        std::ostringstream l;
+        l << (rel.empty() ? "." : rel) << " mode=" << std::oct << st.st_mode << std::dec << " uid=" << st.st_uid
+          << " gid=" << st.st_gid;
+        if (S_ISREG(st.st_mode)) l << " size=" << st.st_size << " hash=" << content_hash(path) << " nlink=" << st.st_nlink;
+        if (S_ISLNK(st.st_mode)) {
+            char buf[4096];
+            ssize_t n = ::readlink(path.c_str(), buf, sizeof buf);
+            l << " -> " << std::string(buf, n > 0 ? static_cast<size_t>(n) : 0u);
+        }
+        if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) l << " rdev=" << major(st.st_rdev) << "," << minor(st.st_rdev);
+        if (with_mtime && !S_ISLNK(st.st_mode) && !rel.empty()) l << " mtime=" << st.st_mtim.tv_sec;
+        l << " xattrs=" << xattr_listing(path);
+        lines.push_back(l.str());
+        if (S_ISDIR(st.st_mode)) {
+            DIR* d = ::opendir(path.c_str());
+            if (!d) return;
+            std::vector<std::string> kids;
+            while (auto* e = ::readdir(d)) {
+                std::string n = e->d_name;
+                if (n != "." && n != "..") kids.push_back(rel.empty() ? n : rel + "/" + n);
+            }
+            ::closedir(d);
+            for (const auto& k : kids) walk(k);
+        }
+    };
+    walk("");
+    std::sort(lines.begin(), lines.end());
+    std::string out;
+    for (const auto& l : lines) out += l + "\n";
+    return out;
+}
+
+std::string registry_text(const std::string& store_root) {
+    std::ifstream in(store_root + "/registry.json");
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
 
 }  // namespace lxbox::test

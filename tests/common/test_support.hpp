@@ -52,3 +52,14 @@ private:
 std::string busybox_tarball();
 
 }  // namespace lxbox::test
+
+namespace lxbox::test {
+
+// One line per entry of a tree, sorted: path, type, mode, uid, gid, size, link target, xattrs
+// and a content hash — two trees are the same when their listings are equal.
+std::string tree_listing(const std::string& root, bool with_mtime = true);
+
+// Reads registry.json of a store as text ("" when absent).
+std::string registry_text(const std::string& store_root);
+
+}  // namespace lxbox::test

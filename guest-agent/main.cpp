@@ -1,0 +1,84 @@
+// lxbox-agent: PID 1 of the utility VM (see DESIGN.md). Mounts the early filesystems, loads
+// the channel modules, finds the virtio-serial port org.lxbox.agent.0 by name, and serves the
+// channel protocol on it forever; loads the remaining modules in the background.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <exception>
+#include <thread>
+
+#include "guest-agent/pid1.hpp"
+#include "guest-agent/server.hpp"
+#include "runtime/base/unique_fd.hpp"
+
+using namespace lxbox;
+using namespace lxbox::agent;
+
+namespace {
+
+constexpr const char* kPortName = "org.lxbox.agent.0";
+constexpr const char* kModuleDir = "/lib/modules";
+
+UniqueFd block_signals() {
+    // SIGCHLD through a signalfd; the rest ignored: PID 1 gets no default action anyway,
+    // and a host hanging up must not kill us through SIGPIPE.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, nullptr);
+    for (int sig : {SIGPIPE, SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2}) ::signal(sig, SIG_IGN);
+    return UniqueFd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+}
+
+void load_phase(const std::vector<ModuleToLoad>& all, bool boot) {
+    std::vector<ModuleToLoad> phase;
+    for (const auto& m : all)
+        if (m.boot == boot) phase.push_back(m);
+    if (auto loaded = load_modules(phase); !loaded) log_line(loaded.error().message);
+}
+
+UniqueFd open_port() {
+    // Devices probe asynchronously after the modules load: poll for the name, quickly at
+    // first (the port is usually there on the first or second look).
+    for (int attempt = 0;; ++attempt) {
+        std::string path = find_port(kPortName);
+        if (!path.empty()) {
+            auto fd = open_fd(path, O_RDWR | O_NOCTTY);
+            if (fd) return std::move(fd).value();
+            log_line(fd.error().message);
+        }
+        if (attempt == 500) log_line(std::string("still waiting for the port ") + kPortName);
+        std::this_thread::sleep_for(std::chrono::milliseconds(attempt < 100 ? 2 : 50));
+    }
+}
+
+}  // namespace
+
+int main() {
+    UniqueFd signals = block_signals();
+    if (::getpid() == 1) {
+        if (auto mounted = mount_early_filesystems(); !mounted) log_line(mounted.error().message);
+    }
+    std::vector<ModuleToLoad> modules;
+    if (auto order = read_file(std::string(kModuleDir) + "/load-order"))
+        modules = parse_load_order(*order, kModuleDir);
+    load_phase(modules, true);
+    // File-sharing and disk modules are not needed for the hello: load them meanwhile.
+    std::thread([modules] { load_phase(modules, false); }).detach();
+    UniqueFd port = open_port();
+    AgentSession session(LXBOX_VERSION);
+    // PID 1 must never exit (the kernel panics): any failure restarts the serving loop.
+    for (;;) {
+        try {
+            auto served = serve_port(port.get(), signals.get(), session);
+            if (!served) log_line(served.error().message);
+        } catch (const std::exception& e) {
+            log_line(std::string("serving loop: ") + e.what());
+        }
+        session.on_disconnect();
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+}

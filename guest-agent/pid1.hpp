@@ -1,0 +1,41 @@
+// What the agent does as PID 1 of the utility VM: the early mounts, kernel modules, reaping
+// orphans, the clock, and powering off. Each a thin wrapper over the syscalls.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "runtime/base/error.hpp"
+
+namespace lxbox::agent {
+
+// proc, sysfs, devtmpfs (+ devpts, /dev/shm), tmpfs on /tmp and /run.
+Status mount_early_filesystems();
+
+struct ModuleToLoad {
+    std::string file;  // path in the initramfs
+    bool boot = false;  // needed before the port can appear
+};
+
+// Pure: /lib/modules/load-order ("<file> boot|later" per line) → modules under dir.
+std::vector<ModuleToLoad> parse_load_order(const std::string& text, const std::string& dir);
+
+// finit_module each in order; a module already loaded (EEXIST) is fine. Errors are collected
+// into one message but do not stop the rest: a missing fs module must not cost the channel.
+Status load_modules(const std::vector<ModuleToLoad>& modules);
+
+// Reaps every exited child (PID 1 inherits every orphan in the VM).
+void reap_children();
+
+// Sets CLOCK_REALTIME: the VM's RTC is not trusted, the host's hello carries its time.
+Status set_clock(int64_t realtime_ns);
+
+// sync, then power off (reboot(2) with RB_POWER_OFF); returns only if that failed.
+Status power_off();
+
+// /dev/<port> of the virtio-serial port with this name, found in /sys/class/virtio-ports/*/name
+// ("" when not there yet).
+std::string find_port(const std::string& name);
+
+}  // namespace lxbox::agent

@@ -1,0 +1,237 @@
+#include "host/backend/choose_backend.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace lxbox::backend {
+
+using detect::HostFacts;
+using detect::HostOs;
+using detect::KvmState;
+
+namespace {
+
+// Whether one backend can run here; why (reasons) or why not.
+struct Verdict {
+    bool ok = false;
+    Accelerator accel = Accelerator::None;
+    std::vector<std::string> reasons;
+    std::string why_not;
+};
+
+Verdict refuse(std::string why) {
+    return {false, Accelerator::None, {}, std::move(why)};
+}
+
+bool has_word(const std::string& words, const std::string& word) {
+    return (" " + words + " ").find(" " + word + " ") != std::string::npos;
+}
+
+// The first namespace (of those the runtime always creates) this user cannot make, with why.
+std::string missing_namespace(const HostFacts& f) {
+    for (const char* ns : {"mount", "pid", "uts", "ipc"}) {
+        auto it = f.namespaces.find(ns);
+        if (it == f.namespaces.end()) return std::string(ns) + " namespace: not probed";
+        if (!it->second.ok) return std::string(ns) + " namespace: " + it->second.reason;
+    }
+    return "";
+}
+
+Verdict native_verdict(const HostFacts& f, const std::string& arch) {
+    if (f.os != HostOs::Linux)
+        return refuse(std::string("native needs a Linux kernel; this host runs ") +
+                      detect::to_string(f.os));
+    if (arch != f.arch)
+        return refuse("the distro is " + arch + " and the host " + f.arch +
+                      ": only a VM can run it");
+    Verdict v{true, Accelerator::None, {}, ""};
+    if (f.is_root) {
+        v.reasons.push_back("Linux " + f.kernel_release +
+                            " as root: namespaces are created directly");
+    } else {
+        auto user = f.namespaces.find("user");
+        if (user == f.namespaces.end() || !user->second.ok)
+            return refuse(
+                "user namespaces are unavailable to uid " + std::to_string(f.uid) + " (" +
+                (user == f.namespaces.end() ? std::string("not probed") : user->second.reason) +
+                ") and lxbox is not root");
+        v.reasons.push_back("Linux " + f.kernel_release + ", uid " + std::to_string(f.uid) +
+                            ": rootless, in a user namespace");
+    }
+    if (std::string ns = missing_namespace(f); !ns.empty()) return refuse(ns);
+    v.reasons.push_back("mount, pid, uts and ipc namespaces work");
+    bool overlay = f.is_root ? f.overlay.supported : f.overlay.in_userns;
+    if (!overlay)
+        return refuse("overlayfs is unavailable (" +
+                      (f.is_root ? f.overlay.reason : f.overlay.userns_reason) +
+                      "): a container's changes need an overlay layer over the image");
+    v.reasons.push_back(f.is_root ? "overlayfs mounts" : "overlayfs mounts in a user namespace");
+    for (const char* optional : {"net", "cgroup"}) {
+        auto it = f.namespaces.find(optional);
+        if (it != f.namespaces.end() && !it->second.ok)
+            v.reasons.push_back(std::string("note: no ") + optional + " namespace (" +
+                                it->second.reason + ")");
+    }
+    return v;
+}
+
+// The accelerator for a guest of the host's own architecture, and why.
+std::pair<Accelerator, std::string> pick_accelerator(const HostFacts& f) {
+    switch (f.os) {
+        case HostOs::Darwin:
+            if (f.hvf_supported)
+                return {Accelerator::Hvf, "Hypervisor.framework is available (hvf)"};
+            return {Accelerator::Tcg,
+                    "Hypervisor.framework is unavailable (kern.hv_support 0): emulation (tcg)"};
+        case HostOs::Windows:
+            if (f.whpx_supported)
+                return {Accelerator::Whpx, "the Windows Hypervisor Platform is enabled (whpx)"};
+            return {Accelerator::Tcg,
+                    "the Windows Hypervisor Platform is not enabled: emulation (tcg)"};
+        case HostOs::Unknown:
+            return {Accelerator::Tcg, "unknown host OS: emulation (tcg)"};
+        case HostOs::Linux:
+            break;
+    }
+    switch (f.kvm.state) {
+        case KvmState::BootVerified:
+            return {Accelerator::Kvm, "KVM booted a real guest with this kernel and QEMU"};
+        case KvmState::BootHangs:
+            return {
+                Accelerator::Tcg,
+                "KVM hung a real guest with this kernel and QEMU (nested KVM?): emulation (tcg)"};
+        case KvmState::ProbeOkBootUnverified:
+            return {Accelerator::Tcg,
+                    "KVM passes the probe but has not booted a real guest here yet (nested KVM can "
+                    "hang): emulation (tcg)"};
+        case KvmState::ProbeFailed:
+            return {Accelerator::Tcg,
+                    "the KVM probe failed (" + f.kvm.detail + "): emulation (tcg)"};
+        case KvmState::NoAccess:
+            return {Accelerator::Tcg, "no access to /dev/kvm: emulation (tcg)"};
+        case KvmState::Absent:
+            break;
+    }
+    return {Accelerator::Tcg, "no /dev/kvm: emulation (tcg)"};
+}
+
+Verdict vm_verdict(const HostFacts& f, const std::string& arch) {
+    std::string binary = detect::qemu_binary_for(arch);
+    auto it = f.qemu.find(binary);
+    if (it == f.qemu.end() || it->second.path.empty())
+        return refuse(binary +
+                      " not found in PATH: install QEMU: " + qemu_install_command(f, arch));
+    Verdict v{true, Accelerator::Tcg, {}, ""};
+    v.reasons.push_back(binary + " at " + it->second.path +
+                        (it->second.version.empty() ? "" : " (" + it->second.version + ")"));
+    if (arch != f.arch) {
+        v.reasons.push_back("a " + arch + " guest on a " + f.arch + " host is emulated (tcg)");
+        return v;
+    }
+    auto [accel, why] = pick_accelerator(f);
+    v.accel = accel;
+    v.reasons.push_back(why);
+    return v;
+}
+
+BackendChoice chosen(Backend b, Verdict v, std::vector<std::string> before = {}) {
+    before.insert(before.end(), v.reasons.begin(), v.reasons.end());
+    return {b, v.accel, std::move(before), ""};
+}
+
+BackendChoice none(std::string error) {
+    return {Backend::None, Accelerator::None, {}, std::move(error)};
+}
+
+}  // namespace
+
+BackendChoice choose_backend(const HostFacts& facts, const BackendRequest& request) {
+    const std::string arch = request.distro_arch.empty() ? facts.arch : request.distro_arch;
+    Verdict native = native_verdict(facts, arch);
+    Verdict vm = vm_verdict(facts, arch);
+    switch (request.backend) {
+        case RequestedBackend::Native:
+            if (native.ok) return chosen(Backend::Native, native);
+            return none("the native backend cannot run here: " + native.why_not +
+                        (vm.ok ? " (--backend vm works on this host)" : ""));
+        case RequestedBackend::Vm:
+            if (vm.ok) return chosen(Backend::Vm, vm);
+            return none("the VM backend cannot run here: " + vm.why_not);
+        case RequestedBackend::Auto:
+            break;
+    }
+    if (native.ok) return chosen(Backend::Native, native);
+    if (vm.ok) return chosen(Backend::Vm, vm, {"not native: " + native.why_not});
+    return none("no backend can run here: native: " + native.why_not + "; vm: " + vm.why_not);
+}
+
+std::string qemu_install_command(const HostFacts& f, const std::string& arch) {
+    const bool x86 = arch == "x86_64";
+    const bool arm = arch == "aarch64";
+    if (f.os == HostOs::Darwin) return "brew install qemu";
+    if (f.os == HostOs::Windows) return "winget install qemu";
+    const std::string& id = f.distro_id;
+    if (has_word(id, "fedora") || has_word(id, "rhel") || has_word(id, "centos"))
+        return std::string("dnf install ") + (x86   ? "qemu-system-x86"
+                                              : arm ? "qemu-system-aarch64"
+                                                    : "qemu-system-" + arch);
+    if (has_word(id, "arch"))
+        return std::string("pacman -S ") + (x86 ? "qemu-system-x86" : "qemu-system-" + arch);
+    if (has_word(id, "alpine")) return "apk add qemu-system-" + arch;
+    if (has_word(id, "suse") || has_word(id, "opensuse"))
+        return std::string("zypper install ") + (x86 ? "qemu-x86" : arm ? "qemu-arm" : "qemu");
+    std::string apt = std::string("apt-get install ") + (x86   ? "qemu-system-x86"
+                                                         : arm ? "qemu-system-arm"
+                                                               : "qemu-system-misc");
+    if (has_word(id, "debian") || has_word(id, "ubuntu") || id.empty()) return apt;
+    return apt + " (Debian/Ubuntu; elsewhere your distribution's qemu-system package)";
+}
+
+namespace {
+const std::pair<Backend, const char*> kBackendNames[] = {
+    {Backend::Native, "native"}, {Backend::Vm, "vm"}, {Backend::None, "none"}};
+const std::pair<Accelerator, const char*> kAccelNames[] = {{Accelerator::None, "none"},
+                                                           {Accelerator::Kvm, "kvm"},
+                                                           {Accelerator::Hvf, "hvf"},
+                                                           {Accelerator::Whpx, "whpx"},
+                                                           {Accelerator::Tcg, "tcg"}};
+}  // namespace
+
+const char* to_string(Backend b) {
+    for (const auto& [v, n] : kBackendNames)
+        if (v == b) return n;
+    return "none";
+}
+const char* to_string(Accelerator a) {
+    for (const auto& [v, n] : kAccelNames)
+        if (v == a) return n;
+    return "none";
+}
+const char* to_string(RequestedBackend r) {
+    return r == RequestedBackend::Native ? "native" : r == RequestedBackend::Vm ? "vm" : "auto";
+}
+Backend backend_from_string(const std::string& s) {
+    for (const auto& [v, n] : kBackendNames)
+        if (s == n) return v;
+    return Backend::None;
+}
+Accelerator accelerator_from_string(const std::string& s) {
+    for (const auto& [v, n] : kAccelNames)
+        if (s == n) return v;
+    return Accelerator::None;
+}
+
+void to_json(nlohmann::json& j, const BackendChoice& c) {
+    j = {{"backend", to_string(c.backend)},
+         {"accelerator", to_string(c.accelerator)},
+         {"reasons", c.reasons},
+         {"error", c.error}};
+}
+
+void from_json(const nlohmann::json& j, BackendChoice& c) {
+    c.backend = backend_from_string(j.value("backend", "none"));
+    c.accelerator = accelerator_from_string(j.value("accelerator", "none"));
+    c.reasons = j.value("reasons", std::vector<std::string>{});
+    c.error = j.value("error", "");
+}
+
+}  // namespace lxbox::backend

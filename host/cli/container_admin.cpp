@@ -1,0 +1,164 @@
+// `lxbox exec`, `ps`, `stop`, `rm`: the verbs that look at or act on existing containers.
+#include <poll.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "host/cli/container_common.hpp"
+#include "host/cli/container_verbs.hpp"
+#include "host/cli/store_commands.hpp"
+#include "runtime/base/unique_fd.hpp"
+#include "runtime/container/container.hpp"
+#include "runtime/linux/syscalls.hpp"
+
+namespace lxbox::cli {
+
+namespace {
+
+struct ExecRequest {
+    std::string container;
+    ProcessOptions process;
+};
+
+Result<int> cmd_exec(const GlobalOptions& g, const ExecRequest& req) {
+    auto store = LXBOX_TRY(open_store(g));
+    auto view = LXBOX_TRY(find_container(store, req.container));
+    if (!view.instance) return Error(ErrorKind::NotFound, "container '" + req.container + "' is not running");
+    runtime::JoinSpec j{view.instance->pid, view.instance->start_time, cgroup_name(view.dir),
+                        LXBOX_TRY(make_process_spec(req.process))};
+    auto c = LXBOX_TRY(runtime::Container::join(j).context("exec in " + req.container));
+    auto outcome = LXBOX_TRY(c.wait().context("exec in " + req.container));
+    if (outcome.exec_error) std::fprintf(stderr, "lxbox: %s\n", outcome.exec_error->message.c_str());
+    return outcome.exit_code;
+}
+
+std::string join_command(const std::vector<std::string>& args) {
+    if (args.empty()) return "(login shell)";
+    std::string out;
+    for (const auto& a : args) out += (out.empty() ? "" : " ") + a;
+    return out;
+}
+
+Result<int> cmd_ps(const GlobalOptions& g, bool json) {
+    auto store = LXBOX_TRY(open_store(g));
+    auto all = LXBOX_TRY(list_containers(store));
+    if (json) {
+        auto arr = nlohmann::json::array();
+        for (const auto& v : all) {
+            const auto& i = v.instance;
+            arr.push_back({{"name", v.name},
+                           {"state", i ? "running" : "stopped"},
+                           {"pid", i ? nlohmann::json(i->pid) : nlohmann::json(nullptr)},
+                           {"image", v.image},
+                           {"backend", i ? i->backend : "native"},
+                           {"started", i ? nlohmann::json(i->started) : nlohmann::json(nullptr)},
+                           {"command", i ? nlohmann::json(i->command) : nlohmann::json(nullptr)},
+                           {"ephemeral", v.ephemeral}});
+        }
+        std::printf("%s\n", arr.dump(2).c_str());
+        return 0;
+    }
+    std::printf("%-20s %-8s %-8s %-12s %-8s %-21s %s\n", "NAME", "STATE", "PID", "IMAGE", "BACKEND", "STARTED",
+                "COMMAND");
+    for (const auto& v : all) {
+        const auto& i = v.instance;
+        std::printf("%-20s %-8s %-8s %-12s %-8s %-21s %s\n", v.name.c_str(), i ? "running" : "stopped",
+                    i ? std::to_string(i->pid).c_str() : "-", v.image.c_str(), i ? i->backend.c_str() : "native",
+                    i ? i->started.c_str() : "-", i ? join_command(i->command).c_str() : "-");
+    }
+    return 0;
+}
+
+// Waits up to ms for the process behind pidfd to exit.
+bool exited_within(int pidfd, int ms) {
+    struct pollfd p{pidfd, POLLIN, 0};
+    return ::poll(&p, 1, ms) > 0;
+}
+
+Status stop_instance(const store::InstanceState& inst, double seconds) {
+    UniqueFd pidfd(sys::pidfd_open(inst.pid));
+    if (!pidfd) return {};  // already gone
+    // Opened first, checked second: the pidfd now pins the process, so a reused pid cannot be hit.
+    if (store::process_start_time(inst.pid) != inst.start_time) return {};
+    if (seconds > 0) {
+        sys::pidfd_send_signal(pidfd.get(), SIGTERM);
+        if (exited_within(pidfd.get(), static_cast<int>(seconds * 1000))) return {};
+    }
+    if (sys::pidfd_send_signal(pidfd.get(), SIGKILL) != 0 && errno != ESRCH) return Error::last("kill the container");
+    if (!exited_within(pidfd.get(), 10000)) return Error(ErrorKind::System, "the container did not die after SIGKILL");
+    return {};
+}
+
+Result<int> cmd_stop(const GlobalOptions& g, const std::string& name, double seconds) {
+    auto store = LXBOX_TRY(open_store(g));
+    auto view = LXBOX_TRY(find_container(store, name));
+    if (!view.instance) return 0;
+    LXBOX_TRY(stop_instance(*view.instance, seconds).context("stop " + name));
+    // The launching lxbox clears the state as it sees the exit; this covers a launcher killed -9.
+    for (int i = 0; i < 100 && !view.ephemeral; ++i) {
+        auto inst = LXBOX_TRY(store.running_instance(name));
+        if (!inst) break;
+        ::poll(nullptr, 0, 10);
+    }
+    return 0;
+}
+
+Result<int> cmd_rm(const GlobalOptions& g, const std::vector<std::string>& names, bool force) {
+    auto store = LXBOX_TRY(open_store(g));
+    for (const auto& name : names) {
+        if (force) {
+            auto view = find_container(store, name);
+            if (view && view->instance) LXBOX_TRY(stop_instance(*view->instance, 0).context("rm " + name));
+            for (int i = 0; i < 100; ++i) {  // until the launcher has seen the exit
+                auto inst = LXBOX_TRY(store.running_instance(name));
+                if (!inst) break;
+                ::poll(nullptr, 0, 10);
+            }
+        }
+        LXBOX_TRY(store.remove_container(name).context("rm " + name));
+    }
+    return 0;
+}
+
+}  // namespace
+
+void add_exec_command(CLI::App& app, CommandContext& ctx) {
+    auto req = std::make_shared<ExecRequest>();
+    auto* cmd = app.add_subcommand("exec", "Run a command in a running container");
+    cmd->add_option("container", req->container, "The container")->required();
+    cmd->add_option("command", req->process.command, "Command and arguments (after --); default: login shell");
+    add_process_options(*cmd, req->process);
+    cmd->callback([&ctx, req] { ctx.action = [&ctx, req] { return cmd_exec(ctx.global, *req); }; });
+}
+
+void add_ps_command(CLI::App& app, CommandContext& ctx) {
+    auto json = std::make_shared<bool>(false);
+    auto* cmd = app.add_subcommand("ps", "List containers and whether they run");
+    cmd->add_flag("--json", *json, "Machine-readable output");
+    cmd->callback([&ctx, json] { ctx.action = [&ctx, json] { return cmd_ps(ctx.global, *json); }; });
+}
+
+void add_stop_command(CLI::App& app, CommandContext& ctx) {
+    auto name = std::make_shared<std::string>();
+    auto seconds = std::make_shared<double>(10);
+    auto* cmd = app.add_subcommand("stop", "SIGTERM to a container's init, SIGKILL after a timeout");
+    cmd->add_option("container", *name, "The container")->required();
+    cmd->add_option("-t,--time", *seconds, "Seconds to wait before SIGKILL (default 10)");
+    cmd->callback([&ctx, name, seconds] {
+        ctx.action = [&ctx, name, seconds] { return cmd_stop(ctx.global, *name, *seconds); };
+    });
+}
+
+void add_rm_command(CLI::App& app, CommandContext& ctx) {
+    auto names = std::make_shared<std::vector<std::string>>();
+    auto force = std::make_shared<bool>(false);
+    auto* cmd = app.add_subcommand("rm", "Delete containers and their changes");
+    cmd->add_option("containers", *names, "The containers")->required();
+    cmd->add_flag("-f,--force", *force, "Kill a running container first");
+    cmd->callback([&ctx, names, force] {
+        ctx.action = [&ctx, names, force] { return cmd_rm(ctx.global, *names, *force); };
+    });
+}
+
+}  // namespace lxbox::cli

@@ -1,0 +1,206 @@
+// `lxbox launch`: resolve the distro or container, build the spec, run it natively.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <thread>
+
+#include "host/cli/app.hpp"
+#include "host/cli/container_common.hpp"
+#include "host/cli/container_verbs.hpp"
+#include "host/cli/store_commands.hpp"
+#include "runtime/base/unique_fd.hpp"
+#include "runtime/container/container.hpp"
+#include "runtime/plan/plan.hpp"
+#include "runtime/store/stale.hpp"
+
+namespace lxbox::cli {
+
+namespace {
+
+struct LaunchRequest {
+    std::string target;  // distro or container; "" = the default distro
+    std::string name, hostname, network = "host", backend = "auto", memory;
+    std::vector<std::string> volumes;
+    std::optional<double> cpus;
+    std::optional<uint64_t> pids;
+    bool share_cwd = false, rm = false, no_init = false;
+    ProcessOptions process;
+};
+
+// What launch resolved the request to.
+struct Target {
+    std::string container, image, dir;
+    bool ephemeral = false;
+};
+
+Result<Target> resolve_target(store::Store& store, const LaunchRequest& req) {
+    auto reg = LXBOX_TRY(store.load());
+    std::string target = req.target.empty() ? reg.default_distro : req.target;
+    if (target.empty()) return Error(ErrorKind::NotFound, "no default distro: import one (lxbox import)");
+    Target t;
+    if (reg.images.count(target)) {
+        t.image = target;
+        t.container = req.name.empty() ? target : req.name;
+    } else if (auto it = reg.containers.find(target); it != reg.containers.end() && req.name.empty()) {
+        t.image = it->second.image;
+        t.container = target;
+    } else {
+        return Error(ErrorKind::NotFound, "no distro" + std::string(req.name.empty() ? " or container" : "") +
+                                              " named '" + target + "'");
+    }
+    LXBOX_TRY(store::validate_name(t.container));
+    if (req.rm) {
+        t.ephemeral = true;
+        t.dir = store.root() + "/containers/" + store::work_dir_name(kEphemeralKind, store::self_owner(), t.container);
+        return t;
+    }
+    // Only a new container pays for a registry write (flock + fsync).
+    auto known = reg.containers.find(t.container);
+    if (known == reg.containers.end() || known->second.image != t.image)
+        LXBOX_TRY(store.ensure_container(t.container, t.image));
+    t.dir = store.container_dir(t.container);
+    return t;
+}
+
+Result<runtime::ContainerSpec> make_spec(const store::Store& store, const LaunchRequest& req, const Target& t) {
+    runtime::ContainerSpec s;
+    s.name = t.container;
+    s.image_rootfs = store.image_rootfs(t.image);
+    s.container_dir = t.dir;
+    s.ephemeral = t.ephemeral;
+    s.hostname = req.hostname;
+    s.network = req.network;
+    s.init = !req.no_init;
+    s.cgroup = cgroup_name(t.dir);
+    for (const auto& v : req.volumes) s.binds.push_back(LXBOX_TRY(runtime::parse_bind(v)));
+    s.process = LXBOX_TRY(make_process_spec(req.process));
+    if (req.share_cwd) {
+        char cwd[4096];
+        if (!::getcwd(cwd, sizeof cwd)) return Error::last("read the current directory");
+        s.binds.push_back({cwd, cwd, false});
+        if (s.process.cwd.empty()) s.process.cwd = cwd;
+    }
+    auto resolv = read_file("/etc/resolv.conf");
+    s.resolv_conf = resolv ? *resolv : "";
+    if (!req.memory.empty()) s.limits.memory_bytes = LXBOX_TRY(runtime::parse_memory(req.memory));
+    s.limits.cpus = req.cpus;
+    s.limits.pids = req.pids;
+    return s;
+}
+
+// Prints a command's exec failure the way users know it and returns its exit code.
+int report(const runtime::Outcome& o) {
+    if (o.exec_error) std::fprintf(stderr, "lxbox: %s\n", o.exec_error->message.c_str());
+    return o.exit_code;
+}
+
+Result<int> run_container(store::Store& store, const runtime::ContainerSpec& spec, const Target& t) {
+    auto c = LXBOX_TRY(runtime::Container::start(spec));
+    store::InstanceState st;
+    st.pid = c.pid();
+    st.start_time = store::process_start_time(c.pid()).value_or(0);
+    st.started = store::now_rfc3339();
+    st.command = spec.process.args;
+    Status written = t.ephemeral ? write_ephemeral_state(t.dir, st, t.image) : store.write_instance(t.container, st);
+    if (!written) return std::move(written).error();
+    auto outcome = c.wait();
+    if (!t.ephemeral) (void)store.clear_instance(t.container);
+    if (!outcome) return std::move(outcome).error().context("launch " + t.container);
+    return report(*outcome);
+}
+
+// A second `launch` of a running container opens another process in it, as wsl does; the
+// flock held for the container's life tells a launch in progress from a stopped container.
+Result<std::optional<int>> join_if_running(store::Store& store, const Target& t, const LaunchRequest& req,
+                                           UniqueFd& lock) {
+    lock = LXBOX_TRY(open_fd(t.dir + "/lock", O_RDWR | O_CREAT, 0600));
+    if (::flock(lock.get(), LOCK_EX | LOCK_NB) == 0) return std::optional<int>{};
+    for (int tries = 0; tries < 200; ++tries) {
+        auto inst = LXBOX_TRY(store.running_instance(t.container));
+        if (inst) {
+            runtime::JoinSpec j{inst->pid, inst->start_time, cgroup_name(t.dir), LXBOX_TRY(make_process_spec(req.process))};
+            auto c = LXBOX_TRY(runtime::Container::join(j));
+            auto outcome = LXBOX_TRY(c.wait());
+            return std::optional<int>{report(outcome)};
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return Error(ErrorKind::Busy, "container '" + t.container + "' is starting or stopping: try again");
+}
+
+Result<int> cmd_launch(const GlobalOptions& g, const LaunchRequest& req) {
+    if (req.backend == "vm") return Error(ErrorKind::Unsupported, "the vm backend is not available yet");
+    auto store = LXBOX_TRY(open_store(g));
+    LXBOX_TRY(ensure_default_distro(store, g));
+    const Target t = LXBOX_TRY(resolve_target(store, req));
+    UniqueFd lock;
+    if (t.ephemeral) {
+        if (::mkdir(t.dir.c_str(), 0700) != 0) return Error::last("create " + t.dir);
+    } else if (auto joined = LXBOX_TRY(join_if_running(store, t, req, lock))) {
+        return *joined;
+    }
+    auto spec = make_spec(store, req, t);
+    Result<int> rc = spec ? run_container(store, *spec, t) : Result<int>(std::move(spec).error());
+    if (t.ephemeral) (void)remove_tree(t.dir);
+    return rc;
+}
+
+// CLI11 fills positionals in order across "--", so in `launch -- cmd` it would take cmd for the
+// distro. The raw argv tells on which side of "--" the first positional was written.
+void fix_target_after_double_dash(LaunchRequest& req) {
+    if (req.target.empty()) return;
+    auto text = read_file("/proc/self/cmdline");
+    if (!text) return;
+    std::vector<std::string> argv;
+    for (size_t pos = 0; pos < text->size();) {
+        size_t end = text->find('\0', pos);
+        if (end == std::string::npos) end = text->size();
+        argv.push_back(text->substr(pos, end - pos));
+        pos = end + 1;
+    }
+    auto verb = std::find(argv.begin(), argv.end(), "launch");
+    auto dash = std::find(verb, argv.end(), "--");
+    if (dash == argv.end() || std::find(verb, dash, req.target) != dash) return;
+    req.process.command.insert(req.process.command.begin(), req.target);
+    req.target.clear();
+}
+
+void add_launch(CLI::App& app, CommandContext& ctx) {
+    auto req = std::make_shared<LaunchRequest>();
+    auto* cmd = app.add_subcommand("launch", "Run a distro's container (its default one, or --name, or --rm)");
+    cmd->add_option("target", req->target, "Distro or container (default: the default distro)");
+    cmd->add_option("command", req->process.command, "Command and arguments (after --); default: login shell");
+    add_process_options(*cmd, req->process);
+    cmd->add_option("--name", req->name, "Make or enter this container of the distro");
+    cmd->add_flag("--rm", req->rm, "A throwaway container, deleted when it exits");
+    // One value per flag: a vector option would otherwise swallow the command after "--".
+    cmd->add_option("-v,--volume", req->volumes, "Bind mount HOST:GUEST[:ro]")->allow_extra_args(false);
+    cmd->add_flag("--share-cwd", req->share_cwd, "Bind the current directory at the same path and start there");
+    cmd->add_option("--hostname", req->hostname, "Hostname (default: the container's name)");
+    cmd->add_option("--network", req->network, "host or none")->check(CLI::IsMember({"host", "none"}));
+    cmd->add_option("--memory", req->memory, "Memory limit (512m, 2g)");
+    cmd->add_option("--cpus", req->cpus, "CPU limit (1.5 = one and a half CPUs)");
+    cmd->add_option("--pids-limit", req->pids, "Maximum number of processes");
+    cmd->add_option("--backend", req->backend, "auto, native or vm")->check(CLI::IsMember({"auto", "native", "vm"}));
+    cmd->add_flag("--no-init", req->no_init, "Run the command as PID 1 (no init to reap and forward signals)");
+    cmd->callback([&ctx, req] {
+        fix_target_after_double_dash(*req);
+        ctx.action = [&ctx, req] { return cmd_launch(ctx.global, *req); };
+    });
+}
+
+}  // namespace
+
+void add_container_commands(CLI::App& app, CommandContext& ctx) {
+    add_launch(app, ctx);
+    add_exec_command(app, ctx);
+    add_ps_command(app, ctx);
+    add_stop_command(app, ctx);
+    add_rm_command(app, ctx);
+}
+
+}  // namespace lxbox::cli

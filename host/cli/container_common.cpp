@@ -1,0 +1,122 @@
+#include "host/cli/container_common.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "runtime/base/unique_fd.hpp"
+#include "runtime/plan/plan.hpp"
+#include "runtime/store/stale.hpp"
+
+namespace lxbox::cli {
+
+void add_process_options(CLI::App& cmd, ProcessOptions& o) {
+    cmd.add_option("-u,--user", o.user, "USER|UID[:GROUP|GID], resolved in the container's passwd and group");
+    cmd.add_option("--cd", o.cwd, "Working directory inside the container");
+    cmd.add_option("-e,--env", o.env, "Set K=V (K alone: take the value from here)")->allow_extra_args(false);
+    cmd.add_option("--env-file", o.env_files, "Read K=V lines from a file")->allow_extra_args(false);
+    cmd.add_flag("-t,--tty", o.force_tty, "Always allocate a pty");
+    cmd.add_flag("-T,--no-tty", o.no_tty, "Never allocate a pty");
+}
+
+Result<runtime::ProcessSpec> make_process_spec(const ProcessOptions& o) {
+    runtime::ProcessSpec p;
+    p.args = o.command;
+    p.user = o.user;
+    p.cwd = o.cwd;
+    for (const auto& f : o.env_files) {
+        auto text = LXBOX_TRY_CTX(read_file(f), "read env file " + f);
+        auto vars = LXBOX_TRY_CTX(runtime::parse_env_file(text), f);
+        p.env.insert(p.env.end(), vars.begin(), vars.end());
+    }
+    auto env = runtime::resolve_env_args(o.env, [](const std::string& k) { return std::getenv(k.c_str()); });
+    p.env.insert(p.env.end(), env.begin(), env.end());
+    if (o.force_tty && o.no_tty) return Error(ErrorKind::Invalid, "-t and -T cannot be used together");
+    // Like wsl: a pty when lxbox itself talks to a terminal, unless told otherwise.
+    p.tty = o.force_tty || (!o.no_tty && ::isatty(0) && ::isatty(1));
+    const char* term = std::getenv("TERM");
+    p.term = term && *term ? term : "xterm";
+    return p;
+}
+
+std::string cgroup_name(const std::string& container_dir) {
+    return "lxbox-" + container_dir.substr(container_dir.rfind('/') + 1);
+}
+
+Status write_ephemeral_state(const std::string& dir, const store::InstanceState& s, const std::string& image) {
+    nlohmann::json j = s;
+    j["image"] = image;
+    const std::string tmp = dir + "/.state.json.tmp";
+    auto fd = LXBOX_TRY(open_fd(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600));
+    LXBOX_TRY(write_all(fd.get(), j.dump() + "\n"));
+    if (::rename(tmp.c_str(), (dir + "/state.json").c_str()) != 0) return Error::last("write " + dir + "/state.json");
+    return {};
+}
+
+namespace {
+
+// name part of ".rm-<pid>-<start>-<name>"
+std::optional<std::string> ephemeral_name(const std::string& entry) {
+    if (!entry.starts_with(std::string(".") + kEphemeralKind + "-") || !store::parse_work_dir_name(entry))
+        return std::nullopt;
+    size_t pos = entry.find('-');
+    pos = entry.find('-', pos + 1);
+    pos = entry.find('-', pos + 1);
+    return entry.substr(pos + 1);
+}
+
+Result<std::optional<ContainerView>> ephemeral_view(const store::Store& store, const std::string& entry) {
+    auto name = ephemeral_name(entry);
+    if (!name) return std::optional<ContainerView>{};
+    ContainerView v{*name, "", store.root() + "/containers/" + entry, true, std::nullopt};
+    auto text = read_file(v.dir + "/state.json");
+    if (!text) return std::optional<ContainerView>{};
+    try {
+        auto j = nlohmann::json::parse(*text);
+        auto s = j.get<store::InstanceState>();
+        v.image = j.value("image", "");
+        if (store::process_start_time(s.pid) == s.start_time) v.instance = s;
+    } catch (const nlohmann::json::exception&) {
+        return std::optional<ContainerView>{};
+    }
+    // A throwaway container exists only while it runs.
+    if (!v.instance) return std::optional<ContainerView>{};
+    return std::optional<ContainerView>{std::move(v)};
+}
+
+}  // namespace
+
+Result<std::vector<ContainerView>> list_containers(const store::Store& store) {
+    std::vector<ContainerView> out;
+    auto reg = LXBOX_TRY(store.load());
+    for (const auto& [name, rec] : reg.containers) {
+        ContainerView v{name, rec.image, store.container_dir(name), false, std::nullopt};
+        v.instance = LXBOX_TRY(store.running_instance(name));
+        out.push_back(std::move(v));
+    }
+    const std::string folder = store.root() + "/containers";
+    DIR* d = ::opendir(folder.c_str());
+    if (!d) return out;
+    std::vector<std::string> entries;
+    while (auto* e = ::readdir(d)) entries.emplace_back(e->d_name);
+    ::closedir(d);
+    for (const auto& entry : entries) {
+        auto v = LXBOX_TRY(ephemeral_view(store, entry));
+        if (v) out.push_back(std::move(*v));
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+    return out;
+}
+
+Result<ContainerView> find_container(const store::Store& store, const std::string& name) {
+    auto all = LXBOX_TRY(list_containers(store));
+    for (auto& v : all) {
+        if (v.name == name) return std::move(v);
+    }
+    return Error(ErrorKind::NotFound, "no container named '" + name + "'");
+}
+
+}  // namespace lxbox::cli

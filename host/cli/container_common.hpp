@@ -1,0 +1,50 @@
+// What the container verbs (launch, exec, ps, stop, rm) share: finding a container's running
+// instance (registered or throwaway), and turning the process options into a ProcessSpec.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "runtime/base/error.hpp"
+#include "runtime/spec/spec.hpp"
+#include "runtime/store/store.hpp"
+
+namespace lxbox::cli {
+
+// Options of the process to run, common to launch and exec.
+struct ProcessOptions {
+    std::string user, cwd;
+    std::vector<std::string> env, env_files;
+    bool force_tty = false, no_tty = false;
+    std::vector<std::string> command;
+};
+
+void add_process_options(CLI::App& cmd, ProcessOptions& opts);
+Result<runtime::ProcessSpec> make_process_spec(const ProcessOptions& opts);
+
+// A container as `ps` shows it.
+struct ContainerView {
+    std::string name, image, dir;
+    bool ephemeral = false;
+    std::optional<store::InstanceState> instance;  // set while it runs
+};
+
+// Throwaway (--rm) containers live in "containers/.rm-<owner pid>-<owner start>-<name>", are
+// never registered, and are removed by clean_stale() once their lxbox is gone.
+inline constexpr const char* kEphemeralKind = "rm";
+
+// Every container, registered or throwaway, with its truthful state (pid + start time checked).
+Result<std::vector<ContainerView>> list_containers(const store::Store& store);
+Result<ContainerView> find_container(const store::Store& store, const std::string& name);
+
+// The cgroup name of a container (flat: one level under lxbox's own).
+std::string cgroup_name(const std::string& container_dir);
+
+// Writes the instance state of an ephemeral container: temp + rename (atomic for readers) but
+// no fsync — a crash makes the whole throwaway dir stale anyway.
+Status write_ephemeral_state(const std::string& dir, const store::InstanceState& s, const std::string& image);
+
+}  // namespace lxbox::cli

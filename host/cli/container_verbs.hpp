@@ -1,0 +1,13 @@
+// The container verbs besides launch (host/cli/container_admin.cpp).
+#pragma once
+
+#include "host/cli/app.hpp"
+
+namespace lxbox::cli {
+
+void add_exec_command(CLI::App& app, CommandContext& ctx);  // exec CONTAINER [opts] -- CMD
+void add_ps_command(CLI::App& app, CommandContext& ctx);    // ps [--json]
+void add_stop_command(CLI::App& app, CommandContext& ctx);  // stop CONTAINER [-t SECONDS]
+void add_rm_command(CLI::App& app, CommandContext& ctx);    // rm [-f] NAME...
+
+}  // namespace lxbox::cli

@@ -1,0 +1,69 @@
+// `lxbox shim CONTAINER CMD [--dir DIR]`: writes a host executable named CMD that runs CMD
+// inside CONTAINER with the host's current directory shared (distrobox-export style), so a
+// tool installed in a distro is called from the host by name.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <memory>
+
+#include "host/cli/app.hpp"
+#include "host/cli/store_commands.hpp"
+#include "runtime/base/unique_fd.hpp"
+#include "runtime/store/store.hpp"
+
+namespace lxbox::cli {
+
+namespace {
+
+struct ShimRequest {
+    std::string container, command, dir;
+};
+
+// Single-quotes s for sh.
+std::string sh_quote(const std::string& s) {
+    std::string out = "'";
+    for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+}
+
+Result<int> cmd_shim(const GlobalOptions& g, const ShimRequest& req) {
+    auto store = LXBOX_TRY(open_store(g));
+    LXBOX_TRY(store::validate_name(req.container));
+    if (req.command.empty() || req.command.find('/') != std::string::npos)
+        return Error(ErrorKind::Invalid, "shim: CMD must be a command name, without '/'");
+    std::string dir = req.dir;
+    if (dir.empty()) {
+        const char* home = std::getenv("HOME");
+        if (!home || !*home) return Error(ErrorKind::Invalid, "shim: no --dir and no $HOME");
+        dir = std::string(home) + "/.local/bin";
+        ::mkdir((std::string(home) + "/.local").c_str(), 0755);
+        ::mkdir(dir.c_str(), 0755);
+    }
+    char exe[4096];
+    ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return Error::last("shim: find the lxbox binary");
+    exe[n] = '\0';
+    const std::string script = "#!/bin/sh\n# Written by `lxbox shim`: runs " + req.command + " in container " +
+                               req.container + " with the current directory shared.\nexec " + sh_quote(exe) +
+                               " --root " + sh_quote(store.root()) + " launch " + sh_quote(req.container) +
+                               " --share-cwd -- " + sh_quote(req.command) + " \"$@\"\n";
+    const std::string path = dir + "/" + req.command;
+    LXBOX_TRY_CTX(store::write_file_atomic(path, script), "shim " + req.command);
+    if (::chmod(path.c_str(), 0755) != 0) return Error::last("shim: chmod " + path);
+    std::printf("%s\n", path.c_str());
+    return 0;
+}
+
+}  // namespace
+
+void add_shim_command(CLI::App& app, CommandContext& ctx) {
+    auto req = std::make_shared<ShimRequest>();
+    auto* s = app.add_subcommand("shim", "Write a host executable that runs CMD inside CONTAINER");
+    s->add_option("container", req->container, "Container (or distro) to run in")->required();
+    s->add_option("command", req->command, "Command name inside the container")->required();
+    s->add_option("--dir", req->dir, "Where to write it (default ~/.local/bin)");
+    s->callback([&ctx, req] { ctx.action = [&ctx, req] { return cmd_shim(ctx.global, *req); }; });
+}
+
+}  // namespace lxbox::cli

@@ -1,0 +1,60 @@
+// Host detection: detect_host() probes this machine for real (children that unshare, mount
+// overlayfs, install a seccomp filter, run a KVM guest of three instructions) and returns
+// plain HostFacts. One implementation per OS (detect_linux.cpp, detect_darwin.cpp,
+// detect_windows.cpp), each compiled only on its OS. The helpers below are pure so the parsing
+// and the decisions they make are unit-tested without probing anything.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "host/detect/host_facts.hpp"
+#include "host/vm/host_facts.hpp"
+#include "runtime/cgroups/cgroup.hpp"
+
+namespace lxbox::detect {
+
+struct DetectOptions {
+    std::string vm_dir;  // $LXBOX_ROOT/vm, where kvm-verdict.json lives; "" ignores it
+    std::optional<std::string> path_env;  // PATH searched for QEMU; default: the environment's
+};
+
+// Probes this host. Never fails as a whole: a probe that cannot run says so in its reason.
+HostFacts detect_host(const DetectOptions& options);
+
+// Searches `path_env` (separator ':' or ';') for each binary (suffix ".exe" on Windows) and
+// asks each one found for `--version` (its first line).
+std::map<std::string, QemuBinary> find_qemu_binaries(const std::vector<std::string>& names,
+                                                     const std::string& path_env, char separator,
+                                                     const std::string& exe_suffix);
+
+// ---- Pure helpers ----
+
+struct OsRelease {
+    std::string pretty_name;  // PRETTY_NAME, else NAME, else ""
+    std::string id;           // ID followed by ID_LIKE, space separated ("ubuntu debian")
+};
+// /etc/os-release text (shell-style KEY=value, values optionally quoted).
+OsRelease parse_os_release(std::string_view text);
+
+// uname/sysctl/Windows spellings to one: amd64/x64 → x86_64, arm64 → aarch64.
+std::string normalize_arch(std::string_view arch);
+
+// The probe says how far KVM got; a remembered verdict of the VM backend (a real guest booted
+// or hung, with this kernel + QEMU) upgrades a passed probe to boot-verified or boot-hangs.
+// A verdict for another kernel or QEMU version is stale and ignored.
+KvmFacts apply_kvm_verdict(KvmFacts probed, const std::optional<vm::KvmVerdict>& verdict,
+                           const std::string& kernel_release, const std::string& qemu_version);
+
+// The cgroup picture from parsed mounts and our own placement; `read_text` reads a cgroup file
+// ("" when unreadable) and `writable` says whether this user may create cgroups in a dir.
+// A controller is usable when this user can write our own cgroup in its hierarchy (v2: and
+// its cgroup.subtree_control), which is where runtime/cgroups creates a container's group.
+CgroupFacts summarize_cgroups(const cgroups::CgroupMounts& mounts, const cgroups::OwnCgroups& own,
+                              const std::function<std::string(const std::string&)>& read_text,
+                              const std::function<bool(const std::string&)>& writable);
+
+}  // namespace lxbox::detect

@@ -1,0 +1,128 @@
+#include "host/vm/guest_image.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/process.hpp>
+#include <boost/uuid/detail/sha1.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "host/vm/initramfs.hpp"
+#include "host/vm/kernel_package.hpp"
+#include "host/vm/module_order.hpp"
+#include "runtime/base/unique_fd.hpp"
+
+namespace lxbox::vm {
+
+namespace bp = boost::process;
+namespace fs = std::filesystem;
+
+// Bump when the image layout changes, so every cached image is rebuilt once.
+constexpr const char* kBuilderFormat = "lxbox-guest-image-1";
+
+GuestRecipe default_recipe() {
+    GuestRecipe r;
+    // Both virtio transports: microvm/virt use mmio, q35 uses PCI.
+    r.boot_modules = {"virtio_mmio", "virtio_pci", "virtio_console"};
+    // crc32c_generic: ext4 needs a crc32c implementation and the guest has no modprobe to
+    // load one on demand (ext4's softdep is not followed without it).
+    r.later_modules = {"virtio_blk", "9pnet_virtio", "9p", "overlay", "crc32c_generic", "ext4"};
+    return r;
+}
+
+void to_json(nlohmann::json& j, const GuestImage& g) {
+    j = nlohmann::json{{"vmlinux", g.vmlinux},
+                       {"initramfs", g.initramfs},
+                       {"kernel_package", g.kernel_package},
+                       {"kernel_release", g.kernel_release},
+                       {"deb", g.deb},
+                       {"agent", g.agent},
+                       {"inputs_hash", g.inputs_hash},
+                       {"modules", g.modules},
+                       {"vmlinux_bytes", g.vmlinux_bytes},
+                       {"initramfs_bytes", g.initramfs_bytes}};
+}
+
+void from_json(const nlohmann::json& j, GuestImage& g) {
+    j.at("vmlinux").get_to(g.vmlinux);
+    j.at("initramfs").get_to(g.initramfs);
+    j.at("kernel_package").get_to(g.kernel_package);
+    j.at("kernel_release").get_to(g.kernel_release);
+    j.at("deb").get_to(g.deb);
+    j.at("agent").get_to(g.agent);
+    j.at("inputs_hash").get_to(g.inputs_hash);
+    j.at("modules").get_to(g.modules);
+    j.at("vmlinux_bytes").get_to(g.vmlinux_bytes);
+    j.at("initramfs_bytes").get_to(g.initramfs_bytes);
+}
+
+namespace {
+
+std::string sha1_hex(const std::string& data) {
+    // Change detection only, not security: Boost's header-only SHA-1 spares a crypto library.
+    boost::uuids::detail::sha1 sha;
+    sha.process_bytes(data.data(), data.size());
+    boost::uuids::detail::sha1::digest_type digest;
+    sha.get_digest(digest);
+    char hex[41];
+    for (int i = 0; i < 5; ++i) std::snprintf(hex + 8 * i, 9, "%08x", digest[i]);
+    return hex;
+}
+
+}  // namespace
+
+std::string image_inputs_hash(const GuestRecipe& recipe, const std::string& kernel_package,
+                              const std::string& deb_name, const std::string& agent_bytes) {
+    nlohmann::json inputs{{"format", kBuilderFormat},
+                          {"meta", recipe.kernel_meta_package},
+                          {"boot", recipe.boot_modules},
+                          {"later", recipe.later_modules},
+                          {"kernel_package", kernel_package},
+                          // Debian never reuses a package file name for other contents.
+                          {"deb", deb_name},
+                          {"agent", sha1_hex(agent_bytes)}};
+    return sha1_hex(inputs.dump());
+}
+
+std::string load_order_text(const std::vector<std::string>& names, size_t boot_count) {
+    std::string text;
+    for (size_t i = 0; i < names.size(); ++i)
+        text += names[i] + ".ko " + (i < boot_count ? "boot" : "later") + "\n";
+    return text;
+}
+
+Result<std::string> find_agent_binary() {
+    if (const char* env = std::getenv("LXBOX_AGENT"); env && *env) {
+        if (::access(env, X_OK) != 0) return Error::last("LXBOX_AGENT=" + std::string(env), ErrorKind::NotFound);
+        return std::string(env);
+    }
+    std::error_code ec;
+    fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    if (ec) return Error::sys(ec.value(), "read /proc/self/exe");
+    fs::path dir = exe.parent_path();
+    for (fs::path candidate : {dir / "lxbox-agent", dir.parent_path() / "guest-agent" / "lxbox-agent",
+                               dir.parent_path() / "libexec" / "lxbox" / "lxbox-agent"}) {
+        if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+    }
+    return Error(ErrorKind::NotFound,
+                 "lxbox-agent not found beside " + exe.string() + " (build it, or set LXBOX_AGENT)");
+}
+
+Result<GuestImage> load_guest_image(const std::string& vm_dir) {
+    std::string path = vm_dir + "/image/manifest.json";
+    if (::access(path.c_str(), F_OK) != 0)
+        return Error(ErrorKind::NotFound, "no guest image built yet (" + path + ")");
+    auto text = LXBOX_TRY(read_file(path));
+    auto j = nlohmann::json::parse(text, nullptr, false);
+    if (j.is_discarded()) return Error(ErrorKind::Invalid, path + ": not JSON");
+    try {
+        return j.get<GuestImage>();
+    } catch (const nlohmann::json::exception& e) {
+        return Error(ErrorKind::Invalid, path + ": " + e.what());
+    }
+}
+
+}  // namespace lxbox::vm

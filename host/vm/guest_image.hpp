@@ -1,0 +1,77 @@
+// The guest VM image: Debian's kernel (fetched with `apt-get download`, cached under
+// $LXBOX_ROOT/vm/cache), the PVH vmlinux extracted from it (vm/kernel/<release>/), and an
+// initramfs holding the static lxbox-agent as /init plus the modules it loads
+// (vm/image/initramfs.cpio). Rebuilt only when an input changes: the kernel package, the
+// agent binary's content, the recipe (module list), or this builder's format.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "runtime/base/error.hpp"
+
+namespace lxbox::vm {
+
+// What goes into the image (distro-images/guest/README.md explains each module).
+struct GuestRecipe {
+    std::string kernel_meta_package = "linux-image-amd64";
+    // Loaded before the agent opens its port: the channel needs them.
+    std::vector<std::string> boot_modules;
+    // Loaded after the hello, in the background: shares, disks, overlay for containers.
+    std::vector<std::string> later_modules;
+};
+
+GuestRecipe default_recipe();
+
+// What `lxbox vm image` reports; vm/image/manifest.json.
+struct GuestImage {
+    std::string vmlinux;    // absolute paths
+    std::string initramfs;
+    std::string kernel_package;  // linux-image-6.1.0-56-amd64
+    std::string kernel_release;  // 6.1.0-56-amd64
+    std::string deb;             // the cached package file
+    std::string agent;           // the agent binary that was packed
+    std::string inputs_hash;     // sha1 of every input
+    std::vector<std::string> modules;  // load order, "name" only
+    uint64_t vmlinux_bytes = 0;
+    uint64_t initramfs_bytes = 0;
+    bool rebuilt = false;  // not stored: whether this call built it
+};
+
+void to_json(nlohmann::json& j, const GuestImage& g);
+void from_json(const nlohmann::json& j, GuestImage& g);
+
+// progress(step, done, total): a long step ("extracting kernel") advancing.
+using ImageProgress = std::function<void(const std::string& step, uint64_t done, uint64_t total)>;
+
+struct ImageRequest {
+    std::string vm_dir;      // $LXBOX_ROOT/vm
+    std::string agent_path;  // "" = find_agent_binary()
+    bool rebuild = false;    // --rebuild: ignore the cached image (not the downloaded .deb)
+    GuestRecipe recipe = default_recipe();
+    ImageProgress progress;
+};
+
+// Builds the image if any input changed (or rebuild), else returns the cached one.
+Result<GuestImage> ensure_guest_image(const ImageRequest& request);
+
+// The image built last, from its manifest (NotFound when none).
+Result<GuestImage> load_guest_image(const std::string& vm_dir);
+
+// The lxbox-agent binary: $LXBOX_AGENT, else beside this executable, else the build tree's
+// guest-agent/ next to host/, else <prefix>/libexec/lxbox/.
+Result<std::string> find_agent_binary();
+
+// Pure: the hash over every input of the image.
+std::string image_inputs_hash(const GuestRecipe& recipe, const std::string& kernel_package,
+                              const std::string& deb_name, const std::string& agent_bytes);
+
+// Pure: the text of /lib/modules/load-order in the image: "<name>.ko boot|later" per line,
+// the first boot_count modules being the boot ones.
+std::string load_order_text(const std::vector<std::string>& names, size_t boot_count);
+
+}  // namespace lxbox::vm

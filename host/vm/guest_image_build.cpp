@@ -1,0 +1,267 @@
+// The effects behind ensure_guest_image: apt, the kernel cache, the initramfs write.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/process.hpp>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <nlohmann/json.hpp>
+
+#include "host/vm/guest_image.hpp"
+#include "host/vm/initramfs.hpp"
+#include "host/vm/kernel_package.hpp"
+#include "host/vm/module_order.hpp"
+#include "runtime/base/log.hpp"
+#include "runtime/base/unique_fd.hpp"
+
+namespace lxbox::vm {
+
+namespace bp = boost::process;
+namespace fs = std::filesystem;
+
+namespace {
+
+Status write_file_atomic(const std::string& path, const std::string& content, unsigned mode = 0644) {
+    std::string tmp = path + ".tmp." + std::to_string(::getpid());
+    {
+        auto fd = LXBOX_TRY(open_fd(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode));
+        LXBOX_TRY_CTX(write_all(fd.get(), content), "write " + tmp);
+    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        Error e = Error::last("rename " + tmp + " to " + path);
+        ::unlink(tmp.c_str());
+        return e;
+    }
+    return {};
+}
+
+Status make_dirs(const std::string& path) {
+    std::error_code ec;
+    fs::create_directories(path, ec);
+    if (ec) return Error::sys(ec.value(), "create " + path);
+    return {};
+}
+
+bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
+// Runs a host tool; stdout captured, stderr to `log` (apt's progress and warnings).
+Result<std::string> run_tool(const std::vector<std::string>& argv, const std::string& cwd,
+                             const std::string& log) {
+    auto exe = bp::search_path(argv[0]);
+    if (exe.empty()) return Error(ErrorKind::Unsupported, argv[0] + " not found in PATH");
+    std::string cmdline;
+    for (const auto& a : argv) cmdline += (cmdline.empty() ? "" : " ") + a;
+    spdlog::debug("run {} in {}", cmdline, cwd);
+    bp::ipstream out;
+    int code;
+    std::string text;
+    try {
+        bp::child child(exe, bp::args(std::vector<std::string>(argv.begin() + 1, argv.end())),
+                        bp::start_dir(cwd), bp::std_out > out, bp::std_err > log, bp::std_in < bp::null);
+        std::string line;
+        while (std::getline(out, line)) text += line + "\n";
+        child.wait();
+        code = child.exit_code();
+    } catch (const bp::process_error& e) {
+        return Error(ErrorKind::System, "run " + cmdline + ": " + e.what());
+    }
+    if (code != 0)
+        return Error(ErrorKind::System, cmdline + " exited with status " + std::to_string(code) +
+                                            " (see " + log + ")");
+    return text;
+}
+
+// apt's package lists change only on `apt-get update`, which rewrites this directory.
+int64_t apt_lists_mtime_ns() {
+    struct stat st {};
+    if (::stat("/var/lib/apt/lists", &st) != 0) return 0;
+    return int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+// The versioned kernel package the meta package points at (apt-cache, local data only).
+// apt-cache takes ~1 s here, so its answer is kept until apt's lists change.
+Result<std::string> resolve_kernel_package(const GuestRecipe& recipe, const std::string& cache) {
+    const std::string memo = cache + "/kernel-package.json";
+    const int64_t lists = apt_lists_mtime_ns();
+    if (auto text = read_file(memo)) {
+        auto j = nlohmann::json::parse(*text, nullptr, false);
+        if (j.is_object() && j.value("meta", "") == recipe.kernel_meta_package &&
+            j.value("apt_lists_mtime_ns", int64_t(-1)) == lists && !j.value("package", "").empty())
+            return j.value("package", "");
+    }
+    auto out = LXBOX_TRY(run_tool({"apt-cache", "depends", recipe.kernel_meta_package}, cache,
+                                  cache + "/apt.log"));
+    auto package = LXBOX_TRY(parse_kernel_dependency(out).context("resolve " + recipe.kernel_meta_package));
+    nlohmann::json j{{"meta", recipe.kernel_meta_package}, {"package", package}, {"apt_lists_mtime_ns", lists}};
+    if (auto saved = write_file_atomic(memo, j.dump() + "\n"); !saved)
+        spdlog::debug("cannot remember the kernel package: {}", saved.error().message);
+    return package;
+}
+
+std::string find_cached_deb(const std::string& cache, const std::string& package) {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(cache, ec)) {
+        std::string name = e.path().filename().string();
+        if (name.rfind(package + "_", 0) == 0 && e.path().extension() == ".deb") return e.path().string();
+    }
+    return {};
+}
+
+// The package file, downloaded once with `apt-get download` (Debian's mirror, signed index).
+Result<std::string> fetch_kernel_deb(const std::string& package, const std::string& cache) {
+    if (auto deb = find_cached_deb(cache, package); !deb.empty()) return deb;
+    spdlog::info("downloading {} with apt-get", package);
+    LXBOX_TRY(run_tool({"apt-get", "download", "-q", package}, cache, cache + "/apt.log"));
+    if (auto deb = find_cached_deb(cache, package); !deb.empty()) return deb;
+    return Error(ErrorKind::NotFound, "apt-get download " + package + " left no .deb in " + cache);
+}
+
+struct KernelCache {
+    std::string dir;  // vm/kernel/<release>
+    std::string vmlinux() const { return dir + "/vmlinux"; }
+    std::string modules_dep() const { return dir + "/modules.dep"; }
+    std::string builtin() const { return dir + "/modules.builtin"; }
+    std::string module(const std::string& name) const { return dir + "/modules/" + name + ".ko"; }
+};
+
+DebProgress step_progress(const ImageProgress& progress, const std::string& step) {
+    if (!progress) return {};
+    return [progress, step](uint64_t done, uint64_t total) { progress(step, done, total); };
+}
+
+// Pass 1 over the package: the vmlinux out of the bzImage, and a modules.dep written from
+// every module's .modinfo (the package ships none: depmod runs in its postinst).
+Status scan_kernel_package(const std::string& deb, const std::string& release,
+                           const KernelCache& cache, const ImageProgress& progress) {
+    const std::string vmlinuz = "boot/vmlinuz-" + release;
+    const std::string moddir = "lib/modules/" + release + "/";
+    std::map<std::string, ModuleFile> modules;
+    bool found_kernel = false;
+    auto visit = [&](const std::string& path, uint64_t, const auto& read) -> Status {
+        if (path == vmlinuz) {
+            auto bz = LXBOX_TRY(read());
+            auto elf = LXBOX_TRY_CTX(extract_vmlinux(bz), path);
+            if (!has_pvh_note(elf))
+                return Error(ErrorKind::Unsupported, path + ": no PVH entry note (CONFIG_PVH off?)");
+            found_kernel = true;
+            return write_file_atomic(cache.vmlinux(), elf);
+        }
+        if (path.rfind(moddir, 0) != 0) return {};
+        std::string rel = path.substr(moddir.size());
+        if (rel == "modules.builtin") return write_file_atomic(cache.builtin(), LXBOX_TRY(read()));
+        if (rel.find(".ko") == std::string::npos) return {};
+        auto ko = LXBOX_TRY(decompress_module(rel, LXBOX_TRY(read())));
+        auto info = read_modinfo(ko);
+        if (!info) {
+            spdlog::debug("{}: {}", path, info.error().message);
+            return {};
+        }
+        modules[module_name(rel)] = ModuleFile{rel, info->depends};
+        return {};
+    };
+    LXBOX_TRY(for_each_deb_file(deb, visit, step_progress(progress, "reading kernel package")));
+    if (!found_kernel) return Error(ErrorKind::NotFound, deb + ": no " + vmlinuz);
+    if (!exists(cache.builtin())) LXBOX_TRY(write_file_atomic(cache.builtin(), ""));
+    return write_file_atomic(cache.modules_dep(), write_modules_dep(modules));
+}
+
+// Pass 2: the modules the image needs, decompressed and without their signatures.
+Status extract_modules(const std::string& deb, const std::string& release,
+                       const std::vector<std::string>& paths, const KernelCache& cache,
+                       const ImageProgress& progress) {
+    LXBOX_TRY(make_dirs(cache.dir + "/modules"));
+    const std::string moddir = "lib/modules/" + release + "/";
+    std::set<std::string> wanted(paths.begin(), paths.end());
+    auto visit = [&](const std::string& path, uint64_t, const auto& read) -> Status {
+        if (path.rfind(moddir, 0) != 0 || !wanted.count(path.substr(moddir.size()))) return {};
+        auto ko = LXBOX_TRY(decompress_module(path, LXBOX_TRY(read())));
+        return write_file_atomic(cache.module(module_name(path)), strip_module_signature(std::move(ko)));
+    };
+    return for_each_deb_file(deb, visit, step_progress(progress, "extracting modules"));
+}
+
+}  // namespace
+}  // namespace lxbox::vm
+
+namespace lxbox::vm {
+
+namespace {
+
+// Whether the cached image matches these inputs and its files are still there.
+bool image_current(const std::string& vm_dir, const std::string& hash) {
+    auto image = load_guest_image(vm_dir);
+    return image && image->inputs_hash == hash && exists(image->vmlinux) && exists(image->initramfs);
+}
+
+Result<std::vector<InitramfsFile>> image_files(const std::string& agent_bytes,
+                                               const std::vector<std::string>& order,
+                                               size_t boot_count, const KernelCache& cache,
+                                               std::vector<std::string>& names) {
+    std::vector<InitramfsFile> files{{"init", agent_bytes, 0755}};
+    for (const auto& path : order) {
+        names.push_back(module_name(path));
+        auto ko = LXBOX_TRY(read_file(cache.module(names.back())));
+        files.push_back({"lib/modules/" + names.back() + ".ko", std::move(ko), 0644});
+    }
+    files.push_back({"lib/modules/load-order", load_order_text(names, boot_count), 0644});
+    return files;
+}
+
+// Module paths in load order (boot modules and their deps first) and how many are boot ones.
+Result<std::pair<std::vector<std::string>, size_t>> module_plan(const GuestRecipe& recipe,
+                                                                const KernelCache& cache) {
+    auto dep = LXBOX_TRY(read_file(cache.modules_dep()));
+    auto builtin = LXBOX_TRY(read_file(cache.builtin()));
+    auto boot = LXBOX_TRY(resolve_module_order(dep, recipe.boot_modules, builtin));
+    std::vector<std::string> all_names = recipe.boot_modules;
+    all_names.insert(all_names.end(), recipe.later_modules.begin(), recipe.later_modules.end());
+    // Resolving boot modules first makes them a prefix of the full order.
+    auto all = LXBOX_TRY(resolve_module_order(dep, all_names, builtin));
+    return std::pair{all, boot.size()};
+}
+
+Result<GuestImage> build_image(const ImageRequest& req, GuestImage image, const std::string& agent_bytes) {
+    KernelCache cache{req.vm_dir + "/kernel/" + image.kernel_release};
+    LXBOX_TRY(make_dirs(cache.dir));
+    if (req.rebuild || !exists(cache.vmlinux()) || !exists(cache.modules_dep()))
+        LXBOX_TRY(scan_kernel_package(image.deb, image.kernel_release, cache, req.progress));
+    auto [order, boot_count] = LXBOX_TRY(module_plan(req.recipe, cache));
+    std::vector<std::string> missing;
+    for (const auto& path : order)
+        if (req.rebuild || !exists(cache.module(module_name(path)))) missing.push_back(path);
+    if (!missing.empty())
+        LXBOX_TRY(extract_modules(image.deb, image.kernel_release, missing, cache, req.progress));
+    auto files = LXBOX_TRY(image_files(agent_bytes, order, boot_count, cache, image.modules));
+    image.vmlinux = cache.vmlinux();
+    image.initramfs = req.vm_dir + "/image/initramfs.cpio";
+    LXBOX_TRY(write_initramfs(image.initramfs, files));
+    struct stat st {};
+    if (::stat(image.vmlinux.c_str(), &st) == 0) image.vmlinux_bytes = uint64_t(st.st_size);
+    if (::stat(image.initramfs.c_str(), &st) == 0) image.initramfs_bytes = uint64_t(st.st_size);
+    LXBOX_TRY(write_file_atomic(req.vm_dir + "/image/manifest.json", nlohmann::json(image).dump(2) + "\n"));
+    image.rebuilt = true;
+    return image;
+}
+
+}  // namespace
+
+Result<GuestImage> ensure_guest_image(const ImageRequest& req) {
+    const std::string cache = req.vm_dir + "/cache";
+    LXBOX_TRY(make_dirs(cache));
+    LXBOX_TRY(make_dirs(req.vm_dir + "/image"));
+    GuestImage image;
+    image.agent = req.agent_path.empty() ? LXBOX_TRY(find_agent_binary()) : req.agent_path;
+    auto agent_bytes = LXBOX_TRY_CTX(read_file(image.agent), "read the agent");
+    image.kernel_package = LXBOX_TRY(resolve_kernel_package(req.recipe, cache));
+    image.kernel_release = image.kernel_package.substr(std::string("linux-image-").size());
+    image.deb = LXBOX_TRY(fetch_kernel_deb(image.kernel_package, cache));
+    image.inputs_hash = image_inputs_hash(req.recipe, image.kernel_package,
+                                          fs::path(image.deb).filename().string(), agent_bytes);
+    if (!req.rebuild && image_current(req.vm_dir, image.inputs_hash)) return load_guest_image(req.vm_dir);
+    spdlog::info("building the guest image ({})", image.kernel_package);
+    return build_image(req, std::move(image), agent_bytes).context("build the guest image");
+}
+
+}  // namespace lxbox::vm

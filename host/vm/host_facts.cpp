@@ -1,0 +1,125 @@
+#include "host/vm/host_facts.hpp"
+
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <boost/process.hpp>
+#include <nlohmann/json.hpp>
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
+
+#include "runtime/base/unique_fd.hpp"
+
+namespace lxbox::vm {
+
+namespace bp = boost::process;
+
+uint64_t measure_tsc_khz() {
+#if defined(__x86_64__)
+    if (auto text = read_file("/sys/devices/system/cpu/cpu0/tsc_freq_khz")) {
+        uint64_t khz = std::strtoull(text->c_str(), nullptr, 10);
+        if (khz > 0) return khz;
+    }
+    auto now_ns = [] {
+        timespec ts;
+        clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
+        return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+    };
+    // Each end bracketed by two clock reads: a preemption between them shows as a wide
+    // bracket. The narrowest of three samples wins.
+    uint64_t best = 0, best_width = ~0ull;
+    for (int sample = 0; sample < 3; ++sample) {
+        uint64_t a0 = now_ns(), c0 = __rdtsc(), b0 = now_ns();
+        timespec pause{0, 20 * 1000 * 1000};
+        nanosleep(&pause, nullptr);
+        uint64_t a1 = now_ns(), c1 = __rdtsc(), b1 = now_ns();
+        uint64_t t0 = (a0 + b0) / 2, t1 = (a1 + b1) / 2;
+        if (t1 <= t0 || (b0 - a0) + (b1 - a1) >= best_width) continue;
+        best_width = (b0 - a0) + (b1 - a1);
+        best = (c1 - c0) * 1000000ull / (t1 - t0);
+    }
+    return (best + 500) / 1000 * 1000;
+#else
+    return 0;
+#endif
+}
+
+bool kvm_device_usable() {
+    auto fd = open_fd("/dev/kvm", O_RDWR);
+    return fd && ::ioctl(fd->get(), KVM_GET_API_VERSION, 0) == 12;
+}
+
+std::string host_kernel_release() {
+    utsname u{};
+    ::uname(&u);
+    return u.release;
+}
+
+VmHostFacts detect_vm_host_facts() {
+    VmHostFacts facts;
+    facts.os = HostOs::Linux;
+    utsname u{};
+    ::uname(&u);
+    facts.arch = std::string(u.machine) == "aarch64" ? Arch::Aarch64 : Arch::X86_64;
+    facts.kvm_usable = kvm_device_usable();
+    facts.tsc_khz = facts.arch == Arch::X86_64 ? measure_tsc_khz() : 0;
+    return facts;
+}
+
+Result<std::string> qemu_version(const std::string& qemu_binary) {
+    auto exe = qemu_binary.find('/') == std::string::npos ? bp::search_path(qemu_binary)
+                                                          : boost::filesystem::path(qemu_binary);
+    if (exe.empty()) return Error(ErrorKind::Unsupported, qemu_binary + " not found in PATH");
+    std::string line;
+    try {
+        bp::ipstream out;
+        bp::child child(exe, "--version", bp::std_out > out, bp::std_err > bp::null, bp::std_in < bp::null);
+        std::getline(out, line);
+        while (out.get() != EOF) {
+        }
+        child.wait();
+        if (child.exit_code() != 0)
+            return Error(ErrorKind::System, qemu_binary + " --version exited with status " +
+                                                std::to_string(child.exit_code()));
+    } catch (const bp::process_error& e) {
+        return Error(ErrorKind::System, "run " + qemu_binary + " --version: " + e.what());
+    }
+    return line;
+}
+
+bool kvm_verdict_applies(const KvmVerdict& verdict, const std::string& kernel_release,
+                         const std::string& qemu_version) {
+    return verdict.kernel_release == kernel_release && verdict.qemu_version == qemu_version;
+}
+
+std::optional<KvmVerdict> load_kvm_verdict(const std::string& path) {
+    auto text = read_file(path);
+    if (!text) return std::nullopt;
+    auto j = nlohmann::json::parse(*text, nullptr, false);
+    if (!j.is_object()) return std::nullopt;
+    KvmVerdict v;
+    v.kernel_release = j.value("kernel_release", "");
+    v.qemu_version = j.value("qemu_version", "");
+    v.hangs = j.value("kvm_hangs", false);
+    return v;
+}
+
+Status save_kvm_verdict(const std::string& path, const KvmVerdict& v) {
+    nlohmann::json j{{"kernel_release", v.kernel_release},
+                     {"qemu_version", v.qemu_version},
+                     {"kvm_hangs", v.hangs}};
+    std::string tmp = path + ".tmp." + std::to_string(::getpid());
+    {
+        auto fd = LXBOX_TRY(open_fd(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644));
+        LXBOX_TRY(write_all(fd.get(), j.dump(2) + "\n"));
+    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0) return Error::last("rename " + tmp + " to " + path);
+    return {};
+}
+
+}  // namespace lxbox::vm

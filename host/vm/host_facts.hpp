@@ -1,0 +1,49 @@
+// What this host offers the VM (accelerators, TSC rate, QEMU) and the remembered verdict on
+// whether its KVM really boots guests. Detection is thin; the decisions stay in
+// qemu_command.hpp and kvm_verdict_applies.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "host/vm/qemu_command.hpp"
+#include "runtime/base/error.hpp"
+
+namespace lxbox::vm {
+
+// The host's TSC rate in kHz (x86; 0 elsewhere or when it cannot be measured). Reads
+// /sys/devices/system/cpu/cpu0/tsc_freq_khz when the kernel offers it, else counts TSC ticks
+// over 20 ms of CLOCK_MONOTONIC_RAW, rounded to 1 MHz. /proc/cpuinfo "cpu MHz" is not used: it
+// is a scaled frequency on many hosts.
+uint64_t measure_tsc_khz();
+
+// /dev/kvm opens and answers KVM_GET_API_VERSION with 12. Says nothing about whether real
+// guests boot (nested KVM here passes this and hangs every guest).
+bool kvm_device_usable();
+
+// OS, arch, KVM device, TSC rate of this host (Linux). qemu_path stays empty (PATH lookup).
+VmHostFacts detect_vm_host_facts();
+
+// The first line of `<qemu> --version`, e.g. "QEMU emulator version 7.2.22 (...)".
+Result<std::string> qemu_version(const std::string& qemu_binary);
+
+// Remembered per host in $LXBOX_ROOT/vm/kvm-verdict.json: KVM hung a guest boot (or worked)
+// with this host kernel and this QEMU. A kernel or QEMU update invalidates it.
+struct KvmVerdict {
+    std::string kernel_release;
+    std::string qemu_version;
+    bool hangs = false;
+};
+
+// Pure: whether a stored verdict describes the current host kernel and QEMU.
+bool kvm_verdict_applies(const KvmVerdict& verdict, const std::string& kernel_release,
+                         const std::string& qemu_version);
+
+// std::nullopt when there is no verdict file (or it is unreadable: it is only a cache).
+std::optional<KvmVerdict> load_kvm_verdict(const std::string& path);
+Status save_kvm_verdict(const std::string& path, const KvmVerdict& verdict);
+
+// uname -r.
+std::string host_kernel_release();
+
+}  // namespace lxbox::vm

@@ -1,0 +1,316 @@
+// The Cgroup RAII type: executes the plan of layout.cpp/limits.cpp in each hierarchy, and
+// tears the cgroup down (kill, wait, rmdir) when the container is done.
+#include "runtime/cgroups/cgroup.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "runtime/base/log.hpp"
+#include "runtime/base/unique_fd.hpp"
+#include "runtime/cgroups/cgroup_fs.hpp"
+
+namespace lxbox::cgroups {
+
+namespace detail {
+
+namespace {
+
+bool permission_errno(int err) {
+    return err == EACCES || err == EPERM || err == EROFS;
+}
+
+// Removes the child cgroups a container made below its own (a nested runtime or systemd in
+// the container), deepest first, killing what they hold. v1 lists only a group's own
+// processes in cgroup.procs, so each level is killed separately.
+void evict_tree(const std::string& dir) {
+    if (DIR* d = ::opendir(dir.c_str())) {
+        std::vector<std::string> children;
+        while (dirent* e = ::readdir(d))
+            if (e->d_type == DT_DIR && std::string_view(e->d_name) != "." &&
+                std::string_view(e->d_name) != "..")
+                children.push_back(dir + "/" + e->d_name);
+        ::closedir(d);
+        for (const auto& child : children) {
+            evict_tree(child);
+            if (::rmdir(child.c_str()) == 0) spdlog::debug("cgroup: rmdir {}", child);
+        }
+    }
+    if (auto st = kill_listed_processes(dir); !st.ok())
+        spdlog::debug("cgroup: {}", st.error().message);
+}
+
+}  // namespace
+
+Status write_cgroup_file(const std::string& path, const std::string& value) {
+    spdlog::debug("cgroup: write '{}' to {}", value, path);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    int err = errno;
+    UniqueFd owner(fd);
+    if (fd >= 0 && ::write(fd, value.data(), value.size()) == static_cast<ssize_t>(value.size()))
+        return {};
+    if (fd >= 0) err = errno;
+    // A cgroup file takes one value per write(2); a short write is the kernel refusing it.
+    ErrorKind kind = permission_errno(err) ? ErrorKind::Unsupported
+                     : err == ENOENT       ? ErrorKind::NotFound
+                     : err == EINVAL       ? ErrorKind::Invalid
+                                           : ErrorKind::System;
+    return Error::sys(err, "write '" + value + "' to " + path, kind);
+}
+
+Status write_limits(const std::string& dir, const std::vector<Write>& writes) {
+    for (const auto& w : writes) {
+        const std::string path = dir + "/" + w.file;
+        auto st = write_cgroup_file(path, w.value);
+        if (!st.ok() && w.if_present && st.error().errno_value == ENOENT) {
+            spdlog::debug("cgroup: {} absent (no swap accounting), skipped", path);
+            continue;
+        }
+        if (!st.ok()) return std::move(st).context("set the " + w.controller + " limit");
+    }
+    return {};
+}
+
+}  // namespace detail
+
+namespace {
+
+struct Placement {
+    CgroupMounts mounts;
+    OwnCgroups own;
+};
+
+Result<Placement> current_placement() {
+    auto mountinfo = LXBOX_TRY(read_file("/proc/self/mountinfo"));
+    auto own = LXBOX_TRY(read_file("/proc/self/cgroup"));
+    return Placement{parse_cgroup_mounts(mountinfo), parse_proc_cgroup(own)};
+}
+
+bool has(const std::vector<std::string>& v, const std::string& s) {
+    return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+// The hierarchy's name in messages: "the memory cgroup v1 hierarchy" / "the cgroup v2 hierarchy".
+std::string describe(const Hierarchy& h) {
+    return h.v2 ? "the cgroup v2 hierarchy" : "the " + h.label + " cgroup v1 hierarchy";
+}
+
+}  // namespace
+
+Status Cgroup::make_dir(const Hierarchy& h) {
+    const size_t made = dirs_.size();
+    auto st = make_dir_once(h);
+    // A failure before the container's own directory exists must not leave an empty "lxbox"
+    // group behind; rmdir removes it only if empty, so a concurrent user keeps it.
+    if (!st.ok() && dirs_.size() == made && ::rmdir(h.parent_dir().c_str()) == 0)
+        spdlog::debug("cgroup: rmdir {}", h.parent_dir());
+    return st;
+}
+
+Status Cgroup::make_dir_once(const Hierarchy& h) {
+    const std::string parent = h.parent_dir(), target = parent + "/" + name_;
+    // Up to three rounds: a concurrent remove() of another container may take the empty
+    // parent away between our two mkdirs.
+    for (int round = 0; round < 3; ++round) {
+        bool parent_is_new = ::mkdir(parent.c_str(), 0755) == 0;
+        if (parent_is_new)
+            spdlog::debug("cgroup: mkdir {}", parent);
+        else if (errno != EEXIST) {
+            int err = errno;
+            if (detail::permission_errno(err))
+                return Error::sys(
+                    err, "create " + parent + " (this user cannot write " + describe(h) + ")",
+                    ErrorKind::Unsupported);
+            return Error::sys(err, "create " + parent);
+        }
+        if (h.v2) LXBOX_TRY(detail::v2_enable_controllers(h, parent_is_new));
+
+        if (::mkdir(target.c_str(), 0755) == 0) {
+            spdlog::debug("cgroup: mkdir {}", target);
+            dirs_.push_back(
+                Dir{target, parent, h.v2, h.label == "memory" || has(h.enable, "memory")});
+            return detail::write_limits(target, h.writes);
+        }
+        int err = errno;
+        if (err == ENOENT) continue;
+        if (err == EEXIST) {
+            // Left by a run that crashed before its remove(): adopt the name if it is empty.
+            if (::rmdir(target.c_str()) == 0) {
+                spdlog::debug("cgroup: rmdir stale {}", target);
+                continue;
+            }
+            if (errno == EBUSY)
+                return Error(
+                    ErrorKind::Busy,
+                    "cgroup " + target + " already exists and is in use (container running?)");
+            return Error::last("remove the stale cgroup " + target);
+        }
+        if (detail::permission_errno(err))
+            return Error::sys(err,
+                              "create " + target + " (this user cannot write " + describe(h) + ")",
+                              ErrorKind::Unsupported);
+        return Error::sys(err, "create " + target);
+    }
+    return Error(ErrorKind::Busy, "create " + target + ": its parent keeps disappearing");
+}
+
+Result<Cgroup> Cgroup::create_in(const CgroupMounts& mounts, const OwnCgroups& own,
+                                 const std::string& name, const Limits& limits) {
+    const std::string what = "create cgroup " + name;
+    LXBOX_TRY_CTX(validate_name(name), what);
+    LXBOX_TRY_CTX(validate_limits(limits), what);
+    auto plan = LXBOX_TRY_CTX(plan_hierarchies(mounts, own, limits), what);
+    // Built up one hierarchy at a time: on a failure half way, its destructor removes what
+    // was made.
+    Cgroup cg(name, true);
+    for (const auto& h : plan) LXBOX_TRY_CTX(cg.make_dir(h), what);
+    return cg;
+}
+
+Result<Cgroup> Cgroup::create(const std::string& name, const Limits& limits) {
+    auto where = LXBOX_TRY_CTX(current_placement(), "create cgroup " + name);
+    return create_in(where.mounts, where.own, name, limits);
+}
+
+Result<Cgroup> Cgroup::open_existing_in(const CgroupMounts& mounts, const OwnCgroups& own,
+                                        const std::string& name) {
+    LXBOX_TRY_CTX(validate_name(name), "open cgroup " + name);
+    // Every hierarchy create() may have used: the membership one and each limit's. A stat each.
+    std::vector<Hierarchy> candidates;
+    auto add = [&](const Limits& l) {
+        auto plan = plan_hierarchies(mounts, own, l);
+        if (!plan) return;
+        for (auto& h : *plan)
+            if (std::none_of(candidates.begin(), candidates.end(),
+                             [&](auto& c) { return c.own_dir == h.own_dir; }))
+                candidates.push_back(std::move(h));
+    };
+    // The all-limits plan first, so the order of paths() is the order create() used.
+    add(Limits{1, 1.0, 1});
+    add(Limits{});
+    add(Limits{1, std::nullopt, std::nullopt});
+    add(Limits{std::nullopt, 1.0, std::nullopt});
+    add(Limits{std::nullopt, std::nullopt, 1});
+
+    Cgroup cg(name, false);
+    for (const auto& h : candidates) {
+        const std::string target = h.parent_dir() + "/" + name;
+        struct stat st {};
+        if (::stat(target.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+            cg.dirs_.push_back(Dir{target, h.parent_dir(), h.v2, h.label == "memory" || h.v2});
+    }
+    if (cg.dirs_.empty())
+        return Error(
+            ErrorKind::NotFound,
+            "open cgroup " + name + ": no lxbox cgroup of that name below this process's cgroups");
+    return cg;
+}
+
+Result<Cgroup> Cgroup::open_existing(const std::string& name) {
+    auto where = LXBOX_TRY_CTX(current_placement(), "open cgroup " + name);
+    return open_existing_in(where.mounts, where.own, name);
+}
+
+Status Cgroup::add_process(pid_t pid) {
+    for (const auto& d : dirs_) {
+        auto st = detail::write_cgroup_file(d.path + "/cgroup.procs", std::to_string(pid));
+        if (!st.ok() && st.error().errno_value == ESRCH) st.error().kind = ErrorKind::NotFound;
+        LXBOX_TRY_CTX(std::move(st), "add process " + std::to_string(pid) + " to cgroup " + name_);
+    }
+    return {};
+}
+
+bool Cgroup::oom_killed() const {
+    return std::any_of(dirs_.begin(), dirs_.end(), [](const Dir& d) {
+        return d.memory && (d.v2 ? detail::v2_oom_killed(d.path) : detail::v1_oom_killed(d.path));
+    });
+}
+
+Status Cgroup::remove() {
+    if (!owned_) {
+        dirs_.clear();
+        return {};
+    }
+    // The common case is an empty cgroup (the container exited and was reaped): one rmdir
+    // per hierarchy, nothing read. Only a busy one pays for killing and waiting.
+    // The bound keeps a process stuck in D state from hanging lxbox.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    auto pause = std::chrono::milliseconds(1);
+    Status result;
+    while (!dirs_.empty()) {
+        bool busy = false;
+        for (auto it = dirs_.begin(); it != dirs_.end();) {
+            if (::rmdir(it->path.c_str()) == 0 || errno == ENOENT) {
+                spdlog::debug("cgroup: rmdir {}", it->path);
+                // The shared parent goes with the last container: EBUSY/ENOTEMPTY means not yet.
+                if (::rmdir(it->parent.c_str()) == 0) spdlog::debug("cgroup: rmdir {}", it->parent);
+                it = dirs_.erase(it);
+                continue;
+            }
+            if (errno != EBUSY) {
+                if (result.ok()) result = Error::last("remove cgroup " + it->path);
+                it = dirs_.erase(it);
+                continue;
+            }
+            busy = true;
+            // cgroup.kill takes the whole v2 subtree at once, forks in flight included
+            // (Linux 5.14+); evict_tree kills by pid list (v1, older v2) and removes the child
+            // groups a container may have made.
+            if (it->v2)
+                if (auto st = detail::v2_kill(it->path); !st.ok())
+                    spdlog::debug("cgroup: {}", st.error().message);
+            detail::evict_tree(it->path);
+            ++it;
+        }
+        if (!busy) break;
+        if (std::chrono::steady_clock::now() > deadline) {
+            if (result.ok())
+                result =
+                    Error(ErrorKind::Busy, "remove cgroup " + dirs_.front().path +
+                                               ": still in use 5 s after killing its processes");
+            dirs_.clear();
+            break;
+        }
+        // Killed processes take a few ms to exit.
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, std::chrono::milliseconds(50));
+    }
+    return result;
+}
+
+void Cgroup::release() {
+    dirs_.clear();
+}
+
+std::vector<std::string> Cgroup::paths() const {
+    std::vector<std::string> out;
+    for (const auto& d : dirs_) out.push_back(d.path);
+    return out;
+}
+
+Cgroup::Cgroup(Cgroup&& o) noexcept
+    : name_(std::move(o.name_)),
+      dirs_(std::exchange(o.dirs_, {})),
+      owned_(std::exchange(o.owned_, false)) {}
+
+Cgroup& Cgroup::operator=(Cgroup&& o) noexcept {
+    if (this != &o) {
+        if (auto st = remove(); !st.ok()) spdlog::warn("{}", st.error().message);
+        name_ = std::move(o.name_);
+        dirs_ = std::exchange(o.dirs_, {});
+        owned_ = std::exchange(o.owned_, false);
+    }
+    return *this;
+}
+
+Cgroup::~Cgroup() {
+    // The one place an error is logged rather than returned: a destructor has no caller to tell.
+    if (auto st = remove(); !st.ok()) spdlog::warn("{}", st.error().message);
+}
+
+}  // namespace lxbox::cgroups

@@ -1,0 +1,155 @@
+// Per-container cgroups with resource limits, on cgroup v2, v1 and the v1/v2 hybrid.
+//
+// Placement: <mount>/<this process's own cgroup>/lxbox/<name> in each hierarchy touched, so
+// lxbox stays inside whatever cgroup (and delegation) its caller was given. Only the
+// hierarchies a container needs are touched: memory, cpu and pids when limited, plus one
+// "membership" hierarchy (the v2 tree when mounted, else v1 name=systemd) that holds every
+// process of the container so they can be counted and killed together even without limits.
+// The decisions (mount layout, hierarchies, file writes) are pure functions below; Cgroup
+// executes them.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/base/error.hpp"
+
+namespace lxbox::cgroups {
+
+struct Limits {
+    std::optional<uint64_t> memory_bytes;  // hard limit, swap not allowed on top of it
+    std::optional<double> cpus;            // CPU bandwidth in CPUs (0.5 = half a CPU)
+    std::optional<uint64_t> pids;          // maximum number of tasks
+};
+
+// ---- Pure: the layout of the cgroup mounts ----
+
+enum class Layout { V1, V2, Hybrid, None };
+
+struct CgroupMounts {
+    Layout layout = Layout::None;
+    std::string v2_path;  // mountpoint of cgroup2, "" when none
+    std::map<std::string, std::string>
+        v1_controllers;  // controller (or "name=systemd") → mountpoint
+    // mountpoint → the hierarchy path mounted there (mountinfo's root field): "/" normally,
+    // a subtree when a container runtime bind-mounted only its own part of the tree.
+    std::map<std::string, std::string> roots;
+};
+
+// The cgroup mounts from /proc/self/mountinfo text. The first mount of a hierarchy wins (the
+// standard /sys/fs/cgroup ones come first); a later mount on the same mountpoint shadows it.
+CgroupMounts parse_cgroup_mounts(std::string_view mountinfo);
+
+// Where a process sits in each hierarchy, from /proc/<pid>/cgroup text:
+// controller (or "name=systemd") → path; the key "" is the v2 path.
+using OwnCgroups = std::map<std::string, std::string>;
+OwnCgroups parse_proc_cgroup(std::string_view proc_cgroup);
+
+// ---- Pure: the limits as file writes ----
+
+struct Write {
+    std::string controller;
+    std::string file;
+    std::string value;
+    bool if_present = false;  // skipped when the kernel lacks the file (no swap accounting)
+};
+
+// v2: memory.max (+ memory.swap.max 0), cpu.max "<quota> 100000", pids.max.
+std::vector<Write> plan_limits_v2(const Limits& limits);
+// v1: memory.limit_in_bytes (+ memory.memsw.limit_in_bytes), cpu.cfs_period_us then
+// cpu.cfs_quota_us, pids.max.
+std::vector<Write> plan_limits_v1(const Limits& limits);
+
+// Rejects limits the kernel would refuse or that could never run a container: cpus not > 0
+// (or absurdly large), memory or pids of 0.
+Status validate_limits(const Limits& limits);
+// "512M", "1G", "1.5g", "64k", "1024" (bytes), "512MiB", "2gb": binary multiples, as docker's
+// --memory.
+Result<uint64_t> parse_memory_size(std::string_view text);
+// "0.5", "2": --cpus.
+Result<double> parse_cpus(std::string_view text);
+
+// One hierarchy a container's cgroup lives in, and what to do there.
+struct Hierarchy {
+    std::string label;  // "memory", "cpu", "pids", "name=systemd" (v1) or "unified" (v2)
+    bool v2 = false;
+    std::string own_dir;              // this process's cgroup in it, an absolute path
+    std::vector<std::string> enable;  // v2: controllers the lxbox group must hand down
+    std::vector<Write> writes;        // the limits written in the container's cgroup
+    std::string parent_dir() const { return own_dir + "/lxbox"; }
+};
+
+// The hierarchies a cgroup with these limits needs: each limited controller where the kernel
+// has it bound (v1 first, as on a hybrid host v2 has none), then the membership hierarchy.
+// Unsupported names the controller that no hierarchy offers.
+Result<std::vector<Hierarchy>> plan_hierarchies(const CgroupMounts& mounts, const OwnCgroups& own,
+                                                const Limits& limits);
+
+// A cgroup name is one path component of [A-Za-z0-9_.-], not starting with '.'.
+Status validate_name(const std::string& name);
+
+// ---- Effects ----
+
+// A container's cgroup in every hierarchy it needs. The one made by create() owns the cgroup:
+// its destructor kills whatever is left in it and removes it. One from open_existing() only
+// joins: `exec` must not tear down the container it enters.
+class Cgroup {
+  public:
+    // Creates <own cgroup>/lxbox/<name> and writes the limits. A stale empty group of the same
+    // name is replaced; one that still holds processes is Busy. Unsupported when this user
+    // cannot write a hierarchy or the kernel lacks a controller (the message names it).
+    static Result<Cgroup> create(const std::string& name, const Limits& limits);
+    // A handle on an existing cgroup made by create(), for `exec` to join; NotFound if none.
+    static Result<Cgroup> open_existing(const std::string& name);
+    // The same on given mounts and placement instead of this process's (tests: a v2 tree only).
+    static Result<Cgroup> create_in(const CgroupMounts& mounts, const OwnCgroups& own,
+                                    const std::string& name, const Limits& limits);
+    static Result<Cgroup> open_existing_in(const CgroupMounts& mounts, const OwnCgroups& own,
+                                           const std::string& name);
+
+    // Moves the process (all its threads) into the cgroup in every hierarchy.
+    Status add_process(pid_t pid);
+    // True when the kernel OOM-killed a process of the cgroup (v2 memory.events oom_kill;
+    // v1 memory.oom_control oom_kill, or under_oom on kernels before 4.13). False without a
+    // memory limit.
+    bool oom_killed() const;
+    // Kills what is left (cgroup.kill on v2, SIGKILL of each listed pid otherwise), waits up to
+    // 5 s for it to empty and removes the directories; the parent "lxbox" group goes too when
+    // empty. A no-op for a joined, released or moved-from handle.
+    Status remove();
+    // Keeps the cgroup on the system and makes this handle inert (a detached container).
+    void release();
+
+    const std::string& name() const { return name_; }
+    // The cgroup's directory in each hierarchy.
+    std::vector<std::string> paths() const;
+
+    Cgroup(Cgroup&& o) noexcept;
+    Cgroup& operator=(Cgroup&& o) noexcept;
+    Cgroup(const Cgroup&) = delete;
+    Cgroup& operator=(const Cgroup&) = delete;
+    ~Cgroup();  // remove(), logging a failure at warn (a destructor cannot return it)
+
+  private:
+    struct Dir {
+        std::string path;
+        std::string parent;  // the "lxbox" group
+        bool v2 = false;
+        bool memory = false;  // the memory controller is active here
+    };
+    Cgroup(std::string name, bool owned) : name_(std::move(name)), owned_(owned) {}
+    Status make_dir(const Hierarchy& h);
+    Status make_dir_once(const Hierarchy& h);
+
+    std::string name_;
+    std::vector<Dir> dirs_;
+    bool owned_ = false;
+};
+
+}  // namespace lxbox::cgroups

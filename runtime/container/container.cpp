@@ -1,0 +1,157 @@
+// The parent side of a container: clone3, the cgroup, the sync byte, and the wait loop.
+#include "runtime/container/container.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/base/log.hpp"
+#include "runtime/container/child.hpp"
+#include "runtime/linux/process.hpp"
+#include "runtime/linux/pty.hpp"
+#include "runtime/linux/syscalls.hpp"
+#include "runtime/plan/plan.hpp"
+#include "runtime/store/store.hpp"
+
+#if __has_include("runtime/cgroups/cgroup.hpp")
+#include "runtime/cgroups/cgroup.hpp"
+#define LXBOX_HAVE_CGROUPS 1
+#endif
+
+namespace lxbox::runtime {
+
+namespace fx = lxbox::linux_fx;
+
+struct Container::Impl {
+    explicit Impl(const sigset_t& set) : blocked(set) {}
+    // Blocked from before clone3 until the container is reaped, then read through a signalfd:
+    // a Ctrl-C or a TERM to lxbox is forwarded, never lost and never fatal to lxbox.
+    fx::SignalBlock blocked;
+#ifdef LXBOX_HAVE_CGROUPS
+    std::optional<cgroups::Cgroup> cgroup;
+#endif
+};
+
+namespace {
+
+struct Pipes {
+    UniqueFd error_read, error_write, sync_read, sync_write, sock_parent, sock_child;
+};
+
+Result<Pipes> make_pipes(bool tty) {
+    Pipes p;
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return Error::last("pipe");
+    p.error_read.reset(fds[0]);
+    p.error_write.reset(fds[1]);
+    if (::pipe2(fds, O_CLOEXEC) != 0) return Error::last("pipe");
+    p.sync_read.reset(fds[0]);
+    p.sync_write.reset(fds[1]);
+    if (tty) {
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return Error::last("socketpair");
+        p.sock_parent.reset(fds[0]);
+        p.sock_child.reset(fds[1]);
+    }
+    return p;
+}
+
+detail::ChildChannel child_channel(const Pipes& p) {
+    return {p.error_write.get(), p.sync_read.get(), p.sock_child.get()};
+}
+
+#ifdef LXBOX_HAVE_CGROUPS
+Status enter_cgroup(Container::Impl& impl, const ContainerSpec& spec, pid_t pid) {
+    if (spec.cgroup.empty()) return {};
+    cgroups::Limits limits;
+    limits.memory_bytes = spec.limits.memory_bytes;
+    limits.cpus = spec.limits.cpus;
+    limits.pids = spec.limits.pids;
+    impl.cgroup.emplace(LXBOX_TRY(cgroups::Cgroup::create(spec.cgroup, limits)));
+    return impl.cgroup->add_process(pid);
+}
+Status join_cgroup(const std::string& name, pid_t pid) {
+    if (name.empty()) return {};
+    auto cg = LXBOX_TRY(cgroups::Cgroup::open_existing(name));
+    return cg.add_process(pid);
+}
+#else
+Status enter_cgroup(Container::Impl&, const ContainerSpec& spec, pid_t) {
+    if (spec.limits.memory_bytes || spec.limits.cpus || spec.limits.pids)
+        return Error(ErrorKind::Unsupported, "resource limits need the cgroups module, not built in");
+    return {};
+}
+Status join_cgroup(const std::string&, pid_t) { return {}; }
+#endif
+
+Status release_child(const Pipes& p) {
+    char go = 'G';
+    return write_all(p.sync_write.get(), &go, 1).context("start the container");
+}
+
+}  // namespace
+
+Container::Container() = default;
+Container::Container(Container&& o) noexcept
+    : pid_(std::exchange(o.pid_, -1)), pidfd_(std::move(o.pidfd_)), error_pipe_(std::move(o.error_pipe_)),
+      pty_sock_(std::move(o.pty_sock_)), tty_(o.tty_), reaped_(o.reaped_), impl_(std::move(o.impl_)) {}
+
+Container::~Container() {
+    if (pidfd_ && !reaped_) {
+        sys::pidfd_send_signal(pidfd_.get(), SIGKILL);
+        (void)fx::wait_exit(pidfd_.get());
+    }
+}
+
+Result<Container> Container::start(const ContainerSpec& spec) {
+    LXBOX_TRY(validate_spec(spec));
+    auto pipes = LXBOX_TRY(make_pipes(spec.process.tty));
+    Container c;
+    c.impl_ = std::make_unique<Impl>(fx::forwarded_signals());
+    uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
+    if (spec.network == "none") flags |= CLONE_NEWNET;
+    int pidfd = -1;
+    const pid_t pid = sys::clone3_pidfd(flags, &pidfd);
+    if (pid < 0) return Error::last("clone the container " + spec.name);
+    if (pid == 0) detail::container_child_main(spec, child_channel(pipes));
+    spdlog::debug("container {}: init is pid {}", spec.name, pid);
+    c.pid_ = pid;
+    c.pidfd_.reset(pidfd);
+    c.tty_ = spec.process.tty;
+    c.error_pipe_ = std::move(pipes.error_read);
+    c.pty_sock_ = std::move(pipes.sock_parent);
+    // The child mounts its root meanwhile; it waits for this byte only before the command runs.
+    LXBOX_TRY(enter_cgroup(*c.impl_, spec, pid).context("container " + spec.name));
+    LXBOX_TRY(release_child(pipes));
+    return c;
+}
+
+Result<Container> Container::join(const JoinSpec& join) {
+    UniqueFd target(sys::pidfd_open(join.pid));
+    if (!target) return Error::last("open the container's init (pid " + std::to_string(join.pid) + ")", ErrorKind::NotFound);
+    // The pid may have been reused since the state was written: the pidfd is ours only if the
+    // process behind it started when the container's init did.
+    if (join.start_time != 0 && store::process_start_time(join.pid) != join.start_time)
+        return Error(ErrorKind::NotFound, "the container's init (pid " + std::to_string(join.pid) + ") is gone");
+    auto pipes = LXBOX_TRY(make_pipes(join.process.tty));
+    Container c;
+    c.impl_ = std::make_unique<Impl>(fx::forwarded_signals());
+    int pidfd = -1;
+    const pid_t pid = sys::clone3_pidfd(0, &pidfd);
+    if (pid < 0) return Error::last("fork");
+    if (pid == 0) detail::join_child_main(join, target.get(), child_channel(pipes));
+    c.pid_ = pid;
+    c.pidfd_.reset(pidfd);
+    c.tty_ = join.process.tty;
+    c.error_pipe_ = std::move(pipes.error_read);
+    c.pty_sock_ = std::move(pipes.sock_parent);
+    LXBOX_TRY(join_cgroup(join.cgroup, pid));
+    LXBOX_TRY(release_child(pipes));
+    return c;
+}
+
+}  // namespace lxbox::runtime

@@ -1,0 +1,64 @@
+// Running containers: start one from a spec (new namespaces, overlay root, pivot_root, init),
+// or join a running one (setns through a pidfd), then wait for it while forwarding signals and
+// relaying the pty. The parent does as little as possible: one clone3, a cgroup, a sync byte;
+// all the mounting happens in the child (the start-up budget is a few milliseconds).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "runtime/base/error.hpp"
+#include "runtime/base/unique_fd.hpp"
+#include "runtime/spec/spec.hpp"
+
+namespace lxbox::runtime {
+
+// How a container's command ended.
+struct Outcome {
+    int exit_code = 0;                 // the command's status, 128+N when killed by signal N
+    std::optional<Error> exec_error;   // set when the command could not be exec'd (126/127)
+};
+
+// What `exec` needs to enter a running container.
+struct JoinSpec {
+    pid_t pid = 0;              // the container's init, as the host sees it
+    uint64_t start_time = 0;    // its start time (/proc/PID/stat field 22); 0 = do not check
+    std::string cgroup;         // the container's cgroup to join; "" = none
+    ProcessSpec process;
+};
+
+class Container {
+public:
+    // Clones the container's init; returns as soon as the child runs (it sets itself up).
+    static Result<Container> start(const ContainerSpec& spec);
+    // Starts process inside the running container described by join.
+    static Result<Container> join(const JoinSpec& join);
+
+    Container(Container&&) noexcept;
+    Container& operator=(Container&&) = delete;
+    // Kills and reaps a child that is still running (an error path of the caller).
+    ~Container();
+
+    pid_t pid() const { return pid_; }
+    int pidfd() const { return pidfd_.get(); }
+
+    // Waits until the command ends; forwards TERM/INT/HUP/QUIT/USR1/USR2 to it, relays the pty
+    // (host terminal raw meanwhile), and propagates window size changes. A failure to set the
+    // container up is an Error; a command that cannot be exec'd is an Outcome with exec_error.
+    Result<Outcome> wait();
+
+    struct Impl;  // the cgroup and the signal mask, kept out of this header
+
+private:
+    Container();
+    pid_t pid_ = -1;
+    UniqueFd pidfd_, error_pipe_, pty_sock_;
+    bool tty_ = false;
+    bool reaped_ = false;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lxbox::runtime

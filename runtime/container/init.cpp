@@ -1,0 +1,122 @@
+// The container's command and its tiny init. Our own, like tini, because it is ~50 lines and
+// runs in the already-forked lxbox image: exec'ing a separate init binary would cost a
+// millisecond of the start-up budget and need a file inside every distro.
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <optional>
+
+#include "runtime/container/child.hpp"
+#include "runtime/linux/process.hpp"
+#include "runtime/linux/pty.hpp"
+#include "runtime/linux/syscalls.hpp"
+
+extern char** environ;
+
+namespace lxbox::runtime::detail {
+
+namespace fx = lxbox::linux_fx;
+
+namespace {
+
+void reset_signals() {
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int s = 1; s < NSIG; ++s) {
+        if (s != SIGKILL && s != SIGSTOP) ::sigaction(s, &dfl, nullptr);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+[[noreturn]] void exec_command(const Prepared& p, const ChildChannel& ch, const std::string& tty_slave,
+                               bool die_with_parent) {
+    if (!tty_slave.empty()) {
+        if (auto st = fx::become_tty_session(tty_slave); !st) fail(ch, st.error(), 125);
+    }
+    if (auto st = fx::switch_user(p.user); !st) fail(ch, st.error().context("switch to user " + p.user.name), 125);
+    // After the switch, so the user's own permissions decide whether the directory can be entered.
+    if (::chdir(p.exec.cwd.c_str()) != 0) {
+        if (p.exec.cwd_required) fail(ch, Error::last("enter " + p.exec.cwd), 125);
+        if (::chdir("/") != 0) fail(ch, Error::last("enter /"), 125);
+    }
+    if (die_with_parent) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    reset_signals();
+    // Every fd above 2 closes at exec (the error pipe stays usable until then).
+    sys::close_range(3, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */);
+    std::vector<char*> argv, envp;
+    for (const auto& a : p.exec.argv) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    for (const auto& e : p.env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+    // execvp searches the PATH of the environment it runs in: the container's, set here.
+    environ = envp.data();
+    ::execvp(p.exec.file.c_str(), argv.data());
+    const int err = errno;
+    fail(ch, Error::sys(err, "exec " + p.exec.file), exec_failure_exit_code(err));
+}
+
+// PID 1 of the container: reaps every zombie, forwards every signal to the command, and exits
+// with the command's status (128+N when it was killed by signal N).
+[[noreturn]] void init_loop(pid_t child, const sigset_t& all) {
+    for (;;) {
+        siginfo_t info{};
+        const int sig = ::sigwaitinfo(&all, &info);
+        if (sig < 0) continue;
+        if (sig != SIGCHLD) {
+            ::kill(child, sig);
+            continue;
+        }
+        int status = 0;
+        pid_t pid;
+        while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+            if (pid != child) continue;
+            ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        }
+    }
+}
+
+void quiet_stdio() {
+    int null = ::open("/dev/null", O_RDWR);
+    if (null < 0) return;
+    for (int fd = 0; fd < 3; ++fd) ::dup2(null, fd);
+    if (null > 2) ::close(null);
+}
+
+std::string open_tty(const ChildChannel& ch) {
+    auto pty = fx::open_pty();
+    if (!pty) fail(ch, pty.error(), 125);
+    if (auto st = fx::send_fd(ch.pty_sock, pty->master.get()); !st) fail(ch, st.error(), 125);
+    // Wait until lxbox has sized the pty and set its terminal raw: the command's first output
+    // must see the real window size.
+    char ack = 0;
+    while (::read(ch.pty_sock, &ack, 1) < 0 && errno == EINTR) {
+    }
+    return pty->slave_path;
+}
+
+}  // namespace
+
+void run_process(const Prepared& prepared, const ProcessSpec& process, const ChildChannel& ch, bool with_init,
+                 bool die_with_parent) {
+    const std::string slave = process.tty ? open_tty(ch) : std::string();
+    if (!with_init) exec_command(prepared, ch, slave, die_with_parent);
+    // Blocked before the fork, so no signal slips between fork and the wait loop.
+    sigset_t all;
+    sigfillset(&all);
+    ::sigprocmask(SIG_SETMASK, &all, nullptr);
+    const pid_t child = ::fork();
+    if (child < 0) fail(ch, Error::last("fork the command"), 125);
+    if (child == 0) exec_command(prepared, ch, slave, die_with_parent);
+    // init keeps no fd of lxbox's: the error pipe must reach EOF at the command's exec, and the
+    // host terminal must not be reachable through /proc/1/fd.
+    sys::close_range(3, ~0U, 0);
+    if (process.tty) quiet_stdio();
+    init_loop(child, all);
+}
+
+}  // namespace lxbox::runtime::detail

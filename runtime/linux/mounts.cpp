@@ -1,0 +1,101 @@
+#include "runtime/linux/mounts.hpp"
+
+#include <fcntl.h>
+#include <linux/mount.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "runtime/base/log.hpp"
+#include "runtime/linux/syscalls.hpp"
+
+namespace lxbox::linux_fx {
+
+Status make_root_private() {
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+        return Error::last("make / private");
+    return {};
+}
+
+Status mount_fs(const std::string& source, const std::string& target, const std::string& fstype,
+                unsigned long flags, const std::string& data) {
+    spdlog::debug("mount {} on {} type {} ({})", source, target, fstype, data);
+    if (::mount(source.c_str(), target.c_str(), fstype.c_str(), flags, data.empty() ? nullptr : data.c_str()) != 0)
+        return Error::last("mount " + fstype + " on " + target);
+    return {};
+}
+
+Status make_dirs(const std::string& path, unsigned mode) {
+    for (size_t pos = 1;; ++pos) {
+        pos = path.find('/', pos);
+        const std::string part = path.substr(0, pos);
+        if (::mkdir(part.c_str(), mode) != 0 && errno != EEXIST) return Error::last("create " + part);
+        if (pos == std::string::npos) return {};
+    }
+}
+
+Status apply(const runtime::MountOp& op) {
+    using runtime::MountOpKind;
+    switch (op.kind) {
+    case MountOpKind::MakeDir:
+        if (::mkdir(op.target.c_str(), op.mode) != 0 && errno != EEXIST) return Error::last("create " + op.target);
+        return {};
+    case MountOpKind::Mount:
+        return mount_fs(op.fstype, op.target, op.fstype, op.flags, op.data);
+    case MountOpKind::MakeDevice:
+        if (::mknod(op.target.c_str(), S_IFCHR | op.mode, makedev(op.major, op.minor)) != 0 && errno != EEXIST)
+            return Error::last("create device " + op.target);
+        return {};
+    case MountOpKind::Symlink:
+        if (::symlink(op.link.c_str(), op.target.c_str()) != 0 && errno != EEXIST)
+            return Error::last("create symlink " + op.target);
+        return {};
+    }
+    return Error(ErrorKind::Internal, "unknown mount step");
+}
+
+Result<UniqueFd> clone_tree(const std::string& path, bool readonly) {
+    UniqueFd fd(sys::open_tree(AT_FDCWD, path.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
+    if (!fd) return Error::last("bind " + path, errno == ENOENT ? ErrorKind::NotFound : ErrorKind::System);
+    if (readonly && sys::mount_setattr_rdonly(fd.get(), true) != 0) return Error::last("make " + path + " read-only");
+    return fd;
+}
+
+static Status make_mount_point(const std::string& target, bool directory) {
+    const auto slash = target.rfind('/');
+    if (slash > 0) LXBOX_TRY(make_dirs(target.substr(0, slash), 0755));
+    if (directory) {
+        if (::mkdir(target.c_str(), 0755) != 0 && errno != EEXIST) return Error::last("create " + target);
+        return {};
+    }
+    int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+    if (fd < 0) {
+        // An existing file we may not write (read-only image file, a device) is still a mount point.
+        struct stat st;
+        if (::stat(target.c_str(), &st) == 0) return {};
+        return Error::last("create " + target);
+    }
+    ::close(fd);
+    return {};
+}
+
+Status attach_tree(int tree_fd, const std::string& target) {
+    struct stat st;
+    if (::fstat(tree_fd, &st) != 0) return Error::last("stat bind source for " + target);
+    LXBOX_TRY(make_mount_point(target, S_ISDIR(st.st_mode)));
+    if (sys::move_mount(tree_fd, "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
+        return Error::last("bind mount on " + target);
+    return {};
+}
+
+Status pivot_into(const std::string& new_root) {
+    if (::chdir(new_root.c_str()) != 0) return Error::last("enter " + new_root);
+    // The old root ends up stacked on "." and is lazily detached right away.
+    if (sys::pivot_root(".", ".") != 0) return Error::last("pivot_root to " + new_root);
+    if (::umount2(".", MNT_DETACH) != 0) return Error::last("detach the old root");
+    if (::chdir("/") != 0) return Error::last("enter /");
+    return {};
+}
+
+}  // namespace lxbox::linux_fx

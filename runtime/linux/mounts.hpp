@@ -1,0 +1,31 @@
+// Mount effects, run inside the container's new mount namespace: they carry out the plans of
+// runtime/plan and hold no decisions of their own.
+#pragma once
+
+#include <string>
+
+#include "runtime/base/error.hpp"
+#include "runtime/base/unique_fd.hpp"
+#include "runtime/plan/plan.hpp"
+
+namespace lxbox::linux_fx {
+
+// mount --make-rprivate /: nothing the container mounts propagates back to the host.
+Status make_root_private();
+Status mount_fs(const std::string& source, const std::string& target, const std::string& fstype,
+                unsigned long flags, const std::string& data);
+// Carries out one step of plan_system_mounts (MakeDir and MakeDevice tolerate an existing node).
+Status apply(const runtime::MountOp& op);
+// A detached copy of the mount tree at path (open_tree OPEN_TREE_CLONE), read-only if asked:
+// taken before pivot_root so the host path is resolved in the host's root.
+Result<UniqueFd> clone_tree(const std::string& path, bool readonly);
+// Attaches a detached tree at target (inside the container), creating the mount point as a
+// file or a directory to match the tree.
+Status attach_tree(int tree_fd, const std::string& target);
+// pivot_root(".", ".") in new_root, then detaches the old root: no put_old directory is
+// written into the container, and nothing of the host stays reachable.
+Status pivot_into(const std::string& new_root);
+// mkdir -p inside the current root.
+Status make_dirs(const std::string& path, unsigned mode);
+
+}  // namespace lxbox::linux_fx

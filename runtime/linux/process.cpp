@@ -1,0 +1,71 @@
+#include "runtime/linux/process.hpp"
+
+#include <grp.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "runtime/plan/plan.hpp"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+namespace lxbox::linux_fx {
+
+Status switch_user(const runtime::ResolvedUser& user) {
+    if (::setgroups(user.groups.size(), user.groups.data()) != 0) return Error::last("setgroups");
+    if (::setgid(user.gid) != 0) return Error::last("setgid " + std::to_string(user.gid));
+    if (::setuid(user.uid) != 0) return Error::last("setuid " + std::to_string(user.uid));
+    return {};
+}
+
+Status bring_up_loopback() {
+    UniqueFd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!sock) return Error::last("socket for lo");
+    struct ifreq ifr {};
+    std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+    if (::ioctl(sock.get(), SIOCGIFFLAGS, &ifr) != 0) return Error::last("read flags of lo");
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    if (::ioctl(sock.get(), SIOCSIFFLAGS, &ifr) != 0) return Error::last("bring lo up");
+    return {};
+}
+
+SignalBlock::SignalBlock(const sigset_t& set) { ::sigprocmask(SIG_BLOCK, &set, &old_); }
+SignalBlock::~SignalBlock() { ::sigprocmask(SIG_SETMASK, &old_, nullptr); }
+
+sigset_t forwarded_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) sigaddset(&set, s);
+    return set;
+}
+
+Result<UniqueFd> make_signal_fd(const sigset_t& set) {
+    UniqueFd fd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!fd) return Error::last("signalfd");
+    return fd;
+}
+
+static Result<std::optional<int>> wait_pidfd(int pidfd, int options) {
+    siginfo_t info{};
+    while (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info, WEXITED | options) != 0) {
+        if (errno != EINTR) return Error::last("wait for the container");
+    }
+    if (info.si_pid == 0) return std::optional<int>{};
+    return std::optional<int>{runtime::exit_code_from_siginfo(info.si_code, info.si_status)};
+}
+
+Result<int> wait_exit(int pidfd) {
+    auto r = LXBOX_TRY(wait_pidfd(pidfd, 0));
+    return r.value_or(125);
+}
+
+Result<std::optional<int>> poll_exit(int pidfd) { return wait_pidfd(pidfd, WNOHANG); }
+
+}  // namespace lxbox::linux_fx

@@ -1,0 +1,41 @@
+// Process effects: identity, signals, waiting through pidfds, the loopback interface.
+#pragma once
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <optional>
+
+#include "runtime/base/error.hpp"
+#include "runtime/base/unique_fd.hpp"
+#include "runtime/plan/users.hpp"
+
+namespace lxbox::linux_fx {
+
+// setgroups, setgid, setuid, in that order (groups first: after setuid we may no longer).
+Status switch_user(const runtime::ResolvedUser& user);
+// ip link set lo up (in a fresh network namespace lo starts down).
+Status bring_up_loopback();
+
+// Blocks signals for as long as it lives (the previous mask comes back in the destructor).
+class SignalBlock {
+public:
+    explicit SignalBlock(const sigset_t& set);
+    SignalBlock(const SignalBlock&) = delete;
+    SignalBlock& operator=(const SignalBlock&) = delete;
+    ~SignalBlock();
+
+private:
+    sigset_t old_{};
+};
+
+// The signals lxbox forwards to a container: TERM, INT, HUP, QUIT, USR1, USR2, plus WINCH.
+sigset_t forwarded_signals();
+Result<UniqueFd> make_signal_fd(const sigset_t& set);
+
+// Waits for the child behind pidfd and returns its exit code (128+N when killed by N).
+Result<int> wait_exit(int pidfd);
+// The same without blocking: nullopt while the child runs.
+Result<std::optional<int>> poll_exit(int pidfd);
+
+}  // namespace lxbox::linux_fx

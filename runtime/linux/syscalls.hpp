@@ -1,0 +1,23 @@
+// Thin wrappers for the syscalls glibc 2.36 does not wrap (or wraps behind headers that clash
+// with <linux/*.h>): clone3 with a pidfd, pidfd_open, pidfd_send_signal, the new mount API,
+// pivot_root and close_range. Each returns what the raw syscall returns; errno is set.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+
+namespace lxbox::sys {
+
+// clone3(2) with CLONE_PIDFD: like fork() (no CLONE_VM), plus namespace flags. Returns the
+// child's pid in the parent (pidfd filled), 0 in the child, -1 on error.
+pid_t clone3_pidfd(uint64_t flags, int* pidfd);
+int pidfd_open(pid_t pid);
+int pidfd_send_signal(int pidfd, int sig);
+int open_tree(int dirfd, const char* path, unsigned flags);
+int move_mount(int from_dirfd, const char* from_path, int to_dirfd, const char* to_path, unsigned flags);
+int mount_setattr_rdonly(int dirfd, bool recursive);
+int pivot_root(const char* new_root, const char* put_old);
+int close_range(unsigned first, unsigned last, unsigned flags);
+
+}  // namespace lxbox::sys

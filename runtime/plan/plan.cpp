@@ -1,0 +1,222 @@
+#include "runtime/plan/plan.hpp"
+
+#include <signal.h>
+#include <sys/mount.h>
+
+#include <cctype>
+#include <charconv>
+#include <sstream>
+
+namespace lxbox::runtime {
+
+namespace {
+
+bool absolute(const std::string& p) { return !p.empty() && p[0] == '/'; }
+
+}  // namespace
+
+Status validate_spec(const ContainerSpec& spec) {
+    if (!absolute(spec.image_rootfs))
+        return Error(ErrorKind::Invalid, "image rootfs '" + spec.image_rootfs + "' must be an absolute path");
+    if (!absolute(spec.container_dir))
+        return Error(ErrorKind::Invalid, "container dir '" + spec.container_dir + "' must be an absolute path");
+    if (spec.network != "host" && spec.network != "none")
+        return Error(ErrorKind::Invalid, "network '" + spec.network + "' is not one of host, none");
+    for (const auto& b : spec.binds) {
+        if (!absolute(b.source) || !absolute(b.target))
+            return Error(ErrorKind::Invalid, "bind mount " + b.source + ":" + b.target + " needs absolute paths");
+    }
+    if (!spec.process.cwd.empty() && !absolute(spec.process.cwd))
+        return Error(ErrorKind::Invalid, "working directory '" + spec.process.cwd + "' must be an absolute path");
+    if (effective_hostname(spec).size() > 64)
+        return Error(ErrorKind::Invalid, "hostname '" + effective_hostname(spec) + "' is longer than 64 characters");
+    return {};
+}
+
+std::string overlay_escape(const std::string& path) {
+    std::string out;
+    for (char c : path) {
+        if (c == ',' || c == ':' || c == '\\') out += '\\';
+        out += c;
+    }
+    return out;
+}
+
+OverlayPlan plan_overlay(const ContainerSpec& spec) {
+    OverlayPlan p;
+    // A throwaway container has nothing on disk but its (empty) dir: the tmpfs goes right on it.
+    p.merged = spec.ephemeral ? spec.container_dir : spec.container_dir + "/rootfs";
+    // The scratch tmpfs sits on the mount point itself, under the overlay: it needs no
+    // directory of its own on disk and vanishes with the container's mount namespace.
+    p.scratch = p.merged;
+    p.lower = spec.image_rootfs;
+    const std::string layers = spec.ephemeral ? p.scratch : spec.container_dir;
+    p.upper = layers + "/upper";
+    p.work = layers + "/work";
+    p.options = "lowerdir=" + overlay_escape(p.lower) + ",upperdir=" + overlay_escape(p.upper) +
+                ",workdir=" + overlay_escape(p.work);
+    return p;
+}
+
+std::vector<MountOp> plan_system_mounts(const ContainerSpec&) {
+    constexpr unsigned long kSafe = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    std::vector<MountOp> ops;
+    auto dir = [&](std::string t, unsigned mode) { ops.push_back({MountOpKind::MakeDir, std::move(t), "", 0, "", mode}); };
+    auto mnt = [&](std::string t, std::string fs, unsigned long flags, std::string data) {
+        ops.push_back({MountOpKind::Mount, std::move(t), std::move(fs), flags, std::move(data)});
+    };
+    auto dev = [&](std::string t, unsigned major, unsigned minor) {
+        ops.push_back({MountOpKind::MakeDevice, std::move(t), "", 0, "", 0666, major, minor});
+    };
+    auto link = [&](std::string t, std::string to) {
+        MountOp op{MountOpKind::Symlink, std::move(t)};
+        op.link = std::move(to);
+        ops.push_back(std::move(op));
+    };
+    for (const char* d : {"/proc", "/sys", "/dev"}) dir(d, 0755);
+    mnt("/proc", "proc", kSafe, "");
+    mnt("/sys", "sysfs", kSafe | MS_RDONLY, "");
+    mnt("/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
+    dev("/dev/null", 1, 3);
+    dev("/dev/zero", 1, 5);
+    dev("/dev/full", 1, 7);
+    dev("/dev/random", 1, 8);
+    dev("/dev/urandom", 1, 9);
+    dev("/dev/tty", 5, 0);
+    dir("/dev/pts", 0755);
+    dir("/dev/shm", 01777);
+    dir("/dev/mqueue", 0755);
+    // newinstance: the container's ptys are its own, invisible to the host's devpts.
+    mnt("/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
+    mnt("/dev/shm", "tmpfs", kSafe, "mode=1777,size=65536k");
+    mnt("/dev/mqueue", "mqueue", kSafe, "");
+    link("/dev/ptmx", "pts/ptmx");
+    link("/dev/fd", "/proc/self/fd");
+    link("/dev/stdin", "/proc/self/fd/0");
+    link("/dev/stdout", "/proc/self/fd/1");
+    link("/dev/stderr", "/proc/self/fd/2");
+    return ops;
+}
+
+std::string effective_hostname(const ContainerSpec& spec) {
+    return spec.hostname.empty() ? spec.name : spec.hostname;
+}
+
+std::vector<InjectedFile> plan_injected_files(const ContainerSpec& spec) {
+    const std::string host = effective_hostname(spec);
+    std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+    if (!host.empty()) hosts += "127.0.1.1\t" + host + "\n";
+    return {
+        {"hostname", "/etc/hostname", host + "\n"},
+        {"hosts", "/etc/hosts", hosts},
+        {"resolv.conf", "/etc/resolv.conf", spec.resolv_conf},
+    };
+}
+
+std::vector<std::string> plan_env(const ProcessSpec& process, const ResolvedUser& user, const std::string& hostname) {
+    std::vector<std::string> env = {
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME=" + user.home,
+        "USER=" + (user.name.empty() ? std::to_string(user.uid) : user.name),
+        "TERM=" + (process.term.empty() ? std::string("xterm") : process.term),
+        "HOSTNAME=" + hostname,
+    };
+    for (const auto& kv : process.env) {
+        const std::string key = kv.substr(0, kv.find('='));
+        bool replaced = false;
+        for (auto& e : env) {
+            if (e.compare(0, key.size() + 1, key + "=") == 0) {
+                e = kv;
+                replaced = true;
+            }
+        }
+        if (!replaced) env.push_back(kv);
+    }
+    return env;
+}
+
+ExecPlan plan_exec(const ProcessSpec& process, const ResolvedUser& user) {
+    ExecPlan p;
+    if (process.args.empty()) {
+        p.file = user.shell.empty() ? "/bin/sh" : user.shell;
+        const auto slash = p.file.rfind('/');
+        p.argv = {"-" + (slash == std::string::npos ? p.file : p.file.substr(slash + 1))};
+    } else {
+        p.file = process.args[0];
+        p.argv = process.args;
+    }
+    p.cwd_required = !process.cwd.empty();
+    p.cwd = p.cwd_required ? process.cwd : user.home;
+    return p;
+}
+
+int exec_failure_exit_code(int err) { return err == ENOENT || err == ENOTDIR ? 127 : 126; }
+
+int exit_code_from_siginfo(int code, int status) {
+    if (code == CLD_EXITED) return status;
+    return 128 + status;  // CLD_KILLED, CLD_DUMPED
+}
+
+Result<BindMount> parse_bind(const std::string& text) {
+    BindMount b;
+    std::string rest = text;
+    if (rest.size() > 3 && (rest.ends_with(":ro") || rest.ends_with(":rw"))) {
+        b.readonly = rest.ends_with(":ro");
+        rest.resize(rest.size() - 3);
+    }
+    const auto colon = rest.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == rest.size())
+        return Error(ErrorKind::Invalid, "bind mount '" + text + "' is not HOST:GUEST[:ro]");
+    b.source = rest.substr(0, colon);
+    b.target = rest.substr(colon + 1);
+    if (b.source[0] != '/' || b.target[0] != '/')
+        return Error(ErrorKind::Invalid, "bind mount '" + text + "' needs absolute paths");
+    return b;
+}
+
+Result<std::vector<std::string>> parse_env_file(const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        const auto first = line.find_first_not_of(" \t");
+        if (first == std::string::npos || line[first] == '#') continue;
+        line = line.substr(first);
+        const auto eq = line.find('=');
+        if (eq == 0) return Error(ErrorKind::Invalid, "env file line " + std::to_string(n) + ": no variable name");
+        out.push_back(line);
+    }
+    return out;
+}
+
+Result<uint64_t> parse_memory(const std::string& text) {
+    uint64_t v = 0;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || p == text.data()) return Error(ErrorKind::Invalid, "memory '" + text + "' is not a size");
+    std::string unit(p, text.data() + text.size());
+    for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (unit == "b") unit.clear();
+    if (!unit.empty() && unit.back() == 'b') unit.pop_back();  // "512mb"
+    uint64_t mul = 1;
+    if (unit == "k") mul = 1ull << 10;
+    else if (unit == "m") mul = 1ull << 20;
+    else if (unit == "g") mul = 1ull << 30;
+    else if (!unit.empty()) return Error(ErrorKind::Invalid, "memory '" + text + "': unknown unit (use k, m or g)");
+    if (v == 0) return Error(ErrorKind::Invalid, "memory '" + text + "' must be more than zero");
+    return v * mul;
+}
+
+std::vector<std::string> resolve_env_args(const std::vector<std::string>& args, const std::function<const char*(const std::string&)>& lookup) {
+    std::vector<std::string> out;
+    for (const auto& a : args) {
+        if (a.find('=') != std::string::npos) {
+            out.push_back(a);
+        } else if (const char* v = lookup(a)) {
+            out.push_back(a + "=" + v);
+        }
+    }
+    return out;
+}
+
+}  // namespace lxbox::runtime

@@ -1,0 +1,83 @@
+// Pure decisions of the runtime: from a spec to the mounts, files, environment and exit codes
+// the effects layer (runtime/linux, runtime/container) carries out. No syscalls here, so all of
+// it is unit-tested without root.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "runtime/base/error.hpp"
+#include "runtime/plan/users.hpp"
+#include "runtime/spec/spec.hpp"
+
+namespace lxbox::runtime {
+
+enum class MountOpKind { MakeDir, Mount, MakeDevice, Symlink };
+
+// One step of building the container's /proc, /sys and /dev after pivot_root. Targets are
+// absolute paths inside the container (resolved after pivot_root, so a symlink in the image
+// can never lead a mount out to the host).
+struct MountOp {
+    MountOpKind kind = MountOpKind::MakeDir;
+    std::string target;
+    std::string fstype;      // Mount
+    unsigned long flags = 0; // Mount: MS_* flags
+    std::string data;        // Mount: options
+    unsigned mode = 0;       // MakeDir, MakeDevice: permission bits
+    unsigned major = 0, minor = 0;  // MakeDevice (character devices)
+    std::string link;        // Symlink: what it points to
+};
+
+// The overlay that makes the container's root: lower = image, upper/work = the container's
+// changes (in the scratch tmpfs when ephemeral), mounted on `merged`.
+struct OverlayPlan {
+    std::string scratch;  // mount point of the per-run tmpfs (generated files, ephemeral layers)
+    std::string lower, upper, work, merged;
+    std::string options;  // the overlay mount data string
+};
+
+// A small generated file bind-mounted over a path in the container (never written to the image).
+struct InjectedFile {
+    std::string name;    // file name in the scratch tmpfs
+    std::string target;  // path inside the container
+    std::string content;
+};
+
+// Checks a spec for what the kernel would otherwise reject obscurely.
+Status validate_spec(const ContainerSpec& spec);
+
+// Escapes a path for overlayfs' option parser (',' separates options, ':' separates lowers).
+std::string overlay_escape(const std::string& path);
+
+OverlayPlan plan_overlay(const ContainerSpec& spec);
+std::vector<MountOp> plan_system_mounts(const ContainerSpec& spec);
+std::vector<InjectedFile> plan_injected_files(const ContainerSpec& spec);
+std::string effective_hostname(const ContainerSpec& spec);
+
+// The clean environment: PATH, HOME, USER, TERM, HOSTNAME, then the user's K=V (which win).
+std::vector<std::string> plan_env(const ProcessSpec& process, const ResolvedUser& user, const std::string& hostname);
+
+// What to exec: args as given, or the user's login shell ("-sh" as argv[0], like login(1)).
+struct ExecPlan {
+    std::string file;                // path or name searched in PATH
+    std::vector<std::string> argv;
+    std::string cwd;                 // where to start
+    bool cwd_required = false;       // --cd given: failing to enter it is an error
+};
+ExecPlan plan_exec(const ProcessSpec& process, const ResolvedUser& user);
+
+// docker's convention: 127 when the command does not exist, 126 when it cannot be executed.
+int exec_failure_exit_code(int err);
+// Exit status of a child from waitid's si_code/si_status: the code, or 128+N when killed by N.
+int exit_code_from_siginfo(int code, int status);
+
+// CLI parsing helpers, pure so they are unit-tested.
+Result<BindMount> parse_bind(const std::string& text);           // HOST:GUEST[:ro|:rw]
+Result<std::vector<std::string>> parse_env_file(const std::string& text);  // K=V lines, # comments
+Result<uint64_t> parse_memory(const std::string& text);          // 512m, 1g, 1048576, 64k
+// "K=V" stays; "K" alone takes the value from lookup (dropped when lookup has none).
+std::vector<std::string> resolve_env_args(const std::vector<std::string>& args,
+                                          const std::function<const char*(const std::string&)>& lookup);
+
+}  // namespace lxbox::runtime

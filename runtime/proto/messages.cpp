@@ -1,0 +1,82 @@
+#include "runtime/proto/messages.hpp"
+
+namespace lxbox::proto {
+
+using nlohmann::json;
+
+// Required fields use at() (a missing one is an error); optional ones have defaults, so an
+// older peer that omits a newer field still parses.
+template <class T>
+static void get_opt(const json& j, const char* key, T& out) {
+    if (auto it = j.find(key); it != j.end()) it->get_to(out);
+}
+
+void to_json(json& j, const Hello& m) {
+    j = json{{"protocol_version", m.protocol_version},
+             {"agent_version", m.agent_version},
+             {"capabilities", m.capabilities},
+             {"host_time_ns", m.host_time_ns}};
+}
+void from_json(const json& j, Hello& m) {
+    j.at("protocol_version").get_to(m.protocol_version);
+    get_opt(j, "agent_version", m.agent_version);
+    get_opt(j, "capabilities", m.capabilities);
+    get_opt(j, "host_time_ns", m.host_time_ns);
+}
+
+void to_json(json& j, const Ping& m) { j = json{{"nonce", m.nonce}}; }
+void from_json(const json& j, Ping& m) { j.at("nonce").get_to(m.nonce); }
+void to_json(json& j, const Pong& m) { j = json{{"nonce", m.nonce}}; }
+void from_json(const json& j, Pong& m) { j.at("nonce").get_to(m.nonce); }
+
+void to_json(json& j, const Run& m) {
+    j = json{{"spec", m.spec}, {"tty", m.tty}, {"rows", m.rows}, {"cols", m.cols}};
+}
+void from_json(const json& j, Run& m) {
+    m.spec = j.at("spec");
+    if (!m.spec.is_object()) throw json::type_error::create(302, "spec must be an object", &j);
+    get_opt(j, "tty", m.tty);
+    get_opt(j, "rows", m.rows);
+    get_opt(j, "cols", m.cols);
+}
+
+void to_json(json& j, const Signal& m) { j = json{{"signal", m.signal}}; }
+void from_json(const json& j, Signal& m) { j.at("signal").get_to(m.signal); }
+
+void to_json(json& j, const Resize& m) { j = json{{"rows", m.rows}, {"cols", m.cols}}; }
+void from_json(const json& j, Resize& m) {
+    j.at("rows").get_to(m.rows);
+    j.at("cols").get_to(m.cols);
+}
+
+void to_json(json& j, const StdinClose&) { j = json::object(); }
+void from_json(const json&, StdinClose&) {}
+
+void to_json(json& j, const Exit& m) { j = json{{"code", m.code}, {"signal", m.signal}}; }
+void from_json(const json& j, Exit& m) {
+    j.at("code").get_to(m.code);
+    get_opt(j, "signal", m.signal);
+}
+
+void to_json(json& j, const ErrorMessage& m) { j = json{{"message", m.message}}; }
+void from_json(const json& j, ErrorMessage& m) { j.at("message").get_to(m.message); }
+
+void to_json(json& j, const Shutdown&) { j = json::object(); }
+void from_json(const json&, Shutdown&) {}
+
+void to_json(json& j, const Credit& m) { j = json{{"bytes", m.bytes}}; }
+void from_json(const json& j, Credit& m) { j.at("bytes").get_to(m.bytes); }
+
+Result<json> parse_payload(const Frame& frame) {
+    // No exceptions on the decode path: a hostile payload yields a discarded value.
+    json j = json::parse(frame.payload, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded())
+        return Error(ErrorKind::Invalid,
+                     std::string("bad ") + to_string(frame.type) + " message: payload is not JSON");
+    if (!j.is_object())
+        return Error(ErrorKind::Invalid, std::string("bad ") + to_string(frame.type) +
+                                             " message: payload is not a JSON object");
+    return j;
+}
+
+}  // namespace lxbox::proto

@@ -1,0 +1,137 @@
+// The channel's control messages: plain structs, each the JSON payload of one frame type
+// (runtime/proto/frame.hpp). make_frame/parse_message convert between the two without
+// throwing: a payload that is not the message it claims to be is an Error, never a crash.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/base/error.hpp"
+#include "runtime/proto/frame.hpp"
+
+namespace lxbox::proto {
+
+// Version of the message set; both sides send theirs in Hello and speak the lower one.
+inline constexpr uint32_t kProtocolVersion = 1;
+
+// First message on every (re)connect, both ways. The host's carries its wall clock, which
+// the agent (PID 1 of a VM without an RTC it can trust) sets as its own.
+struct Hello {
+    static constexpr FrameType kType = FrameType::Hello;
+    uint32_t protocol_version = kProtocolVersion;
+    std::string agent_version;              // lxbox version of the sender
+    std::vector<std::string> capabilities;  // e.g. "run", "exec", "credit"
+    int64_t host_time_ns = 0;               // CLOCK_REALTIME of the host; 0 from the agent
+};
+
+struct Ping {
+    static constexpr FrameType kType = FrameType::Ping;
+    uint64_t nonce = 0;
+};
+
+struct Pong {
+    static constexpr FrameType kType = FrameType::Pong;
+    uint64_t nonce = 0;
+};
+
+// Starts a container process in a new session; spec is the runtime's ContainerSpec as JSON
+// (kept opaque here so the protocol does not depend on the runtime's types).
+struct Run {
+    static constexpr FrameType kType = FrameType::Run;
+    nlohmann::json spec = nlohmann::json::object();
+    bool tty = false;
+    uint16_t rows = 0;
+    uint16_t cols = 0;
+};
+
+struct Signal {
+    static constexpr FrameType kType = FrameType::Signal;
+    int signal = 0;
+};
+
+struct Resize {
+    static constexpr FrameType kType = FrameType::Resize;
+    uint16_t rows = 0;
+    uint16_t cols = 0;
+};
+
+struct StdinClose {
+    static constexpr FrameType kType = FrameType::StdinClose;
+};
+
+// The session's process ended: exit code, or the signal that killed it (then code is 128+N).
+struct Exit {
+    static constexpr FrameType kType = FrameType::Exit;
+    int code = 0;
+    int signal = 0;
+};
+
+// Ends the session it is sent on (kConnectionSession: a connection-level problem).
+struct ErrorMessage {
+    static constexpr FrameType kType = FrameType::Error;
+    std::string message;
+};
+
+// Asks the agent to sync and power off the VM.
+struct Shutdown {
+    static constexpr FrameType kType = FrameType::Shutdown;
+};
+
+// Grants the peer `bytes` more data bytes on the session (runtime/proto/flow_control.hpp).
+struct Credit {
+    static constexpr FrameType kType = FrameType::Credit;
+    uint64_t bytes = 0;
+};
+
+void to_json(nlohmann::json& j, const Hello& m);
+void from_json(const nlohmann::json& j, Hello& m);
+void to_json(nlohmann::json& j, const Ping& m);
+void from_json(const nlohmann::json& j, Ping& m);
+void to_json(nlohmann::json& j, const Pong& m);
+void from_json(const nlohmann::json& j, Pong& m);
+void to_json(nlohmann::json& j, const Run& m);
+void from_json(const nlohmann::json& j, Run& m);
+void to_json(nlohmann::json& j, const Signal& m);
+void from_json(const nlohmann::json& j, Signal& m);
+void to_json(nlohmann::json& j, const Resize& m);
+void from_json(const nlohmann::json& j, Resize& m);
+void to_json(nlohmann::json& j, const StdinClose& m);
+void from_json(const nlohmann::json& j, StdinClose& m);
+void to_json(nlohmann::json& j, const Exit& m);
+void from_json(const nlohmann::json& j, Exit& m);
+void to_json(nlohmann::json& j, const ErrorMessage& m);
+void from_json(const nlohmann::json& j, ErrorMessage& m);
+void to_json(nlohmann::json& j, const Shutdown& m);
+void from_json(const nlohmann::json& j, Shutdown& m);
+void to_json(nlohmann::json& j, const Credit& m);
+void from_json(const nlohmann::json& j, Credit& m);
+
+// Pure: the frame carrying message m on a session.
+template <class M>
+Frame make_frame(uint32_t session, const M& m) {
+    return Frame{M::kType, session, nlohmann::json(m).dump()};
+}
+
+// Parses a control payload as JSON object; the error says what is wrong with it.
+Result<nlohmann::json> parse_payload(const Frame& frame);
+
+// Pure: the message a frame carries; an Invalid error when the type differs, the payload is
+// not JSON, or a field is missing or of the wrong type.
+template <class M>
+Result<M> parse_message(const Frame& frame) {
+    if (frame.type != M::kType)
+        return Error(ErrorKind::Invalid, std::string("expected a ") + to_string(M::kType) +
+                                             " frame, got " + to_string(frame.type));
+    auto j = LXBOX_TRY(parse_payload(frame));
+    try {
+        return j.template get<M>();
+    } catch (const nlohmann::json::exception& e) {
+        return Error(ErrorKind::Invalid,
+                     std::string("bad ") + to_string(M::kType) + " message: " + e.what());
+    }
+}
+
+}  // namespace lxbox::proto

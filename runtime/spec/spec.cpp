@@ -1,0 +1,78 @@
+#include "runtime/spec/spec.hpp"
+
+namespace lxbox::runtime {
+
+namespace {
+
+template <class T>
+void get_opt(const nlohmann::json& j, const char* key, T& out) {
+    if (auto it = j.find(key); it != j.end() && !it->is_null()) it->get_to(out);
+}
+
+template <class T>
+void put_opt(nlohmann::json& j, const char* key, const std::optional<T>& v) {
+    j[key] = v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
+
+template <class T>
+void get_optional(const nlohmann::json& j, const char* key, std::optional<T>& out) {
+    if (auto it = j.find(key); it != j.end() && !it->is_null()) out = it->get<T>();
+}
+
+}  // namespace
+
+void to_json(nlohmann::json& j, const BindMount& b) {
+    j = {{"source", b.source}, {"target", b.target}, {"readonly", b.readonly}};
+}
+void from_json(const nlohmann::json& j, BindMount& b) {
+    get_opt(j, "source", b.source);
+    get_opt(j, "target", b.target);
+    get_opt(j, "readonly", b.readonly);
+}
+
+void to_json(nlohmann::json& j, const ProcessSpec& p) {
+    j = {{"args", p.args}, {"env", p.env}, {"user", p.user}, {"cwd", p.cwd}, {"tty", p.tty}, {"term", p.term}};
+}
+void from_json(const nlohmann::json& j, ProcessSpec& p) {
+    get_opt(j, "args", p.args);
+    get_opt(j, "env", p.env);
+    get_opt(j, "user", p.user);
+    get_opt(j, "cwd", p.cwd);
+    get_opt(j, "tty", p.tty);
+    get_opt(j, "term", p.term);
+}
+
+void to_json(nlohmann::json& j, const ResourceLimits& l) {
+    j = nlohmann::json::object();
+    put_opt(j, "memory_bytes", l.memory_bytes);
+    put_opt(j, "cpus", l.cpus);
+    put_opt(j, "pids", l.pids);
+}
+void from_json(const nlohmann::json& j, ResourceLimits& l) {
+    get_optional(j, "memory_bytes", l.memory_bytes);
+    get_optional(j, "cpus", l.cpus);
+    get_optional(j, "pids", l.pids);
+}
+
+void to_json(nlohmann::json& j, const ContainerSpec& s) {
+    j = {{"name", s.name},         {"image_rootfs", s.image_rootfs}, {"container_dir", s.container_dir},
+         {"ephemeral", s.ephemeral}, {"hostname", s.hostname},     {"network", s.network},
+         {"binds", s.binds},       {"resolv_conf", s.resolv_conf},   {"init", s.init},
+         {"limits", s.limits},     {"cgroup", s.cgroup},             {"process", s.process}};
+}
+void from_json(const nlohmann::json& j, ContainerSpec& s) {
+    get_opt(j, "name", s.name);
+    get_opt(j, "image_rootfs", s.image_rootfs);
+    get_opt(j, "container_dir", s.container_dir);
+    get_opt(j, "ephemeral", s.ephemeral);
+    get_opt(j, "hostname", s.hostname);
+    get_opt(j, "network", s.network);
+    get_opt(j, "binds", s.binds);
+    get_opt(j, "resolv_conf", s.resolv_conf);
+    get_opt(j, "init", s.init);
+    get_opt(j, "limits", s.limits);
+    get_opt(j, "cgroup", s.cgroup);
+    get_opt(j, "process", s.process);
+}
+
+}  // namespace lxbox::runtime

@@ -1,0 +1,62 @@
+// The container spec: everything the runtime needs to start a container or join one, as plain
+// data. It is JSON-serialisable because it will cross the VM channel unchanged (DESIGN.md):
+// what travels is a spec, never a shell command string.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace lxbox::runtime {
+
+// -v HOST:GUEST[:ro]
+struct BindMount {
+    std::string source;  // absolute host path
+    std::string target;  // absolute path inside the container
+    bool readonly = false;
+};
+
+// The process to run inside the container (launch and exec alike).
+struct ProcessSpec {
+    std::vector<std::string> args;  // empty: the user's login shell from the container's passwd
+    std::vector<std::string> env;   // K=V from -e / --env-file, applied over the defaults
+    std::string user;               // "" (root), NAME or UID, optionally ":GROUP" or ":GID"
+    std::string cwd;                // "" = the user's home (or / when it does not exist)
+    bool tty = false;               // a pty from the container's devpts
+    std::string term = "xterm";     // TERM inside the container
+};
+
+struct ResourceLimits {
+    std::optional<uint64_t> memory_bytes;
+    std::optional<double> cpus;
+    std::optional<uint64_t> pids;
+};
+
+struct ContainerSpec {
+    std::string name;           // the container's name (also the default hostname)
+    std::string image_rootfs;   // the read-only lower layer
+    std::string container_dir;  // holds upper/, work/ and rootfs/ (the mount point)
+    bool ephemeral = false;     // --rm: upper and work live in a tmpfs that dies with the container
+    std::string hostname;       // "" = name
+    std::string network = "host";  // "host" or "none" (a new net namespace with lo up)
+    std::vector<BindMount> binds;
+    std::string resolv_conf;    // content of the injected /etc/resolv.conf
+    bool init = true;           // a tiny init as PID 1 (reaps zombies, forwards signals)
+    ResourceLimits limits;
+    std::string cgroup;         // cgroup name; "" = no cgroup (runtime tests)
+    ProcessSpec process;
+};
+
+void to_json(nlohmann::json& j, const BindMount& b);
+void from_json(const nlohmann::json& j, BindMount& b);
+void to_json(nlohmann::json& j, const ProcessSpec& p);
+void from_json(const nlohmann::json& j, ProcessSpec& p);
+void to_json(nlohmann::json& j, const ResourceLimits& l);
+void from_json(const nlohmann::json& j, ResourceLimits& l);
+void to_json(nlohmann::json& j, const ContainerSpec& s);
+void from_json(const nlohmann::json& j, ContainerSpec& s);
+
+}  // namespace lxbox::runtime

@@ -1,0 +1,142 @@
+// registry.json: its JSON shape, and the locked, atomic read-modify-write of it.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ctime>
+
+#include "runtime/base/log.hpp"
+#include "runtime/base/unique_fd.hpp"
+#include "runtime/store/store.hpp"
+
+namespace lxbox::store {
+
+void to_json(nlohmann::json& j, const ImageRecord& r) {
+    j = {{"name", r.name}, {"arch", r.arch}, {"created", r.created}, {"size_bytes", r.size_bytes},
+         {"source", r.source}};
+}
+void from_json(const nlohmann::json& j, ImageRecord& r) {
+    r.name = j.at("name").get<std::string>();
+    r.arch = j.value("arch", "");
+    r.created = j.value("created", "");
+    r.size_bytes = j.value("size_bytes", uint64_t{0});
+    r.source = j.value("source", "");
+}
+void to_json(nlohmann::json& j, const ContainerRecord& r) {
+    j = {{"name", r.name}, {"image", r.image}, {"created", r.created}};
+}
+void from_json(const nlohmann::json& j, ContainerRecord& r) {
+    r.name = j.at("name").get<std::string>();
+    r.image = j.at("image").get<std::string>();
+    r.created = j.value("created", "");
+}
+void to_json(nlohmann::json& j, const Registry& r) {
+    j = {{"version", r.version}, {"default_distro", r.default_distro},
+         {"embedded_registered", r.embedded_registered}, {"images", r.images},
+         {"containers", r.containers}};
+}
+void from_json(const nlohmann::json& j, Registry& r) {
+    r.version = j.value("version", 1);
+    r.default_distro = j.value("default_distro", "");
+    r.embedded_registered = j.value("embedded_registered", false);
+    r.images = j.value("images", std::map<std::string, ImageRecord>{});
+    r.containers = j.value("containers", std::map<std::string, ContainerRecord>{});
+}
+void to_json(nlohmann::json& j, const InstanceState& s) {
+    j = {{"pid", s.pid}, {"start_time", s.start_time}, {"started", s.started},
+         {"command", s.command}, {"backend", s.backend}};
+}
+void from_json(const nlohmann::json& j, InstanceState& s) {
+    s.pid = j.at("pid").get<pid_t>();
+    s.start_time = j.at("start_time").get<uint64_t>();
+    s.started = j.value("started", "");
+    s.command = j.value("command", std::vector<std::string>{});
+    s.backend = j.value("backend", "native");
+}
+
+std::string now_rfc3339() {
+    std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+namespace {
+
+// An flock on registry.lock, held for the object's lifetime. A separate lock file (not
+// registry.json itself) because registry.json is replaced by rename on every write.
+class RegistryLock {
+public:
+    static Result<RegistryLock> take(const std::string& root, int operation) {
+        auto fd = LXBOX_TRY(open_fd(root + "/registry.lock", O_RDWR | O_CREAT, 0644));
+        while (::flock(fd.get(), operation) != 0) {
+            if (errno != EINTR) return Error::last("lock " + root + "/registry.lock");
+        }
+        return RegistryLock(std::move(fd));
+    }
+
+private:
+    explicit RegistryLock(UniqueFd fd) : fd_(std::move(fd)) {}
+    UniqueFd fd_;  // closing it releases the lock
+};
+
+Result<Registry> read_registry(const std::string& root) {
+    const std::string path = root + "/registry.json";
+    auto text = read_file(path);
+    if (!text) {
+        if (text.error().kind == ErrorKind::NotFound) return Registry{};
+        return std::move(text).error();
+    }
+    try {
+        return nlohmann::json::parse(*text).get<Registry>();
+    } catch (const nlohmann::json::exception& e) {
+        return Error(ErrorKind::Invalid, "read " + path + ": " + e.what());
+    }
+}
+
+}  // namespace
+
+// Writes path atomically: a reader sees the old file or the new one, never a torn one, and a
+// crash after rename cannot lose the data (fsync of the file, then of its directory).
+Status write_file_atomic(const std::string& path, const std::string& data) {
+    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+    {
+        auto fd = LXBOX_TRY(open_fd(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644));
+        if (auto st = write_all(fd.get(), data); !st) return std::move(st).context("write " + tmp);
+        if (::fsync(fd.get()) != 0) return Error::last("fsync " + tmp);
+    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        Error e = Error::last("rename " + tmp + " to " + path);
+        ::unlink(tmp.c_str());
+        return e;
+    }
+    const auto slash = path.rfind('/');
+    auto dir = LXBOX_TRY(open_fd(slash == std::string::npos ? "." : path.substr(0, slash),
+                                 O_RDONLY | O_DIRECTORY));
+    if (::fsync(dir.get()) != 0) return Error::last("fsync " + path.substr(0, slash));
+    return {};
+}
+
+Result<Registry> Store::load() const {
+    auto lock = LXBOX_TRY(RegistryLock::take(root_, LOCK_SH));
+    return read_registry(root_);
+}
+
+Status Store::update(const std::function<Status(Registry&)>& fn) {
+    auto lock = LXBOX_TRY(RegistryLock::take(root_, LOCK_EX));
+    Registry reg = LXBOX_TRY(read_registry(root_));
+    LXBOX_TRY(fn(reg));
+    spdlog::debug("write {}/registry.json", root_);
+    return write_file_atomic(root_ + "/registry.json", nlohmann::json(reg).dump(2) + "\n");
+}
+
+Status Store::with_lock(const std::function<Status(const Registry&)>& fn) {
+    auto lock = LXBOX_TRY(RegistryLock::take(root_, LOCK_EX));
+    const Registry reg = LXBOX_TRY(read_registry(root_));
+    return fn(reg);
+}
+
+}  // namespace lxbox::store

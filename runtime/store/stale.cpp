@@ -1,0 +1,82 @@
+#include "runtime/store/stale.hpp"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <functional>
+#include <string_view>
+#include <vector>
+
+#include "runtime/base/log.hpp"
+#include "runtime/base/unique_fd.hpp"
+#include "runtime/store/store.hpp"
+
+namespace lxbox::store {
+
+std::string work_dir_name(const std::string& kind, const WorkOwner& owner, const std::string& name) {
+    return "." + kind + "-" + std::to_string(owner.pid) + "-" + std::to_string(owner.start_time) + "-" + name;
+}
+
+std::optional<WorkOwner> parse_work_dir_name(const std::string& dir_name) {
+    std::string_view s = dir_name;
+    if (s.empty() || s[0] != '.') return std::nullopt;
+    auto dash = s.find('-');
+    if (dash == std::string_view::npos) return std::nullopt;
+    s.remove_prefix(dash + 1);
+    WorkOwner owner;
+    auto r1 = std::from_chars(s.data(), s.data() + s.size(), owner.pid);
+    if (r1.ec != std::errc() || r1.ptr == s.data() + s.size() || *r1.ptr != '-') return std::nullopt;
+    s.remove_prefix(static_cast<size_t>(r1.ptr - s.data()) + 1);
+    auto r2 = std::from_chars(s.data(), s.data() + s.size(), owner.start_time);
+    if (r2.ec != std::errc() || r2.ptr == s.data() + s.size() || *r2.ptr != '-') return std::nullopt;
+    if (owner.pid <= 0) return std::nullopt;
+    return owner;
+}
+
+WorkOwner self_owner() {
+    WorkOwner o;
+    o.pid = ::getpid();
+    o.start_time = process_start_time(o.pid).value_or(0);
+    return o;
+}
+
+bool owner_alive(const WorkOwner& owner) {
+    auto start = process_start_time(owner.pid);
+    return start && *start == owner.start_time;
+}
+
+// Removes, in one store folder, ".import-*"/".trash-*" dirs of dead owners and, for a folder of
+// registered objects, dirs that the registry does not know: only an import killed between its
+// rename into place and its registry write (both under the lock we hold) leaves one.
+static Status clean_folder(const std::string& folder, const std::function<bool(const std::string&)>& known) {
+    DIR* d = ::opendir(folder.c_str());
+    if (!d) return errno == ENOENT ? Status{} : Error::last("open " + folder);
+    std::vector<std::string> stale;
+    while (auto* e = ::readdir(d)) {
+        std::string n = e->d_name;
+        if (n == "." || n == "..") continue;
+        if (n[0] == '.') {
+            if (auto owner = parse_work_dir_name(n); owner && !owner_alive(*owner)) stale.push_back(n);
+        } else if (!known(n)) {
+            stale.push_back(n);
+        }
+    }
+    ::closedir(d);
+    for (const auto& n : stale) {
+        spdlog::info("removing {}/{}, left by an interrupted lxbox", folder, n);
+        LXBOX_TRY(remove_tree(folder + "/" + n));
+    }
+    return {};
+}
+
+Status Store::clean_stale() {
+    // Cheap when there is nothing to do (two readdirs of small folders), and done under the
+    // exclusive registry lock so a concurrent import cannot be mistaken for a dead one.
+    return with_lock([&](const Registry& reg) -> Status {
+        LXBOX_TRY(clean_folder(root_ + "/images", [&](const std::string& n) { return reg.images.count(n) > 0; }));
+        return clean_folder(root_ + "/containers", [&](const std::string& n) { return reg.containers.count(n) > 0; });
+    });
+}
+
+}  // namespace lxbox::store

@@ -1,0 +1,153 @@
+// The store's directories, names, containers and instance state.
+#include "runtime/store/store.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <charconv>
+#include <set>
+
+#include "runtime/base/log.hpp"
+#include "runtime/base/unique_fd.hpp"
+#include "runtime/store/stale.hpp"
+
+namespace lxbox::store {
+
+Status validate_name(const std::string& name) {
+    if (name.empty()) return Error(ErrorKind::Invalid, "a name cannot be empty");
+    if (name.size() > 64) return Error(ErrorKind::Invalid, "name '" + name + "' is longer than 64 characters");
+    if (name[0] == '.' || name[0] == '-')
+        return Error(ErrorKind::Invalid, "name '" + name + "' cannot start with '" + name[0] + "'");
+    for (char c : name) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-')
+            return Error(ErrorKind::Invalid,
+                         "name '" + name + "' may hold only letters, digits, '.', '_' and '-'");
+    }
+    return {};
+}
+
+std::string default_root(const char* lxbox_root_env, const char* xdg_data_home_env, const char* home_env) {
+    if (lxbox_root_env && *lxbox_root_env) return lxbox_root_env;
+    if (xdg_data_home_env && *xdg_data_home_env) return std::string(xdg_data_home_env) + "/lxbox";
+    if (home_env && *home_env) return std::string(home_env) + "/.local/share/lxbox";
+    return "/var/lib/lxbox";
+}
+
+static Status make_dir(const std::string& path, mode_t mode) {
+    if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) return Error::last("create " + path);
+    return {};
+}
+
+static Status make_dirs(const std::string& path, mode_t mode) {
+    for (size_t pos = 1; (pos = path.find('/', pos)) != std::string::npos; ++pos)
+        LXBOX_TRY(make_dir(path.substr(0, pos), 0755));
+    return make_dir(path, mode);
+}
+
+Result<Store> Store::open(const std::string& root) {
+    if (root.empty() || root[0] != '/')
+        return Error(ErrorKind::Invalid, "store root '" + root + "' must be an absolute path");
+    LXBOX_TRY_CTX(make_dirs(root, 0700), "open store " + root);
+    for (const char* sub : {"/images", "/containers"})
+        LXBOX_TRY_CTX(make_dir(root + sub, 0700), "open store " + root);
+    Store store(root);
+    LXBOX_TRY_CTX(store.clean_stale(), "open store " + root);
+    return store;
+}
+
+Result<ContainerRecord> Store::ensure_container(const std::string& name, const std::string& image) {
+    LXBOX_TRY(validate_name(name));
+    ContainerRecord out;
+    LXBOX_TRY(update([&](Registry& reg) -> Status {
+        if (auto it = reg.containers.find(name); it != reg.containers.end()) {
+            if (it->second.image != image)
+                return Error(ErrorKind::Exists, "container '" + name + "' exists and was made from '" +
+                                                    it->second.image + "', not '" + image + "'");
+            out = it->second;
+            return {};
+        }
+        if (!reg.images.count(image)) return Error(ErrorKind::NotFound, "no distro named '" + image + "'");
+        const std::string dir = container_dir(name);
+        LXBOX_TRY(make_dir(dir, 0700));
+        for (const char* sub : {"/upper", "/work", "/rootfs"}) LXBOX_TRY(make_dir(dir + sub, 0755));
+        out = ContainerRecord{name, image, now_rfc3339()};
+        reg.containers[name] = out;
+        spdlog::debug("created container {} from {}", name, image);
+        return {};
+    }));
+    return out;
+}
+
+Status Store::remove_container(const std::string& name) {
+    return update([&](Registry& reg) -> Status {
+        if (!reg.containers.count(name)) return Error(ErrorKind::NotFound, "no container named '" + name + "'");
+        auto inst = LXBOX_TRY(running_instance(name));
+        if (inst)
+            return Error(ErrorKind::Busy, "container '" + name + "' is running (pid " +
+                                              std::to_string(inst->pid) + "): stop it first");
+        // Rename first so a crash mid-removal leaves a trash dir that clean_stale() finishes,
+        // never a half-deleted container that still looks registered.
+        const std::string trash = root_ + "/containers/" + work_dir_name("trash", self_owner(), name);
+        if (::rename(container_dir(name).c_str(), trash.c_str()) != 0 && errno != ENOENT)
+            return Error::last("remove container " + name);
+        reg.containers.erase(name);
+        return remove_tree(trash);
+    });
+}
+
+std::optional<uint64_t> process_start_time(pid_t pid) {
+    auto text = read_file("/proc/" + std::to_string(pid) + "/stat");
+    if (!text) return std::nullopt;
+    // The command name (field 2) may hold spaces and parentheses: parse after the last ')'.
+    const auto close = text->rfind(')');
+    if (close == std::string::npos) return std::nullopt;
+    size_t pos = close + 2;  // field 3
+    for (int field = 3; field < 22; ++field) {
+        pos = text->find(' ', pos);
+        if (pos == std::string::npos) return std::nullopt;
+        ++pos;
+    }
+    uint64_t value = 0;
+    auto [p, ec] = std::from_chars(text->data() + pos, text->data() + text->size(), value);
+    if (ec != std::errc()) return std::nullopt;
+    return value;
+}
+
+Result<std::optional<InstanceState>> Store::running_instance(const std::string& name) const {
+    const std::string path = container_dir(name) + "/state.json";
+    auto text = read_file(path);
+    if (!text) {
+        if (text.error().kind == ErrorKind::NotFound) return std::optional<InstanceState>{};
+        return std::move(text).error();
+    }
+    InstanceState s;
+    try {
+        s = nlohmann::json::parse(*text).get<InstanceState>();
+    } catch (const nlohmann::json::exception&) {
+        ::unlink(path.c_str());  // torn by a crash: the instance cannot be trusted to exist
+        return std::optional<InstanceState>{};
+    }
+    auto start = process_start_time(s.pid);
+    if (!start || *start != s.start_time) {
+        spdlog::debug("container {}: pid {} is gone, clearing stale state", name, s.pid);
+        ::unlink(path.c_str());
+        return std::optional<InstanceState>{};
+    }
+    return std::optional<InstanceState>{s};
+}
+
+Status Store::write_instance(const std::string& name, const InstanceState& s) {
+    return write_file_atomic(container_dir(name) + "/state.json", nlohmann::json(s).dump() + "\n");
+}
+
+Status Store::clear_instance(const std::string& name) {
+    const std::string path = container_dir(name) + "/state.json";
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Error::last("remove " + path);
+    return {};
+}
+
+}  // namespace lxbox::store

@@ -1,0 +1,126 @@
+// The distro store: state on disk under $LXBOX_ROOT (see DESIGN.md "State on disk").
+//
+//   registry.json                 distros, containers, default distro (atomic: temp+fsync+rename,
+//                                 under an flock on registry.lock)
+//   images/<name>/rootfs          an imported distro's root filesystem (read-only by convention)
+//   containers/<name>/upper,work  a container's overlayfs layers; rootfs/ is its mount point
+//   containers/<name>/state.json  the running instance (pid + start time), absent when stopped
+//   tmp/                          imports in progress; stale ones are removed on open()
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/base/error.hpp"
+
+namespace lxbox::store {
+
+struct ImageRecord {
+    std::string name;
+    std::string arch;     // "x86_64", "aarch64", ...
+    std::string created;  // RFC 3339, UTC
+    uint64_t size_bytes = 0;
+    std::string source;   // the tarball or manifest it came from
+};
+
+struct ContainerRecord {
+    std::string name;
+    std::string image;
+    std::string created;
+};
+
+struct Registry {
+    int version = 1;
+    std::string default_distro;
+    // The embedded busybox distro is registered once, on first use; a user who unregisters it
+    // does not get it back.
+    bool embedded_registered = false;
+    std::map<std::string, ImageRecord> images;
+    std::map<std::string, ContainerRecord> containers;
+};
+
+// The running instance of a container, written by `launch` and checked by `ps`: a pid alone
+// can be reused, so the process's start time (from /proc/PID/stat) must match too.
+struct InstanceState {
+    pid_t pid = 0;
+    uint64_t start_time = 0;  // field 22 of /proc/PID/stat, clock ticks since boot
+    std::string started;      // RFC 3339
+    std::vector<std::string> command;
+    std::string backend = "native";
+};
+
+void to_json(nlohmann::json& j, const ImageRecord& r);
+void from_json(const nlohmann::json& j, ImageRecord& r);
+void to_json(nlohmann::json& j, const ContainerRecord& r);
+void from_json(const nlohmann::json& j, ContainerRecord& r);
+void to_json(nlohmann::json& j, const Registry& r);
+void from_json(const nlohmann::json& j, Registry& r);
+void to_json(nlohmann::json& j, const InstanceState& s);
+void from_json(const nlohmann::json& j, InstanceState& s);
+
+// Pure: a distro or container name is 1-64 of [A-Za-z0-9._-], not starting with '.' or '-'.
+Status validate_name(const std::string& name);
+
+// The store root: explicit --root, else $LXBOX_ROOT, else $XDG_DATA_HOME/lxbox, else
+// $HOME/.local/share/lxbox. Pure over its inputs.
+std::string default_root(const char* lxbox_root_env, const char* xdg_data_home_env, const char* home_env);
+
+class Store {
+public:
+    // Opens (creating if needed) the store at root and removes stale temp dirs of imports
+    // whose process is gone.
+    static Result<Store> open(const std::string& root);
+
+    const std::string& root() const { return root_; }
+    std::string image_dir(const std::string& name) const { return root_ + "/images/" + name; }
+    std::string image_rootfs(const std::string& name) const { return image_dir(name) + "/rootfs"; }
+    std::string container_dir(const std::string& name) const { return root_ + "/containers/" + name; }
+    std::string tmp_dir() const { return root_ + "/tmp"; }
+
+    // Reads the registry (a shared lock while reading).
+    Result<Registry> load() const;
+    // Runs fn on the registry under the exclusive lock; when fn succeeds the result is written
+    // atomically (temp + fsync + rename + fsync of the directory).
+    Status update(const std::function<Status(Registry&)>& fn);
+    // Runs fn on the registry under the exclusive lock, without writing it.
+    Status with_lock(const std::function<Status(const Registry&)>& fn);
+
+    // The container `name`, made from `image` on first use (upper/work/rootfs dirs + record).
+    // An existing container of another image is an error.
+    Result<ContainerRecord> ensure_container(const std::string& name, const std::string& image);
+    // Deletes a container's changes and record; refuses while it runs (ErrorKind::Busy).
+    Status remove_container(const std::string& name);
+
+    // Instance state (containers/<name>/state.json); nullopt when absent or no longer alive
+    // (pid gone, or pid reused: start time differs). Stale files are removed.
+    Result<std::optional<InstanceState>> running_instance(const std::string& name) const;
+    Status write_instance(const std::string& name, const InstanceState& s);
+    Status clear_instance(const std::string& name);
+
+    // Removes leftovers of imports and removals that were killed midway. Runs under the
+    // registry lock, so it never races a live import (which renames under the same lock).
+    Status clean_stale();
+
+private:
+    explicit Store(std::string root) : root_(std::move(root)) {}
+    std::string root_;
+};
+
+// Start time of a live process (field 22 of /proc/PID/stat), or nullopt if it is gone.
+std::optional<uint64_t> process_start_time(pid_t pid);
+
+// Writes path atomically: temp file + fsync + rename + fsync of the directory.
+Status write_file_atomic(const std::string& path, const std::string& data);
+
+// Current time as RFC 3339 UTC ("2026-11-28T16:03:24Z").
+std::string now_rfc3339();
+
+}  // namespace lxbox::store

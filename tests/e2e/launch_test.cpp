@@ -1,0 +1,153 @@
+// `lxbox launch / exec / ps / stop / rm` as a user types them, on the embedded busybox distro.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "tests/common/test_support.hpp"
+
+extern char** environ;
+
+namespace lxbox::test {
+namespace {
+
+class LaunchCli : public ::testing::Test {
+protected:
+    ScratchDir dir;
+    std::string root = dir / "store";
+    std::vector<pid_t> spawned;
+
+    void SetUp() override {
+        if (!is_root()) LXBOX_SKIP("needs root (namespaces, mounts)");
+    }
+    void TearDown() override {
+        for (pid_t p : spawned) {
+            ::kill(p, SIGKILL);
+            ::waitpid(p, nullptr, 0);
+        }
+    }
+    // Starts lxbox in the background (stdio to /dev/null).
+    pid_t spawn(const std::vector<std::string>& args) {
+        std::vector<std::string> full = {LXBOX_BINARY, "--root", root};
+        full.insert(full.end(), args.begin(), args.end());
+        std::vector<char*> argv;
+        for (auto& a : full) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        for (int fd = 0; fd < 3; ++fd) posix_spawn_file_actions_addopen(&fa, fd, "/dev/null", O_RDWR, 0);
+        pid_t pid = 0;
+        EXPECT_EQ(posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ), 0);
+        posix_spawn_file_actions_destroy(&fa);
+        spawned.push_back(pid);
+        return pid;
+    }
+    nlohmann::json ps_entry(const std::string& name) {
+        auto r = run_lxbox(root, {"ps", "--json"});
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        for (auto& c : nlohmann::json::parse(r.out))
+            if (c["name"] == name) return c;
+        return nullptr;
+    }
+    bool wait_state(const std::string& name, const std::string& state) {
+        for (int i = 0; i < 500; ++i) {
+            auto e = ps_entry(name);
+            if (!e.is_null() && e["state"] == state) return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        return false;
+    }
+};
+
+TEST_F(LaunchCli, RmRunsACommandAndPassesItsStatus) {
+    auto r = run_lxbox(root, {"launch", "--rm", "--", "/bin/sh", "-c", "echo hi; hostname; exit 5"});
+    EXPECT_EQ(r.exit_code, 5) << r.err;
+    EXPECT_EQ(r.out, "hi\nbusybox\n");
+    auto r2 = run_lxbox(root, {"launch", "busybox", "--rm", "-T", "--", "nope"});
+    EXPECT_EQ(r2.exit_code, 127);
+    EXPECT_EQ(r2.err, "lxbox: exec nope: No such file or directory\n");
+    EXPECT_EQ(run_lxbox(root, {"launch", "--rm", "--", "/bin/sh", "-c", "kill -9 $$"}).exit_code, 137);
+    auto vm = run_lxbox(root, {"launch", "--backend", "vm", "--", "true"});
+    EXPECT_EQ(vm.exit_code, 125);
+    EXPECT_EQ(vm.err, "lxbox: the vm backend is not available yet\n");
+}
+
+TEST_F(LaunchCli, DefaultContainerPersistsNamedAndThrowawayOnesAreSeparate) {
+    EXPECT_EQ(run_lxbox(root, {"launch", "busybox", "--", "sh", "-c", "echo kept > /etc/kept"}).exit_code, 0);
+    EXPECT_EQ(run_lxbox(root, {"launch", "--", "cat", "/etc/kept"}).out, "kept\n");
+    EXPECT_EQ(run_lxbox(root, {"launch", "busybox", "--name", "other", "--", "sh", "-c",
+                               "cat /etc/kept 2>/dev/null || echo clean"}).out, "clean\n");
+    EXPECT_EQ(run_lxbox(root, {"launch", "--rm", "--", "sh", "-c", "cat /etc/kept 2>/dev/null || echo clean"}).out,
+              "clean\n");
+    EXPECT_EQ(run_lxbox(root, {"launch", "other", "--", "hostname"}).out, "other\n");
+    EXPECT_EQ(run_lxbox(root, {"rm", "busybox"}).exit_code, 0);
+    EXPECT_EQ(run_lxbox(root, {"launch", "--", "sh", "-c", "cat /etc/kept 2>/dev/null || echo reset"}).out, "reset\n");
+}
+
+TEST_F(LaunchCli, ProcessOptionsReachTheCommand) {
+    const std::string shared = dir / "shared";
+    ::mkdir(shared.c_str(), 0755);
+    auto r = run_lxbox(root, {"launch", "--rm", "-u", "65534:65534", "-e", "A=1", "--hostname", "h", "--network",
+                              "none", "-v", shared + ":/s:ro", "--", "sh", "-c",
+                              "id -u; echo $A; hostname; ls /sys/class/net; touch /s/x 2>/dev/null || echo ro"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "65534\n1\nh\nlo\nro\n");
+}
+
+TEST_F(LaunchCli, ShareCwdStartsInTheSameDirectory) {
+    const std::string shared = dir / "work";
+    ::mkdir(shared.c_str(), 0755);
+    auto r = run({"/bin/sh", "-c", "cd " + shared + " && " + LXBOX_BINARY + " --root " + root +
+                                       " launch --rm --share-cwd -- sh -c 'pwd; touch made-inside'"});
+    EXPECT_EQ(r.out, shared + "\n") << r.err;
+    EXPECT_EQ(::access((shared + "/made-inside").c_str(), F_OK), 0);
+}
+
+TEST_F(LaunchCli, PsTellsTheTruthAfterKillMinus9OfLxboxOrOfTheContainer) {
+    spawn({"launch", "busybox", "--name", "victim", "--", "sleep", "100"});
+    ASSERT_TRUE(wait_state("victim", "running"));
+    auto e = ps_entry("victim");
+    EXPECT_EQ(e["image"], "busybox");
+    EXPECT_EQ(e["backend"], "native");
+    EXPECT_EQ(e["command"], nlohmann::json({"sleep", "100"}));
+    ::kill(e["pid"].get<pid_t>(), SIGKILL);  // the container's init
+    EXPECT_TRUE(wait_state("victim", "stopped"));
+
+    const pid_t launcher = spawn({"launch", "victim", "--", "sleep", "100"});
+    ASSERT_TRUE(wait_state("victim", "running"));
+    ::kill(launcher, SIGKILL);  // lxbox itself: its container dies with it, the state file stays
+    EXPECT_TRUE(wait_state("victim", "stopped"));
+    EXPECT_TRUE(ps_entry("victim")["pid"].is_null());
+}
+
+TEST_F(LaunchCli, ExecJoinsAndStopEndsARunningContainer) {
+    spawn({"launch", "busybox", "--name", "svc", "--hostname", "svc-host", "--", "sleep", "100"});
+    ASSERT_TRUE(wait_state("svc", "running"));
+    auto r = run_lxbox(root, {"exec", "svc", "--", "sh", "-c", "hostname; ps -o comm | grep -c sleep"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "svc-host\n1\n");
+    EXPECT_EQ(run_lxbox(root, {"exec", "svc", "--", "sh", "-c", "exit 9"}).exit_code, 9);
+    // A second launch of a running container opens another process in it, as wsl does.
+    EXPECT_EQ(run_lxbox(root, {"launch", "svc", "--", "hostname"}).out, "svc-host\n");
+    EXPECT_EQ(run_lxbox(root, {"rm", "svc"}).exit_code, 125);  // running: refused
+    EXPECT_EQ(run_lxbox(root, {"stop", "svc", "-t", "5"}).exit_code, 0);
+    EXPECT_TRUE(wait_state("svc", "stopped"));
+    EXPECT_NE(run_lxbox(root, {"exec", "svc", "--", "true"}).exit_code, 0);
+    EXPECT_EQ(run_lxbox(root, {"rm", "svc"}).exit_code, 0);
+    EXPECT_TRUE(ps_entry("svc").is_null());
+}
+
+TEST_F(LaunchCli, ThrowawayContainersLeaveNothingBehind) {
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(run_lxbox(root, {"launch", "--rm", "--", "true"}).exit_code, 0);
+    auto r = run({"ls", "-A", root + "/containers"});
+    EXPECT_EQ(r.out, "");
+}
+
+}  // namespace
+}  // namespace lxbox::test

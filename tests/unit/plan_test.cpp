@@ -1,0 +1,159 @@
+// spec → plan: the pure decisions of the runtime.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mount.h>
+
+#include <algorithm>
+
+#include "runtime/plan/plan.hpp"
+
+namespace lxbox::runtime {
+namespace {
+
+ContainerSpec sample() {
+    ContainerSpec s;
+    s.name = "deb";
+    s.image_rootfs = "/store/images/debian/rootfs";
+    s.container_dir = "/store/containers/deb";
+    return s;
+}
+
+TEST(PlanOverlay, PersistentContainerKeepsLayersInItsDir) {
+    auto p = plan_overlay(sample());
+    EXPECT_EQ(p.merged, "/store/containers/deb/rootfs");
+    EXPECT_EQ(p.upper, "/store/containers/deb/upper");
+    EXPECT_EQ(p.options,
+              "lowerdir=/store/images/debian/rootfs,upperdir=/store/containers/deb/upper,workdir=/store/containers/deb/work");
+}
+
+TEST(PlanOverlay, EphemeralContainerPutsLayersInTheScratchTmpfs) {
+    auto s = sample();
+    s.ephemeral = true;
+    auto p = plan_overlay(s);
+    EXPECT_EQ(p.scratch, s.container_dir);
+    EXPECT_EQ(p.merged, s.container_dir);
+    EXPECT_EQ(p.upper, s.container_dir + "/upper");
+}
+
+TEST(PlanOverlay, EscapesSeparatorsInPaths) {
+    EXPECT_EQ(overlay_escape("/a,b:c\\d"), "/a\\,b\\:c\\\\d");
+}
+
+TEST(PlanSystemMounts, ProcThenSysReadOnlyThenDevWithPtsNewInstance) {
+    auto ops = plan_system_mounts(sample());
+    auto find = [&](const std::string& t, MountOpKind k) {
+        return std::find_if(ops.begin(), ops.end(), [&](const MountOp& o) { return o.target == t && o.kind == k; });
+    };
+    auto sys = find("/sys", MountOpKind::Mount);
+    ASSERT_NE(sys, ops.end());
+    EXPECT_TRUE(sys->flags & MS_RDONLY);
+    auto pts = find("/dev/pts", MountOpKind::Mount);
+    ASSERT_NE(pts, ops.end());
+    EXPECT_NE(pts->data.find("newinstance"), std::string::npos);
+    EXPECT_NE(pts->data.find("ptmxmode=0666"), std::string::npos);
+    EXPECT_LT(find("/dev", MountOpKind::Mount), find("/dev/null", MountOpKind::MakeDevice));
+    EXPECT_LT(find("/dev", MountOpKind::Mount), pts);
+    auto ptmx = find("/dev/ptmx", MountOpKind::Symlink);
+    ASSERT_NE(ptmx, ops.end());
+    EXPECT_EQ(ptmx->link, "pts/ptmx");
+    for (const char* d : {"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"})
+        EXPECT_NE(find(d, MountOpKind::MakeDevice), ops.end()) << d;
+    for (const char* m : {"/proc", "/dev/shm", "/dev/mqueue"}) EXPECT_NE(find(m, MountOpKind::Mount), ops.end()) << m;
+}
+
+TEST(PlanInjectedFiles, HostnameAndHostsNameTheContainer) {
+    auto s = sample();
+    s.hostname = "box";
+    s.resolv_conf = "nameserver 1.1.1.1\n";
+    auto files = plan_injected_files(s);
+    ASSERT_EQ(files.size(), 3u);
+    EXPECT_EQ(files[0].target, "/etc/hostname");
+    EXPECT_EQ(files[0].content, "box\n");
+    EXPECT_NE(files[1].content.find("127.0.1.1\tbox"), std::string::npos);
+    EXPECT_EQ(files[2].content, "nameserver 1.1.1.1\n");
+    EXPECT_EQ(effective_hostname(sample()), "deb");
+}
+
+TEST(PlanEnv, CleanDefaultsThenUserValuesWin) {
+    ProcessSpec p;
+    p.env = {"TERM=dumb", "FOO=bar"};
+    ResolvedUser u;
+    u.name = "alice";
+    u.home = "/home/alice";
+    auto env = plan_env(p, u, "box");
+    EXPECT_EQ(env[0].rfind("PATH=", 0), 0u);
+    EXPECT_NE(std::find(env.begin(), env.end(), "HOME=/home/alice"), env.end());
+    EXPECT_NE(std::find(env.begin(), env.end(), "USER=alice"), env.end());
+    EXPECT_NE(std::find(env.begin(), env.end(), "HOSTNAME=box"), env.end());
+    EXPECT_NE(std::find(env.begin(), env.end(), "TERM=dumb"), env.end());
+    EXPECT_EQ(std::find(env.begin(), env.end(), "TERM=xterm"), env.end());
+    EXPECT_EQ(env.back(), "FOO=bar");
+}
+
+TEST(PlanExec, NoCommandRunsTheLoginShellInHome) {
+    ResolvedUser u;
+    u.shell = "/bin/bash";
+    u.home = "/root";
+    auto e = plan_exec(ProcessSpec{}, u);
+    EXPECT_EQ(e.file, "/bin/bash");
+    EXPECT_EQ(e.argv, std::vector<std::string>{"-bash"});
+    EXPECT_EQ(e.cwd, "/root");
+    EXPECT_FALSE(e.cwd_required);
+    ProcessSpec p;
+    p.args = {"ls", "-l"};
+    p.cwd = "/tmp";
+    auto e2 = plan_exec(p, u);
+    EXPECT_EQ(e2.file, "ls");
+    EXPECT_TRUE(e2.cwd_required);
+}
+
+TEST(PlanExitCodes, DockerConventions) {
+    EXPECT_EQ(exec_failure_exit_code(ENOENT), 127);
+    EXPECT_EQ(exec_failure_exit_code(EACCES), 126);
+    EXPECT_EQ(exec_failure_exit_code(ENOEXEC), 126);
+    EXPECT_EQ(exit_code_from_siginfo(CLD_EXITED, 3), 3);
+    EXPECT_EQ(exit_code_from_siginfo(CLD_KILLED, SIGKILL), 137);
+    EXPECT_EQ(exit_code_from_siginfo(CLD_DUMPED, SIGSEGV), 139);
+}
+
+TEST(PlanValidate, RejectsRelativePathsAndUnknownNetwork) {
+    EXPECT_TRUE(validate_spec(sample()).ok());
+    auto s = sample();
+    s.network = "bridge";
+    EXPECT_FALSE(validate_spec(s).ok());
+    s = sample();
+    s.binds.push_back({"rel", "/x", false});
+    EXPECT_FALSE(validate_spec(s).ok());
+    s = sample();
+    s.process.cwd = "tmp";
+    EXPECT_FALSE(validate_spec(s).ok());
+}
+
+TEST(PlanParse, BindMounts) {
+    auto b = parse_bind("/host/dir:/guest:ro");
+    ASSERT_TRUE(b.ok());
+    EXPECT_EQ(b->source, "/host/dir");
+    EXPECT_EQ(b->target, "/guest");
+    EXPECT_TRUE(b->readonly);
+    EXPECT_FALSE(parse_bind("/a:/b")->readonly);
+    EXPECT_FALSE(parse_bind("/a").ok());
+    EXPECT_FALSE(parse_bind("a:/b").ok());
+}
+
+TEST(PlanParse, MemoryEnvFileAndEnvArgs) {
+    EXPECT_EQ(*parse_memory("512m"), 512ull << 20);
+    EXPECT_EQ(*parse_memory("1G"), 1ull << 30);
+    EXPECT_EQ(*parse_memory("4096"), 4096u);
+    EXPECT_FALSE(parse_memory("lots").ok());
+    EXPECT_FALSE(parse_memory("5x").ok());
+    auto env = parse_env_file("# comment\nA=1\n\n  B=two words\r\n");
+    ASSERT_TRUE(env.ok());
+    EXPECT_EQ(*env, (std::vector<std::string>{"A=1", "B=two words"}));
+    EXPECT_FALSE(parse_env_file("=x\n").ok());
+    auto args = resolve_env_args({"X=1", "HOMEISH", "MISSING"},
+                                 [](const std::string& k) -> const char* { return k == "HOMEISH" ? "/h" : nullptr; });
+    EXPECT_EQ(args, (std::vector<std::string>{"X=1", "HOMEISH=/h"}));
+}
+
+}  // namespace
+}  // namespace lxbox::runtime

@@ -1,0 +1,180 @@
+// The QEMU command builder: one test per host OS / arch / accelerator decision.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "host/vm/qemu_command.hpp"
+
+namespace lxbox::vm {
+namespace {
+
+VmConfig config() {
+    VmConfig c;
+    c.kernel = "/d/vm/vmlinux";
+    c.initrd = "/d/vm/initramfs.cpio";
+    c.channel_socket = "/d/vm/agent.sock";
+    c.qmp_socket = "/d/vm/qmp.sock";
+    c.serial_log = "/d/vm/console.log";
+    return c;
+}
+
+VmHostFacts linux_x86(bool kvm) {
+    VmHostFacts h;
+    h.kvm_usable = kvm;
+    h.tsc_khz = 2100000;
+    return h;
+}
+
+// The value following `flag` in argv ("" when absent).
+std::string arg_after(const std::vector<std::string>& argv, const std::string& flag) {
+    auto it = std::find(argv.begin(), argv.end(), flag);
+    return it == argv.end() || it + 1 == argv.end() ? "" : *(it + 1);
+}
+
+bool has(const std::vector<std::string>& argv, const std::string& word) {
+    return std::find(argv.begin(), argv.end(), word) != argv.end();
+}
+
+TEST(QemuCommand, LinuxWithUsableKvmPicksKvmMicrovm) {
+    auto argv = qemu_command(config(), linux_x86(true));
+    EXPECT_EQ(argv[0], "qemu-system-x86_64");
+    EXPECT_EQ(arg_after(argv, "-accel"), "kvm");
+    EXPECT_EQ(arg_after(argv, "-M"), "microvm");
+    EXPECT_EQ(arg_after(argv, "-cpu"), "host");
+    // kvmclock calibrates: no TSC override under KVM.
+    EXPECT_EQ(arg_after(argv, "-append").find("tsc_early_khz"), std::string::npos);
+}
+
+TEST(QemuCommand, LinuxWithoutKvmPicksTcgWithCalibrationSkipped) {
+    auto argv = qemu_command(config(), linux_x86(false));
+    EXPECT_EQ(arg_after(argv, "-accel"), "tcg");
+    EXPECT_EQ(arg_after(argv, "-M"), "microvm");
+    EXPECT_FALSE(has(argv, "-cpu"));  // default model: -cpu max is slower under TCG
+    std::string append = arg_after(argv, "-append");
+    EXPECT_NE(append.find("tsc_early_khz=2100000 lpj=8400000 tsc=reliable no_timer_check"),
+              std::string::npos);
+    EXPECT_NE(append.find("console=ttyS0"), std::string::npos);
+    EXPECT_NE(append.find("cryptomgr.notests"), std::string::npos);
+    EXPECT_NE(append.find("mitigations=off"), std::string::npos);
+}
+
+TEST(QemuCommand, KvmThatHangsFallsBackToTcg) {
+    VmHostFacts h = linux_x86(true);
+    h.kvm_hangs = true;
+    EXPECT_EQ(choose_accel(h, std::nullopt), Accel::Tcg);
+    EXPECT_EQ(arg_after(qemu_command(config(), h), "-accel"), "tcg");
+}
+
+TEST(QemuCommand, ForcedAccelWins) {
+    VmConfig c = config();
+    c.force_accel = Accel::Tcg;
+    EXPECT_EQ(arg_after(qemu_command(c, linux_x86(true)), "-accel"), "tcg");
+}
+
+TEST(QemuCommand, TcgWithoutKnownTscRateUsesQ35WithPciSerial) {
+    VmHostFacts h = linux_x86(false);
+    h.tsc_khz = 0;
+    auto argv = qemu_command(config(), h);
+    EXPECT_EQ(arg_after(argv, "-M"), "q35");
+    EXPECT_TRUE(has(argv, "virtio-serial-pci"));
+    EXPECT_EQ(arg_after(argv, "-append").find("tsc_early_khz"), std::string::npos);
+}
+
+TEST(QemuCommand, MacOsPicksHvf) {
+    VmHostFacts h;
+    h.os = HostOs::Darwin;
+    h.arch = Arch::Aarch64;
+    h.hvf_usable = true;
+    auto argv = qemu_command(config(), h);
+    EXPECT_EQ(argv[0], "qemu-system-aarch64");
+    EXPECT_EQ(arg_after(argv, "-accel"), "hvf");
+    EXPECT_EQ(arg_after(argv, "-M"), "virt");
+    EXPECT_EQ(arg_after(argv, "-cpu"), "host");
+    EXPECT_NE(arg_after(argv, "-append").find("console=ttyAMA0"), std::string::npos);
+    EXPECT_TRUE(has(argv, "virtio-serial-device"));
+}
+
+TEST(QemuCommand, IntelMacPicksHvfOnQ35) {
+    VmHostFacts h;
+    h.os = HostOs::Darwin;
+    h.hvf_usable = true;
+    auto argv = qemu_command(config(), h);
+    EXPECT_EQ(arg_after(argv, "-accel"), "hvf");
+    EXPECT_EQ(arg_after(argv, "-M"), "q35");
+    EXPECT_TRUE(has(argv, "virtio-serial-pci"));
+}
+
+TEST(QemuCommand, MacOsWithoutHvfPicksTcg) {
+    VmHostFacts h;
+    h.os = HostOs::Darwin;
+    h.arch = Arch::Aarch64;
+    auto argv = qemu_command(config(), h);
+    EXPECT_EQ(arg_after(argv, "-accel"), "tcg");
+    EXPECT_EQ(arg_after(argv, "-cpu"), "max");  // virt's default CPU is 32-bit
+}
+
+TEST(QemuCommand, WindowsPicksWhpxAndExe) {
+    VmHostFacts h;
+    h.os = HostOs::Windows;
+    h.whpx_usable = true;
+    h.tsc_khz = 3000000;
+    auto argv = qemu_command(config(), h);
+    EXPECT_EQ(argv[0], "qemu-system-x86_64.exe");
+    EXPECT_EQ(arg_after(argv, "-accel"), "whpx");
+    EXPECT_EQ(arg_after(argv, "-M"), "q35");
+}
+
+TEST(QemuCommand, WindowsWithoutWhpxPicksTcg) {
+    VmHostFacts h;
+    h.os = HostOs::Windows;
+    h.tsc_khz = 3000000;
+    EXPECT_EQ(choose_accel(h, std::nullopt), Accel::Tcg);
+    EXPECT_EQ(arg_after(qemu_command(config(), h), "-M"), "microvm");
+}
+
+TEST(QemuCommand, LinuxArm64WithKvm) {
+    VmHostFacts h;
+    h.arch = Arch::Aarch64;
+    h.kvm_usable = true;
+    auto argv = qemu_command(config(), h);
+    EXPECT_EQ(argv[0], "qemu-system-aarch64");
+    EXPECT_EQ(arg_after(argv, "-accel"), "kvm");
+    EXPECT_EQ(arg_after(argv, "-M"), "virt");
+    EXPECT_EQ(arg_after(argv, "-cpu"), "host");
+}
+
+TEST(QemuCommand, ChannelQmpConsoleAndIsolationFlags) {
+    VmConfig c = config();
+    c.memory_mib = 512;
+    c.cpus = 2;
+    auto argv = qemu_command(c, linux_x86(false));
+    for (const char* flag : {"-nodefaults", "-no-user-config", "-nographic", "-no-reboot"})
+        EXPECT_TRUE(has(argv, flag)) << flag;
+    EXPECT_EQ(arg_after(argv, "-kernel"), "/d/vm/vmlinux");
+    EXPECT_EQ(arg_after(argv, "-initrd"), "/d/vm/initramfs.cpio");
+    EXPECT_EQ(arg_after(argv, "-m"), "512");
+    EXPECT_EQ(arg_after(argv, "-smp"), "2");
+    EXPECT_EQ(arg_after(argv, "-serial"), "file:/d/vm/console.log");
+    EXPECT_EQ(arg_after(argv, "-chardev"), "socket,id=agent,path=/d/vm/agent.sock,server=on,wait=off");
+    EXPECT_TRUE(has(argv, "virtio-serial-device"));
+    EXPECT_TRUE(has(argv, "virtserialport,chardev=agent,name=org.lxbox.agent.0"));
+    EXPECT_EQ(arg_after(argv, "-qmp"), "unix:/d/vm/qmp.sock,server=on,wait=off");
+}
+
+TEST(QemuCommand, ExplicitQemuPathExtraArgsAndCmdline) {
+    VmConfig c = config();
+    c.extra_args = {"-drive", "file=x"};
+    c.extra_cmdline = "lxbox.debug=1";
+    c.mitigations_off = false;
+    VmHostFacts h = linux_x86(false);
+    h.qemu_path = "/opt/qemu/bin/qemu-system-x86_64";
+    auto argv = qemu_command(c, h);
+    EXPECT_EQ(argv[0], "/opt/qemu/bin/qemu-system-x86_64");
+    EXPECT_EQ(argv[argv.size() - 2], "-drive");
+    std::string append = arg_after(argv, "-append");
+    EXPECT_NE(append.find(" lxbox.debug=1"), std::string::npos);
+    EXPECT_EQ(append.find("mitigations=off"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace lxbox::vm
