@@ -6,6 +6,8 @@
 #include <memory>
 
 #include "host/cli/container_common.hpp"
+#include "runtime/base/log.hpp"
+#include "runtime/cgroups/cgroup.hpp"
 #include "host/cli/container_verbs.hpp"
 #include "host/cli/store_commands.hpp"
 #include "runtime/base/unique_fd.hpp"
@@ -116,7 +118,16 @@ Result<int> cmd_rm(const GlobalOptions& g, const std::vector<std::string>& names
                 ::poll(nullptr, 0, 10);
             }
         }
+        const std::string cgroup = cgroup_name(store.container_dir(name));
         LXBOX_TRY(store.remove_container(name).context("rm " + name));
+        // A launcher killed with SIGKILL cannot remove its container's (empty) cgroup. create()
+        // takes over an empty leftover group and remove() deletes it; failing that (rootless,
+        // no writable hierarchy) the empty group is harmless, so it is only logged.
+        if (auto cg = cgroups::Cgroup::create(cgroup, {}); cg) {
+            if (auto st = cg->remove(); !st) spdlog::debug("rm {}: {}", name, st.error().message);
+        } else {
+            spdlog::debug("rm {}: {}", name, cg.error().message);
+        }
     }
     return 0;
 }

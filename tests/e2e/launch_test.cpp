@@ -124,6 +124,9 @@ TEST_F(LaunchCli, PsTellsTheTruthAfterKillMinus9OfLxboxOrOfTheContainer) {
     ::kill(launcher, SIGKILL);  // lxbox itself: its container dies with it, the state file stays
     EXPECT_TRUE(wait_state("victim", "stopped"));
     EXPECT_TRUE(ps_entry("victim")["pid"].is_null());
+    // rm also removes the cgroup the killed launcher could not.
+    EXPECT_EQ(run_lxbox(root, {"rm", "victim"}).exit_code, 0);
+    EXPECT_NE(run({"sh", "-c", "find /sys/fs/cgroup -maxdepth 5 -name lxbox-victim | grep ."}).exit_code, 0);
 }
 
 TEST_F(LaunchCli, ExecJoinsAndStopEndsARunningContainer) {
