@@ -112,8 +112,8 @@ Result<Manifest> load_manifest(const std::string& path) {
     if (!real) return Error::last("manifest " + path);
     std::string abs = real;
     ::free(real);
-    std::string dir = abs.substr(0, abs.rfind('/'));
-    if (dir.empty()) dir = "/";
+    const size_t slash = abs.rfind('/');
+    const std::string dir = slash == 0 ? abs.substr(0, 1) : abs.substr(0, slash);
     return std::move(parse_manifest(text, dir)).context("manifest " + path);
 }
 
