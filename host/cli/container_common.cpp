@@ -49,11 +49,7 @@ std::string cgroup_name(const std::string& container_dir) {
 Status write_ephemeral_state(const std::string& dir, const store::InstanceState& s, const std::string& image) {
     nlohmann::json j = s;
     j["image"] = image;
-    const std::string tmp = dir + "/.state.json.tmp";
-    auto fd = LXBOX_TRY(open_fd(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600));
-    LXBOX_TRY(write_all(fd.get(), j.dump() + "\n"));
-    if (::rename(tmp.c_str(), (dir + "/state.json").c_str()) != 0) return Error::last("write " + dir + "/state.json");
-    return {};
+    return store::write_file_atomic(dir + "/state.json", j.dump() + "\n", store::Durability::RenameOnly);
 }
 
 namespace {

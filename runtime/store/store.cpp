@@ -141,7 +141,10 @@ Result<std::optional<InstanceState>> Store::running_instance(const std::string& 
 }
 
 Status Store::write_instance(const std::string& name, const InstanceState& s) {
-    return write_file_atomic(container_dir(name) + "/state.json", nlohmann::json(s).dump() + "\n");
+    // A crash kills the instance too, and running_instance() drops a state whose process is
+    // gone: atomic for readers is enough, the fsyncs would only slow every launch.
+    return write_file_atomic(container_dir(name) + "/state.json", nlohmann::json(s).dump() + "\n",
+                             Durability::RenameOnly);
 }
 
 Status Store::clear_instance(const std::string& name) {

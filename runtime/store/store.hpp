@@ -87,8 +87,8 @@ public:
 
     // Reads the registry (a shared lock while reading).
     Result<Registry> load() const;
-    // Runs fn on the registry under the exclusive lock; when fn succeeds the result is written
-    // atomically (temp + fsync + rename + fsync of the directory).
+    // Runs fn on the registry under the exclusive lock; when fn succeeds and changed it, the
+    // result is written atomically (temp + fsync + rename + fsync of the directory).
     Status update(const std::function<Status(Registry&)>& fn);
     // Runs fn on the registry under the exclusive lock, without writing it.
     Status with_lock(const std::function<Status(const Registry&)>& fn);
@@ -117,8 +117,15 @@ private:
 // Start time of a live process (field 22 of /proc/PID/stat), or nullopt if it is gone.
 std::optional<uint64_t> process_start_time(pid_t pid);
 
-// Writes path atomically: temp file + fsync + rename + fsync of the directory.
-Status write_file_atomic(const std::string& path, const std::string& data);
+// How hard write_file_atomic works for the data to survive a crash.
+enum class Durability {
+    Durable,     // fsync the file and its directory: the registry, files a user keeps
+    RenameOnly,  // atomic for readers, not crash-proof: state that a crash makes stale anyway
+};
+
+// Writes path atomically: temp file + rename (+ fsync of file and directory when Durable).
+Status write_file_atomic(const std::string& path, const std::string& data,
+                         Durability durability = Durability::Durable);
 
 // Current time as RFC 3339 UTC ("2026-11-28T16:03:24Z").
 std::string now_rfc3339();
