@@ -40,10 +40,7 @@ Result<int> cmd_shim(const GlobalOptions& g, const ShimRequest& req) {
         ::mkdir((std::string(home) + "/.local").c_str(), 0755);
         ::mkdir(dir.c_str(), 0755);
     }
-    char exe[4096];
-    ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return Error::last("shim: find the lxbox binary");
-    exe[n] = '\0';
+    const std::string exe = LXBOX_TRY_CTX(self_executable(), "shim: find the lxbox binary");
     const std::string script = "#!/bin/sh\n# Written by `lxbox shim`: runs " + req.command + " in container " +
                                req.container + " with the current directory shared.\nexec " + sh_quote(exe) +
                                " --root " + sh_quote(store.root()) + " launch " + sh_quote(req.container) +

@@ -24,12 +24,9 @@ Result<store::Store> open_store(const GlobalOptions& global) {
 
 std::string embedded_busybox_tarball() {
     if (const char* env = std::getenv("LXBOX_BUSYBOX_TARBALL"); env && *env) return env;
-    char exe[4096];
-    ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return "";
-    exe[n] = '\0';
-    std::string dir(exe);
-    dir = dir.substr(0, dir.rfind('/'));
+    auto exe = self_executable();
+    if (!exe) return "";
+    const std::string dir = exe->substr(0, exe->rfind('/'));
     // Build tree: build/host/lxbox → build/distro-images/; installed: bin/lxbox → share/lxbox/.
     for (const std::string& candidate : {dir + "/../distro-images/busybox-rootfs.tar",
                                          dir + "/../share/lxbox/busybox-rootfs.tar"}) {

@@ -1,15 +1,14 @@
 #include "host/distro/scripted_import.hpp"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <boost/process.hpp>
 
 #include "runtime/base/log.hpp"
 #include "runtime/base/unique_fd.hpp"
+#include "runtime/linux/syscalls.hpp"
 
 namespace bp = boost::process;
 
@@ -23,10 +22,7 @@ Status write_in_rootfs(const std::string& rootfs, const WriteStep& step) {
     if (leaf.empty() || leaf == "." || leaf == "..")
         return Error(ErrorKind::Invalid, "write " + step.path + ": not a file name");
     if (parent.empty()) parent = "/";
-    struct open_how how = {};
-    how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
-    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-    int dfd = static_cast<int>(::syscall(SYS_openat2, root.get(), parent.c_str(), &how, sizeof how));
+    int dfd = sys::openat2(root.get(), parent.c_str(), O_PATH | O_DIRECTORY, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
     if (dfd < 0) return Error::last("write " + step.path + ": open " + parent + " in the rootfs");
     UniqueFd dir(dfd);
     // O_NOFOLLOW: the leaf itself must not be a symlink either; replace it if it is.

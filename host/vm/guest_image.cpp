@@ -99,9 +99,7 @@ Result<std::string> find_agent_binary() {
         if (::access(env, X_OK) != 0) return Error::last("LXBOX_AGENT=" + std::string(env), ErrorKind::NotFound);
         return std::string(env);
     }
-    std::error_code ec;
-    fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-    if (ec) return Error::sys(ec.value(), "read /proc/self/exe");
+    const fs::path exe = LXBOX_TRY(self_executable());
     fs::path dir = exe.parent_path();
     for (fs::path candidate : {dir / "lxbox-agent", dir.parent_path() / "guest-agent" / "lxbox-agent",
                                dir.parent_path() / "libexec" / "lxbox" / "lxbox-agent"}) {

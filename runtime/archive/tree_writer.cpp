@@ -1,9 +1,7 @@
 #include "runtime/archive/tree_writer.hpp"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -12,6 +10,7 @@
 #include <fstream>
 
 #include "runtime/base/log.hpp"
+#include "runtime/linux/syscalls.hpp"
 
 namespace lxbox::archive {
 
@@ -58,12 +57,10 @@ TreeWriter::TreeWriter(UniqueFd root, const ExtractOptions& opts)
 Result<UniqueFd> TreeWriter::open_beneath(int dirfd, const std::string& path, int flags) {
     // RESOLVE_BENEATH: no "..", no absolute path, no escape; RESOLVE_NO_SYMLINKS: no symlink
     // in any component, so an entry can never be written through a link an earlier entry made.
-    struct open_how how = {};
-    how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
-    long fd = ::syscall(SYS_openat2, dirfd, path.empty() ? "." : path.c_str(), &how, sizeof how);
+    int fd = sys::openat2(dirfd, path.empty() ? "." : path.c_str(), static_cast<uint64_t>(flags),
+                          RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV);
     if (fd < 0) return Error::sys(errno, path);
-    return UniqueFd(static_cast<int>(fd));
+    return UniqueFd(fd);
 }
 
 Status TreeWriter::make_parents(const std::string& parent) {

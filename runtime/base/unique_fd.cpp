@@ -1,6 +1,7 @@
 #include "runtime/base/unique_fd.hpp"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <ftw.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -62,6 +63,14 @@ Result<std::string> read_all(int fd) {
 Result<std::string> read_file(const std::string& path) {
     auto fd = LXBOX_TRY(open_fd(path, O_RDONLY));
     return std::move(read_all(fd.get())).context("read " + path);
+}
+
+Result<std::string> self_executable() {
+    char buf[PATH_MAX];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf);
+    if (n < 0) return Error::last("read /proc/self/exe");
+    if (static_cast<size_t>(n) == sizeof buf) return Error(ErrorKind::System, "read /proc/self/exe: path too long");
+    return std::string(buf, static_cast<size_t>(n));
 }
 
 Result<TempDir> TempDir::make(const std::string& parent, const std::string& prefix) {

@@ -43,6 +43,9 @@ Status write_all(int fd, const std::string& data);
 // Reads until EOF.
 Result<std::string> read_all(int fd);
 Result<std::string> read_file(const std::string& path);
+// The absolute path of the running binary (/proc/self/exe): lxbox finds what it ships beside
+// itself (the busybox rootfs, the guest agent) and names itself in the shims it writes.
+Result<std::string> self_executable();
 
 // A directory made with mkdtemp and removed recursively in the destructor.
 class TempDir {

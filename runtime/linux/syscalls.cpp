@@ -57,4 +57,11 @@ int close_range(unsigned first, unsigned last, unsigned flags) {
     return static_cast<int>(::syscall(SYS_close_range, first, last, flags));
 }
 
+int openat2(int dirfd, const char* path, uint64_t flags, uint64_t resolve) {
+    struct open_how how = {};
+    how.flags = flags | O_CLOEXEC;
+    how.resolve = resolve;
+    return static_cast<int>(::syscall(SYS_openat2, dirfd, path, &how, sizeof how));
+}
+
 }  // namespace lxbox::sys

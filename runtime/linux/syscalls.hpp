@@ -1,8 +1,9 @@
 // Thin wrappers for the syscalls glibc 2.36 does not wrap (or wraps behind headers that clash
 // with <linux/*.h>): clone3 with a pidfd, pidfd_open, pidfd_send_signal, the new mount API,
-// pivot_root and close_range. Each returns what the raw syscall returns; errno is set.
+// pivot_root, close_range and openat2. Each returns what the raw syscall returns; errno is set.
 #pragma once
 
+#include <linux/openat2.h>  // RESOLVE_* for openat2's callers
 #include <sys/types.h>
 
 #include <cstdint>
@@ -19,5 +20,7 @@ int move_mount(int from_dirfd, const char* from_path, int to_dirfd, const char* 
 int mount_setattr_rdonly(int dirfd, bool recursive);
 int pivot_root(const char* new_root, const char* put_old);
 int close_range(unsigned first, unsigned last, unsigned flags);
+// openat2(2) with how = {flags | O_CLOEXEC, 0, resolve}: every fd lxbox opens is close-on-exec.
+int openat2(int dirfd, const char* path, uint64_t flags, uint64_t resolve);
 
 }  // namespace lxbox::sys

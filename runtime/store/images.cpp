@@ -2,15 +2,14 @@
 
 #include <elf.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstring>
 
 #include "runtime/base/log.hpp"
 #include "runtime/base/unique_fd.hpp"
+#include "runtime/linux/syscalls.hpp"
 #include "runtime/store/stale.hpp"
 
 namespace lxbox::store {
@@ -34,10 +33,7 @@ std::string detect_rootfs_arch(const std::string& rootfs) {
     for (const char* candidate : {"bin/sh", "bin/busybox", "usr/bin/env", "bin/ls"}) {
         // RESOLVE_IN_ROOT: an absolute symlink such as /bin/sh -> /bin/busybox resolves inside
         // the rootfs, never on the host.
-        struct open_how how = {};
-        how.flags = O_RDONLY | O_CLOEXEC;
-        how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-        int fd = static_cast<int>(::syscall(SYS_openat2, root->get(), candidate, &how, sizeof how));
+        int fd = sys::openat2(root->get(), candidate, O_RDONLY, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
         if (fd < 0) continue;
         UniqueFd file(fd);
         Elf64_Ehdr hdr{};
