@@ -3,12 +3,12 @@
 # minbase rootfs as .tar.gz and .tar.zst, timed in one hyperfine run per format into the same
 # filesystem. The bar (from the issue): lxbox at least as fast as GNU tar, which wins by
 # decompressing in a separate process.
-#   tools/bench/import.sh [RUNS]        (root; BUILD=build dir, default build-archive)
+#   tools/bench/import.sh [RUNS]        (root; BUILD=build dir, default build)
 # Tarballs are cached under /var/tmp/lxbox-bench (delete it to rebuild). Absolute times vary
 # run to run on a shared host: compare the ratios, which come from one run.
 set -euo pipefail
 src="$(cd "$(dirname "$0")/../.." && pwd)"
-build="${BUILD:-$src/build-archive}"
+build="${BUILD:-$src/build}"
 runs="${1:-5}"
 cache=/var/tmp/lxbox-bench
 work="$cache/work"   # the extraction targets: same filesystem for all three tools
