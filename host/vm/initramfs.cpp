@@ -1,7 +1,7 @@
 #include "host/vm/initramfs.hpp"
 
-#include <archive.h>
-#include <archive_entry.h>
+#include "runtime/archive/libarchive.hpp"
+
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -12,35 +12,28 @@
 
 namespace lxbox::vm {
 
+namespace la = lxbox::libarchive;
+
 namespace {
 
-struct WriterDeleter {
-    void operator()(archive* a) const { archive_write_free(a); }
-};
-struct ReaderDeleter {
-    void operator()(archive* a) const { archive_read_free(a); }
-};
-struct EntryDeleter {
-    void operator()(archive_entry* e) const { archive_entry_free(e); }
-};
 
 Status add_entry(archive* a, const std::string& path, unsigned type, unsigned mode,
                  const std::string& content = {}, dev_t rdev = 0) {
-    std::unique_ptr<archive_entry, EntryDeleter> entry(archive_entry_new());
-    archive_entry_set_pathname(entry.get(), path.c_str());
-    archive_entry_set_filetype(entry.get(), type);
-    archive_entry_set_perm(entry.get(), mode);
-    archive_entry_set_uid(entry.get(), 0);
-    archive_entry_set_gid(entry.get(), 0);
-    archive_entry_set_mtime(entry.get(), 0, 0);
-    archive_entry_set_nlink(entry.get(), type == AE_IFDIR ? 2 : 1);
-    if (type == AE_IFCHR) archive_entry_set_rdev(entry.get(), rdev);
-    archive_entry_set_size(entry.get(), type == AE_IFREG ? la_int64_t(content.size()) : 0);
-    if (archive_write_header(a, entry.get()) != ARCHIVE_OK)
-        return Error(ErrorKind::System, "cpio entry " + path + ": " + archive_error_string(a));
+    la::EntryPtr entry(la::archive_entry_new());
+    la::archive_entry_set_pathname(entry.get(), path.c_str());
+    la::archive_entry_set_filetype(entry.get(), type);
+    la::archive_entry_set_perm(entry.get(), mode);
+    la::archive_entry_set_uid(entry.get(), 0);
+    la::archive_entry_set_gid(entry.get(), 0);
+    la::archive_entry_set_mtime(entry.get(), 0, 0);
+    la::archive_entry_set_nlink(entry.get(), type == AE_IFDIR ? 2 : 1);
+    if (type == AE_IFCHR) la::archive_entry_set_rdev(entry.get(), rdev);
+    la::archive_entry_set_size(entry.get(), type == AE_IFREG ? la_int64_t(content.size()) : 0);
+    if (la::archive_write_header(a, entry.get()) != ARCHIVE_OK)
+        return Error(ErrorKind::System, "cpio entry " + path + ": " + la::archive_error_string(a));
     if (type == AE_IFREG && !content.empty() &&
-        archive_write_data(a, content.data(), content.size()) != la_ssize_t(content.size()))
-        return Error(ErrorKind::System, "cpio data " + path + ": " + archive_error_string(a));
+        la::archive_write_data(a, content.data(), content.size()) != la_ssize_t(content.size()))
+        return Error(ErrorKind::System, "cpio data " + path + ": " + la::archive_error_string(a));
     return {};
 }
 
@@ -69,20 +62,21 @@ Status write_entries(archive* a, const std::vector<InitramfsFile>& files) {
 }  // namespace
 
 Status write_initramfs(const std::string& out_path, const std::vector<InitramfsFile>& files) {
+    LXBOX_TRY(la::load());
     std::string tmp = out_path + ".tmp." + std::to_string(::getpid());
-    std::unique_ptr<archive, WriterDeleter> a(archive_write_new());
-    archive_write_set_format_cpio_newc(a.get());
-    archive_write_add_filter_none(a.get());
+    la::WritePtr a(la::archive_write_new());
+    la::archive_write_set_format_cpio_newc(a.get());
+    la::archive_write_add_filter_none(a.get());
     // Kernel initramfs wants plain blocks; no padding to 10 KiB records needed.
-    archive_write_set_bytes_in_last_block(a.get(), 1);
-    if (archive_write_open_filename(a.get(), tmp.c_str()) != ARCHIVE_OK)
-        return Error(ErrorKind::System, "create " + tmp + ": " + archive_error_string(a.get()));
+    la::archive_write_set_bytes_in_last_block(a.get(), 1);
+    if (la::archive_write_open_filename(a.get(), tmp.c_str()) != ARCHIVE_OK)
+        return Error(ErrorKind::System, "create " + tmp + ": " + la::archive_error_string(a.get()));
     Status written = write_entries(a.get(), files);
-    bool closed = archive_write_close(a.get()) == ARCHIVE_OK;
+    bool closed = la::archive_write_close(a.get()) == ARCHIVE_OK;
     if (!written || !closed) {
         ::unlink(tmp.c_str());
         if (!written) return std::move(written).context("write " + out_path);
-        return Error(ErrorKind::System, "write " + out_path + ": " + archive_error_string(a.get()));
+        return Error(ErrorKind::System, "write " + out_path + ": " + la::archive_error_string(a.get()));
     }
     if (::rename(tmp.c_str(), out_path.c_str()) != 0) {
         Error e = Error::last("rename " + tmp + " to " + out_path);
@@ -93,18 +87,19 @@ Status write_initramfs(const std::string& out_path, const std::vector<InitramfsF
 }
 
 Result<std::vector<std::string>> list_initramfs(const std::string& path) {
-    std::unique_ptr<archive, ReaderDeleter> a(archive_read_new());
-    archive_read_support_format_cpio(a.get());
-    archive_read_support_filter_all(a.get());
-    if (archive_read_open_filename(a.get(), path.c_str(), 1 << 16) != ARCHIVE_OK)
-        return Error(ErrorKind::Invalid, "open " + path + ": " + archive_error_string(a.get()));
+    LXBOX_TRY(la::load());
+    la::ReadPtr a(la::archive_read_new());
+    la::archive_read_support_format_cpio(a.get());
+    la::archive_read_support_filter_all(a.get());
+    if (la::archive_read_open_filename(a.get(), path.c_str(), 1 << 16) != ARCHIVE_OK)
+        return Error(ErrorKind::Invalid, "open " + path + ": " + la::archive_error_string(a.get()));
     std::vector<std::string> paths;
     archive_entry* entry = nullptr;
     int rc;
-    while ((rc = archive_read_next_header(a.get(), &entry)) == ARCHIVE_OK)
-        paths.emplace_back(archive_entry_pathname(entry));
+    while ((rc = la::archive_read_next_header(a.get(), &entry)) == ARCHIVE_OK)
+        paths.emplace_back(la::archive_entry_pathname(entry));
     if (rc != ARCHIVE_EOF)
-        return Error(ErrorKind::Invalid, "read " + path + ": " + archive_error_string(a.get()));
+        return Error(ErrorKind::Invalid, "read " + path + ": " + la::archive_error_string(a.get()));
     return paths;
 }
 

@@ -1,7 +1,7 @@
 #include "host/vm/kernel_package.hpp"
 
-#include <archive.h>
-#include <archive_entry.h>
+#include "runtime/archive/libarchive.hpp"
+
 #include <elf.h>
 #include <sys/stat.h>
 
@@ -9,6 +9,8 @@
 #include <memory>
 
 namespace lxbox::vm {
+
+namespace la = lxbox::libarchive;
 
 Result<std::string> parse_kernel_dependency(std::string_view text) {
     // Lines look like "  Depends: linux-image-6.1.0-56-amd64"; the first such is the kernel.
@@ -112,17 +114,14 @@ std::string strip_module_signature(std::string module) {
 
 namespace {
 
-struct ArchiveDeleter {
-    void operator()(archive* a) const { archive_read_free(a); }
-};
-using ArchivePtr = std::unique_ptr<archive, ArchiveDeleter>;
+using ArchivePtr = la::ReadPtr;
 
 Result<std::string> read_data(archive* a, const std::string& what) {
     std::string out;
     char buf[65536];
     for (;;) {
-        la_ssize_t n = archive_read_data(a, buf, sizeof buf);
-        if (n < 0) return Error(ErrorKind::Invalid, "read " + what + ": " + archive_error_string(a));
+        la_ssize_t n = la::archive_read_data(a, buf, sizeof buf);
+        if (n < 0) return Error(ErrorKind::Invalid, "read " + what + ": " + la::archive_error_string(a));
         if (n == 0) return out;
         out.append(buf, size_t(n));
     }
@@ -130,13 +129,14 @@ Result<std::string> read_data(archive* a, const std::string& what) {
 
 // Decompresses one raw stream held in memory with whatever filter libarchive detects.
 Result<std::string> decompress_raw(std::string_view bytes, const std::string& what) {
-    ArchivePtr a(archive_read_new());
-    archive_read_support_filter_all(a.get());
-    archive_read_support_format_raw(a.get());
+    LXBOX_TRY(la::load());
+    ArchivePtr a(la::archive_read_new());
+    la::archive_read_support_filter_all(a.get());
+    la::archive_read_support_format_raw(a.get());
     archive_entry* entry = nullptr;
-    if (archive_read_open_memory(a.get(), bytes.data(), bytes.size()) != ARCHIVE_OK ||
-        archive_read_next_header(a.get(), &entry) != ARCHIVE_OK)
-        return Error(ErrorKind::Invalid, "decompress " + what + ": " + archive_error_string(a.get()));
+    if (la::archive_read_open_memory(a.get(), bytes.data(), bytes.size()) != ARCHIVE_OK ||
+        la::archive_read_next_header(a.get(), &entry) != ARCHIVE_OK)
+        return Error(ErrorKind::Invalid, "decompress " + what + ": " + la::archive_error_string(a.get()));
     return read_data(a.get(), "decompress " + what);
 }
 
@@ -201,28 +201,28 @@ namespace {
 la_ssize_t read_from_outer(archive*, void* outer, const void** buffer) {
     static thread_local char chunk[1 << 16];
     *buffer = chunk;
-    return archive_read_data(static_cast<archive*>(outer), chunk, sizeof chunk);
+    return la::archive_read_data(static_cast<archive*>(outer), chunk, sizeof chunk);
 }
 
 Status visit_data_tar(archive* outer, const std::string& deb, const DebVisitor& visit,
                       const DebProgress& progress, uint64_t deb_size) {
-    ArchivePtr inner(archive_read_new());
-    archive_read_support_filter_all(inner.get());
-    archive_read_support_format_tar(inner.get());
-    if (archive_read_open(inner.get(), outer, nullptr, read_from_outer, nullptr) != ARCHIVE_OK)
-        return Error(ErrorKind::Invalid, deb + ": data.tar: " + archive_error_string(inner.get()));
+    ArchivePtr inner(la::archive_read_new());
+    la::archive_read_support_filter_all(inner.get());
+    la::archive_read_support_format_tar(inner.get());
+    if (la::archive_read_open(inner.get(), outer, nullptr, read_from_outer, nullptr) != ARCHIVE_OK)
+        return Error(ErrorKind::Invalid, deb + ": data.tar: " + la::archive_error_string(inner.get()));
     archive_entry* entry = nullptr;
     int rc;
-    while ((rc = archive_read_next_header(inner.get(), &entry)) == ARCHIVE_OK) {
-        if (archive_entry_filetype(entry) != AE_IFREG) continue;
-        std::string path = archive_entry_pathname(entry);
+    while ((rc = la::archive_read_next_header(inner.get(), &entry)) == ARCHIVE_OK) {
+        if (la::archive_entry_filetype(entry) != AE_IFREG) continue;
+        std::string path = la::archive_entry_pathname(entry);
         if (path.rfind("./", 0) == 0) path.erase(0, 2);
         auto read = [&]() { return read_data(inner.get(), deb + ": " + path); };
-        LXBOX_TRY(visit(path, uint64_t(archive_entry_size(entry)), read));
-        if (progress) progress(uint64_t(archive_filter_bytes(outer, -1)), deb_size);
+        LXBOX_TRY(visit(path, uint64_t(la::archive_entry_size(entry)), read));
+        if (progress) progress(uint64_t(la::archive_filter_bytes(outer, -1)), deb_size);
     }
     if (rc != ARCHIVE_EOF)
-        return Error(ErrorKind::Invalid, deb + ": data.tar: " + archive_error_string(inner.get()));
+        return Error(ErrorKind::Invalid, deb + ": data.tar: " + la::archive_error_string(inner.get()));
     return {};
 }
 
@@ -232,13 +232,14 @@ Status for_each_deb_file(const std::string& deb_path, const DebVisitor& visit,
                          const DebProgress& progress) {
     struct stat st {};
     if (::stat(deb_path.c_str(), &st) != 0) return Error::last("stat " + deb_path);
-    ArchivePtr outer(archive_read_new());
-    archive_read_support_format_ar(outer.get());
-    if (archive_read_open_filename(outer.get(), deb_path.c_str(), 1 << 16) != ARCHIVE_OK)
-        return Error(ErrorKind::Invalid, "open " + deb_path + ": " + archive_error_string(outer.get()));
+    LXBOX_TRY(la::load());
+    ArchivePtr outer(la::archive_read_new());
+    la::archive_read_support_format_ar(outer.get());
+    if (la::archive_read_open_filename(outer.get(), deb_path.c_str(), 1 << 16) != ARCHIVE_OK)
+        return Error(ErrorKind::Invalid, "open " + deb_path + ": " + la::archive_error_string(outer.get()));
     archive_entry* entry = nullptr;
-    while (archive_read_next_header(outer.get(), &entry) == ARCHIVE_OK) {
-        if (std::string_view(archive_entry_pathname(entry)).rfind("data.tar", 0) == 0)
+    while (la::archive_read_next_header(outer.get(), &entry) == ARCHIVE_OK) {
+        if (std::string_view(la::archive_entry_pathname(entry)).rfind("data.tar", 0) == 0)
             return visit_data_tar(outer.get(), deb_path, visit, progress, uint64_t(st.st_size));
     }
     return Error(ErrorKind::Invalid, deb_path + ": no data.tar member (not a .deb?)");

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "runtime/archive/archive.hpp"
+#include "runtime/archive/libarchive.hpp"
 #include "runtime/archive/reader.hpp"
 #include "runtime/archive/tree_writer.hpp"
 #include "runtime/base/log.hpp"
@@ -43,6 +44,7 @@ Status drain(BatchQueue& queue, TreeWriter& writer) {
 }  // namespace
 
 Result<Stats> extract(int input_fd, const std::string& dest_dir, const ExtractOptions& opts) {
+    LXBOX_TRY(libarchive::load());
     auto root = LXBOX_TRY(open_fd(dest_dir, O_RDONLY | O_DIRECTORY));
     struct stat st;
     uint64_t total = 0;

@@ -2,8 +2,8 @@
 // into the queue for the writer thread.
 #include "runtime/archive/reader.hpp"
 
-#include <archive.h>
-#include <archive_entry.h>
+#include "runtime/archive/libarchive.hpp"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,41 +19,41 @@ namespace lxbox::archive {
 
 namespace {
 
-using ArchivePtr = std::unique_ptr<struct archive, decltype(&archive_read_free)>;
+namespace la = lxbox::libarchive;
 
 Error archive_error(struct archive* a, const std::string& what) {
-    const char* msg = archive_error_string(a);
+    const char* msg = la::archive_error_string(a);
     return Error(ErrorKind::Invalid, what + ": " + (msg ? msg : "unknown libarchive error"));
 }
 
 Result<EntryHeader> header_of(struct archive_entry* ae) {
     EntryHeader h;
-    const char* raw = archive_entry_pathname(ae);
+    const char* raw = la::archive_entry_pathname(ae);
     if (!raw) return Error(ErrorKind::Invalid, "an entry has no name");
     LXBOX_TRY(check_entry_path(raw));
     h.path = normalize_entry_path(raw);
-    h.type = archive_entry_filetype(ae);
-    h.perm = archive_entry_perm(ae) & 07777;
-    h.uid = static_cast<uid_t>(archive_entry_uid(ae));
-    h.gid = static_cast<gid_t>(archive_entry_gid(ae));
-    h.size = archive_entry_size(ae);
-    h.mtime.tv_sec = archive_entry_mtime(ae);
-    h.mtime.tv_nsec = archive_entry_mtime_nsec(ae);
-    if (const char* hl = archive_entry_hardlink(ae)) {
+    h.type = la::archive_entry_filetype(ae);
+    h.perm = la::archive_entry_perm(ae) & 07777;
+    h.uid = static_cast<uid_t>(la::archive_entry_uid(ae));
+    h.gid = static_cast<gid_t>(la::archive_entry_gid(ae));
+    h.size = la::archive_entry_size(ae);
+    h.mtime.tv_sec = la::archive_entry_mtime(ae);
+    h.mtime.tv_nsec = la::archive_entry_mtime_nsec(ae);
+    if (const char* hl = la::archive_entry_hardlink(ae)) {
         LXBOX_TRY(check_entry_path(hl).context("hardlink " + h.path));
         h.hardlink = normalize_entry_path(hl);
         if (h.hardlink.empty()) return Error(ErrorKind::Refused, "entry '" + h.path + "' is a hardlink to the root: refused");
     }
     if (h.type == AE_IFLNK) {
-        const char* target = archive_entry_symlink(ae);
+        const char* target = la::archive_entry_symlink(ae);
         h.symlink = target ? target : "";
     }
-    h.rdev = archive_entry_rdev(ae);
-    archive_entry_xattr_reset(ae);
+    h.rdev = la::archive_entry_rdev(ae);
+    la::archive_entry_xattr_reset(ae);
     const char* name;
     const void* value;
     size_t size;
-    while (archive_entry_xattr_next(ae, &name, &value, &size) == ARCHIVE_OK)
+    while (la::archive_entry_xattr_next(ae, &name, &value, &size) == ARCHIVE_OK)
         h.xattrs.emplace_back(name, std::string(static_cast<const char*>(value), size));
     if (h.path.empty() && h.type != AE_IFDIR)
         return Error(ErrorKind::Refused, "entry '.' is not a directory: refused");
@@ -126,7 +126,7 @@ struct ReadState {
     Throttle throttle;
 
     void report() {
-        if (progress && throttle.due()) progress(static_cast<uint64_t>(archive_filter_bytes(a, -1)), total);
+        if (progress && throttle.due()) progress(static_cast<uint64_t>(la::archive_filter_bytes(a, -1)), total);
     }
 };
 
@@ -137,7 +137,7 @@ Status pump_data(ReadState& st, const std::string& path, bool& alive) {
         const void* buf;
         size_t size;
         la_int64_t offset;
-        int r = archive_read_data_block(st.a, &buf, &size, &offset);
+        int r = la::archive_read_data_block(st.a, &buf, &size, &offset);
         if (r == ARCHIVE_EOF) return {};
         if (r < ARCHIVE_WARN) return archive_error(st.a, "read entry '" + path + "'");
         if (size > 0 && !st.out.add_data(offset, buf, size)) {
@@ -153,14 +153,14 @@ Status read_entries(ReadState& st, bool& alive) {
     uint64_t entries = 0;
     for (;;) {
         struct archive_entry* ae;
-        int r = archive_read_next_header(st.a, &ae);
+        int r = la::archive_read_next_header(st.a, &ae);
         if (r == ARCHIVE_EOF) break;
         if (r < ARCHIVE_WARN) {
-            if (entries == 0 && archive_filter_bytes(st.a, -1) == 0)
+            if (entries == 0 && la::archive_filter_bytes(st.a, -1) == 0)
                 return Error(ErrorKind::Invalid, "empty archive: the input holds no data");
             return archive_error(st.a, entries == 0 ? "not a tar archive" : "corrupt or truncated archive");
         }
-        if (r == ARCHIVE_WARN) spdlog::debug("archive: {}", archive_error_string(st.a));
+        if (r == ARCHIVE_WARN) spdlog::debug("archive: {}", la::archive_error_string(st.a));
         EntryHeader header = LXBOX_TRY(header_of(ae));
         ++entries;
         const bool has_data = header.type == AE_IFREG && header.size > 0 && header.hardlink.empty();
@@ -192,7 +192,7 @@ struct FdSource {
             if (n < 0 && errno == EINTR) continue;
             if (n < 0) {
                 src->read_errno = errno;
-                archive_set_error(a, errno, "read the input: %s", std::strerror(errno));
+                la::archive_set_error(a, errno, "read the input: %s", std::strerror(errno));
                 return -1;
             }
             src->consumed += static_cast<uint64_t>(n);
@@ -211,13 +211,13 @@ Error open_error(struct archive* a, const FdSource& src) {
 }  // namespace
 
 void read_archive(int input_fd, uint64_t total, const ProgressFn& progress, BatchQueue& queue) {
-    ArchivePtr a(archive_read_new(), archive_read_free);
-    archive_read_support_filter_all(a.get());
-    archive_read_support_format_tar(a.get());  // every tar dialect: ustar, pax, GNU, sparse
+    la::ReadPtr a(la::archive_read_new());
+    la::archive_read_support_filter_all(a.get());
+    la::archive_read_support_format_tar(a.get());  // every tar dialect: ustar, pax, GNU, sparse
     Batcher out(queue);
     FdSource src{input_fd};
     // libarchive bids on the format while opening: a bad input fails here, not at the header.
-    if (archive_read_open(a.get(), &src, nullptr, &FdSource::read, nullptr) != ARCHIVE_OK) {
+    if (la::archive_read_open(a.get(), &src, nullptr, &FdSource::read, nullptr) != ARCHIVE_OK) {
         Error e = open_error(a.get(), src);
         return out.finish(&e);
     }
@@ -226,7 +226,7 @@ void read_archive(int input_fd, uint64_t total, const ProgressFn& progress, Batc
     Status status = read_entries(st, alive);
     if (!alive) return;
     if (!status) return out.finish(&status.error());
-    if (progress) progress(static_cast<uint64_t>(archive_filter_bytes(a.get(), -1)), total);
+    if (progress) progress(static_cast<uint64_t>(la::archive_filter_bytes(a.get(), -1)), total);
     out.finish(nullptr);
 }
 

@@ -1,7 +1,6 @@
 // The guest image builder's pure parts: kernel package parsing, module dependencies, module
 // signatures, vmlinux extraction from a bzImage, the input hash, the cpio writer.
-#include <archive.h>
-#include <archive_entry.h>
+#include "runtime/archive/libarchive.hpp"
 #include <elf.h>
 #include <gtest/gtest.h>
 
@@ -17,6 +16,8 @@
 #include "tests/common/test_support.hpp"
 
 namespace lxbox::vm {
+
+namespace la = lxbox::libarchive;
 namespace {
 
 TEST(GuestImageKernel, ParsesTheVersionedPackageFromAptCache) {
@@ -136,20 +137,20 @@ TEST(GuestImageModules, RefusesNonElfAndTruncatedModules) {
 }
 
 std::string xz_compress(const std::string& data) {
-    archive* a = archive_write_new();
-    archive_write_set_format_raw(a);
-    archive_write_add_filter_xz(a);
+    archive* a = la::archive_write_new();
+    la::archive_write_set_format_raw(a);
+    la::archive_write_add_filter_xz(a);
     std::string out(data.size() + 4096, '\0');
     size_t used = 0;
-    archive_write_open_memory(a, out.data(), out.size(), &used);
-    archive_entry* e = archive_entry_new();
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_size(e, la_int64_t(data.size()));
-    archive_write_header(a, e);
-    archive_write_data(a, data.data(), data.size());
-    archive_entry_free(e);
-    archive_write_close(a);
-    archive_write_free(a);
+    la::archive_write_open_memory(a, out.data(), out.size(), &used);
+    archive_entry* e = la::archive_entry_new();
+    la::archive_entry_set_filetype(e, AE_IFREG);
+    la::archive_entry_set_size(e, la_int64_t(data.size()));
+    la::archive_write_header(a, e);
+    la::archive_write_data(a, data.data(), data.size());
+    la::archive_entry_free(e);
+    la::archive_write_close(a);
+    la::archive_write_free(a);
     out.resize(used);
     return out;
 }

@@ -1,32 +1,115 @@
-#!/bin/sh
-# Start-to-exit of /bin/true in a container: lxbox launch --rm against bwrap, runc, unshare and
-# the bare host, on the same busybox rootfs, in one hyperfine run (ratios only mean something
-# within one run on these shared machines). Root only.
-#   tools/bench/launch.sh [BUILD_DIR] [RUNS]
-set -eu
-BUILD=${1:-build}
-RUNS=${2:-100}
-LXBOX=$(cd "$BUILD" && pwd)/host/lxbox
-TAR=$(cd "$BUILD" && pwd)/distro-images/busybox-rootfs.tar
+#!/bin/bash
+# Native launch speed, against the peers, in one run (ratios only mean something within one run
+# on these shared machines):
+#   1. start-to-exit of /bin/true in the busybox and the Debian minbase rootfs: lxbox launch
+#      --rm and into an existing container, bwrap, runc run, crun run (where it starts),
+#      unshare -mpfiu and the bare host, one hyperfine run per rootfs;
+#   2. cat of a 1 GiB file through the container's stdout against cat on the host;
+#   3. peak RSS of lxbox, bwrap and runc for one launch.
+# Targets (issue 3): lxbox launch --rm at least 5x faster than runc run and within 1.5x of
+# bwrap, stdout throughput within 5% of the host's, peak RSS under 10 MiB.
+#   tools/bench/launch.sh [BUILD_DIR] [RUNS]       (root; default build/ and 100 runs)
+# The Debian rootfs is built once with debootstrap and cached (tools/bench/lib.sh).
+set -euo pipefail
+src="$(cd "$(dirname "$0")/../.." && pwd)"
+build="$(cd "${1:-$src/build}" && pwd)"
+runs="${2:-100}"
+lxbox="$build/host/lxbox"
+busybox_tar="$build/distro-images/busybox-rootfs.tar"
+
 [ "$(id -u)" = 0 ] || { echo "launch.sh: needs root" >&2; exit 1; }
-[ -x "$LXBOX" ] && [ -r "$TAR" ] || { echo "launch.sh: build lxbox first ($LXBOX, $TAR)" >&2; exit 1; }
+[ -x "$lxbox" ] && [ -r "$busybox_tar" ] || { echo "launch.sh: build lxbox first ($lxbox)" >&2; exit 1; }
+for tool in hyperfine bwrap runc jq unshare; do
+    command -v "$tool" >/dev/null || { echo "launch.sh: $tool not found (tools/setup --test)" >&2; exit 1; }
+done
+. "$src/tools/bench/lib.sh"
+ensure_debian_rootfs
 
-WORK=$(mktemp -d /tmp/lxbox-bench.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT INT TERM
-mkdir -p "$WORK/bundle/rootfs"
-tar -xf "$TAR" -C "$WORK/bundle/rootfs"
-export LXBOX_ROOT="$WORK/store"
-"$LXBOX" launch --rm -- /bin/true  # registers the embedded busybox distro (first use)
+work="$(mktemp -d /tmp/lxbox-bench.XXXXXX)"
+trap 'rm -rf "$work"' EXIT INT TERM
+export LXBOX_ROOT="$work/store"
+mkdir -p "$work/busybox/rootfs" "$work/data"
+tar -xf "$busybox_tar" -C "$work/busybox/rootfs"
+"$lxbox" launch --rm -- /bin/true  # registers the embedded busybox distro (first use)
+"$lxbox" -q import debian "$cache/rootfs.tar.zst"
+declare -A rootfs=([busybox]="$work/busybox/rootfs" [debian]="$cache/rootfs")
 
-set -- \
-  -n host "/bin/true" \
-  -n unshare "unshare -mpfiu --mount-proc /bin/true" \
-  -n bwrap "bwrap --bind $WORK/bundle/rootfs / --proc /proc --dev /dev --unshare-pid --unshare-ipc --unshare-uts /bin/true" \
-  -n "lxbox launch --rm" "$LXBOX launch --rm -T -- /bin/true" \
-  -n "lxbox launch (default container)" "$LXBOX launch -T -- /bin/true"
-if command -v runc >/dev/null; then
-  (cd "$WORK/bundle" && runc spec && sed -i 's/"terminal": true/"terminal": false/; s/"sh"/"\/bin\/true"/' config.json)
-  set -- "$@" -n "runc run" "runc --root $WORK/runc run -b $WORK/bundle lxbox-bench"
+# An OCI bundle per rootfs for runc and crun: `runc spec`, no terminal, /bin/true, rootfs read-only.
+for d in busybox debian; do
+    mkdir -p "$work/bundle-$d"
+    (cd "$work/bundle-$d" && runc spec)
+    jq --arg root "${rootfs[$d]}" '.process.terminal = false | .process.args = ["/bin/true"] |
+        .root = {path: $root, readonly: true}' "$work/bundle-$d/config.json" >"$work/bundle-$d/c.json"
+    mv "$work/bundle-$d/c.json" "$work/bundle-$d/config.json"
+done
+
+# crun refuses the v1/v2 hybrid cgroup layout of some hosts; it is timed where it starts.
+crun_runs=no
+if command -v crun >/dev/null &&
+    crun --root "$work/crun" run -b "$work/bundle-busybox" probe >/dev/null 2>&1; then
+    crun_runs=yes
 fi
-hyperfine -N --warmup 5 --runs "$RUNS" --export-markdown "$WORK/result.md" "$@"
-cat "$WORK/result.md"
+
+ratios() {  # hyperfine JSON -> the ratios the issue names
+    jq -r '.results | map({(.command): .mean}) | add |
+        "ratios: lxbox --rm / bwrap = \(."lxbox --rm" / .bwrap * 100 | round / 100)" +
+        ", runc / lxbox --rm = \(."runc run" / ."lxbox --rm" * 10 | round / 10)" +
+        (if ."crun run" then ", crun / lxbox --rm = \(."crun run" / ."lxbox --rm" * 100 | round / 100)" else "" end)' "$1"
+}
+
+for d in busybox debian; do
+    echo "== start-to-exit of /bin/true, $d rootfs ($runs runs each)"
+    set -- \
+        -n host "/bin/true" \
+        -n unshare "unshare -mpfiu --mount-proc /bin/true" \
+        -n bwrap "bwrap --ro-bind ${rootfs[$d]} / --proc /proc --dev /dev --unshare-pid --unshare-ipc --unshare-uts /bin/true" \
+        -n "lxbox --rm" "$lxbox launch $d --rm -T -- /bin/true" \
+        -n "lxbox (existing container)" "$lxbox launch $d -T -- /bin/true" \
+        -n "runc run" "runc --root $work/runc run -b $work/bundle-$d bench-$d"
+    [ "$crun_runs" = no ] || set -- "$@" -n "crun run" "crun --root $work/crun run -b $work/bundle-$d bench-$d"
+    hyperfine -N --warmup 5 --runs "$runs" --style basic --export-json "$work/$d.json" \
+        --export-markdown "$work/$d.md" "$@" >/dev/null
+    cat "$work/$d.md"
+    ratios "$work/$d.json"
+done
+
+if [ "$crun_runs" = no ] && command -v crun >/dev/null; then
+    # As in ../shared/research/measurements.md: crun starts here only with the cgroup v2 mount
+    # of the hybrid layout hidden, so both are timed inside such a private mount namespace.
+    echo "== crun (hybrid cgroups: timed with /sys/fs/cgroup/unified unmounted, private mount namespace)"
+    unshare -m --propagation private bash -c "
+        umount /sys/fs/cgroup/unified 2>/dev/null || true
+        hyperfine -N --warmup 5 --runs $runs --style basic --export-json $work/crun.json \
+            --export-markdown $work/crun.md \
+            -n 'lxbox --rm' '$lxbox launch busybox --rm -T -- /bin/true' \
+            -n 'crun run' 'crun --root $work/crun run -b $work/bundle-busybox bench-crun' >/dev/null" &&
+        cat "$work/crun.md" &&
+        jq -r '.results | map({(.command): .mean}) | add |
+            "ratio: crun / lxbox --rm = \(."crun run" / ."lxbox --rm" * 100 | round / 100)"' "$work/crun.json" ||
+        echo "crun did not start here either"
+fi
+
+echo "== stdout throughput: cat of a 1 GiB file (GNU cat on the host and in the Debian container)"
+dd if=/dev/zero of="$work/data/big" bs=1M count=1024 status=none
+hyperfine -N --warmup 2 --runs 10 --style basic --export-json "$work/cat.json" \
+    --export-markdown "$work/cat.md" \
+    -n "host cat" "cat $work/data/big" \
+    -n "lxbox launch --rm -- cat" "$lxbox launch debian --rm -T -v $work/data:/data:ro -- cat /data/big" >/dev/null
+cat "$work/cat.md"
+jq -r '.results | map({(.command): .mean}) | add |
+    "throughput: host \(1024 / ."host cat" | round) MiB/s, lxbox \(1024 / ."lxbox launch --rm -- cat" | round) MiB/s" +
+    " (lxbox / host time = \(."lxbox launch --rm -- cat" / ."host cat" * 1000 | round / 1000))"' "$work/cat.json"
+
+echo "== peak RSS of one launch (max over 5 runs; the process and the children it waited for)"
+peak() {
+    local max=0 kb
+    for _ in 1 2 3 4 5; do
+        kb=$(/usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -n1)
+        [ "$kb" -gt "$max" ] && max=$kb
+    done
+    echo "$max"
+}
+printf '| %-22s | %8s |\n|---|---:|\n' command "peak RSS"
+printf '| %-22s | %5d KiB |\n' "lxbox launch --rm" "$(peak "$lxbox" launch busybox --rm -T -- /bin/true)"
+printf '| %-22s | %5d KiB |\n' "bwrap" "$(peak bwrap --ro-bind "${rootfs[busybox]}" / --proc /proc --dev /dev --unshare-pid /bin/true)"
+printf '| %-22s | %5d KiB |\n' "runc run" "$(peak runc --root "$work/runc" run -b "$work/bundle-busybox" bench-rss)"

@@ -1,0 +1,138 @@
+// libarchive, loaded on first use rather than linked.
+//
+// Only import, export and the VM image builder read or write archives; `lxbox launch` never
+// does. Linking libarchive.so made every launch load it and its eleven dependencies (libxml2,
+// ICU, nettle, the compressors) and run their relocations: 4.5 ms of a 25 ms launch on the
+// reference machine (see tools/bench/launch.sh). So, as systemd does for its optional
+// libraries, it is dlopen'ed by the code that needs it.
+//
+// Call sites name the functions through this namespace, with the prototypes of <archive.h>:
+//
+//     namespace la = lxbox::libarchive;
+//     LXBOX_TRY(la::load());                      // the one error a user can see
+//     la::ReadPtr a(la::archive_read_new());
+//     la::archive_read_support_filter_all(a.get());
+//
+// An unqualified archive_*() call would name the real symbol, which nothing links: the build
+// fails at link time, so a call site cannot bypass the loader by accident.
+#pragma once
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <atomic>
+#include <memory>
+
+#include "runtime/base/error.hpp"
+
+// Every libarchive function lxbox calls. Add a name here to use it.
+#define LXBOX_LIBARCHIVE_FUNCTIONS(X)                                                          \
+    X(archive_entry_filetype) X(archive_entry_free) X(archive_entry_gid)                      \
+    X(archive_entry_hardlink) X(archive_entry_linkify) X(archive_entry_linkresolver_free)     \
+    X(archive_entry_linkresolver_new) X(archive_entry_linkresolver_set_strategy)              \
+    X(archive_entry_mtime) X(archive_entry_mtime_nsec) X(archive_entry_new)                   \
+    X(archive_entry_pathname) X(archive_entry_perm) X(archive_entry_rdev)                     \
+    X(archive_entry_set_filetype) X(archive_entry_set_gid) X(archive_entry_set_gname)         \
+    X(archive_entry_set_hardlink) X(archive_entry_set_mtime) X(archive_entry_set_nlink)       \
+    X(archive_entry_set_pathname) X(archive_entry_set_perm) X(archive_entry_set_rdev)         \
+    X(archive_entry_set_rdevmajor) X(archive_entry_set_rdevminor) X(archive_entry_set_size)   \
+    X(archive_entry_set_symlink) X(archive_entry_set_uid) X(archive_entry_set_uname)          \
+    X(archive_entry_size) X(archive_entry_sourcepath) X(archive_entry_symlink)                \
+    X(archive_entry_uid) X(archive_entry_xattr_add_entry) X(archive_entry_xattr_next)         \
+    X(archive_entry_xattr_reset) X(archive_error_string)                     \
+    X(archive_filter_bytes) X(archive_read_data) X(archive_read_data_block)                   \
+    X(archive_read_disk_descend) X(archive_read_disk_new) X(archive_read_disk_open)           \
+    X(archive_read_disk_set_behavior) X(archive_read_disk_set_symlink_physical)               \
+    X(archive_read_free) X(archive_read_new) X(archive_read_next_header)                      \
+    X(archive_read_next_header2) X(archive_read_open) X(archive_read_open_fd)                 \
+    X(archive_read_open_filename) X(archive_read_open_memory)                                 \
+    X(archive_read_support_filter_all) X(archive_read_support_format_ar)                      \
+    X(archive_read_support_format_cpio) X(archive_read_support_format_raw)                    \
+    X(archive_read_support_format_tar) X(archive_write_add_filter_bzip2) \
+    X(archive_write_add_filter_gzip) X(archive_write_add_filter_none)                         \
+    X(archive_write_add_filter_xz) X(archive_write_add_filter_zstd) X(archive_write_close)    \
+    X(archive_write_data) X(archive_write_data_block) X(archive_write_free)                   \
+    X(archive_write_header) X(archive_write_new) X(archive_write_open_fd)                     \
+    X(archive_write_open_filename) X(archive_write_open_memory)                               \
+    X(archive_write_set_bytes_in_last_block) X(archive_write_set_filter_option)               \
+    X(archive_write_set_format_cpio_newc) X(archive_write_set_format_pax_restricted)          \
+    X(archive_write_set_format_raw)
+
+namespace lxbox::libarchive {
+
+// Loads the library once (thread-safe; later calls are free). The error names the library
+// and the package that ships it.
+Result<void> load();
+
+namespace detail {
+// The address of `name` in the loaded library. A function called before load() loads it
+// here; if that fails, or the symbol is missing, the process ends with a one-line message:
+// a missing symbol is a build/packaging defect, not a user error to recover from.
+void* symbol(const char* name) noexcept;
+}  // namespace detail
+
+template <typename F>
+class Fn;
+
+// A function of the library with the exact prototype F; resolved on its first call.
+template <typename R, typename... A>
+class Fn<R(A...)> {
+public:
+    explicit constexpr Fn(const char* name) : name_(name) {}
+    R operator()(A... args) const { return get()(args...); }
+
+private:
+    using Ptr = R (*)(A...);
+    Ptr get() const {
+        void* p = ptr_.load(std::memory_order_acquire);
+        if (p == nullptr) {
+            p = detail::symbol(name_);
+            ptr_.store(p, std::memory_order_release);
+        }
+        return reinterpret_cast<Ptr>(p);
+    }
+    const char* name_;
+    mutable std::atomic<void*> ptr_{nullptr};
+};
+
+// The variadic ones (archive_set_error's printf-style format).
+template <typename R, typename... A>
+class Fn<R(A..., ...)> {
+public:
+    explicit constexpr Fn(const char* name) : name_(name) {}
+    template <typename... V>
+    R operator()(A... args, V... varargs) const {
+        void* p = ptr_.load(std::memory_order_acquire);
+        if (p == nullptr) {
+            p = detail::symbol(name_);
+            ptr_.store(p, std::memory_order_release);
+        }
+        return reinterpret_cast<R (*)(A..., ...)>(p)(args..., varargs...);
+    }
+
+private:
+    const char* name_;
+    mutable std::atomic<void*> ptr_{nullptr};
+};
+
+#define LXBOX_LIBARCHIVE_DECLARE(name) inline const Fn<decltype(::name)> name{#name};
+LXBOX_LIBARCHIVE_FUNCTIONS(LXBOX_LIBARCHIVE_DECLARE)
+#undef LXBOX_LIBARCHIVE_DECLARE
+// Spelled out: decltype would carry the printf-format attribute into a template argument.
+inline const Fn<void(struct ::archive*, int, const char*, ...)> archive_set_error{"archive_set_error"};
+
+// unique_ptr deleters calling a libarchive free function.
+template <const auto& Free>
+struct Deleter {
+    template <typename T>
+    void operator()(T* p) const {
+        if (p != nullptr) Free(p);
+    }
+};
+using ReadPtr = std::unique_ptr<struct ::archive, Deleter<archive_read_free>>;
+using WritePtr = std::unique_ptr<struct ::archive, Deleter<archive_write_free>>;
+using EntryPtr = std::unique_ptr<struct ::archive_entry, Deleter<archive_entry_free>>;
+using LinkResolverPtr =
+    std::unique_ptr<struct ::archive_entry_linkresolver, Deleter<archive_entry_linkresolver_free>>;
+
+}  // namespace lxbox::libarchive
