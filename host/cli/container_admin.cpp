@@ -13,6 +13,7 @@
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/container/container.hpp"
 #include "runtime/linux/syscalls.hpp"
+#include "runtime/linux/process.hpp"
 
 namespace lxbox::cli {
 
@@ -82,7 +83,7 @@ Status stop_instance(const store::InstanceState& inst, double seconds) {
     UniqueFd pidfd(sys::pidfd_open(inst.pid));
     if (!pidfd) return {};  // already gone
     // Opened first, checked second: the pidfd now pins the process, so a reused pid cannot be hit.
-    if (store::process_start_time(inst.pid) != inst.start_time) return {};
+    if (linux_fx::process_start_time(inst.pid) != inst.start_time) return {};
     if (seconds > 0) {
         sys::pidfd_send_signal(pidfd.get(), SIGTERM);
         if (exited_within(pidfd.get(), static_cast<int>(seconds * 1000))) return {};

@@ -16,6 +16,7 @@
 #include "runtime/container/container.hpp"
 #include "runtime/plan/plan.hpp"
 #include "runtime/store/stale.hpp"
+#include "runtime/linux/process.hpp"
 
 namespace lxbox::cli {
 
@@ -92,9 +93,13 @@ Result<runtime::ContainerSpec> make_spec(const store::Store& store, const Launch
     return s;
 }
 
-// Prints a command's exec failure the way users know it and returns its exit code.
+// Prints a command's exec failure the way users know it, or that the memory limit killed it,
+// and returns its exit code (137 when the OOM killer's SIGKILL ended the command itself).
 int report(const runtime::Outcome& o) {
     if (o.exec_error) std::fprintf(stderr, "lxbox: %s\n", o.exec_error->message.c_str());
+    if (o.oom_killed)
+        std::fprintf(stderr, "lxbox: out of memory: the kernel killed a process of the container at its "
+                             "memory limit (raise --memory)\n");
     return o.exit_code;
 }
 
@@ -102,7 +107,7 @@ Result<int> run_container(store::Store& store, const runtime::ContainerSpec& spe
     auto c = LXBOX_TRY(runtime::Container::start(spec));
     store::InstanceState st;
     st.pid = c.pid();
-    st.start_time = store::process_start_time(c.pid()).value_or(0);
+    st.start_time = linux_fx::process_start_time(c.pid()).value_or(0);
     st.started = store::now_rfc3339();
     st.command = spec.process.args;
     Status written = t.ephemeral ? write_ephemeral_state(t.dir, st, t.image) : store.write_instance(t.container, st);

@@ -10,6 +10,7 @@
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/plan/plan.hpp"
 #include "runtime/store/stale.hpp"
+#include "runtime/linux/process.hpp"
 
 namespace lxbox::cli {
 
@@ -74,7 +75,7 @@ Result<std::optional<ContainerView>> ephemeral_view(const store::Store& store, c
         auto j = nlohmann::json::parse(*text);
         auto s = j.get<store::InstanceState>();
         v.image = j.value("image", "");
-        if (store::process_start_time(s.pid) == s.start_time) v.instance = s;
+        if (linux_fx::process_start_time(s.pid) == s.start_time) v.instance = s;
     } catch (const nlohmann::json::exception&) {
         return std::optional<ContainerView>{};
     }

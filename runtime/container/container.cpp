@@ -12,30 +12,16 @@
 
 #include "runtime/base/log.hpp"
 #include "runtime/container/child.hpp"
+#include "runtime/container/impl.hpp"
 #include "runtime/linux/process.hpp"
 #include "runtime/linux/pty.hpp"
 #include "runtime/linux/syscalls.hpp"
 #include "runtime/plan/plan.hpp"
-#include "runtime/store/store.hpp"
 
-#if __has_include("runtime/cgroups/cgroup.hpp")
-#include "runtime/cgroups/cgroup.hpp"
-#define LXBOX_HAVE_CGROUPS 1
-#endif
 
 namespace lxbox::runtime {
 
 namespace fx = lxbox::linux_fx;
-
-struct Container::Impl {
-    explicit Impl(const sigset_t& set) : blocked(set) {}
-    // Blocked from before clone3 until the container is reaped, then read through a signalfd:
-    // a Ctrl-C or a TERM to lxbox is forwarded, never lost and never fatal to lxbox.
-    fx::SignalBlock blocked;
-#ifdef LXBOX_HAVE_CGROUPS
-    std::optional<cgroups::Cgroup> cgroup;
-#endif
-};
 
 namespace {
 
@@ -64,7 +50,6 @@ detail::ChildChannel child_channel(const Pipes& p) {
     return {p.error_write.get(), p.sync_read.get(), p.sock_child.get()};
 }
 
-#ifdef LXBOX_HAVE_CGROUPS
 Status enter_cgroup(Container::Impl& impl, const ContainerSpec& spec, pid_t pid) {
     if (spec.cgroup.empty()) return {};
     cgroups::Limits limits;
@@ -79,14 +64,6 @@ Status join_cgroup(const std::string& name, pid_t pid) {
     auto cg = LXBOX_TRY(cgroups::Cgroup::open_existing(name));
     return cg.add_process(pid);
 }
-#else
-Status enter_cgroup(Container::Impl&, const ContainerSpec& spec, pid_t) {
-    if (spec.limits.memory_bytes || spec.limits.cpus || spec.limits.pids)
-        return Error(ErrorKind::Unsupported, "resource limits need the cgroups module, not built in");
-    return {};
-}
-Status join_cgroup(const std::string&, pid_t) { return {}; }
-#endif
 
 Status release_child(const Pipes& p) {
     char go = 'G';
@@ -135,7 +112,7 @@ Result<Container> Container::join(const JoinSpec& join) {
     if (!target) return Error::last("open the container's init (pid " + std::to_string(join.pid) + ")", ErrorKind::NotFound);
     // The pid may have been reused since the state was written: the pidfd is ours only if the
     // process behind it started when the container's init did.
-    if (join.start_time != 0 && store::process_start_time(join.pid) != join.start_time)
+    if (join.start_time != 0 && linux_fx::process_start_time(join.pid) != join.start_time)
         return Error(ErrorKind::NotFound, "the container's init (pid " + std::to_string(join.pid) + ") is gone");
     auto pipes = LXBOX_TRY(make_pipes(join.process.tty));
     Container c;

@@ -20,6 +20,8 @@ namespace lxbox::runtime {
 struct Outcome {
     int exit_code = 0;                 // the command's status, 128+N when killed by signal N
     std::optional<Error> exec_error;   // set when the command could not be exec'd (126/127)
+    bool oom_killed = false;           // the kernel's OOM killer killed a process of the
+                                       // container's cgroup (its memory limit; started ones only)
 };
 
 // What `exec` needs to enter a running container.

@@ -9,6 +9,7 @@
 
 #include "runtime/base/log.hpp"
 #include "runtime/container/container.hpp"
+#include "runtime/container/impl.hpp"
 #include "runtime/linux/process.hpp"
 #include "runtime/linux/pty.hpp"
 #include "runtime/linux/syscalls.hpp"
@@ -114,7 +115,9 @@ Result<Outcome> Container::wait() {
         return std::move(error);
     }
     if (!code) return std::move(code).error();
-    return Outcome{*code, std::nullopt};
+    Outcome outcome{*code, std::nullopt};
+    outcome.oom_killed = impl_ && impl_->cgroup && impl_->cgroup->oom_killed();
+    return outcome;
 }
 
 }  // namespace lxbox::runtime

@@ -8,7 +8,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstring>
+#include <string>
 
 #include "runtime/plan/plan.hpp"
 
@@ -67,5 +69,23 @@ Result<int> wait_exit(int pidfd) {
 }
 
 Result<std::optional<int>> poll_exit(int pidfd) { return wait_pidfd(pidfd, WNOHANG); }
+
+std::optional<uint64_t> process_start_time(pid_t pid) {
+    auto text = read_file("/proc/" + std::to_string(pid) + "/stat");
+    if (!text) return std::nullopt;
+    // The command name (field 2) may hold spaces and parentheses: parse after the last ')'.
+    const auto close = text->rfind(')');
+    if (close == std::string::npos) return std::nullopt;
+    size_t pos = close + 2;  // field 3
+    for (int field = 3; field < 22; ++field) {
+        pos = text->find(' ', pos);
+        if (pos == std::string::npos) return std::nullopt;
+        ++pos;
+    }
+    uint64_t value = 0;
+    auto [p, ec] = std::from_chars(text->data() + pos, text->data() + text->size(), value);
+    if (ec != std::errc()) return std::nullopt;
+    return value;
+}
 
 }  // namespace lxbox::linux_fx

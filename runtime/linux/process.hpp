@@ -33,6 +33,10 @@ private:
 sigset_t forwarded_signals();
 Result<UniqueFd> make_signal_fd(const sigset_t& set);
 
+// Start time of a live process (field 22 of /proc/PID/stat, clock ticks since boot), or nullopt
+// if it is gone: with the pid, it names a process across pid reuse.
+std::optional<uint64_t> process_start_time(pid_t pid);
+
 // Waits for the child behind pidfd and returns its exit code (128+N when killed by N).
 Result<int> wait_exit(int pidfd);
 // The same without blocking: nullopt while the child runs.

@@ -11,6 +11,7 @@
 #include "runtime/base/log.hpp"
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/store/store.hpp"
+#include "runtime/linux/process.hpp"
 
 namespace lxbox::store {
 
@@ -37,12 +38,12 @@ std::optional<WorkOwner> parse_work_dir_name(const std::string& dir_name) {
 WorkOwner self_owner() {
     WorkOwner o;
     o.pid = ::getpid();
-    o.start_time = process_start_time(o.pid).value_or(0);
+    o.start_time = linux_fx::process_start_time(o.pid).value_or(0);
     return o;
 }
 
 bool owner_alive(const WorkOwner& owner) {
-    auto start = process_start_time(owner.pid);
+    auto start = linux_fx::process_start_time(owner.pid);
     return start && *start == owner.start_time;
 }
 

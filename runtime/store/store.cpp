@@ -14,6 +14,7 @@
 #include "runtime/base/log.hpp"
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/store/stale.hpp"
+#include "runtime/linux/process.hpp"
 
 namespace lxbox::store {
 
@@ -99,24 +100,6 @@ Status Store::remove_container(const std::string& name) {
     });
 }
 
-std::optional<uint64_t> process_start_time(pid_t pid) {
-    auto text = read_file("/proc/" + std::to_string(pid) + "/stat");
-    if (!text) return std::nullopt;
-    // The command name (field 2) may hold spaces and parentheses: parse after the last ')'.
-    const auto close = text->rfind(')');
-    if (close == std::string::npos) return std::nullopt;
-    size_t pos = close + 2;  // field 3
-    for (int field = 3; field < 22; ++field) {
-        pos = text->find(' ', pos);
-        if (pos == std::string::npos) return std::nullopt;
-        ++pos;
-    }
-    uint64_t value = 0;
-    auto [p, ec] = std::from_chars(text->data() + pos, text->data() + text->size(), value);
-    if (ec != std::errc()) return std::nullopt;
-    return value;
-}
-
 Result<std::optional<InstanceState>> Store::running_instance(const std::string& name) const {
     const std::string path = container_dir(name) + "/state.json";
     auto text = read_file(path);
@@ -131,7 +114,7 @@ Result<std::optional<InstanceState>> Store::running_instance(const std::string& 
         ::unlink(path.c_str());  // torn by a crash: the instance cannot be trusted to exist
         return std::optional<InstanceState>{};
     }
-    auto start = process_start_time(s.pid);
+    auto start = linux_fx::process_start_time(s.pid);
     if (!start || *start != s.start_time) {
         spdlog::debug("container {}: pid {} is gone, clearing stale state", name, s.pid);
         ::unlink(path.c_str());

@@ -114,9 +114,6 @@ private:
     std::string root_;
 };
 
-// Start time of a live process (field 22 of /proc/PID/stat), or nullopt if it is gone.
-std::optional<uint64_t> process_start_time(pid_t pid);
-
 // How hard write_file_atomic works for the data to survive a crash.
 enum class Durability {
     Durable,     // fsync the file and its directory: the registry, files a user keeps

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "runtime/base/unique_fd.hpp"
 #include "tests/common/test_support.hpp"
 
 extern char** environ;
@@ -146,10 +147,43 @@ TEST_F(LaunchCli, ExecJoinsAndStopEndsARunningContainer) {
     EXPECT_TRUE(ps_entry("svc").is_null());
 }
 
-TEST_F(LaunchCli, ThrowawayContainersLeaveNothingBehind) {
-    for (int i = 0; i < 5; ++i) EXPECT_EQ(run_lxbox(root, {"launch", "--rm", "--", "true"}).exit_code, 0);
-    auto r = run({"ls", "-A", root + "/containers"});
-    EXPECT_EQ(r.out, "");
+TEST_F(LaunchCli, MemoryLimitOomKillIsReportedAndTheStatusIs137) {
+    // tail -c buffers 60 MiB of a pipe: over a 32 MiB limit (no swap), the kernel kills it.
+    auto r = run_lxbox(root, {"launch", "--rm", "--memory", "32m", "--", "sh", "-c",
+                              "head -c 100m /dev/zero | tail -c 60m >/dev/null"});
+    EXPECT_EQ(r.exit_code, 137) << r.err;
+    EXPECT_NE(r.err.find("lxbox: out of memory: the kernel killed a process of the container at its memory "
+                         "limit (raise --memory)\n"),
+              std::string::npos)
+        << r.err;
+    // Work that fits in the same limit: no report. (busybox tail -c is quadratic: keep it small.)
+    auto ok = run_lxbox(root, {"launch", "--rm", "--memory", "32m", "--", "sh", "-c",
+                               "head -c 8m /dev/zero | tail -c 4m | wc -c"});
+    EXPECT_EQ(ok.exit_code, 0) << ok.err;
+    EXPECT_EQ(ok.out, "4194304\n");
+    EXPECT_EQ(ok.err, "");
+}
+
+// Every lxbox cgroup on the host, whatever the layout (v1 hierarchies, v2, hybrid).
+std::string lxbox_cgroups() {
+    return run({"sh", "-c", "find /sys/fs/cgroup -maxdepth 6 -type d -name 'lxbox-*' | sort"}).out;
+}
+
+TEST_F(LaunchCli, TwoHundredThrowawayContainersLeaveNothingBehind) {
+    ASSERT_EQ(run_lxbox(root, {"launch", "--rm", "--", "true"}).exit_code, 0);  // registers busybox
+    const std::string mounts = read_file("/proc/self/mountinfo").value();
+    const std::string cgroups = lxbox_cgroups();
+    const std::string fds = run({"ls", "/proc/" + std::to_string(::getpid()) + "/fd"}).out;
+    for (int i = 0; i < 200; ++i) {
+        auto r = run_lxbox(root, {"launch", "--rm", "--memory", "64m", "--pids-limit", "50", "--", "true"});
+        ASSERT_EQ(r.exit_code, 0) << "run " << i << ": " << r.err;
+    }
+    EXPECT_EQ(read_file("/proc/self/mountinfo").value(), mounts);
+    EXPECT_EQ(lxbox_cgroups(), cgroups);
+    EXPECT_EQ(run({"ls", "/proc/" + std::to_string(::getpid()) + "/fd"}).out, fds);
+    // No lxbox process of this store left (the [l] keeps pgrep from matching its own shell).
+    EXPECT_EQ(run({"sh", "-c", "pgrep -f '[l]xbox --root " + root + "' || true"}).out, "");
+    EXPECT_EQ(run({"ls", "-A", root + "/containers"}).out, "");
 }
 
 }  // namespace

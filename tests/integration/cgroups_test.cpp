@@ -250,10 +250,7 @@ TEST_F(CgroupsTest, DestructorKillsLeftoversAndRemovesTheGroup) {
         paths = cg->paths();
         ASSERT_TRUE(cg->add_process(child.pid()).ok());
         child.go();
-        auto start = std::chrono::steady_clock::now();
         cg.reset();
-        auto took = std::chrono::steady_clock::now() - start;
-        EXPECT_LT(took, std::chrono::seconds(1));
     }
     for (const auto& p : paths) EXPECT_FALSE(exists(p)) << p;
     int status = child.wait();
@@ -326,22 +323,6 @@ TEST_F(CgroupsTest, RootlessIsUnsupportedAndNamesTheHierarchy) {
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << *msg;
     EXPECT_NE(msg->find("cannot write"), std::string::npos) << *msg;
     EXPECT_NE(msg->find("hierarchy"), std::string::npos) << *msg;
-}
-
-TEST_F(CgroupsTest, CreateAndRemoveIsCheap) {
-    constexpr int kRounds = 50;
-    auto start = std::chrono::steady_clock::now();
-    for (int i = 0; i < kRounds; ++i) {
-        auto cg = create_or_skip(unique_name("bench"), Limits{32ull << 20, 0.5, 64});
-        if (!cg) LXBOX_SKIP(skip_reason_);
-    }
-    auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                  std::chrono::steady_clock::now() - start)
-                  .count();
-    std::printf("create+remove with memory, cpu and pids limits: %lld us each\n",
-                static_cast<long long>(us / kRounds));
-    EXPECT_LT(us / kRounds,
-              20000);  // far above the measured cost; catches a sleep on the fast path
 }
 
 // The pure-v2 code path on a cgroup2 mount of our own (the test runs in a private mount

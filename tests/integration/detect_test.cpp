@@ -115,13 +115,6 @@ TEST_F(DetectHost, ARememberedVerdictAppliesOnlyOverAPassedProbe) {
     }
 }
 
-TEST_F(DetectHost, ProbesTakeWellUnderASecond) {
-    auto start = std::chrono::steady_clock::now();
-    (void)detect_host({});
-    auto took = std::chrono::steady_clock::now() - start;
-    EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(took).count(), 1000);
-}
-
 TEST_F(DetectHost, QemuOnAnEmptyPathIsNotFound) {
     HostFacts f = detect_host({"", std::string("")});
     for (const auto& [name, bin] : f.qemu) EXPECT_TRUE(bin.path.empty()) << name;

@@ -1,0 +1,21 @@
+// Container::Impl (internal to runtime/container): what the parent holds for a running
+// container beyond its pid and fds, kept out of the public header.
+#pragma once
+
+#include <optional>
+
+#include "runtime/cgroups/cgroup.hpp"
+#include "runtime/container/container.hpp"
+#include "runtime/linux/process.hpp"
+
+namespace lxbox::runtime {
+
+struct Container::Impl {
+    explicit Impl(const sigset_t& set) : blocked(set) {}
+    // Blocked from before clone3 until the container is reaped, then read through a signalfd:
+    // a Ctrl-C or a TERM to lxbox is forwarded, never lost and never fatal to lxbox.
+    linux_fx::SignalBlock blocked;
+    std::optional<cgroups::Cgroup> cgroup;  // the container's own; none for a joined process
+};
+
+}  // namespace lxbox::runtime
