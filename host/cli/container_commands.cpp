@@ -77,6 +77,7 @@ Result<runtime::ContainerSpec> make_spec(const store::Store& store, const Launch
     s.network = req.network;
     s.init = !req.no_init;
     s.cgroup = cgroup_name(t.dir);
+    s.cache_dir = store.root() + "/cache";
     for (const auto& v : req.volumes) s.binds.push_back(LXBOX_TRY(runtime::parse_bind(v)));
     s.process = LXBOX_TRY(make_process_spec(req.process));
     if (req.share_cwd) {
@@ -127,7 +128,8 @@ Result<std::optional<int>> join_if_running(store::Store& store, const Target& t,
     for (int tries = 0; tries < 200; ++tries) {
         auto inst = LXBOX_TRY(store.running_instance(t.container));
         if (inst) {
-            runtime::JoinSpec j{inst->pid, inst->start_time, cgroup_name(t.dir), LXBOX_TRY(make_process_spec(req.process))};
+            runtime::JoinSpec j{inst->pid, inst->start_time, cgroup_name(t.dir), LXBOX_TRY(make_process_spec(req.process)),
+                                store.root() + "/cache"};
             auto c = LXBOX_TRY(runtime::Container::join(j));
             auto outcome = LXBOX_TRY(c.wait());
             return std::optional<int>{report(outcome)};

@@ -8,9 +8,10 @@
 #include <cstdlib>
 
 #include "runtime/base/unique_fd.hpp"
-#include "runtime/plan/plan.hpp"
-#include "runtime/store/stale.hpp"
 #include "runtime/linux/process.hpp"
+#include "runtime/plan/plan.hpp"
+#include "runtime/plan/security.hpp"
+#include "runtime/store/stale.hpp"
 
 namespace lxbox::cli {
 
@@ -21,6 +22,14 @@ void add_process_options(CLI::App& cmd, ProcessOptions& o) {
     cmd.add_option("--env-file", o.env_files, "Read K=V lines from a file")->allow_extra_args(false);
     cmd.add_flag("-t,--tty", o.force_tty, "Always allocate a pty");
     cmd.add_flag("-T,--no-tty", o.no_tty, "Never allocate a pty");
+    cmd.add_flag("--privileged", o.security.privileged,
+                 "Every capability, no seccomp filter, no masked paths (docker's --privileged)");
+    cmd.add_option("--cap-add", o.security.cap_add, "Add a capability (NET_ADMIN, SYS_PTRACE, ..., ALL)")
+        ->allow_extra_args(false);
+    cmd.add_option("--cap-drop", o.security.cap_drop, "Drop a capability of the default set (or ALL)")
+        ->allow_extra_args(false);
+    cmd.add_option("--seccomp", o.security.seccomp, "default (docker's semantics) or unconfined")
+        ->check(CLI::IsMember({"default", "unconfined"}));
 }
 
 Result<runtime::ProcessSpec> make_process_spec(const ProcessOptions& o) {
@@ -28,6 +37,8 @@ Result<runtime::ProcessSpec> make_process_spec(const ProcessOptions& o) {
     p.args = o.command;
     p.user = o.user;
     p.cwd = o.cwd;
+    p.security = o.security;
+    LXBOX_TRY(runtime::plan_security(p.security));  // an unknown capability fails here, not in the child
     for (const auto& f : o.env_files) {
         auto text = LXBOX_TRY_CTX(read_file(f), "read env file " + f);
         auto vars = LXBOX_TRY_CTX(runtime::parse_env_file(text), f);
@@ -50,7 +61,7 @@ std::string cgroup_name(const std::string& container_dir) {
 Status write_ephemeral_state(const std::string& dir, const store::InstanceState& s, const std::string& image) {
     nlohmann::json j = s;
     j["image"] = image;
-    return store::write_file_atomic(dir + "/state.json", j.dump() + "\n", store::Durability::RenameOnly);
+    return write_file_atomic(dir + "/state.json", j.dump() + "\n", Durability::RenameOnly);
 }
 
 namespace {

@@ -20,6 +20,7 @@ struct ProcessOptions {
     std::vector<std::string> env, env_files;
     bool force_tty = false, no_tty = false;
     std::vector<std::string> command;
+    runtime::SecuritySpec security;
 };
 
 void add_process_options(CLI::App& cmd, ProcessOptions& opts);

@@ -46,7 +46,7 @@ Result<int> cmd_shim(const GlobalOptions& g, const ShimRequest& req) {
                                " --root " + sh_quote(store.root()) + " launch " + sh_quote(req.container) +
                                " --share-cwd -- " + sh_quote(req.command) + " \"$@\"\n";
     const std::string path = dir + "/" + req.command;
-    LXBOX_TRY_CTX(store::write_file_atomic(path, script), "shim " + req.command);
+    LXBOX_TRY_CTX(write_file_atomic(path, script), "shim " + req.command);
     if (::chmod(path.c_str(), 0755) != 0) return Error::last("shim: chmod " + path);
     std::printf("%s\n", path.c_str());
     return 0;

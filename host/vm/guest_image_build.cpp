@@ -23,20 +23,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Status write_file_atomic(const std::string& path, const std::string& content, unsigned mode = 0644) {
-    std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    {
-        auto fd = LXBOX_TRY(open_fd(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode));
-        LXBOX_TRY_CTX(write_all(fd.get(), content), "write " + tmp);
-    }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        Error e = Error::last("rename " + tmp + " to " + path);
-        ::unlink(tmp.c_str());
-        return e;
-    }
-    return {};
-}
-
 Status make_dirs(const std::string& path) {
     std::error_code ec;
     fs::create_directories(path, ec);

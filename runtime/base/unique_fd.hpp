@@ -47,6 +47,16 @@ Result<std::string> read_file(const std::string& path);
 // itself (the busybox rootfs, the guest agent) and names itself in the shims it writes.
 Result<std::string> self_executable();
 
+// How hard write_file_atomic works for the data to survive a crash.
+enum class Durability {
+    Durable,     // fsync the file and its directory: the registry, files a user keeps
+    RenameOnly,  // atomic for readers, not crash-proof: state that a crash makes stale anyway
+};
+
+// Writes path atomically (temp file + rename; see Durability), created with mode.
+Status write_file_atomic(const std::string& path, const std::string& data,
+                         Durability durability = Durability::Durable, unsigned mode = 0644);
+
 // A directory made with mkdtemp and removed recursively in the destructor.
 class TempDir {
 public:

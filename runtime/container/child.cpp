@@ -104,14 +104,16 @@ Result<Prepared> prepare_process(const ProcessSpec& process, const std::string& 
     p.env = plan_env(process, user, hostname);
     p.exec = plan_exec(process, user);
     p.user = std::move(user);
+    p.security = LXBOX_TRY(plan_security(process.security));
     return p;
 }
 
-void container_child_main(const ContainerSpec& spec, const ChildChannel& ch) {
+void container_child_main(const ContainerSpec& spec, const ChildChannel& ch, const std::string& seccomp_program) {
     // The container must not outlive lxbox's hold on it unnoticed (no one could reap or stop it).
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     auto prepared = setup_container(spec);
     if (!prepared) fail(ch, prepared.error(), 125);
+    prepared->security.seccomp_program = seccomp_program;
     if (auto st = wait_for_parent(ch); !st) fail(ch, st.error(), 125);
     // A cgroup namespace made now has the container's own cgroup as its root.
     if (!spec.cgroup.empty() && ::unshare(CLONE_NEWCGROUP) != 0)
@@ -119,7 +121,8 @@ void container_child_main(const ContainerSpec& spec, const ChildChannel& ch) {
     run_process(*prepared, spec.process, ch, spec.init, false);
 }
 
-void join_child_main(const JoinSpec& join, int target_pidfd, const ChildChannel& ch) {
+void join_child_main(const JoinSpec& join, int target_pidfd, const ChildChannel& ch,
+                     const std::string& seccomp_program) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (auto st = wait_for_parent(ch); !st) fail(ch, st.error(), 125);
     constexpr int kAll = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP;
@@ -130,6 +133,7 @@ void join_child_main(const JoinSpec& join, int target_pidfd, const ChildChannel&
     ::gethostname(host, sizeof host - 1);
     auto prepared = prepare_process(join.process, host);
     if (!prepared) fail(ch, prepared.error(), 125);
+    prepared->security.seccomp_program = seccomp_program;
     // The forwarder stays outside the pid namespace; the command, forked, lands inside it.
     run_process(*prepared, join.process, ch, true, true);
 }

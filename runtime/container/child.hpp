@@ -8,6 +8,7 @@
 #include "runtime/base/error.hpp"
 #include "runtime/container/container.hpp"
 #include "runtime/plan/plan.hpp"
+#include "runtime/plan/security.hpp"
 
 namespace lxbox::runtime::detail {
 
@@ -22,10 +23,14 @@ struct Prepared {
     ResolvedUser user;
     std::vector<std::string> env;
     ExecPlan exec;
+    SecurityPlan security;
 };
 
-[[noreturn]] void container_child_main(const ContainerSpec& spec, const ChildChannel& ch);
-[[noreturn]] void join_child_main(const JoinSpec& join, int target_pidfd, const ChildChannel& ch);
+// seccomp_program: the process's filter, compiled by the parent (it may use its cache there).
+[[noreturn]] void container_child_main(const ContainerSpec& spec, const ChildChannel& ch,
+                                       const std::string& seccomp_program);
+[[noreturn]] void join_child_main(const JoinSpec& join, int target_pidfd, const ChildChannel& ch,
+                                  const std::string& seccomp_program);
 
 // Reads the container's /etc/passwd and /etc/group and plans the command.
 Result<Prepared> prepare_process(const ProcessSpec& process, const std::string& hostname);

@@ -15,6 +15,7 @@
 #include "runtime/container/impl.hpp"
 #include "runtime/linux/process.hpp"
 #include "runtime/linux/pty.hpp"
+#include "runtime/linux/security.hpp"
 #include "runtime/linux/syscalls.hpp"
 #include "runtime/plan/plan.hpp"
 
@@ -86,6 +87,8 @@ Container::~Container() {
 
 Result<Container> Container::start(const ContainerSpec& spec) {
     LXBOX_TRY(validate_spec(spec));
+    const std::string seccomp =
+        LXBOX_TRY(fx::seccomp_program(LXBOX_TRY(plan_security(spec.process.security)), spec.cache_dir));
     auto pipes = LXBOX_TRY(make_pipes(spec.process.tty));
     Container c;
     c.impl_ = std::make_unique<Impl>(fx::forwarded_signals());
@@ -94,7 +97,7 @@ Result<Container> Container::start(const ContainerSpec& spec) {
     int pidfd = -1;
     const pid_t pid = sys::clone3_pidfd(flags, &pidfd);
     if (pid < 0) return Error::last("clone the container " + spec.name);
-    if (pid == 0) detail::container_child_main(spec, child_channel(pipes));
+    if (pid == 0) detail::container_child_main(spec, child_channel(pipes), seccomp);
     spdlog::debug("container {}: init is pid {}", spec.name, pid);
     c.pid_ = pid;
     c.pidfd_.reset(pidfd);
@@ -114,13 +117,15 @@ Result<Container> Container::join(const JoinSpec& join) {
     // process behind it started when the container's init did.
     if (join.start_time != 0 && linux_fx::process_start_time(join.pid) != join.start_time)
         return Error(ErrorKind::NotFound, "the container's init (pid " + std::to_string(join.pid) + ") is gone");
+    const std::string seccomp =
+        LXBOX_TRY(fx::seccomp_program(LXBOX_TRY(plan_security(join.process.security)), join.cache_dir));
     auto pipes = LXBOX_TRY(make_pipes(join.process.tty));
     Container c;
     c.impl_ = std::make_unique<Impl>(fx::forwarded_signals());
     int pidfd = -1;
     const pid_t pid = sys::clone3_pidfd(0, &pidfd);
     if (pid < 0) return Error::last("fork");
-    if (pid == 0) detail::join_child_main(join, target.get(), child_channel(pipes));
+    if (pid == 0) detail::join_child_main(join, target.get(), child_channel(pipes), seccomp);
     c.pid_ = pid;
     c.pidfd_.reset(pidfd);
     c.tty_ = join.process.tty;

@@ -30,6 +30,7 @@ struct JoinSpec {
     uint64_t start_time = 0;    // its start time (/proc/PID/stat field 22); 0 = do not check
     std::string cgroup;         // the container's cgroup to join; "" = none
     ProcessSpec process;
+    std::string cache_dir;      // as ContainerSpec::cache_dir
 };
 
 class Container {

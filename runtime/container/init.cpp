@@ -13,6 +13,7 @@
 #include "runtime/container/child.hpp"
 #include "runtime/linux/process.hpp"
 #include "runtime/linux/pty.hpp"
+#include "runtime/linux/security.hpp"
 #include "runtime/linux/syscalls.hpp"
 
 extern char** environ;
@@ -58,6 +59,7 @@ ExecArgs exec_args(const Prepared& p) {
         if (auto st = fx::become_tty_session(tty_slave); !st) fail(ch, st.error(), 125);
     }
     if (auto st = fx::switch_user(p.user); !st) fail(ch, st.error().context("switch to user " + p.user.name), 125);
+    if (auto st = fx::set_capabilities(p.security, p.user.uid); !st) fail(ch, st.error(), 125);
     // After the switch, so the user's own permissions decide whether the directory can be entered.
     if (::chdir(p.exec.cwd.c_str()) != 0) {
         if (p.exec.cwd_required) fail(ch, Error::last("enter " + p.exec.cwd), 125);
@@ -120,6 +122,9 @@ void run_process(const Prepared& prepared, const ProcessSpec& process, const Chi
     const std::string slave = process.tty ? open_tty(ch) : std::string();
     const ExecArgs args = exec_args(prepared);
     environ = const_cast<char**>(args.envp.data());
+    // Bounding set, no_new_privs and seccomp before the fork: init is confined as well, and
+    // the command inherits it all (the filter is built here, where allocating is fine).
+    if (auto st = fx::enter_security(prepared.security); !st) fail(ch, st.error(), 125);
     if (!with_init) exec_command(prepared, args, ch, slave, die_with_parent);
     // Blocked before the fork, so no signal slips between fork and the wait loop.
     sigset_t all;
@@ -135,6 +140,7 @@ void run_process(const Prepared& prepared, const ProcessSpec& process, const Chi
     // init keeps no fd of lxbox's: the error pipe must reach EOF at the command's exec, and the
     // host terminal must not be reachable through /proc/1/fd.
     sys::close_range(3, ~0U, 0);
+    (void)fx::set_capabilities(prepared.security, 0);  // init stays root, with the container's set
     if (process.tty) quiet_stdio();
     init_loop(child, all);
 }

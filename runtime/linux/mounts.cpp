@@ -47,6 +47,18 @@ Status apply(const runtime::MountOp& op) {
         if (::mknod(op.target.c_str(), S_IFCHR | op.mode, makedev(op.major, op.minor)) != 0 && errno != EEXIST)
             return Error::last("create device " + op.target);
         return {};
+    case MountOpKind::Mask:
+    case MountOpKind::ReadOnly: {
+        struct stat st;
+        if (::lstat(op.target.c_str(), &st) != 0) return {};  // not on this kernel: nothing to hide
+        if (op.kind == MountOpKind::Mask && S_ISDIR(st.st_mode))
+            return mount_fs("tmpfs", op.target, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=555");
+        auto tree = LXBOX_TRY(clone_tree(op.kind == MountOpKind::Mask ? "/dev/null" : op.target,
+                                         op.kind == MountOpKind::ReadOnly));
+        if (sys::move_mount(tree.get(), "", AT_FDCWD, op.target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
+            return Error::last((op.kind == MountOpKind::Mask ? "mask " : "make read-only ") + op.target);
+        return {};
+    }
     case MountOpKind::Symlink:
         if (::symlink(op.link.c_str(), op.target.c_str()) != 0 && errno != EEXIST)
             return Error::last("create symlink " + op.target);

@@ -7,6 +7,8 @@
 #include <charconv>
 #include <sstream>
 
+#include "runtime/plan/security.hpp"
+
 namespace lxbox::runtime {
 
 namespace {
@@ -22,6 +24,7 @@ Status validate_spec(const ContainerSpec& spec) {
         return Error(ErrorKind::Invalid, "container dir '" + spec.container_dir + "' must be an absolute path");
     if (spec.network != "host" && spec.network != "none")
         return Error(ErrorKind::Invalid, "network '" + spec.network + "' is not one of host, none");
+    LXBOX_TRY(plan_security(spec.process.security));
     for (const auto& b : spec.binds) {
         if (!absolute(b.source) || !absolute(b.target))
             return Error(ErrorKind::Invalid, "bind mount " + b.source + ":" + b.target + " needs absolute paths");
@@ -58,7 +61,7 @@ OverlayPlan plan_overlay(const ContainerSpec& spec) {
     return p;
 }
 
-std::vector<MountOp> plan_system_mounts(const ContainerSpec&) {
+std::vector<MountOp> plan_system_mounts(const ContainerSpec& spec) {
     constexpr unsigned long kSafe = MS_NOSUID | MS_NODEV | MS_NOEXEC;
     std::vector<MountOp> ops;
     auto dir = [&](std::string t, unsigned mode) { ops.push_back({MountOpKind::MakeDir, std::move(t), "", 0, "", mode}); };
@@ -95,6 +98,11 @@ std::vector<MountOp> plan_system_mounts(const ContainerSpec&) {
     link("/dev/stdin", "/proc/self/fd/0");
     link("/dev/stdout", "/proc/self/fd/1");
     link("/dev/stderr", "/proc/self/fd/2");
+    // docker's masked and read-only paths, after /dev so /dev/null exists to mask with.
+    if (!spec.process.security.privileged) {
+        for (const auto& p : masked_paths()) ops.push_back({MountOpKind::Mask, p});
+        for (const auto& p : readonly_paths()) ops.push_back({MountOpKind::ReadOnly, p});
+    }
     return ops;
 }
 

@@ -13,7 +13,9 @@
 
 namespace lxbox::runtime {
 
-enum class MountOpKind { MakeDir, Mount, MakeDevice, Symlink };
+// Mask: hide a path of /proc or /sys (a file under /dev/null, a directory under an empty
+// read-only tmpfs); ReadOnly: bind it over itself read-only. Both skip a path this kernel lacks.
+enum class MountOpKind { MakeDir, Mount, MakeDevice, Symlink, Mask, ReadOnly };
 
 // One step of building the container's /proc, /sys and /dev after pivot_root. Targets are
 // absolute paths inside the container (resolved after pivot_root, so a symlink in the image

@@ -30,8 +30,19 @@ void from_json(const nlohmann::json& j, BindMount& b) {
     get_opt(j, "readonly", b.readonly);
 }
 
+void to_json(nlohmann::json& j, const SecuritySpec& s) {
+    j = {{"privileged", s.privileged}, {"cap_add", s.cap_add}, {"cap_drop", s.cap_drop}, {"seccomp", s.seccomp}};
+}
+void from_json(const nlohmann::json& j, SecuritySpec& s) {
+    get_opt(j, "privileged", s.privileged);
+    get_opt(j, "cap_add", s.cap_add);
+    get_opt(j, "cap_drop", s.cap_drop);
+    get_opt(j, "seccomp", s.seccomp);
+}
+
 void to_json(nlohmann::json& j, const ProcessSpec& p) {
-    j = {{"args", p.args}, {"env", p.env}, {"user", p.user}, {"cwd", p.cwd}, {"tty", p.tty}, {"term", p.term}};
+    j = {{"args", p.args}, {"env", p.env},   {"user", p.user},        {"cwd", p.cwd},
+         {"tty", p.tty},   {"term", p.term}, {"security", p.security}};
 }
 void from_json(const nlohmann::json& j, ProcessSpec& p) {
     get_opt(j, "args", p.args);
@@ -40,6 +51,7 @@ void from_json(const nlohmann::json& j, ProcessSpec& p) {
     get_opt(j, "cwd", p.cwd);
     get_opt(j, "tty", p.tty);
     get_opt(j, "term", p.term);
+    get_opt(j, "security", p.security);
 }
 
 void to_json(nlohmann::json& j, const ResourceLimits& l) {
@@ -58,7 +70,8 @@ void to_json(nlohmann::json& j, const ContainerSpec& s) {
     j = {{"name", s.name},         {"image_rootfs", s.image_rootfs}, {"container_dir", s.container_dir},
          {"ephemeral", s.ephemeral}, {"hostname", s.hostname},     {"network", s.network},
          {"binds", s.binds},       {"resolv_conf", s.resolv_conf},   {"init", s.init},
-         {"limits", s.limits},     {"cgroup", s.cgroup},             {"process", s.process}};
+         {"limits", s.limits},     {"cgroup", s.cgroup},             {"process", s.process},
+         {"cache_dir", s.cache_dir}};
 }
 void from_json(const nlohmann::json& j, ContainerSpec& s) {
     get_opt(j, "name", s.name);
@@ -73,6 +86,7 @@ void from_json(const nlohmann::json& j, ContainerSpec& s) {
     get_opt(j, "limits", s.limits);
     get_opt(j, "cgroup", s.cgroup);
     get_opt(j, "process", s.process);
+    get_opt(j, "cache_dir", s.cache_dir);
 }
 
 }  // namespace lxbox::runtime

@@ -19,6 +19,14 @@ struct BindMount {
     bool readonly = false;
 };
 
+// How much of the kernel the process may reach: docker's defaults unless privileged.
+struct SecuritySpec {
+    bool privileged = false;            // --privileged: all capabilities, no seccomp, no masks
+    std::vector<std::string> cap_add;   // "NET_ADMIN" or "CAP_NET_ADMIN"; "ALL"
+    std::vector<std::string> cap_drop;  // same names; "ALL" drops every default first
+    std::string seccomp = "default";    // "default" (docker's semantics) or "unconfined"
+};
+
 // The process to run inside the container (launch and exec alike).
 struct ProcessSpec {
     std::vector<std::string> args;  // empty: the user's login shell from the container's passwd
@@ -27,6 +35,7 @@ struct ProcessSpec {
     std::string cwd;                // "" = the user's home (or / when it does not exist)
     bool tty = false;               // a pty from the container's devpts
     std::string term = "xterm";     // TERM inside the container
+    SecuritySpec security;
 };
 
 struct ResourceLimits {
@@ -47,11 +56,14 @@ struct ContainerSpec {
     bool init = true;           // a tiny init as PID 1 (reaps zombies, forwards signals)
     ResourceLimits limits;
     std::string cgroup;         // cgroup name; "" = no cgroup (runtime tests)
+    std::string cache_dir;      // where compiled seccomp filters are kept; "" = compile each time
     ProcessSpec process;
 };
 
 void to_json(nlohmann::json& j, const BindMount& b);
 void from_json(const nlohmann::json& j, BindMount& b);
+void to_json(nlohmann::json& j, const SecuritySpec& s);
+void from_json(const nlohmann::json& j, SecuritySpec& s);
 void to_json(nlohmann::json& j, const ProcessSpec& p);
 void from_json(const nlohmann::json& j, ProcessSpec& p);
 void to_json(nlohmann::json& j, const ResourceLimits& l);

@@ -99,30 +99,6 @@ Result<Registry> read_registry(const std::string& root) {
 
 }  // namespace
 
-// Writes path atomically: a reader sees the old file or the new one, never a torn one; when
-// Durable, a crash after rename cannot lose the data either (fsync of the file, then of its
-// directory).
-Status write_file_atomic(const std::string& path, const std::string& data, Durability durability) {
-    const bool durable = durability == Durability::Durable;
-    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    {
-        auto fd = LXBOX_TRY(open_fd(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644));
-        if (auto st = write_all(fd.get(), data); !st) return std::move(st).context("write " + tmp);
-        if (durable && ::fsync(fd.get()) != 0) return Error::last("fsync " + tmp);
-    }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        Error e = Error::last("rename " + tmp + " to " + path);
-        ::unlink(tmp.c_str());
-        return e;
-    }
-    if (!durable) return {};
-    const auto slash = path.rfind('/');
-    auto dir = LXBOX_TRY(open_fd(slash == std::string::npos ? "." : path.substr(0, slash),
-                                 O_RDONLY | O_DIRECTORY));
-    if (::fsync(dir.get()) != 0) return Error::last("fsync " + path.substr(0, slash));
-    return {};
-}
-
 Result<Registry> Store::load() const {
     auto lock = LXBOX_TRY(RegistryLock::take(root_, LOCK_SH));
     return read_registry(root_);

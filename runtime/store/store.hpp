@@ -114,16 +114,6 @@ private:
     std::string root_;
 };
 
-// How hard write_file_atomic works for the data to survive a crash.
-enum class Durability {
-    Durable,     // fsync the file and its directory: the registry, files a user keeps
-    RenameOnly,  // atomic for readers, not crash-proof: state that a crash makes stale anyway
-};
-
-// Writes path atomically: temp file + rename (+ fsync of file and directory when Durable).
-Status write_file_atomic(const std::string& path, const std::string& data,
-                         Durability durability = Durability::Durable);
-
 // Current time as RFC 3339 UTC ("2026-11-28T16:03:24Z").
 std::string now_rfc3339();
 

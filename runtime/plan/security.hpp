@@ -1,0 +1,81 @@
+// Pure decisions about how much of the kernel a container's process may reach: docker's
+// defaults (capabilities, a seccomp allowlist with argument filters, masked and read-only
+// /proc and /sys paths, no_new_privs), adjusted by --cap-add/--cap-drop, --seccomp and
+// --privileged. runtime/linux/security.cpp carries the plan out; tests/unit checks it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/base/error.hpp"
+#include "runtime/spec/spec.hpp"
+
+namespace lxbox::runtime {
+
+// "CAP_NET_ADMIN", "NET_ADMIN", "net_admin" -> 12; nullopt for an unknown name.
+std::optional<int> capability_number(std::string_view name);
+// 12 -> "CAP_NET_ADMIN" ("CAP_<n>" for a number newer than this table).
+std::string capability_name(int number);
+// Docker's default set: CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP
+// NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP.
+uint64_t default_capabilities();
+constexpr uint64_t cap_bit(int number) { return uint64_t{1} << number; }
+
+enum class SeccompAction { Allow, Errno };
+
+// One comparison of a syscall argument (libseccomp's, one per argument in a rule).
+struct SeccompArg {
+    enum class Op { Eq, Ne, MaskedEq };  // MaskedEq: (arg & mask) == value
+    unsigned index = 0;
+    Op op = Op::Eq;
+    uint64_t value = 0;
+    uint64_t mask = 0;
+    bool low32 = false;  // compare the low 32 bits only (arguments the kernel takes as int)
+};
+
+struct SeccompRule {
+    std::string syscall;
+    SeccompAction action = SeccompAction::Allow;
+    int errno_value = 0;  // Errno
+    std::vector<SeccompArg> args;
+};
+
+// What a seccomp filter does: anything not matched by a rule gets the default action.
+struct SeccompPlan {
+    SeccompAction default_action = SeccompAction::Errno;
+    int default_errno = 1;  // EPERM
+    std::vector<SeccompRule> rules;
+};
+
+// Docker's default profile, for a process that keeps capabilities `caps`: an allowlist of
+// the ordinary syscalls; the privileged ones only with their capability (mount family with
+// SYS_ADMIN, reboot with SYS_BOOT, ...); clone without namespace flags, clone3 answering
+// ENOSYS (so libc falls back to clone, which can be checked); personality only for the
+// harmless personas; socket anything but AF_VSOCK; keyctl, add_key, request_key, kexec,
+// userfaultfd, swapon and the obsolete calls never.
+SeccompPlan default_seccomp(uint64_t caps);
+
+// A name for the compiled filter of a plan, for caching it across launches: a hash of the
+// rules, the default action and `salt` (the libseccomp version and architecture).
+std::string seccomp_cache_key(const SeccompPlan& plan, const std::string& salt);
+
+struct SecurityPlan {
+    bool privileged = false;
+    uint64_t capabilities = 0;          // kept in bounding, permitted and effective (for root)
+    bool no_new_privs = true;
+    std::optional<SeccompPlan> seccomp;  // none when unconfined or privileged
+    std::string seccomp_program;         // the filter compiled to BPF, when the caller has it
+};
+
+// The whole plan; an unknown capability or seccomp mode is an Invalid error naming it.
+Result<SecurityPlan> plan_security(const SecuritySpec& spec);
+
+// Docker's masked paths (bind-mounted over by /dev/null or an empty read-only tmpfs) and
+// read-only paths, inside the container.
+const std::vector<std::string>& masked_paths();
+const std::vector<std::string>& readonly_paths();
+
+}  // namespace lxbox::runtime
