@@ -38,7 +38,7 @@ Result<runtime::ProcessSpec> make_process_spec(const ProcessOptions& o) {
     p.user = o.user;
     p.cwd = o.cwd;
     p.security = o.security;
-    LXBOX_TRY(runtime::plan_security(p.security));  // an unknown capability fails here, not in the child
+    LXBOX_TRY(runtime::validate_security(p.security));  // an unknown capability fails here, not in the child
     for (const auto& f : o.env_files) {
         auto text = LXBOX_TRY_CTX(read_file(f), "read env file " + f);
         auto vars = LXBOX_TRY_CTX(runtime::parse_env_file(text), f);

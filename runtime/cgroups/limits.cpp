@@ -19,7 +19,8 @@ constexpr uint64_t kMinCpuQuotaUs = 1000;
 constexpr double kMaxCpus = 1e6;
 
 uint64_t cpu_quota_us(double cpus) {
-    auto q = static_cast<uint64_t>(std::llround(cpus * static_cast<double>(kCpuPeriodUs)));
+    // Rounded half up by hand (cpus > 0): std::llround would make lxbox load libm at every start.
+    auto q = static_cast<uint64_t>(cpus * static_cast<double>(kCpuPeriodUs) + 0.5);
     return q < kMinCpuQuotaUs ? kMinCpuQuotaUs : q;
 }
 

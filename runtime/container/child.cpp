@@ -69,7 +69,7 @@ Status mount_root(const ContainerSpec& spec, std::vector<Attachment>& injected, 
     return fx::pivot_into(ov.merged);
 }
 
-Result<Prepared> setup_container(const ContainerSpec& spec) {
+Result<Prepared> setup_container(const ContainerSpec& spec, const SecurityPlan& security) {
     std::vector<Attachment> injected, binds;
     LXBOX_TRY(mount_root(spec, injected, binds));
     // Mode bits of the device nodes and /dev/shm must not be trimmed by the caller's umask.
@@ -81,7 +81,7 @@ Result<Prepared> setup_container(const ContainerSpec& spec) {
     const std::string host = effective_hostname(spec);
     if (::sethostname(host.data(), host.size()) != 0) return Error::last("set hostname " + host);
     if (spec.network == "none") LXBOX_TRY(fx::bring_up_loopback());
-    return prepare_process(spec.process, host);
+    return prepare_process(spec.process, host, security);
 }
 
 Status wait_for_parent(const ChildChannel& ch) {
@@ -95,7 +95,8 @@ Status wait_for_parent(const ChildChannel& ch) {
 
 }  // namespace
 
-Result<Prepared> prepare_process(const ProcessSpec& process, const std::string& hostname) {
+Result<Prepared> prepare_process(const ProcessSpec& process, const std::string& hostname,
+                                 const SecurityPlan& security) {
     auto passwd = read_file("/etc/passwd");
     auto group = read_file("/etc/group");
     auto user = LXBOX_TRY(resolve_user(process.user, parse_passwd(passwd ? *passwd : ""),
@@ -104,16 +105,15 @@ Result<Prepared> prepare_process(const ProcessSpec& process, const std::string& 
     p.env = plan_env(process, user, hostname);
     p.exec = plan_exec(process, user);
     p.user = std::move(user);
-    p.security = LXBOX_TRY(plan_security(process.security));
+    p.security = security;
     return p;
 }
 
-void container_child_main(const ContainerSpec& spec, const ChildChannel& ch, const std::string& seccomp_program) {
+void container_child_main(const ContainerSpec& spec, const ChildChannel& ch, const SecurityPlan& security) {
     // The container must not outlive lxbox's hold on it unnoticed (no one could reap or stop it).
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    auto prepared = setup_container(spec);
+    auto prepared = setup_container(spec, security);
     if (!prepared) fail(ch, prepared.error(), 125);
-    prepared->security.seccomp_program = seccomp_program;
     if (auto st = wait_for_parent(ch); !st) fail(ch, st.error(), 125);
     // A cgroup namespace made now has the container's own cgroup as its root.
     if (!spec.cgroup.empty() && ::unshare(CLONE_NEWCGROUP) != 0)
@@ -122,7 +122,7 @@ void container_child_main(const ContainerSpec& spec, const ChildChannel& ch, con
 }
 
 void join_child_main(const JoinSpec& join, int target_pidfd, const ChildChannel& ch,
-                     const std::string& seccomp_program) {
+                     const SecurityPlan& security) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (auto st = wait_for_parent(ch); !st) fail(ch, st.error(), 125);
     constexpr int kAll = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP;
@@ -131,9 +131,8 @@ void join_child_main(const JoinSpec& join, int target_pidfd, const ChildChannel&
     if (::chdir("/") != 0) fail(ch, Error::last("enter /"), 125);
     char host[65] = {};
     ::gethostname(host, sizeof host - 1);
-    auto prepared = prepare_process(join.process, host);
+    auto prepared = prepare_process(join.process, host, security);
     if (!prepared) fail(ch, prepared.error(), 125);
-    prepared->security.seccomp_program = seccomp_program;
     // The forwarder stays outside the pid namespace; the command, forked, lands inside it.
     run_process(*prepared, join.process, ch, true, true);
 }

@@ -26,14 +26,16 @@ struct Prepared {
     SecurityPlan security;
 };
 
-// seccomp_program: the process's filter, compiled by the parent (it may use its cache there).
+// security: the process's plan with its filter compiled, made by the parent (which may use
+// its cache there) and inherited through the fork.
 [[noreturn]] void container_child_main(const ContainerSpec& spec, const ChildChannel& ch,
-                                       const std::string& seccomp_program);
+                                       const SecurityPlan& security);
 [[noreturn]] void join_child_main(const JoinSpec& join, int target_pidfd, const ChildChannel& ch,
-                                  const std::string& seccomp_program);
+                                  const SecurityPlan& security);
 
 // Reads the container's /etc/passwd and /etc/group and plans the command.
-Result<Prepared> prepare_process(const ProcessSpec& process, const std::string& hostname);
+Result<Prepared> prepare_process(const ProcessSpec& process, const std::string& hostname,
+                                 const SecurityPlan& security);
 // Opens the pty if asked, then either execs the command (no init) or forks it and becomes its
 // init. Never returns.
 [[noreturn]] void run_process(const Prepared& prepared, const ProcessSpec& process, const ChildChannel& ch,

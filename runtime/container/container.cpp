@@ -66,6 +66,13 @@ Status join_cgroup(const std::string& name, pid_t pid) {
     return cg.add_process(pid);
 }
 
+// The process's security plan with its seccomp filter compiled (or taken from the cache).
+Result<SecurityPlan> compiled_security(const SecuritySpec& spec, const std::string& cache_dir) {
+    SecurityPlan plan = LXBOX_TRY(plan_security(spec));
+    plan.seccomp_program = LXBOX_TRY(fx::seccomp_program(plan, cache_dir));
+    return plan;
+}
+
 Status release_child(const Pipes& p) {
     char go = 'G';
     return write_all(p.sync_write.get(), &go, 1).context("start the container");
@@ -87,8 +94,7 @@ Container::~Container() {
 
 Result<Container> Container::start(const ContainerSpec& spec) {
     LXBOX_TRY(validate_spec(spec));
-    const std::string seccomp =
-        LXBOX_TRY(fx::seccomp_program(LXBOX_TRY(plan_security(spec.process.security)), spec.cache_dir));
+    const SecurityPlan security = LXBOX_TRY(compiled_security(spec.process.security, spec.cache_dir));
     auto pipes = LXBOX_TRY(make_pipes(spec.process.tty));
     Container c;
     c.impl_ = std::make_unique<Impl>(fx::forwarded_signals());
@@ -97,7 +103,7 @@ Result<Container> Container::start(const ContainerSpec& spec) {
     int pidfd = -1;
     const pid_t pid = sys::clone3_pidfd(flags, &pidfd);
     if (pid < 0) return Error::last("clone the container " + spec.name);
-    if (pid == 0) detail::container_child_main(spec, child_channel(pipes), seccomp);
+    if (pid == 0) detail::container_child_main(spec, child_channel(pipes), security);
     spdlog::debug("container {}: init is pid {}", spec.name, pid);
     c.pid_ = pid;
     c.pidfd_.reset(pidfd);
@@ -117,15 +123,14 @@ Result<Container> Container::join(const JoinSpec& join) {
     // process behind it started when the container's init did.
     if (join.start_time != 0 && linux_fx::process_start_time(join.pid) != join.start_time)
         return Error(ErrorKind::NotFound, "the container's init (pid " + std::to_string(join.pid) + ") is gone");
-    const std::string seccomp =
-        LXBOX_TRY(fx::seccomp_program(LXBOX_TRY(plan_security(join.process.security)), join.cache_dir));
+    const SecurityPlan security = LXBOX_TRY(compiled_security(join.process.security, join.cache_dir));
     auto pipes = LXBOX_TRY(make_pipes(join.process.tty));
     Container c;
     c.impl_ = std::make_unique<Impl>(fx::forwarded_signals());
     int pidfd = -1;
     const pid_t pid = sys::clone3_pidfd(0, &pidfd);
     if (pid < 0) return Error::last("fork");
-    if (pid == 0) detail::join_child_main(join, target.get(), child_channel(pipes), seccomp);
+    if (pid == 0) detail::join_child_main(join, target.get(), child_channel(pipes), security);
     c.pid_ = pid;
     c.pidfd_.reset(pidfd);
     c.tty_ = join.process.tty;

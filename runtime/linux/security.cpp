@@ -68,9 +68,10 @@ Result<Ctx> build_filter(const SeccompPlan& plan) {
     // A binary tree over the syscall numbers instead of a linear chain: every syscall of the
     // container runs this filter, ~10 comparisons instead of ~300 for docker's allowlist.
     (void)seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2);
-    // The other ABIs this CPU runs must be filtered too, or they would be a way around it.
+    // i386 binaries get the same filter; the x32 ABI (rarely enabled, never needed in a
+    // container) is not added, so its syscalls get libseccomp's bad-architecture kill.
 #if defined(__x86_64__)
-    for (uint32_t arch : {SCMP_ARCH_X86, SCMP_ARCH_X32}) {
+    for (uint32_t arch : {SCMP_ARCH_X86}) {
         int r = seccomp_arch_add(ctx.get(), arch);
         if (r != 0 && r != -EEXIST) return Error::sys(-r, "seccomp: add architecture");
     }
@@ -111,7 +112,7 @@ Result<std::string> compile(const SeccompPlan& plan) {
 
 // Part of every cache key: bump it when the way a plan is compiled changes (attributes,
 // architectures), so no launch loads a program compiled the old way.
-constexpr const char* kCompileVersion = "tree-x86-x32-1";
+constexpr const char* kCompileVersion = "tree-x86-2";
 
 std::string cache_salt() {
     const scmp_version* v = seccomp_version();
@@ -145,7 +146,7 @@ Status enter_security(const runtime::SecurityPlan& plan) {
     if (plan.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return Error::last("set no_new_privs");
     if (plan.seccomp) {
         if (!plan.seccomp_program.empty()) return load_program(plan.seccomp_program);
-        Ctx ctx = LXBOX_TRY(build_filter(*plan.seccomp));
+        Ctx ctx = LXBOX_TRY(build_filter(runtime::default_seccomp(plan.capabilities)));
         if (int r = seccomp_load(ctx.get()); r != 0) return Error::sys(-r, "seccomp: load the filter");
     }
     return {};
@@ -154,12 +155,12 @@ Status enter_security(const runtime::SecurityPlan& plan) {
 Result<std::string> seccomp_program(const runtime::SecurityPlan& plan, const std::string& cache_dir) {
     if (!plan.seccomp) return std::string();
     const std::string path =
-        cache_dir.empty() ? "" : cache_dir + "/seccomp-" + runtime::seccomp_cache_key(*plan.seccomp, cache_salt()) + ".bpf";
+        cache_dir.empty() ? "" : cache_dir + "/seccomp-" + runtime::seccomp_cache_key(plan.capabilities, cache_salt()) + ".bpf";
     if (!path.empty()) {
         auto cached = read_file(path);
         if (cached && !cached->empty() && cached->size() % sizeof(sock_filter) == 0) return std::move(*cached);
     }
-    std::string bpf = LXBOX_TRY(compile(*plan.seccomp));
+    std::string bpf = LXBOX_TRY(compile(runtime::default_seccomp(plan.capabilities)));
     if (!path.empty()) {
         // A cache: failing to keep it only costs the next launch the compile.
         if (::mkdir(cache_dir.c_str(), 0700) == 0 || errno == EEXIST)

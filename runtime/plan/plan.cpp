@@ -24,7 +24,7 @@ Status validate_spec(const ContainerSpec& spec) {
         return Error(ErrorKind::Invalid, "container dir '" + spec.container_dir + "' must be an absolute path");
     if (spec.network != "host" && spec.network != "none")
         return Error(ErrorKind::Invalid, "network '" + spec.network + "' is not one of host, none");
-    LXBOX_TRY(plan_security(spec.process.security));
+    LXBOX_TRY(validate_security(spec.process.security));
     for (const auto& b : spec.binds) {
         if (!absolute(b.source) || !absolute(b.target))
             return Error(ErrorKind::Invalid, "bind mount " + b.source + ":" + b.target + " needs absolute paths");

@@ -124,6 +124,31 @@ constexpr uint64_t kNamespaceFlags = 0x00020000 /* NEWNS */ | 0x02000000 /* NEWC
                                      0x40000000 /* NEWNET */ | 0x00000080 /* NEWTIME */;
 
 constexpr int kAfVsock = 40;
+
+constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ULL;
+constexpr uint64_t kFnvPrime = 0x100000001b3ULL;
+constexpr uint64_t fnv1a(uint64_t h, std::string_view text) {
+    for (char c : text) h = (h ^ static_cast<unsigned char>(c)) * kFnvPrime;
+    return h;
+}
+
+// What default_seccomp() is made of, hashed (once, ~10 µs) so a cached filter is found by its
+// key alone, without building the plan. kRulesVersion stands for the rules written out in default_seccomp() (clone,
+// clone3, personality, socket): change it with them.
+constexpr std::string_view kRulesVersion = "args-1";
+uint64_t compute_rules_hash() {
+    uint64_t h = fnv1a(kFnvOffset, kRulesVersion);
+    for (auto name : kAllowed) h = fnv1a(h, name) * kFnvPrime;
+    for (const auto& g : kGated) {
+        h = (h ^ static_cast<uint64_t>(g.cap)) * kFnvPrime;
+        for (auto name : g.syscalls) h = fnv1a(h, name) * kFnvPrime;
+    }
+    return h;
+}
+uint64_t rules_hash() {
+    static const uint64_t hash = compute_rules_hash();
+    return hash;
+}
 constexpr int kEnosys = 38;
 
 SeccompRule allow(std::string_view name, std::vector<SeccompArg> args = {}) {
@@ -158,6 +183,7 @@ uint64_t default_capabilities() {
 
 SeccompPlan default_seccomp(uint64_t caps) {
     SeccompPlan plan;
+    plan.rules.reserve(std::size(kAllowed) + 64);
     for (auto name : kAllowed) plan.rules.push_back(allow(name));
     for (const auto& g : kGated) {
         if (!(caps & cap_bit(g.cap))) continue;
@@ -181,21 +207,26 @@ SeccompPlan default_seccomp(uint64_t caps) {
     return plan;
 }
 
-std::string seccomp_cache_key(const SeccompPlan& plan, const std::string& salt) {
-    // FNV-1a over a canonical text of the plan: stable across runs and builds.
-    std::string text = salt + "|" + std::to_string(static_cast<int>(plan.default_action)) + ":" +
-                       std::to_string(plan.default_errno);
-    for (const auto& r : plan.rules) {
-        text += "|" + r.syscall + ":" + std::to_string(static_cast<int>(r.action)) + ":" + std::to_string(r.errno_value);
-        for (const auto& a : r.args)
-            text += ":" + std::to_string(a.index) + "," + std::to_string(static_cast<int>(a.op)) + "," +
-                    std::to_string(a.value) + "," + std::to_string(a.mask) + "," + (a.low32 ? "32" : "64");
-    }
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (unsigned char c : text) h = (h ^ c) * 0x100000001b3ULL;
+std::string seccomp_cache_key(uint64_t caps, const std::string& salt) {
+    uint64_t h = fnv1a(rules_hash(), salt);
+    for (int i = 0; i < 8; ++i) h = (h ^ ((caps >> (8 * i)) & 0xff)) * kFnvPrime;
     char out[17];
     std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
     return out;
+}
+
+Status check_seccomp_mode(const std::string& mode) {
+    if (mode != "default" && mode != "unconfined")
+        return Error(ErrorKind::Invalid, "--seccomp: unknown profile '" + mode + "': default or unconfined");
+    return {};
+}
+
+Status validate_security(const SecuritySpec& spec) {
+    LXBOX_TRY(check_seccomp_mode(spec.seccomp));
+    SecuritySpec light = spec;
+    light.seccomp = "unconfined";  // everything but building the filter
+    LXBOX_TRY(plan_security(light));
+    return {};
 }
 
 Result<SecurityPlan> plan_security(const SecuritySpec& spec) {
@@ -216,16 +247,16 @@ Result<SecurityPlan> plan_security(const SecuritySpec& spec) {
     };
     for (int c : LXBOX_TRY(parse(spec.cap_drop, "--cap-drop"))) caps &= c < 0 ? 0 : ~cap_bit(c);
     for (int c : LXBOX_TRY(parse(spec.cap_add, "--cap-add"))) caps |= c < 0 ? all_capabilities() : cap_bit(c);
-    if (spec.seccomp != "default" && spec.seccomp != "unconfined")
-        return Error(ErrorKind::Invalid, "--seccomp: unknown profile '" + spec.seccomp + "': default or unconfined");
+    LXBOX_TRY(check_seccomp_mode(spec.seccomp));
     if (spec.privileged) {
         plan.privileged = true;
         plan.capabilities = all_capabilities();
         plan.no_new_privs = false;
+        plan.seccomp = false;
         return plan;
     }
     plan.capabilities = caps;
-    if (spec.seccomp == "default") plan.seccomp = default_seccomp(caps);
+    plan.seccomp = spec.seccomp == "default";
     return plan;
 }
 

@@ -58,20 +58,23 @@ struct SeccompPlan {
 // userfaultfd, swapon and the obsolete calls never.
 SeccompPlan default_seccomp(uint64_t caps);
 
-// A name for the compiled filter of a plan, for caching it across launches: a hash of the
-// rules, the default action and `salt` (the libseccomp version and architecture).
-std::string seccomp_cache_key(const SeccompPlan& plan, const std::string& salt);
+// A name for the compiled default filter of a process keeping `caps`, for caching it across
+// launches without building the plan: a hash of the rule tables (taken at compile time), caps
+// and `salt` (the libseccomp version and architecture).
+std::string seccomp_cache_key(uint64_t caps, const std::string& salt);
 
 struct SecurityPlan {
     bool privileged = false;
     uint64_t capabilities = 0;          // kept in bounding, permitted and effective (for root)
     bool no_new_privs = true;
-    std::optional<SeccompPlan> seccomp;  // none when unconfined or privileged
-    std::string seccomp_program;         // the filter compiled to BPF, when the caller has it
+    bool seccomp = true;                 // default_seccomp(capabilities); not when unconfined or privileged
+    std::string seccomp_program;         // that filter compiled to BPF, when the caller has it
 };
 
 // The whole plan; an unknown capability or seccomp mode is an Invalid error naming it.
 Result<SecurityPlan> plan_security(const SecuritySpec& spec);
+// The same checks without building the filter (cheap: for validating a spec).
+Status validate_security(const SecuritySpec& spec);
 
 // Docker's masked paths (bind-mounted over by /dev/null or an empty read-only tmpfs) and
 // read-only paths, inside the container.
