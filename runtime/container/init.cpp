@@ -130,18 +130,26 @@ void run_process(const Prepared& prepared, const ProcessSpec& process, const Chi
     sigset_t all;
     sigfillset(&all);
     ::sigprocmask(SIG_SETMASK, &all, nullptr);
+    // Nothing of lxbox's may be reachable from the container, not even between the command's
+    // start and init's clean-up, so before the command exists: init keeps no fd but 0-2 and
+    // the error pipe (EOF at the command's exec), lets go of the host terminal when the command
+    // gets a pty, and is not dumpable: no process of the container can ptrace it, read its
+    // memory or fds, or reach the host binary through /proc/1/exe (the CVE-2019-5736 class;
+    // runc's init does the same). The command's exec makes it dumpable again as usual.
+    if (ch.error_fd > 3) sys::close_range(3, static_cast<unsigned>(ch.error_fd) - 1, 0);
+    sys::close_range(static_cast<unsigned>(ch.error_fd) + 1, ~0U, 0);
+    if (process.tty) quiet_stdio();
+    ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     // vfork: init is a copy of all of lxbox, and a fork would copy its page tables only for
     // exec to throw them away (~2 ms of a launch). The child shares init's memory until it
     // execs, touching nothing but its own stack frame: the exec args were built above, and it
-    // does not return from here. Its signal handlers are its own (no CLONE_SIGHAND).
+    // does not return from here. Its signal handlers and fds are its own (no CLONE_SIGHAND,
+    // no CLONE_FILES).
     const pid_t child = ::vfork();
     if (child < 0) fail(ch, Error::last("fork the command"), 125);
     if (child == 0) exec_command(prepared, args, ch, slave, die_with_parent);
-    // init keeps no fd of lxbox's: the error pipe must reach EOF at the command's exec, and the
-    // host terminal must not be reachable through /proc/1/fd.
-    sys::close_range(3, ~0U, 0);
+    ::close(ch.error_fd);
     (void)fx::set_capabilities(prepared.security, 0);  // init stays root, with the container's set
-    if (process.tty) quiet_stdio();
     init_loop(child, all);
 }
 

@@ -96,6 +96,18 @@ TEST_F(Hardening, ProcAndSysPathsAreMaskedOrReadOnly) {
     EXPECT_EQ(p.out, "visible\n");
 }
 
+TEST_F(Hardening, InitIsOutOfReachOfTheContainer) {
+    // init is lxbox's image: its /proc entries are root-only-without-ptrace (not dumpable), so
+    // the host binary cannot be opened through /proc/1/exe, nor its memory read.
+    auto r = run_lxbox(root, {"launch", "--rm", "-T", "--", "sh", "-c",
+                              "cat /proc/1/exe >/dev/null 2>&1 || echo exe-denied; "
+                              "cat /proc/1/environ >/dev/null 2>&1 || echo environ-denied; "
+                              "echo x 2>/dev/null >>/proc/1/exe || echo exe-not-writable; "
+                              "cat /proc/self/environ >/dev/null && echo own-ok"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "exe-denied\nenviron-denied\nexe-not-writable\nown-ok\n");
+}
+
 TEST_F(Hardening, ExecIsHardenedToo) {
     ASSERT_EQ(run_lxbox(root, {"launch", "--rm", "--", "true"}).exit_code, 0);
     // A long-running container, then exec into it: the joined process has the same limits.
