@@ -28,8 +28,8 @@ void add_process_options(CLI::App& cmd, ProcessOptions& o) {
         ->allow_extra_args(false);
     cmd.add_option("--cap-drop", o.security.cap_drop, "Drop a capability of the default set (or ALL)")
         ->allow_extra_args(false);
-    cmd.add_option("--seccomp", o.security.seccomp, "default (docker's semantics) or unconfined")
-        ->check(CLI::IsMember({"default", "unconfined"}));
+    cmd.add_option("--seccomp", o.security.seccomp,
+                   "default (docker's semantics), unconfined, or a docker-format profile file");
 }
 
 Result<runtime::ProcessSpec> make_process_spec(const ProcessOptions& o) {
@@ -38,6 +38,11 @@ Result<runtime::ProcessSpec> make_process_spec(const ProcessOptions& o) {
     p.user = o.user;
     p.cwd = o.cwd;
     p.security = o.security;
+    if (p.security.seccomp != "default" && p.security.seccomp != "unconfined") {
+        const std::string path = p.security.seccomp;
+        p.security.seccomp_profile = LXBOX_TRY_CTX(read_file(path), "--seccomp");
+        p.security.seccomp = "profile";
+    }
     LXBOX_TRY(runtime::validate_security(p.security));  // an unknown capability fails here, not in the child
     for (const auto& f : o.env_files) {
         auto text = LXBOX_TRY_CTX(read_file(f), "read env file " + f);

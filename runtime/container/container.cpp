@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -68,7 +69,9 @@ Status join_cgroup(const std::string& name, pid_t pid) {
 
 // The process's security plan with its seccomp filter compiled (or taken from the cache).
 Result<SecurityPlan> compiled_security(const SecuritySpec& spec, const std::string& cache_dir) {
-    SecurityPlan plan = LXBOX_TRY(plan_security(spec));
+    struct utsname host {};
+    ::uname(&host);  // a --seccomp profile's minKernel rules
+    SecurityPlan plan = LXBOX_TRY(plan_security(spec, host.release));
     plan.seccomp_program = LXBOX_TRY(fx::seccomp_program(plan, cache_dir));
     return plan;
 }

@@ -31,7 +31,15 @@ struct CtxFree {
 using Ctx = std::unique_ptr<void, CtxFree>;
 
 uint32_t action_of(SeccompAction a, int err) {
-    return a == SeccompAction::Allow ? SCMP_ACT_ALLOW : SCMP_ACT_ERRNO(static_cast<uint32_t>(err));
+    switch (a) {
+    case SeccompAction::Allow: return SCMP_ACT_ALLOW;
+    case SeccompAction::Errno: return SCMP_ACT_ERRNO(static_cast<uint32_t>(err));
+    case SeccompAction::KillThread: return SCMP_ACT_KILL_THREAD;
+    case SeccompAction::KillProcess: return SCMP_ACT_KILL_PROCESS;
+    case SeccompAction::Trap: return SCMP_ACT_TRAP;
+    case SeccompAction::Log: return SCMP_ACT_LOG;
+    }
+    return SCMP_ACT_KILL_PROCESS;
 }
 
 scmp_arg_cmp cmp_of(const SeccompArg& a) {
@@ -53,6 +61,10 @@ scmp_arg_cmp cmp_of(const SeccompArg& a) {
         c.op = SCMP_CMP_NE;
         c.datum_a = a.low32 ? (a.value & 0xffffffffULL) : a.value;
         break;
+    case SeccompArg::Op::Lt: c.op = SCMP_CMP_LT; c.datum_a = a.value; break;
+    case SeccompArg::Op::Le: c.op = SCMP_CMP_LE; c.datum_a = a.value; break;
+    case SeccompArg::Op::Ge: c.op = SCMP_CMP_GE; c.datum_a = a.value; break;
+    case SeccompArg::Op::Gt: c.op = SCMP_CMP_GT; c.datum_a = a.value; break;
     case SeccompArg::Op::MaskedEq:
         c.op = SCMP_CMP_MASKED_EQ;
         c.datum_a = a.mask;
@@ -144,23 +156,24 @@ Status enter_security(const runtime::SecurityPlan& plan) {
     if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
         return Error::last("clear the ambient capabilities");
     if (plan.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return Error::last("set no_new_privs");
-    if (plan.seccomp) {
+    if (plan.seccomp || plan.profile) {
         if (!plan.seccomp_program.empty()) return load_program(plan.seccomp_program);
-        Ctx ctx = LXBOX_TRY(build_filter(runtime::default_seccomp(plan.capabilities)));
+        Ctx ctx = LXBOX_TRY(build_filter(plan.profile ? *plan.profile : runtime::default_seccomp(plan.capabilities)));
         if (int r = seccomp_load(ctx.get()); r != 0) return Error::sys(-r, "seccomp: load the filter");
     }
     return {};
 }
 
 Result<std::string> seccomp_program(const runtime::SecurityPlan& plan, const std::string& cache_dir) {
-    if (!plan.seccomp) return std::string();
-    const std::string path =
-        cache_dir.empty() ? "" : cache_dir + "/seccomp-" + runtime::seccomp_cache_key(plan.capabilities, cache_salt()) + ".bpf";
+    if (!plan.seccomp && !plan.profile) return std::string();
+    const std::string key = plan.profile ? runtime::seccomp_plan_key(*plan.profile, cache_salt())
+                                         : runtime::seccomp_cache_key(plan.capabilities, cache_salt());
+    const std::string path = cache_dir.empty() ? "" : cache_dir + "/seccomp-" + key + ".bpf";
     if (!path.empty()) {
         auto cached = read_file(path);
         if (cached && !cached->empty() && cached->size() % sizeof(sock_filter) == 0) return std::move(*cached);
     }
-    std::string bpf = LXBOX_TRY(compile(runtime::default_seccomp(plan.capabilities)));
+    std::string bpf = LXBOX_TRY(compile(plan.profile ? *plan.profile : runtime::default_seccomp(plan.capabilities)));
     if (!path.empty()) {
         // A cache: failing to keep it only costs the next launch the compile.
         if (::mkdir(cache_dir.c_str(), 0700) == 0 || errno == EEXIST)

@@ -1,5 +1,7 @@
 #include "runtime/plan/security.hpp"
 
+#include "runtime/plan/seccomp_profile.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -215,21 +217,37 @@ std::string seccomp_cache_key(uint64_t caps, const std::string& salt) {
     return out;
 }
 
-Status check_seccomp_mode(const std::string& mode) {
-    if (mode != "default" && mode != "unconfined")
-        return Error(ErrorKind::Invalid, "--seccomp: unknown profile '" + mode + "': default or unconfined");
+static Status check_seccomp_mode(const SecuritySpec& spec) {
+    if (spec.seccomp == "profile" && spec.seccomp_profile.empty())
+        return Error(ErrorKind::Invalid, "--seccomp: the profile is empty");
+    if (spec.seccomp != "default" && spec.seccomp != "unconfined" && spec.seccomp != "profile")
+        return Error(ErrorKind::Invalid, "--seccomp: unknown profile '" + spec.seccomp + "': default or unconfined");
     return {};
 }
 
+std::string seccomp_plan_key(const SeccompPlan& plan, const std::string& salt) {
+    std::string text = salt + "|" + std::to_string(static_cast<int>(plan.default_action)) + ":" +
+                       std::to_string(plan.default_errno);
+    for (const auto& r : plan.rules) {
+        text += "|" + r.syscall + ":" + std::to_string(static_cast<int>(r.action)) + ":" + std::to_string(r.errno_value);
+        for (const auto& a : r.args)
+            text += ":" + std::to_string(a.index) + "," + std::to_string(static_cast<int>(a.op)) + "," +
+                    std::to_string(a.value) + "," + std::to_string(a.mask) + "," + (a.low32 ? "32" : "64");
+    }
+    char out[19];
+    std::snprintf(out, sizeof out, "p-%016llx", static_cast<unsigned long long>(fnv1a(kFnvOffset, text)));
+    return out;
+}
+
 Status validate_security(const SecuritySpec& spec) {
-    LXBOX_TRY(check_seccomp_mode(spec.seccomp));
+    LXBOX_TRY(check_seccomp_mode(spec));
     SecuritySpec light = spec;
-    light.seccomp = "unconfined";  // everything but building the filter
+    if (spec.seccomp == "default") light.seccomp = "unconfined";  // all but building the default filter
     LXBOX_TRY(plan_security(light));
     return {};
 }
 
-Result<SecurityPlan> plan_security(const SecuritySpec& spec) {
+Result<SecurityPlan> plan_security(const SecuritySpec& spec, const std::string& kernel_release) {
     SecurityPlan plan;
     uint64_t caps = default_capabilities();
     auto parse = [](const std::vector<std::string>& names, const char* flag) -> Result<std::vector<int>> {
@@ -247,7 +265,7 @@ Result<SecurityPlan> plan_security(const SecuritySpec& spec) {
     };
     for (int c : LXBOX_TRY(parse(spec.cap_drop, "--cap-drop"))) caps &= c < 0 ? 0 : ~cap_bit(c);
     for (int c : LXBOX_TRY(parse(spec.cap_add, "--cap-add"))) caps |= c < 0 ? all_capabilities() : cap_bit(c);
-    LXBOX_TRY(check_seccomp_mode(spec.seccomp));
+    LXBOX_TRY(check_seccomp_mode(spec));
     if (spec.privileged) {
         plan.privileged = true;
         plan.capabilities = all_capabilities();
@@ -257,6 +275,9 @@ Result<SecurityPlan> plan_security(const SecuritySpec& spec) {
     }
     plan.capabilities = caps;
     plan.seccomp = spec.seccomp == "default";
+    if (spec.seccomp == "profile")
+        plan.profile = LXBOX_TRY(parse_docker_seccomp_profile(spec.seccomp_profile, caps, native_docker_arch(),
+                                                              kernel_release));
     return plan;
 }
 

@@ -24,11 +24,11 @@ std::string capability_name(int number);
 uint64_t default_capabilities();
 constexpr uint64_t cap_bit(int number) { return uint64_t{1} << number; }
 
-enum class SeccompAction { Allow, Errno };
+enum class SeccompAction { Allow, Errno, KillThread, KillProcess, Trap, Log };
 
 // One comparison of a syscall argument (libseccomp's, one per argument in a rule).
 struct SeccompArg {
-    enum class Op { Eq, Ne, MaskedEq };  // MaskedEq: (arg & mask) == value
+    enum class Op { Eq, Ne, Lt, Le, Ge, Gt, MaskedEq };  // MaskedEq: (arg & mask) == value
     unsigned index = 0;
     Op op = Op::Eq;
     uint64_t value = 0;
@@ -62,17 +62,21 @@ SeccompPlan default_seccomp(uint64_t caps);
 // launches without building the plan: a hash of the rule tables (taken at compile time), caps
 // and `salt` (the libseccomp version and architecture).
 std::string seccomp_cache_key(uint64_t caps, const std::string& salt);
+// The same for any plan (a --seccomp profile): a hash of its rules.
+std::string seccomp_plan_key(const SeccompPlan& plan, const std::string& salt);
 
 struct SecurityPlan {
     bool privileged = false;
     uint64_t capabilities = 0;          // kept in bounding, permitted and effective (for root)
     bool no_new_privs = true;
     bool seccomp = true;                 // default_seccomp(capabilities); not when unconfined or privileged
-    std::string seccomp_program;         // that filter compiled to BPF, when the caller has it
+    std::optional<SeccompPlan> profile;  // instead, a --seccomp profile's filter
+    std::string seccomp_program;         // the filter compiled to BPF, when the caller has it
 };
 
-// The whole plan; an unknown capability or seccomp mode is an Invalid error naming it.
-Result<SecurityPlan> plan_security(const SecuritySpec& spec);
+// The whole plan; an unknown capability or seccomp mode, or a bad profile, is an Invalid error
+// naming it. kernel_release decides a profile's minKernel rules ("" = new enough).
+Result<SecurityPlan> plan_security(const SecuritySpec& spec, const std::string& kernel_release = "");
 // The same checks without building the filter (cheap: for validating a spec).
 Status validate_security(const SecuritySpec& spec);
 

@@ -31,13 +31,15 @@ void from_json(const nlohmann::json& j, BindMount& b) {
 }
 
 void to_json(nlohmann::json& j, const SecuritySpec& s) {
-    j = {{"privileged", s.privileged}, {"cap_add", s.cap_add}, {"cap_drop", s.cap_drop}, {"seccomp", s.seccomp}};
+    j = {{"privileged", s.privileged}, {"cap_add", s.cap_add},           {"cap_drop", s.cap_drop},
+         {"seccomp", s.seccomp},       {"seccomp_profile", s.seccomp_profile}};
 }
 void from_json(const nlohmann::json& j, SecuritySpec& s) {
     get_opt(j, "privileged", s.privileged);
     get_opt(j, "cap_add", s.cap_add);
     get_opt(j, "cap_drop", s.cap_drop);
     get_opt(j, "seccomp", s.seccomp);
+    get_opt(j, "seccomp_profile", s.seccomp_profile);
 }
 
 void to_json(nlohmann::json& j, const ProcessSpec& p) {

@@ -24,7 +24,8 @@ struct SecuritySpec {
     bool privileged = false;            // --privileged: all capabilities, no seccomp, no masks
     std::vector<std::string> cap_add;   // "NET_ADMIN" or "CAP_NET_ADMIN"; "ALL"
     std::vector<std::string> cap_drop;  // same names; "ALL" drops every default first
-    std::string seccomp = "default";    // "default" (docker's semantics) or "unconfined"
+    std::string seccomp = "default";    // "default" (docker's semantics), "unconfined", or "profile"
+    std::string seccomp_profile;        // "profile": a docker-format profile (the JSON text)
 };
 
 // The process to run inside the container (launch and exec alike).

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/base/unique_fd.hpp"
 #include "tests/common/test_support.hpp"
 
 namespace lxbox::test {
@@ -81,6 +82,23 @@ TEST_F(Hardening, PrivilegedLiftsTheFilterAndTheCapabilityChecks) {
     EXPECT_EQ(out, "ok\nEINVAL\nok\n");
     // A capability unlocks its syscalls: mount with SYS_ADMIN.
     EXPECT_EQ(probe({"mount"}, {"--cap-add", "SYS_ADMIN"}), "ok\n");
+}
+
+TEST_F(Hardening, ADockerFormatProfileFromAFile) {
+    const std::string profile = dir / "profile.json";
+    ASSERT_TRUE(write_file_atomic(profile, R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
+        {"names": ["keyctl"], "action": "SCMP_ACT_ALLOW"}]})").ok());
+    auto r = run_lxbox(root, {"launch", "--rm", "-T", "--seccomp", profile, "-v",
+                              std::string(LXBOX_SYSCALL_PROBE) + ":/probe:ro", "--", "sh", "-c",
+                              "mkdir /tmp/x 2>/dev/null || echo refused; /probe keyctl"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "refused\nok\n");
+    ASSERT_TRUE(write_file_atomic(profile, R"({"defaultAction": "SCMP_ACT_TRACE"})").ok());
+    auto bad = run_lxbox(root, {"launch", "--rm", "--seccomp", profile, "--", "true"});
+    EXPECT_EQ(bad.exit_code, 125);
+    EXPECT_EQ(bad.err, "lxbox: seccomp profile: defaultAction: action 'SCMP_ACT_TRACE' needs a tracer or a notify "
+                       "listener: not supported\n");
 }
 
 TEST_F(Hardening, ProcAndSysPathsAreMaskedOrReadOnly) {
