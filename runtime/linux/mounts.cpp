@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <linux/mount.h>
 #include <sys/mount.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -96,7 +98,16 @@ Status attach_tree(int tree_fd, const std::string& target) {
     struct stat st;
     if (::fstat(tree_fd, &st) != 0) return Error::last("stat bind source for " + target);
     LXBOX_TRY(make_mount_point(target, S_ISDIR(st.st_mode)));
-    if (sys::move_mount(tree_fd, "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
+    // Resolve the target once, inside the container's root and without /proc magic links, and
+    // mount on what was resolved: a symlink the image plants (or swaps in meanwhile) cannot
+    // move the mount elsewhere, and nothing is mounted into /proc, where it could hide one of
+    // the masks or reach the kernel's knobs (runc refuses /proc destinations too).
+    UniqueFd at(sys::openat2(AT_FDCWD, target.c_str(), O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
+    if (!at) return Error::last("resolve mount target " + target);
+    struct statfs fs;
+    if (::fstatfs(at.get(), &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC)
+        return Error(ErrorKind::Refused, "mount target " + target + " is in /proc: refused");
+    if (sys::move_mount(tree_fd, "", at.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
         return Error::last("bind mount on " + target);
     return {};
 }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "runtime/base/unique_fd.hpp"
+#include "tests/common/tarball.hpp"
 #include "tests/common/test_support.hpp"
 
 namespace lxbox::test {
@@ -124,6 +125,19 @@ TEST_F(Hardening, InitIsOutOfReachOfTheContainer) {
                               "cat /proc/self/environ >/dev/null && echo own-ok"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(r.out, "exe-denied\nenviron-denied\nexe-not-writable\nown-ok\n");
+}
+
+TEST_F(Hardening, AnImageSymlinkCannotSteerAMountIntoProc) {
+    // /etc/resolv.conf planted as a link to a kernel knob: lxbox's resolv.conf would be mounted
+    // over /proc/sys/kernel/hostname (and a link to a masked path would lift the mask). Mount
+    // targets are resolved inside the root, and /proc is refused.
+    const std::string tar = dir / "evil.tar";
+    write_tarball(tar, {dir_entry("etc"), dir_entry("proc"), dir_entry("sys"), dir_entry("dev"),
+                        symlink_entry("etc/resolv.conf", "/proc/sys/kernel/hostname")});
+    ASSERT_EQ(run_lxbox(root, {"import", "evil", tar}).exit_code, 0);
+    auto r = run_lxbox(root, {"launch", "evil", "--rm", "--", "/bin/true"});
+    EXPECT_EQ(r.exit_code, 125);
+    EXPECT_NE(r.err.find("mount target /etc/resolv.conf is in /proc: refused"), std::string::npos) << r.err;
 }
 
 TEST_F(Hardening, ExecIsHardenedToo) {
