@@ -133,7 +133,7 @@ Status Cgroup::make_dir_once(const Hierarchy& h) {
         if (::mkdir(target.c_str(), 0755) == 0) {
             spdlog::debug("cgroup: mkdir {}", target);
             dirs_.push_back(
-                Dir{target, parent, h.v2, h.label == "memory" || has(h.enable, "memory")});
+                Dir{target, h.v2, h.label == "memory" || has(h.enable, "memory")});
             return detail::write_limits(target, h.writes);
         }
         int err = errno;
@@ -202,7 +202,7 @@ Result<Cgroup> Cgroup::open_existing_in(const CgroupMounts& mounts, const OwnCgr
         const std::string target = h.parent_dir() + "/" + name;
         struct stat st {};
         if (::stat(target.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
-            cg.dirs_.push_back(Dir{target, h.parent_dir(), h.v2, h.label == "memory" || h.v2});
+            cg.dirs_.push_back(Dir{target, h.v2, h.label == "memory" || h.v2});
     }
     if (cg.dirs_.empty())
         return Error(
@@ -247,8 +247,8 @@ Status Cgroup::remove() {
         for (auto it = dirs_.begin(); it != dirs_.end();) {
             if (::rmdir(it->path.c_str()) == 0 || errno == ENOENT) {
                 spdlog::debug("cgroup: rmdir {}", it->path);
-                // The shared parent goes with the last container: EBUSY/ENOTEMPTY means not yet.
-                if (::rmdir(it->parent.c_str()) == 0) spdlog::debug("cgroup: rmdir {}", it->parent);
+                // The shared parent (lxbox/) stays, as docker's and systemd's do: creating and
+                // removing it around every container doubled the cgroupfs work of a launch.
                 it = dirs_.erase(it);
                 continue;
             }

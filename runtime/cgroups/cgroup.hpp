@@ -120,8 +120,8 @@ class Cgroup {
     // memory limit.
     bool oom_killed() const;
     // Kills what is left (cgroup.kill on v2, SIGKILL of each listed pid otherwise), waits up to
-    // 5 s for it to empty and removes the directories; the parent "lxbox" group goes too when
-    // empty. A no-op for a joined, released or moved-from handle.
+    // 5 s for it to empty and removes the directories (the shared parent "lxbox" group stays).
+    // A no-op for a joined, released or moved-from handle.
     Status remove();
     // Keeps the cgroup on the system and makes this handle inert (a detached container).
     void release();
@@ -139,7 +139,6 @@ class Cgroup {
   private:
     struct Dir {
         std::string path;
-        std::string parent;  // the "lxbox" group
         bool v2 = false;
         bool memory = false;  // the memory controller is active here
     };
