@@ -30,6 +30,7 @@ Result<int> cmd_exec(const GlobalOptions& g, const ExecRequest& req) {
     if (!view.instance) return Error(ErrorKind::NotFound, "container '" + req.container + "' is not running");
     runtime::JoinSpec j{view.instance->pid, view.instance->start_time, cgroup_name(view.dir),
                         LXBOX_TRY(make_process_spec(req.process)), store.root() + "/cache"};
+    inherit_security(j.process, req.process, *view.instance);
     auto c = LXBOX_TRY(runtime::Container::join(j).context("exec in " + req.container));
     auto outcome = LXBOX_TRY(c.wait().context("exec in " + req.container));
     if (outcome.exec_error) std::fprintf(stderr, "lxbox: %s\n", outcome.exec_error->message.c_str());

@@ -111,6 +111,7 @@ Result<int> run_container(store::Store& store, const runtime::ContainerSpec& spe
     st.start_time = linux_fx::process_start_time(c.pid()).value_or(0);
     st.started = store::now_rfc3339();
     st.command = spec.process.args;
+    st.security = spec.process.security;
     Status written = t.ephemeral ? write_ephemeral_state(t.dir, st, t.image) : store.write_instance(t.container, st);
     if (!written) return std::move(written).error();
     auto outcome = c.wait();
@@ -130,6 +131,7 @@ Result<std::optional<int>> join_if_running(store::Store& store, const Target& t,
         if (inst) {
             runtime::JoinSpec j{inst->pid, inst->start_time, cgroup_name(t.dir), LXBOX_TRY(make_process_spec(req.process)),
                                 store.root() + "/cache"};
+            inherit_security(j.process, req.process, *inst);
             auto c = LXBOX_TRY(runtime::Container::join(j));
             auto outcome = LXBOX_TRY(c.wait());
             return std::optional<int>{report(outcome)};

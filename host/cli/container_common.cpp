@@ -59,6 +59,10 @@ Result<runtime::ProcessSpec> make_process_spec(const ProcessOptions& o) {
     return p;
 }
 
+void inherit_security(runtime::ProcessSpec& process, const ProcessOptions& opts, const store::InstanceState& running) {
+    if (opts.security == runtime::SecuritySpec{}) process.security = running.security;
+}
+
 std::string cgroup_name(const std::string& container_dir) {
     return "lxbox-" + container_dir.substr(container_dir.rfind('/') + 1);
 }

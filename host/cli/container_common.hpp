@@ -25,6 +25,9 @@ struct ProcessOptions {
 
 void add_process_options(CLI::App& cmd, ProcessOptions& opts);
 Result<runtime::ProcessSpec> make_process_spec(const ProcessOptions& opts);
+// A process joining a running container gets the container's security settings (docker exec
+// does the same) unless its own command line set some.
+void inherit_security(runtime::ProcessSpec& process, const ProcessOptions& opts, const store::InstanceState& running);
 
 // A container as `ps` shows it.
 struct ContainerView {

@@ -26,6 +26,8 @@ struct SecuritySpec {
     std::vector<std::string> cap_drop;  // same names; "ALL" drops every default first
     std::string seccomp = "default";    // "default" (docker's semantics), "unconfined", or "profile"
     std::string seccomp_profile;        // "profile": a docker-format profile (the JSON text)
+
+    bool operator==(const SecuritySpec&) const = default;
 };
 
 // The process to run inside the container (launch and exec alike).

@@ -44,8 +44,8 @@ void from_json(const nlohmann::json& j, Registry& r) {
     r.containers = j.value("containers", std::map<std::string, ContainerRecord>{});
 }
 void to_json(nlohmann::json& j, const InstanceState& s) {
-    j = {{"pid", s.pid}, {"start_time", s.start_time}, {"started", s.started},
-         {"command", s.command}, {"backend", s.backend}};
+    j = {{"pid", s.pid},         {"start_time", s.start_time}, {"started", s.started},
+         {"command", s.command}, {"backend", s.backend},       {"security", s.security}};
 }
 void from_json(const nlohmann::json& j, InstanceState& s) {
     s.pid = j.at("pid").get<pid_t>();
@@ -53,6 +53,7 @@ void from_json(const nlohmann::json& j, InstanceState& s) {
     s.started = j.value("started", "");
     s.command = j.value("command", std::vector<std::string>{});
     s.backend = j.value("backend", "native");
+    if (auto it = j.find("security"); it != j.end() && it->is_object()) s.security = it->get<runtime::SecuritySpec>();
 }
 
 std::string now_rfc3339() {

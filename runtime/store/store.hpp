@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/base/error.hpp"
+#include "runtime/spec/spec.hpp"
 
 namespace lxbox::store {
 
@@ -55,6 +56,7 @@ struct InstanceState {
     std::string started;      // RFC 3339
     std::vector<std::string> command;
     std::string backend = "native";
+    runtime::SecuritySpec security;  // what the container was started with: exec inherits it
 };
 
 void to_json(nlohmann::json& j, const ImageRecord& r);

@@ -157,5 +157,26 @@ TEST_F(Hardening, ExecIsHardenedToo) {
     EXPECT_EQ(run_lxbox(root, {"rm", "-f", "svc"}).exit_code, 0);
 }
 
+TEST_F(Hardening, ExecInheritsTheContainersSettingsUnlessGivenItsOwn) {
+    ASSERT_EQ(run_lxbox(root, {"launch", "--rm", "--", "true"}).exit_code, 0);
+    auto bg = run({"sh", "-c", std::string(LXBOX_BINARY) + " --root " + root +
+                                   " launch --name priv --privileged -T -- sleep 30 >/dev/null 2>&1 & echo started"});
+    ASSERT_EQ(bg.out, "started\n");
+    const std::string status = "grep -E '^(CapEff|Seccomp):' /proc/self/status | cut -f2";
+    std::string out;
+    for (int i = 0; i < 200 && out.empty(); ++i) {
+        auto r = run_lxbox(root, {"exec", "priv", "-T", "--", "sh", "-c", status});
+        if (r.exit_code == 0) out = r.out;
+        else ::usleep(20000);
+    }
+    // As docker exec into a --privileged container: every capability this host's root has (root
+    // here lacks CAP_SYS_RESOURCE), and no filter.
+    auto host = run({"sh", "-c", "grep '^CapEff:' /proc/self/status | cut -f2"}).out;
+    EXPECT_EQ(out, host + "0\n");
+    auto own = run_lxbox(root, {"exec", "priv", "-T", "--cap-drop", "ALL", "--", "sh", "-c", status});
+    EXPECT_EQ(own.out, "0000000000000000\n2\n");
+    EXPECT_EQ(run_lxbox(root, {"rm", "-f", "priv"}).exit_code, 0);
+}
+
 }  // namespace
 }  // namespace lxbox::test
