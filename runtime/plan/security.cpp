@@ -103,7 +103,7 @@ constexpr Gated kGated[] = {
     {kSysAdmin, {"bpf", "fanotify_init", "fsconfig", "fsmount", "fsopen", "fspick", "lookup_dcookie",
                  "mount", "mount_setattr", "move_mount", "open_tree", "perf_event_open", "quotactl",
                  "quotactl_fd", "setdomainname", "sethostname"}},
-    {kSysAdmin, {"setns", "umount", "umount2", "unshare", "swapon", "swapoff"}},
+    {kSysAdmin, {"setns", "umount", "umount2", "unshare", "swapon", "swapoff", "pivot_root"}},
     {kSysBoot, {"reboot"}},
     {kSysChroot, {"chroot"}},
     {kSysModule, {"delete_module", "init_module", "finit_module"}},

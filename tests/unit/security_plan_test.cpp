@@ -80,13 +80,13 @@ TEST(DefaultSeccomp, DeniesByDefaultAndAllowsTheOrdinary) {
         EXPECT_TRUE(allows(p, name)) << name;
     for (auto name : {"keyctl", "add_key", "request_key", "kexec_load", "kexec_file_load", "init_module",
                       "finit_module", "bpf", "userfaultfd", "perf_event_open", "open_by_handle_at", "mount",
-                      "umount2", "unshare", "setns", "swapon", "reboot", "acct", "iopl", "clock_settime"})
+                      "umount2", "pivot_root", "unshare", "setns", "swapon", "reboot", "acct", "iopl", "clock_settime"})
         EXPECT_EQ(rule_for(p, name), nullptr) << name << " must fall to the default (EPERM)";
 }
 
 TEST(DefaultSeccomp, CapabilitiesUnlockTheirSyscalls) {
     auto p = default_seccomp(default_capabilities() | cap_bit(21) | cap_bit(16) | cap_bit(25));
-    for (auto name : {"mount", "umount2", "unshare", "setns", "bpf", "init_module", "clock_settime", "clone3"})
+    for (auto name : {"mount", "umount2", "pivot_root", "unshare", "setns", "bpf", "init_module", "clock_settime", "clone3"})
         EXPECT_TRUE(allows(p, name)) << name;
     EXPECT_EQ(rule_for(p, "keyctl"), nullptr) << "no capability unlocks the keyring";
 }
