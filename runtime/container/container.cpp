@@ -95,7 +95,15 @@ Container::~Container() {
     }
 }
 
+// Until rootless mode exists (user namespaces, issue 5), a clear line instead of clone's EPERM.
+static Status require_root() {
+    if (::geteuid() == 0) return {};
+    return Error(ErrorKind::Unsupported,
+                 "containers need root for now (rootless mode is not built yet): run lxbox as root");
+}
+
 Result<Container> Container::start(const ContainerSpec& spec) {
+    LXBOX_TRY(require_root());
     LXBOX_TRY(validate_spec(spec));
     const SecurityPlan security = LXBOX_TRY(compiled_security(spec.process.security, spec.cache_dir));
     auto pipes = LXBOX_TRY(make_pipes(spec.process.tty));
@@ -120,6 +128,7 @@ Result<Container> Container::start(const ContainerSpec& spec) {
 }
 
 Result<Container> Container::join(const JoinSpec& join) {
+    LXBOX_TRY(require_root());
     UniqueFd target(sys::pidfd_open(join.pid));
     if (!target) return Error::last("open the container's init (pid " + std::to_string(join.pid) + ")", ErrorKind::NotFound);
     // The pid may have been reused since the state was written: the pidfd is ours only if the
