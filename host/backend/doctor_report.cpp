@@ -58,6 +58,26 @@ void add_namespaces(const HostFacts& f, std::vector<DoctorCheck>& out) {
     }
 }
 
+// Rootless containers map the caller to root; other users inside need subordinate ids.
+void add_rootless_ids(const HostFacts& f, std::vector<DoctorCheck>& out) {
+    if (f.is_root || f.os != HostOs::Linux) return;
+    const auto& r = f.rootless_ids;
+    DoctorCheck c{"rootless ids", CheckStatus::Ok, "", ""};
+    if (r.subuids > 0 && r.subgids > 0 && r.helpers) {
+        c.detail = "root in a container is you; " + std::to_string(r.subuids) + " more uids and " +
+                   std::to_string(r.subgids) + " gids from /etc/subuid and /etc/subgid (newuidmap)";
+    } else {
+        c.status = CheckStatus::Warn;
+        c.detail = "only your own uid maps into containers: root inside works, other users (-u, "
+                   "packages that chown their files) do not";
+        const std::string user = r.user.empty() ? "$USER" : r.user;
+        if (r.subuids == 0 || r.subgids == 0)
+            c.fix = "sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 " + user;
+        if (!r.helpers) c.fix += std::string(c.fix.empty() ? "" : "; ") + "sudo apt-get install uidmap";
+    }
+    out.push_back(std::move(c));
+}
+
 void add_cgroups(const HostFacts& f, std::vector<DoctorCheck>& out) {
     const auto& cg = f.cgroup;
     out.push_back({"cgroups",
@@ -198,6 +218,7 @@ DoctorReport build_doctor_report(const HostFacts& facts) {
     r.usable = r.automatic.backend != Backend::None;
     add_identity(facts, r.checks);
     add_namespaces(facts, r.checks);
+    add_rootless_ids(facts, r.checks);
     add_cgroups(facts, r.checks);
     add_overlay_and_seccomp(facts, r.checks);
     add_accelerators(facts, r.checks);

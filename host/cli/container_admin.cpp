@@ -12,6 +12,7 @@
 #include "host/cli/store_commands.hpp"
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/container/container.hpp"
+#include "runtime/linux/namespaces.hpp"
 #include "runtime/linux/syscalls.hpp"
 #include "runtime/linux/process.hpp"
 
@@ -28,8 +29,9 @@ Result<int> cmd_exec(const GlobalOptions& g, const ExecRequest& req) {
     auto store = LXBOX_TRY(open_store(g));
     auto view = LXBOX_TRY(find_container(store, req.container));
     if (!view.instance) return Error(ErrorKind::NotFound, "container '" + req.container + "' is not running");
-    runtime::JoinSpec j{view.instance->pid, view.instance->start_time, cgroup_name(view.dir),
-                        LXBOX_TRY(make_process_spec(req.process)), store.root() + "/cache"};
+    runtime::JoinSpec j{view.instance->pid, view.instance->start_time, view.instance->cgroup,
+                        LXBOX_TRY(make_process_spec(req.process)), store.root() + "/cache",
+                        view.instance->namespaces};
     inherit_security(j.process, req.process, *view.instance);
     auto c = LXBOX_TRY(runtime::Container::join(j).context("exec in " + req.container));
     auto outcome = LXBOX_TRY(c.wait().context("exec in " + req.container));
@@ -110,6 +112,11 @@ Result<int> cmd_stop(const GlobalOptions& g, const std::string& name, double sec
 
 Result<int> cmd_rm(const GlobalOptions& g, const std::vector<std::string>& names, bool force) {
     auto store = LXBOX_TRY(open_store(g));
+    if (const auto userns = linux_fx::rootless_userns(); userns.use_helpers) {
+        store.set_tree_remover([userns](const std::string& path) {
+            return linux_fx::run_in_userns(userns, [&path] { return remove_tree(path); });
+        });
+    }
     for (const auto& name : names) {
         if (force) {
             auto view = find_container(store, name);

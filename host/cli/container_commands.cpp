@@ -16,6 +16,7 @@
 #include "runtime/container/container.hpp"
 #include "runtime/plan/plan.hpp"
 #include "runtime/store/stale.hpp"
+#include "runtime/linux/namespaces.hpp"
 #include "runtime/linux/process.hpp"
 
 namespace lxbox::cli {
@@ -78,6 +79,7 @@ Result<runtime::ContainerSpec> make_spec(const store::Store& store, const Launch
     s.init = !req.no_init;
     s.cgroup = cgroup_name(t.dir);
     s.cache_dir = store.root() + "/cache";
+    s.userns = linux_fx::rootless_userns();
     for (const auto& v : req.volumes) s.binds.push_back(LXBOX_TRY(runtime::parse_bind(v)));
     s.process = LXBOX_TRY(make_process_spec(req.process));
     if (req.share_cwd) {
@@ -91,6 +93,11 @@ Result<runtime::ContainerSpec> make_spec(const store::Store& store, const Launch
     if (!req.memory.empty()) s.limits.memory_bytes = LXBOX_TRY(runtime::parse_memory(req.memory));
     s.limits.cpus = req.cpus;
     s.limits.pids = req.pids;
+    if (s.userns.enabled) {
+        // Rootless: a cgroup only for limits, and only where the system delegated one.
+        s.cgroup_optional = true;
+        if (!s.limits.memory_bytes && !s.limits.cpus && !s.limits.pids) s.cgroup.clear();
+    }
     return s;
 }
 
@@ -106,12 +113,15 @@ int report(const runtime::Outcome& o) {
 
 Result<int> run_container(store::Store& store, const runtime::ContainerSpec& spec, const Target& t) {
     auto c = LXBOX_TRY(runtime::Container::start(spec));
+    for (const auto& w : c.warnings()) std::fprintf(stderr, "lxbox: warning: %s\n", w.c_str());
     store::InstanceState st;
     st.pid = c.pid();
     st.start_time = linux_fx::process_start_time(c.pid()).value_or(0);
     st.started = store::now_rfc3339();
     st.command = spec.process.args;
     st.security = spec.process.security;
+    if (c.has_cgroup()) st.cgroup = spec.cgroup;
+    st.namespaces = c.namespaces();
     Status written = t.ephemeral ? write_ephemeral_state(t.dir, st, t.image) : store.write_instance(t.container, st);
     if (!written) return std::move(written).error();
     auto outcome = c.wait();
@@ -129,8 +139,8 @@ Result<std::optional<int>> join_if_running(store::Store& store, const Target& t,
     for (int tries = 0; tries < 200; ++tries) {
         auto inst = LXBOX_TRY(store.running_instance(t.container));
         if (inst) {
-            runtime::JoinSpec j{inst->pid, inst->start_time, cgroup_name(t.dir), LXBOX_TRY(make_process_spec(req.process)),
-                                store.root() + "/cache"};
+            runtime::JoinSpec j{inst->pid, inst->start_time, inst->cgroup, LXBOX_TRY(make_process_spec(req.process)),
+                                store.root() + "/cache", inst->namespaces};
             inherit_security(j.process, req.process, *inst);
             auto c = LXBOX_TRY(runtime::Container::join(j));
             auto outcome = LXBOX_TRY(c.wait());

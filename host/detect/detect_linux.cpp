@@ -16,6 +16,7 @@
 #include "host/detect/detect.hpp"
 #include "host/detect/probes_linux.hpp"
 #include "runtime/base/unique_fd.hpp"
+#include "runtime/linux/namespaces.hpp"
 
 namespace lxbox::detect {
 
@@ -65,6 +66,11 @@ void detect_namespaces(HostFacts& f) {
     f.userns_sysctls.unprivileged_userns_clone =
         read_sysctl("/proc/sys/kernel/unprivileged_userns_clone");
     f.userns_sysctls.max_user_namespaces = read_sysctl("/proc/sys/user/max_user_namespaces");
+    const auto ids = linux_fx::caller_ids();
+    for (const auto& r : ids.subuids) f.rootless_ids.subuids += r.count;
+    for (const auto& r : ids.subgids) f.rootless_ids.subgids += r.count;
+    f.rootless_ids.helpers = ids.helpers;
+    f.rootless_ids.user = ids.user;
 }
 
 void detect_cgroups(HostFacts& f) {

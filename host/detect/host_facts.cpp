@@ -80,6 +80,16 @@ void from_json(const nlohmann::json& j, UsernsSysctls& v) {
     v.max_user_namespaces = j.value("max_user_namespaces", -1L);
 }
 
+void to_json(nlohmann::json& j, const RootlessIds& v) {
+    j = {{"subuids", v.subuids}, {"subgids", v.subgids}, {"helpers", v.helpers}, {"user", v.user}};
+}
+void from_json(const nlohmann::json& j, RootlessIds& v) {
+    v.subuids = j.value("subuids", uint64_t{0});
+    v.subgids = j.value("subgids", uint64_t{0});
+    v.helpers = j.value("helpers", false);
+    v.user = j.value("user", "");
+}
+
 void to_json(nlohmann::json& j, const CgroupFacts& v) {
     j = {{"layout", to_string(v.layout)},
          {"v2_path", v.v2_path},
@@ -146,6 +156,7 @@ void to_json(nlohmann::json& j, const HostFacts& v) {
          {"uid", v.uid},
          {"namespaces", v.namespaces},
          {"userns_sysctls", v.userns_sysctls},
+         {"rootless_ids", v.rootless_ids},
          {"cgroup", v.cgroup},
          {"overlay", v.overlay},
          {"seccomp", v.seccomp},
@@ -165,6 +176,7 @@ void from_json(const nlohmann::json& j, HostFacts& v) {
     v.uid = j.value("uid", -1L);
     v.namespaces = j.value("namespaces", std::map<std::string, ProbeResult>{});
     v.userns_sysctls = j.value("userns_sysctls", UsernsSysctls{});
+    v.rootless_ids = j.value("rootless_ids", RootlessIds{});
     v.cgroup = j.value("cgroup", CgroupFacts{});
     v.overlay = j.value("overlay", OverlayFacts{});
     v.seccomp = j.value("seccomp", SeccompFacts{});

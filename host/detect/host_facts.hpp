@@ -50,6 +50,15 @@ struct UsernsSysctls {
     bool operator==(const UsernsSysctls&) const = default;
 };
 
+// What a rootless container can map besides the caller's own id.
+struct RootlessIds {
+    uint64_t subuids = 0, subgids = 0;  // subordinate ids /etc/subuid and /etc/subgid grant
+    bool helpers = false;               // newuidmap and newgidmap found in PATH
+    std::string user;                   // the caller's login name
+
+    bool operator==(const RootlessIds&) const = default;
+};
+
 struct CgroupFacts {
     CgroupLayout layout = CgroupLayout::None;
     std::string v2_path;                          // cgroup2 mountpoint, "" when none
@@ -105,6 +114,7 @@ struct HostFacts {
     // "user", "mount", "pid", "net", "uts", "ipc", "cgroup" → probe. Empty off Linux.
     std::map<std::string, ProbeResult> namespaces;
     UsernsSysctls userns_sysctls;
+    RootlessIds rootless_ids;
     CgroupFacts cgroup;
     OverlayFacts overlay;
     SeccompFacts seccomp;
@@ -124,6 +134,8 @@ void to_json(nlohmann::json& j, const ProbeResult& v);
 void from_json(const nlohmann::json& j, ProbeResult& v);
 void to_json(nlohmann::json& j, const UsernsSysctls& v);
 void from_json(const nlohmann::json& j, UsernsSysctls& v);
+void to_json(nlohmann::json& j, const RootlessIds& v);
+void from_json(const nlohmann::json& j, RootlessIds& v);
 void to_json(nlohmann::json& j, const CgroupFacts& v);
 void from_json(const nlohmann::json& j, CgroupFacts& v);
 void to_json(nlohmann::json& j, const OverlayFacts& v);

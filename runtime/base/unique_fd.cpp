@@ -94,13 +94,19 @@ TempDir::~TempDir() {
 }
 
 static int remove_entry(const char* path, const struct stat*, int type, struct FTW*) {
-    // Directories may have been extracted without write permission; make them removable.
-    if (type == FTW_DP) return ::rmdir(path) == 0 || errno == ENOENT ? 0 : -1;
+    if (type == FTW_DP || type == FTW_DNR) return ::rmdir(path) == 0 || errno == ENOENT ? 0 : -1;
     return ::unlink(path) == 0 || errno == ENOENT ? 0 : -1;
 }
 
+// Directories may have been extracted (or made by overlayfs, like work/work) without read or
+// write permission; make them removable. An unreadable one is not descended into, so this
+// pass repeats until none is left.
+static thread_local int unreadable_dirs = 0;
 static int make_writable(const char* path, const struct stat* st, int type, struct FTW*) {
-    if (type == FTW_D && (st->st_mode & 0700) != 0700) ::chmod(path, st->st_mode | 0700);
+    if ((type == FTW_D || type == FTW_DNR) && (st->st_mode & 0700) != 0700) {
+        ::chmod(path, st->st_mode | 0700);
+        if (type == FTW_DNR) ++unreadable_dirs;
+    }
     return 0;
 }
 
@@ -115,7 +121,11 @@ Status remove_tree(const std::string& path) {
         return {};
     }
     // FTW_MOUNT: never descend into another filesystem; FTW_PHYS: never follow symlinks.
-    ::nftw(path.c_str(), make_writable, 64, FTW_PHYS | FTW_MOUNT);
+    for (int pass = 0; pass < 16; ++pass) {
+        unreadable_dirs = 0;
+        ::nftw(path.c_str(), make_writable, 64, FTW_PHYS | FTW_MOUNT);
+        if (unreadable_dirs == 0) break;
+    }
     if (::nftw(path.c_str(), remove_entry, 64, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0)
         return Error::last("remove " + path);
     return {};

@@ -7,6 +7,7 @@
 
 #include "runtime/base/error.hpp"
 #include "runtime/container/container.hpp"
+#include "runtime/plan/idmap.hpp"
 #include "runtime/plan/plan.hpp"
 #include "runtime/plan/security.hpp"
 
@@ -30,12 +31,15 @@ struct Prepared {
 // its cache there) and inherited through the fork.
 [[noreturn]] void container_child_main(const ContainerSpec& spec, const ChildChannel& ch,
                                        const SecurityPlan& security);
-[[noreturn]] void join_child_main(const JoinSpec& join, int target_pidfd, const ChildChannel& ch,
-                                  const SecurityPlan& security);
+// namespaces: the CLONE_NEW* flags to setns into (those the container does not share with us);
+// ids: what the container's user namespace maps, when it has one.
+[[noreturn]] void join_child_main(const JoinSpec& join, int target_pidfd, int namespaces, const IdMapsView& ids,
+                                  const ChildChannel& ch, const SecurityPlan& security);
 
-// Reads the container's /etc/passwd and /etc/group and plans the command.
+// Reads the container's /etc/passwd and /etc/group and plans the command; ids: what its user
+// namespace maps (rootless), so an unmapped user is a clear error.
 Result<Prepared> prepare_process(const ProcessSpec& process, const std::string& hostname,
-                                 const SecurityPlan& security);
+                                 const SecurityPlan& security, const IdMapsView& ids);
 // Opens the pty if asked, then either execs the command (no init) or forks it and becomes its
 // init. Never returns.
 [[noreturn]] void run_process(const Prepared& prepared, const ProcessSpec& process, const ChildChannel& ch,

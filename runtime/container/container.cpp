@@ -14,6 +14,7 @@
 #include "runtime/base/log.hpp"
 #include "runtime/container/child.hpp"
 #include "runtime/container/impl.hpp"
+#include "runtime/linux/namespaces.hpp"
 #include "runtime/linux/process.hpp"
 #include "runtime/linux/pty.hpp"
 #include "runtime/linux/security.hpp"
@@ -58,8 +59,19 @@ Status enter_cgroup(Container::Impl& impl, const ContainerSpec& spec, pid_t pid)
     limits.memory_bytes = spec.limits.memory_bytes;
     limits.cpus = spec.limits.cpus;
     limits.pids = spec.limits.pids;
-    impl.cgroup.emplace(LXBOX_TRY(cgroups::Cgroup::create(spec.cgroup, limits)));
-    return impl.cgroup->add_process(pid);
+    auto made = cgroups::Cgroup::create(spec.cgroup, limits);
+    Status entered = made ? made->add_process(pid) : Status(made.error());
+    if (entered) {
+        impl.cgroup.emplace(std::move(*made));
+        return {};
+    }
+    if (!spec.cgroup_optional) return entered;
+    // Rootless without a delegated cgroup: podman's behaviour, the container runs unlimited.
+    impl.warnings.push_back("no cgroup for the container (" + entered.error().message + ")" +
+                            (limits.memory_bytes || limits.cpus || limits.pids
+                                 ? ": --memory, --cpus and --pids-limit are not applied"
+                                 : ""));
+    return {};
 }
 Status join_cgroup(const std::string& name, pid_t pid) {
     if (name.empty()) return {};
@@ -76,6 +88,24 @@ Result<SecurityPlan> compiled_security(const SecuritySpec& spec, const std::stri
     return plan;
 }
 
+// A process of the container whose namespaces its owner may enter. A rootless container's init
+// is not dumpable (so that no process of the container can reach lxbox through it), and that
+// also keeps the unprivileged owner from entering its namespaces through it (setns checks
+// ptrace access); its children were exec'd inside the container's user namespace, where the
+// owner may.
+struct Member {
+    UniqueFd pidfd;
+    pid_t pid = -1;
+};
+Result<Member> enterable_member(pid_t init) {
+    for (pid_t child : fx::child_pids(init)) {
+        UniqueFd fd(sys::pidfd_open(child));
+        // Checked after the pidfd pins it: the child may have died and its pid been reused.
+        if (fd && fx::parent_pid(child) == init) return Member{std::move(fd), child};
+    }
+    return Error(ErrorKind::NotFound, "the container has no process left to enter (its command is exiting)");
+}
+
 Status release_child(const Pipes& p) {
     char go = 'G';
     return write_all(p.sync_write.get(), &go, 1).context("start the container");
@@ -86,7 +116,7 @@ Status release_child(const Pipes& p) {
 Container::Container() = default;
 Container::Container(Container&& o) noexcept
     : pid_(std::exchange(o.pid_, -1)), pidfd_(std::move(o.pidfd_)), error_pipe_(std::move(o.error_pipe_)),
-      pty_sock_(std::move(o.pty_sock_)), tty_(o.tty_), reaped_(o.reaped_), impl_(std::move(o.impl_)) {}
+      pty_sock_(std::move(o.pty_sock_)), tty_(o.tty_), reaped_(o.reaped_), namespaces_(o.namespaces_), impl_(std::move(o.impl_)) {}
 
 Container::~Container() {
     if (pidfd_ && !reaped_) {
@@ -95,15 +125,10 @@ Container::~Container() {
     }
 }
 
-// Until rootless mode exists (user namespaces, issue 5), a clear line instead of clone's EPERM.
-static Status require_root() {
-    if (::geteuid() == 0) return {};
-    return Error(ErrorKind::Unsupported,
-                 "containers need root for now (rootless mode is not built yet): run lxbox as root");
-}
+const std::vector<std::string>& Container::warnings() const { return impl_->warnings; }
+bool Container::has_cgroup() const { return impl_->cgroup.has_value(); }
 
 Result<Container> Container::start(const ContainerSpec& spec) {
-    LXBOX_TRY(require_root());
     LXBOX_TRY(validate_spec(spec));
     const SecurityPlan security = LXBOX_TRY(compiled_security(spec.process.security, spec.cache_dir));
     auto pipes = LXBOX_TRY(make_pipes(spec.process.tty));
@@ -111,6 +136,7 @@ Result<Container> Container::start(const ContainerSpec& spec) {
     c.impl_ = std::make_unique<Impl>(fx::forwarded_signals());
     uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
     if (spec.network == "none") flags |= CLONE_NEWNET;
+    if (spec.userns.enabled) flags |= CLONE_NEWUSER;
     int pidfd = -1;
     const pid_t pid = sys::clone3_pidfd(flags, &pidfd);
     if (pid < 0) return Error::last("clone the container " + spec.name);
@@ -119,8 +145,15 @@ Result<Container> Container::start(const ContainerSpec& spec) {
     c.pid_ = pid;
     c.pidfd_.reset(pidfd);
     c.tty_ = spec.process.tty;
+    // The child unshares its cgroup namespace once it is in its cgroup.
+    c.namespaces_ = static_cast<int>(flags) | (spec.cgroup.empty() ? 0 : CLONE_NEWCGROUP);
     c.error_pipe_ = std::move(pipes.error_read);
     c.pty_sock_ = std::move(pipes.sock_parent);
+    if (spec.userns.enabled) {
+        // The child waits for its id maps before it creates anything.
+        LXBOX_TRY(fx::write_id_maps(pid, spec.userns).context("map the ids of container " + spec.name));
+        LXBOX_TRY(release_child(pipes));
+    }
     // The child mounts its root meanwhile; it waits for this byte only before the command runs.
     LXBOX_TRY(enter_cgroup(*c.impl_, spec, pid).context("container " + spec.name));
     LXBOX_TRY(release_child(pipes));
@@ -128,13 +161,21 @@ Result<Container> Container::start(const ContainerSpec& spec) {
 }
 
 Result<Container> Container::join(const JoinSpec& join) {
-    LXBOX_TRY(require_root());
     UniqueFd target(sys::pidfd_open(join.pid));
     if (!target) return Error::last("open the container's init (pid " + std::to_string(join.pid) + ")", ErrorKind::NotFound);
     // The pid may have been reused since the state was written: the pidfd is ours only if the
     // process behind it started when the container's init did.
     if (join.start_time != 0 && linux_fx::process_start_time(join.pid) != join.start_time)
         return Error(ErrorKind::NotFound, "the container's init (pid " + std::to_string(join.pid) + ") is gone");
+    constexpr int kAllButUser = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP;
+    const int namespaces = join.namespaces != 0 ? join.namespaces : kAllButUser;
+    // A rootless container's user namespace decides which users the command may become.
+    IdMapsView ids;
+    if (namespaces & CLONE_NEWUSER) {
+        auto member = LXBOX_TRY(enterable_member(join.pid));
+        target = std::move(member.pidfd);
+        ids = fx::id_maps_of(member.pid);
+    }
     const SecurityPlan security = LXBOX_TRY(compiled_security(join.process.security, join.cache_dir));
     auto pipes = LXBOX_TRY(make_pipes(join.process.tty));
     Container c;
@@ -142,7 +183,7 @@ Result<Container> Container::join(const JoinSpec& join) {
     int pidfd = -1;
     const pid_t pid = sys::clone3_pidfd(0, &pidfd);
     if (pid < 0) return Error::last("fork");
-    if (pid == 0) detail::join_child_main(join, target.get(), child_channel(pipes), security);
+    if (pid == 0) detail::join_child_main(join, target.get(), namespaces, ids, child_channel(pipes), security);
     c.pid_ = pid;
     c.pidfd_.reset(pidfd);
     c.tty_ = join.process.tty;

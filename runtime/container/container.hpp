@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "runtime/base/error.hpp"
 #include "runtime/base/unique_fd.hpp"
@@ -31,6 +33,11 @@ struct JoinSpec {
     std::string cgroup;         // the container's cgroup to join; "" = none
     ProcessSpec process;
     std::string cache_dir;      // as ContainerSpec::cache_dir
+    // The CLONE_NEW* namespaces the container has of its own (Container::namespaces()), which
+    // setns enters; 0 = every kind but user (a container started by an older lxbox). A
+    // namespace it shares with the host (a rootless container's network) cannot be entered
+    // again from inside its user namespace, and need not be.
+    int namespaces = 0;
 };
 
 class Container {
@@ -46,6 +53,12 @@ public:
     ~Container();
 
     pid_t pid() const { return pid_; }
+    // The CLONE_NEW* flags of the namespaces the container has of its own.
+    int namespaces() const { return namespaces_; }
+    // Whether the container got a cgroup (a rootless one may run without: see warnings()).
+    bool has_cgroup() const;
+    // What went less well than asked but did not stop the container, one sentence each.
+    const std::vector<std::string>& warnings() const;
     int pidfd() const { return pidfd_.get(); }
 
     // Waits until the command ends; forwards TERM/INT/HUP/QUIT/USR1/USR2 to it, relays the pty
@@ -61,6 +74,7 @@ private:
     UniqueFd pidfd_, error_pipe_, pty_sock_;
     bool tty_ = false;
     bool reaped_ = false;
+    int namespaces_ = 0;
     std::unique_ptr<Impl> impl_;
 };
 

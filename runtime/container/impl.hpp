@@ -3,6 +3,8 @@
 #pragma once
 
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "runtime/cgroups/cgroup.hpp"
 #include "runtime/container/container.hpp"
@@ -16,6 +18,7 @@ struct Container::Impl {
     // a Ctrl-C or a TERM to lxbox is forwarded, never lost and never fatal to lxbox.
     linux_fx::SignalBlock blocked;
     std::optional<cgroups::Cgroup> cgroup;  // the container's own; none for a joined process
+    std::vector<std::string> warnings;      // what the caller should tell the user
 };
 
 }  // namespace lxbox::runtime

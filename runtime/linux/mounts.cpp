@@ -61,6 +61,9 @@ Status apply(const runtime::MountOp& op) {
             return Error::last((op.kind == MountOpKind::Mask ? "mask " : "make read-only ") + op.target);
         return {};
     }
+    case MountOpKind::HostBind:
+    case MountOpKind::EarlyMount:
+        return Error(ErrorKind::Internal, "mount on " + op.target + " not made before pivot_root");
     case MountOpKind::Symlink:
         if (::symlink(op.link.c_str(), op.target.c_str()) != 0 && errno != EEXIST)
             return Error::last("create symlink " + op.target);
@@ -74,6 +77,33 @@ Result<UniqueFd> clone_tree(const std::string& path, bool readonly) {
     if (!fd) return Error::last("bind " + path, errno == ENOENT ? ErrorKind::NotFound : ErrorKind::System);
     if (readonly && sys::mount_setattr_rdonly(fd.get(), true) != 0) return Error::last("make " + path + " read-only");
     return fd;
+}
+
+Result<UniqueFd> new_detached_mount(const std::string& fstype, unsigned long flags, const std::string& data) {
+    const std::string what = "mount " + fstype;
+    UniqueFd fs(sys::fsopen(fstype.c_str()));
+    if (!fs) return Error::last(what);
+    for (size_t pos = 0; pos < data.size();) {
+        size_t end = data.find(',', pos);
+        if (end == std::string::npos) end = data.size();
+        const std::string opt = data.substr(pos, end - pos);
+        const auto eq = opt.find('=');
+        const int rc = eq == std::string::npos
+                           ? sys::fsconfig(fs.get(), FSCONFIG_SET_FLAG, opt.c_str(), nullptr)
+                           : sys::fsconfig(fs.get(), FSCONFIG_SET_STRING, opt.substr(0, eq).c_str(),
+                                           opt.substr(eq + 1).c_str());
+        if (rc != 0) return Error::last(what + " (option " + opt + ")");
+        pos = end + 1;
+    }
+    if (sys::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr) != 0) return Error::last(what);
+    unsigned attrs = 0;
+    if (flags & MS_RDONLY) attrs |= MOUNT_ATTR_RDONLY;
+    if (flags & MS_NOSUID) attrs |= MOUNT_ATTR_NOSUID;
+    if (flags & MS_NODEV) attrs |= MOUNT_ATTR_NODEV;
+    if (flags & MS_NOEXEC) attrs |= MOUNT_ATTR_NOEXEC;
+    UniqueFd mnt(sys::fsmount(fs.get(), attrs));
+    if (!mnt) return Error::last(what);
+    return mnt;
 }
 
 static Status make_mount_point(const std::string& target, bool directory) {

@@ -19,6 +19,9 @@ Status apply(const runtime::MountOp& op);
 // A detached copy of the mount tree at path (open_tree OPEN_TREE_CLONE), read-only if asked:
 // taken before pivot_root so the host path is resolved in the host's root.
 Result<UniqueFd> clone_tree(const std::string& path, bool readonly);
+// A new filesystem as a detached mount (fsopen, fsconfig, fsmount): the EarlyMount steps,
+// made before pivot_root. data: comma-separated options, "key=value" or flags.
+Result<UniqueFd> new_detached_mount(const std::string& fstype, unsigned long flags, const std::string& data);
 // Attaches a detached tree at target (inside the container), creating the mount point as a
 // file or a directory to match the tree.
 Status attach_tree(int tree_fd, const std::string& target);

@@ -21,7 +21,9 @@
 namespace lxbox::linux_fx {
 
 Status switch_user(const runtime::ResolvedUser& user) {
-    if (::setgroups(user.groups.size(), user.groups.data()) != 0) return Error::last("setgroups");
+    // No groups: a user namespace that denies setgroups (runtime::fit_user decided).
+    if (!user.groups.empty() && ::setgroups(user.groups.size(), user.groups.data()) != 0)
+        return Error::last("setgroups");
     if (::setgid(user.gid) != 0) return Error::last("setgid " + std::to_string(user.gid));
     if (::setuid(user.uid) != 0) return Error::last("setuid " + std::to_string(user.uid));
     return {};
@@ -70,14 +72,15 @@ Result<int> wait_exit(int pidfd) {
 
 Result<std::optional<int>> poll_exit(int pidfd) { return wait_pidfd(pidfd, WNOHANG); }
 
-std::optional<uint64_t> process_start_time(pid_t pid) {
+// A numeric field (3 or later) of /proc/PID/stat.
+static std::optional<uint64_t> stat_field(pid_t pid, int wanted) {
     auto text = read_file("/proc/" + std::to_string(pid) + "/stat");
     if (!text) return std::nullopt;
     // The command name (field 2) may hold spaces and parentheses: parse after the last ')'.
     const auto close = text->rfind(')');
     if (close == std::string::npos) return std::nullopt;
     size_t pos = close + 2;  // field 3
-    for (int field = 3; field < 22; ++field) {
+    for (int field = 3; field < wanted; ++field) {
         pos = text->find(' ', pos);
         if (pos == std::string::npos) return std::nullopt;
         ++pos;
@@ -86,6 +89,30 @@ std::optional<uint64_t> process_start_time(pid_t pid) {
     auto [p, ec] = std::from_chars(text->data() + pos, text->data() + text->size(), value);
     if (ec != std::errc()) return std::nullopt;
     return value;
+}
+
+std::optional<uint64_t> process_start_time(pid_t pid) { return stat_field(pid, 22); }
+
+std::optional<pid_t> parent_pid(pid_t pid) {
+    auto v = stat_field(pid, 4);
+    if (!v) return std::nullopt;
+    return static_cast<pid_t>(*v);
+}
+
+std::vector<pid_t> child_pids(pid_t pid) {
+    std::vector<pid_t> out;
+    const std::string p = std::to_string(pid);
+    auto text = read_file("/proc/" + p + "/task/" + p + "/children");
+    if (!text) return out;
+    const char* s = text->data();
+    const char* end = s + text->size();
+    while (s < end) {
+        pid_t child = 0;
+        auto [next, ec] = std::from_chars(s, end, child);
+        if (ec == std::errc()) out.push_back(child);
+        s = next + 1;
+    }
+    return out;
 }
 
 }  // namespace lxbox::linux_fx

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <optional>
+#include <vector>
 
 #include "runtime/base/error.hpp"
 #include "runtime/base/unique_fd.hpp"
@@ -12,7 +13,8 @@
 
 namespace lxbox::linux_fx {
 
-// setgroups, setgid, setuid, in that order (groups first: after setuid we may no longer).
+// setgroups (unless user.groups is empty), setgid, setuid, in that order (groups first: after
+// setuid we may no longer).
 Status switch_user(const runtime::ResolvedUser& user);
 // ip link set lo up (in a fresh network namespace lo starts down).
 Status bring_up_loopback();
@@ -36,6 +38,10 @@ Result<UniqueFd> make_signal_fd(const sigset_t& set);
 // Start time of a live process (field 22 of /proc/PID/stat, clock ticks since boot), or nullopt
 // if it is gone: with the pid, it names a process across pid reuse.
 std::optional<uint64_t> process_start_time(pid_t pid);
+// The parent of a live process (field 4 of /proc/PID/stat), or nullopt if it is gone.
+std::optional<pid_t> parent_pid(pid_t pid);
+// The children of a process's main thread (/proc/PID/task/PID/children).
+std::vector<pid_t> child_pids(pid_t pid);
 
 // Waits for the child behind pidfd and returns its exit code (128+N when killed by N).
 Result<int> wait_exit(int pidfd);

@@ -49,6 +49,18 @@ int mount_setattr_rdonly(int dirfd, bool recursive) {
     return static_cast<int>(::syscall(SYS_mount_setattr, dirfd, "", flags, &attr, sizeof attr));
 }
 
+int fsopen(const char* fstype) {
+    return static_cast<int>(::syscall(SYS_fsopen, fstype, FSOPEN_CLOEXEC));
+}
+
+int fsconfig(int fs_fd, unsigned cmd, const char* key, const char* value) {
+    return static_cast<int>(::syscall(SYS_fsconfig, fs_fd, cmd, key, value, 0));
+}
+
+int fsmount(int fs_fd, unsigned attr_flags) {
+    return static_cast<int>(::syscall(SYS_fsmount, fs_fd, FSMOUNT_CLOEXEC, attr_flags));
+}
+
 int pivot_root(const char* new_root, const char* put_old) {
     return static_cast<int>(::syscall(SYS_pivot_root, new_root, put_old));
 }

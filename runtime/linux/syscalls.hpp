@@ -18,6 +18,10 @@ int pidfd_send_signal(int pidfd, int sig);
 int open_tree(int dirfd, const char* path, unsigned flags);
 int move_mount(int from_dirfd, const char* from_path, int to_dirfd, const char* to_path, unsigned flags);
 int mount_setattr_rdonly(int dirfd, bool recursive);
+// fsopen/fsconfig/fsmount: a new filesystem instance as a detached mount (all fds O_CLOEXEC).
+int fsopen(const char* fstype);
+int fsconfig(int fs_fd, unsigned cmd, const char* key, const char* value);
+int fsmount(int fs_fd, unsigned attr_flags);
 int pivot_root(const char* new_root, const char* put_old);
 int close_range(unsigned first, unsigned last, unsigned flags);
 // openat2(2) with how = {flags | O_CLOEXEC, 0, resolve}: every fd lxbox opens is close-on-exec.

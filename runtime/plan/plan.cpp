@@ -7,6 +7,7 @@
 #include <charconv>
 #include <sstream>
 
+#include "runtime/plan/idmap.hpp"
 #include "runtime/plan/security.hpp"
 
 namespace lxbox::runtime {
@@ -25,6 +26,8 @@ Status validate_spec(const ContainerSpec& spec) {
     if (spec.network != "host" && spec.network != "none")
         return Error(ErrorKind::Invalid, "network '" + spec.network + "' is not one of host, none");
     LXBOX_TRY(validate_security(spec.process.security));
+    if (spec.userns.enabled && (!id_mapped(spec.userns.uids, 0) || !id_mapped(spec.userns.gids, 0)))
+        return Error(ErrorKind::Invalid, "the user namespace maps no root user or group");
     for (const auto& b : spec.binds) {
         if (!absolute(b.source) || !absolute(b.target))
             return Error(ErrorKind::Invalid, "bind mount " + b.source + ":" + b.target + " needs absolute paths");
@@ -63,12 +66,21 @@ OverlayPlan plan_overlay(const ContainerSpec& spec) {
 
 std::vector<MountOp> plan_system_mounts(const ContainerSpec& spec) {
     constexpr unsigned long kSafe = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    // In a user namespace of its own (rootless) the container may mount proc, tmpfs, devpts
+    // and mqueue, but not sysfs of the host's network namespace, and may not mknod.
+    const bool userns = spec.userns.enabled;
     std::vector<MountOp> ops;
     auto dir = [&](std::string t, unsigned mode) { ops.push_back({MountOpKind::MakeDir, std::move(t), "", 0, "", mode}); };
     auto mnt = [&](std::string t, std::string fs, unsigned long flags, std::string data) {
         ops.push_back({MountOpKind::Mount, std::move(t), std::move(fs), flags, std::move(data)});
     };
+    auto host_bind = [&](std::string t, unsigned long flags) {
+        MountOp op{MountOpKind::HostBind, t, "", flags};
+        op.source = std::move(t);
+        ops.push_back(std::move(op));
+    };
     auto dev = [&](std::string t, unsigned major, unsigned minor) {
+        if (userns) return host_bind(std::move(t), 0);
         ops.push_back({MountOpKind::MakeDevice, std::move(t), "", 0, "", 0666, major, minor});
     };
     auto link = [&](std::string t, std::string to) {
@@ -76,9 +88,22 @@ std::vector<MountOp> plan_system_mounts(const ContainerSpec& spec) {
         op.link = std::move(to);
         ops.push_back(std::move(op));
     };
+    auto early = [&](std::string t, std::string fs, unsigned long flags) {
+        ops.push_back({MountOpKind::EarlyMount, std::move(t), std::move(fs), flags, ""});
+    };
     for (const char* d : {"/proc", "/sys", "/dev"}) dir(d, 0755);
-    mnt("/proc", "proc", kSafe, "");
-    mnt("/sys", "sysfs", kSafe | MS_RDONLY, "");
+    if (!userns) {
+        mnt("/proc", "proc", kSafe, "");
+        mnt("/sys", "sysfs", kSafe | MS_RDONLY, "");
+    } else {
+        early("/proc", "proc", kSafe);
+        // sysfs shows the network namespace it is mounted from: only a new one is ours.
+        if (spec.network == "none") {
+            early("/sys", "sysfs", kSafe | MS_RDONLY);
+        } else {
+            host_bind("/sys", MS_RDONLY);
+        }
+    }
     mnt("/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
     dev("/dev/null", 1, 3);
     dev("/dev/zero", 1, 5);
@@ -89,8 +114,11 @@ std::vector<MountOp> plan_system_mounts(const ContainerSpec& spec) {
     dir("/dev/pts", 0755);
     dir("/dev/shm", 01777);
     dir("/dev/mqueue", 0755);
-    // newinstance: the container's ptys are its own, invisible to the host's devpts.
-    mnt("/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
+    // newinstance: the container's ptys are its own, invisible to the host's devpts. Group tty
+    // (5) owns them where the user namespace maps it.
+    std::string pts = "newinstance,ptmxmode=0666,mode=0620";
+    if (!userns || id_mapped(spec.userns.gids, 5)) pts += ",gid=5";
+    mnt("/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, pts);
     mnt("/dev/shm", "tmpfs", kSafe, "mode=1777,size=65536k");
     mnt("/dev/mqueue", "mqueue", kSafe, "");
     link("/dev/ptmx", "pts/ptmx");

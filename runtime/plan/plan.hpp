@@ -15,7 +15,11 @@ namespace lxbox::runtime {
 
 // Mask: hide a path of /proc or /sys (a file under /dev/null, a directory under an empty
 // read-only tmpfs); ReadOnly: bind it over itself read-only. Both skip a path this kernel lacks.
-enum class MountOpKind { MakeDir, Mount, MakeDevice, Symlink, Mask, ReadOnly };
+// HostBind: a bind of a host path (taken before pivot_root), for what a user namespace may not
+// make itself: device nodes (mknod is refused there) and /sys when the network is the host's.
+// EarlyMount: a Mount made before pivot_root and attached after: a user namespace may mount
+// proc or sysfs only while the host's own are visible in its mount namespace.
+enum class MountOpKind { MakeDir, Mount, MakeDevice, Symlink, Mask, ReadOnly, HostBind, EarlyMount };
 
 // One step of building the container's /proc, /sys and /dev after pivot_root. Targets are
 // absolute paths inside the container (resolved after pivot_root, so a symlink in the image
@@ -23,12 +27,13 @@ enum class MountOpKind { MakeDir, Mount, MakeDevice, Symlink, Mask, ReadOnly };
 struct MountOp {
     MountOpKind kind = MountOpKind::MakeDir;
     std::string target;
-    std::string fstype;      // Mount
-    unsigned long flags = 0; // Mount: MS_* flags
-    std::string data;        // Mount: options
+    std::string fstype;      // Mount, EarlyMount
+    unsigned long flags = 0; // Mount, EarlyMount: MS_* flags
+    std::string data;        // Mount, EarlyMount: options
     unsigned mode = 0;       // MakeDir, MakeDevice: permission bits
     unsigned major = 0, minor = 0;  // MakeDevice (character devices)
     std::string link;        // Symlink: what it points to
+    std::string source;      // HostBind: the host path (read-only when flags has MS_RDONLY)
 };
 
 // The overlay that makes the container's root: lower = image, upper/work = the container's

@@ -68,12 +68,31 @@ void from_json(const nlohmann::json& j, ResourceLimits& l) {
     get_optional(j, "pids", l.pids);
 }
 
+void to_json(nlohmann::json& j, const IdMapping& m) {
+    j = {{"inside", m.inside}, {"outside", m.outside}, {"count", m.count}};
+}
+void from_json(const nlohmann::json& j, IdMapping& m) {
+    get_opt(j, "inside", m.inside);
+    get_opt(j, "outside", m.outside);
+    get_opt(j, "count", m.count);
+}
+
+void to_json(nlohmann::json& j, const UserNamespaceSpec& u) {
+    j = {{"enabled", u.enabled}, {"uids", u.uids}, {"gids", u.gids}, {"use_helpers", u.use_helpers}};
+}
+void from_json(const nlohmann::json& j, UserNamespaceSpec& u) {
+    get_opt(j, "enabled", u.enabled);
+    get_opt(j, "uids", u.uids);
+    get_opt(j, "gids", u.gids);
+    get_opt(j, "use_helpers", u.use_helpers);
+}
+
 void to_json(nlohmann::json& j, const ContainerSpec& s) {
     j = {{"name", s.name},         {"image_rootfs", s.image_rootfs}, {"container_dir", s.container_dir},
          {"ephemeral", s.ephemeral}, {"hostname", s.hostname},     {"network", s.network},
          {"binds", s.binds},       {"resolv_conf", s.resolv_conf},   {"init", s.init},
          {"limits", s.limits},     {"cgroup", s.cgroup},             {"process", s.process},
-         {"cache_dir", s.cache_dir}};
+         {"cache_dir", s.cache_dir}, {"cgroup_optional", s.cgroup_optional}, {"userns", s.userns}};
 }
 void from_json(const nlohmann::json& j, ContainerSpec& s) {
     get_opt(j, "name", s.name);
@@ -89,6 +108,8 @@ void from_json(const nlohmann::json& j, ContainerSpec& s) {
     get_opt(j, "cgroup", s.cgroup);
     get_opt(j, "process", s.process);
     get_opt(j, "cache_dir", s.cache_dir);
+    get_opt(j, "cgroup_optional", s.cgroup_optional);
+    get_opt(j, "userns", s.userns);
 }
 
 }  // namespace lxbox::runtime

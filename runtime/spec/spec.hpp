@@ -47,6 +47,24 @@ struct ResourceLimits {
     std::optional<uint64_t> pids;
 };
 
+// One line of a uid_map or gid_map: container ids [inside, inside+count) are host ids
+// [outside, outside+count).
+struct IdMapping {
+    uint32_t inside = 0, outside = 0, count = 0;
+    bool operator==(const IdMapping&) const = default;
+};
+
+// Rootless mode: the container gets a user namespace of its own, the caller mapped to its
+// root and, where /etc/subuid grants a range, ids 1..N mapped to that range.
+struct UserNamespaceSpec {
+    bool enabled = false;
+    std::vector<IdMapping> uids, gids;
+    // The maps go through the setuid newuidmap/newgidmap (needed for any id but the caller's
+    // own); otherwise lxbox writes them itself, and setgroups(2) is denied in the container.
+    bool use_helpers = false;
+    bool operator==(const UserNamespaceSpec&) const = default;
+};
+
 struct ContainerSpec {
     std::string name;           // the container's name (also the default hostname)
     std::string image_rootfs;   // the read-only lower layer
@@ -59,6 +77,9 @@ struct ContainerSpec {
     bool init = true;           // a tiny init as PID 1 (reaps zombies, forwards signals)
     ResourceLimits limits;
     std::string cgroup;         // cgroup name; "" = no cgroup (runtime tests)
+    // Rootless: a cgroup that cannot be made (no delegation) is a warning, not a failure.
+    bool cgroup_optional = false;
+    UserNamespaceSpec userns;
     std::string cache_dir;      // where compiled seccomp filters are kept; "" = compile each time
     ProcessSpec process;
 };
@@ -71,6 +92,10 @@ void to_json(nlohmann::json& j, const ProcessSpec& p);
 void from_json(const nlohmann::json& j, ProcessSpec& p);
 void to_json(nlohmann::json& j, const ResourceLimits& l);
 void from_json(const nlohmann::json& j, ResourceLimits& l);
+void to_json(nlohmann::json& j, const IdMapping& m);
+void from_json(const nlohmann::json& j, IdMapping& m);
+void to_json(nlohmann::json& j, const UserNamespaceSpec& u);
+void from_json(const nlohmann::json& j, UserNamespaceSpec& u);
 void to_json(nlohmann::json& j, const ContainerSpec& s);
 void from_json(const nlohmann::json& j, ContainerSpec& s);
 

@@ -45,7 +45,8 @@ void from_json(const nlohmann::json& j, Registry& r) {
 }
 void to_json(nlohmann::json& j, const InstanceState& s) {
     j = {{"pid", s.pid},         {"start_time", s.start_time}, {"started", s.started},
-         {"command", s.command}, {"backend", s.backend},       {"security", s.security}};
+         {"command", s.command}, {"backend", s.backend},       {"security", s.security},
+         {"cgroup", s.cgroup},   {"namespaces", s.namespaces}};
 }
 void from_json(const nlohmann::json& j, InstanceState& s) {
     s.pid = j.at("pid").get<pid_t>();
@@ -54,6 +55,8 @@ void from_json(const nlohmann::json& j, InstanceState& s) {
     s.command = j.value("command", std::vector<std::string>{});
     s.backend = j.value("backend", "native");
     if (auto it = j.find("security"); it != j.end() && it->is_object()) s.security = it->get<runtime::SecuritySpec>();
+    s.cgroup = j.value("cgroup", "");
+    s.namespaces = j.value("namespaces", 0);
 }
 
 std::string now_rfc3339() {

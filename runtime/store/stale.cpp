@@ -66,7 +66,9 @@ static Status clean_folder(const std::string& folder, const std::function<bool(c
     ::closedir(d);
     for (const auto& n : stale) {
         spdlog::info("removing {}/{}, left by an interrupted lxbox", folder, n);
-        LXBOX_TRY(remove_tree(folder + "/" + n));
+        // Leftovers must not make the store unusable: a dir we cannot remove (files of a
+        // rootless container's users) is reported, and the next clean-up tries again.
+        if (auto st = remove_tree(folder + "/" + n); !st) spdlog::warn("{}", st.error().message);
     }
     return {};
 }

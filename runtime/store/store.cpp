@@ -84,7 +84,8 @@ Result<ContainerRecord> Store::ensure_container(const std::string& name, const s
 }
 
 Status Store::remove_container(const std::string& name) {
-    return update([&](Registry& reg) -> Status {
+    const std::string trash = root_ + "/containers/" + work_dir_name("trash", self_owner(), name);
+    LXBOX_TRY(update([&](Registry& reg) -> Status {
         if (!reg.containers.count(name)) return Error(ErrorKind::NotFound, "no container named '" + name + "'");
         auto inst = LXBOX_TRY(running_instance(name));
         if (inst)
@@ -92,12 +93,13 @@ Status Store::remove_container(const std::string& name) {
                                               std::to_string(inst->pid) + "): stop it first");
         // Rename first so a crash mid-removal leaves a trash dir that clean_stale() finishes,
         // never a half-deleted container that still looks registered.
-        const std::string trash = root_ + "/containers/" + work_dir_name("trash", self_owner(), name);
         if (::rename(container_dir(name).c_str(), trash.c_str()) != 0 && errno != ENOENT)
             return Error::last("remove container " + name);
         reg.containers.erase(name);
-        return remove_tree(trash);
-    });
+        return {};
+    }));
+    // After the registry write: a failure here leaves only a trash dir for clean_stale().
+    return remover_ ? remover_(trash) : remove_tree(trash);
 }
 
 Result<std::optional<InstanceState>> Store::running_instance(const std::string& name) const {

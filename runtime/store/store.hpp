@@ -57,6 +57,8 @@ struct InstanceState {
     std::vector<std::string> command;
     std::string backend = "native";
     runtime::SecuritySpec security;  // what the container was started with: exec inherits it
+    std::string cgroup;              // the cgroup exec joins; "" = none (rootless, undelegated)
+    int namespaces = 0;              // CLONE_NEW* flags of its own namespaces (JoinSpec::namespaces)
 };
 
 void to_json(nlohmann::json& j, const ImageRecord& r);
@@ -100,6 +102,10 @@ public:
     Result<ContainerRecord> ensure_container(const std::string& name, const std::string& image);
     // Deletes a container's changes and record; refuses while it runs (ErrorKind::Busy).
     Status remove_container(const std::string& name);
+    // How remove_container deletes a container's files: remove_tree unless set. Rootless mode
+    // deletes them as root of a user namespace with the container's id maps, since files of
+    // the container's users belong to subordinate ids the caller itself may not delete.
+    void set_tree_remover(std::function<Status(const std::string&)> remover) { remover_ = std::move(remover); }
 
     // Instance state (containers/<name>/state.json); nullopt when absent or no longer alive
     // (pid gone, or pid reused: start time differs). Stale files are removed.
@@ -114,6 +120,7 @@ public:
 private:
     explicit Store(std::string root) : root_(std::move(root)) {}
     std::string root_;
+    std::function<Status(const std::string&)> remover_;
 };
 
 // Current time as RFC 3339 UTC ("2026-11-28T16:03:24Z").

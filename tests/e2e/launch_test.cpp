@@ -187,17 +187,5 @@ TEST_F(LaunchCli, TwoHundredThrowawayContainersLeaveNothingBehind) {
     EXPECT_EQ(run({"ls", "-A", root + "/containers"}).out, "");
 }
 
-TEST_F(LaunchCli, AnOrdinaryUserGetsOneClearLineUntilRootlessModeExists) {
-    // nobody may traverse the scratch dir and write its own store there.
-    ASSERT_EQ(::chmod(dir.path().c_str(), 0711), 0);
-    const std::string store = dir / "nobody-store";
-    ASSERT_EQ(::mkdir(store.c_str(), 0700), 0);
-    ASSERT_EQ(::chown(store.c_str(), 65534, 65534), 0);
-    auto r = run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", LXBOX_BINARY, "--root", store,
-                  "launch", "--rm", "--", "true"});
-    EXPECT_EQ(r.exit_code, 125);
-    EXPECT_EQ(r.err, "lxbox: containers need root for now (rootless mode is not built yet): run lxbox as root\n");
-}
-
 }  // namespace
 }  // namespace lxbox::test

@@ -113,5 +113,27 @@ TEST(DoctorReport, RootlessWithoutUserNamespacesSuggestsTheSysctl) {
     EXPECT_EQ(user->fix, "sysctl -w kernel.unprivileged_userns_clone=1");
 }
 
+TEST(DoctorReport, RootlessWithoutSubordinateIdsSaysWhatBreaksAndHowToFixIt) {
+    HostFacts f = hybrid_root_host();
+    f.is_root = false;
+    f.uid = 1000;
+    f.rootless_ids = {0, 0, false, "alice"};
+    auto report = build_doctor_report(f);
+    const DoctorCheck* c = find_check(report, "rootless ids");
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ(c->status, CheckStatus::Warn);
+    EXPECT_EQ(c->fix, "sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 alice; "
+                      "sudo apt-get install uidmap");
+    f.rootless_ids = {65536, 65536, true, "alice"};
+    report = build_doctor_report(f);
+    c = find_check(report, "rootless ids");
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ(c->status, CheckStatus::Ok);
+    EXPECT_NE(c->detail.find("65536 more uids"), std::string::npos);
+    // Root needs no mapping: no row.
+    report = build_doctor_report(hybrid_root_host());
+    EXPECT_EQ(find_check(report, "rootless ids"), nullptr);
+}
+
 }  // namespace
 }  // namespace lxbox::backend

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "runtime/plan/idmap.hpp"
 #include "runtime/plan/plan.hpp"
 
 namespace lxbox::runtime {
@@ -153,6 +154,61 @@ TEST(PlanParse, MemoryEnvFileAndEnvArgs) {
     auto args = resolve_env_args({"X=1", "HOMEISH", "MISSING"},
                                  [](const std::string& k) -> const char* { return k == "HOMEISH" ? "/h" : nullptr; });
     EXPECT_EQ(args, (std::vector<std::string>{"X=1", "HOMEISH=/h"}));
+}
+
+ContainerSpec rootless(const std::string& network, std::vector<IdMapping> gids) {
+    ContainerSpec s = sample();
+    s.network = network;
+    s.userns.enabled = true;
+    s.userns.uids = {{0, 1000, 1}};
+    s.userns.gids = std::move(gids);
+    return s;
+}
+
+const MountOp* find_op(const std::vector<MountOp>& ops, const std::string& target) {
+    for (const auto& o : ops)
+        if (o.target == target && o.kind != MountOpKind::MakeDir) return &o;
+    return nullptr;
+}
+
+TEST(PlanSystemMounts, ARootlessContainerBindsHostDevicesAndMakesProcBeforePivot) {
+    auto ops = plan_system_mounts(rootless("host", {{0, 1000, 1}}));
+    for (const char* d : {"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"}) {
+        const MountOp* op = find_op(ops, d);
+        ASSERT_NE(op, nullptr) << d;
+        EXPECT_EQ(op->kind, MountOpKind::HostBind) << d;  // mknod is refused in a user namespace
+        EXPECT_EQ(op->source, d);
+    }
+    const MountOp* proc = find_op(ops, "/proc");
+    ASSERT_NE(proc, nullptr);
+    EXPECT_EQ(proc->kind, MountOpKind::EarlyMount);
+    EXPECT_EQ(proc->fstype, "proc");
+    // The host's network namespace is not the user namespace's: its sysfs is bound, read-only.
+    const MountOp* sys = find_op(ops, "/sys");
+    ASSERT_NE(sys, nullptr);
+    EXPECT_EQ(sys->kind, MountOpKind::HostBind);
+    EXPECT_TRUE(sys->flags & MS_RDONLY);
+    // gid 5 (tty) is not mapped: devpts must not be asked for it.
+    EXPECT_EQ(find_op(ops, "/dev/pts")->data.find("gid="), std::string::npos);
+}
+
+TEST(PlanSystemMounts, ARootlessContainerWithItsOwnNetworkMountsItsOwnSysfs) {
+    auto ops = plan_system_mounts(rootless("none", {{0, 1000, 1}, {1, 100000, 65536}}));
+    const MountOp* sys = find_op(ops, "/sys");
+    ASSERT_NE(sys, nullptr);
+    EXPECT_EQ(sys->kind, MountOpKind::EarlyMount);
+    EXPECT_EQ(sys->fstype, "sysfs");
+    EXPECT_TRUE(sys->flags & MS_RDONLY);
+    EXPECT_NE(find_op(ops, "/dev/pts")->data.find("gid=5"), std::string::npos);
+}
+
+TEST(PlanValidate, AUserNamespaceMustMapRoot) {
+    auto s = rootless("host", {{0, 1000, 1}});
+    EXPECT_TRUE(validate_spec(s));
+    s.userns.uids = {{1, 1000, 1}};
+    auto st = validate_spec(s);
+    ASSERT_FALSE(st);
+    EXPECT_NE(st.error().message.find("maps no root"), std::string::npos);
 }
 
 }  // namespace

@@ -25,9 +25,13 @@ TEST(SpecJson, RoundTripsEveryField) {
     s.process.user = "1000:50";
     s.process.cwd = "/tmp";
     s.process.tty = true;
+    s.cgroup_optional = true;
+    s.userns = {true, {{0, 1000, 1}, {1, 100000, 65536}}, {{0, 1000, 1}}, true};
     nlohmann::json j = s;
     auto back = j.get<ContainerSpec>();
     EXPECT_EQ(nlohmann::json(back), j);
+    EXPECT_EQ(back.userns, s.userns);
+    EXPECT_TRUE(back.cgroup_optional);
     EXPECT_EQ(back.binds[0].target, "/b");
     EXPECT_FALSE(back.limits.pids.has_value());
     EXPECT_EQ(*back.limits.cpus, 1.5);

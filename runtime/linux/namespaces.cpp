@@ -1,0 +1,165 @@
+#include "runtime/linux/namespaces.hpp"
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "runtime/base/log.hpp"
+#include "runtime/base/unique_fd.hpp"
+#include "runtime/linux/process.hpp"
+#include "runtime/linux/syscalls.hpp"
+
+extern char** environ;
+
+namespace lxbox::linux_fx {
+
+namespace {
+
+// Runs a helper (newuidmap, newgidmap) with a clean signal state; its stderr becomes the
+// error's message when it fails.
+Status run_helper(const std::string& program, const std::vector<std::string>& args) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return Error::last("pipe");
+    UniqueFd err_read(fds[0]), err_write(fds[1]);
+    std::vector<char*> argv{const_cast<char*>(program.c_str())};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    ::posix_spawn_file_actions_init(&actions);
+    ::posix_spawn_file_actions_adddup2(&actions, err_write.get(), 2);
+    ::posix_spawnattr_init(&attr);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    ::posix_spawnattr_setsigmask(&attr, &none);
+    ::posix_spawnattr_setsigdefault(&attr, &all);
+    ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    pid_t pid = -1;
+    const int rc = ::posix_spawnp(&pid, program.c_str(), &actions, &attr, argv.data(), environ);
+    ::posix_spawn_file_actions_destroy(&actions);
+    ::posix_spawnattr_destroy(&attr);
+    if (rc != 0)
+        return Error::sys(rc, "run " + program + " (install package uidmap)",
+                          rc == ENOENT ? ErrorKind::NotFound : ErrorKind::System);
+    err_write.reset();
+    auto text = read_all(err_read.get());
+    std::string err = text ? *text : "";
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
+    while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
+    if (auto nl = err.rfind('\n'); nl != std::string::npos) err = err.substr(nl + 1);
+    return Error(ErrorKind::System, program + " failed" + (err.empty() ? "" : ": " + err));
+}
+
+Status write_proc(pid_t pid, const char* file, const std::string& text) {
+    const std::string path = "/proc/" + std::to_string(pid) + "/" + file;
+    auto fd = LXBOX_TRY(open_fd(path, O_WRONLY));
+    // One write: the kernel takes a map file in a single write(2) only.
+    if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+        return Error::last("write " + path);
+    return {};
+}
+
+bool on_path(const std::string& program) {
+    const char* path = std::getenv("PATH");
+    const std::string dirs = path && *path ? path : "/usr/local/bin:/usr/bin:/bin";
+    for (size_t pos = 0; pos <= dirs.size();) {
+        size_t end = dirs.find(':', pos);
+        if (end == std::string::npos) end = dirs.size();
+        const std::string dir = dirs.substr(pos, end - pos);
+        if (!dir.empty() && ::access((dir + "/" + program).c_str(), X_OK) == 0) return true;
+        pos = end + 1;
+    }
+    return false;
+}
+
+}  // namespace
+
+CallerIds caller_ids() {
+    CallerIds c;
+    c.uid = ::geteuid();
+    c.gid = ::getegid();
+    if (const struct passwd* pw = ::getpwuid(c.uid)) c.user = pw->pw_name;
+    auto subuid = read_file("/etc/subuid");
+    auto subgid = read_file("/etc/subgid");
+    // shadow keys /etc/subgid by user name (or uid) too, not by group.
+    c.subuids = runtime::parse_subids(subuid ? *subuid : "", c.user, c.uid);
+    c.subgids = runtime::parse_subids(subgid ? *subgid : "", c.user, c.uid);
+    c.helpers = on_path("newuidmap") && on_path("newgidmap");
+    return c;
+}
+
+runtime::UserNamespaceSpec rootless_userns() {
+    if (::geteuid() == 0) return {};
+    const CallerIds c = caller_ids();
+    return runtime::plan_rootless_userns(c.uid, c.gid, c.subuids, c.subgids, c.helpers);
+}
+
+Status write_id_maps(pid_t pid, const runtime::UserNamespaceSpec& u) {
+    if (u.use_helpers) {
+        LXBOX_TRY(run_helper("newuidmap", runtime::id_map_helper_args(pid, u.uids)));
+        return run_helper("newgidmap", runtime::id_map_helper_args(pid, u.gids));
+    }
+    LXBOX_TRY(write_proc(pid, "setgroups", "deny"));
+    LXBOX_TRY(write_proc(pid, "uid_map", runtime::id_map_text(u.uids)));
+    return write_proc(pid, "gid_map", runtime::id_map_text(u.gids));
+}
+
+runtime::IdMapsView id_maps_of(pid_t pid) {
+    runtime::IdMapsView v;
+    const std::string proc = "/proc/" + std::to_string(pid);
+    auto uids = read_file(proc + "/uid_map");
+    auto gids = read_file(proc + "/gid_map");
+    v.uids = runtime::parse_id_map(uids ? *uids : "");
+    v.gids = runtime::parse_id_map(gids ? *gids : "");
+    // The initial namespace maps every id to itself.
+    v.in_userns = !(v.uids.size() == 1 && v.uids[0].inside == 0 && v.uids[0].outside == 0 &&
+                    v.uids[0].count == 0xffffffffu);
+    auto sg = read_file(proc + "/setgroups");
+    v.setgroups_allowed = !sg || sg->rfind("allow", 0) == 0;
+    return v;
+}
+
+Status run_in_userns(const runtime::UserNamespaceSpec& u, const std::function<Status()>& fn) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return Error::last("pipe");
+    UniqueFd go_read(fds[0]), go_write(fds[1]);
+    if (::pipe2(fds, O_CLOEXEC) != 0) return Error::last("pipe");
+    UniqueFd err_read(fds[0]), err_write(fds[1]);
+    int pidfd = -1;
+    const pid_t pid = sys::clone3_pidfd(CLONE_NEWUSER, &pidfd);
+    if (pid < 0) return Error::last("make a user namespace");
+    if (pid == 0) {
+        go_write.reset();
+        err_read.reset();
+        char byte = 0;
+        while (::read(go_read.get(), &byte, 1) < 0 && errno == EINTR) {
+        }
+        Status st = byte == 'G' ? fn() : Status(Error(ErrorKind::Internal, "no id maps"));
+        if (!st) (void)write_all(err_write.get(), st.error().message);
+        ::_exit(st ? 0 : 1);
+    }
+    UniqueFd child(pidfd);
+    go_read.reset();
+    err_write.reset();
+    Status mapped = write_id_maps(pid, u);
+    if (mapped) (void)write_all(go_write.get(), std::string("G"));
+    go_write.reset();
+    auto text = read_all(err_read.get());
+    const std::string err = text ? *text : "";
+    const int code = LXBOX_TRY(wait_exit(child.get()));
+    if (!mapped) return mapped;
+    if (code != 0) return Error(ErrorKind::System, err.empty() ? "child in a user namespace failed" : err);
+    return {};
+}
+
+}  // namespace lxbox::linux_fx
