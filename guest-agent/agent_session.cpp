@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "runtime/plan/plan.hpp"
+#include "runtime/spec/spec.hpp"
+
 namespace lxbox::agent {
 
 using namespace lxbox::proto;
@@ -35,6 +38,93 @@ void AgentSession::on_disconnect() {
     decoder_ = FrameDecoder();
     flow_ = FlowTable();
     hello_done_ = false;
+    // Processes of the lost connection keep running; their output has no reader, and their
+    // sessions end as they exit (the server drops what they write).
+}
+
+void AgentSession::on_run(const Frame& frame, SessionActions& out) {
+    if (frame.session == kConnectionSession)
+        return reply_error(frame.session, "run needs a session of its own (not 0)", out);
+    if (running_.count(frame.session))
+        return reply_error(frame.session, "session " + std::to_string(frame.session) + " already runs a process", out);
+    auto run = parse_message<Run>(frame);
+    if (!run) return reply_error(frame.session, run.error().message, out);
+    // A spec the runtime would refuse is refused here, on the session, before any fork.
+    try {
+        if (auto valid = runtime::validate_spec(run->spec.get<runtime::ContainerSpec>()); !valid)
+            return reply_error(frame.session, "bad container spec: " + valid.error().message, out);
+    } catch (const nlohmann::json::exception& e) {
+        return reply_error(frame.session, std::string("bad container spec: ") + e.what(), out);
+    }
+    for (const auto& m : run->mounts) {
+        if (m.device.empty() || m.device.find('/') != std::string::npos || m.device.find("..") != std::string::npos)
+            return reply_error(frame.session, "mount device '" + m.device + "' is not a name under /dev", out);
+        if (!m.target.starts_with("/run/lxbox/") || m.target.find("..") != std::string::npos)
+            return reply_error(frame.session, "mount target '" + m.target + "' is not under /run/lxbox", out);
+    }
+    running_.insert(frame.session);
+    flow_.session(frame.session);
+    out.start.push_back({frame.session, std::move(*run)});
+}
+
+void AgentSession::on_stdin(const Frame& frame, SessionActions& out) {
+    if (!running_.count(frame.session))
+        return reply_error(frame.session, "no process runs on session " + std::to_string(frame.session), out);
+    if (frame.type == FrameType::StdinClose) {
+        out.process.push_back({ProcessAction::CloseStdin, frame.session, {}, 0});
+        return;
+    }
+    if (frame.type == FrameType::Signal) {
+        auto sig = parse_message<proto::Signal>(frame);
+        if (!sig) return reply_error(frame.session, sig.error().message, out);
+        if (sig->signal <= 0 || sig->signal >= 65)
+            return reply_error(frame.session, "signal " + std::to_string(sig->signal) + " is out of range", out);
+        out.process.push_back({ProcessAction::Signal, frame.session, {}, sig->signal});
+        return;
+    }
+    // The host must stay within the window we granted: one that does not ignores flow control.
+    if (auto st = flow_.session(frame.session).receive.on_received(frame.payload.size()); !st)
+        return reply_error(frame.session, st.error().message, out);
+    out.process.push_back({ProcessAction::Stdin, frame.session, frame.payload, 0});
+}
+
+size_t AgentSession::sendable(uint32_t session, size_t want) {
+    if (!hello_done_) return 0;
+    return flow_.session(session).send.sendable(want);
+}
+
+std::string AgentSession::on_output(uint32_t session, FrameType type, std::string_view data) {
+    std::string out;
+    auto& send = flow_.session(session).send;
+    while (!data.empty()) {
+        const size_t n = std::min({data.size(), kMaxPayload, send.sendable(data.size())});
+        if (n == 0) break;
+        (void)send.consume(n);
+        out += encode_frame(Frame{type, session, std::string(data.substr(0, n))});
+        data.remove_prefix(n);
+    }
+    return out;
+}
+
+std::string AgentSession::on_stdin_consumed(uint32_t session, size_t bytes) {
+    if (!running_.count(session)) return {};
+    auto grant = flow_.session(session).receive.on_consumed(bytes);
+    if (!grant) return {};
+    return encode_frame(make_frame(session, Credit{*grant}));
+}
+
+std::string AgentSession::on_exit(uint32_t session, int code) {
+    running_.erase(session);
+    flow_.erase(session);
+    if (!hello_done_) return {};
+    return encode_frame(make_frame(session, Exit{code, 0}));
+}
+
+std::string AgentSession::on_failure(uint32_t session, const std::string& message) {
+    running_.erase(session);
+    SessionActions out;
+    reply_error(session, message, out);
+    return hello_done_ ? out.output : std::string();
 }
 
 void AgentSession::on_hello(const Frame& frame, SessionActions& out) {
@@ -78,8 +168,14 @@ void AgentSession::on_frame(const Frame& frame, SessionActions& out) {
             flow_.session(frame.session).send.grant(credit->bytes);
             return;
         }
+        case FrameType::Run:
+            return on_run(frame, out);
+        case FrameType::Stdin:
+        case FrameType::StdinClose:
+        case FrameType::Signal:
+            return on_stdin(frame, out);
         default:
-            // run/exec and the stdio streams arrive with the native runtime (a later slice).
+            // exec into a running container and resize (ptys) come with a later slice.
             return reply_error(frame.session, std::string(to_string(frame.type)) +
                                                   " is not supported by this agent yet",
                                out);

@@ -5,8 +5,10 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "runtime/proto/flow_control.hpp"
 #include "runtime/proto/frame.hpp"
@@ -15,12 +17,28 @@
 namespace lxbox::agent {
 
 // What the agent announces in its hello.
-inline constexpr const char* kCapabilities[] = {"ping", "shutdown", "credit"};
+inline constexpr const char* kCapabilities[] = {"ping", "shutdown", "credit", "run"};
+
+// A container to start on a session (the session's frames then carry its stdio).
+struct StartRun {
+    uint32_t session = 0;
+    proto::Run run;
+};
+
+// What the server must do for a running session's process.
+struct ProcessAction {
+    enum Kind { Stdin, CloseStdin, Signal } kind = Stdin;
+    uint32_t session = 0;
+    std::string data;  // Stdin: the bytes
+    int signal = 0;    // Signal
+};
 
 struct SessionActions {
     std::string output;                 // bytes to write to the host, in order
     std::optional<int64_t> set_clock_ns;  // CLOCK_REALTIME from the host's hello
     bool power_off = false;             // the host asked for shutdown
+    std::vector<StartRun> start;        // containers to start
+    std::vector<ProcessAction> process; // stdin, its end, signals for running sessions
 };
 
 class AgentSession {
@@ -34,9 +52,22 @@ public:
     void on_disconnect();
     bool handshake_done() const { return hello_done_; }
 
+    // The running sessions' side. How many of `want` output bytes the host lets us send now.
+    size_t sendable(uint32_t session, size_t want);
+    // A process's stdout or stderr bytes (at most sendable()) as frames to the host.
+    std::string on_output(uint32_t session, proto::FrameType type, std::string_view data);
+    // The server wrote `bytes` of the session's stdin to the process: maybe a Credit frame.
+    std::string on_stdin_consumed(uint32_t session, size_t bytes);
+    // The session's process ended: its Exit frame; the session is closed.
+    std::string on_exit(uint32_t session, int code);
+    // The session failed before or instead of an exit: an Error frame; the session is closed.
+    std::string on_failure(uint32_t session, const std::string& message);
+
 private:
     void on_frame(const proto::Frame& frame, SessionActions& out);
     void on_hello(const proto::Frame& frame, SessionActions& out);
+    void on_run(const proto::Frame& frame, SessionActions& out);
+    void on_stdin(const proto::Frame& frame, SessionActions& out);
     void reply_error(uint32_t session, const std::string& message, SessionActions& out);
     template <class M>
     void reply(uint32_t session, const M& m, SessionActions& out);
@@ -46,6 +77,7 @@ private:
     proto::FlowTable flow_;
     bool hello_done_ = false;
     uint32_t peer_version_ = 0;
+    std::set<uint32_t> running_;  // sessions with a process
 };
 
 }  // namespace lxbox::agent

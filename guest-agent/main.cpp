@@ -8,6 +8,8 @@
 
 #include <chrono>
 #include <exception>
+#include <functional>
+#include <future>
 #include <thread>
 
 #include "guest-agent/pid1.hpp"
@@ -60,20 +62,23 @@ UniqueFd open_port() {
 int main() {
     UniqueFd signals = block_signals();
     if (::getpid() == 1) {
+        if (auto left = leave_initramfs(); !left) log_line(left.error().message);
         if (auto mounted = mount_early_filesystems(); !mounted) log_line(mounted.error().message);
     }
     std::vector<ModuleToLoad> modules;
     if (auto order = read_file(std::string(kModuleDir) + "/load-order"))
         modules = parse_load_order(*order, kModuleDir);
     load_phase(modules, true);
-    // File-sharing and disk modules are not needed for the hello: load them meanwhile.
-    std::thread([modules] { load_phase(modules, false); }).detach();
+    // Disk and overlay modules are not needed for the hello: load them meanwhile. The first
+    // container waits for them.
+    std::shared_future<void> later = std::async(std::launch::async, [modules] { load_phase(modules, false); }).share();
+    const std::function<void()> wait_ready = [later] { later.wait(); };
     UniqueFd port = open_port();
     AgentSession session(LXBOX_VERSION);
     // PID 1 must never exit (the kernel panics): any failure restarts the serving loop.
     for (;;) {
         try {
-            auto served = serve_port(port.get(), signals.get(), session);
+            auto served = serve_port(port.get(), signals.get(), session, wait_ready);
             if (!served) log_line(served.error().message);
         } catch (const std::exception& e) {
             log_line(std::string("serving loop: ") + e.what());

@@ -5,6 +5,8 @@
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -12,6 +14,7 @@
 
 #include <cerrno>
 #include <sstream>
+#include <vector>
 
 #include "runtime/base/unique_fd.hpp"
 
@@ -29,6 +32,66 @@ Status mount_one(const char* source, const char* target, const char* type, unsig
 
 }  // namespace
 
+namespace {
+
+// Copies the tree at from (one filesystem) into to: regular files, directories, symlinks and
+// device nodes, with their modes and owners.
+Status copy_tree(const std::string& from, const std::string& to, dev_t dev) {
+    DIR* d = ::opendir(from.c_str());
+    if (!d) return Error::last("open " + from);
+    std::vector<std::string> names;
+    while (auto* e = ::readdir(d)) {
+        std::string n = e->d_name;
+        if (n != "." && n != "..") names.push_back(n);
+    }
+    ::closedir(d);
+    for (const auto& n : names) {
+        const std::string src = from + "/" + n, dst = to + "/" + n;
+        struct stat st;
+        if (::lstat(src.c_str(), &st) != 0) return Error::last("stat " + src);
+        if (st.st_dev != dev) continue;  // another mount (the new root itself)
+        if (S_ISDIR(st.st_mode)) {
+            if (::mkdir(dst.c_str(), st.st_mode & 07777) != 0 && errno != EEXIST) return Error::last("create " + dst);
+            LXBOX_TRY(copy_tree(src, dst, dev));
+        } else if (S_ISLNK(st.st_mode)) {
+            char target[4096];
+            const ssize_t len = ::readlink(src.c_str(), target, sizeof target - 1);
+            if (len < 0) return Error::last("read link " + src);
+            target[len] = '\0';
+            if (::symlink(target, dst.c_str()) != 0) return Error::last("create " + dst);
+        } else if (S_ISREG(st.st_mode)) {
+            auto text = LXBOX_TRY(read_file(src));
+            auto fd = LXBOX_TRY(open_fd(dst, O_WRONLY | O_CREAT | O_TRUNC, st.st_mode & 07777));
+            LXBOX_TRY(write_all(fd.get(), text));
+        } else if (::mknod(dst.c_str(), st.st_mode, st.st_rdev) != 0) {
+            return Error::last("create " + dst);
+        }
+        (void)::lchown(dst.c_str(), st.st_uid, st.st_gid);
+    }
+    return {};
+}
+
+}  // namespace
+
+Status leave_initramfs() {
+    struct statfs fs;
+    if (::statfs("/", &fs) != 0) return Error::last("statfs /");
+    if (fs.f_type != RAMFS_MAGIC && fs.f_type != TMPFS_MAGIC) return {};
+    struct stat root;
+    if (::stat("/", &root) != 0) return Error::last("stat /");
+    constexpr const char* kNew = "/.root";
+    if (::mkdir(kNew, 0755) != 0 && errno != EEXIST) return Error::last("create /.root");
+    LXBOX_TRY(mount_one("tmpfs", kNew, "tmpfs", 0, "mode=0755"));
+    LXBOX_TRY(copy_tree("/", kNew, root.st_dev));
+    // switch_root: the tmpfs moves over / and becomes the root; the initramfs stays
+    // underneath, unreachable.
+    if (::chdir(kNew) != 0) return Error::last("enter /.root");
+    if (::mount(".", "/", nullptr, MS_MOVE, nullptr) != 0) return Error::last("move /.root to /");
+    if (::chroot(".") != 0) return Error::last("chroot");
+    if (::chdir("/") != 0) return Error::last("enter /");
+    return {};
+}
+
 Status mount_early_filesystems() {
     constexpr unsigned long common = MS_NOSUID | MS_NOEXEC | MS_NODEV;
     LXBOX_TRY(mount_one("proc", "/proc", "proc", common));
@@ -38,6 +101,8 @@ Status mount_early_filesystems() {
     LXBOX_TRY(mount_one("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"));
     LXBOX_TRY(mount_one("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"));
     LXBOX_TRY(mount_one("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"));
+    // Containers get cgroups (limits, OOM reports) in the VM as natively.
+    LXBOX_TRY(mount_one("cgroup2", "/sys/fs/cgroup", "cgroup2", common));
     return {};
 }
 

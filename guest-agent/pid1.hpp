@@ -10,7 +10,10 @@
 
 namespace lxbox::agent {
 
-// proc, sysfs, devtmpfs (+ devpts, /dev/shm), tmpfs on /tmp and /run.
+// Moves the root off the initial ramfs onto a tmpfs (what switch_root does): pivot_root, which
+// every container's start needs, refuses the initial ramfs as the root it replaces.
+Status leave_initramfs();
+// proc, sysfs (+ cgroup2), devtmpfs (+ devpts, /dev/shm), tmpfs on /tmp and /run.
 Status mount_early_filesystems();
 
 struct ModuleToLoad {

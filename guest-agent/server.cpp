@@ -1,13 +1,17 @@
 #include "guest-agent/server.hpp"
 
 #include <poll.h>
+#include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <map>
+#include <vector>
 
 #include "guest-agent/pid1.hpp"
+#include "guest-agent/runner.hpp"
 #include "runtime/base/unique_fd.hpp"
 
 namespace lxbox::agent {
@@ -18,19 +22,46 @@ void log_line(const std::string& message) {
 
 namespace {
 
-void drain_signals(int signal_fd) {
-    signalfd_siginfo info;
-    while (::read(signal_fd, &info, sizeof info) == sizeof info) {
-    }
-    reap_children();
-}
+// A session's running container, as the serving loop sees it.
+struct Process {
+    Runner runner;
+    std::string pending_stdin;  // arrived from the host, not yet taken by the process
+    bool close_stdin = false;   // the host's stdin ended: close once pending is written
+    std::string report;         // the runner's report line, read to EOF
+};
 
-Status apply(const SessionActions& actions, int port_fd) {
-    if (!actions.output.empty())
-        LXBOX_TRY_CTX(write_all(port_fd, actions.output), "write to the port");
+class Server {
+public:
+    Server(int port_fd, int signal_fd, AgentSession& session, const std::function<void()>& wait_ready)
+        : port_(port_fd), signals_(signal_fd), session_(session), wait_ready_(wait_ready) {}
+    Status run();
+
+private:
+    Status send(const std::string& bytes) {
+        if (bytes.empty()) return {};
+        return write_all(port_, bytes).context("write to the port");
+    }
+    Status apply(SessionActions actions);
+    Status start(StartRun& start);
+    Status act(const ProcessAction& a);
+    Status write_stdin(uint32_t id, Process& p);
+    Status pump_output(uint32_t id, int& fd, proto::FrameType type);
+    Status finish_if_done(uint32_t id);
+    void drop_all();
+
+    int port_, signals_;
+    AgentSession& session_;
+    const std::function<void()>& wait_ready_;
+    std::map<uint32_t, Process> processes_;
+};
+
+Status Server::apply(SessionActions actions) {
+    LXBOX_TRY(send(actions.output));
     if (actions.set_clock_ns) {
         if (auto set = set_clock(*actions.set_clock_ns); !set) log_line(set.error().message);
     }
+    for (auto& s : actions.start) LXBOX_TRY(start(s));
+    for (const auto& a : actions.process) LXBOX_TRY(act(a));
     if (actions.power_off) {
         log_line("shutdown requested: syncing and powering off");
         return power_off();
@@ -38,33 +69,159 @@ Status apply(const SessionActions& actions, int port_fd) {
     return {};
 }
 
-}  // namespace
+Status Server::start(StartRun& s) {
+    // The disk and overlay modules load in the background from boot: a container needs them.
+    wait_ready_();
+    auto runner = start_runner(s.run);
+    if (!runner) return send(session_.on_failure(s.session, runner.error().message));
+    processes_[s.session].runner = std::move(*runner);
+    return {};
+}
 
-Status serve_port(int port_fd, int signal_fd, AgentSession& session) {
+Status Server::act(const ProcessAction& a) {
+    auto it = processes_.find(a.session);
+    if (it == processes_.end()) return {};
+    Process& p = it->second;
+    switch (a.kind) {
+        case ProcessAction::Stdin:
+            p.pending_stdin += a.data;
+            return write_stdin(a.session, p);
+        case ProcessAction::CloseStdin:
+            p.close_stdin = true;
+            return write_stdin(a.session, p);
+        case ProcessAction::Signal:
+            // The runner's wait loop forwards it to the container, as lxbox does natively.
+            ::kill(p.runner.pid, a.signal);
+            return {};
+    }
+    return {};
+}
+
+Status Server::write_stdin(uint32_t id, Process& p) {
+    size_t written = 0;
+    while (p.runner.stdin_fd && written < p.pending_stdin.size()) {
+        ssize_t n = ::write(p.runner.stdin_fd.get(), p.pending_stdin.data() + written, p.pending_stdin.size() - written);
+        if (n > 0) {
+            written += static_cast<size_t>(n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) break;
+        // The process closed its stdin: what the host still sends is dropped (but credited).
+        p.runner.stdin_fd.reset();
+        written = p.pending_stdin.size();
+    }
+    p.pending_stdin.erase(0, written);
+    LXBOX_TRY(send(session_.on_stdin_consumed(id, written)));
+    if (p.close_stdin && p.pending_stdin.empty()) p.runner.stdin_fd.reset();
+    return {};
+}
+
+Status Server::pump_output(uint32_t id, int& fd, proto::FrameType type) {
+    static char buf[1 << 16];
+    const size_t room = session_.sendable(id, sizeof buf);
+    if (room == 0) return {};
+    ssize_t n = ::read(fd, buf, room);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return {};
+    if (n <= 0) {
+        fd = -1;  // EOF: every writer in the container is gone
+        return {};
+    }
+    return send(session_.on_output(id, type, std::string_view(buf, static_cast<size_t>(n))));
+}
+
+Status Server::finish_if_done(uint32_t id) {
+    Process& p = processes_.at(id);
+    if (p.runner.stdout_fd || p.runner.stderr_fd || p.runner.report_fd) return {};
+    const RunReport r = parse_run_report(p.report);
+    processes_.erase(id);
+    if (!r.message.empty())
+        LXBOX_TRY(send(session_.on_output(id, proto::FrameType::Stderr, "lxbox: " + r.message + "\n")));
+    return send(session_.on_exit(id, r.code));
+}
+
+void Server::drop_all() {
+    // A session does not outlive its connection: its output would have no reader.
+    for (auto& [id, p] : processes_) ::kill(p.runner.pid, SIGKILL);
+    processes_.clear();
+}
+
+Status Server::run() {
     static char buf[1 << 16];
     bool connected = false;
     for (;;) {
-        pollfd fds[2] = {{port_fd, POLLIN, 0}, {signal_fd, POLLIN, 0}};
-        if (::poll(fds, 2, -1) < 0 && errno != EINTR) return Error::last("poll");
-        if (fds[1].revents & POLLIN) drain_signals(signal_fd);
+        // port, signals, then per process: stdout, stderr, report, stdin (when data waits).
+        std::vector<pollfd> fds{{port_, POLLIN, 0}, {signals_, POLLIN, 0}};
+        std::vector<uint32_t> ids;
+        for (auto& [id, p] : processes_) {
+            const bool room = session_.sendable(id, 1) > 0;
+            fds.push_back({room ? p.runner.stdout_fd.get() : -1, POLLIN, 0});
+            fds.push_back({room ? p.runner.stderr_fd.get() : -1, POLLIN, 0});
+            fds.push_back({p.runner.report_fd.get(), POLLIN, 0});
+            fds.push_back({p.pending_stdin.empty() ? -1 : p.runner.stdin_fd.get(), POLLOUT, 0});
+            ids.push_back(id);
+        }
+        if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) return Error::last("poll");
+        if (fds[1].revents & POLLIN) {
+            signalfd_siginfo info;
+            while (::read(signals_, &info, sizeof info) == sizeof info) {
+            }
+            reap_children();
+        }
+        for (size_t i = 0; i < ids.size(); ++i) {
+            Process& p = processes_.at(ids[i]);
+            const pollfd* f = &fds[2 + 4 * i];
+            if (f[0].revents) {
+                int fd = p.runner.stdout_fd.get();
+                LXBOX_TRY(pump_output(ids[i], fd, proto::FrameType::Stdout));
+                if (fd < 0) p.runner.stdout_fd.reset();
+            }
+            if (f[1].revents) {
+                int fd = p.runner.stderr_fd.get();
+                LXBOX_TRY(pump_output(ids[i], fd, proto::FrameType::Stderr));
+                if (fd < 0) p.runner.stderr_fd.reset();
+            }
+            if (f[2].revents) {
+                ssize_t n = ::read(p.runner.report_fd.get(), buf, sizeof buf);
+                if (n > 0) p.report.append(buf, static_cast<size_t>(n));
+                if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) p.runner.report_fd.reset();
+            }
+            if (f[3].revents) LXBOX_TRY(write_stdin(ids[i], p));
+            LXBOX_TRY(finish_if_done(ids[i]));
+        }
         if (fds[0].revents & POLLIN) {
-            ssize_t n = ::read(port_fd, buf, sizeof buf);
+            ssize_t n = ::read(port_, buf, sizeof buf);
             if (n < 0 && errno != EINTR && errno != EAGAIN) return Error::last("read the port");
             if (n > 0) {
                 connected = true;
-                LXBOX_TRY(apply(session.on_bytes(std::string_view(buf, size_t(n))), port_fd));
+                LXBOX_TRY(apply(session_.on_bytes(std::string_view(buf, size_t(n)))));
                 continue;
             }
         }
         if (fds[0].revents & (POLLHUP | POLLERR)) {
             // No host on the other end. The port reports POLLHUP until one connects and has no
             // event for "connected", so look again every 10 ms (still answering SIGCHLD).
-            if (connected) session.on_disconnect();
+            if (connected) {
+                session_.on_disconnect();
+                drop_all();
+            }
             connected = false;
-            pollfd sig{signal_fd, POLLIN, 0};
-            if (::poll(&sig, 1, 10) > 0) drain_signals(signal_fd);
+            pollfd sig{signals_, POLLIN, 0};
+            if (::poll(&sig, 1, 10) > 0) {
+                signalfd_siginfo info;
+                while (::read(signals_, &info, sizeof info) == sizeof info) {
+                }
+                reap_children();
+            }
         }
     }
+}
+
+}  // namespace
+
+Status serve_port(int port_fd, int signal_fd, AgentSession& session, const std::function<void()>& wait_ready) {
+    Server server(port_fd, signal_fd, session, wait_ready);
+    return server.run();
 }
 
 }  // namespace lxbox::agent

@@ -12,6 +12,7 @@
 #include "host/cli/container_common.hpp"
 #include "host/cli/container_verbs.hpp"
 #include "host/cli/store_commands.hpp"
+#include "host/vm/vm_run.hpp"
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/container/container.hpp"
 #include "runtime/plan/plan.hpp"
@@ -151,8 +152,24 @@ Result<std::optional<int>> join_if_running(store::Store& store, const Target& t,
     return Error(ErrorKind::Busy, "container '" + t.container + "' is starting or stopping: try again");
 }
 
+// --backend vm: the same spec, run by the guest agent in a VM booted for this launch.
+Result<int> launch_in_vm(const GlobalOptions& g, const LaunchRequest& req) {
+    if (!req.rm)
+        return Error(ErrorKind::Unsupported,
+                     "the vm backend keeps no container changes yet: add --rm for a throwaway container");
+    auto store = LXBOX_TRY(open_store(g));
+    LXBOX_TRY(ensure_default_distro(store, g));
+    const Target t = LXBOX_TRY(resolve_target(store, req));
+    vm::VmRunRequest vr;
+    vr.spec = LXBOX_TRY(make_spec(store, req, t));
+    vr.image = t.image;
+    vr.vm_dir = store.root() + "/vm";
+    vr.notice = [](const std::string& line) { std::fprintf(stderr, "lxbox: %s\n", line.c_str()); };
+    return vm::run_in_vm(vr);
+}
+
 Result<int> cmd_launch(const GlobalOptions& g, const LaunchRequest& req) {
-    if (req.backend == "vm") return Error(ErrorKind::Unsupported, "the vm backend is not available yet");
+    if (req.backend == "vm") return launch_in_vm(g, req);
     auto store = LXBOX_TRY(open_store(g));
     LXBOX_TRY(ensure_default_distro(store, g));
     const Target t = LXBOX_TRY(resolve_target(store, req));

@@ -41,6 +41,8 @@ public:
     }
 
     int fd() const { return fd_.get(); }
+    // Frames (or decode errors) already read and waiting: receive() returns them at once.
+    bool has_pending() const { return !pending_.empty(); }
 
 private:
     explicit ChannelClient(UniqueFd fd) : fd_(std::move(fd)) {}

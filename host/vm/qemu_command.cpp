@@ -102,6 +102,20 @@ void add_channel(std::vector<std::string>& argv, const VmConfig& config, const s
                  std::string("virtserialport,chardev=agent,name=") + kAgentPortName});
 }
 
+void add_disks(std::vector<std::string>& argv, const VmConfig& config, const std::string& machine) {
+    const char* device = machine == "q35" ? "virtio-blk-pci" : "virtio-blk-device";
+    for (size_t i = 0; i < config.disks.size(); ++i) {
+        const auto& d = config.disks[i];
+        const std::string id = "disk" + std::to_string(i);
+        // QEMU's option parser splits on ',': a comma in the path is written twice.
+        std::string path;
+        for (char c : d.path) path += c == ',' ? std::string(",,") : std::string(1, c);
+        argv.insert(argv.end(), {"-drive", "file=" + path + ",if=none,id=" + id + ",format=raw" +
+                                               (d.readonly ? ",readonly=on" : ",cache=unsafe"),
+                                 "-device", std::string(device) + ",drive=" + id});
+    }
+}
+
 }  // namespace
 
 std::vector<std::string> qemu_command(const VmConfig& config, const VmHostFacts& host) {
@@ -116,6 +130,7 @@ std::vector<std::string> qemu_command(const VmConfig& config, const VmHostFacts&
                              kernel_cmdline(config, host, accel)});
     argv.insert(argv.end(), {"-serial", "file:" + config.serial_log});
     add_channel(argv, config, machine);
+    add_disks(argv, config, machine);
     argv.insert(argv.end(), {"-qmp", "unix:" + config.qmp_socket + ",server=on,wait=off"});
     argv.insert(argv.end(), config.extra_args.begin(), config.extra_args.end());
     return argv;

@@ -34,6 +34,12 @@ struct VmHostFacts {
     std::string qemu_path;       // explicit QEMU binary, else the default name on PATH
 };
 
+// A raw disk image attached as virtio-blk (the guest sees /dev/vda, /dev/vdb, ... in order).
+struct VmDisk {
+    std::string path;
+    bool readonly = true;
+};
+
 struct VmConfig {
     std::string kernel;          // x86: the PVH-bootable vmlinux; aarch64: the Image
     std::string initrd;          // the newc cpio with the agent as /init
@@ -47,7 +53,8 @@ struct VmConfig {
     bool mitigations_off = true;
     std::optional<Accel> force_accel;     // --accel, or the TCG retry after a KVM hang
     std::string extra_cmdline;            // appended to the kernel command line
-    std::vector<std::string> extra_args;  // appended to QEMU's argv (disks, shares)
+    std::vector<VmDisk> disks;            // distro images and container disks, in order
+    std::vector<std::string> extra_args;  // appended to QEMU's argv
 };
 
 // Pure: hvf on macOS, whpx on Windows, kvm on Linux when usable and not known to hang,

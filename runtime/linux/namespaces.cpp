@@ -1,14 +1,12 @@
 #include "runtime/linux/namespaces.hpp"
 
 #include <fcntl.h>
-#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdlib>
 
 #include "runtime/base/log.hpp"
 #include "runtime/base/unique_fd.hpp"
@@ -69,40 +67,7 @@ Status write_proc(pid_t pid, const char* file, const std::string& text) {
     return {};
 }
 
-bool on_path(const std::string& program) {
-    const char* path = std::getenv("PATH");
-    const std::string dirs = path && *path ? path : "/usr/local/bin:/usr/bin:/bin";
-    for (size_t pos = 0; pos <= dirs.size();) {
-        size_t end = dirs.find(':', pos);
-        if (end == std::string::npos) end = dirs.size();
-        const std::string dir = dirs.substr(pos, end - pos);
-        if (!dir.empty() && ::access((dir + "/" + program).c_str(), X_OK) == 0) return true;
-        pos = end + 1;
-    }
-    return false;
-}
-
 }  // namespace
-
-CallerIds caller_ids() {
-    CallerIds c;
-    c.uid = ::geteuid();
-    c.gid = ::getegid();
-    if (const struct passwd* pw = ::getpwuid(c.uid)) c.user = pw->pw_name;
-    auto subuid = read_file("/etc/subuid");
-    auto subgid = read_file("/etc/subgid");
-    // shadow keys /etc/subgid by user name (or uid) too, not by group.
-    c.subuids = runtime::parse_subids(subuid ? *subuid : "", c.user, c.uid);
-    c.subgids = runtime::parse_subids(subgid ? *subgid : "", c.user, c.uid);
-    c.helpers = on_path("newuidmap") && on_path("newgidmap");
-    return c;
-}
-
-runtime::UserNamespaceSpec rootless_userns() {
-    if (::geteuid() == 0) return {};
-    const CallerIds c = caller_ids();
-    return runtime::plan_rootless_userns(c.uid, c.gid, c.subuids, c.subgids, c.helpers);
-}
 
 Status write_id_maps(pid_t pid, const runtime::UserNamespaceSpec& u) {
     if (u.use_helpers) {

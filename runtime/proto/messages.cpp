@@ -29,12 +29,23 @@ void from_json(const json& j, Ping& m) { j.at("nonce").get_to(m.nonce); }
 void to_json(json& j, const Pong& m) { j = json{{"nonce", m.nonce}}; }
 void from_json(const json& j, Pong& m) { j.at("nonce").get_to(m.nonce); }
 
+void to_json(json& j, const GuestMount& m) {
+    j = json{{"device", m.device}, {"target", m.target}, {"fstype", m.fstype}, {"readonly", m.readonly}};
+}
+void from_json(const json& j, GuestMount& m) {
+    j.at("device").get_to(m.device);
+    j.at("target").get_to(m.target);
+    get_opt(j, "fstype", m.fstype);
+    get_opt(j, "readonly", m.readonly);
+}
+
 void to_json(json& j, const Run& m) {
-    j = json{{"spec", m.spec}, {"tty", m.tty}, {"rows", m.rows}, {"cols", m.cols}};
+    j = json{{"spec", m.spec}, {"mounts", m.mounts}, {"tty", m.tty}, {"rows", m.rows}, {"cols", m.cols}};
 }
 void from_json(const json& j, Run& m) {
     m.spec = j.at("spec");
     if (!m.spec.is_object()) throw json::type_error::create(302, "spec must be an object", &j);
+    get_opt(j, "mounts", m.mounts);
     get_opt(j, "tty", m.tty);
     get_opt(j, "rows", m.rows);
     get_opt(j, "cols", m.cols);

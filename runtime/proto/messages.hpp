@@ -37,11 +37,22 @@ struct Pong {
     uint64_t nonce = 0;
 };
 
+// A filesystem the agent mounts (once) before a container that needs it starts: a distro's
+// disk image, say. source is a device name under /dev ("vda"), never a path.
+struct GuestMount {
+    std::string device;
+    std::string target;        // absolute, under /run/lxbox
+    std::string fstype = "ext4";
+    bool readonly = true;
+    bool operator==(const GuestMount&) const = default;
+};
+
 // Starts a container process in a new session; spec is the runtime's ContainerSpec as JSON
 // (kept opaque here so the protocol does not depend on the runtime's types).
 struct Run {
     static constexpr FrameType kType = FrameType::Run;
     nlohmann::json spec = nlohmann::json::object();
+    std::vector<GuestMount> mounts;
     bool tty = false;
     uint16_t rows = 0;
     uint16_t cols = 0;
@@ -92,6 +103,8 @@ void to_json(nlohmann::json& j, const Ping& m);
 void from_json(const nlohmann::json& j, Ping& m);
 void to_json(nlohmann::json& j, const Pong& m);
 void from_json(const nlohmann::json& j, Pong& m);
+void to_json(nlohmann::json& j, const GuestMount& m);
+void from_json(const nlohmann::json& j, GuestMount& m);
 void to_json(nlohmann::json& j, const Run& m);
 void from_json(const nlohmann::json& j, Run& m);
 void to_json(nlohmann::json& j, const Signal& m);

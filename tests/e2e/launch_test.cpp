@@ -74,9 +74,6 @@ TEST_F(LaunchCli, RmRunsACommandAndPassesItsStatus) {
     EXPECT_EQ(r2.exit_code, 127);
     EXPECT_EQ(r2.err, "lxbox: exec nope: No such file or directory\n");
     EXPECT_EQ(run_lxbox(root, {"launch", "--rm", "--", "/bin/sh", "-c", "kill -9 $$"}).exit_code, 137);
-    auto vm = run_lxbox(root, {"launch", "--backend", "vm", "--", "true"});
-    EXPECT_EQ(vm.exit_code, 125);
-    EXPECT_EQ(vm.err, "lxbox: the vm backend is not available yet\n");
 }
 
 TEST_F(LaunchCli, DefaultContainerPersistsNamedAndThrowawayOnesAreSeparate) {

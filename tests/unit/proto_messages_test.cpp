@@ -30,9 +30,11 @@ TEST(ProtoMessages, HelloRoundTrips) {
 TEST(ProtoMessages, EveryMessageRoundTrips) {
     EXPECT_EQ(round_trip(Ping{42}).nonce, 42u);
     EXPECT_EQ(round_trip(Pong{~0ull}).nonce, ~0ull);
-    proto::Run run{nlohmann::json{{"args", {"uname", "-a"}}}, true, 24, 80};
+    proto::Run run{nlohmann::json{{"args", {"uname", "-a"}}}, {{"vda", "/run/lxbox/images/deb", "ext4", true}},
+                   true, 24, 80};
     proto::Run r = round_trip(run);
     EXPECT_EQ(r.spec, run.spec);
+    EXPECT_EQ(r.mounts, run.mounts);
     EXPECT_TRUE(r.tty);
     EXPECT_EQ(r.rows, 24);
     EXPECT_EQ(r.cols, 80);

@@ -3,6 +3,7 @@
 
 #include "guest-agent/agent_session.hpp"
 #include "guest-agent/pid1.hpp"
+#include "guest-agent/runner.hpp"
 
 namespace lxbox::agent {
 namespace {
@@ -69,7 +70,7 @@ TEST(AgentSession, BadFramesGetErrorsOnTheirSessionAndServingGoesOn) {
     encode_header({kMagic, kFrameVersion, 0x4444, 12, 2}, h);
     std::string bad = std::string(reinterpret_cast<char*>(h), kHeaderSize) + "zz";
     bad += encode_frame(Frame{FrameType::Ping, 13, "[]"});
-    bad += encode_frame(Frame{FrameType::Run, 14, R"({"spec":{}})"});
+    bad += encode_frame(Frame{FrameType::Resize, 14, R"({"rows":1,"cols":1})"});
     bad += encode_frame(make_frame(0, Ping{5}));
     auto frames = decode(s.on_bytes(bad).output);
     ASSERT_EQ(frames.size(), 4u);
@@ -110,6 +111,107 @@ TEST(AgentPid1, ParsesTheLoadOrder) {
     EXPECT_EQ(modules[0].file, "/lib/modules/virtio_ring.ko");
     EXPECT_TRUE(modules[1].boot);
     EXPECT_FALSE(modules[2].boot);
+}
+
+proto::Run sample_run() {
+    proto::Run run;
+    run.spec = nlohmann::json{{"name", "c1"}, {"image_rootfs", "/run/lxbox/images/busybox/rootfs"},
+                              {"container_dir", "/run/lxbox/containers/c1"}};
+    run.mounts = {{"vda", "/run/lxbox/images/busybox", "ext4", true}};
+    return run;
+}
+
+TEST(AgentSessionRun, ARunStartsAContainerOnItsOwnSessionOnly) {
+    AgentSession s("0.1.0");
+    s.on_bytes(hello_bytes());
+    auto out = s.on_bytes(encode_frame(make_frame(7, sample_run())));
+    ASSERT_EQ(out.start.size(), 1u);
+    EXPECT_EQ(out.start[0].session, 7u);
+    EXPECT_EQ(out.start[0].run.mounts, sample_run().mounts);
+    EXPECT_TRUE(out.output.empty());
+    // A second run on a busy session, and a run on the connection's session, are refused.
+    for (uint32_t session : {7u, 0u}) {
+        auto again = s.on_bytes(encode_frame(make_frame(session, sample_run())));
+        EXPECT_TRUE(again.start.empty());
+        auto frames = decode(again.output);
+        ASSERT_EQ(frames.size(), 1u);
+        EXPECT_EQ(frames[0].type, FrameType::Error);
+        EXPECT_EQ(frames[0].session, session);
+    }
+}
+
+TEST(AgentSessionRun, MountsOutsideRunLxboxOrDevicesWithPathsAreRefused) {
+    AgentSession s("0.1.0");
+    s.on_bytes(hello_bytes());
+    proto::Run bad_device = sample_run();
+    bad_device.mounts[0].device = "../sda";
+    proto::Run bad_target = sample_run();
+    bad_target.mounts[0].target = "/etc";
+    for (const proto::Run& run : {bad_device, bad_target}) {
+        auto out = s.on_bytes(encode_frame(make_frame(3, run)));
+        EXPECT_TRUE(out.start.empty());
+        auto e = parse_message<ErrorMessage>(decode(out.output).at(0));
+        ASSERT_TRUE(e);
+        EXPECT_NE(e->message.find("mount"), std::string::npos) << e->message;
+    }
+}
+
+TEST(AgentSessionRun, StdinSignalsAndCloseReachTheProcessWithinTheWindow) {
+    AgentSession s("0.1.0");
+    s.on_bytes(hello_bytes());
+    // Stdin for a session with no process is an error on that session.
+    EXPECT_EQ(decode(s.on_bytes(encode_frame(Frame{FrameType::Stdin, 4, "x"})).output).at(0).type, FrameType::Error);
+    s.on_bytes(encode_frame(make_frame(4, sample_run())));
+    auto out = s.on_bytes(encode_frame(Frame{FrameType::Stdin, 4, "abc"}) + encode_frame(make_frame(4, Signal{15})) +
+                          encode_frame(make_frame(4, StdinClose{})));
+    ASSERT_EQ(out.process.size(), 3u);
+    EXPECT_EQ(out.process[0].kind, ProcessAction::Stdin);
+    EXPECT_EQ(out.process[0].data, "abc");
+    EXPECT_EQ(out.process[1].kind, ProcessAction::Signal);
+    EXPECT_EQ(out.process[1].signal, 15);
+    EXPECT_EQ(out.process[2].kind, ProcessAction::CloseStdin);
+    // Credit comes back once half the window was consumed, not per write.
+    EXPECT_EQ(s.on_stdin_consumed(4, 3), "");
+    // A host that sends past its window ignores flow control: the session ends.
+    std::string flood;
+    for (uint64_t sent = 3; sent <= kInitialWindow; sent += kMaxPayload)
+        flood += encode_frame(Frame{FrameType::Stdin, 4, std::string(kMaxPayload, 'x')});
+    auto frames = decode(s.on_bytes(flood).output);
+    ASSERT_FALSE(frames.empty());
+    EXPECT_EQ(frames.back().type, FrameType::Error);
+}
+
+TEST(AgentSessionRun, OutputStaysWithinTheHostsCreditAndExitClosesTheSession) {
+    AgentSession s("0.1.0");
+    s.on_bytes(hello_bytes());
+    s.on_bytes(encode_frame(make_frame(5, sample_run())));
+    const std::string big(kInitialWindow + 100, 'o');
+    EXPECT_EQ(s.sendable(5, big.size()), kInitialWindow);
+    auto frames = decode(s.on_output(5, FrameType::Stdout, big));
+    size_t sent = 0;
+    for (const auto& f : frames) {
+        EXPECT_EQ(f.type, FrameType::Stdout);
+        EXPECT_LE(f.payload.size() + kHeaderSize, kMaxFrameSize);
+        sent += f.payload.size();
+    }
+    EXPECT_EQ(sent, kInitialWindow);  // the rest waits for a Credit
+    EXPECT_EQ(s.sendable(5, 1), 0u);
+    s.on_bytes(encode_frame(make_frame(5, Credit{100})));
+    EXPECT_EQ(s.sendable(5, 1000), 100u);
+    auto exit = decode(s.on_exit(5, 3));
+    ASSERT_EQ(exit.size(), 1u);
+    EXPECT_EQ(parse_message<Exit>(exit[0])->code, 3);
+    // The session is free again.
+    EXPECT_EQ(s.on_bytes(encode_frame(make_frame(5, sample_run()))).start.size(), 1u);
+}
+
+TEST(AgentRunner, ReportsParseAndATornOneIsAFailure) {
+    auto ok = parse_run_report(R"({"code":127,"message":"exec x: No such file or directory"})" "\n");
+    EXPECT_EQ(ok.code, 127);
+    EXPECT_EQ(ok.message, "exec x: No such file or directory");
+    auto torn = parse_run_report(R"({"co)");
+    EXPECT_EQ(torn.code, 125);
+    EXPECT_EQ(torn.message, "the container's runner died without a report");
 }
 
 }  // namespace

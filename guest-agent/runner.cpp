@@ -1,0 +1,122 @@
+#include "guest-agent/runner.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/container/container.hpp"
+#include "runtime/linux/mounts.hpp"
+#include "runtime/linux/syscalls.hpp"
+#include "runtime/spec/spec.hpp"
+
+namespace lxbox::agent {
+
+namespace {
+
+struct Pipe {
+    UniqueFd read, write;
+};
+
+Result<Pipe> make_pipe() {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return Error::last("pipe");
+    return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+bool is_mount_point(const std::string& path) {
+    struct stat self, parent;
+    if (::stat(path.c_str(), &self) != 0) return false;
+    if (::stat((path + "/..").c_str(), &parent) != 0) return false;
+    return self.st_dev != parent.st_dev;
+}
+
+// The Run's disks, mounted once for every container that needs them.
+Status mount_disks(const proto::Run& run) {
+    for (const auto& m : run.mounts) {
+        if (is_mount_point(m.target)) continue;
+        LXBOX_TRY(linux_fx::make_dirs(m.target, 0755));
+        const std::string dev = "/dev/" + m.device;
+        const unsigned long flags = MS_NOSUID | MS_NODEV | (m.readonly ? MS_RDONLY : 0);
+        if (::mount(dev.c_str(), m.target.c_str(), m.fstype.c_str(), flags, nullptr) != 0 && errno != EBUSY)
+            return Error::last("mount " + dev + " (" + m.fstype + ") on " + m.target);
+    }
+    return {};
+}
+
+RunReport run_container(const proto::Run& run) {
+    runtime::ContainerSpec spec;
+    try {
+        spec = run.spec.get<runtime::ContainerSpec>();
+    } catch (const nlohmann::json::exception& e) {
+        return {125, std::string("bad container spec: ") + e.what()};
+    }
+    if (auto st = mount_disks(run); !st) return {125, st.error().message};
+    if (auto st = linux_fx::make_dirs(spec.container_dir, 0700); !st) return {125, st.error().message};
+    auto c = runtime::Container::start(spec);
+    if (!c) return {125, c.error().context("launch " + spec.name).message};
+    auto outcome = c->wait();
+    if (!outcome) return {125, outcome.error().context("launch " + spec.name).message};
+    RunReport r{outcome->exit_code, ""};
+    if (outcome->exec_error) r.message = outcome->exec_error->message;
+    if (outcome->oom_killed)
+        r.message = "out of memory: the kernel killed a process of the container at its memory limit (raise --memory)";
+    return r;
+}
+
+[[noreturn]] void runner_main(const proto::Run& run, int in, int out, int err, int report) {
+    // The agent ignores and blocks signals as PID 1 must; the container's wait loop forwards
+    // TERM, INT, ... from here, so they must arrive.
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int s = 1; s < NSIG; ++s)
+        if (s != SIGKILL && s != SIGSTOP) ::sigaction(s, &dfl, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    // The agent dying (a crash the serving loop restarts from) must not leave containers.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    ::dup2(in, 0);
+    ::dup2(out, 1);
+    ::dup2(err, 2);
+    ::dup2(report, 3);
+    sys::close_range(4, ~0U, 0);
+    const RunReport r = run_container(run);
+    const std::string line = nlohmann::json{{"code", r.code}, {"message", r.message}}.dump() + "\n";
+    (void)write_all(3, line);
+    ::_exit(0);
+}
+
+}  // namespace
+
+Result<Runner> start_runner(const proto::Run& run) {
+    auto in = LXBOX_TRY(make_pipe());
+    auto out = LXBOX_TRY(make_pipe());
+    auto err = LXBOX_TRY(make_pipe());
+    auto report = LXBOX_TRY(make_pipe());
+    const pid_t pid = ::fork();
+    if (pid < 0) return Error::last("fork the runner");
+    if (pid == 0) runner_main(run, in.read.get(), out.write.get(), err.write.get(), report.write.get());
+    Runner r;
+    r.pid = pid;
+    r.stdin_fd = std::move(in.write);
+    r.stdout_fd = std::move(out.read);
+    r.stderr_fd = std::move(err.read);
+    r.report_fd = std::move(report.read);
+    for (int fd : {r.stdin_fd.get(), r.stdout_fd.get(), r.stderr_fd.get()})
+        ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return r;
+}
+
+RunReport parse_run_report(const std::string& text) {
+    const auto j = nlohmann::json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("code") || !j["code"].is_number_integer())
+        return {125, "the container's runner died without a report"};
+    return {j["code"].get<int>(), j.value("message", "")};
+}
+
+}  // namespace lxbox::agent

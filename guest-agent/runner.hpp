@@ -1,0 +1,36 @@
+// A session's container, run by a forked runner process of the agent: the runner mounts what
+// the Run asks for (a distro's disk), starts the container with the runtime/ library exactly
+// as the native path does, waits for it, and reports its outcome as one JSON line. Forked
+// with glibc's fork() from the multithreaded agent, so the runner is single-threaded and the
+// runtime's raw clone3 inside it is safe.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "runtime/base/error.hpp"
+#include "runtime/base/unique_fd.hpp"
+#include "runtime/proto/messages.hpp"
+
+namespace lxbox::agent {
+
+struct Runner {
+    pid_t pid = -1;
+    UniqueFd stdin_fd, stdout_fd, stderr_fd;  // the container's stdio (non-blocking ends)
+    UniqueFd report_fd;                        // EOF once the runner is done
+};
+
+// Forks the runner for run (its stdio are pipes to the agent).
+Result<Runner> start_runner(const proto::Run& run);
+
+// What the runner reported: the exit code and, for an exec failure, an OOM kill or a failure
+// to start, the message lxbox prints ("" for a plain exit). A missing or torn report (the
+// runner died) is code 125 with a message saying so.
+struct RunReport {
+    int code = 125;
+    std::string message;
+};
+RunReport parse_run_report(const std::string& text);
+
+}  // namespace lxbox::agent
