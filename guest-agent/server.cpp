@@ -22,6 +22,13 @@ void log_line(const std::string& message) {
 
 namespace {
 
+void drain_signals(int signal_fd) {
+    signalfd_siginfo info;
+    while (::read(signal_fd, &info, sizeof info) == sizeof info) {
+    }
+    reap_children();
+}
+
 // A session's running container, as the serving loop sees it.
 struct Process {
     Runner runner;
@@ -162,12 +169,7 @@ Status Server::run() {
             ids.push_back(id);
         }
         if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) return Error::last("poll");
-        if (fds[1].revents & POLLIN) {
-            signalfd_siginfo info;
-            while (::read(signals_, &info, sizeof info) == sizeof info) {
-            }
-            reap_children();
-        }
+        if (fds[1].revents & POLLIN) drain_signals(signals_);
         for (size_t i = 0; i < ids.size(); ++i) {
             Process& p = processes_.at(ids[i]);
             const pollfd* f = &fds[2 + 4 * i];
@@ -207,12 +209,7 @@ Status Server::run() {
             }
             connected = false;
             pollfd sig{signals_, POLLIN, 0};
-            if (::poll(&sig, 1, 10) > 0) {
-                signalfd_siginfo info;
-                while (::read(signals_, &info, sizeof info) == sizeof info) {
-                }
-                reap_children();
-            }
+            if (::poll(&sig, 1, 10) > 0) drain_signals(signals_);
         }
     }
 }
