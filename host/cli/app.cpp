@@ -10,6 +10,12 @@ std::vector<std::string> expand_shim_argv(const std::vector<std::string>& argv) 
     if (argv.empty()) return argv;
     const std::string& arg0 = argv[0];
     const std::string base = arg0.substr(arg0.rfind('/') + 1);
+    // `lxbox-oci ARGS` is `lxbox oci ARGS`: the path an engine takes as its OCI runtime.
+    if (base == "lxbox-oci") {
+        std::vector<std::string> out{"lxbox", "oci"};
+        out.insert(out.end(), argv.begin() + 1, argv.end());
+        return out;
+    }
     if (base.empty() || base.rfind("lxbox", 0) == 0) return argv;
     std::vector<std::string> out{"lxbox", "launch", base, "--"};
     out.insert(out.end(), argv.begin() + 1, argv.end());
@@ -32,6 +38,7 @@ int run_main(int argc, char** argv) {
     add_container_commands(app, ctx);
     add_shim_command(app, ctx);
     add_vm_commands(app, ctx);
+    add_oci_commands(app, ctx);
 
     try {
         std::vector<std::string> reversed(args.rbegin(), args.rend() - 1);  // CLI11 wants them reversed

@@ -216,6 +216,18 @@ Result<Cgroup> Cgroup::open_existing(const std::string& name) {
     return open_existing_in(where.mounts, where.own, name);
 }
 
+Cgroup Cgroup::adopt(const std::string& name, const std::vector<std::string>& paths) {
+    Cgroup cg(name, true);
+    for (const auto& p : paths) {
+        struct stat st {};
+        if (::stat(p.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+        // Only a v2 group has cgroup.controllers.
+        const bool v2 = ::access((p + "/cgroup.controllers").c_str(), F_OK) == 0;
+        cg.dirs_.push_back(Dir{p, v2, v2 || ::access((p + "/memory.limit_in_bytes").c_str(), F_OK) == 0});
+    }
+    return cg;
+}
+
 Status Cgroup::add_process(pid_t pid) {
     for (const auto& d : dirs_) {
         auto st = detail::write_cgroup_file(d.path + "/cgroup.procs", std::to_string(pid));

@@ -113,6 +113,10 @@ class Cgroup {
     static Result<Cgroup> open_existing_in(const CgroupMounts& mounts, const OwnCgroups& own,
                                            const std::string& name);
 
+    // Takes ownership of a cgroup known by its directories (Cgroup::paths() of the one create()
+    // made, kept by a caller that outlived it: `oci delete` runs where `oci create` did not).
+    static Cgroup adopt(const std::string& name, const std::vector<std::string>& paths);
+
     // Moves the process (all its threads) into the cgroup in every hierarchy.
     Status add_process(pid_t pid);
     // True when the kernel OOM-killed a process of the cgroup (v2 memory.events oom_kill;

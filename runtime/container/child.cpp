@@ -14,6 +14,7 @@
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/linux/mounts.hpp"
 #include "runtime/linux/process.hpp"
+#include "runtime/plan/bundle.hpp"
 
 namespace lxbox::runtime::detail {
 
@@ -21,6 +22,11 @@ namespace fx = lxbox::linux_fx;
 
 void fail(const ChildChannel& ch, const Error& error, int code) {
     try {
+        if (ch.error_fd < 0) {
+            // A created container whose creator is gone: its stderr is the only one to tell.
+            (void)write_all(2, "lxbox: " + error.message + "\n");
+            ::_exit(code);
+        }
         const std::string msg = nlohmann::json{{"exit_code", code}, {"error", error}}.dump();
         (void)write_all(ch.error_fd, msg);
     } catch (const std::exception&) {
@@ -58,19 +64,6 @@ bool made_before_pivot(const MountOp& op) {
     return op.kind == MountOpKind::HostBind || op.kind == MountOpKind::EarlyMount;
 }
 
-// The system mounts made before pivot_root (HostBind, EarlyMount), index-aligned with ops.
-Result<std::vector<UniqueFd>> prepare_early_mounts(const std::vector<MountOp>& ops) {
-    std::vector<UniqueFd> out(ops.size());
-    for (size_t i = 0; i < ops.size(); ++i) {
-        if (ops[i].kind == MountOpKind::HostBind)
-            out[i] = LXBOX_TRY(fx::clone_tree(ops[i].source, (ops[i].flags & MS_RDONLY) != 0));
-        if (ops[i].kind == MountOpKind::EarlyMount)
-            out[i] = LXBOX_TRY(fx::new_detached_mount(ops[i].fstype, ops[i].flags, ops[i].data)
-                                   .context("mount " + ops[i].target));
-    }
-    return out;
-}
-
 struct Pending {
     std::vector<Attachment> injected, binds;
     std::vector<UniqueFd> early;  // by index of the system mount steps
@@ -96,16 +89,7 @@ Result<Prepared> setup_container(const ContainerSpec& spec, const SecurityPlan& 
     const std::vector<MountOp> system = plan_system_mounts(spec);
     Pending pending;
     LXBOX_TRY(mount_root(spec, system, pending));
-    // Mode bits of the device nodes and /dev/shm must not be trimmed by the caller's umask.
-    ::umask(0);
-    for (size_t i = 0; i < system.size(); ++i) {
-        if (made_before_pivot(system[i])) {
-            LXBOX_TRY(fx::attach_tree(pending.early[i].get(), system[i].target));
-        } else {
-            LXBOX_TRY(fx::apply(system[i]));
-        }
-    }
-    ::umask(022);
+    LXBOX_TRY(apply_mount_ops(system, pending.early));
     for (auto& a : pending.injected) LXBOX_TRY(fx::attach_tree(a.tree.get(), a.target));
     for (auto& a : pending.binds) LXBOX_TRY(fx::attach_tree(a.tree.get(), a.target));
     const std::string host = effective_hostname(spec);
@@ -125,8 +109,66 @@ Status wait_for_parent(const ChildChannel& ch) {
 
 }  // namespace
 
+// The system mounts made before pivot_root (HostBind, EarlyMount), index-aligned with ops.
+Result<std::vector<UniqueFd>> prepare_early_mounts(const std::vector<MountOp>& ops) {
+    std::vector<UniqueFd> out(ops.size());
+    for (size_t i = 0; i < ops.size(); ++i) {
+        if (ops[i].kind == MountOpKind::HostBind)
+            out[i] = LXBOX_TRY(fx::clone_tree_with(ops[i].source, ops[i].recursive, ops[i].flags)
+                                   .context("mount " + ops[i].target));
+        if (ops[i].kind == MountOpKind::EarlyMount)
+            out[i] = LXBOX_TRY(fx::new_detached_mount(ops[i].fstype, ops[i].flags, ops[i].data)
+                                   .context("mount " + ops[i].target));
+    }
+    return out;
+}
+
+Status apply_mount_ops(const std::vector<MountOp>& ops, std::vector<UniqueFd>& early) {
+    // Mode bits of the device nodes and /dev/shm must not be trimmed by the caller's umask.
+    ::umask(0);
+    for (size_t i = 0; i < ops.size(); ++i) {
+        Status st;
+        if (made_before_pivot(ops[i])) {
+            st = fx::attach_tree(early[i].get(), ops[i].target);
+            if (st && ops[i].propagation) st = fx::set_propagation(ops[i].target, ops[i].propagation);
+        } else {
+            st = fx::apply(ops[i]);
+        }
+        if (!st) {
+            ::umask(022);
+            return st;
+        }
+    }
+    ::umask(022);
+    return {};
+}
+
 Result<Prepared> prepare_process(const ProcessSpec& process, const std::string& hostname,
                                  const SecurityPlan& security, const IdMapsView& ids) {
+    if (process.explicit_user) {
+        // An OCI process: everything as given.
+        const auto& u = *process.explicit_user;
+        Prepared p;
+        p.user.uid = u.uid;
+        p.user.gid = u.gid;
+        p.user.groups.assign(u.additional_gids.begin(), u.additional_gids.end());
+        p.user.exact_groups = !ids.in_userns || ids.setgroups_allowed;
+        p.env = process.env;
+        if (process.args.empty()) return Error(ErrorKind::Invalid, "process.args: no command");
+        p.exec.file = process.args[0];
+        p.exec.argv = process.args;
+        p.exec.cwd = process.cwd.empty() ? "/" : process.cwd;
+        p.exec.cwd_required = true;
+        p.security = security;
+        for (const auto& r : process.rlimits) {
+            auto res = rlimit_resource(r.type);
+            if (!res) return Error(ErrorKind::Invalid, "process.rlimits: unknown type '" + r.type + "'");
+            p.rlimits.push_back({*res, {r.soft, r.hard}});
+        }
+        if (process.oom_score_adj) p.oom_score_adj = std::to_string(*process.oom_score_adj);
+        p.umask = u.umask;
+        return p;
+    }
     auto passwd = read_file("/etc/passwd");
     auto group = read_file("/etc/group");
     auto user = LXBOX_TRY(resolve_user(process.user, parse_passwd(passwd ? *passwd : ""),
@@ -140,14 +182,58 @@ Result<Prepared> prepare_process(const ProcessSpec& process, const std::string& 
     return p;
 }
 
+namespace {
+
+// A bundle's container: in its cgroup before anything is mounted (so a cgroup namespace and
+// the cgroup mounts show the container's own cgroup), then set up, then reported created; the
+// command runs once `start` opens the exec fifo.
+[[noreturn]] void bundle_child_main(const ContainerSpec& spec, const ChildChannel& ch, const SecurityPlan& security) {
+    // Until its exec this process is lxbox, holding host fds: nothing in the container (which
+    // may share our pid namespace) may ptrace it or reach /proc/PID/exe (runc's init does the
+    // same, CVE-2019-5736). Its id maps are written by now; exec makes it dumpable again.
+    ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    if (auto st = wait_for_parent(ch); !st) fail(ch, st.error(), 125);
+    int fifo_dir = -1;
+    auto prepared = setup_bundle(spec, security, fifo_dir);
+    if (!prepared) fail(ch, prepared.error(), 125);
+    const std::string slave = spec.process.tty ? open_tty(ch) : std::string();
+    const char ready = 'R';
+    if (auto st = write_all(ch.ready_fd, &ready, 1); !st) fail(ch, st.error(), 125);
+    ::close(ch.ready_fd);
+    ChildChannel after = ch;
+    after.ready_fd = -1;
+    if (spec.detached) {
+        // `create` returns now: from here on an error can only go to the container's stderr.
+        ::close(ch.error_fd);
+        after.error_fd = -1;
+    }
+    if (fifo_dir >= 0) {
+        // Blocks until `start` opens the fifo for reading.
+        const std::string& fifo = spec.bundle->exec_fifo;
+        const std::string name = fifo.substr(fifo.rfind('/') + 1);
+        int fd;
+        while ((fd = ::openat(fifo_dir, name.c_str(), O_WRONLY | O_CLOEXEC)) < 0 && errno == EINTR) {
+        }
+        if (fd < 0) fail(after, Error::last("open the exec fifo"), 125);
+        if (auto st = write_all(fd, "0", 1); !st) fail(after, st.error(), 125);
+        ::close(fd);
+        ::close(fifo_dir);
+    }
+    run_process(*prepared, spec.process, after, false, false, &slave);
+}
+
+}  // namespace
+
 void container_child_main(const ContainerSpec& spec, const ChildChannel& ch, const SecurityPlan& security) {
-    // The container must not outlive lxbox's hold on it unnoticed (no one could reap or stop it).
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // The container must not outlive lxbox's hold on it unnoticed (no one could reap or stop
+    // it), unless it is made to (`oci create`: the caller is its reaper).
+    if (!spec.detached) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     // In a user namespace of its own, nothing may be created before its id maps are written:
     // every file would belong to the overflow id.
     if (spec.userns.enabled) {
         if (auto st = wait_for_parent(ch); !st) fail(ch, st.error(), 125);
     }
+    if (spec.bundle) bundle_child_main(spec, ch, security);
     auto prepared = setup_container(spec, security);
     if (!prepared) fail(ch, prepared.error(), 125);
     if (auto st = wait_for_parent(ch); !st) fail(ch, st.error(), 125);

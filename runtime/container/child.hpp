@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "runtime/base/error.hpp"
+#include "runtime/base/unique_fd.hpp"
 #include "runtime/container/container.hpp"
 #include "runtime/plan/idmap.hpp"
 #include "runtime/plan/plan.hpp"
@@ -17,6 +18,7 @@ struct ChildChannel {
     int error_fd = -1;  // write end of the error pipe (O_CLOEXEC: EOF at the command's exec)
     int sync_fd = -1;   // read end: one byte once the parent has put us in the cgroup
     int pty_sock = -1;  // unix socket to pass the pty master back (tty only)
+    int ready_fd = -1;  // bundle: one byte once the container is created (`oci create` returns)
 };
 
 // The command as resolved inside the container (its passwd, its group, its hostname).
@@ -25,6 +27,10 @@ struct Prepared {
     std::vector<std::string> env;
     ExecPlan exec;
     SecurityPlan security;
+    // An OCI process's extras, applied just before the user switch.
+    std::vector<std::pair<int, std::pair<uint64_t, uint64_t>>> rlimits;  // resource, soft, hard
+    std::string oom_score_adj;  // "" = leave it
+    std::optional<unsigned> umask;
 };
 
 // security: the process's plan with its filter compiled, made by the parent (which may use
@@ -42,8 +48,20 @@ Result<Prepared> prepare_process(const ProcessSpec& process, const std::string& 
                                  const SecurityPlan& security, const IdMapsView& ids);
 // Opens the pty if asked, then either execs the command (no init) or forks it and becomes its
 // init. Never returns.
+// tty_slave: the pty already opened (a bundle opens it before `create` returns), else nullptr.
 [[noreturn]] void run_process(const Prepared& prepared, const ProcessSpec& process, const ChildChannel& ch,
-                              bool with_init, bool die_with_parent);
+                              bool with_init, bool die_with_parent, const std::string* tty_slave = nullptr);
+// Opens the container's pty and passes its master to lxbox; returns the slave's path.
+std::string open_tty(const ChildChannel& ch);
+
+// A bundle's container (spec.bundle): joins and unshares what the bundle says, mounts its root
+// and mounts, pivots. fifo_dir: an O_PATH fd of the exec fifo's directory, opened before
+// pivot_root (-1 when there is no fifo).
+Result<Prepared> setup_bundle(const ContainerSpec& spec, const SecurityPlan& security, int& fifo_dir);
+
+// The steps of a mount plan after pivot_root; early[i] holds the tree of a step made before it.
+Status apply_mount_ops(const std::vector<MountOp>& ops, std::vector<UniqueFd>& early);
+Result<std::vector<UniqueFd>> prepare_early_mounts(const std::vector<MountOp>& ops);
 // Reports an error to the parent and exits with code.
 [[noreturn]] void fail(const ChildChannel& ch, const Error& error, int code);
 

@@ -19,6 +19,7 @@
 #include "runtime/linux/pty.hpp"
 #include "runtime/linux/security.hpp"
 #include "runtime/linux/syscalls.hpp"
+#include "runtime/plan/bundle.hpp"
 #include "runtime/plan/plan.hpp"
 
 
@@ -29,12 +30,17 @@ namespace fx = lxbox::linux_fx;
 namespace {
 
 struct Pipes {
-    UniqueFd error_read, error_write, sync_read, sync_write, sock_parent, sock_child;
+    UniqueFd error_read, error_write, sync_read, sync_write, sock_parent, sock_child, ready_read, ready_write;
 };
 
-Result<Pipes> make_pipes(bool tty) {
+Result<Pipes> make_pipes(bool tty, bool ready = false) {
     Pipes p;
     int fds[2];
+    if (ready) {
+        if (::pipe2(fds, O_CLOEXEC) != 0) return Error::last("pipe");
+        p.ready_read.reset(fds[0]);
+        p.ready_write.reset(fds[1]);
+    }
     if (::pipe2(fds, O_CLOEXEC) != 0) return Error::last("pipe");
     p.error_read.reset(fds[0]);
     p.error_write.reset(fds[1]);
@@ -50,7 +56,7 @@ Result<Pipes> make_pipes(bool tty) {
 }
 
 detail::ChildChannel child_channel(const Pipes& p) {
-    return {p.error_write.get(), p.sync_read.get(), p.sock_child.get()};
+    return {p.error_write.get(), p.sync_read.get(), p.sock_child.get(), p.ready_write.get()};
 }
 
 Status enter_cgroup(Container::Impl& impl, const ContainerSpec& spec, pid_t pid) {
@@ -116,7 +122,7 @@ Status release_child(const Pipes& p) {
 Container::Container() = default;
 Container::Container(Container&& o) noexcept
     : pid_(std::exchange(o.pid_, -1)), pidfd_(std::move(o.pidfd_)), error_pipe_(std::move(o.error_pipe_)),
-      pty_sock_(std::move(o.pty_sock_)), tty_(o.tty_), reaped_(o.reaped_), namespaces_(o.namespaces_), impl_(std::move(o.impl_)) {}
+      pty_sock_(std::move(o.pty_sock_)), ready_(std::move(o.ready_)), pty_master_(std::move(o.pty_master_)), tty_(o.tty_), reaped_(o.reaped_), namespaces_(o.namespaces_), impl_(std::move(o.impl_)) {}
 
 Container::~Container() {
     if (pidfd_ && !reaped_) {
@@ -126,16 +132,55 @@ Container::~Container() {
 }
 
 const std::vector<std::string>& Container::warnings() const { return impl_->warnings; }
+
+Status Container::wait_created() {
+    if (tty_ && !pty_master_) {
+        // The bundle's process opens its pty before it reports created: take the master now.
+        auto got = fx::recv_fd(pty_sock_.get());
+        if (got) {
+            pty_master_ = std::move(*got);
+            if (::isatty(0)) fx::copy_window_size(0, pty_master_.get());
+            char ack = 'A';
+            (void)write_all(pty_sock_.get(), &ack, 1);
+        }
+    }
+    char byte = 0;
+    ssize_t n;
+    while ((n = ::read(ready_.get(), &byte, 1)) < 0 && errno == EINTR) {
+    }
+    ready_.reset();
+    if (n == 1) return {};
+    // The child is gone: its report says why.
+    auto outcome = wait();
+    if (!outcome) return std::move(outcome).error();
+    if (outcome->exec_error) return *outcome->exec_error;
+    return Error(ErrorKind::Internal, "the container exited while it was being created (status " +
+                                          std::to_string(outcome->exit_code) + ")");
+}
+
+UniqueFd Container::take_pty_master() { return std::move(pty_master_); }
+
+void Container::detach() {
+    if (impl_ && impl_->cgroup) impl_->cgroup->release();
+    reaped_ = true;  // not ours to kill or reap any more
+}
 bool Container::has_cgroup() const { return impl_->cgroup.has_value(); }
+std::vector<std::string> Container::cgroup_paths() const {
+    return impl_->cgroup ? impl_->cgroup->paths() : std::vector<std::string>{};
+}
 
 Result<Container> Container::start(const ContainerSpec& spec) {
     LXBOX_TRY(validate_spec(spec));
     const SecurityPlan security = LXBOX_TRY(compiled_security(spec.process.security, spec.cache_dir));
-    auto pipes = LXBOX_TRY(make_pipes(spec.process.tty));
+    auto pipes = LXBOX_TRY(make_pipes(spec.process.tty, spec.bundle.has_value()));
     Container c;
     c.impl_ = std::make_unique<Impl>(fx::forwarded_signals());
     uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
     if (spec.network == "none") flags |= CLONE_NEWNET;
+    if (spec.bundle) {
+        // The cgroup namespace is made by the child once it is in its cgroup.
+        flags = LXBOX_TRY(plan_namespaces(*spec.bundle)).create & ~static_cast<uint64_t>(CLONE_NEWCGROUP | CLONE_NEWUSER);
+    }
     if (spec.userns.enabled) flags |= CLONE_NEWUSER;
     int pidfd = -1;
     const pid_t pid = sys::clone3_pidfd(flags, &pidfd);
@@ -147,6 +192,9 @@ Result<Container> Container::start(const ContainerSpec& spec) {
     c.tty_ = spec.process.tty;
     // The child unshares its cgroup namespace once it is in its cgroup.
     c.namespaces_ = static_cast<int>(flags) | (spec.cgroup.empty() ? 0 : CLONE_NEWCGROUP);
+    if (spec.bundle) c.namespaces_ = static_cast<int>(LXBOX_TRY(plan_namespaces(*spec.bundle)).create);
+    c.ready_ = std::move(pipes.ready_read);
+    pipes.ready_write.reset();
     c.error_pipe_ = std::move(pipes.error_read);
     c.pty_sock_ = std::move(pipes.sock_parent);
     if (spec.userns.enabled) {

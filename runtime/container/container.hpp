@@ -57,6 +57,8 @@ public:
     int namespaces() const { return namespaces_; }
     // Whether the container got a cgroup (a rootless one may run without: see warnings()).
     bool has_cgroup() const;
+    // The container's cgroup directories, one per hierarchy (empty without a cgroup).
+    std::vector<std::string> cgroup_paths() const;
     // What went less well than asked but did not stop the container, one sentence each.
     const std::vector<std::string>& warnings() const;
     int pidfd() const { return pidfd_.get(); }
@@ -66,12 +68,21 @@ public:
     // container up is an Error; a command that cannot be exec'd is an Outcome with exec_error.
     Result<Outcome> wait();
 
+    // A bundle's container (spec.bundle): waits until it is created (mounted, pivoted, its
+    // pty open) and blocked on its exec fifo; the error that stopped it otherwise. With a tty
+    // the pty master is then ours (take_pty_master, or wait() relays it).
+    Status wait_created();
+    UniqueFd take_pty_master();
+    // Lets the container outlive this object: its cgroup stays and nothing kills it (`oci
+    // create`; its reaper is whoever reaps lxbox's orphans).
+    void detach();
+
     struct Impl;  // the cgroup and the signal mask, kept out of this header
 
 private:
     Container();
     pid_t pid_ = -1;
-    UniqueFd pidfd_, error_pipe_, pty_sock_;
+    UniqueFd pidfd_, error_pipe_, pty_sock_, ready_, pty_master_;
     bool tty_ = false;
     bool reaped_ = false;
     int namespaces_ = 0;

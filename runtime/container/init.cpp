@@ -3,6 +3,8 @@
 // millisecond of the start-up budget and need a file inside every distro.
 #include <fcntl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -58,6 +60,19 @@ ExecArgs exec_args(const Prepared& p) {
     if (!tty_slave.empty()) {
         if (auto st = fx::become_tty_session(tty_slave); !st) fail(ch, st.error(), 125);
     }
+    for (const auto& [resource, limits] : p.rlimits) {
+        const struct rlimit rl{limits.first, limits.second};
+        if (::setrlimit(resource, &rl) != 0) fail(ch, Error::last("set rlimit " + std::to_string(resource)), 125);
+    }
+    if (!p.oom_score_adj.empty()) {
+        const int fd = ::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || ::write(fd, p.oom_score_adj.data(), p.oom_score_adj.size()) < 0)
+            fail(ch, Error::last("set oom_score_adj " + p.oom_score_adj), 125);
+        ::close(fd);
+    }
+    if (p.umask) ::umask(*p.umask);
+    // Explicit capability sets survive the switch to any user, and are set right after it.
+    if (p.security.sets && ::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) fail(ch, Error::last("keep capabilities"), 125);
     if (auto st = fx::switch_user(p.user); !st) fail(ch, st.error().context("switch to user " + p.user.name), 125);
     if (auto st = fx::set_capabilities(p.security, p.user.uid); !st) fail(ch, st.error(), 125);
     // After the switch, so the user's own permissions decide whether the directory can be entered.
@@ -103,6 +118,8 @@ void quiet_stdio() {
     if (null > 2) ::close(null);
 }
 
+}  // namespace
+
 std::string open_tty(const ChildChannel& ch) {
     auto pty = fx::open_pty();
     if (!pty) fail(ch, pty.error(), 125);
@@ -115,11 +132,9 @@ std::string open_tty(const ChildChannel& ch) {
     return pty->slave_path;
 }
 
-}  // namespace
-
 void run_process(const Prepared& prepared, const ProcessSpec& process, const ChildChannel& ch, bool with_init,
-                 bool die_with_parent) {
-    const std::string slave = process.tty ? open_tty(ch) : std::string();
+                 bool die_with_parent, const std::string* tty_slave) {
+    const std::string slave = tty_slave ? *tty_slave : process.tty ? open_tty(ch) : std::string();
     const ExecArgs args = exec_args(prepared);
     environ = const_cast<char**>(args.envp.data());
     // Bounding set, no_new_privs and seccomp before the fork: init is confined as well, and

@@ -90,7 +90,10 @@ Result<int> relay_until_exit(int pidfd, Relay relay) {
 Result<Outcome> Container::wait() {
     std::optional<fx::RawTerminal> raw;
     UniqueFd master;
-    if (tty_) {
+    if (tty_ && pty_master_) {
+        master = std::move(pty_master_);
+        if (::isatty(0)) raw.emplace(LXBOX_TRY(fx::RawTerminal::enter(0)));
+    } else if (tty_) {
         auto got = fx::recv_fd(pty_sock_.get());
         if (got) {
             master = std::move(*got);

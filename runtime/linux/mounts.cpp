@@ -44,13 +44,32 @@ Status apply(const runtime::MountOp& op) {
         if (::mkdir(op.target.c_str(), op.mode) != 0 && errno != EEXIST) return Error::last("create " + op.target);
         return {};
     case MountOpKind::Mount:
-        return mount_fs(op.fstype, op.target, op.fstype, op.flags, op.data);
-    case MountOpKind::MakeDevice:
-        if (::mknod(op.target.c_str(), S_IFCHR | op.mode, makedev(op.major, op.minor)) != 0 && errno != EEXIST)
+        LXBOX_TRY(mount_fs(op.source.empty() ? op.fstype : op.source, op.target, op.fstype, op.flags, op.data));
+        return op.propagation ? set_propagation(op.target, op.propagation) : Status();
+    case MountOpKind::MakeDevice: {
+        const mode_t type = op.device_type == 'b' ? S_IFBLK : op.device_type == 'p' ? S_IFIFO : S_IFCHR;
+        if (::mknod(op.target.c_str(), type | op.mode, makedev(op.major, op.minor)) != 0) {
+            if (errno == EEXIST) return {};
             return Error::last("create device " + op.target);
+        }
+        if ((op.uid != 0 || op.gid != 0) && ::chown(op.target.c_str(), op.uid, op.gid) != 0)
+            return Error::last("chown " + op.target);
         return {};
+    }
+    case MountOpKind::WriteFile: {
+        UniqueFd fd(::open(op.target.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+        if (!fd) return Error::last("open " + op.target);
+        return write_all(fd.get(), op.data).context("write " + op.target);
+    }
     case MountOpKind::Mask:
     case MountOpKind::ReadOnly: {
+        // The root itself: its own mount flag (a mount moved over "/" would not cover the
+        // process's root, which stays the mount underneath).
+        if (op.kind == MountOpKind::ReadOnly && op.target == "/") {
+            if (::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) != 0)
+                return Error::last("make the root read-only");
+            return {};
+        }
         struct stat st;
         if (::lstat(op.target.c_str(), &st) != 0) return {};  // not on this kernel: nothing to hide
         if (op.kind == MountOpKind::Mask && S_ISDIR(st.st_mode))
@@ -70,6 +89,28 @@ Status apply(const runtime::MountOp& op) {
         return {};
     }
     return Error(ErrorKind::Internal, "unknown mount step");
+}
+
+Status set_propagation(const std::string& target, unsigned long propagation) {
+    if (::mount(nullptr, target.c_str(), nullptr, propagation, nullptr) != 0)
+        return Error::last("set the propagation of " + target);
+    return {};
+}
+
+Result<UniqueFd> clone_tree_with(const std::string& path, bool recursive, unsigned long flags) {
+    UniqueFd fd(sys::open_tree(AT_FDCWD, path.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0)));
+    if (!fd) return Error::last("bind " + path, errno == ENOENT ? ErrorKind::NotFound : ErrorKind::System);
+    uint64_t attr = 0;
+    if (flags & MS_RDONLY) attr |= MOUNT_ATTR_RDONLY;
+    if (flags & MS_NOSUID) attr |= MOUNT_ATTR_NOSUID;
+    if (flags & MS_NODEV) attr |= MOUNT_ATTR_NODEV;
+    if (flags & MS_NOEXEC) attr |= MOUNT_ATTR_NOEXEC;
+    if (flags & MS_NOATIME) attr |= MOUNT_ATTR_NOATIME;
+    if (flags & MS_NODIRATIME) attr |= MOUNT_ATTR_NODIRATIME;
+    if (flags & MS_STRICTATIME) attr |= MOUNT_ATTR_STRICTATIME;
+    if (attr && sys::mount_setattr_set(fd.get(), attr, recursive) != 0)
+        return Error::last("set the mount options of " + path);
+    return fd;
 }
 
 Result<UniqueFd> clone_tree(const std::string& path, bool readonly) {

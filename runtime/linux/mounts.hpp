@@ -19,6 +19,11 @@ Status apply(const runtime::MountOp& op);
 // A detached copy of the mount tree at path (open_tree OPEN_TREE_CLONE), read-only if asked:
 // taken before pivot_root so the host path is resolved in the host's root.
 Result<UniqueFd> clone_tree(const std::string& path, bool readonly);
+// The same with MS_RDONLY/MS_NOSUID/MS_NODEV/MS_NOEXEC/MS_NOATIME... of `flags` as mount
+// attributes, and the submounts only when recursive (bind vs rbind).
+Result<UniqueFd> clone_tree_with(const std::string& path, bool recursive, unsigned long flags);
+// mount(NULL, target, NULL, propagation): MS_SHARED, MS_SLAVE, MS_PRIVATE... (| MS_REC).
+Status set_propagation(const std::string& target, unsigned long propagation);
 // A new filesystem as a detached mount (fsopen, fsconfig, fsmount): the EarlyMount steps,
 // made before pivot_root. data: comma-separated options, "key=value" or flags.
 Result<UniqueFd> new_detached_mount(const std::string& fstype, unsigned long flags, const std::string& data);

@@ -22,7 +22,7 @@ namespace lxbox::linux_fx {
 
 Status switch_user(const runtime::ResolvedUser& user) {
     // No groups: a user namespace that denies setgroups (runtime::fit_user decided).
-    if (!user.groups.empty() && ::setgroups(user.groups.size(), user.groups.data()) != 0)
+    if ((user.exact_groups || !user.groups.empty()) && ::setgroups(user.groups.size(), user.groups.data()) != 0)
         return Error::last("setgroups");
     if (::setgid(user.gid) != 0) return Error::last("setgid " + std::to_string(user.gid));
     if (::setuid(user.uid) != 0) return Error::last("setuid " + std::to_string(user.uid));

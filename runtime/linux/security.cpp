@@ -183,6 +183,19 @@ Result<std::string> seccomp_program(const runtime::SecurityPlan& plan, const std
 }
 
 Status set_capabilities(const runtime::SecurityPlan& plan, uid_t uid) {
+    if (plan.sets) {
+        // Kept across the user switch (PR_SET_KEEPCAPS), now set to exactly what was asked.
+        const auto& s = *plan.sets;
+        if (capset_raw(s.effective, s.permitted, s.inheritable) != 0) return Error::last("set capabilities");
+        for (int cap = 0; cap < 64; ++cap) {
+            if (!(s.ambient & runtime::cap_bit(cap))) continue;
+            // Only a capability both permitted and inheritable can be ambient; runc skips the
+            // others the same way (runc spec's default asks for ambient ones it does not inherit).
+            if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0 && errno != EPERM)
+                return Error::last("raise ambient " + runtime::capability_name(cap));
+        }
+        return {};
+    }
     if (plan.privileged || uid != 0) return {};
     if (capset_raw(plan.capabilities, plan.capabilities, 0) != 0) return Error::last("set capabilities");
     return {};

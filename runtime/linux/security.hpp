@@ -22,6 +22,7 @@ Result<std::string> seccomp_program(const runtime::SecurityPlan& plan, const std
 
 // After the user switch: permitted and effective = the plan's capabilities, inheritable and
 // ambient empty. For a non-root user the kernel already cleared them at setuid; nothing to do.
+// With explicit sets (the caller set PR_SET_KEEPCAPS before the switch): every set as given.
 Status set_capabilities(const runtime::SecurityPlan& plan, uid_t uid);
 
 // The capability sets of the calling process, as /proc/self/status shows them (for tests).

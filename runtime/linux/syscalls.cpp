@@ -49,6 +49,13 @@ int mount_setattr_rdonly(int dirfd, bool recursive) {
     return static_cast<int>(::syscall(SYS_mount_setattr, dirfd, "", flags, &attr, sizeof attr));
 }
 
+int mount_setattr_set(int dirfd, uint64_t attr_set, bool recursive) {
+    struct mount_attr attr {};
+    attr.attr_set = attr_set;
+    unsigned flags = AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0);
+    return static_cast<int>(::syscall(SYS_mount_setattr, dirfd, "", flags, &attr, sizeof attr));
+}
+
 int fsopen(const char* fstype) {
     return static_cast<int>(::syscall(SYS_fsopen, fstype, FSOPEN_CLOEXEC));
 }

@@ -18,6 +18,8 @@ int pidfd_send_signal(int pidfd, int sig);
 int open_tree(int dirfd, const char* path, unsigned flags);
 int move_mount(int from_dirfd, const char* from_path, int to_dirfd, const char* to_path, unsigned flags);
 int mount_setattr_rdonly(int dirfd, bool recursive);
+// mount_setattr on a detached tree: MOUNT_ATTR_* bits to set.
+int mount_setattr_set(int dirfd, uint64_t attr_set, bool recursive);
 // fsopen/fsconfig/fsmount: a new filesystem instance as a detached mount (all fds O_CLOEXEC).
 int fsopen(const char* fstype);
 int fsconfig(int fs_fd, unsigned cmd, const char* key, const char* value);

@@ -7,6 +7,7 @@
 #include <charconv>
 #include <sstream>
 
+#include "runtime/plan/bundle.hpp"
 #include "runtime/plan/idmap.hpp"
 #include "runtime/plan/security.hpp"
 
@@ -19,6 +20,17 @@ bool absolute(const std::string& p) { return !p.empty() && p[0] == '/'; }
 }  // namespace
 
 Status validate_spec(const ContainerSpec& spec) {
+    if (spec.bundle) {
+        LXBOX_TRY(validate_bundle(*spec.bundle));
+        LXBOX_TRY(validate_security(spec.process.security));
+        if (spec.userns.enabled && (spec.userns.uids.empty() || spec.userns.gids.empty()))
+            return Error(ErrorKind::Invalid, "linux.uidMappings/gidMappings: a user namespace needs both");
+        if (!absolute(spec.process.cwd))
+            return Error(ErrorKind::Invalid, "process.cwd: '" + spec.process.cwd + "' must be an absolute path");
+        if (spec.hostname.size() > 64)
+            return Error(ErrorKind::Invalid, "hostname: '" + spec.hostname + "' is longer than 64 characters");
+        return {};
+    }
     if (!absolute(spec.image_rootfs))
         return Error(ErrorKind::Invalid, "image rootfs '" + spec.image_rootfs + "' must be an absolute path");
     if (!absolute(spec.container_dir))

@@ -19,7 +19,9 @@ namespace lxbox::runtime {
 // make itself: device nodes (mknod is refused there) and /sys when the network is the host's.
 // EarlyMount: a Mount made before pivot_root and attached after: a user namespace may mount
 // proc or sysfs only while the host's own are visible in its mount namespace.
-enum class MountOpKind { MakeDir, Mount, MakeDevice, Symlink, Mask, ReadOnly, HostBind, EarlyMount };
+// WriteFile: write `data` to an existing file (a sysctl under /proc/sys).
+// ReadOnly on "/" remounts the root itself read-only (an OCI bundle's root.readonly).
+enum class MountOpKind { MakeDir, Mount, MakeDevice, Symlink, Mask, ReadOnly, HostBind, EarlyMount, WriteFile };
 
 // One step of building the container's /proc, /sys and /dev after pivot_root. Targets are
 // absolute paths inside the container (resolved after pivot_root, so a symlink in the image
@@ -33,7 +35,13 @@ struct MountOp {
     unsigned mode = 0;       // MakeDir, MakeDevice: permission bits
     unsigned major = 0, minor = 0;  // MakeDevice (character devices)
     std::string link;        // Symlink: what it points to
-    std::string source;      // HostBind: the host path (read-only when flags has MS_RDONLY)
+    std::string source;      // HostBind: the host path (read-only when flags has MS_RDONLY,
+                             // likewise MS_NOSUID, MS_NODEV, MS_NOEXEC); Mount: the source
+                             // ("" = fstype); WriteFile: unused
+    bool recursive = true;   // HostBind: the submounts too (rbind)
+    unsigned long propagation = 0;  // Mount, HostBind: MS_SHARED/MS_SLAVE/... applied after
+    char device_type = 'c';  // MakeDevice: 'c' character, 'b' block, 'p' fifo
+    uint32_t uid = 0, gid = 0;      // MakeDevice: owner (bundle devices)
 };
 
 // The overlay that makes the container's root: lower = image, upper/work = the container's

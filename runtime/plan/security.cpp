@@ -263,9 +263,27 @@ Result<SecurityPlan> plan_security(const SecuritySpec& spec, const std::string& 
         }
         return out;
     };
+    if (spec.capabilities && (!spec.cap_add.empty() || !spec.cap_drop.empty()))
+        return Error(ErrorKind::Invalid, "--cap-add and --cap-drop do not combine with explicit capability sets");
     for (int c : LXBOX_TRY(parse(spec.cap_drop, "--cap-drop"))) caps &= c < 0 ? 0 : ~cap_bit(c);
     for (int c : LXBOX_TRY(parse(spec.cap_add, "--cap-add"))) caps |= c < 0 ? all_capabilities() : cap_bit(c);
     LXBOX_TRY(check_seccomp_mode(spec));
+    if (spec.capabilities) {
+        // An OCI process: the sets as named, the filter as given (none when not given).
+        const auto& c = *spec.capabilities;
+        auto mask = [&](const std::vector<std::string>& names, const char* field) -> Result<uint64_t> {
+            uint64_t m = 0;
+            for (int n : LXBOX_TRY(parse(names, field))) m |= n < 0 ? all_capabilities() : cap_bit(n);
+            return m;
+        };
+        CapabilityMasks sets{LXBOX_TRY(mask(c.bounding, "process.capabilities.bounding")),
+                             LXBOX_TRY(mask(c.effective, "process.capabilities.effective")),
+                             LXBOX_TRY(mask(c.inheritable, "process.capabilities.inheritable")),
+                             LXBOX_TRY(mask(c.permitted, "process.capabilities.permitted")),
+                             LXBOX_TRY(mask(c.ambient, "process.capabilities.ambient"))};
+        caps = sets.bounding;
+        plan.sets = sets;
+    }
     if (spec.privileged) {
         plan.privileged = true;
         plan.capabilities = all_capabilities();
@@ -274,6 +292,7 @@ Result<SecurityPlan> plan_security(const SecuritySpec& spec, const std::string& 
         return plan;
     }
     plan.capabilities = caps;
+    if (spec.no_new_privs) plan.no_new_privs = *spec.no_new_privs;
     plan.seccomp = spec.seccomp == "default";
     if (spec.seccomp == "profile")
         plan.profile = LXBOX_TRY(parse_docker_seccomp_profile(spec.seccomp_profile, caps, native_docker_arch(),

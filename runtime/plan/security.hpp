@@ -65,9 +65,17 @@ std::string seccomp_cache_key(uint64_t caps, const std::string& salt);
 // The same for any plan (a --seccomp profile): a hash of its rules.
 std::string seccomp_plan_key(const SeccompPlan& plan, const std::string& salt);
 
+// Every capability set named on its own (an OCI process), as bit masks.
+struct CapabilityMasks {
+    uint64_t bounding = 0, effective = 0, inheritable = 0, permitted = 0, ambient = 0;
+    bool operator==(const CapabilityMasks&) const = default;
+};
+
 struct SecurityPlan {
     bool privileged = false;
     uint64_t capabilities = 0;          // kept in bounding, permitted and effective (for root)
+    // Instead of `capabilities`: each set as given, kept across the switch to any user.
+    std::optional<CapabilityMasks> sets;
     bool no_new_privs = true;
     bool seccomp = true;                 // default_seccomp(capabilities); not when unconfined or privileged
     std::optional<SeccompPlan> profile;  // instead, a --seccomp profile's filter

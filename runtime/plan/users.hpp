@@ -31,6 +31,7 @@ struct ResolvedUser {
     std::string name;           // "" when the uid has no passwd entry
     std::string home = "/";
     std::string shell = "/bin/sh";
+    bool exact_groups = false;  // setgroups(groups) even when empty (an OCI process's own list)
 };
 
 std::vector<PasswdEntry> parse_passwd(const std::string& text);

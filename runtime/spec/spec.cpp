@@ -15,6 +15,11 @@ void put_opt(nlohmann::json& j, const char* key, const std::optional<T>& v) {
 }
 
 template <class T>
+void put_optional(nlohmann::json& j, const char* key, const std::optional<T>& v) {
+    if (v) j[key] = *v;
+}
+
+template <class T>
 void get_optional(const nlohmann::json& j, const char* key, std::optional<T>& out) {
     if (auto it = j.find(key); it != j.end() && !it->is_null()) out = it->get<T>();
 }
@@ -33,6 +38,8 @@ void from_json(const nlohmann::json& j, BindMount& b) {
 void to_json(nlohmann::json& j, const SecuritySpec& s) {
     j = {{"privileged", s.privileged}, {"cap_add", s.cap_add},           {"cap_drop", s.cap_drop},
          {"seccomp", s.seccomp},       {"seccomp_profile", s.seccomp_profile}};
+    put_optional(j, "capabilities", s.capabilities);
+    put_optional(j, "no_new_privs", s.no_new_privs);
 }
 void from_json(const nlohmann::json& j, SecuritySpec& s) {
     get_opt(j, "privileged", s.privileged);
@@ -40,11 +47,80 @@ void from_json(const nlohmann::json& j, SecuritySpec& s) {
     get_opt(j, "cap_drop", s.cap_drop);
     get_opt(j, "seccomp", s.seccomp);
     get_opt(j, "seccomp_profile", s.seccomp_profile);
+    get_optional(j, "capabilities", s.capabilities);
+    get_optional(j, "no_new_privs", s.no_new_privs);
+}
+
+void to_json(nlohmann::json& j, const SecuritySpec::CapabilitySets& c) {
+    j = {{"bounding", c.bounding},   {"effective", c.effective}, {"inheritable", c.inheritable},
+         {"permitted", c.permitted}, {"ambient", c.ambient}};
+}
+void from_json(const nlohmann::json& j, SecuritySpec::CapabilitySets& c) {
+    get_opt(j, "bounding", c.bounding);
+    get_opt(j, "effective", c.effective);
+    get_opt(j, "inheritable", c.inheritable);
+    get_opt(j, "permitted", c.permitted);
+    get_opt(j, "ambient", c.ambient);
+}
+
+void to_json(nlohmann::json& j, const ExplicitUser& u) {
+    j = {{"uid", u.uid}, {"gid", u.gid}, {"additional_gids", u.additional_gids}};
+    put_optional(j, "umask", u.umask);
+}
+void from_json(const nlohmann::json& j, ExplicitUser& u) {
+    get_opt(j, "uid", u.uid);
+    get_opt(j, "gid", u.gid);
+    get_opt(j, "additional_gids", u.additional_gids);
+    get_optional(j, "umask", u.umask);
+}
+
+void to_json(nlohmann::json& j, const Rlimit& r) { j = {{"type", r.type}, {"soft", r.soft}, {"hard", r.hard}}; }
+void from_json(const nlohmann::json& j, Rlimit& r) {
+    get_opt(j, "type", r.type);
+    get_opt(j, "soft", r.soft);
+    get_opt(j, "hard", r.hard);
+}
+
+void to_json(nlohmann::json& j, const MountEntry& m) {
+    j = {{"destination", m.destination}, {"type", m.type}, {"source", m.source}, {"options", m.options}};
+}
+void from_json(const nlohmann::json& j, MountEntry& m) {
+    get_opt(j, "destination", m.destination);
+    get_opt(j, "type", m.type);
+    get_opt(j, "source", m.source);
+    get_opt(j, "options", m.options);
+}
+
+void to_json(nlohmann::json& j, const NamespaceEntry& n) { j = {{"type", n.type}, {"path", n.path}}; }
+void from_json(const nlohmann::json& j, NamespaceEntry& n) {
+    get_opt(j, "type", n.type);
+    get_opt(j, "path", n.path);
+}
+
+void to_json(nlohmann::json& j, const BundleSpec& b) {
+    j = {{"rootfs", b.rootfs},         {"rootfs_readonly", b.rootfs_readonly},
+         {"rootfs_propagation", b.rootfs_propagation}, {"mounts", b.mounts},
+         {"namespaces", b.namespaces}, {"masked_paths", b.masked_paths},
+         {"readonly_paths", b.readonly_paths}, {"sysctl", b.sysctl},
+         {"exec_fifo", b.exec_fifo}};
+}
+void from_json(const nlohmann::json& j, BundleSpec& b) {
+    get_opt(j, "rootfs", b.rootfs);
+    get_opt(j, "rootfs_readonly", b.rootfs_readonly);
+    get_opt(j, "rootfs_propagation", b.rootfs_propagation);
+    get_opt(j, "mounts", b.mounts);
+    get_opt(j, "namespaces", b.namespaces);
+    get_opt(j, "masked_paths", b.masked_paths);
+    get_opt(j, "readonly_paths", b.readonly_paths);
+    get_opt(j, "sysctl", b.sysctl);
+    get_opt(j, "exec_fifo", b.exec_fifo);
 }
 
 void to_json(nlohmann::json& j, const ProcessSpec& p) {
     j = {{"args", p.args}, {"env", p.env},   {"user", p.user},        {"cwd", p.cwd},
-         {"tty", p.tty},   {"term", p.term}, {"security", p.security}};
+         {"tty", p.tty},   {"term", p.term}, {"security", p.security}, {"rlimits", p.rlimits}};
+    put_optional(j, "explicit_user", p.explicit_user);
+    put_optional(j, "oom_score_adj", p.oom_score_adj);
 }
 void from_json(const nlohmann::json& j, ProcessSpec& p) {
     get_opt(j, "args", p.args);
@@ -54,6 +130,9 @@ void from_json(const nlohmann::json& j, ProcessSpec& p) {
     get_opt(j, "tty", p.tty);
     get_opt(j, "term", p.term);
     get_opt(j, "security", p.security);
+    get_optional(j, "explicit_user", p.explicit_user);
+    get_opt(j, "rlimits", p.rlimits);
+    get_optional(j, "oom_score_adj", p.oom_score_adj);
 }
 
 void to_json(nlohmann::json& j, const ResourceLimits& l) {
@@ -92,7 +171,9 @@ void to_json(nlohmann::json& j, const ContainerSpec& s) {
          {"ephemeral", s.ephemeral}, {"hostname", s.hostname},     {"network", s.network},
          {"binds", s.binds},       {"resolv_conf", s.resolv_conf},   {"init", s.init},
          {"limits", s.limits},     {"cgroup", s.cgroup},             {"process", s.process},
-         {"cache_dir", s.cache_dir}, {"cgroup_optional", s.cgroup_optional}, {"userns", s.userns}};
+         {"cache_dir", s.cache_dir}, {"cgroup_optional", s.cgroup_optional}, {"userns", s.userns},
+         {"detached", s.detached}};
+    put_optional(j, "bundle", s.bundle);
 }
 void from_json(const nlohmann::json& j, ContainerSpec& s) {
     get_opt(j, "name", s.name);
@@ -110,6 +191,8 @@ void from_json(const nlohmann::json& j, ContainerSpec& s) {
     get_opt(j, "cache_dir", s.cache_dir);
     get_opt(j, "cgroup_optional", s.cgroup_optional);
     get_opt(j, "userns", s.userns);
+    get_opt(j, "detached", s.detached);
+    get_optional(j, "bundle", s.bundle);
 }
 
 }  // namespace lxbox::runtime

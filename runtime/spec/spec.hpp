@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,8 +27,28 @@ struct SecuritySpec {
     std::vector<std::string> cap_drop;  // same names; "ALL" drops every default first
     std::string seccomp = "default";    // "default" (docker's semantics), "unconfined", or "profile"
     std::string seccomp_profile;        // "profile": a docker-format profile (the JSON text)
+    // An OCI bundle names every capability set itself (cap_add/cap_drop then do not apply).
+    struct CapabilitySets {
+        std::vector<std::string> bounding, effective, inheritable, permitted, ambient;
+        bool operator==(const CapabilitySets&) const = default;
+    };
+    std::optional<CapabilitySets> capabilities;
+    std::optional<bool> no_new_privs;   // unset: on (lxbox's default); an OCI bundle says
 
     bool operator==(const SecuritySpec&) const = default;
+};
+
+// An OCI process's identity, taken as given: no passwd lookup, no defaults added.
+struct ExplicitUser {
+    uint32_t uid = 0, gid = 0;
+    std::vector<uint32_t> additional_gids;
+    std::optional<uint32_t> umask;
+};
+
+// setrlimit(2) before exec: "RLIMIT_NOFILE" and its soft and hard values.
+struct Rlimit {
+    std::string type;
+    uint64_t soft = 0, hard = 0;
 };
 
 // The process to run inside the container (launch and exec alike).
@@ -39,6 +60,11 @@ struct ProcessSpec {
     bool tty = false;               // a pty from the container's devpts
     std::string term = "xterm";     // TERM inside the container
     SecuritySpec security;
+    // Set (OCI): uid/gid as given, env exactly `env`, cwd required; unset: resolved from the
+    // container's passwd with lxbox's clean environment.
+    std::optional<ExplicitUser> explicit_user;
+    std::vector<Rlimit> rlimits;
+    std::optional<int> oom_score_adj;
 };
 
 struct ResourceLimits {
@@ -65,6 +91,32 @@ struct UserNamespaceSpec {
     bool operator==(const UserNamespaceSpec&) const = default;
 };
 
+// One mount of an OCI bundle, as config.json gives it.
+struct MountEntry {
+    std::string destination, type, source;
+    std::vector<std::string> options;
+};
+
+// A namespace of an OCI bundle: a new one of `type`, or, with a path, the one it names.
+struct NamespaceEntry {
+    std::string type;  // pid, network, mount, ipc, uts, user, cgroup
+    std::string path;
+};
+
+// A container from an OCI bundle (`lxbox oci`): its root and mounts are the bundle's, used as
+// they are, instead of lxbox's overlay over an image and its own /proc, /sys and /dev.
+struct BundleSpec {
+    std::string rootfs;  // absolute
+    bool rootfs_readonly = false;
+    std::string rootfs_propagation;  // "" (rprivate), private, rprivate, slave, rslave, shared, rshared
+    std::vector<MountEntry> mounts;
+    std::vector<NamespaceEntry> namespaces;
+    std::vector<std::string> masked_paths, readonly_paths;
+    std::map<std::string, std::string> sysctl;
+    // Between create and start the process waits on this fifo until `start` opens it.
+    std::string exec_fifo;
+};
+
 struct ContainerSpec {
     std::string name;           // the container's name (also the default hostname)
     std::string image_rootfs;   // the read-only lower layer
@@ -82,6 +134,11 @@ struct ContainerSpec {
     UserNamespaceSpec userns;
     std::string cache_dir;      // where compiled seccomp filters are kept; "" = compile each time
     ProcessSpec process;
+    // Set for `lxbox oci`: image_rootfs, container_dir, network, binds and resolv_conf are
+    // then unused.
+    std::optional<BundleSpec> bundle;
+    // The container outlives the lxbox that made it (`oci create`): no PDEATHSIG.
+    bool detached = false;
 };
 
 void to_json(nlohmann::json& j, const BindMount& b);
@@ -96,6 +153,18 @@ void to_json(nlohmann::json& j, const IdMapping& m);
 void from_json(const nlohmann::json& j, IdMapping& m);
 void to_json(nlohmann::json& j, const UserNamespaceSpec& u);
 void from_json(const nlohmann::json& j, UserNamespaceSpec& u);
+void to_json(nlohmann::json& j, const SecuritySpec::CapabilitySets& c);
+void from_json(const nlohmann::json& j, SecuritySpec::CapabilitySets& c);
+void to_json(nlohmann::json& j, const ExplicitUser& u);
+void from_json(const nlohmann::json& j, ExplicitUser& u);
+void to_json(nlohmann::json& j, const Rlimit& r);
+void from_json(const nlohmann::json& j, Rlimit& r);
+void to_json(nlohmann::json& j, const MountEntry& m);
+void from_json(const nlohmann::json& j, MountEntry& m);
+void to_json(nlohmann::json& j, const NamespaceEntry& n);
+void from_json(const nlohmann::json& j, NamespaceEntry& n);
+void to_json(nlohmann::json& j, const BundleSpec& b);
+void from_json(const nlohmann::json& j, BundleSpec& b);
 void to_json(nlohmann::json& j, const ContainerSpec& s);
 void from_json(const nlohmann::json& j, ContainerSpec& s);
 

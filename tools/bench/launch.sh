@@ -6,8 +6,10 @@
 #      unshare -mpfiu and the bare host, one hyperfine run per rootfs;
 #   2. cat of a 1 GiB file through the container's stdout against cat on the host;
 #   3. peak RSS of lxbox, bwrap and runc for one launch.
-# Targets (issue 3): lxbox launch --rm at least 5x faster than runc run and within 1.5x of
-# bwrap, stdout throughput within 5% of the host's, peak RSS under 10 MiB.
+# `lxbox oci run` runs the very bundle `runc run` does (runc spec's config, read-only root).
+# Targets: lxbox launch --rm at least 5x faster than runc run and within 1.5x of bwrap, stdout
+# throughput within 5% of the host's, peak RSS under 10 MiB (issue 3); lxbox oci run at least
+# 4x faster than runc run (issue 5).
 #   tools/bench/launch.sh [BUILD_DIR] [RUNS]       (root; default build/ and 100 runs)
 # The Debian rootfs is built once with debootstrap and cached (tools/bench/lib.sh).
 set -euo pipefail
@@ -54,6 +56,7 @@ ratios() {  # hyperfine JSON -> the ratios the issue names
     jq -r '.results | map({(.command): .mean}) | add |
         "ratios: lxbox --rm / bwrap = \(."lxbox --rm" / .bwrap * 100 | round / 100)" +
         ", runc / lxbox --rm = \(."runc run" / ."lxbox --rm" * 10 | round / 10)" +
+        ", runc run / lxbox oci run = \(."runc run" / ."lxbox oci run" * 10 | round / 10)" +
         (if ."crun run" then ", crun / lxbox --rm = \(."crun run" / ."lxbox --rm" * 100 | round / 100)" else "" end)' "$1"
 }
 
@@ -65,7 +68,8 @@ for d in busybox debian; do
         -n bwrap "bwrap --ro-bind ${rootfs[$d]} / --proc /proc --dev /dev --unshare-pid --unshare-ipc --unshare-uts /bin/true" \
         -n "lxbox --rm" "$lxbox launch $d --rm -T -- /bin/true" \
         -n "lxbox (existing container)" "$lxbox launch $d -T -- /bin/true" \
-        -n "runc run" "runc --root $work/runc run -b $work/bundle-$d bench-$d"
+        -n "runc run" "runc --root $work/runc run -b $work/bundle-$d bench-$d" \
+        -n "lxbox oci run" "$lxbox oci --root $work/oci run -b $work/bundle-$d bench-$d"
     [ "$crun_runs" = no ] || set -- "$@" -n "crun run" "crun --root $work/crun run -b $work/bundle-$d bench-$d"
     hyperfine -N --warmup 5 --runs "$runs" --style basic --export-json "$work/$d.json" \
         --export-markdown "$work/$d.md" "$@" >/dev/null

@@ -1,0 +1,433 @@
+// `lxbox oci`: the OCI runtime command line (runc's verbs and flags), so engines such as podman
+// run their containers with lxbox: `podman --runtime /path/to/lxbox-oci run ...`. A bundle's
+// config.json becomes a ContainerSpec (runtime/oci) and runs on the same runtime/ as `launch`.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "host/cli/app.hpp"
+#include "host/oci/hooks.hpp"
+#include "host/oci/state.hpp"
+#include "runtime/base/log.hpp"
+#include "runtime/cgroups/cgroup.hpp"
+#include "runtime/container/container.hpp"
+#include "runtime/linux/process.hpp"
+#include "runtime/linux/pty.hpp"
+#include "runtime/linux/syscalls.hpp"
+#include "runtime/oci/config.hpp"
+
+namespace lxbox::cli {
+
+namespace {
+
+using oci::Record;
+using oci::StateDir;
+using oci::RunState;
+
+struct OciGlobal {
+    std::string root, log, log_format = "text";
+    bool systemd_cgroup = false, debug = false;
+    std::string rootless = "auto";
+};
+
+struct CreateOptions {
+    std::string id, bundle, console_socket, pid_file;
+    bool no_pivot = false, no_new_keyring = false, detach = false, keep = false;
+    int preserve_fds = 0;
+};
+
+std::string now_rfc3339() {
+    const auto now = std::chrono::system_clock::now();
+    const std::time_t t = std::chrono::system_clock::to_time_t(now);
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count() % 1000000000;
+    struct tm tm {};
+    ::gmtime_r(&t, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(ns));
+    return buf;
+}
+
+std::string absolute_path(const std::string& path) {
+    if (!path.empty() && path[0] == '/') return path;
+    char cwd[4096];
+    if (!::getcwd(cwd, sizeof cwd)) return path;
+    return path.empty() || path == "." ? std::string(cwd) : std::string(cwd) + "/" + path;
+}
+
+StateDir state_dir(const OciGlobal& g) { return StateDir(g.root.empty() ? StateDir::default_root() : g.root); }
+
+// A pidfd on the record's process, only while it is still that process.
+Result<UniqueFd> open_process(const Record& r) {
+    UniqueFd fd(sys::pidfd_open(r.pid));
+    if (!fd || oci::process_facts(r.pid).start_time != r.start_time)
+        return Error(ErrorKind::NotFound, "container '" + r.id + "' is not running");
+    return fd;
+}
+
+Status wait_gone(int pidfd, int timeout_ms) {
+    struct pollfd p{pidfd, POLLIN, 0};
+    int n;
+    while ((n = ::poll(&p, 1, timeout_ms)) < 0 && errno == EINTR) {
+    }
+    if (n == 0) return Error(ErrorKind::Busy, "the container's process did not exit");
+    return {};
+}
+
+Status send_console(const std::string& socket_path, int master) {
+    UniqueFd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!sock) return Error::last("socket");
+    struct sockaddr_un addr {};
+    addr.sun_family = AF_UNIX;
+    if (socket_path.size() >= sizeof addr.sun_path)
+        return Error(ErrorKind::Invalid, "--console-socket: path too long: " + socket_path);
+    std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size());
+    if (::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+        return Error::last("connect to the console socket " + socket_path);
+    return linux_fx::send_fd(sock.get(), master).context("send the pty to " + socket_path);
+}
+
+// What `delete` does once the process is gone or killed: the cgroup, poststop hooks, the state.
+Status tear_down(const StateDir& sd, const Record& r) {
+    if (!r.cgroup_paths.empty()) {
+        auto cg = cgroups::Cgroup::adopt(r.cgroup, r.cgroup_paths);
+        LXBOX_TRY(cg.remove().context("remove the cgroup of " + r.id));
+    }
+    // A failing poststop hook is reported after the container is gone (runtime-spec: warn).
+    Status hooks = oci::run_hooks(r.poststop, "poststop", oci::state_json(r, RunState::Stopped).dump());
+    LXBOX_TRY(sd.remove(r.id));
+    if (!hooks) spdlog::warn("{}", hooks.error().message);
+    return {};
+}
+
+struct Created {
+    runtime::Container container;
+    Record record;
+};
+
+// create (and the first half of run): the container is set up and waits on its exec fifo.
+Result<Created> create_container(const OciGlobal& g, const CreateOptions& o, bool detached) {
+    LXBOX_TRY(oci::validate_id(o.id));
+    if (g.systemd_cgroup)
+        return Error(ErrorKind::Unsupported,
+                     "--systemd-cgroup: the systemd cgroup driver is not supported; use cgroupfs "
+                     "(podman: --cgroup-manager cgroupfs)");
+    const std::string bundle = absolute_path(o.bundle);
+    const std::string text = LXBOX_TRY(read_file(bundle + "/config.json").context("read the bundle"));
+    auto config = LXBOX_TRY(runtime::oci::parse_config(text, bundle).context(bundle + "/config.json"));
+    if (!config.has_process) return Error(ErrorKind::Invalid, bundle + "/config.json: process: required to create a container");
+    if (!config.hooks.create_container.empty() || !config.hooks.start_container.empty())
+        return Error(ErrorKind::Unsupported, "hooks.createContainer and hooks.startContainer are not supported yet");
+    runtime::ContainerSpec spec = std::move(config.spec);
+    if (spec.process.tty && detached && o.console_socket.empty())
+        return Error(ErrorKind::Invalid, "process.terminal needs --console-socket when the container is detached");
+    const StateDir sd = state_dir(g);
+    spec.name = o.id;
+    spec.detached = detached;
+    spec.limits = LXBOX_TRY(runtime::oci::limits_of(config.resources));
+    // Ids are unique per --root only: two engines (or tests) may both have a "web".
+    uint32_t root_hash = 2166136261u;  // FNV-1a of the state root
+    for (unsigned char ch : sd.root()) root_hash = (root_hash ^ ch) * 16777619u;
+    char tag[16];
+    std::snprintf(tag, sizeof tag, "%08x", root_hash);
+    std::string cgroup = "oci-" + std::string(tag) + "-" + o.id;
+    for (char& c : cgroup)
+        if (c == '+') c = '_';
+    spec.cgroup = cgroup;
+    spec.cgroup_optional = ::geteuid() != 0;
+    spec.userns.use_helpers = spec.userns.enabled && ::geteuid() != 0;
+    spec.bundle->exec_fifo = sd.fifo(o.id);
+    LXBOX_TRY(sd.claim(o.id));
+    auto undo = [&](Error e) -> Error {
+        (void)sd.remove(o.id);
+        return e;
+    };
+    if (::mkfifo(sd.fifo(o.id).c_str(), 0600) != 0) return undo(Error::last("create " + sd.fifo(o.id)));
+    // No lock is needed while creating: the directory is ours (claim) and others see no state
+    // until it is saved. (A lock held now would be inherited by the container's process.)
+    auto started = runtime::Container::start(spec);
+    if (!started) return undo(std::move(started).error());
+    runtime::Container c = std::move(*started);
+    for (const auto& w : c.warnings()) spdlog::warn("{}", w);
+    if (auto st = c.wait_created(); !st) return undo(std::move(st).error());
+    if (spec.process.tty && !o.console_socket.empty()) {
+        UniqueFd master = c.take_pty_master();
+        if (auto st = send_console(o.console_socket, master.get()); !st) return undo(std::move(st).error());
+    }
+    Record r;
+    r.oci_version = config.oci_version;
+    r.id = o.id;
+    r.pid = c.pid();
+    r.start_time = linux_fx::process_start_time(c.pid()).value_or(0);
+    r.bundle = bundle;
+    r.created = now_rfc3339();
+    r.annotations = config.annotations;
+    r.cgroup = c.has_cgroup() ? cgroup : "";
+    r.cgroup_paths = c.cgroup_paths();
+    r.namespaces = c.namespaces();
+    r.userns = spec.userns.enabled;
+    r.poststart = config.hooks.poststart;
+    r.poststop = config.hooks.poststop;
+    if (auto st = sd.save(r); !st) return undo(std::move(st).error());
+    if (!o.pid_file.empty()) {
+        if (auto st = write_file_atomic(absolute_path(o.pid_file), std::to_string(r.pid), Durability::RenameOnly, 0644); !st)
+            return undo(std::move(st).error());
+    }
+    const std::string state = oci::state_json(r, RunState::Created).dump();
+    Status hooks = oci::run_hooks(config.hooks.prestart, "prestart", state);
+    if (hooks) hooks = oci::run_hooks(config.hooks.create_runtime, "createRuntime", state);
+    if (!hooks) return undo(std::move(hooks).error());  // ~Container kills it, and its cgroup goes
+    return Created{std::move(c), std::move(r)};
+}
+
+// Lets a created container's process run its command.
+Status start_container(const StateDir& sd, const Record& r) {
+    auto pidfd = LXBOX_TRY(open_process(r));
+    UniqueFd fifo(::open(sd.fifo(r.id).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+    if (!fifo) return Error::last("open the exec fifo of " + r.id);
+    for (;;) {
+        struct pollfd p[2] = {{fifo.get(), POLLIN, 0}, {pidfd.get(), POLLIN, 0}};
+        if (::poll(p, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            return Error::last("poll");
+        }
+        if (p[0].revents & POLLIN) {
+            char byte;
+            if (::read(fifo.get(), &byte, 1) == 1) break;
+        }
+        if (p[1].revents) return Error(ErrorKind::NotFound, "container '" + r.id + "' exited before it started");
+    }
+    ::unlink(sd.fifo(r.id).c_str());
+    Status hooks = oci::run_hooks(r.poststart, "poststart", oci::state_json(r, RunState::Running).dump());
+    if (!hooks) spdlog::warn("{}", hooks.error().message);
+    return {};
+}
+
+Result<int> cmd_create(const OciGlobal& g, const CreateOptions& o) {
+    auto created = LXBOX_TRY(create_container(g, o, true).context("create " + o.id));
+    created.container.detach();
+    return 0;
+}
+
+Result<int> cmd_start(const OciGlobal& g, const std::string& id) {
+    const StateDir sd = state_dir(g);
+    auto lock = LXBOX_TRY(sd.lock(id).context("start " + id));
+    auto [r, status] = LXBOX_TRY(sd.current(id).context("start " + id));
+    if (status != RunState::Created)
+        return Error(ErrorKind::Invalid, "start " + id + ": the container is " + oci::status_name(status) + ", not created");
+    LXBOX_TRY(start_container(sd, r).context("start " + id));
+    return 0;
+}
+
+Result<int> cmd_run(const OciGlobal& g, const CreateOptions& o) {
+    const StateDir sd = state_dir(g);
+    auto created = LXBOX_TRY(create_container(g, o, o.detach).context("run " + o.id));
+    if (auto st = start_container(sd, created.record); !st) {
+        (void)tear_down(sd, created.record);
+        return std::move(st).error().context("run " + o.id);
+    }
+    if (o.detach) {
+        created.container.detach();
+        return 0;
+    }
+    auto outcome = created.container.wait();
+    const Record record = created.record;
+    { auto gone = std::move(created); }  // reaped; its cgroup removed
+    if (!o.keep) LXBOX_TRY(tear_down(sd, record).context("run " + o.id));
+    if (!outcome) return std::move(outcome).error().context("run " + o.id);
+    if (outcome->exec_error) std::fprintf(stderr, "lxbox: %s\n", outcome->exec_error->message.c_str());
+    return outcome->exit_code;
+}
+
+Result<int> cmd_state(const OciGlobal& g, const std::string& id) {
+    auto [r, status] = LXBOX_TRY(state_dir(g).current(id).context("state " + id));
+    std::printf("%s\n", oci::state_json(r, status).dump(2).c_str());
+    return 0;
+}
+
+std::vector<pid_t> cgroup_pids(const Record& r) {
+    std::vector<pid_t> out;
+    if (r.cgroup_paths.empty()) return out;
+    auto text = read_file(r.cgroup_paths.front() + "/cgroup.procs");
+    if (!text) return out;
+    size_t pos = 0;
+    while (pos < text->size()) {
+        size_t end = text->find('\n', pos);
+        if (end == std::string::npos) end = text->size();
+        if (end > pos) out.push_back(static_cast<pid_t>(std::stol(text->substr(pos, end - pos))));
+        pos = end + 1;
+    }
+    return out;
+}
+
+Result<int> cmd_kill(const OciGlobal& g, const std::string& id, const std::string& signal, bool all) {
+    const int sig = LXBOX_TRY(oci::parse_signal(signal).context("kill " + id));
+    auto [r, status] = LXBOX_TRY(state_dir(g).current(id).context("kill " + id));
+    if (status == RunState::Stopped) return Error(ErrorKind::NotFound, "kill " + id + ": the container is not running");
+    auto pidfd = LXBOX_TRY(open_process(r).context("kill " + id));
+    if (all) {
+        for (pid_t pid : cgroup_pids(r)) ::kill(pid, sig);
+    }
+    if (sys::pidfd_send_signal(pidfd.get(), sig) != 0 && errno != ESRCH) return Error::last("kill " + id);
+    return 0;
+}
+
+Result<int> cmd_delete(const OciGlobal& g, const std::string& id, bool force) {
+    const StateDir sd = state_dir(g);
+    auto lock = sd.lock(id);
+    if (!lock) {
+        // runc: deleting what does not exist is fine with --force.
+        if (force && lock.error().kind == ErrorKind::NotFound) return 0;
+        return std::move(lock).error().context("delete " + id);
+    }
+    auto [r, status] = LXBOX_TRY(sd.current(id).context("delete " + id));
+    if (status == RunState::Running && !force)
+        return Error(ErrorKind::Busy, "delete " + id + ": the container is running (stop it first, or --force)");
+    if (status != RunState::Stopped) {
+        if (auto pidfd = open_process(r)) {
+            sys::pidfd_send_signal(pidfd->get(), SIGKILL);
+            LXBOX_TRY(wait_gone(pidfd->get(), 10000).context("delete " + id));
+        }
+    }
+    LXBOX_TRY(tear_down(sd, r).context("delete " + id));
+    return 0;
+}
+
+Result<int> cmd_ps(const OciGlobal& g, const std::string& id, const std::string& format) {
+    auto [r, status] = LXBOX_TRY(state_dir(g).current(id).context("ps " + id));
+    std::vector<pid_t> pids = cgroup_pids(r);
+    if (pids.empty() && status != RunState::Stopped) pids.push_back(r.pid);
+    if (format == "json") {
+        std::printf("%s\n", nlohmann::json(pids).dump().c_str());
+        return 0;
+    }
+    std::printf("PID\n");
+    for (pid_t p : pids) std::printf("%d\n", p);
+    return 0;
+}
+
+nlohmann::json features_json() {
+    using nlohmann::json;
+    return {{"ociVersionMin", "1.0.0"},
+            {"ociVersionMax", "1.1.0"},
+            {"hooks", {"prestart", "createRuntime", "poststart", "poststop"}},
+            {"mountOptions",
+             {"async", "atime", "bind", "dev", "diratime", "dirsync", "exec", "mand", "noatime", "nodev",
+              "nodiratime", "noexec", "nomand", "norelatime", "nostrictatime", "nosuid", "private", "rbind",
+              "relatime", "remount", "ro", "rprivate", "rshared", "rslave", "runbindable", "rw", "shared",
+              "slave", "strictatime", "suid", "sync", "tmpcopyup", "unbindable"}},
+            {"linux",
+             {{"namespaces", {"cgroup", "ipc", "mount", "network", "pid", "user", "uts"}},
+              {"cgroup", {{"v1", true}, {"v2", true}, {"systemd", false}, {"systemdUser", false}}},
+              {"seccomp", {{"enabled", true},
+                           {"actions", {"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
+                                        "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRAP"}},
+                           {"operators", {"SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
+                                          "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"}}}},
+              {"apparmor", {{"enabled", false}}},
+              {"selinux", {{"enabled", false}}}}},
+            {"annotations", {{"org.lxbox.runtime", "lxbox"}}}};
+}
+
+// --log FILE: what failed, also as a line there (conmon reads it to tell the user why).
+Result<int> logged(const OciGlobal& g, Result<int> result) {
+    if (result || g.log.empty()) return result;
+    UniqueFd fd(::open(g.log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+    if (fd) {
+        std::string line = g.log_format == "json"
+                               ? nlohmann::json{{"level", "error"}, {"msg", result.error().message}, {"time", now_rfc3339()}}.dump()
+                               : now_rfc3339() + " error: " + result.error().message;
+        (void)write_all(fd.get(), line + "\n");
+    }
+    return result;
+}
+
+void add_create_options(CLI::App* cmd, CreateOptions& o) {
+    cmd->add_option("id", o.id, "Container id")->required();
+    cmd->add_option("-b,--bundle", o.bundle, "Bundle directory (default: the current directory)")->default_val(".");
+    cmd->add_option("--console-socket", o.console_socket, "Unix socket that receives the pty master");
+    cmd->add_option("--pid-file", o.pid_file, "Write the container process's pid here");
+    cmd->add_flag("--no-pivot", o.no_pivot, "Accepted for runc compatibility (lxbox always pivots)");
+    cmd->add_flag("--no-new-keyring", o.no_new_keyring, "Accepted for runc compatibility");
+    cmd->add_option("--preserve-fds", o.preserve_fds, "Extra fds to pass (not supported yet; must be 0)");
+}
+
+}  // namespace
+
+void add_oci_commands(CLI::App& app, CommandContext& ctx) {
+    auto* oci = app.add_subcommand("oci", "The OCI runtime interface (runc's command line), for podman and others");
+    oci->require_subcommand(1);
+    static OciGlobal g;
+    oci->add_option("--root", g.root, "State directory (default /run/lxbox/oci, or $XDG_RUNTIME_DIR/lxbox/oci)");
+    oci->add_option("--log", g.log, "Also write errors to this file");
+    oci->add_option("--log-format", g.log_format, "text or json")->check(CLI::IsMember({"text", "json"}));
+    oci->add_flag("--systemd-cgroup", g.systemd_cgroup, "Use systemd for cgroups (refused: not supported)");
+    oci->add_flag("--debug", g.debug, "Debug logging");
+    oci->add_option("--rootless", g.rootless, "Accepted for runc compatibility (lxbox decides by its uid)");
+    oci->add_option("--criu", g.rootless, "Accepted for runc compatibility")->group("");
+    auto wrap = [&ctx](std::function<Result<int>()> f) {
+        ctx.action = [f = std::move(f)] {
+            if (g.debug) spdlog::set_level(spdlog::level::debug);
+            return logged(g, f());
+        };
+    };
+
+    static CreateOptions create_o;
+    auto* create = oci->add_subcommand("create", "Create a container from a bundle; it waits for `start`");
+    add_create_options(create, create_o);
+    create->callback([wrap] { wrap([] { return cmd_create(g, create_o); }); });
+
+    static CreateOptions run_o;
+    auto* run = oci->add_subcommand("run", "Create and start a container, and wait for it unless --detach");
+    add_create_options(run, run_o);
+    run->add_flag("-d,--detach", run_o.detach, "Return once the container runs");
+    run->add_flag("--keep", run_o.keep, "Keep the container's state after it exits");
+    run->callback([wrap] { wrap([] { return cmd_run(g, run_o); }); });
+
+    static std::string id, signal = "SIGTERM", format = "table";
+    static bool all = false, force = false;
+    auto* start = oci->add_subcommand("start", "Run the command of a created container");
+    start->add_option("id", id, "Container id")->required();
+    start->callback([wrap] { wrap([] { return cmd_start(g, id); }); });
+
+    auto* state = oci->add_subcommand("state", "Print the container's state (runtime-spec JSON)");
+    state->add_option("id", id, "Container id")->required();
+    state->callback([wrap] { wrap([] { return cmd_state(g, id); }); });
+
+    auto* kill = oci->add_subcommand("kill", "Send a signal to the container's process");
+    kill->add_option("id", id, "Container id")->required();
+    kill->add_option("signal", signal, "Signal name or number (default SIGTERM)");
+    kill->add_flag("-a,--all", all, "Signal every process of the container");
+    kill->callback([wrap] { wrap([] { return cmd_kill(g, id, signal, all); }); });
+
+    auto* del = oci->add_subcommand("delete", "Delete a stopped container (--force: kill it first)");
+    del->add_option("id", id, "Container id")->required();
+    del->add_flag("-f,--force", force, "Kill a running container");
+    del->callback([wrap] { wrap([] { return cmd_delete(g, id, force); }); });
+
+    auto* ps = oci->add_subcommand("ps", "List the processes of a container");
+    ps->add_option("id", id, "Container id")->required();
+    ps->add_option("-f,--format", format, "table or json")->check(CLI::IsMember({"table", "json"}));
+    ps->callback([wrap] { wrap([] { return cmd_ps(g, id, format); }); });
+
+    auto* features = oci->add_subcommand("features", "What this runtime supports (runtime-spec features JSON)");
+    features->callback([&ctx] {
+        ctx.action = [] {
+            std::printf("%s\n", features_json().dump(2).c_str());
+            return Result<int>(0);
+        };
+    });
+}
+
+}  // namespace lxbox::cli

@@ -1,0 +1,221 @@
+#include "host/oci/state.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <cstring>
+
+#include "runtime/linux/mounts.hpp"
+
+namespace lxbox::oci {
+
+namespace {
+
+template <class T>
+void get_opt(const nlohmann::json& j, const char* key, T& out) {
+    if (auto it = j.find(key); it != j.end() && !it->is_null()) it->get_to(out);
+}
+
+nlohmann::json hook_json(const runtime::oci::Hook& h) {
+    nlohmann::json j = {{"path", h.path}, {"args", h.args}, {"env", h.env}};
+    if (h.timeout) j["timeout"] = *h.timeout;
+    return j;
+}
+
+runtime::oci::Hook hook_from(const nlohmann::json& j) {
+    runtime::oci::Hook h;
+    get_opt(j, "path", h.path);
+    get_opt(j, "args", h.args);
+    get_opt(j, "env", h.env);
+    if (j.contains("timeout")) h.timeout = j.at("timeout").get<int>();
+    return h;
+}
+
+}  // namespace
+
+void to_json(nlohmann::json& j, const Record& r) {
+    j = {{"ociVersion", r.oci_version}, {"id", r.id},         {"pid", r.pid},
+         {"start_time", r.start_time},  {"bundle", r.bundle}, {"created", r.created},
+         {"annotations", r.annotations}, {"cgroup", r.cgroup}, {"cgroup_paths", r.cgroup_paths}, {"namespaces", r.namespaces},
+         {"userns", r.userns}};
+    j["poststart"] = nlohmann::json::array();
+    for (const auto& h : r.poststart) j["poststart"].push_back(hook_json(h));
+    j["poststop"] = nlohmann::json::array();
+    for (const auto& h : r.poststop) j["poststop"].push_back(hook_json(h));
+}
+
+void from_json(const nlohmann::json& j, Record& r) {
+    get_opt(j, "ociVersion", r.oci_version);
+    get_opt(j, "id", r.id);
+    get_opt(j, "pid", r.pid);
+    get_opt(j, "start_time", r.start_time);
+    get_opt(j, "bundle", r.bundle);
+    get_opt(j, "created", r.created);
+    get_opt(j, "annotations", r.annotations);
+    get_opt(j, "cgroup", r.cgroup);
+    get_opt(j, "cgroup_paths", r.cgroup_paths);
+    get_opt(j, "namespaces", r.namespaces);
+    get_opt(j, "userns", r.userns);
+    if (j.contains("poststart"))
+        for (const auto& h : j.at("poststart")) r.poststart.push_back(hook_from(h));
+    if (j.contains("poststop"))
+        for (const auto& h : j.at("poststop")) r.poststop.push_back(hook_from(h));
+}
+
+const char* status_name(RunState s) {
+    switch (s) {
+    case RunState::Created: return "created";
+    case RunState::Running: return "running";
+    case RunState::Stopped: return "stopped";
+    }
+    return "stopped";
+}
+
+std::optional<ProcessFacts> parse_proc_stat(const std::string& text) {
+    const size_t close = text.rfind(')');
+    if (close == std::string::npos || close + 2 >= text.size()) return std::nullopt;
+    ProcessFacts f;
+    f.exists = true;
+    f.state = text[close + 2];
+    // Fields after the name: 3 is state; 22 is starttime, the 20th from state.
+    size_t pos = close + 2;
+    for (int field = 3; field < 22; ++field) {
+        pos = text.find(' ', pos);
+        if (pos == std::string::npos) return std::nullopt;
+        ++pos;
+    }
+    f.start_time = std::strtoull(text.c_str() + pos, nullptr, 10);
+    return f;
+}
+
+RunState status_of(const Record& r, const ProcessFacts& facts, bool fifo_exists) {
+    if (r.pid <= 0 || !facts.exists || facts.start_time != r.start_time || facts.state == 'Z' || facts.state == 'X')
+        return RunState::Stopped;
+    return fifo_exists ? RunState::Created : RunState::Running;
+}
+
+nlohmann::json state_json(const Record& r, RunState s) {
+    nlohmann::json j = {{"ociVersion", r.oci_version}, {"id", r.id}, {"status", status_name(s)}};
+    if (s != RunState::Stopped) j["pid"] = r.pid;
+    j["bundle"] = r.bundle;
+    if (!r.annotations.empty()) j["annotations"] = r.annotations;
+    return j;
+}
+
+Status validate_id(const std::string& id) {
+    if (id.empty()) return Error(ErrorKind::Invalid, "container id is empty");
+    if (id == "." || id == "..") return Error(ErrorKind::Invalid, "container id '" + id + "' is not allowed");
+    if (id.size() > 1024) return Error(ErrorKind::Invalid, "container id is longer than 1024 characters");
+    for (char c : id) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '+' && c != '-' && c != '.')
+            return Error(ErrorKind::Invalid, "container id '" + id + "' may hold only letters, digits and _+-.");
+    }
+    return {};
+}
+
+Result<int> parse_signal(const std::string& text) {
+    if (!text.empty() && std::isdigit(static_cast<unsigned char>(text[0]))) {
+        char* end = nullptr;
+        const long n = std::strtol(text.c_str(), &end, 10);
+        if (*end == '\0' && n > 0 && n < NSIG) return static_cast<int>(n);
+        return Error(ErrorKind::Invalid, "unknown signal '" + text + "'");
+    }
+    std::string name;
+    for (char c : text) name += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (name.rfind("SIG", 0) == 0) name = name.substr(3);
+    static const std::pair<const char*, int> table[] = {
+        {"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIGQUIT},   {"ILL", SIGILL},     {"TRAP", SIGTRAP},
+        {"ABRT", SIGABRT}, {"IOT", SIGIOT},     {"BUS", SIGBUS},     {"FPE", SIGFPE},     {"KILL", SIGKILL},
+        {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},   {"USR2", SIGUSR2},   {"PIPE", SIGPIPE},   {"ALRM", SIGALRM},
+        {"TERM", SIGTERM}, {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT},   {"STOP", SIGSTOP},
+        {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},   {"TTOU", SIGTTOU},   {"URG", SIGURG},     {"XCPU", SIGXCPU},
+        {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},
+        {"POLL", SIGPOLL}, {"PWR", SIGPWR},     {"SYS", SIGSYS}};
+    for (const auto& [n, number] : table)
+        if (name == n) return number;
+    return Error(ErrorKind::Invalid, "unknown signal '" + text + "'");
+}
+
+std::string StateDir::default_root() {
+    if (::geteuid() == 0) return "/run/lxbox/oci";
+    const char* xdg = std::getenv("XDG_RUNTIME_DIR");
+    if (xdg && *xdg) return std::string(xdg) + "/lxbox/oci";
+    return "/tmp/lxbox-" + std::to_string(::geteuid()) + "/oci";
+}
+
+Status StateDir::claim(const std::string& id) const {
+    // The root's parents may be shared (/run/lxbox); the container directories are private.
+    LXBOX_TRY(linux_fx::make_dirs(root_, 0711));
+    if (::mkdir(dir(id).c_str(), 0700) != 0) {
+        if (errno == EEXIST) return Error(ErrorKind::Exists, "container '" + id + "' already exists");
+        return Error::last("create " + dir(id));
+    }
+    return {};
+}
+
+Result<Record> StateDir::load(const std::string& id) const {
+    LXBOX_TRY(validate_id(id));
+    auto text = read_file(dir(id) + "/state.json");
+    if (!text) {
+        if (text.error().kind == ErrorKind::NotFound)
+            return Error(ErrorKind::NotFound, "container '" + id + "' does not exist");
+        return std::move(text).error();
+    }
+    try {
+        return nlohmann::json::parse(*text).get<Record>();
+    } catch (const nlohmann::json::exception& e) {
+        return Error(ErrorKind::Invalid, "read " + dir(id) + "/state.json: " + e.what());
+    }
+}
+
+Status StateDir::save(const Record& r) const {
+    return write_file_atomic(dir(r.id) + "/state.json", nlohmann::json(r).dump(), Durability::RenameOnly, 0600);
+}
+
+Status StateDir::remove(const std::string& id) const { return remove_tree(dir(id)); }
+
+std::vector<std::string> StateDir::ids() const {
+    std::vector<std::string> out;
+    DIR* d = ::opendir(root_.c_str());
+    if (!d) return out;
+    while (auto* e = ::readdir(d)) {
+        if (e->d_name[0] != '.' && validate_id(e->d_name)) out.push_back(e->d_name);
+    }
+    ::closedir(d);
+    return out;
+}
+
+Result<UniqueFd> StateDir::lock(const std::string& id) const {
+    UniqueFd fd(::open(dir(id).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) {
+        if (errno == ENOENT) return Error(ErrorKind::NotFound, "container '" + id + "' does not exist");
+        return Error::last("open " + dir(id));
+    }
+    while (::flock(fd.get(), LOCK_EX) != 0) {
+        if (errno != EINTR) return Error::last("lock " + dir(id));
+    }
+    return fd;
+}
+
+ProcessFacts process_facts(pid_t pid) {
+    if (pid <= 0) return {};
+    auto text = read_file("/proc/" + std::to_string(pid) + "/stat");
+    if (!text) return {};
+    return parse_proc_stat(*text).value_or(ProcessFacts{});
+}
+
+Result<std::pair<Record, RunState>> StateDir::current(const std::string& id) const {
+    Record r = LXBOX_TRY(load(id));
+    struct stat st;
+    const bool waiting = ::lstat(fifo(id).c_str(), &st) == 0;
+    const RunState s = status_of(r, process_facts(r.pid), waiting);
+    return std::pair<Record, RunState>{std::move(r), s};
+}
+
+}  // namespace lxbox::oci

@@ -1,0 +1,95 @@
+// `lxbox oci`'s record of each container it made, under --root (runc's layout: one directory
+// per container id holding state.json and, until `start`, the exec fifo). The decisions (id
+// rules, status, the spec's state JSON, signal names) are pure; the rest reads and writes files.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/base/error.hpp"
+#include "runtime/base/unique_fd.hpp"
+#include "runtime/oci/config.hpp"
+
+namespace lxbox::oci {
+
+// What lxbox keeps about a container between `create` and `delete`.
+struct Record {
+    std::string oci_version;
+    std::string id;
+    pid_t pid = 0;
+    uint64_t start_time = 0;  // /proc/PID/stat field 22: the pid is ours only while it matches
+    std::string bundle;
+    std::string created;      // RFC 3339, UTC
+    std::map<std::string, std::string> annotations;
+    std::string cgroup;       // lxbox's cgroup name ("" = none)
+    std::vector<std::string> cgroup_paths;  // its directory in each hierarchy
+    int namespaces = 0;       // CLONE_NEW* the container has of its own (for exec)
+    bool userns = false;
+    std::vector<runtime::oci::Hook> poststart, poststop;
+};
+void to_json(nlohmann::json& j, const Record& r);
+void from_json(const nlohmann::json& j, Record& r);
+
+enum class RunState { Created, Running, Stopped };
+const char* status_name(RunState s);
+
+// A process as /proc/PID/stat shows it.
+struct ProcessFacts {
+    bool exists = false;
+    char state = 0;           // R, S, D, Z, ...
+    uint64_t start_time = 0;
+};
+// Field 3 (state) and 22 (starttime) of /proc/PID/stat text (the name may hold spaces and ')').
+std::optional<ProcessFacts> parse_proc_stat(const std::string& text);
+
+// Created while the process waits on the exec fifo, running once it went past it, stopped when
+// it is gone, a zombie, or another process now has its pid.
+RunState status_of(const Record& r, const ProcessFacts& facts, bool fifo_exists);
+
+// The state as runtime-spec defines it: ociVersion, id, status, pid (created/running only),
+// bundle, annotations.
+nlohmann::json state_json(const Record& r, RunState s);
+
+// runc's rule for ids: [A-Za-z0-9_+.-]+, not "." or "..".
+Status validate_id(const std::string& id);
+
+// "TERM", "SIGTERM", "15", "sigkill" -> the number; Invalid otherwise.
+Result<int> parse_signal(const std::string& text);
+
+// The state directories, rooted at --root.
+class StateDir {
+  public:
+    explicit StateDir(std::string root) : root_(std::move(root)) {}
+    // The default root: /run/lxbox/oci for root, $XDG_RUNTIME_DIR/lxbox/oci otherwise.
+    static std::string default_root();
+
+    const std::string& root() const { return root_; }
+    std::string dir(const std::string& id) const { return root_ + "/" + id; }
+    std::string fifo(const std::string& id) const { return dir(id) + "/exec.fifo"; }
+
+    // Makes the container's directory; AlreadyExists when the id is taken.
+    Status claim(const std::string& id) const;
+    Result<Record> load(const std::string& id) const;
+    Status save(const Record& r) const;
+    Status remove(const std::string& id) const;
+    std::vector<std::string> ids() const;
+    // An exclusive flock on the container's directory, held for the handle's lifetime.
+    Result<UniqueFd> lock(const std::string& id) const;
+
+    // The record and its status as the system shows it now.
+    Result<std::pair<Record, RunState>> current(const std::string& id) const;
+
+  private:
+    std::string root_;
+};
+
+ProcessFacts process_facts(pid_t pid);
+
+}  // namespace lxbox::oci

@@ -1,0 +1,68 @@
+// Setting up a container from an OCI bundle: the bundle's namespaces, its root bound onto
+// itself and pivoted into, then its mounts as planned by runtime/plan/bundle.
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include "runtime/container/child.hpp"
+#include "runtime/linux/mounts.hpp"
+#include "runtime/linux/process.hpp"
+#include "runtime/plan/bundle.hpp"
+
+namespace lxbox::runtime::detail {
+
+namespace fx = lxbox::linux_fx;
+
+namespace {
+
+Status join_namespaces(const NamespacePlan& ns) {
+    for (const auto& [flag, path] : ns.join) {
+        UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!fd) return Error::last("open namespace " + path);
+        if (::setns(fd.get(), flag) != 0) return Error::last("join namespace " + path);
+    }
+    return {};
+}
+
+unsigned long propagation_of(const std::string& name) {
+    auto o = parse_mount_options({name});
+    return o.propagation;
+}
+
+}  // namespace
+
+Result<Prepared> setup_bundle(const ContainerSpec& spec, const SecurityPlan& security, int& fifo_dir) {
+    const BundleSpec& b = *spec.bundle;
+    const NamespacePlan ns = LXBOX_TRY(plan_namespaces(b));
+    LXBOX_TRY(join_namespaces(ns));
+    // The parent has put us in our cgroup: a cgroup namespace made now has it as its root.
+    if ((ns.create & CLONE_NEWCGROUP) && ::unshare(CLONE_NEWCGROUP) != 0)
+        return Error::last("unshare the cgroup namespace");
+    // Nothing mounted from here propagates to the host; a slave root still receives the host's.
+    const unsigned long wanted = propagation_of(b.rootfs_propagation);
+    const bool slave = (wanted & MS_SLAVE) != 0;
+    if (::mount(nullptr, "/", nullptr, MS_REC | (slave ? MS_SLAVE : MS_PRIVATE), nullptr) != 0)
+        return Error::last("make / private");
+    // pivot_root needs the new root to be a mount point.
+    LXBOX_TRY(fx::mount_fs(b.rootfs, b.rootfs, "", MS_BIND | MS_REC, "").context("bind the root " + b.rootfs));
+    auto mountinfo = LXBOX_TRY(read_file("/proc/self/mountinfo"));
+    const CgroupView cgroups = cgroup_view(cgroups::parse_cgroup_mounts(mountinfo));
+    const std::vector<MountOp> ops =
+        plan_bundle_mounts(b, cgroups, spec.userns.enabled, (ns.create & CLONE_NEWNET) != 0);
+    auto early = LXBOX_TRY(prepare_early_mounts(ops));
+    if (!b.exec_fifo.empty()) {
+        const std::string dir = b.exec_fifo.substr(0, b.exec_fifo.rfind('/'));
+        fifo_dir = ::open(dir.empty() ? "/" : dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fifo_dir < 0) return Error::last("open " + dir);
+    }
+    LXBOX_TRY(fx::pivot_into(b.rootfs));
+    LXBOX_TRY(apply_mount_ops(ops, early));
+    if (wanted && !slave && (wanted & ~MS_REC) != MS_PRIVATE) LXBOX_TRY(fx::set_propagation("/", wanted));
+    if (ns.has(CLONE_NEWUTS) && !spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
+        return Error::last("set hostname " + spec.hostname);
+    if (ns.create & CLONE_NEWNET) LXBOX_TRY(fx::bring_up_loopback());
+    return prepare_process(spec.process, spec.hostname, security, id_maps_view(spec.userns));
+}
+
+}  // namespace lxbox::runtime::detail

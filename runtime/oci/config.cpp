@@ -1,0 +1,337 @@
+#include "runtime/oci/config.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/plan/bundle.hpp"
+#include "runtime/plan/seccomp_profile.hpp"
+
+namespace lxbox::runtime::oci {
+
+namespace {
+
+using nlohmann::json;
+
+Error invalid(const std::string& path, const std::string& what) { return Error(ErrorKind::Invalid, path + ": " + what); }
+
+std::string join(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
+
+// A member of an object, or nullptr when absent (null counts as absent, as in Go's decoder).
+const json* find(const json& obj, const char* key) {
+    auto it = obj.find(key);
+    return it == obj.end() || it->is_null() ? nullptr : &*it;
+}
+
+Result<const json*> object_at(const json& obj, const char* key, const std::string& path, bool required = false) {
+    const json* v = find(obj, key);
+    if (!v) {
+        if (required) return invalid(join(path, key), "required");
+        return static_cast<const json*>(nullptr);
+    }
+    if (!v->is_object()) return invalid(join(path, key), "expected an object");
+    return v;
+}
+
+Result<std::optional<std::string>> string_at(const json& obj, const char* key, const std::string& path,
+                                             bool required = false) {
+    const json* v = find(obj, key);
+    if (!v) {
+        if (required) return invalid(join(path, key), "required");
+        return std::optional<std::string>{};
+    }
+    if (!v->is_string()) return invalid(join(path, key), "expected a string");
+    return std::optional<std::string>{v->get<std::string>()};
+}
+
+Result<std::vector<std::string>> strings_at(const json& obj, const char* key, const std::string& path) {
+    std::vector<std::string> out;
+    const json* v = find(obj, key);
+    if (!v) return out;
+    if (!v->is_array()) return invalid(join(path, key), "expected an array of strings");
+    for (size_t i = 0; i < v->size(); ++i) {
+        if (!(*v)[i].is_string())
+            return invalid(join(path, key) + "[" + std::to_string(i) + "]", "expected a string");
+        out.push_back((*v)[i].get<std::string>());
+    }
+    return out;
+}
+
+Result<std::optional<bool>> bool_at(const json& obj, const char* key, const std::string& path) {
+    const json* v = find(obj, key);
+    if (!v) return std::optional<bool>{};
+    if (!v->is_boolean()) return invalid(join(path, key), "expected a boolean");
+    return std::optional<bool>{v->get<bool>()};
+}
+
+template <class Int>
+Result<std::optional<Int>> int_at(const json& obj, const char* key, const std::string& path, bool required = false) {
+    const json* v = find(obj, key);
+    if (!v) {
+        if (required) return invalid(join(path, key), "required");
+        return std::optional<Int>{};
+    }
+    if (!v->is_number_integer()) return invalid(join(path, key), "expected an integer");
+    if (std::is_unsigned_v<Int> && !v->is_number_unsigned() && v->get<int64_t>() < 0)
+        return invalid(join(path, key), "must not be negative");
+    // nlohmann compares signed and unsigned by casting: a value past INT64_MAX would wrap.
+    if (std::is_signed_v<Int> && v->is_number_unsigned() && v->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+        return invalid(join(path, key), "out of range");
+    const auto value = v->get<Int>();
+    if (json(value) != *v) return invalid(join(path, key), "out of range");
+    return std::optional<Int>{value};
+}
+
+Result<std::vector<Hook>> hooks_at(const json& obj, const char* key, const std::string& path) {
+    std::vector<Hook> out;
+    const json* v = find(obj, key);
+    if (!v) return out;
+    if (!v->is_array()) return invalid(join(path, key), "expected an array of hooks");
+    for (size_t i = 0; i < v->size(); ++i) {
+        const std::string p = join(path, key) + "[" + std::to_string(i) + "]";
+        const json& h = (*v)[i];
+        if (!h.is_object()) return invalid(p, "expected an object");
+        Hook hook;
+        hook.path = *LXBOX_TRY(string_at(h, "path", p, true));
+        if (hook.path.empty() || hook.path[0] != '/') return invalid(p + ".path", "must be an absolute path");
+        hook.args = LXBOX_TRY(strings_at(h, "args", p));
+        hook.env = LXBOX_TRY(strings_at(h, "env", p));
+        hook.timeout = LXBOX_TRY(int_at<int>(h, "timeout", p));
+        if (hook.timeout && *hook.timeout <= 0) return invalid(p + ".timeout", "must be positive");
+        out.push_back(std::move(hook));
+    }
+    return out;
+}
+
+std::string absolute_in(const std::string& bundle, const std::string& path) {
+    if (!path.empty() && path[0] == '/') return path;
+    return bundle + "/" + path;
+}
+
+Result<std::vector<IdMapping>> mappings_at(const json& obj, const char* key, const std::string& path) {
+    std::vector<IdMapping> out;
+    const json* v = find(obj, key);
+    if (!v) return out;
+    if (!v->is_array()) return invalid(join(path, key), "expected an array of mappings");
+    for (size_t i = 0; i < v->size(); ++i) {
+        const std::string p = join(path, key) + "[" + std::to_string(i) + "]";
+        if (!(*v)[i].is_object()) return invalid(p, "expected an object");
+        IdMapping m;
+        m.inside = *LXBOX_TRY(int_at<uint32_t>((*v)[i], "containerID", p, true));
+        m.outside = *LXBOX_TRY(int_at<uint32_t>((*v)[i], "hostID", p, true));
+        m.count = *LXBOX_TRY(int_at<uint32_t>((*v)[i], "size", p, true));
+        out.push_back(m);
+    }
+    return out;
+}
+
+Status parse_linux(const json& lx, Config& c) {
+    const std::string p = "linux";
+    BundleSpec& b = *c.spec.bundle;
+    if (const json* ns = find(lx, "namespaces")) {
+        if (!ns->is_array()) return invalid(p + ".namespaces", "expected an array");
+        for (size_t i = 0; i < ns->size(); ++i) {
+            const std::string q = p + ".namespaces[" + std::to_string(i) + "]";
+            if (!(*ns)[i].is_object()) return invalid(q, "expected an object");
+            NamespaceEntry e;
+            e.type = *LXBOX_TRY(string_at((*ns)[i], "type", q, true));
+            if (namespace_flag(e.type) == 0) return invalid(q + ".type", "unknown namespace type '" + e.type + "'");
+            e.path = LXBOX_TRY(string_at((*ns)[i], "path", q)).value_or("");
+            b.namespaces.push_back(std::move(e));
+        }
+    }
+    c.spec.userns.uids = LXBOX_TRY(mappings_at(lx, "uidMappings", p));
+    c.spec.userns.gids = LXBOX_TRY(mappings_at(lx, "gidMappings", p));
+    for (const auto& ns : b.namespaces) {
+        if (ns.type == "user" && ns.path.empty()) c.spec.userns.enabled = true;
+    }
+    if (const json* sysctl = LXBOX_TRY(object_at(lx, "sysctl", p))) {
+        for (const auto& [k, v] : sysctl->items()) {
+            if (!v.is_string()) return invalid(p + ".sysctl." + k, "expected a string");
+            b.sysctl[k] = v.get<std::string>();
+        }
+    }
+    if (const json* res = LXBOX_TRY(object_at(lx, "resources", p))) {
+        const std::string q = p + ".resources";
+        if (const json* mem = LXBOX_TRY(object_at(*res, "memory", q)))
+            c.resources.memory_limit = LXBOX_TRY(int_at<int64_t>(*mem, "limit", q + ".memory"));
+        if (const json* cpu = LXBOX_TRY(object_at(*res, "cpu", q))) {
+            c.resources.cpu_quota = LXBOX_TRY(int_at<int64_t>(*cpu, "quota", q + ".cpu"));
+            c.resources.cpu_period = LXBOX_TRY(int_at<uint64_t>(*cpu, "period", q + ".cpu"));
+        }
+        if (const json* pids = LXBOX_TRY(object_at(*res, "pids", q)))
+            c.resources.pids_limit = LXBOX_TRY(int_at<int64_t>(*pids, "limit", q + ".pids", true));
+    }
+    c.cgroups_path = LXBOX_TRY(string_at(lx, "cgroupsPath", p)).value_or("");
+    b.rootfs_propagation = LXBOX_TRY(string_at(lx, "rootfsPropagation", p)).value_or("");
+    // The schema's private, shared, slave, unbindable, and (as runc) their recursive forms.
+    if (!b.rootfs_propagation.empty() && parse_mount_options({b.rootfs_propagation}).propagation == 0)
+        return invalid(p + ".rootfsPropagation", "unknown value '" + b.rootfs_propagation + "'");
+    b.masked_paths = LXBOX_TRY(strings_at(lx, "maskedPaths", p));
+    b.readonly_paths = LXBOX_TRY(strings_at(lx, "readonlyPaths", p));
+    if (const json* seccomp = LXBOX_TRY(object_at(lx, "seccomp", p))) {
+        if (!find(*seccomp, "defaultAction")) return invalid(p + ".seccomp.defaultAction", "required");
+        if (find(*seccomp, "listenerPath"))
+            return Error(ErrorKind::Unsupported, p + ".seccomp.listenerPath: seccomp notify is not supported");
+        c.spec.process.security.seccomp = "profile";
+        c.spec.process.security.seccomp_profile = seccomp->dump();
+        // Checked now, whatever capabilities the process keeps, so a bad profile names its field.
+        auto checked = parse_docker_seccomp_profile(c.spec.process.security.seccomp_profile, ~uint64_t{0},
+                                                    native_docker_arch(), "");
+        if (!checked) {
+            std::string message = checked.error().message;
+            const std::string prefix = "seccomp profile: ";
+            if (message.rfind(prefix, 0) == 0) message = message.substr(prefix.size());
+            return Error(checked.error().kind, p + ".seccomp." + message);
+        }
+    }
+    if (const json* devices = find(lx, "devices")) {
+        if (!devices->is_array()) return invalid(p + ".devices", "expected an array");
+        if (!devices->empty())
+            return Error(ErrorKind::Unsupported, p + ".devices: extra device nodes are not supported yet");
+    }
+    return {};
+}
+
+}  // namespace
+
+Result<ProcessSpec> parse_process(const json& j, const std::string& path) {
+    if (!j.is_object()) return invalid(path, "expected an object");
+    ProcessSpec proc;
+    proc.tty = LXBOX_TRY(bool_at(j, "terminal", path)).value_or(false);
+    ExplicitUser user;
+    if (const json* u = LXBOX_TRY(object_at(j, "user", path, true))) {
+        const std::string q = path + ".user";
+        user.uid = *LXBOX_TRY(int_at<uint32_t>(*u, "uid", q, true));
+        user.gid = *LXBOX_TRY(int_at<uint32_t>(*u, "gid", q, true));
+        user.umask = LXBOX_TRY(int_at<uint32_t>(*u, "umask", q));
+        if (const json* gids = find(*u, "additionalGids")) {
+            if (!gids->is_array()) return invalid(q + ".additionalGids", "expected an array of integers");
+            for (size_t i = 0; i < gids->size(); ++i) {
+                const auto& g = (*gids)[i];
+                if (!g.is_number_unsigned() || g.get<uint64_t>() > UINT32_MAX)
+                    return invalid(q + ".additionalGids[" + std::to_string(i) + "]", "expected an id");
+                user.additional_gids.push_back(g.get<uint32_t>());
+            }
+        }
+    }
+    proc.explicit_user = user;
+    proc.args = LXBOX_TRY(strings_at(j, "args", path));
+    if (!find(j, "args")) return invalid(path + ".args", "required");
+    if (proc.args.empty()) return invalid(path + ".args", "must hold at least the command");
+    proc.env = LXBOX_TRY(strings_at(j, "env", path));
+    for (size_t i = 0; i < proc.env.size(); ++i) {
+        if (proc.env[i].find('=') == std::string::npos)
+            return invalid(path + ".env[" + std::to_string(i) + "]", "'" + proc.env[i] + "' is not KEY=VALUE");
+    }
+    proc.cwd = *LXBOX_TRY(string_at(j, "cwd", path, true));
+    if (proc.cwd.empty() || proc.cwd[0] != '/') return invalid(path + ".cwd", "must be an absolute path");
+    SecuritySpec& sec = proc.security;
+    sec.seccomp = "unconfined";  // a bundle without linux.seccomp has no filter
+    sec.no_new_privs = LXBOX_TRY(bool_at(j, "noNewPrivileges", path)).value_or(false);
+    SecuritySpec::CapabilitySets caps;
+    if (const json* c = LXBOX_TRY(object_at(j, "capabilities", path))) {
+        const std::string q = path + ".capabilities";
+        caps.bounding = LXBOX_TRY(strings_at(*c, "bounding", q));
+        caps.effective = LXBOX_TRY(strings_at(*c, "effective", q));
+        caps.inheritable = LXBOX_TRY(strings_at(*c, "inheritable", q));
+        caps.permitted = LXBOX_TRY(strings_at(*c, "permitted", q));
+        caps.ambient = LXBOX_TRY(strings_at(*c, "ambient", q));
+    }
+    sec.capabilities = caps;
+    if (const json* rl = find(j, "rlimits")) {
+        if (!rl->is_array()) return invalid(path + ".rlimits", "expected an array");
+        for (size_t i = 0; i < rl->size(); ++i) {
+            const std::string q = path + ".rlimits[" + std::to_string(i) + "]";
+            if (!(*rl)[i].is_object()) return invalid(q, "expected an object");
+            Rlimit r;
+            r.type = *LXBOX_TRY(string_at((*rl)[i], "type", q, true));
+            if (!rlimit_resource(r.type)) return invalid(q + ".type", "unknown rlimit '" + r.type + "'");
+            r.soft = *LXBOX_TRY(int_at<uint64_t>((*rl)[i], "soft", q, true));
+            r.hard = *LXBOX_TRY(int_at<uint64_t>((*rl)[i], "hard", q, true));
+            proc.rlimits.push_back(std::move(r));
+        }
+    }
+    proc.oom_score_adj = LXBOX_TRY(int_at<int>(j, "oomScoreAdj", path));
+    if (auto profile = LXBOX_TRY(string_at(j, "apparmorProfile", path)); profile && !profile->empty())
+        return Error(ErrorKind::Unsupported, path + ".apparmorProfile: AppArmor is not supported by lxbox");
+    if (auto label = LXBOX_TRY(string_at(j, "selinuxLabel", path)); label && !label->empty())
+        return Error(ErrorKind::Unsupported, path + ".selinuxLabel: SELinux is not supported by lxbox");
+    return proc;
+}
+
+Result<Config> parse_config(const std::string& json_text, const std::string& bundle_dir) {
+    json j;
+    try {
+        j = json::parse(json_text);
+    } catch (const json::parse_error& e) {
+        return Error(ErrorKind::Invalid, std::string("not valid JSON: ") + e.what());
+    }
+    if (!j.is_object()) return invalid("(root)", "expected an object");
+    Config c;
+    c.oci_version = *LXBOX_TRY(string_at(j, "ociVersion", "", true));
+    if (!c.oci_version.starts_with("1.")) return invalid("ociVersion", "'" + c.oci_version + "' is not 1.x");
+    c.spec.bundle.emplace();
+    BundleSpec& b = *c.spec.bundle;
+    const json* root = LXBOX_TRY(object_at(j, "root", "", true));
+    b.rootfs = absolute_in(bundle_dir, *LXBOX_TRY(string_at(*root, "path", "root", true)));
+    b.rootfs_readonly = LXBOX_TRY(bool_at(*root, "readonly", "root")).value_or(false);
+    if (const json* m = find(j, "mounts")) {
+        if (!m->is_array()) return invalid("mounts", "expected an array");
+        for (size_t i = 0; i < m->size(); ++i) {
+            const std::string q = "mounts[" + std::to_string(i) + "]";
+            if (!(*m)[i].is_object()) return invalid(q, "expected an object");
+            MountEntry e;
+            e.destination = *LXBOX_TRY(string_at((*m)[i], "destination", q, true));
+            e.type = LXBOX_TRY(string_at((*m)[i], "type", q)).value_or("");
+            e.source = LXBOX_TRY(string_at((*m)[i], "source", q)).value_or("");
+            e.options = LXBOX_TRY(strings_at((*m)[i], "options", q));
+            bool bind = e.type == "bind";
+            for (const auto& o : e.options) bind = bind || o == "bind" || o == "rbind";
+            if (bind) e.source = absolute_in(bundle_dir, e.source);
+            b.mounts.push_back(std::move(e));
+        }
+    }
+    if (const json* proc = find(j, "process")) {
+        c.spec.process = LXBOX_TRY(parse_process(*proc, "process"));
+        c.has_process = true;
+    }
+    c.spec.hostname = LXBOX_TRY(string_at(j, "hostname", "")).value_or("");
+    (void)LXBOX_TRY(string_at(j, "domainname", ""));
+    if (const json* hooks = LXBOX_TRY(object_at(j, "hooks", ""))) {
+        c.hooks.prestart = LXBOX_TRY(hooks_at(*hooks, "prestart", "hooks"));
+        c.hooks.create_runtime = LXBOX_TRY(hooks_at(*hooks, "createRuntime", "hooks"));
+        c.hooks.create_container = LXBOX_TRY(hooks_at(*hooks, "createContainer", "hooks"));
+        c.hooks.start_container = LXBOX_TRY(hooks_at(*hooks, "startContainer", "hooks"));
+        c.hooks.poststart = LXBOX_TRY(hooks_at(*hooks, "poststart", "hooks"));
+        c.hooks.poststop = LXBOX_TRY(hooks_at(*hooks, "poststop", "hooks"));
+    }
+    if (const json* ann = LXBOX_TRY(object_at(j, "annotations", ""))) {
+        for (const auto& [k, v] : ann->items()) {
+            if (!v.is_string()) return invalid("annotations." + k, "expected a string");
+            c.annotations[k] = v.get<std::string>();
+        }
+    }
+    if (const json* lx = LXBOX_TRY(object_at(j, "linux", ""))) LXBOX_TRY(parse_linux(*lx, c));
+    // The seccomp filter is the bundle's; the process section set "unconfined" before it was read.
+    if (!c.has_process) c.spec.process.security.seccomp = c.spec.process.security.seccomp_profile.empty() ? "unconfined" : "profile";
+    const auto& u = c.spec.userns;
+    if (u.enabled && (u.uids.empty() || u.gids.empty()))
+        return invalid(u.uids.empty() ? "linux.uidMappings" : "linux.gidMappings",
+                       "a user namespace needs uid and gid mappings");
+    if (!u.enabled && (!u.uids.empty() || !u.gids.empty()))
+        return invalid(!u.uids.empty() ? "linux.uidMappings" : "linux.gidMappings", "mappings without a user namespace");
+    return c;
+}
+
+Result<ResourceLimits> limits_of(const CgroupResources& r) {
+    ResourceLimits l;
+    if (r.memory_limit && *r.memory_limit > 0) l.memory_bytes = static_cast<uint64_t>(*r.memory_limit);
+    if (r.cpu_quota && *r.cpu_quota > 0) {
+        const uint64_t period = r.cpu_period.value_or(100000);
+        if (period == 0) return invalid("linux.resources.cpu.period", "must be positive");
+        l.cpus = static_cast<double>(*r.cpu_quota) / static_cast<double>(period);
+    }
+    if (r.pids_limit && *r.pids_limit > 0) l.pids = static_cast<uint64_t>(*r.pids_limit);
+    return l;
+}
+
+}  // namespace lxbox::runtime::oci

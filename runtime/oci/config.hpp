@@ -1,0 +1,54 @@
+// An OCI bundle's config.json (runtime-spec 1.0/1.1, the Linux parts) read into lxbox's
+// ContainerSpec. Pure: everything here is unit-tested, and each refusal names the field, as
+// the spec's JSON schema would ("process.args: expected an array of strings").
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/base/error.hpp"
+#include "runtime/spec/spec.hpp"
+
+namespace lxbox::runtime::oci {
+
+struct Hook {
+    std::string path;
+    std::vector<std::string> args, env;
+    std::optional<int> timeout;  // seconds
+};
+
+struct Hooks {
+    std::vector<Hook> prestart, create_runtime, create_container, start_container, poststart, poststop;
+};
+
+struct CgroupResources {
+    std::optional<int64_t> memory_limit;   // bytes; -1 = unlimited
+    std::optional<int64_t> cpu_quota;      // µs per period; -1 = unlimited
+    std::optional<uint64_t> cpu_period;    // µs
+    std::optional<int64_t> pids_limit;     // -1 (or 0) = unlimited
+};
+
+struct Config {
+    std::string oci_version;
+    // bundle, process (explicit_user set), hostname, userns: filled; name, cgroup and the
+    // exec fifo are the caller's.
+    ContainerSpec spec;
+    bool has_process = false;
+    Hooks hooks;
+    std::map<std::string, std::string> annotations;
+    std::string cgroups_path;
+    CgroupResources resources;
+};
+
+// bundle_dir: absolute; root.path and relative bind sources are taken relative to it.
+Result<Config> parse_config(const std::string& json_text, const std::string& bundle_dir);
+
+// A process object (config.json's "process", or `exec --process FILE`); path names it in errors.
+Result<ProcessSpec> parse_process(const nlohmann::json& j, const std::string& path);
+
+// The limits the container's cgroup gets; Invalid for ones lxbox cannot apply.
+Result<ResourceLimits> limits_of(const CgroupResources& r);
+
+}  // namespace lxbox::runtime::oci

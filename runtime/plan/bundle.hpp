@@ -1,0 +1,68 @@
+// Pure decisions for a container made from an OCI bundle (spec.bundle set): which namespaces
+// to create or join, and the bundle's mounts, devices, sysctls and masks as MountOps that the
+// same effects layer as lxbox's own containers carries out after pivot_root.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "runtime/base/error.hpp"
+#include "runtime/cgroups/cgroup.hpp"
+#include "runtime/plan/plan.hpp"
+#include "runtime/spec/spec.hpp"
+
+namespace lxbox::runtime {
+
+// The mount(2) reading of an OCI mount's options: flags, propagation, bind or rbind, and the
+// rest as the filesystem's data string ("mode=755,size=65536k").
+struct MountOptions {
+    unsigned long flags = 0;        // MS_RDONLY, MS_NOSUID, ...
+    unsigned long propagation = 0;  // MS_PRIVATE, MS_SHARED, ... | MS_REC
+    bool bind = false, recursive = false;
+    std::string data;
+    bool operator==(const MountOptions&) const = default;
+};
+MountOptions parse_mount_options(const std::vector<std::string>& options);
+
+// "network" -> CLONE_NEWNET ...; 0 for an unknown type.
+int namespace_flag(const std::string& type);
+
+// The namespaces of a bundle: `create` for clone3, `join` (flag, path) for setns in the child
+// before it mounts anything. Invalid names a type that is unknown or listed twice; Unsupported
+// one whose joining lxbox cannot do (pid, user and mount: they must be entered before the
+// clone), and a bundle without a mount namespace.
+struct NamespacePlan {
+    uint64_t create = 0;
+    std::vector<std::pair<int, std::string>> join;
+    bool has(int flag) const;  // created or joined
+};
+Result<NamespacePlan> plan_namespaces(const BundleSpec& bundle);
+
+// The cgroup hierarchies of the host, as a "cgroup" mount inside the container shows them:
+// v2 alone (a cgroup2 mount), or v1 hierarchies (tmpfs + one cgroup mount each, named by their
+// directory) with an optional v2 one beside them (hybrid: "unified").
+struct CgroupView {
+    bool v2_only = false;
+    std::string v2_dir;  // hybrid: the v2 mount's directory name ("unified"), "" = none
+    std::vector<std::pair<std::string, std::string>> v1;  // directory name -> mount options
+};
+
+// The view of the host's own cgroup mounts.
+CgroupView cgroup_view(const cgroups::CgroupMounts& mounts);
+
+// Everything after pivot_root: the bundle's mounts in order (directories created), the default
+// devices and /dev symlinks when /dev is mounted, sysctls, masked and read-only paths, and the
+// root made read-only last. userns: the container has a user namespace of its own.
+std::vector<MountOp> plan_bundle_mounts(const BundleSpec& bundle, const CgroupView& cgroups, bool userns,
+                                        bool new_netns);
+
+// Checks what the kernel would otherwise reject obscurely (relative destinations, a root that
+// is not absolute, unknown propagation, sysctl names with '/').
+Status validate_bundle(const BundleSpec& bundle);
+
+// "RLIMIT_NOFILE" -> RLIMIT_NOFILE; nullopt when unknown.
+std::optional<int> rlimit_resource(const std::string& name);
+
+}  // namespace lxbox::runtime

@@ -1,0 +1,414 @@
+// `lxbox oci` as an engine drives it (runc's command line): bundles of the busybox rootfs,
+// create/start/state/kill/delete and run, hooks, the console socket, joined namespaces and the
+// bundle's own security settings, each checked from inside the container.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "runtime/base/unique_fd.hpp"
+#include "runtime/linux/pty.hpp"
+#include "tests/common/test_support.hpp"
+
+extern char** environ;
+
+namespace lxbox::test {
+namespace {
+
+using nlohmann::json;
+
+// The config `runc spec` writes (runtime-spec 1.0.2), with the command replaced.
+json default_config(const std::vector<std::string>& args) {
+    const std::vector<std::string> caps = {"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"};
+    return {
+        {"ociVersion", "1.0.2-dev"},
+        {"process",
+         {{"terminal", false},
+          {"user", {{"uid", 0}, {"gid", 0}}},
+          {"args", args},
+          {"env", {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"}},
+          {"cwd", "/"},
+          {"capabilities", {{"bounding", caps}, {"effective", caps}, {"permitted", caps}, {"ambient", caps}}},
+          {"rlimits", {{{"type", "RLIMIT_NOFILE"}, {"hard", 1024}, {"soft", 1024}}}},
+          {"noNewPrivileges", true}}},
+        {"root", {{"path", "rootfs"}, {"readonly", true}}},
+        {"hostname", "ocibox"},
+        {"mounts",
+         {{{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}},
+          {{"destination", "/dev"}, {"type", "tmpfs"}, {"source", "tmpfs"},
+           {"options", {"nosuid", "strictatime", "mode=755", "size=65536k"}}},
+          {{"destination", "/dev/pts"}, {"type", "devpts"}, {"source", "devpts"},
+           {"options", {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}}},
+          {{"destination", "/dev/shm"}, {"type", "tmpfs"}, {"source", "shm"},
+           {"options", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}}},
+          {{"destination", "/dev/mqueue"}, {"type", "mqueue"}, {"source", "mqueue"},
+           {"options", {"nosuid", "noexec", "nodev"}}},
+          {{"destination", "/sys"}, {"type", "sysfs"}, {"source", "sysfs"},
+           {"options", {"nosuid", "noexec", "nodev", "ro"}}},
+          {{"destination", "/sys/fs/cgroup"}, {"type", "cgroup"}, {"source", "cgroup"},
+           {"options", {"nosuid", "noexec", "nodev", "relatime", "ro"}}},
+          {{"destination", "/tmp"}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", {"nosuid", "nodev"}}}}},
+        {"linux",
+         {{"resources", {{"devices", {{{"allow", false}, {"access", "rwm"}}}}}},
+          {"namespaces", {{{"type", "pid"}}, {{"type", "network"}}, {{"type", "ipc"}}, {{"type", "uts"}},
+                          {{"type", "mount"}}, {{"type", "cgroup"}}}},
+          {"maskedPaths", {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                           "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
+                           "/proc/scsi"}},
+          {"readonlyPaths", {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}}}}};
+}
+
+std::string text_of(const std::string& path) {
+    auto t = read_file(path);
+    return t ? *t : std::string();
+}
+
+class OciCli : public ::testing::Test {
+protected:
+    ScratchDir dir;
+    std::string state = dir / "state";
+    std::string bundle = dir / "bundle";
+
+    void SetUp() override {
+        if (!is_root()) LXBOX_SKIP("needs root (namespaces, mounts, cgroups)");
+        ASSERT_EQ(::mkdir(bundle.c_str(), 0755), 0);
+        ASSERT_EQ(::mkdir((bundle + "/rootfs").c_str(), 0755), 0);
+        auto t = run({"tar", "-xf", busybox_tarball(), "-C", bundle + "/rootfs"});
+        ASSERT_EQ(t.exit_code, 0) << t.err;
+        ASSERT_EQ(::chmod((bundle + "/rootfs").c_str(), 0755), 0);  // entered as other users too
+        // Like conmon: the containers `create` leaves behind become our children when it exits.
+        ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    }
+    void TearDown() override {
+        for (const auto& id : {"c1", "c2", "dup"}) run_oci({"delete", "--force", id});
+        reap();
+        ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+    }
+    void reap() {
+        while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+        }
+    }
+    void write_config(const json& config) {
+        UniqueFd fd(::open((bundle + "/config.json").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644));
+        ASSERT_TRUE(write_all(fd.get(), config.dump()).ok());
+    }
+    std::vector<std::string> oci_argv(const std::vector<std::string>& args) {
+        std::vector<std::string> full = {LXBOX_BINARY, "oci", "--root", state};
+        full.insert(full.end(), args.begin(), args.end());
+        return full;
+    }
+    CommandResult run_oci(const std::vector<std::string>& args, const std::string& input = {}) {
+        return run(oci_argv(args), input);
+    }
+    // For verbs that leave the container running: its stdio are files, not run()'s pipes
+    // (which would stay open as long as the container does).
+    CommandResult run_detached(const std::vector<std::string>& args) {
+        auto full = oci_argv(args);
+        std::vector<char*> argv;
+        for (auto& a : full) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        const std::string out = dir / "out", err = dir / "err";
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        pid_t pid = 0;
+        EXPECT_EQ(posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ), 0);
+        posix_spawn_file_actions_destroy(&fa);
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        CommandResult r;
+        r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        r.out = text_of(out);
+        r.err = text_of(err);
+        return r;
+    }
+    json state_of(const std::string& id) {
+        auto r = run_oci({"state", id});
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        return r.exit_code == 0 ? json::parse(r.out) : json();
+    }
+    bool wait_status(const std::string& id, const std::string& status) {
+        for (int i = 0; i < 500; ++i) {
+            reap();  // the container's process is our child now: a zombie until reaped
+            if (state_of(id)["status"] == status) return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        return false;
+    }
+    // What the container says, run in the foreground.
+    std::string output(const std::string& script, json config = nullptr) {
+        if (config.is_null()) config = default_config({"sh", "-c", script});
+        config["process"]["args"] = {"sh", "-c", script};
+        write_config(config);
+        auto r = run_oci({"run", "-b", bundle, "c1"});
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        EXPECT_EQ(r.err, "");
+        return r.out;
+    }
+};
+
+TEST_F(OciCli, RunPassesStdioExitCodeAndCleansUp) {
+    write_config(default_config({"sh", "-c", "echo hi from $(hostname); read x; echo got $x; exit 3"}));
+    auto r = run_oci({"run", "-b", bundle, "c1"}, "abc\n");
+    EXPECT_EQ(r.exit_code, 3) << r.err;
+    EXPECT_EQ(r.out, "hi from ocibox\ngot abc\n");
+    EXPECT_EQ(r.err, "");
+    // Nothing left: no state, so the id is free again.
+    auto gone = run_oci({"state", "c1"});
+    EXPECT_NE(gone.exit_code, 0);
+    EXPECT_EQ(gone.err, "lxbox: state c1: container 'c1' does not exist\n");
+    auto again = run_oci({"run", "-b", bundle, "c1"}, "x\n");
+    EXPECT_EQ(again.exit_code, 3) << again.err;
+    // A command that does not exist: docker's and runc's 127, with the reason.
+    write_config(default_config({"/no/such/tool"}));
+    auto missing = run_oci({"run", "-b", bundle, "c1"});
+    EXPECT_EQ(missing.exit_code, 127);
+    EXPECT_NE(missing.err.find("/no/such/tool"), std::string::npos) << missing.err;
+}
+
+TEST_F(OciCli, CreateStartStateKillDelete) {
+    write_config(default_config({"sleep", "60"}));
+    auto created = run_detached({"create", "-b", bundle, "--pid-file", dir / "pid", "c1"});
+    ASSERT_EQ(created.exit_code, 0) << created.err;
+    EXPECT_EQ(created.out, "");
+    json s = state_of("c1");
+    EXPECT_EQ(s["ociVersion"], "1.0.2-dev");
+    EXPECT_EQ(s["id"], "c1");
+    EXPECT_EQ(s["status"], "created");
+    EXPECT_EQ(s["bundle"], bundle);
+    ASSERT_TRUE(s["pid"].is_number());
+    EXPECT_EQ(text_of(dir / "pid"), std::to_string(s["pid"].get<int>()));
+    // Created: the process waits, nothing of the command runs yet.
+    auto cmdline = text_of("/proc/" + std::to_string(s["pid"].get<int>()) + "/cmdline");
+    EXPECT_EQ(cmdline.find("sleep"), std::string::npos);
+
+    auto started = run_oci({"start", "c1"});
+    ASSERT_EQ(started.exit_code, 0) << started.err;
+    EXPECT_EQ(state_of("c1")["status"], "running");
+    auto again = run_oci({"start", "c1"});
+    EXPECT_NE(again.exit_code, 0);
+    EXPECT_EQ(again.err, "lxbox: start c1: the container is running, not created\n");
+    auto ps = run_oci({"ps", "--format", "json", "c1"});
+    EXPECT_EQ(ps.exit_code, 0) << ps.err;
+    EXPECT_EQ(json::parse(ps.out), json::array({s["pid"]}));
+
+    auto refused = run_oci({"delete", "c1"});
+    EXPECT_NE(refused.exit_code, 0);
+    EXPECT_EQ(refused.err, "lxbox: delete c1: the container is running (stop it first, or --force)\n");
+    // sleep is the namespace's PID 1, which ignores TERM as it has no handler: KILL it.
+    auto killed = run_oci({"kill", "c1", "KILL"});
+    EXPECT_EQ(killed.exit_code, 0) << killed.err;
+    EXPECT_TRUE(wait_status("c1", "stopped"));
+    EXPECT_FALSE(state_of("c1").contains("pid"));
+    auto late = run_oci({"kill", "c1", "KILL"});
+    EXPECT_NE(late.exit_code, 0);
+    auto deleted = run_oci({"delete", "c1"});
+    EXPECT_EQ(deleted.exit_code, 0) << deleted.err;
+    EXPECT_NE(run_oci({"state", "c1"}).exit_code, 0);
+}
+
+TEST_F(OciCli, DeleteForceKillsACreatedOrRunningContainer) {
+    write_config(default_config({"sleep", "60"}));
+    ASSERT_EQ(run_detached({"create", "-b", bundle, "c1"}).exit_code, 0);
+    const int pid = state_of("c1")["pid"].get<int>();
+    auto deleted = run_oci({"delete", "--force", "c1"});
+    EXPECT_EQ(deleted.exit_code, 0) << deleted.err;
+    reap();
+    EXPECT_NE(::kill(pid, 0), 0);
+    // run --detach: running at once.
+    auto detached = run_detached({"run", "-d", "-b", bundle, "c2"});
+    ASSERT_EQ(detached.exit_code, 0) << detached.err;
+    EXPECT_EQ(state_of("c2")["status"], "running");
+    EXPECT_EQ(run_oci({"delete", "-f", "c2"}).exit_code, 0);
+    EXPECT_EQ(run_oci({"delete", "-f", "never-made"}).exit_code, 0);
+}
+
+TEST_F(OciCli, BadInputGetsOneLineAndLeavesNothing) {
+    json config = default_config({"true"});
+    config["process"]["cwd"] = "relative";
+    write_config(config);
+    auto r = run_oci({"run", "-b", bundle, "c1"});
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_EQ(r.err, "lxbox: run c1: " + bundle + "/config.json: process.cwd: must be an absolute path\n");
+    EXPECT_NE(run_oci({"state", "c1"}).exit_code, 0);
+
+    auto bad_id = run_oci({"run", "-b", bundle, "../x"});
+    EXPECT_EQ(bad_id.err, "lxbox: run ../x: container id '../x' may hold only letters, digits and _+-.\n");
+
+    write_config(default_config({"sleep", "60"}));
+    ASSERT_EQ(run_detached({"create", "-b", bundle, "dup"}).exit_code, 0);
+    auto dup = run_detached({"create", "-b", bundle, "dup"});
+    EXPECT_NE(dup.exit_code, 0);
+    EXPECT_EQ(dup.err, "lxbox: create dup: container 'dup' already exists\n");
+    EXPECT_EQ(state_of("dup")["status"], "created");  // the first one is untouched
+
+    auto systemd = run_oci({"--systemd-cgroup", "run", "-b", bundle, "c1"});
+    EXPECT_NE(systemd.exit_code, 0);
+    EXPECT_NE(systemd.err.find("--systemd-cgroup"), std::string::npos);
+
+    // A root that does not exist: the error names it, and no state or cgroup stays.
+    config = default_config({"true"});
+    config["root"]["path"] = "missing";
+    write_config(config);
+    auto noroot = run_oci({"run", "-b", bundle, "c1"});
+    EXPECT_NE(noroot.exit_code, 0);
+    EXPECT_NE(noroot.err.find(bundle + "/missing"), std::string::npos) << noroot.err;
+    EXPECT_NE(run_oci({"state", "c1"}).exit_code, 0);
+}
+
+TEST_F(OciCli, TheBundlesSecuritySettingsHold) {
+    // The capability sets and no_new_privs as the config says (runc's default: three caps).
+    EXPECT_EQ(output("grep -E '^(CapEff|CapBnd|CapInh|NoNewPrivs|Seccomp):' /proc/self/status | cut -f2"),
+              "0000000000000000\n0000000020000420\n0000000020000420\n1\n0\n");
+    // Masked and read-only paths, a read-only root, a writable /tmp.
+    EXPECT_EQ(output("cat /proc/timer_list | wc -c; (echo 1 > /proc/sys/kernel/domainname) 2>/dev/null || echo ro-sys;"
+                     "touch /x 2>/dev/null || echo ro-root; touch /tmp/x && echo tmp-ok"),
+              "0\nro-sys\nro-root\ntmp-ok\n");
+    // A seccomp filter from the config: mkdir refused with the errno asked for.
+    json config = default_config({});
+    config["linux"]["seccomp"] = {{"defaultAction", "SCMP_ACT_ALLOW"},
+                                  {"syscalls", {{{"names", {"mkdir", "mkdirat"}}, {"action", "SCMP_ACT_ERRNO"},
+                                                 {"errnoRet", 13}}}}};
+    EXPECT_EQ(output("grep '^Seccomp:' /proc/self/status | cut -f2; mkdir /tmp/d 2>&1 | grep -o 'Permission denied'",
+                     config),
+              "2\nPermission denied\n");
+    // Another user, with its groups, umask and an rlimit. Past exec it keeps only its ambient
+    // capabilities, and those only when inheritable too (as with runc).
+    config = default_config({});
+    config["process"]["user"] = {{"uid", 1234}, {"gid", 567}, {"additionalGids", {8, 9}}, {"umask", 63}};
+    config["process"]["rlimits"] = {{{"type", "RLIMIT_NOFILE"}, {"hard", 512}, {"soft", 256}}};
+    const std::string script = "id -u; id -g; id -G; umask; ulimit -n; ulimit -Hn; grep CapEff /proc/self/status | cut -f2";
+    EXPECT_EQ(output(script, config), "1234\n567\n567 8 9\n0077\n256\n512\n0000000000000000\n");
+    config["process"]["capabilities"]["inheritable"] = config["process"]["capabilities"]["ambient"];
+    EXPECT_EQ(output(script, config), "1234\n567\n567 8 9\n0077\n256\n512\n0000000020000420\n");
+    // sysctl and the uts namespace's hostname.
+    config = default_config({});
+    config["linux"]["sysctl"] = {{"net.ipv4.ip_forward", "1"}};
+    EXPECT_EQ(output("cat /proc/sys/net/ipv4/ip_forward; hostname", config), "1\nocibox\n");
+}
+
+TEST_F(OciCli, CgroupLimitsAndTheCgroupMount) {
+    json config = default_config({});
+    config["linux"]["resources"]["memory"] = {{"limit", 64 * 1024 * 1024}};
+    config["linux"]["resources"]["pids"] = {{"limit", 42}};
+    // v2 (memory.max, pids.max at the root of the namespace) or v1 (one directory each).
+    EXPECT_EQ(output("cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes;"
+                     "cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max;"
+                     "touch /sys/fs/cgroup/x 2>/dev/null || echo ro",
+                     config),
+              "67108864\n42\nro\n");
+}
+
+TEST_F(OciCli, HooksGetTheStateOnStdin) {
+    json config = default_config({"true"});
+    auto hook = [&](const std::string& name) {
+        return json{{"path", "/bin/sh"}, {"args", {"sh", "-c", "cat > " + dir / name}}};
+    };
+    config["hooks"] = {{"prestart", {hook("prestart")}},
+                       {"createRuntime", {hook("createRuntime")}},
+                       {"poststart", {hook("poststart")}},
+                       {"poststop", {hook("poststop")}}};
+    write_config(config);
+    auto r = run_oci({"run", "-b", bundle, "c1"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    for (const auto& [stage, status] : std::vector<std::pair<std::string, std::string>>{
+             {"prestart", "created"}, {"createRuntime", "created"}, {"poststart", "running"}, {"poststop", "stopped"}}) {
+        json s = json::parse(text_of(dir / stage), nullptr, false);
+        EXPECT_EQ(s["id"], "c1") << stage;
+        EXPECT_EQ(s["status"], status) << stage;
+        EXPECT_EQ(s["bundle"], bundle) << stage;
+    }
+    // A failing prestart hook stops the creation, and nothing stays.
+    config["hooks"] = {{"prestart", {{{"path", "/bin/false"}}}}};
+    write_config(config);
+    auto failed = run_oci({"run", "-b", bundle, "c1"});
+    EXPECT_NE(failed.exit_code, 0);
+    EXPECT_EQ(failed.err, "lxbox: run c1: prestart hook /bin/false: exited with status 1\n");
+    EXPECT_NE(run_oci({"state", "c1"}).exit_code, 0);
+}
+
+TEST_F(OciCli, ConsoleSocketReceivesThePty) {
+    const std::string sock_path = dir / "console.sock";
+    UniqueFd server(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    struct sockaddr_un addr {};
+    addr.sun_family = AF_UNIX;
+    std::strcpy(addr.sun_path, sock_path.c_str());
+    ASSERT_EQ(::bind(server.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ASSERT_EQ(::listen(server.get(), 1), 0);
+    json config = default_config({"sh", "-c", "tty; echo done"});
+    config["process"]["terminal"] = true;
+    write_config(config);
+    // Without a socket a detached terminal has nowhere to go.
+    auto refused = run_detached({"create", "-b", bundle, "c1"});
+    EXPECT_NE(refused.exit_code, 0);
+    EXPECT_EQ(refused.err, "lxbox: create c1: process.terminal needs --console-socket when the container is detached\n");
+    std::thread accepter;
+    UniqueFd master;
+    accepter = std::thread([&] {
+        // Bounded: a create that fails never connects.
+        struct pollfd p{server.get(), POLLIN, 0};
+        if (::poll(&p, 1, 20000) != 1) return;
+        UniqueFd conn(::accept4(server.get(), nullptr, nullptr, SOCK_CLOEXEC));
+        if (conn) {
+            auto got = linux_fx::recv_fd(conn.get());
+            if (got) master = std::move(*got);
+        }
+    });
+    auto created = run_detached({"create", "-b", bundle, "--console-socket", sock_path, "c1"});
+    accepter.join();
+    ASSERT_EQ(created.exit_code, 0) << created.err;
+    ASSERT_TRUE(master);
+    ASSERT_EQ(run_oci({"start", "c1"}).exit_code, 0);
+    std::string text;
+    char buf[256];
+    ssize_t n;
+    struct pollfd p{master.get(), POLLIN, 0};
+    while (text.find("done") == std::string::npos && ::poll(&p, 1, 20000) == 1 &&
+           (n = ::read(master.get(), buf, sizeof buf)) > 0)
+        text.append(buf, static_cast<size_t>(n));
+    EXPECT_NE(text.find("/dev/pts/0"), std::string::npos) << text;
+    EXPECT_TRUE(wait_status("c1", "stopped"));
+}
+
+TEST_F(OciCli, JoinsANamespaceByPath) {
+    write_config(default_config({"sleep", "60"}));
+    ASSERT_EQ(run_detached({"run", "-d", "-b", bundle, "c2"}).exit_code, 0);
+    const std::string pid = std::to_string(state_of("c2")["pid"].get<int>());
+    char first[64] = {};
+    ASSERT_GT(::readlink(("/proc/" + pid + "/ns/net").c_str(), first, sizeof first - 1), 0);
+    json config = default_config({});
+    config["linux"]["namespaces"][1] = {{"type", "network"}, {"path", "/proc/" + pid + "/ns/net"}};
+    EXPECT_EQ(output("readlink /proc/self/ns/net", config), std::string(first) + "\n");
+    EXPECT_EQ(run_oci({"delete", "-f", "c2"}).exit_code, 0);
+}
+
+TEST_F(OciCli, FeaturesAndTheLxboxOciName) {
+    auto r = run_oci({"features"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    json f = json::parse(r.out);
+    EXPECT_EQ(f["ociVersionMax"], "1.1.0");
+    EXPECT_EQ(f["linux"]["cgroup"]["v1"], true);
+    EXPECT_EQ(f["linux"]["cgroup"]["systemd"], false);
+    // An engine takes a path to a runc-like binary: lxbox named lxbox-oci is one.
+    const std::string link = dir / "lxbox-oci";
+    ASSERT_EQ(::symlink(LXBOX_BINARY, link.c_str()), 0);
+    write_config(default_config({"echo", "via lxbox-oci"}));
+    auto via = run({link, "--root", state, "run", "-b", bundle, "c1"});
+    EXPECT_EQ(via.exit_code, 0) << via.err;
+    EXPECT_EQ(via.out, "via lxbox-oci\n");
+}
+
+}  // namespace
+}  // namespace lxbox::test
