@@ -253,6 +253,81 @@ Result<int> cmd_run(const OciGlobal& g, const CreateOptions& o) {
     return outcome->exit_code;
 }
 
+struct ExecOptions {
+    std::string id, process_file, console_socket, pid_file, cwd, user;
+    std::vector<std::string> env, args;
+    bool tty = false, detach = false;
+};
+
+// The process to exec: --process FILE as given, or the bundle's own process with ARGS and the
+// flags over it (runc's rules); the bundle's seccomp filter either way.
+Result<runtime::ProcessSpec> exec_process(const Record& r, const ExecOptions& o) {
+    const std::string text = LXBOX_TRY(read_file(r.bundle + "/config.json").context("read the bundle"));
+    auto config = LXBOX_TRY(runtime::oci::parse_config(text, r.bundle).context(r.bundle + "/config.json"));
+    runtime::ProcessSpec p;
+    if (!o.process_file.empty()) {
+        const std::string json_text = LXBOX_TRY(read_file(o.process_file));
+        nlohmann::json j = nlohmann::json::parse(json_text, nullptr, false);
+        if (j.is_discarded()) return Error(ErrorKind::Invalid, o.process_file + ": not valid JSON");
+        p = LXBOX_TRY(runtime::oci::parse_process(j, "process").context(o.process_file));
+    } else {
+        if (o.args.empty()) return Error(ErrorKind::Invalid, "no command: give ARGS or --process FILE");
+        p = config.spec.process;
+        p.args = o.args;
+        p.tty = o.tty;
+        if (!o.cwd.empty()) p.cwd = o.cwd;
+        for (const auto& e : o.env) p.env.push_back(e);
+        if (!o.user.empty()) {
+            const auto colon = o.user.find(':');
+            try {
+                p.explicit_user->uid = static_cast<uint32_t>(std::stoul(o.user.substr(0, colon)));
+                p.explicit_user->gid = colon == std::string::npos ? 0 : static_cast<uint32_t>(std::stoul(o.user.substr(colon + 1)));
+                p.explicit_user->additional_gids.clear();
+            } catch (const std::exception&) {
+                return Error(ErrorKind::Invalid, "--user: expected UID[:GID], got '" + o.user + "'");
+            }
+        }
+    }
+    p.security.seccomp = config.spec.process.security.seccomp;
+    p.security.seccomp_profile = config.spec.process.security.seccomp_profile;
+    return p;
+}
+
+Result<int> cmd_exec(const OciGlobal& g, const ExecOptions& o) {
+    const StateDir sd = state_dir(g);
+    auto [r, status] = LXBOX_TRY(sd.current(o.id).context("exec " + o.id));
+    if (status != RunState::Running)
+        return Error(ErrorKind::Invalid, "exec " + o.id + ": the container is " + oci::status_name(status) + ", not running");
+    if (r.userns) return Error(ErrorKind::Unsupported, "exec " + o.id + ": exec into a container with a user namespace is not supported yet");
+    runtime::JoinSpec join;
+    join.pid = r.pid;
+    join.start_time = r.start_time;
+    join.cgroup_paths = r.cgroup_paths;
+    join.process = LXBOX_TRY(exec_process(r, o).context("exec " + o.id));
+    join.cache_dir = sd.root() + "/.seccomp-cache";
+    join.namespaces = r.namespaces;
+    join.detached = o.detach;
+    if (join.process.tty && o.detach && o.console_socket.empty())
+        return Error(ErrorKind::Invalid, "exec " + o.id + ": a terminal needs --console-socket with --detach");
+    auto c = LXBOX_TRY(runtime::Container::join(join).context("exec " + o.id));
+    if (join.process.tty && !o.console_socket.empty()) {
+        LXBOX_TRY(c.wait_started().context("exec " + o.id));
+        UniqueFd master = c.take_pty_master();
+        LXBOX_TRY(send_console(o.console_socket, master.get()).context("exec " + o.id));
+    } else if (o.detach) {
+        LXBOX_TRY(c.wait_started().context("exec " + o.id));
+    }
+    if (!o.pid_file.empty())
+        LXBOX_TRY(write_file_atomic(absolute_path(o.pid_file), std::to_string(c.pid()), Durability::RenameOnly, 0644));
+    if (o.detach) {
+        c.detach();
+        return 0;
+    }
+    auto outcome = LXBOX_TRY(c.wait().context("exec " + o.id));
+    if (outcome.exec_error) std::fprintf(stderr, "lxbox: %s\n", outcome.exec_error->message.c_str());
+    return outcome.exit_code;
+}
+
 Result<int> cmd_state(const OciGlobal& g, const std::string& id) {
     auto [r, status] = LXBOX_TRY(state_dir(g).current(id).context("state " + id));
     std::printf("%s\n", oci::state_json(r, status).dump(2).c_str());
@@ -423,6 +498,20 @@ void add_oci_commands(CLI::App& app, CommandContext& ctx) {
     ps->add_option("id", id, "Container id")->required();
     ps->add_option("-f,--format", format, "table or json")->check(CLI::IsMember({"table", "json"}));
     ps->callback([wrap] { wrap([] { return cmd_ps(g, id, format); }); });
+
+    static ExecOptions exec_o;
+    auto* exec = oci->add_subcommand("exec", "Run another process in a running container");
+    exec->add_option("id", exec_o.id, "Container id")->required();
+    exec->add_option("args", exec_o.args, "The command and its arguments (or --process)");
+    exec->add_option("-p,--process", exec_o.process_file, "A process.json (runtime-spec's process object)");
+    exec->add_option("--console-socket", exec_o.console_socket, "Unix socket that receives the pty master");
+    exec->add_option("--pid-file", exec_o.pid_file, "Write the process's pid here");
+    exec->add_option("--cwd", exec_o.cwd, "Working directory");
+    exec->add_option("-e,--env", exec_o.env, "KEY=VALUE added to the environment");
+    exec->add_option("-u,--user", exec_o.user, "UID[:GID]");
+    exec->add_flag("-t,--tty", exec_o.tty, "Give the process a pty");
+    exec->add_flag("-d,--detach", exec_o.detach, "Return once the process runs");
+    exec->callback([wrap] { wrap([] { return cmd_exec(g, exec_o); }); });
 
     auto* features = oci->add_subcommand("features", "What this runtime supports (runtime-spec features JSON)");
     features->callback([&ctx] {

@@ -245,7 +245,7 @@ void container_child_main(const ContainerSpec& spec, const ChildChannel& ch, con
 
 void join_child_main(const JoinSpec& join, int target_pidfd, int namespaces, const IdMapsView& ids,
                      const ChildChannel& ch, const SecurityPlan& security) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (!join.detached) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (auto st = wait_for_parent(ch); !st) fail(ch, st.error(), 125);
     if (namespaces != 0 && ::setns(target_pidfd, namespaces) != 0)
         fail(ch, Error::last("join the container's namespaces"), 125);
@@ -256,7 +256,7 @@ void join_child_main(const JoinSpec& join, int target_pidfd, int namespaces, con
     auto prepared = prepare_process(join.process, host, security, ids);
     if (!prepared) fail(ch, prepared.error(), 125);
     // The forwarder stays outside the pid namespace; the command, forked, lands inside it.
-    run_process(*prepared, join.process, ch, true, true);
+    run_process(*prepared, join.process, ch, true, !join.detached);
 }
 
 }  // namespace lxbox::runtime::detail

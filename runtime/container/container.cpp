@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/base/log.hpp"
+#include "runtime/cgroups/cgroup_fs.hpp"
 #include "runtime/container/child.hpp"
 #include "runtime/container/impl.hpp"
 #include "runtime/linux/namespaces.hpp"
@@ -79,7 +80,10 @@ Status enter_cgroup(Container::Impl& impl, const ContainerSpec& spec, pid_t pid)
                                  : ""));
     return {};
 }
-Status join_cgroup(const std::string& name, pid_t pid) {
+Status join_cgroup(const JoinSpec& join, pid_t pid) {
+    for (const auto& dir : join.cgroup_paths)
+        LXBOX_TRY(cgroups::detail::write_cgroup_file(dir + "/cgroup.procs", std::to_string(pid)).context("join cgroup " + dir));
+    const std::string& name = join.cgroup;
     if (name.empty()) return {};
     auto cg = LXBOX_TRY(cgroups::Cgroup::open_existing(name));
     return cg.add_process(pid);
@@ -133,7 +137,7 @@ Container::~Container() {
 
 const std::vector<std::string>& Container::warnings() const { return impl_->warnings; }
 
-Status Container::wait_created() {
+Status Container::take_pty() {
     if (tty_ && !pty_master_) {
         // The bundle's process opens its pty before it reports created: take the master now.
         auto got = fx::recv_fd(pty_sock_.get());
@@ -144,6 +148,28 @@ Status Container::wait_created() {
             (void)write_all(pty_sock_.get(), &ack, 1);
         }
     }
+    return {};
+}
+
+Status Container::wait_started() {
+    LXBOX_TRY(take_pty());
+    auto text = LXBOX_TRY(read_all(error_pipe_.get()));
+    if (text.empty()) {
+        error_pipe_.reset();  // exec'd: wait() has no report to read
+        return {};
+    }
+    try {
+        auto j = nlohmann::json::parse(text);
+        error_pipe_.reset();
+        (void)wait();
+        return j.at("error").get<Error>();
+    } catch (const nlohmann::json::exception& e) {
+        return Error(ErrorKind::Internal, std::string("unreadable report from the container: ") + e.what());
+    }
+}
+
+Status Container::wait_created() {
+    LXBOX_TRY(take_pty());
     char byte = 0;
     ssize_t n;
     while ((n = ::read(ready_.get(), &byte, 1)) < 0 && errno == EINTR) {
@@ -192,7 +218,12 @@ Result<Container> Container::start(const ContainerSpec& spec) {
     c.tty_ = spec.process.tty;
     // The child unshares its cgroup namespace once it is in its cgroup.
     c.namespaces_ = static_cast<int>(flags) | (spec.cgroup.empty() ? 0 : CLONE_NEWCGROUP);
-    if (spec.bundle) c.namespaces_ = static_cast<int>(LXBOX_TRY(plan_namespaces(*spec.bundle)).create);
+    if (spec.bundle) {
+        // Those it made and those it joined: what an exec must enter.
+        const NamespacePlan ns = LXBOX_TRY(plan_namespaces(*spec.bundle));
+        c.namespaces_ = static_cast<int>(ns.create);
+        for (const auto& [flag, path] : ns.join) c.namespaces_ |= flag;
+    }
     c.ready_ = std::move(pipes.ready_read);
     pipes.ready_write.reset();
     c.error_pipe_ = std::move(pipes.error_read);
@@ -237,7 +268,7 @@ Result<Container> Container::join(const JoinSpec& join) {
     c.tty_ = join.process.tty;
     c.error_pipe_ = std::move(pipes.error_read);
     c.pty_sock_ = std::move(pipes.sock_parent);
-    LXBOX_TRY(join_cgroup(join.cgroup, pid));
+    LXBOX_TRY(join_cgroup(join, pid));
     LXBOX_TRY(release_child(pipes));
     return c;
 }

@@ -38,6 +38,11 @@ struct JoinSpec {
     // namespace it shares with the host (a rootless container's network) cannot be entered
     // again from inside its user namespace, and need not be.
     int namespaces = 0;
+    // Instead of cgroup: its directories, as Container::cgroup_paths() gave them (`oci exec`:
+    // the cgroup was made by another lxbox, perhaps from another cgroup of its own).
+    std::vector<std::string> cgroup_paths;
+    // The process outlives this lxbox (`oci exec --detach`): no PDEATHSIG.
+    bool detached = false;
 };
 
 class Container {
@@ -72,6 +77,9 @@ public:
     // pty open) and blocked on its exec fifo; the error that stopped it otherwise. With a tty
     // the pty master is then ours (take_pty_master, or wait() relays it).
     Status wait_created();
+    // A joined process: waits until its command was exec'd (with a tty, its pty master is ours
+    // first); the error that kept it from running otherwise.
+    Status wait_started();
     UniqueFd take_pty_master();
     // Lets the container outlive this object: its cgroup stays and nothing kills it (`oci
     // create`; its reaper is whoever reaps lxbox's orphans).
@@ -81,6 +89,7 @@ public:
 
 private:
     Container();
+    Status take_pty();  // receives the pty master (tty only) and lets the child go on
     pid_t pid_ = -1;
     UniqueFd pidfd_, error_pipe_, pty_sock_, ready_, pty_master_;
     bool tty_ = false;

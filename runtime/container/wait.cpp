@@ -105,7 +105,9 @@ Result<Outcome> Container::wait() {
             (void)write_all(pty_sock_.get(), &ack, 1);
         }
     }
-    auto report = read_child_report(error_pipe_.get());
+    // wait_started() has read the report already when the pipe is gone.
+    auto report = error_pipe_ ? read_child_report(error_pipe_.get())
+                              : Result<std::optional<std::pair<int, Error>>>(std::optional<std::pair<int, Error>>{});
     error_pipe_.reset();
     Relay relay;
     relay.master = master.get();

@@ -394,6 +394,63 @@ TEST_F(OciCli, JoinsANamespaceByPath) {
     EXPECT_EQ(run_oci({"delete", "-f", "c2"}).exit_code, 0);
 }
 
+TEST_F(OciCli, ExecRunsInTheContainersNamespacesCgroupAndFilter) {
+    json config = default_config({"sleep", "60"});
+    config["linux"]["seccomp"] = {{"defaultAction", "SCMP_ACT_ALLOW"},
+                                  {"syscalls", {{{"names", {"mkdir", "mkdirat"}}, {"action", "SCMP_ACT_ERRNO"},
+                                                 {"errnoRet", 1}}}}};
+    config["linux"]["resources"]["pids"] = {{"limit", 50}};
+    write_config(config);
+    ASSERT_EQ(run_detached({"run", "-d", "-b", bundle, "c1"}).exit_code, 0);
+    const std::string pid = std::to_string(state_of("c1")["pid"].get<int>());
+    auto ns = [](const std::string& p, const char* kind) {
+        char buf[64] = {};
+        return ::readlink(("/proc/" + p + "/ns/" + kind).c_str(), buf, sizeof buf - 1) > 0 ? std::string(buf) : "";
+    };
+    // The command's own namespaces, its cgroup's limit and the bundle's filter; stdin, exit code.
+    auto r = run_oci({"exec", "c1", "--", "sh", "-c",
+                      "readlink /proc/self/ns/net; readlink /proc/self/ns/mnt; hostname; read x; echo got $x;"
+                      "cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max;"
+                      "grep '^Seccomp:' /proc/self/status | cut -f2; mkdir /tmp/d 2>/dev/null || echo denied; exit 7"},
+                     "abc\n");
+    EXPECT_EQ(r.exit_code, 7) << r.err;
+    EXPECT_EQ(r.out, ns(pid, "net") + "\n" + ns(pid, "mnt") + "\nocibox\ngot abc\n50\n2\ndenied\n");
+    EXPECT_EQ(r.err, "");
+    // A process.json, as engines pass it: its own user, cwd and environment.
+    const std::string process = dir / "process.json";
+    {
+        UniqueFd fd(::open(process.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644));
+        ASSERT_TRUE(write_all(fd.get(), json{{"args", {"sh", "-c", "id -u; pwd; echo $ONLY"}},
+                                             {"cwd", "/dev"},
+                                             {"env", {"PATH=/bin", "ONLY=this"}},
+                                             {"user", {{"uid", 1000}, {"gid", 1000}}}}
+                                                .dump())
+                        .ok());
+    }
+    auto p = run_oci({"exec", "-p", process, "c1"});
+    EXPECT_EQ(p.exit_code, 0) << p.err;
+    EXPECT_EQ(p.out, "1000\n/dev\nthis\n");
+    // --detach with a pid file: it runs on after exec returns.
+    auto d = run_detached({"exec", "-d", "--pid-file", dir / "exec.pid", "c1", "--", "sleep", "30"});
+    EXPECT_EQ(d.exit_code, 0) << d.err;
+    const std::string exec_pid = text_of(dir / "exec.pid");
+    ASSERT_FALSE(exec_pid.empty());
+    EXPECT_EQ(::kill(std::stoi(exec_pid), 0), 0);
+    auto ps = run_oci({"ps", "--format", "json", "c1"});
+    EXPECT_EQ(json::parse(ps.out).size(), 3u) << ps.out;  // sleep 60, the forwarder, sleep 30
+    // Not found: 127 with the reason; a stopped container: one line.
+    auto missing = run_oci({"exec", "c1", "--", "/no/such"});
+    EXPECT_EQ(missing.exit_code, 127);
+    EXPECT_EQ(missing.err, "lxbox: exec /no/such: No such file or directory\n");
+    EXPECT_EQ(run_oci({"delete", "-f", "c1"}).exit_code, 0);
+    reap();
+    EXPECT_NE(::kill(std::stoi(exec_pid), 0), 0);  // the cgroup went with everything in it
+    write_config(default_config({"sleep", "60"}));
+    ASSERT_EQ(run_detached({"create", "-b", bundle, "c1"}).exit_code, 0);
+    auto created = run_oci({"exec", "c1", "--", "true"});
+    EXPECT_EQ(created.err, "lxbox: exec c1: the container is created, not running\n");
+}
+
 TEST_F(OciCli, FeaturesAndTheLxboxOciName) {
     auto r = run_oci({"features"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
