@@ -18,16 +18,6 @@ namespace lxbox::agent {
 
 namespace {
 
-struct Pipe {
-    UniqueFd read, write;
-};
-
-Result<Pipe> make_pipe() {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) return Error::last("pipe");
-    return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
-}
-
 bool is_mount_point(const std::string& path) {
     struct stat self, parent;
     if (::stat(path.c_str(), &self) != 0) return false;

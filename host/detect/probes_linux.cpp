@@ -71,9 +71,7 @@ std::string errno_text(int err) {
 
 Result<ChildReport> run_probe_child(const std::function<ChildReport()>& body,
                                     std::chrono::milliseconds deadline) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) return Error::last("pipe for a probe child");
-    UniqueFd read_end(fds[0]), write_end(fds[1]);
+    auto [read_end, write_end] = LXBOX_TRY(make_pipe().context("a probe child"));
     pid_t pid = ::fork();
     if (pid < 0) return Error::last("fork a probe child");
     if (pid == 0) {

@@ -17,9 +17,7 @@ namespace {
 
 Status run_hook(const runtime::oci::Hook& hook, const std::string& stage, const std::string& state) {
     const std::string what = stage + " hook " + hook.path;
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) return Error::last("pipe");
-    UniqueFd in_read(fds[0]), in_write(fds[1]);
+    auto [in_read, in_write] = LXBOX_TRY(make_pipe());
     std::vector<std::string> args = hook.args.empty() ? std::vector<std::string>{hook.path} : hook.args;
     std::vector<char*> argv, envp;
     for (auto& a : args) argv.push_back(a.data());

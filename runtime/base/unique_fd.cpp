@@ -156,4 +156,10 @@ Status write_file_atomic(const std::string& path, const std::string& data, Durab
     return {};
 }
 
+Result<Pipe> make_pipe() {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return Error::last("pipe");
+    return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
 }  // namespace lxbox

@@ -38,6 +38,12 @@ Result<UniqueFd> open_fd(const std::string& path, int flags, unsigned mode = 0);
 Result<UniqueFd> openat_fd(int dirfd, const std::string& path, int flags, unsigned mode = 0);
 
 // Writes all of data, retrying on EINTR and short writes.
+// Both ends of a pipe, O_CLOEXEC.
+struct Pipe {
+    UniqueFd read, write;
+};
+Result<Pipe> make_pipe();
+
 Status write_all(int fd, const void* data, size_t len);
 Status write_all(int fd, const std::string& data);
 // Reads until EOF.

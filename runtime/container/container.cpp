@@ -36,18 +36,18 @@ struct Pipes {
 
 Result<Pipes> make_pipes(bool tty, bool ready = false) {
     Pipes p;
-    int fds[2];
     if (ready) {
-        if (::pipe2(fds, O_CLOEXEC) != 0) return Error::last("pipe");
-        p.ready_read.reset(fds[0]);
-        p.ready_write.reset(fds[1]);
+        auto r = LXBOX_TRY(make_pipe());
+        p.ready_read = std::move(r.read);
+        p.ready_write = std::move(r.write);
     }
-    if (::pipe2(fds, O_CLOEXEC) != 0) return Error::last("pipe");
-    p.error_read.reset(fds[0]);
-    p.error_write.reset(fds[1]);
-    if (::pipe2(fds, O_CLOEXEC) != 0) return Error::last("pipe");
-    p.sync_read.reset(fds[0]);
-    p.sync_write.reset(fds[1]);
+    auto e = LXBOX_TRY(make_pipe());
+    p.error_read = std::move(e.read);
+    p.error_write = std::move(e.write);
+    auto sync = LXBOX_TRY(make_pipe());
+    p.sync_read = std::move(sync.read);
+    p.sync_write = std::move(sync.write);
+    int fds[2];
     if (tty) {
         if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return Error::last("socketpair");
         p.sock_parent.reset(fds[0]);

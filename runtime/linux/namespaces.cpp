@@ -22,9 +22,7 @@ namespace {
 // Runs a helper (newuidmap, newgidmap) with a clean signal state; its stderr becomes the
 // error's message when it fails.
 Status run_helper(const std::string& program, const std::vector<std::string>& args) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) return Error::last("pipe");
-    UniqueFd err_read(fds[0]), err_write(fds[1]);
+    auto [err_read, err_write] = LXBOX_TRY(make_pipe());
     std::vector<char*> argv{const_cast<char*>(program.c_str())};
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
@@ -95,11 +93,8 @@ runtime::IdMapsView id_maps_of(pid_t pid) {
 }
 
 Status run_in_userns(const runtime::UserNamespaceSpec& u, const std::function<Status()>& fn) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) return Error::last("pipe");
-    UniqueFd go_read(fds[0]), go_write(fds[1]);
-    if (::pipe2(fds, O_CLOEXEC) != 0) return Error::last("pipe");
-    UniqueFd err_read(fds[0]), err_write(fds[1]);
+    auto [go_read, go_write] = LXBOX_TRY(make_pipe());
+    auto [err_read, err_write] = LXBOX_TRY(make_pipe());
     int pidfd = -1;
     const pid_t pid = sys::clone3_pidfd(CLONE_NEWUSER, &pidfd);
     if (pid < 0) return Error::last("make a user namespace");
