@@ -21,6 +21,7 @@
 #include "host/oci/state.hpp"
 #include "runtime/base/log.hpp"
 #include "runtime/cgroups/cgroup.hpp"
+#include "runtime/cgroups/cgroup_fs.hpp"
 #include "runtime/container/container.hpp"
 #include "runtime/linux/process.hpp"
 #include "runtime/linux/pty.hpp"
@@ -335,18 +336,9 @@ Result<int> cmd_state(const OciGlobal& g, const std::string& id) {
 }
 
 std::vector<pid_t> cgroup_pids(const Record& r) {
-    std::vector<pid_t> out;
-    if (r.cgroup_paths.empty()) return out;
-    auto text = read_file(r.cgroup_paths.front() + "/cgroup.procs");
-    if (!text) return out;
-    size_t pos = 0;
-    while (pos < text->size()) {
-        size_t end = text->find('\n', pos);
-        if (end == std::string::npos) end = text->size();
-        if (end > pos) out.push_back(static_cast<pid_t>(std::stol(text->substr(pos, end - pos))));
-        pos = end + 1;
-    }
-    return out;
+    if (r.cgroup_paths.empty()) return {};
+    auto pids = cgroups::detail::read_cgroup_pids(r.cgroup_paths.front());
+    return pids ? *pids : std::vector<pid_t>{};
 }
 
 Result<int> cmd_kill(const OciGlobal& g, const std::string& id, const std::string& signal, bool all) {

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "runtime/linux/mounts.hpp"
+#include "runtime/linux/process.hpp"
 
 namespace lxbox::oci {
 
@@ -75,23 +76,6 @@ const char* status_name(RunState s) {
     case RunState::Stopped: return "stopped";
     }
     return "stopped";
-}
-
-std::optional<ProcessFacts> parse_proc_stat(const std::string& text) {
-    const size_t close = text.rfind(')');
-    if (close == std::string::npos || close + 2 >= text.size()) return std::nullopt;
-    ProcessFacts f;
-    f.exists = true;
-    f.state = text[close + 2];
-    // Fields after the name: 3 is state; 22 is starttime, the 20th from state.
-    size_t pos = close + 2;
-    for (int field = 3; field < 22; ++field) {
-        pos = text.find(' ', pos);
-        if (pos == std::string::npos) return std::nullopt;
-        ++pos;
-    }
-    f.start_time = std::strtoull(text.c_str() + pos, nullptr, 10);
-    return f;
 }
 
 RunState status_of(const Record& r, const ProcessFacts& facts, bool fifo_exists) {
@@ -205,9 +189,9 @@ Result<UniqueFd> StateDir::lock(const std::string& id) const {
 
 ProcessFacts process_facts(pid_t pid) {
     if (pid <= 0) return {};
-    auto text = read_file("/proc/" + std::to_string(pid) + "/stat");
-    if (!text) return {};
-    return parse_proc_stat(*text).value_or(ProcessFacts{});
+    auto st = linux_fx::proc_stat(pid);
+    if (!st) return {};
+    return ProcessFacts{true, st->state, st->start_time};
 }
 
 Result<std::pair<Record, RunState>> StateDir::current(const std::string& id) const {

@@ -40,14 +40,12 @@ void from_json(const nlohmann::json& j, Record& r);
 enum class RunState { Created, Running, Stopped };
 const char* status_name(RunState s);
 
-// A process as /proc/PID/stat shows it.
+// A process as /proc/PID/stat shows it (linux_fx::proc_stat).
 struct ProcessFacts {
     bool exists = false;
     char state = 0;           // R, S, D, Z, ...
     uint64_t start_time = 0;
 };
-// Field 3 (state) and 22 (starttime) of /proc/PID/stat text (the name may hold spaces and ')').
-std::optional<ProcessFacts> parse_proc_stat(const std::string& text);
 
 // Created while the process waits on the exec fifo, running once it went past it, stopped when
 // it is gone, a zombie, or another process now has its pid.

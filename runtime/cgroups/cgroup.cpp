@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <thread>
 
@@ -46,6 +47,21 @@ void evict_tree(const std::string& dir) {
 }
 
 }  // namespace
+
+Result<std::vector<pid_t>> read_cgroup_pids(const std::string& dir) {
+    auto text = LXBOX_TRY(read_file(dir + "/cgroup.procs"));
+    std::vector<pid_t> out;
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t end = text.find('\n', pos);
+        if (end == std::string::npos) end = text.size();
+        pid_t pid = 0;
+        auto [p, ec] = std::from_chars(text.data() + pos, text.data() + end, pid);
+        if (ec == std::errc() && pid > 0) out.push_back(pid);
+        pos = end + 1;
+    }
+    return out;
+}
 
 Status write_cgroup_file(const std::string& path, const std::string& value) {
     spdlog::debug("cgroup: write '{}' to {}", value, path);

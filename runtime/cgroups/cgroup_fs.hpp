@@ -21,6 +21,8 @@ Result<std::string> dir_in_mount(const std::string& mountpoint, const std::strin
 
 // Writes one value to a cgroup file (logged at debug). EACCES/EPERM/EROFS → Unsupported.
 Status write_cgroup_file(const std::string& path, const std::string& value);
+// The pids listed in dir/cgroup.procs.
+Result<std::vector<pid_t>> read_cgroup_pids(const std::string& dir);
 // Executes a plan of limit writes in dir; a missing if_present file is skipped.
 Status write_limits(const std::string& dir, const std::vector<Write>& writes);
 // SIGKILLs every process listed in dir/cgroup.procs (the v1 way; v2 without cgroup.kill).

@@ -20,21 +20,11 @@ bool v1_oom_killed(const std::string& dir) {
 }
 
 Status kill_listed_processes(const std::string& dir) {
-    auto text = LXBOX_TRY(read_file(dir + "/cgroup.procs"));
     // A pid read here may exit and be reused before the kill; the window is a few µs, and
     // closing it would need the freezer hierarchy for every container (v2 has cgroup.kill).
-    size_t pos = 0;
-    while (pos < text.size()) {
-        size_t end = text.find('\n', pos);
-        if (end == std::string::npos) end = text.size();
-        pid_t pid = 0;
-        auto [p, ec] = std::from_chars(text.data() + pos, text.data() + end, pid);
-        if (ec == std::errc() && pid > 0) {
-            spdlog::debug("cgroup: kill -9 {} (left in {})", pid, dir);
-            if (::kill(pid, SIGKILL) != 0 && errno != ESRCH)
-                return Error::last("kill " + std::to_string(pid));
-        }
-        pos = end + 1;
+    for (pid_t pid : LXBOX_TRY(read_cgroup_pids(dir))) {
+        spdlog::debug("cgroup: kill -9 {} (left in {})", pid, dir);
+        if (::kill(pid, SIGKILL) != 0 && errno != ESRCH) return Error::last("kill " + std::to_string(pid));
     }
     return {};
 }

@@ -72,31 +72,42 @@ Result<int> wait_exit(int pidfd) {
 
 Result<std::optional<int>> poll_exit(int pidfd) { return wait_pidfd(pidfd, WNOHANG); }
 
-// A numeric field (3 or later) of /proc/PID/stat.
-static std::optional<uint64_t> stat_field(pid_t pid, int wanted) {
-    auto text = read_file("/proc/" + std::to_string(pid) + "/stat");
-    if (!text) return std::nullopt;
-    // The command name (field 2) may hold spaces and parentheses: parse after the last ')'.
-    const auto close = text->rfind(')');
-    if (close == std::string::npos) return std::nullopt;
-    size_t pos = close + 2;  // field 3
-    for (int field = 3; field < wanted; ++field) {
-        pos = text->find(' ', pos);
-        if (pos == std::string::npos) return std::nullopt;
-        ++pos;
-    }
-    uint64_t value = 0;
-    auto [p, ec] = std::from_chars(text->data() + pos, text->data() + text->size(), value);
-    if (ec != std::errc()) return std::nullopt;
-    return value;
+std::optional<ProcStat> parse_proc_stat(std::string_view text) {
+    const auto close = text.rfind(')');
+    if (close == std::string_view::npos || close + 2 >= text.size()) return std::nullopt;
+    ProcStat st;
+    st.state = text[close + 2];
+    // The numeric fields after the state, found by counting spaces from field 3.
+    auto field = [&](int wanted, auto& out) {
+        size_t pos = close + 2;
+        for (int f = 3; f < wanted; ++f) {
+            pos = text.find(' ', pos);
+            if (pos == std::string_view::npos) return false;
+            ++pos;
+        }
+        auto [p, ec] = std::from_chars(text.data() + pos, text.data() + text.size(), out);
+        return ec == std::errc();
+    };
+    if (!field(4, st.ppid) || !field(22, st.start_time)) return std::nullopt;
+    return st;
 }
 
-std::optional<uint64_t> process_start_time(pid_t pid) { return stat_field(pid, 22); }
+std::optional<ProcStat> proc_stat(pid_t pid) {
+    auto text = read_file("/proc/" + std::to_string(pid) + "/stat");
+    if (!text) return std::nullopt;
+    return parse_proc_stat(*text);
+}
+
+std::optional<uint64_t> process_start_time(pid_t pid) {
+    auto st = proc_stat(pid);
+    if (!st) return std::nullopt;
+    return st->start_time;
+}
 
 std::optional<pid_t> parent_pid(pid_t pid) {
-    auto v = stat_field(pid, 4);
-    if (!v) return std::nullopt;
-    return static_cast<pid_t>(*v);
+    auto st = proc_stat(pid);
+    if (!st) return std::nullopt;
+    return st->ppid;
 }
 
 std::vector<pid_t> child_pids(pid_t pid) {

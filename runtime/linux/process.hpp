@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "runtime/base/error.hpp"
@@ -34,6 +35,17 @@ private:
 // The signals lxbox forwards to a container: TERM, INT, HUP, QUIT, USR1, USR2, plus WINCH.
 sigset_t forwarded_signals();
 Result<UniqueFd> make_signal_fd(const sigset_t& set);
+
+// Fields of /proc/PID/stat: 3 (state: R, S, D, Z, ...), 4 (parent) and 22 (start time).
+struct ProcStat {
+    char state = 0;
+    pid_t ppid = 0;
+    uint64_t start_time = 0;
+};
+// Pure: parses the text after the last ')' (the command name may hold spaces and parentheses).
+std::optional<ProcStat> parse_proc_stat(std::string_view text);
+// The process's, or nullopt if it is gone.
+std::optional<ProcStat> proc_stat(pid_t pid);
 
 // Start time of a live process (field 22 of /proc/PID/stat, clock ticks since boot), or nullopt
 // if it is gone: with the pid, it names a process across pid reuse.

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include "host/oci/state.hpp"
+#include "runtime/linux/process.hpp"
 
 namespace lxbox::oci {
 namespace {
@@ -22,13 +23,13 @@ TEST(OciState, ProcStatFieldsEvenWithSpacesAndParensInTheName) {
     const std::string stat =
         "4242 (my (odd) name) S 1 4242 4242 0 -1 4194560 120 0 0 0 1 2 0 0 20 0 1 0 987654 2400000 100 "
         "18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0";
-    auto f = parse_proc_stat(stat);
+    auto f = linux_fx::parse_proc_stat(stat);
     ASSERT_TRUE(f);
-    EXPECT_TRUE(f->exists);
     EXPECT_EQ(f->state, 'S');
+    EXPECT_EQ(f->ppid, 1);
     EXPECT_EQ(f->start_time, 987654u);
-    EXPECT_FALSE(parse_proc_stat("4242 (truncated"));
-    EXPECT_FALSE(parse_proc_stat("4242 (x) S 1 2"));
+    EXPECT_FALSE(linux_fx::parse_proc_stat("4242 (truncated"));
+    EXPECT_FALSE(linux_fx::parse_proc_stat("4242 (x) S 1 2"));
 }
 
 TEST(OciState, StatusFollowsTheProcessAndTheFifo) {
