@@ -136,7 +136,6 @@ Result<Created> create_container(const OciGlobal& g, const CreateOptions& o, boo
     const StateDir sd = state_dir(g);
     spec.name = o.id;
     spec.detached = detached;
-    spec.limits = LXBOX_TRY(runtime::oci::limits_of(config.resources));
     // Ids are unique per --root only: two engines (or tests) may both have a "web".
     uint32_t root_hash = 2166136261u;  // FNV-1a of the state root
     for (unsigned char ch : sd.root()) root_hash = (root_hash ^ ch) * 16777619u;
@@ -146,6 +145,9 @@ Result<Created> create_container(const OciGlobal& g, const CreateOptions& o, boo
     for (char& c : cgroup)
         if (c == '+') c = '_';
     spec.cgroup = cgroup;
+    // Without a cgroupsPath, lxbox's own place, but in every hierarchy as for an explicit one
+    // (the container's view of /sys/fs/cgroup shows its own cgroup in each).
+    if (spec.bundle->cgroups_path.empty()) spec.bundle->cgroups_path = "lxbox/" + cgroup;
     spec.cgroup_optional = ::geteuid() != 0;
     spec.userns.use_helpers = spec.userns.enabled && ::geteuid() != 0;
     spec.bundle->exec_fifo = sd.fifo(o.id);

@@ -117,7 +117,7 @@ CgroupFacts summarize_cgroups(const cgroups::CgroupMounts& mounts, const cgroups
     auto own_dir = [&](const std::string& mountpoint, const std::string& key) -> std::string {
         auto root = mounts.roots.find(mountpoint);
         auto placed = own.find(key);
-        auto dir = cgroups::detail::dir_in_mount(mountpoint,
+        auto dir = cgroups::dir_in_mount(mountpoint,
                                                  root == mounts.roots.end() ? "/" : root->second,
                                                  placed == own.end() ? "/" : placed->second);
         return dir ? *dir : "";

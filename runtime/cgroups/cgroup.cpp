@@ -20,11 +20,11 @@ namespace lxbox::cgroups {
 
 namespace detail {
 
-namespace {
-
 bool permission_errno(int err) {
     return err == EACCES || err == EPERM || err == EROFS;
 }
+
+namespace {
 
 // Removes the child cgroups a container made below its own (a nested runtime or systemd in
 // the container), deepest first, killing what they hold. v1 lists only a group's own
@@ -119,6 +119,7 @@ std::string describe(const Hierarchy& h) {
 }  // namespace
 
 Status Cgroup::make_dir(const Hierarchy& h) {
+    if (!h.path.empty()) return make_dir_at(h);
     const size_t made = dirs_.size();
     auto st = make_dir_once(h);
     // A failure before the container's own directory exists must not leave an empty "lxbox"
@@ -175,6 +176,56 @@ Status Cgroup::make_dir_once(const Hierarchy& h) {
     return Error(ErrorKind::Busy, "create " + target + ": its parent keeps disappearing");
 }
 
+Status Cgroup::make_dir_at(const Hierarchy& h) {
+    const std::string target = h.target(name_);
+    // The directories above the cgroup, made where missing. On a failure, those made here go.
+    std::vector<std::string> made;
+    auto undo = [&](Status st) {
+        for (auto it = made.rbegin(); it != made.rend(); ++it) ::rmdir(it->c_str());
+        return st;
+    };
+    std::string dir = h.base;
+    std::vector<std::string> chain{h.base};  // v2: each one hands the controllers down
+    for (size_t b = 0; b < h.path.size();) {
+        size_t e = h.path.find('/', b);
+        if (e == std::string::npos) e = h.path.size();
+        const std::string parent = dir;
+        dir += "/" + h.path.substr(b, e - b);
+        b = e + 1;
+        if (::mkdir(dir.c_str(), 0755) == 0) {
+            spdlog::debug("cgroup: mkdir {}", dir);
+            made.push_back(dir);
+            // A new v1 cpuset group starts with no CPUs and no memory nodes: no process could
+            // join it. It gets its parent's, as runc does.
+            if (!h.v2 && h.label == "cpuset")
+                for (const char* f : {"cpuset.cpus", "cpuset.mems"})
+                    if (auto v = read_file(parent + "/" + f); v && *v != "\n")
+                        if (auto st = detail::write_cgroup_file(dir + "/" + f, *v); !st.ok()) return undo(std::move(st));
+        } else if (errno == EEXIST) {
+            if (dir == target) {
+                // An existing cgroup is used (an engine may make it first), if nothing runs in it.
+                auto pids = detail::read_cgroup_pids(dir);
+                if (pids && !pids->empty())
+                    return Error(ErrorKind::Busy, "cgroup " + dir + " already holds processes (container running?)");
+            }
+        } else {
+            int err = errno;
+            return undo(Error::sys(err, "create " + dir + (detail::permission_errno(err) ? " (this user cannot write " + describe(h) + ")" : ""),
+                                   detail::permission_errno(err) ? ErrorKind::Unsupported : ErrorKind::System));
+        }
+        if (dir != target) chain.push_back(dir);
+    }
+    if (h.v2 && !h.enable.empty())
+        for (const auto& d : chain)
+            if (auto st = detail::v2_hand_down(d, h.enable); !st.ok()) return undo(std::move(st));
+    // Owned from here: remove() takes the cgroup itself (not the directories above it).
+    dirs_.push_back(Dir{target, h.v2, h.label == "memory" || has(h.enable, "memory")});
+    if (made.empty() || made.back() != target) made.clear();
+    else made.pop_back();
+    if (auto st = detail::write_limits(target, h.writes); !st.ok()) return undo(std::move(st));
+    return {};
+}
+
 Result<Cgroup> Cgroup::create_in(const CgroupMounts& mounts, const OwnCgroups& own,
                                  const std::string& name, const Limits& limits) {
     const std::string what = "create cgroup " + name;
@@ -186,6 +237,22 @@ Result<Cgroup> Cgroup::create_in(const CgroupMounts& mounts, const OwnCgroups& o
     Cgroup cg(name, true);
     for (const auto& h : plan) LXBOX_TRY_CTX(cg.make_dir(h), what);
     return cg;
+}
+
+Result<Cgroup> Cgroup::create_in(const CgroupMounts& mounts, const OwnCgroups& own, const std::string& name,
+                                 const std::vector<Write>& v1, const std::vector<Write>& v2, const Place& place) {
+    const std::string what = "create cgroup " + (place.cgroups_path.empty() ? name : place.cgroups_path);
+    LXBOX_TRY_CTX(validate_name(name), what);
+    auto plan = LXBOX_TRY_CTX(plan_hierarchies(mounts, own, v1, v2, place), what);
+    Cgroup cg(name, true);
+    for (const auto& h : plan) LXBOX_TRY_CTX(cg.make_dir(h), what);
+    return cg;
+}
+
+Result<Cgroup> Cgroup::create(const std::string& name, const std::vector<Write>& v1, const std::vector<Write>& v2,
+                              const Place& place) {
+    auto where = LXBOX_TRY_CTX(current_placement(), "create cgroup " + name);
+    return create_in(where.mounts, where.own, name, v1, v2, place);
 }
 
 Result<Cgroup> Cgroup::create(const std::string& name, const Limits& limits) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "runtime/base/error.hpp"
+#include "runtime/cgroups/write.hpp"
 
 namespace lxbox::cgroups {
 
@@ -51,14 +52,14 @@ CgroupMounts parse_cgroup_mounts(std::string_view mountinfo);
 using OwnCgroups = std::map<std::string, std::string>;
 OwnCgroups parse_proc_cgroup(std::string_view proc_cgroup);
 
+// The directory of a cgroup path (as /proc/<pid>/cgroup gives it) inside the mount at
+// `mountpoint` whose hierarchy root is `root`. Refused when the path lies outside the mounted
+// subtree.
+Result<std::string> dir_in_mount(const std::string& mountpoint, const std::string& root,
+                                 const std::string& path);
+
 // ---- Pure: the limits as file writes ----
 
-struct Write {
-    std::string controller;
-    std::string file;
-    std::string value;
-    bool if_present = false;  // skipped when the kernel lacks the file (no swap accounting)
-};
 
 // v2: memory.max (+ memory.swap.max 0), cpu.max "<quota> 100000", pids.max.
 std::vector<Write> plan_limits_v2(const Limits& limits);
@@ -80,16 +81,39 @@ struct Hierarchy {
     std::string label;  // "memory", "cpu", "pids", "name=systemd" (v1) or "unified" (v2)
     bool v2 = false;
     std::string own_dir;              // this process's cgroup in it, an absolute path
-    std::vector<std::string> enable;  // v2: controllers the lxbox group must hand down
+    std::vector<std::string> enable;  // v2: controllers the container's cgroup must receive
     std::vector<Write> writes;        // the limits written in the container's cgroup
+    // An explicit place (OCI cgroupsPath): the existing directory the path starts from (the
+    // hierarchy's mountpoint, or own_dir for a relative path) and the path below it. Empty
+    // for lxbox's own place, own_dir/lxbox/<name>.
+    std::string base, path;
     std::string parent_dir() const { return own_dir + "/lxbox"; }
+    std::string target(const std::string& name) const {
+        return path.empty() ? parent_dir() + "/" + name : base + "/" + path;
+    }
 };
 
-// The hierarchies a cgroup with these limits needs: each limited controller where the kernel
-// has it bound (v1 first, as on a hybrid host v2 has none), then the membership hierarchy.
-// Unsupported names the controller that no hierarchy offers.
+// Where the container's cgroup goes: "" = <own cgroup>/lxbox/<name> in each hierarchy; an OCI
+// cgroupsPath "/a/b" = a/b below each hierarchy's root, "a/b" = below this process's own
+// cgroup (runc's cgroupfs driver reads it the same way).
+struct Place {
+    std::string cgroups_path;
+};
+
+// The hierarchies a cgroup needs: for each controller written, its v1 writes where the kernel
+// binds it to v1 (v1 first, as on a hybrid host v2 has none) else its v2 writes (v1 blkio is v2
+// io), then the membership hierarchy. Unsupported names the controller that no hierarchy
+// offers; Invalid carries a refused write's message.
+Result<std::vector<Hierarchy>> plan_hierarchies(const CgroupMounts& mounts, const OwnCgroups& own,
+                                                const std::vector<Write>& v1, const std::vector<Write>& v2,
+                                                const Place& place = {});
+// The same for launch's limits (plan_limits_v1/v2).
 Result<std::vector<Hierarchy>> plan_hierarchies(const CgroupMounts& mounts, const OwnCgroups& own,
                                                 const Limits& limits);
+
+// An OCI cgroupsPath: components separated by '/', none empty, "." or "..". The message
+// starts with the quoted path ("'/a/../b' must not contain '.' or '..'").
+Status validate_cgroups_path(const std::string& path);
 
 // A cgroup name is one path component of [A-Za-z0-9_.-], not starting with '.'.
 Status validate_name(const std::string& name);
@@ -105,11 +129,19 @@ class Cgroup {
     // name is replaced; one that still holds processes is Busy. Unsupported when this user
     // cannot write a hierarchy or the kernel lacks a controller (the message names it).
     static Result<Cgroup> create(const std::string& name, const Limits& limits);
+    // The same with planned writes for either cgroup version (an OCI bundle's resources) at a
+    // given place. At an explicit place the missing directories above the cgroup are made (and
+    // left, as runc leaves them); an existing empty cgroup there is used, a busy one refused.
+    static Result<Cgroup> create(const std::string& name, const std::vector<Write>& v1,
+                                 const std::vector<Write>& v2, const Place& place);
     // A handle on an existing cgroup made by create(), for `exec` to join; NotFound if none.
     static Result<Cgroup> open_existing(const std::string& name);
     // The same on given mounts and placement instead of this process's (tests: a v2 tree only).
     static Result<Cgroup> create_in(const CgroupMounts& mounts, const OwnCgroups& own,
                                     const std::string& name, const Limits& limits);
+    static Result<Cgroup> create_in(const CgroupMounts& mounts, const OwnCgroups& own,
+                                    const std::string& name, const std::vector<Write>& v1,
+                                    const std::vector<Write>& v2, const Place& place);
     static Result<Cgroup> open_existing_in(const CgroupMounts& mounts, const OwnCgroups& own,
                                            const std::string& name);
 
@@ -149,6 +181,7 @@ class Cgroup {
     Cgroup(std::string name, bool owned) : name_(std::move(name)), owned_(owned) {}
     Status make_dir(const Hierarchy& h);
     Status make_dir_once(const Hierarchy& h);
+    Status make_dir_at(const Hierarchy& h);
 
     std::string name_;
     std::vector<Dir> dirs_;

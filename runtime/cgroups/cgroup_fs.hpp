@@ -14,11 +14,9 @@ namespace lxbox::cgroups::detail {
 
 // Pure: the number after `key` in a flat-keyed cgroup file ("oom_kill 3\n..."), if any.
 std::optional<uint64_t> keyed_value(std::string_view text, std::string_view key);
-// Pure: the directory of a cgroup path inside a mount whose hierarchy root is `root`.
-// Refused when the path lies outside the mounted subtree.
-Result<std::string> dir_in_mount(const std::string& mountpoint, const std::string& root,
-                                 const std::string& path);
 
+// EACCES, EPERM, EROFS: this user may not write there.
+bool permission_errno(int err);
 // Writes one value to a cgroup file (logged at debug). EACCES/EPERM/EROFS → Unsupported.
 Status write_cgroup_file(const std::string& path, const std::string& value);
 // The pids listed in dir/cgroup.procs.
@@ -32,6 +30,9 @@ Status kill_listed_processes(const std::string& dir);
 // the own cgroup's first when the lxbox group does not get them yet. Never touches a cgroup
 // above our own: that belongs to whoever placed us.
 Status v2_enable_controllers(const Hierarchy& h, bool parent_is_new);
+// v2: makes dir hand `controllers` down to its children (cgroup.subtree_control), where it does
+// not yet.
+Status v2_hand_down(const std::string& dir, const std::vector<std::string>& controllers);
 // v2: kills every process of the subtree at once (cgroup.kill, Linux 5.14+). NotFound on older
 // kernels.
 Status v2_kill(const std::string& dir);

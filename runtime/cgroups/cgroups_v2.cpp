@@ -78,6 +78,17 @@ Status v2_enable_controllers(const Hierarchy& h, bool parent_is_new) {
         .context("enable the cgroup v2 controller " + joined(missing));
 }
 
+Status v2_hand_down(const std::string& dir, const std::vector<std::string>& controllers) {
+    auto missing = missing_from(LXBOX_TRY(read_file(dir + "/cgroup.subtree_control")), controllers);
+    if (missing.empty()) return {};
+    auto st = write_cgroup_file(dir + "/cgroup.subtree_control", plus_list(missing));
+    if (!st.ok() && st.error().errno_value == EBUSY)
+        return Error(ErrorKind::Unsupported,
+                     "cannot enable the cgroup v2 controller " + joined(missing) + " below " + dir +
+                         ": it holds processes (no-internal-process rule)");
+    return std::move(st).context("enable the cgroup v2 controller " + joined(missing) + " below " + dir);
+}
+
 Status v2_kill(const std::string& dir) {
     return write_cgroup_file(dir + "/cgroup.kill", "1");
 }

@@ -141,6 +141,8 @@ std::optional<uint64_t> keyed_value(std::string_view text, std::string_view key)
     return std::nullopt;
 }
 
+}  // namespace detail
+
 Result<std::string> dir_in_mount(const std::string& mountpoint, const std::string& root,
                                  const std::string& path) {
     // In a cgroup namespace entered after the fact, /proc/self/cgroup shows "/.." paths: our own
@@ -162,10 +164,38 @@ Result<std::string> dir_in_mount(const std::string& mountpoint, const std::strin
     return rel == "/" ? mountpoint : mountpoint + rel;
 }
 
-}  // namespace detail
+
+Status validate_cgroups_path(const std::string& path) {
+    auto bad = [&](const std::string& why) {
+        return Error(ErrorKind::Invalid, "'" + path + "' " + why);
+    };
+    if (path.empty() || path == "/") return bad("names no cgroup");
+    size_t b = path[0] == '/' ? 1 : 0;
+    while (b <= path.size()) {
+        size_t e = path.find('/', b);
+        if (e == std::string::npos) e = path.size();
+        const std::string part = path.substr(b, e - b);
+        if (part.empty() && e != path.size()) return bad("has an empty component");
+        if (part == "." || part == "..") return bad("must not contain '.' or '..'");
+        b = e + 1;
+    }
+    return {};
+}
 
 Result<std::vector<Hierarchy>> plan_hierarchies(const CgroupMounts& mounts, const OwnCgroups& own,
                                                 const Limits& limits) {
+    return plan_hierarchies(mounts, own, plan_limits_v1(limits), plan_limits_v2(limits));
+}
+
+Result<std::vector<Hierarchy>> plan_hierarchies(const CgroupMounts& mounts, const OwnCgroups& own,
+                                                const std::vector<Write>& v1_writes,
+                                                const std::vector<Write>& v2_writes, const Place& place) {
+    if (!place.cgroups_path.empty()) LXBOX_TRY_CTX(validate_cgroups_path(place.cgroups_path), "cgroupsPath");
+    std::string rel = place.cgroups_path;
+    while (rel.size() > 1 && rel.back() == '/') rel.pop_back();
+    const bool absolute = !rel.empty() && rel[0] == '/';
+    if (absolute) rel = rel.substr(1);
+
     std::vector<Hierarchy> out;
     std::map<std::string, size_t> by_mountpoint;  // v1 co-mounts (cpu,cpuacct) share one Hierarchy
     auto hierarchy = [&](const std::string& label, const std::string& key,
@@ -176,8 +206,13 @@ Result<std::vector<Hierarchy>> plan_hierarchies(const CgroupMounts& mounts, cons
             return Error(ErrorKind::Unsupported, "the " + label + " hierarchy at " + mp +
                                                      " is not listed in /proc/self/cgroup");
         auto root = mounts.roots.count(mp) ? mounts.roots.at(mp) : std::string("/");
-        auto dir = LXBOX_TRY(detail::dir_in_mount(mp, root, path->second));
-        out.push_back(Hierarchy{label, key.empty(), dir, {}, {}});
+        auto dir = LXBOX_TRY(dir_in_mount(mp, root, path->second));
+        Hierarchy h{label, key.empty(), dir, {}, {}};
+        if (!rel.empty()) {
+            h.base = absolute ? mp : dir;
+            h.path = rel;
+        }
+        out.push_back(std::move(h));
         by_mountpoint[mp] = out.size() - 1;
         return out.size() - 1;
     };
@@ -185,26 +220,57 @@ Result<std::vector<Hierarchy>> plan_hierarchies(const CgroupMounts& mounts, cons
         return hierarchy(c, c, mounts.v1_controllers.at(c));
     };
     auto v2_hierarchy = [&]() { return hierarchy("unified", "", mounts.v2_path); };
+    auto take = [](const std::vector<Write>& from, const std::string& controller, Hierarchy& h) -> Status {
+        for (const auto& w : from) {
+            if (w.controller != controller) continue;
+            if (!w.refused.empty()) return Error(ErrorKind::Invalid, w.refused);
+            h.writes.push_back(w);
+        }
+        return {};
+    };
+    auto writes_to = [](const std::vector<Write>& from, const std::string& controller) {
+        return std::any_of(from.begin(), from.end(), [&](const Write& w) { return w.controller == controller; });
+    };
 
-    const auto v1_writes = plan_limits_v1(limits), v2_writes = plan_limits_v2(limits);
-    for (const char* controller : {"memory", "cpu", "pids"}) {
-        auto is_this = [&](const Write& w) { return w.controller == controller; };
-        if (std::none_of(v1_writes.begin(), v1_writes.end(), is_this)) continue;  // not limited
+    // Each controller as v1 names it and as v2 does ("" = none).
+    static const std::pair<const char*, const char*> kControllers[] = {
+        {"memory", "memory"}, {"cpu", "cpu"},         {"cpuset", "cpuset"}, {"pids", "pids"},
+        {"blkio", "io"},      {"hugetlb", "hugetlb"}, {"net_cls", ""},      {"net_prio", ""},
+        {"rdma", "rdma"},     {"misc", "misc"}};
+    std::vector<std::string> handled;
+    for (const auto& [v1name, v2name] : kControllers) {
+        handled.push_back(v1name);
+        handled.push_back(v2name);
+        const bool in_v2 = *v2name && writes_to(v2_writes, v2name);
+        if (!writes_to(v1_writes, v1name) && !in_v2) continue;  // not limited
         // A controller is bound to v1 or to v2, never both: where it is mounted v1, use v1.
-        if (mounts.v1_controllers.count(controller)) {
-            Hierarchy& h = out[LXBOX_TRY(v1_hierarchy(controller))];
-            std::copy_if(v1_writes.begin(), v1_writes.end(), std::back_inserter(h.writes), is_this);
-        } else if (!mounts.v2_path.empty()) {
+        if (mounts.v1_controllers.count(v1name)) {
+            LXBOX_TRY(take(v1_writes, v1name, out[LXBOX_TRY(v1_hierarchy(v1name))]));
+        } else if (*v2name && !mounts.v2_path.empty()) {
             Hierarchy& h = out[LXBOX_TRY(v2_hierarchy())];
-            h.enable.push_back(controller);
-            std::copy_if(v2_writes.begin(), v2_writes.end(), std::back_inserter(h.writes), is_this);
+            h.enable.push_back(v2name);
+            LXBOX_TRY(take(v2_writes, v2name, h));
         } else {
             return Error(ErrorKind::Unsupported,
-                         std::string("no cgroup hierarchy has the ") + controller +
+                         std::string("no cgroup hierarchy has the ") + v1name +
                              " controller (neither cgroup v1 nor v2 mounts it)");
         }
     }
+    // Files of no controller (linux.resources.unified's "cgroup.max.depth"): v2 only.
+    for (const auto& w : v2_writes) {
+        if (std::find(handled.begin(), handled.end(), w.controller) != handled.end()) continue;
+        if (mounts.v2_path.empty())
+            return Error(ErrorKind::Invalid, "linux.resources.unified." + w.file + ": needs cgroup v2");
+        LXBOX_TRY(take(v2_writes, w.controller, out[LXBOX_TRY(v2_hierarchy())]));
+        handled.push_back(w.controller);
+    }
 
+    // At an explicit place, as runc does: every hierarchy, so that an engine finds the
+    // container in each (freezer for pause, devices, cpuacct for stats).
+    if (!rel.empty()) {
+        for (const auto& [controller, mountpoint] : mounts.v1_controllers) (void)LXBOX_TRY(v1_hierarchy(controller));
+        if (!mounts.v2_path.empty()) (void)LXBOX_TRY(v2_hierarchy());
+    }
     // Membership: one hierarchy that holds every process of the container, limited or not.
     // systemd's hybrid convention puts processes in the unified tree; on pure v1 its named
     // hierarchy plays that part. (Hybrid does not also use name=systemd: one tree is enough

@@ -47,7 +47,10 @@ Result<Prepared> setup_bundle(const ContainerSpec& spec, const SecurityPlan& sec
     // pivot_root needs the new root to be a mount point.
     LXBOX_TRY(fx::mount_fs(b.rootfs, b.rootfs, "", MS_BIND | MS_REC, "").context("bind the root " + b.rootfs));
     auto mountinfo = LXBOX_TRY(read_file("/proc/self/mountinfo"));
-    const CgroupView cgroups = cgroup_view(cgroups::parse_cgroup_mounts(mountinfo));
+    // In the host's cgroup namespace the container sees only its own cgroup, bound.
+    std::optional<cgroups::OwnCgroups> own;
+    if (!ns.has(CLONE_NEWCGROUP)) own = cgroups::parse_proc_cgroup(LXBOX_TRY(read_file("/proc/self/cgroup")));
+    const CgroupView cgroups = cgroup_view(cgroups::parse_cgroup_mounts(mountinfo), own ? &*own : nullptr);
     const std::vector<MountOp> ops =
         plan_bundle_mounts(b, cgroups, spec.userns.enabled, (ns.create & CLONE_NEWNET) != 0);
     auto early = LXBOX_TRY(prepare_early_mounts(ops));

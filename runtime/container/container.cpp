@@ -66,7 +66,10 @@ Status enter_cgroup(Container::Impl& impl, const ContainerSpec& spec, pid_t pid)
     limits.memory_bytes = spec.limits.memory_bytes;
     limits.cpus = spec.limits.cpus;
     limits.pids = spec.limits.pids;
-    auto made = cgroups::Cgroup::create(spec.cgroup, limits);
+    // An OCI bundle brings its own resources and place; launch its --memory/--cpus/--pids-limit.
+    auto made = spec.bundle ? cgroups::Cgroup::create(spec.cgroup, spec.bundle->cgroup_v1, spec.bundle->cgroup_v2,
+                                                      {spec.bundle->cgroups_path})
+                            : cgroups::Cgroup::create(spec.cgroup, limits);
     Status entered = made ? made->add_process(pid) : Status(made.error());
     if (entered) {
         impl.cgroup.emplace(std::move(*made));
@@ -75,7 +78,9 @@ Status enter_cgroup(Container::Impl& impl, const ContainerSpec& spec, pid_t pid)
     if (!spec.cgroup_optional) return entered;
     // Rootless without a delegated cgroup: podman's behaviour, the container runs unlimited.
     impl.warnings.push_back("no cgroup for the container (" + entered.error().message + ")" +
-                            (limits.memory_bytes || limits.cpus || limits.pids
+                            (spec.bundle && !spec.bundle->cgroup_v2.empty()
+                                 ? ": linux.resources are not applied"
+                             : limits.memory_bytes || limits.cpus || limits.pids
                                  ? ": --memory, --cpus and --pids-limit are not applied"
                                  : ""));
     return {};

@@ -56,6 +56,10 @@ Status apply(const runtime::MountOp& op) {
             return Error::last("chown " + op.target);
         return {};
     }
+    case MountOpKind::Remount:
+        if (::mount(nullptr, op.target.c_str(), nullptr, MS_REMOUNT | MS_BIND | op.flags, nullptr) != 0)
+            return Error::last("remount " + op.target);
+        return {};
     case MountOpKind::WriteFile: {
         UniqueFd fd(::open(op.target.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
         if (!fd) return Error::last("open " + op.target);

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/cgroups/cgroup.hpp"
 #include "runtime/plan/bundle.hpp"
 #include "runtime/plan/seccomp_profile.hpp"
 
@@ -123,6 +124,135 @@ Result<std::vector<IdMapping>> mappings_at(const json& obj, const char* key, con
     return out;
 }
 
+// linux.resources (runtime-spec config-linux.md "Control groups").
+Result<cgroups::Resources> parse_resources(const json& res, const std::string& q) {
+    cgroups::Resources r;
+    if (const json* m = LXBOX_TRY(object_at(res, "memory", q))) {
+        const std::string f = q + ".memory";
+        r.memory.limit = LXBOX_TRY(int_at<int64_t>(*m, "limit", f));
+        r.memory.reservation = LXBOX_TRY(int_at<int64_t>(*m, "reservation", f));
+        r.memory.swap = LXBOX_TRY(int_at<int64_t>(*m, "swap", f));
+        r.memory.kernel = LXBOX_TRY(int_at<int64_t>(*m, "kernel", f));
+        r.memory.kernel_tcp = LXBOX_TRY(int_at<int64_t>(*m, "kernelTCP", f));
+        r.memory.swappiness = LXBOX_TRY(int_at<uint64_t>(*m, "swappiness", f));
+        if (r.memory.swappiness && *r.memory.swappiness > 100) return invalid(f + ".swappiness", "must be 0-100");
+        r.memory.disable_oom_killer = LXBOX_TRY(bool_at(*m, "disableOOMKiller", f));
+        r.memory.use_hierarchy = LXBOX_TRY(bool_at(*m, "useHierarchy", f));
+        if (r.memory.limit && *r.memory.limit > 0 && r.memory.swap && *r.memory.swap > 0 && *r.memory.swap < *r.memory.limit)
+            return invalid(f + ".swap", "must not be less than limit (it counts memory and swap)");
+    }
+    if (const json* cpu = LXBOX_TRY(object_at(res, "cpu", q))) {
+        const std::string f = q + ".cpu";
+        r.cpu.shares = LXBOX_TRY(int_at<uint64_t>(*cpu, "shares", f));
+        r.cpu.quota = LXBOX_TRY(int_at<int64_t>(*cpu, "quota", f));
+        r.cpu.period = LXBOX_TRY(int_at<uint64_t>(*cpu, "period", f));
+        r.cpu.burst = LXBOX_TRY(int_at<uint64_t>(*cpu, "burst", f));
+        r.cpu.realtime_runtime = LXBOX_TRY(int_at<int64_t>(*cpu, "realtimeRuntime", f));
+        r.cpu.realtime_period = LXBOX_TRY(int_at<uint64_t>(*cpu, "realtimePeriod", f));
+        r.cpu.idle = LXBOX_TRY(int_at<int64_t>(*cpu, "idle", f));
+        r.cpu.cpus = LXBOX_TRY(string_at(*cpu, "cpus", f)).value_or("");
+        r.cpu.mems = LXBOX_TRY(string_at(*cpu, "mems", f)).value_or("");
+        for (const auto& [key, list] : {std::pair{"cpus", r.cpu.cpus}, std::pair{"mems", r.cpu.mems}})
+            if (list.find_first_not_of("0123456789,-") != std::string::npos)
+                return invalid(f + "." + key, "'" + list + "' is not a list such as 0-3,5");
+        if (r.cpu.period && *r.cpu.period != 0 && (*r.cpu.period < 1000 || *r.cpu.period > 1000000))
+            return invalid(f + ".period", "must be 1000-1000000 (µs)");
+        if (r.cpu.quota && *r.cpu.quota > 0 && *r.cpu.quota < 1000) return invalid(f + ".quota", "must be at least 1000 (µs)");
+    }
+    if (const json* pids = LXBOX_TRY(object_at(res, "pids", q)))
+        r.pids_limit = LXBOX_TRY(int_at<int64_t>(*pids, "limit", q + ".pids", true));
+    if (const json* bio = LXBOX_TRY(object_at(res, "blockIO", q))) {
+        const std::string f = q + ".blockIO";
+        auto weight = [&](const json& obj, const char* key, const std::string& path) -> Result<std::optional<uint16_t>> {
+            auto w = LXBOX_TRY(int_at<uint16_t>(obj, key, path));
+            if (w && *w != 0 && (*w < 10 || *w > 1000)) return invalid(join(path, key), "must be 10-1000");
+            return w;
+        };
+        r.block_io.weight = LXBOX_TRY(weight(*bio, "weight", f));
+        r.block_io.leaf_weight = LXBOX_TRY(weight(*bio, "leafWeight", f));
+        auto devices = [&](const char* key) -> Result<std::vector<const json*>> {
+            std::vector<const json*> out;
+            const json* v = find(*bio, key);
+            if (!v) return out;
+            if (!v->is_array()) return invalid(f + "." + key, "expected an array");
+            for (size_t i = 0; i < v->size(); ++i) {
+                const std::string e = f + "." + key + "[" + std::to_string(i) + "]";
+                if (!(*v)[i].is_object()) return invalid(e, "expected an object");
+                LXBOX_TRY(int_at<int64_t>((*v)[i], "major", e, true));
+                LXBOX_TRY(int_at<int64_t>((*v)[i], "minor", e, true));
+                out.push_back(&(*v)[i]);
+            }
+            return out;
+        };
+        const auto weights = LXBOX_TRY(devices("weightDevice"));
+        for (size_t i = 0; i < weights.size(); ++i) {
+            const std::string e = f + ".weightDevice[" + std::to_string(i) + "]";
+            cgroups::Resources::DeviceWeight d;
+            d.major = *LXBOX_TRY(int_at<int64_t>(*weights[i], "major", e));
+            d.minor = *LXBOX_TRY(int_at<int64_t>(*weights[i], "minor", e));
+            d.weight = LXBOX_TRY(weight(*weights[i], "weight", e));
+            d.leaf_weight = LXBOX_TRY(weight(*weights[i], "leafWeight", e));
+            r.block_io.weight_device.push_back(d);
+        }
+        const std::pair<const char*, std::vector<cgroups::Resources::DeviceRate>*> rates[] = {
+            {"throttleReadBpsDevice", &r.block_io.read_bps},
+            {"throttleWriteBpsDevice", &r.block_io.write_bps},
+            {"throttleReadIOPSDevice", &r.block_io.read_iops},
+            {"throttleWriteIOPSDevice", &r.block_io.write_iops}};
+        for (const auto& [key, into] : rates) {
+            const auto list = LXBOX_TRY(devices(key));
+            for (size_t i = 0; i < list.size(); ++i) {
+                const std::string e = f + "." + key + "[" + std::to_string(i) + "]";
+                cgroups::Resources::DeviceRate d;
+                d.major = *LXBOX_TRY(int_at<int64_t>(*list[i], "major", e));
+                d.minor = *LXBOX_TRY(int_at<int64_t>(*list[i], "minor", e));
+                d.rate = *LXBOX_TRY(int_at<uint64_t>(*list[i], "rate", e, true));
+                into->push_back(d);
+            }
+        }
+    }
+    if (const json* huge = find(res, "hugepageLimits")) {
+        if (!huge->is_array()) return invalid(q + ".hugepageLimits", "expected an array");
+        for (size_t i = 0; i < huge->size(); ++i) {
+            const std::string e = q + ".hugepageLimits[" + std::to_string(i) + "]";
+            if (!(*huge)[i].is_object()) return invalid(e, "expected an object");
+            const std::string size = *LXBOX_TRY(string_at((*huge)[i], "pageSize", e, true));
+            // The kernel's own spelling of a page size: 2MB, 1GB, 64KB.
+            const size_t digits = size.find_first_not_of("0123456789");
+            if (digits == 0 || digits == std::string::npos ||
+                (size.substr(digits) != "KB" && size.substr(digits) != "MB" && size.substr(digits) != "GB"))
+                return invalid(e + ".pageSize", "'" + size + "' is not a page size such as 2MB or 1GB");
+            r.hugepage_limits[size] = *LXBOX_TRY(int_at<uint64_t>((*huge)[i], "limit", e, true));
+        }
+    }
+    if (const json* net = LXBOX_TRY(object_at(res, "network", q))) {
+        const std::string f = q + ".network";
+        r.network.class_id = LXBOX_TRY(int_at<uint32_t>(*net, "classID", f));
+        if (const json* prios = find(*net, "priorities")) {
+            if (!prios->is_array()) return invalid(f + ".priorities", "expected an array");
+            for (size_t i = 0; i < prios->size(); ++i) {
+                const std::string e = f + ".priorities[" + std::to_string(i) + "]";
+                if (!(*prios)[i].is_object()) return invalid(e, "expected an object");
+                const std::string name = *LXBOX_TRY(string_at((*prios)[i], "name", e, true));
+                if (name.empty() || name.find_first_of(" \n/") != std::string::npos)
+                    return invalid(e + ".name", "'" + name + "' is not an interface name");
+                r.network.priorities[name] = *LXBOX_TRY(int_at<uint32_t>((*prios)[i], "priority", e, true));
+            }
+        }
+    }
+    if (const json* unified = LXBOX_TRY(object_at(res, "unified", q))) {
+        for (const auto& [file, value] : unified->items()) {
+            if (file.empty() || file.find('/') != std::string::npos || file.find('.') == std::string::npos ||
+                file[0] == '.')
+                return invalid(q + ".unified", "'" + file + "' is not a cgroup v2 file name such as memory.high");
+            if (!value.is_string()) return invalid(q + ".unified." + file, "expected a string");
+            r.unified[file] = value.get<std::string>();
+        }
+    }
+    if (find(res, "rdma")) return Error(ErrorKind::Unsupported, q + ".rdma: RDMA limits are not supported");
+    return r;
+}
+
 Status parse_linux(const json& lx, Config& c) {
     const std::string p = "linux";
     BundleSpec& b = *c.spec.bundle;
@@ -149,18 +279,18 @@ Status parse_linux(const json& lx, Config& c) {
             b.sysctl[k] = v.get<std::string>();
         }
     }
-    if (const json* res = LXBOX_TRY(object_at(lx, "resources", p))) {
-        const std::string q = p + ".resources";
-        if (const json* mem = LXBOX_TRY(object_at(*res, "memory", q)))
-            c.resources.memory_limit = LXBOX_TRY(int_at<int64_t>(*mem, "limit", q + ".memory"));
-        if (const json* cpu = LXBOX_TRY(object_at(*res, "cpu", q))) {
-            c.resources.cpu_quota = LXBOX_TRY(int_at<int64_t>(*cpu, "quota", q + ".cpu"));
-            c.resources.cpu_period = LXBOX_TRY(int_at<uint64_t>(*cpu, "period", q + ".cpu"));
-        }
-        if (const json* pids = LXBOX_TRY(object_at(*res, "pids", q)))
-            c.resources.pids_limit = LXBOX_TRY(int_at<int64_t>(*pids, "limit", q + ".pids", true));
-    }
-    c.cgroups_path = LXBOX_TRY(string_at(lx, "cgroupsPath", p)).value_or("");
+    if (const json* res = LXBOX_TRY(object_at(lx, "resources", p))) c.resources = LXBOX_TRY(parse_resources(*res, p + ".resources"));
+    b.cgroups_path = LXBOX_TRY(string_at(lx, "cgroupsPath", p)).value_or("");
+    if (!b.cgroups_path.empty())
+        if (auto st = cgroups::validate_cgroups_path(b.cgroups_path); !st.ok())
+            return invalid(p + ".cgroupsPath", st.error().message);
+    b.cgroup_v1 = cgroups::plan_resources_v1(c.resources);
+    b.cgroup_v2 = cgroups::plan_resources_v2(c.resources);
+    // What neither cgroup version can honour is refused now; the rest when the host is known.
+    for (const auto& w1 : b.cgroup_v1)
+        for (const auto& w2 : b.cgroup_v2)
+            if (!w1.refused.empty() && !w2.refused.empty() && w1.controller == w2.controller)
+                return Error(ErrorKind::Invalid, w2.refused);
     b.rootfs_propagation = LXBOX_TRY(string_at(lx, "rootfsPropagation", p)).value_or("");
     // The schema's private, shared, slave, unbindable, and (as runc) their recursive forms.
     if (!b.rootfs_propagation.empty() && parse_mount_options({b.rootfs_propagation}).propagation == 0)
@@ -320,18 +450,6 @@ Result<Config> parse_config(const std::string& json_text, const std::string& bun
     if (!u.enabled && (!u.uids.empty() || !u.gids.empty()))
         return invalid(!u.uids.empty() ? "linux.uidMappings" : "linux.gidMappings", "mappings without a user namespace");
     return c;
-}
-
-Result<ResourceLimits> limits_of(const CgroupResources& r) {
-    ResourceLimits l;
-    if (r.memory_limit && *r.memory_limit > 0) l.memory_bytes = static_cast<uint64_t>(*r.memory_limit);
-    if (r.cpu_quota && *r.cpu_quota > 0) {
-        const uint64_t period = r.cpu_period.value_or(100000);
-        if (period == 0) return invalid("linux.resources.cpu.period", "must be positive");
-        l.cpus = static_cast<double>(*r.cpu_quota) / static_cast<double>(period);
-    }
-    if (r.pids_limit && *r.pids_limit > 0) l.pids = static_cast<uint64_t>(*r.pids_limit);
-    return l;
 }
 
 }  // namespace lxbox::runtime::oci

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "runtime/base/error.hpp"
+#include "runtime/cgroups/resources.hpp"
 #include "runtime/spec/spec.hpp"
 
 namespace lxbox::runtime::oci {
@@ -23,13 +24,6 @@ struct Hooks {
     std::vector<Hook> prestart, create_runtime, create_container, start_container, poststart, poststop;
 };
 
-struct CgroupResources {
-    std::optional<int64_t> memory_limit;   // bytes; -1 = unlimited
-    std::optional<int64_t> cpu_quota;      // µs per period; -1 = unlimited
-    std::optional<uint64_t> cpu_period;    // µs
-    std::optional<int64_t> pids_limit;     // -1 (or 0) = unlimited
-};
-
 struct Config {
     std::string oci_version;
     // bundle, process (explicit_user set), hostname, userns: filled; name, cgroup and the
@@ -38,8 +32,9 @@ struct Config {
     bool has_process = false;
     Hooks hooks;
     std::map<std::string, std::string> annotations;
-    std::string cgroups_path;
-    CgroupResources resources;
+    // linux.resources as read; spec.bundle carries them planned as cgroup writes (and
+    // linux.cgroupsPath).
+    cgroups::Resources resources;
 };
 
 // bundle_dir: absolute; root.path and relative bind sources are taken relative to it.
@@ -47,8 +42,5 @@ Result<Config> parse_config(const std::string& json_text, const std::string& bun
 
 // A process object (config.json's "process", or `exec --process FILE`); path names it in errors.
 Result<ProcessSpec> parse_process(const nlohmann::json& j, const std::string& path);
-
-// The limits the container's cgroup gets; Invalid for ones lxbox cannot apply.
-Result<ResourceLimits> limits_of(const CgroupResources& r);
 
 }  // namespace lxbox::runtime::oci

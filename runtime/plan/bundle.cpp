@@ -162,28 +162,42 @@ std::vector<MountOp> plan_bundle_mounts(const BundleSpec& bundle, const CgroupVi
             dir(dest);
             const unsigned long flags = o.flags | MS_NOSUID | MS_NODEV | MS_NOEXEC;
             if (cgroups.v2_only || m.type == "cgroup2") {
-                mnt(dest, "cgroup2", "cgroup2", flags, "", 0);
+                if (!cgroups.v2_source.empty())
+                    host_bind(dest, cgroups.v2_source, flags, false, 0);
+                else
+                    mnt(dest, "cgroup2", "cgroup2", flags, "", 0);
                 continue;
             }
             // v1: a tmpfs holding one mount per hierarchy, read-only afterwards if asked.
             mnt(dest, "tmpfs", "cgroup", flags & ~MS_RDONLY, "mode=755", 0);
-            for (const auto& [name, options] : cgroups.v1) {
-                dir(dest + "/" + name);
-                mnt(dest + "/" + name, "cgroup", "cgroup", flags, options, 0);
+            for (const auto& h : cgroups.v1) {
+                dir(dest + "/" + h.dir);
+                if (!h.source.empty())
+                    host_bind(dest + "/" + h.dir, h.source, flags, false, 0);
+                else
+                    mnt(dest + "/" + h.dir, "cgroup", "cgroup", flags, h.options, 0);
                 // cpu,cpuacct is also reachable as cpu and cpuacct, as on the host.
-                if (name.find(',') != std::string::npos) {
-                    for (size_t b = 0, e; b < name.size(); b = e + 1) {
-                        e = name.find(',', b);
-                        if (e == std::string::npos) e = name.size();
-                        link(dest + "/" + name.substr(b, e - b), name);
+                if (h.dir.find(',') != std::string::npos) {
+                    for (size_t b = 0, e; b < h.dir.size(); b = e + 1) {
+                        e = h.dir.find(',', b);
+                        if (e == std::string::npos) e = h.dir.size();
+                        link(dest + "/" + h.dir.substr(b, e - b), h.dir);
                     }
                 }
             }
             if (!cgroups.v2_dir.empty()) {
                 dir(dest + "/" + cgroups.v2_dir);
-                mnt(dest + "/" + cgroups.v2_dir, "cgroup2", "cgroup2", flags, "", 0);
+                if (!cgroups.v2_source.empty())
+                    host_bind(dest + "/" + cgroups.v2_dir, cgroups.v2_source, flags, false, 0);
+                else
+                    mnt(dest + "/" + cgroups.v2_dir, "cgroup2", "cgroup2", flags, "", 0);
             }
-            if (o.flags & MS_RDONLY) ops.push_back({MountOpKind::ReadOnly, dest});
+            // The tmpfs itself, in place (a read-only bind over it would stack a second tree).
+            if (o.flags & MS_RDONLY) {
+                MountOp op{MountOpKind::Remount, dest};
+                op.flags = flags;
+                ops.push_back(std::move(op));
+            }
             continue;
         }
         dir(dest);
@@ -233,21 +247,34 @@ std::vector<MountOp> plan_bundle_mounts(const BundleSpec& bundle, const CgroupVi
     return ops;
 }
 
-CgroupView cgroup_view(const cgroups::CgroupMounts& mounts) {
+CgroupView cgroup_view(const cgroups::CgroupMounts& mounts, const cgroups::OwnCgroups* own) {
     CgroupView view;
     auto base = [](const std::string& p) { return p.substr(p.rfind('/') + 1); };
+    // The container's directory in the hierarchy mounted at mp ("" when unknown: mount afresh).
+    auto source = [&](const std::string& mp, const std::string& key) -> std::string {
+        if (!own || !own->count(key)) return "";
+        const std::string root = mounts.roots.count(mp) ? mounts.roots.at(mp) : "/";
+        auto dir = cgroups::dir_in_mount(mp, root, own->at(key));
+        return dir ? *dir : "";
+    };
     if (mounts.layout == cgroups::Layout::V2) {
         view.v2_only = true;
+        view.v2_source = source(mounts.v2_path, "");
         return view;
     }
-    std::map<std::string, std::string> by_mountpoint;  // mountpoint -> controllers
+    std::map<std::string, std::pair<std::string, std::string>> by_mountpoint;  // mountpoint -> options, a key
     for (const auto& [controller, mountpoint] : mounts.v1_controllers) {
-        auto& opts = by_mountpoint[mountpoint];
+        auto& [opts, key] = by_mountpoint[mountpoint];
         if (!opts.empty()) opts += ',';
         opts += controller;
+        if (key.empty()) key = controller;
     }
-    for (const auto& [mountpoint, options] : by_mountpoint) view.v1.emplace_back(base(mountpoint), options);
-    if (!mounts.v2_path.empty()) view.v2_dir = base(mounts.v2_path);
+    for (const auto& [mountpoint, entry] : by_mountpoint)
+        view.v1.push_back({base(mountpoint), entry.first, source(mountpoint, entry.second)});
+    if (!mounts.v2_path.empty()) {
+        view.v2_dir = base(mounts.v2_path);
+        view.v2_source = source(mounts.v2_path, "");
+    }
     return view;
 }
 

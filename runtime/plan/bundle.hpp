@@ -43,14 +43,25 @@ Result<NamespacePlan> plan_namespaces(const BundleSpec& bundle);
 // The cgroup hierarchies of the host, as a "cgroup" mount inside the container shows them:
 // v2 alone (a cgroup2 mount), or v1 hierarchies (tmpfs + one cgroup mount each, named by their
 // directory) with an optional v2 one beside them (hybrid: "unified").
+// Without a cgroup namespace of its own a fresh cgroup mount would show the host's whole tree;
+// the container then gets binds of its own cgroup's directories instead (the *_source fields,
+// host paths), as runc gives.
 struct CgroupView {
     bool v2_only = false;
     std::string v2_dir;  // hybrid: the v2 mount's directory name ("unified"), "" = none
-    std::vector<std::pair<std::string, std::string>> v1;  // directory name -> mount options
+    struct V1 {
+        std::string dir;      // directory name under the mount ("cpu,cpuacct")
+        std::string options;  // its mount options ("cpu,cpuacct", "name=systemd")
+        std::string source;   // the container's cgroup in it; "" = mount the hierarchy afresh
+    };
+    std::vector<V1> v1;
+    std::string v2_source;  // the container's v2 cgroup; "" = mount afresh
 };
 
-// The view of the host's own cgroup mounts.
-CgroupView cgroup_view(const cgroups::CgroupMounts& mounts);
+// The view of the host's own cgroup mounts. own: the container's /proc/self/cgroup, read after
+// it joined its cgroup, for a container without a cgroup namespace of its own; nullptr when it
+// has one (fresh mounts then show its cgroup as their root).
+CgroupView cgroup_view(const cgroups::CgroupMounts& mounts, const cgroups::OwnCgroups* own = nullptr);
 
 // Everything after pivot_root: the bundle's mounts in order (directories created), the default
 // devices and /dev symlinks when /dev is mounted, sysctls, masked and read-only paths, and the

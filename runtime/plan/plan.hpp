@@ -21,7 +21,8 @@ namespace lxbox::runtime {
 // proc or sysfs only while the host's own are visible in its mount namespace.
 // WriteFile: write `data` to an existing file (a sysctl under /proc/sys).
 // ReadOnly on "/" remounts the root itself read-only (an OCI bundle's root.readonly).
-enum class MountOpKind { MakeDir, Mount, MakeDevice, Symlink, Mask, ReadOnly, HostBind, EarlyMount, WriteFile };
+// Remount: the target is a mount an earlier step made; its flags become `flags` in place.
+enum class MountOpKind { MakeDir, Mount, MakeDevice, Symlink, Mask, ReadOnly, HostBind, EarlyMount, WriteFile, Remount };
 
 // One step of building the container's /proc, /sys and /dev after pivot_root. Targets are
 // absolute paths inside the container (resolved after pivot_root, so a symlink in the image

@@ -102,7 +102,8 @@ void to_json(nlohmann::json& j, const BundleSpec& b) {
          {"rootfs_propagation", b.rootfs_propagation}, {"mounts", b.mounts},
          {"namespaces", b.namespaces}, {"masked_paths", b.masked_paths},
          {"readonly_paths", b.readonly_paths}, {"sysctl", b.sysctl},
-         {"exec_fifo", b.exec_fifo}};
+         {"exec_fifo", b.exec_fifo}, {"cgroups_path", b.cgroups_path},
+         {"cgroup_v1", b.cgroup_v1}, {"cgroup_v2", b.cgroup_v2}};
 }
 void from_json(const nlohmann::json& j, BundleSpec& b) {
     get_opt(j, "rootfs", b.rootfs);
@@ -114,6 +115,9 @@ void from_json(const nlohmann::json& j, BundleSpec& b) {
     get_opt(j, "readonly_paths", b.readonly_paths);
     get_opt(j, "sysctl", b.sysctl);
     get_opt(j, "exec_fifo", b.exec_fifo);
+    get_opt(j, "cgroups_path", b.cgroups_path);
+    get_opt(j, "cgroup_v1", b.cgroup_v1);
+    get_opt(j, "cgroup_v2", b.cgroup_v2);
 }
 
 void to_json(nlohmann::json& j, const ProcessSpec& p) {
@@ -196,3 +200,17 @@ void from_json(const nlohmann::json& j, ContainerSpec& s) {
 }
 
 }  // namespace lxbox::runtime
+
+namespace lxbox::cgroups {
+void to_json(nlohmann::json& j, const Write& w) {
+    j = {{"controller", w.controller}, {"file", w.file}, {"value", w.value}, {"if_present", w.if_present},
+         {"refused", w.refused}};
+}
+void from_json(const nlohmann::json& j, Write& w) {
+    w.controller = j.value("controller", "");
+    w.file = j.value("file", "");
+    w.value = j.value("value", "");
+    w.if_present = j.value("if_present", false);
+    w.refused = j.value("refused", "");
+}
+}  // namespace lxbox::cgroups

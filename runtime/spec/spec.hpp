@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/cgroups/write.hpp"
+
 namespace lxbox::runtime {
 
 // -v HOST:GUEST[:ro]
@@ -115,6 +117,11 @@ struct BundleSpec {
     std::map<std::string, std::string> sysctl;
     // Between create and start the process waits on this fifo until `start` opens it.
     std::string exec_fifo;
+    // linux.cgroupsPath ("" = lxbox's own place for the cgroup named ContainerSpec::cgroup) and
+    // linux.resources as writes for either cgroup version: the host takes each controller's
+    // from the version it binds that controller to.
+    std::string cgroups_path;
+    std::vector<cgroups::Write> cgroup_v1, cgroup_v2;
 };
 
 struct ContainerSpec {
@@ -163,6 +170,12 @@ void to_json(nlohmann::json& j, const MountEntry& m);
 void from_json(const nlohmann::json& j, MountEntry& m);
 void to_json(nlohmann::json& j, const NamespaceEntry& n);
 void from_json(const nlohmann::json& j, NamespaceEntry& n);
+}  // namespace lxbox::runtime
+namespace lxbox::cgroups {
+void to_json(nlohmann::json& j, const Write& w);
+void from_json(const nlohmann::json& j, Write& w);
+}  // namespace lxbox::cgroups
+namespace lxbox::runtime {
 void to_json(nlohmann::json& j, const BundleSpec& b);
 void from_json(const nlohmann::json& j, BundleSpec& b);
 void to_json(nlohmann::json& j, const ContainerSpec& s);

@@ -12,6 +12,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
+#include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -309,6 +312,152 @@ TEST_F(OciCli, CgroupLimitsAndTheCgroupMount) {
                      "touch /sys/fs/cgroup/x 2>/dev/null || echo ro",
                      config),
               "67108864\n42\nro\n");
+}
+
+// Where the container's process sits in the hierarchy holding `controller` (v1), or in the v2
+// tree; and that hierarchy's directory on the host.
+struct CgroupDir {
+    std::string path, dir;
+};
+CgroupDir cgroup_of(pid_t pid, const std::string& controller) {
+    const std::string text = text_of("/proc/" + std::to_string(pid) + "/cgroup");
+    std::string v2;
+    for (size_t b = 0; b < text.size();) {
+        size_t e = text.find('\n', b);
+        if (e == std::string::npos) e = text.size();
+        const std::string line = text.substr(b, e - b);
+        b = e + 1;
+        const size_t c1 = line.find(':'), c2 = line.find(':', c1 + 1);
+        const std::string names = line.substr(c1 + 1, c2 - c1 - 1), path = line.substr(c2 + 1);
+        if (names.empty()) v2 = path;
+        for (size_t nb = 0; nb <= names.size() && !names.empty();) {
+            size_t ne = names.find(',', nb);
+            if (ne == std::string::npos) ne = names.size();
+            if (names.substr(nb, ne - nb) == controller) return {path, "/sys/fs/cgroup/" + names + path};
+            nb = ne + 1;
+        }
+    }
+    return {v2, "/sys/fs/cgroup" + v2};
+}
+
+// rmdir of the directories of `rel` below `base`, deepest first, in every hierarchy (a test's
+// leftovers; nothing at or above base is touched).
+void remove_cgroup_path(const std::string& base, const std::string& rel) {
+    std::vector<std::string> roots = {"/sys/fs/cgroup"};
+    if (DIR* d = ::opendir("/sys/fs/cgroup")) {
+        while (dirent* e = ::readdir(d))
+            if (e->d_name[0] != '.') roots.push_back(std::string("/sys/fs/cgroup/") + e->d_name);
+        ::closedir(d);
+    }
+    for (const auto& root : roots)
+        for (std::string p = rel; !p.empty() && p != "/"; p = p.substr(0, p.rfind('/'))) ::rmdir((root + base + p).c_str());
+}
+
+TEST_F(OciCli, CgroupsPathPlacesTheCgroupAndResourcesAreWritten) {
+    const std::string top = "/lxbox-e2e-" + std::to_string(::getpid());
+    const std::string path = top + "/pod/c1";
+    struct Cleanup {
+        std::string top;
+        ~Cleanup() { remove_cgroup_path("", top + "/pod"); }
+    } cleanup{top};
+    json config = default_config({"sleep", "60"});
+    config["linux"]["cgroupsPath"] = path;
+    config["linux"]["resources"]["memory"] = {{"limit", 50593792}, {"reservation", 25165824}};
+    config["linux"]["resources"]["cpu"] = {{"shares", 512}, {"quota", 30000}, {"period", 100000}, {"cpus", "0"}};
+    config["linux"]["resources"]["pids"] = {{"limit", 77}};
+    write_config(config);
+    auto r = run_detached({"create", "-b", bundle, "c1"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const pid_t pid = state_of("c1")["pid"].get<pid_t>();
+
+    // An absolute cgroupsPath is below each hierarchy's root, whatever cgroup we run in.
+    const CgroupDir memory = cgroup_of(pid, "memory"), pids = cgroup_of(pid, "pids"), cpu = cgroup_of(pid, "cpu");
+    EXPECT_EQ(memory.path, path);
+    EXPECT_EQ(pids.path, path);
+    EXPECT_EQ(cpu.path, path);
+    const bool v1 = ::access((memory.dir + "/memory.limit_in_bytes").c_str(), F_OK) == 0;
+    if (v1) {
+        EXPECT_EQ(text_of(memory.dir + "/memory.limit_in_bytes"), "50593792\n");
+        EXPECT_EQ(text_of(memory.dir + "/memory.soft_limit_in_bytes"), "25165824\n");
+        EXPECT_EQ(text_of(cpu.dir + "/cpu.shares"), "512\n");
+        EXPECT_EQ(text_of(cpu.dir + "/cpu.cfs_quota_us"), "30000\n");
+    } else {
+        EXPECT_EQ(text_of(memory.dir + "/memory.max"), "50593792\n");
+        EXPECT_EQ(text_of(memory.dir + "/memory.low"), "25165824\n");
+        EXPECT_EQ(text_of(cpu.dir + "/cpu.weight"), "20\n");
+        EXPECT_EQ(text_of(cpu.dir + "/cpu.max"), "30000 100000\n");
+    }
+    EXPECT_EQ(text_of(pids.dir + "/pids.max"), "77\n");
+    // v1 cpuset: the new directories above the cgroup got their parent's memory nodes, or no
+    // process could have joined.
+    EXPECT_EQ(text_of(cgroup_of(pid, "cpuset").dir + "/cpuset.cpus"), "0\n");
+    // Its process is in the cgroup in every hierarchy, as runc puts it (an engine's freezer,
+    // devices and stats find it there).
+    const std::string all = text_of("/proc/" + std::to_string(pid) + "/cgroup");
+    for (size_t b = 0; b < all.size();) {
+        size_t e = all.find('\n', b);
+        if (e == std::string::npos) e = all.size();
+        const std::string line = all.substr(b, e - b);
+        b = e + 1;
+        EXPECT_TRUE(line.ends_with(":" + path)) << line;
+    }
+
+    // A second container at the same place is refused while the first runs in it.
+    auto busy = run_detached({"create", "-b", bundle, "c2"});
+    EXPECT_NE(busy.exit_code, 0);
+    EXPECT_NE(busy.err.find("already holds processes"), std::string::npos) << busy.err;
+
+    // delete removes the cgroup itself; the directories above it stay, as runc leaves them.
+    auto del = run_oci({"delete", "--force", "c1"});
+    EXPECT_EQ(del.exit_code, 0) << del.err;
+    reap();
+    struct stat st {};
+    EXPECT_NE(::stat(memory.dir.c_str(), &st), 0);
+    EXPECT_EQ(::stat(memory.dir.substr(0, memory.dir.rfind('/')).c_str(), &st), 0);
+}
+
+TEST_F(OciCli, RelativeCgroupsPathIsBelowTheCallersCgroup) {
+    const std::string rel = "lxbox-e2e-rel-" + std::to_string(::getpid()) + "/c1";
+    const CgroupDir mine = cgroup_of(::getpid(), "memory");
+    // Below our own cgroup in each hierarchy, which differs between hierarchies.
+    struct Cleanup {
+        std::string top;
+        ~Cleanup() {
+            const std::string own = text_of("/proc/self/cgroup");
+            for (size_t b = 0; b < own.size();) {
+                size_t e = own.find('\n', b);
+                if (e == std::string::npos) e = own.size();
+                const std::string line = own.substr(b, e - b), path = line.substr(line.rfind(':') + 1);
+                b = e + 1;
+                remove_cgroup_path(path == "/" ? "" : path, top);
+            }
+        }
+    } cleanup{"/lxbox-e2e-rel-" + std::to_string(::getpid())};
+    json config = default_config({"sleep", "60"});
+    config["linux"]["cgroupsPath"] = rel;
+    write_config(config);
+    auto r = run_detached({"create", "-b", bundle, "c1"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const pid_t pid = state_of("c1")["pid"].get<pid_t>();
+    EXPECT_EQ(cgroup_of(pid, "memory").path, (mine.path == "/" ? "" : mine.path) + "/" + rel);
+    EXPECT_EQ(run_oci({"delete", "--force", "c1"}).exit_code, 0);
+    reap();
+}
+
+TEST_F(OciCli, WithoutACgroupNamespaceTheContainerSeesOnlyItsOwnCgroup) {
+    json config = default_config({});
+    auto& ns = config["linux"]["namespaces"];
+    ns.erase(std::remove(ns.begin(), ns.end(), json{{"type", "cgroup"}}), ns.end());
+    config["linux"]["resources"]["pids"] = {{"limit", 42}};
+    // Each hierarchy shows the container's own cgroup (its limit; no cgroup mount has the
+    // host's root as its root), read-only, and /sys/fs/cgroup appears once, not stacked.
+    EXPECT_EQ(output("cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max;"
+                     "awk '{for(i=7;i<=NF;i++) if($i==\"-\") t=$(i+1); if((t==\"cgroup\"||t==\"cgroup2\") && $4==\"/\") n++}"
+                     " END{print n+0}' /proc/self/mountinfo;"
+                     "grep -c ' /sys/fs/cgroup ' /proc/self/mountinfo;"
+                     "mkdir /sys/fs/cgroup/pids/x 2>/dev/null || echo ro",
+                     config),
+              "42\n0\n1\nro\n");
 }
 
 TEST_F(OciCli, HooksGetTheStateOnStdin) {

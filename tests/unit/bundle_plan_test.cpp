@@ -59,8 +59,15 @@ CgroupView v2_view() {
 
 CgroupView v1_view() {
     CgroupView v;
-    v.v1 = {{"cpu,cpuacct", "cpu,cpuacct"}, {"memory", "memory"}, {"systemd", "name=systemd"}};
+    v.v1 = {{"cpu,cpuacct", "cpu,cpuacct", ""}, {"memory", "memory", ""}, {"systemd", "name=systemd", ""}};
     return v;
+}
+
+// The v1 hierarchies of a view as (directory, mount options).
+std::vector<std::pair<std::string, std::string>> pairs(const CgroupView& v) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& h : v.v1) out.emplace_back(h.dir, h.options);
+    return out;
 }
 
 // One line per op, so a wrong sequence shows as a readable diff.
@@ -85,6 +92,8 @@ std::string describe(const MountOp& op) {
             return "early " + op.fstype + " " + op.target;
         case MountOpKind::WriteFile:
             return "write " + op.target + " " + op.data;
+        case MountOpKind::Remount:
+            return "remount " + op.target + ((op.flags & MS_RDONLY) ? " ro" : "");
     }
     return "?";
 }
@@ -337,7 +346,7 @@ TEST(BundlePlanCgroupView, V1CoMountedControllersShareOneHierarchy) {
         {"memory", "memory"},
         {"net_cls,net_prio", "net_cls,net_prio"},
         {"systemd", "name=systemd"}};
-    EXPECT_EQ(v.v1, expected);
+    EXPECT_EQ(pairs(v), expected);
 }
 
 TEST(BundlePlanCgroupView, HybridHasAUnifiedDirectory) {
@@ -351,7 +360,7 @@ TEST(BundlePlanCgroupView, HybridHasAUnifiedDirectory) {
     EXPECT_EQ(v.v2_dir, "unified");
     const std::vector<std::pair<std::string, std::string>> expected = {{"memory", "memory"},
                                                                        {"systemd", "name=systemd"}};
-    EXPECT_EQ(v.v1, expected);
+    EXPECT_EQ(pairs(v), expected);
 }
 
 TEST(BundlePlanCgroupView, FromAHybridHostsMountinfo) {
@@ -370,7 +379,46 @@ TEST(BundlePlanCgroupView, FromAHybridHostsMountinfo) {
     EXPECT_EQ(v.v2_dir, "unified");
     const std::vector<std::pair<std::string, std::string>> expected = {
         {"cpu,cpuacct", "cpu,cpuacct"}, {"systemd", "name=systemd"}};
-    EXPECT_EQ(v.v1, expected);
+    EXPECT_EQ(pairs(v), expected);
+}
+
+TEST(BundlePlanCgroupView, WithoutACgroupNamespaceTheContainersOwnDirectoriesAreBound) {
+    const char* mountinfo =
+        "25 21 0:22 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755\n"
+        "26 25 0:23 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:10 - cgroup2 cgroup2 rw\n"
+        "31 25 0:28 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid,nodev,noexec,relatime shared:15 - cgroup cgroup "
+        "rw,cpu,cpuacct\n"
+        "32 25 0:29 / /sys/fs/cgroup/memory rw,nosuid,nodev,noexec,relatime shared:16 - cgroup cgroup rw,memory\n";
+    const auto own = cgroups::parse_proc_cgroup("4:memory:/pod/c1\n1:cpu,cpuacct:/pod/c1\n0::/pod/c1\n");
+    const CgroupView v = cgroup_view(cgroups::parse_cgroup_mounts(mountinfo), &own);
+    ASSERT_EQ(v.v1.size(), 2u);
+    EXPECT_EQ(v.v1[0].source, "/sys/fs/cgroup/cpu,cpuacct/pod/c1");
+    EXPECT_EQ(v.v1[1].source, "/sys/fs/cgroup/memory/pod/c1");
+    EXPECT_EQ(v.v2_source, "/sys/fs/cgroup/unified/pod/c1");
+
+    const auto ops = plan_bundle_mounts(
+        with_mounts({mount_entry("/sys/fs/cgroup", "cgroup", "cgroup", {"nosuid", "ro"})}), v, false, true);
+    const std::vector<std::string> expected = {
+        "mount tmpfs /sys/fs/cgroup",
+        "bind /sys/fs/cgroup/cpu,cpuacct/pod/c1 /sys/fs/cgroup/cpu,cpuacct",
+        "ln /sys/fs/cgroup/cpu -> cpu,cpuacct",
+        "ln /sys/fs/cgroup/cpuacct -> cpu,cpuacct",
+        "bind /sys/fs/cgroup/memory/pod/c1 /sys/fs/cgroup/memory",
+        "bind /sys/fs/cgroup/unified/pod/c1 /sys/fs/cgroup/unified",
+        "remount /sys/fs/cgroup ro"};
+    EXPECT_EQ(steps(ops), expected);
+    const MountOp* memory = find_op(ops, MountOpKind::HostBind, "/sys/fs/cgroup/memory");
+    ASSERT_NE(memory, nullptr);
+    EXPECT_TRUE(memory->flags & MS_RDONLY);
+
+    cgroups::CgroupMounts v2;
+    v2.layout = cgroups::Layout::V2;
+    v2.v2_path = "/sys/fs/cgroup";
+    const CgroupView pure = cgroup_view(v2, &own);
+    EXPECT_EQ(pure.v2_source, "/sys/fs/cgroup/pod/c1");
+    EXPECT_EQ(steps(plan_bundle_mounts(with_mounts({mount_entry("/sys/fs/cgroup", "cgroup", "cgroup", {"ro"})}), pure,
+                                       false, true)),
+              std::vector<std::string>{"bind /sys/fs/cgroup/pod/c1 /sys/fs/cgroup"});
 }
 
 // ---- plan_bundle_mounts ----
@@ -499,7 +547,7 @@ TEST(BundlePlanMounts, CgroupOnV1IsATmpfsWithOneMountPerHierarchy) {
         "mount cgroup /sys/fs/cgroup/memory",
         "mkdir /sys/fs/cgroup/systemd",
         "mount cgroup /sys/fs/cgroup/systemd",
-        "ro /sys/fs/cgroup",
+        "remount /sys/fs/cgroup ro",
     };
     EXPECT_EQ(all_steps(ops), expected);
     // The tmpfs stays writable until the hierarchies are mounted in it; each hierarchy is ro.
@@ -521,6 +569,7 @@ TEST(BundlePlanMounts, CgroupOnV1WritableHasNoFinalReadOnly) {
         with_mounts({mount_entry("/sys/fs/cgroup", "cgroup", "cgroup", {"nosuid"})}), v1_view(),
         false, true);
     EXPECT_EQ(find_op(ops, MountOpKind::ReadOnly, "/sys/fs/cgroup"), nullptr);
+    EXPECT_EQ(find_op(ops, MountOpKind::Remount, "/sys/fs/cgroup"), nullptr);
     const MountOp* memory = find_op(ops, MountOpKind::Mount, "/sys/fs/cgroup/memory");
     ASSERT_NE(memory, nullptr);
     EXPECT_FALSE(memory->flags & MS_RDONLY);
@@ -535,7 +584,7 @@ TEST(BundlePlanMounts, CgroupOnHybridAddsTheUnifiedHierarchy) {
     ASSERT_LT(unified, ops.size());
     EXPECT_EQ(ops[unified].fstype, "cgroup2");
     EXPECT_TRUE(made_before(ops, "/sys/fs/cgroup/unified", unified));
-    EXPECT_EQ(describe(ops.back()), "ro /sys/fs/cgroup");
+    EXPECT_EQ(describe(ops.back()), "remount /sys/fs/cgroup ro");
 }
 
 TEST(BundlePlanMounts, BindMountsUseTheHostSource) {

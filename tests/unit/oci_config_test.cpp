@@ -234,8 +234,8 @@ TEST(OciConfig, RuncDefaultSpecParses) {
     EXPECT_TRUE(c.hooks.prestart.empty());
     EXPECT_TRUE(c.annotations.empty());
     EXPECT_FALSE(c.spec.userns.enabled);
-    EXPECT_FALSE(c.resources.memory_limit.has_value());
-    EXPECT_FALSE(c.resources.cpu_quota.has_value());
+    EXPECT_FALSE(c.resources.memory.limit.has_value());
+    EXPECT_FALSE(c.resources.cpu.quota.has_value());
     EXPECT_FALSE(c.resources.pids_limit.has_value());
 }
 
@@ -427,11 +427,11 @@ TEST(OciConfig, ResourcesCgroupsPathSysctlAndPropagation) {
     j["linux"]["sysctl"] = {{"net.ipv4.ip_forward", "1"}};
     j["linux"]["rootfsPropagation"] = "rslave";
     const Config c = parse_ok(j);
-    EXPECT_EQ(c.resources.memory_limit, std::optional<int64_t>(536870912));
-    EXPECT_EQ(c.resources.cpu_quota, std::optional<int64_t>(50000));
-    EXPECT_EQ(c.resources.cpu_period, std::optional<uint64_t>(100000));
+    EXPECT_EQ(c.resources.memory.limit, std::optional<int64_t>(536870912));
+    EXPECT_EQ(c.resources.cpu.quota, std::optional<int64_t>(50000));
+    EXPECT_EQ(c.resources.cpu.period, std::optional<uint64_t>(100000));
     EXPECT_EQ(c.resources.pids_limit, std::optional<int64_t>(64));
-    EXPECT_EQ(c.cgroups_path, "/lxbox/c1");
+    EXPECT_EQ(c.spec.bundle->cgroups_path, "/lxbox/c1");
     EXPECT_EQ(c.spec.bundle->sysctl.at("net.ipv4.ip_forward"), "1");
     EXPECT_EQ(c.spec.bundle->rootfs_propagation, "rslave");
 }
@@ -442,9 +442,9 @@ TEST(OciConfig, UnlimitedResourcesParseAsMinusOne) {
     j["linux"]["resources"]["cpu"] = {{"quota", -1}};
     j["linux"]["resources"]["pids"] = {{"limit", -1}};
     const Config c = parse_ok(j);
-    EXPECT_EQ(c.resources.memory_limit, std::optional<int64_t>(-1));
-    EXPECT_EQ(c.resources.cpu_quota, std::optional<int64_t>(-1));
-    EXPECT_FALSE(c.resources.cpu_period.has_value());
+    EXPECT_EQ(c.resources.memory.limit, std::optional<int64_t>(-1));
+    EXPECT_EQ(c.resources.cpu.quota, std::optional<int64_t>(-1));
+    EXPECT_FALSE(c.resources.cpu.period.has_value());
     EXPECT_EQ(c.resources.pids_limit, std::optional<int64_t>(-1));
 }
 
@@ -489,56 +489,61 @@ TEST(OciConfig, ParseProcessAloneNamesItsPath) {
     expect_refusal(not_object.error(), ErrorKind::Invalid, "process.json");
 }
 
-// ---- limits_of ----
+// ---- linux.resources ----
 
-TEST(OciConfigLimits, QuotaOverPeriodIsCpus) {
-    CgroupResources r;
-    r.memory_limit = 1 << 20;
-    r.cpu_quota = 150000;
-    r.cpu_period = 100000;
-    r.pids_limit = 32;
-    auto l = limits_of(r);
-    ASSERT_TRUE(l.ok()) << l.error().message;
-    EXPECT_EQ(l->memory_bytes, std::optional<uint64_t>(1 << 20));
-    ASSERT_TRUE(l->cpus.has_value());
-    EXPECT_DOUBLE_EQ(*l->cpus, 1.5);
-    EXPECT_EQ(l->pids, std::optional<uint64_t>(32));
+TEST(OciConfigResources, EveryGroupIsReadAndPlannedForBothVersions) {
+    json j = runc_spec();
+    j["linux"]["resources"] = {
+        {"memory", {{"limit", 50593792}, {"reservation", 50593792}, {"swap", 50593792}, {"swappiness", 10},
+                    {"disableOOMKiller", true}}},
+        {"cpu", {{"shares", 1024}, {"quota", 50000}, {"period", 100000}, {"cpus", "0"}, {"mems", "0"}}},
+        {"pids", {{"limit", 64}}},
+        {"blockIO", {{"weight", 500}, {"throttleReadBpsDevice", {{{"major", 8}, {"minor", 0}, {"rate", 1024}}}}}},
+        {"hugepageLimits", {{{"pageSize", "2MB"}, {"limit", 4194304}}}},
+        {"network", {{"classID", 1048577}, {"priorities", {{{"name", "lo"}, {"priority", 2}}}}}}};
+    const Config c = parse_ok(j);
+    EXPECT_EQ(c.resources.memory.limit, std::optional<int64_t>(50593792));
+    EXPECT_EQ(c.resources.memory.swappiness, std::optional<uint64_t>(10));
+    EXPECT_EQ(c.resources.cpu.shares, std::optional<uint64_t>(1024));
+    EXPECT_EQ(c.resources.cpu.cpus, "0");
+    EXPECT_EQ(c.resources.block_io.read_bps.size(), 1u);
+    EXPECT_EQ(c.resources.hugepage_limits.at("2MB"), 4194304u);
+    EXPECT_EQ(c.resources.network.priorities.at("lo"), 2u);
+    const auto& b = *c.spec.bundle;
+    auto has = [](const std::vector<cgroups::Write>& w, const std::string& file) {
+        return std::any_of(w.begin(), w.end(), [&](const cgroups::Write& x) { return x.file == file; });
+    };
+    EXPECT_TRUE(has(b.cgroup_v1, "memory.swappiness"));
+    EXPECT_TRUE(has(b.cgroup_v1, "blkio.throttle.read_bps_device"));
+    EXPECT_TRUE(has(b.cgroup_v2, "io.max"));
+    EXPECT_TRUE(has(b.cgroup_v2, "cpu.weight"));
 }
 
-TEST(OciConfigLimits, QuotaWithoutPeriodUsesTheKernelDefault) {
-    CgroupResources r;
-    r.cpu_quota = 25000;
-    auto l = limits_of(r);
-    ASSERT_TRUE(l.ok()) << l.error().message;
-    ASSERT_TRUE(l->cpus.has_value());
-    EXPECT_DOUBLE_EQ(*l->cpus, 0.25);
-}
-
-TEST(OciConfigLimits, MinusOneAndZeroMeanUnlimited) {
-    for (int64_t v : {int64_t{-1}, int64_t{0}}) {
-        CgroupResources r;
-        r.memory_limit = v;
-        r.cpu_quota = v;
-        r.cpu_period = 100000;
-        r.pids_limit = v;
-        auto l = limits_of(r);
-        ASSERT_TRUE(l.ok()) << l.error().message;
-        EXPECT_FALSE(l->memory_bytes.has_value()) << v;
-        EXPECT_FALSE(l->cpus.has_value()) << v;
-        EXPECT_FALSE(l->pids.has_value()) << v;
-    }
-    auto none = limits_of(CgroupResources{});
-    ASSERT_TRUE(none.ok());
-    EXPECT_FALSE(none->memory_bytes || none->cpus || none->pids);
-}
-
-TEST(OciConfigLimits, ZeroPeriodWithAQuotaIsRefused) {
-    CgroupResources r;
-    r.cpu_quota = 50000;
-    r.cpu_period = 0;
-    auto l = limits_of(r);
-    ASSERT_FALSE(l.ok());
-    expect_refusal(l.error(), ErrorKind::Invalid, "linux.resources.cpu.period");
+TEST(OciConfigResources, WhatNoCgroupVersionCanDoIsRefusedAtParse) {
+    json j = runc_spec();
+    // Both versions refuse nothing here alone (v1 has swappiness); so it parses.
+    j["linux"]["resources"]["memory"] = {{"swappiness", 10}};
+    (void)parse_ok(j);
+    j["linux"]["resources"]["memory"] = {{"swappiness", 101}};
+    expect_refusal(parse_error(j), ErrorKind::Invalid, "linux.resources.memory.swappiness");
+    j = runc_spec();
+    j["linux"]["resources"]["memory"] = {{"limit", 100}, {"swap", 50}};
+    expect_refusal(parse_error(j), ErrorKind::Invalid, "linux.resources.memory.swap");
+    j = runc_spec();
+    j["linux"]["resources"]["cpu"] = {{"cpus", "zero"}};
+    expect_refusal(parse_error(j), ErrorKind::Invalid, "linux.resources.cpu.cpus");
+    j = runc_spec();
+    j["linux"]["resources"]["blockIO"] = {{"weight", 5}};
+    expect_refusal(parse_error(j), ErrorKind::Invalid, "linux.resources.blockIO.weight");
+    j = runc_spec();
+    j["linux"]["resources"]["hugepageLimits"] = {{{"pageSize", "2M"}, {"limit", 1}}};
+    expect_refusal(parse_error(j), ErrorKind::Invalid, "linux.resources.hugepageLimits[0].pageSize");
+    j = runc_spec();
+    j["linux"]["resources"]["unified"] = {{"../etc", "1"}};
+    expect_refusal(parse_error(j), ErrorKind::Invalid, "linux.resources.unified");
+    j = runc_spec();
+    j["linux"]["cgroupsPath"] = "/a/../b";
+    expect_refusal(parse_error(j), ErrorKind::Invalid, "linux.cgroupsPath");
 }
 
 // ---- Refusals, each naming its field ----
