@@ -1,13 +1,13 @@
 #include "tests/common/test_support.hpp"
 
 #include <dirent.h>
-
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -115,6 +115,23 @@ ScratchDir::ScratchDir() {
 }
 
 ScratchDir::~ScratchDir() { (void)lxbox::remove_tree(path_); }
+
+std::string open_fds() {
+    std::vector<int> fds;
+    DIR* d = ::opendir("/proc/self/fd");
+    if (!d) return "";
+    const int own = ::dirfd(d);
+    while (dirent* e = ::readdir(d)) {
+        if (e->d_name[0] == '.') continue;
+        const int fd = std::atoi(e->d_name);
+        if (fd != own) fds.push_back(fd);
+    }
+    ::closedir(d);
+    std::sort(fds.begin(), fds.end());
+    std::string out;
+    for (int fd : fds) out += (out.empty() ? "" : " ") + std::to_string(fd);
+    return out;
+}
 
 std::string busybox_tarball() { return std::string(LXBOX_BUILD_DIR) + "/distro-images/busybox-rootfs.tar"; }
 

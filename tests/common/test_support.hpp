@@ -48,6 +48,10 @@ private:
     std::string path_;
 };
 
+// This process's open fds, read in-process ("0 1 2 ..."): listing them with a child process
+// (ls /proc/PID/fd) races with the closing of that child's own pipe ends.
+std::string open_fds();
+
 // Path of the busybox rootfs tarball built at build time.
 std::string busybox_tarball();
 

@@ -171,14 +171,14 @@ TEST_F(LaunchCli, TwoHundredThrowawayContainersLeaveNothingBehind) {
     const std::string tar = std::string(LXBOX_BUILD_DIR) + "/distro-images/busybox-rootfs.tar";
     ASSERT_EQ(run_lxbox(root, {"import", "leakcheck", tar}).exit_code, 0);
     const std::string mounts = read_file("/proc/self/mountinfo").value();
-    const std::string fds = run({"ls", "/proc/" + std::to_string(::getpid()) + "/fd"}).out;
+    const std::string fds = open_fds();
     for (int i = 0; i < 200; ++i) {
         auto r = run_lxbox(root, {"launch", "leakcheck", "--rm", "--memory", "64m", "--pids-limit", "50", "--", "true"});
         ASSERT_EQ(r.exit_code, 0) << "run " << i << ": " << r.err;
     }
     EXPECT_EQ(read_file("/proc/self/mountinfo").value(), mounts);
     EXPECT_EQ(rm_cgroups_of("leakcheck"), "");
-    EXPECT_EQ(run({"ls", "/proc/" + std::to_string(::getpid()) + "/fd"}).out, fds);
+    EXPECT_EQ(open_fds(), fds);
     // No lxbox process of this store left (the [l] keeps pgrep from matching its own shell).
     EXPECT_EQ(run({"sh", "-c", "pgrep -f '[l]xbox --root " + root + "' || true"}).out, "");
     EXPECT_EQ(run({"ls", "-A", root + "/containers"}).out, "");

@@ -170,7 +170,7 @@ TEST_F(ContainerProcesses, RepeatedRunsLeakNoMountsProcessesOrFds) {
     // A host fd without O_CLOEXEC, as a careless library might leave: it must not get in.
     const int stray = ::open("/dev/null", O_RDONLY);
     const std::string mounts_before = read_file("/proc/self/mountinfo").value();
-    const auto fds_before = run({"ls", "/proc/" + std::to_string(::getpid()) + "/fd"}).out;
+    const auto fds_before = open_fds();
     for (int i = 0; i < 10; ++i) {
         // init lets go of the error pipe the moment the command has exec'd (it cannot be opened
         // meanwhile: init is not dumpable), so the shell may look a little early; retry.
@@ -182,7 +182,7 @@ TEST_F(ContainerProcesses, RepeatedRunsLeakNoMountsProcessesOrFds) {
     }
     EXPECT_EQ(read_file("/proc/self/mountinfo").value(), mounts_before);
     EXPECT_TRUE(children_of(::getpid()).empty());
-    EXPECT_EQ(run({"ls", "/proc/" + std::to_string(::getpid()) + "/fd"}).out, fds_before);
+    EXPECT_EQ(open_fds(), fds_before);
     ::close(stray);
 }
 
