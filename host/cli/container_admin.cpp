@@ -129,13 +129,15 @@ Result<int> cmd_rm(const GlobalOptions& g, const std::vector<std::string>& names
         }
         const std::string cgroup = cgroup_name(store.container_dir(name));
         LXBOX_TRY(store.remove_container(name).context("rm " + name));
-        // A launcher killed with SIGKILL cannot remove its container's (empty) cgroup. create()
-        // takes over an empty leftover group and remove() deletes it; failing that (rootless,
-        // no writable hierarchy) the empty group is harmless, so it is only logged.
-        if (auto cg = cgroups::Cgroup::create(cgroup, {}); cg) {
-            if (auto st = cg->remove(); !st) spdlog::debug("rm {}: {}", name, st.error().message);
+        // A launcher killed with SIGKILL cannot remove its container's (empty) cgroup: found in
+        // every hierarchy it may have used (limits, devices, membership) and removed here;
+        // failing that (rootless, no writable hierarchy) the empty group is harmless, so it is
+        // only logged.
+        if (auto found = cgroups::Cgroup::open_existing(cgroup); found) {
+            auto cg = cgroups::Cgroup::adopt(cgroup, found->paths());
+            if (auto st = cg.remove(); !st) spdlog::debug("rm {}: {}", name, st.error().message);
         } else {
-            spdlog::debug("rm {}: {}", name, cg.error().message);
+            spdlog::debug("rm {}: {}", name, found.error().message);
         }
     }
     return 0;

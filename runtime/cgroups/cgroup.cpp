@@ -81,6 +81,11 @@ Status write_cgroup_file(const std::string& path, const std::string& value) {
 
 Status write_limits(const std::string& dir, const std::vector<Write>& writes) {
     for (const auto& w : writes) {
+        if (w.file == kDeviceProgram) {
+            auto rules = LXBOX_TRY(decode_device_rules(w.value));
+            LXBOX_TRY(attach_device_program(dir, compile_device_program(rules)).context("set the device rules"));
+            continue;
+        }
         const std::string path = dir + "/" + w.file;
         auto st = write_cgroup_file(path, w.value);
         if (!st.ok() && w.if_present && st.error().errno_value == ENOENT) {
@@ -274,11 +279,12 @@ Result<Cgroup> Cgroup::open_existing_in(const CgroupMounts& mounts, const OwnCgr
                 candidates.push_back(std::move(h));
     };
     // The all-limits plan first, so the order of paths() is the order create() used.
-    add(Limits{1, 1.0, 1});
+    add(Limits{1, 1.0, 1, default_device_rules()});
     add(Limits{});
-    add(Limits{1, std::nullopt, std::nullopt});
-    add(Limits{std::nullopt, 1.0, std::nullopt});
-    add(Limits{std::nullopt, std::nullopt, 1});
+    add(Limits{1, std::nullopt, std::nullopt, {}});
+    add(Limits{std::nullopt, 1.0, std::nullopt, {}});
+    add(Limits{std::nullopt, std::nullopt, 1, {}});
+    add(Limits{std::nullopt, std::nullopt, std::nullopt, default_device_rules()});
 
     Cgroup cg(name, false);
     for (const auto& h : candidates) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "runtime/base/error.hpp"
+#include "runtime/cgroups/devices.hpp"
 #include "runtime/cgroups/write.hpp"
 
 namespace lxbox::cgroups {
@@ -27,6 +28,7 @@ struct Limits {
     std::optional<uint64_t> memory_bytes;  // hard limit, swap not allowed on top of it
     std::optional<double> cpus;            // CPU bandwidth in CPUs (0.5 = half a CPU)
     std::optional<uint64_t> pids;          // maximum number of tasks
+    std::vector<DeviceRule> devices;       // device cgroup rules; none = the caller's own
 };
 
 // ---- Pure: the layout of the cgroup mounts ----
@@ -64,7 +66,7 @@ Result<std::string> dir_in_mount(const std::string& mountpoint, const std::strin
 // v2: memory.max (+ memory.swap.max 0), cpu.max "<quota> 100000", pids.max.
 std::vector<Write> plan_limits_v2(const Limits& limits);
 // v1: memory.limit_in_bytes (+ memory.memsw.limit_in_bytes), cpu.cfs_period_us then
-// cpu.cfs_quota_us, pids.max.
+// cpu.cfs_quota_us, pids.max; on both, the device rules (plan_devices_v1/v2).
 std::vector<Write> plan_limits_v1(const Limits& limits);
 
 // Rejects limits the kernel would refuse or that could never run a container: cpus not > 0

@@ -236,7 +236,7 @@ Result<std::vector<Hierarchy>> plan_hierarchies(const CgroupMounts& mounts, cons
     static const std::pair<const char*, const char*> kControllers[] = {
         {"memory", "memory"}, {"cpu", "cpu"},         {"cpuset", "cpuset"}, {"pids", "pids"},
         {"blkio", "io"},      {"hugetlb", "hugetlb"}, {"net_cls", ""},      {"net_prio", ""},
-        {"rdma", "rdma"},     {"misc", "misc"}};
+        {"rdma", "rdma"},     {"misc", "misc"},       {"devices", "devices"}};
     std::vector<std::string> handled;
     for (const auto& [v1name, v2name] : kControllers) {
         handled.push_back(v1name);
@@ -248,7 +248,8 @@ Result<std::vector<Hierarchy>> plan_hierarchies(const CgroupMounts& mounts, cons
             LXBOX_TRY(take(v1_writes, v1name, out[LXBOX_TRY(v1_hierarchy(v1name))]));
         } else if (*v2name && !mounts.v2_path.empty()) {
             Hierarchy& h = out[LXBOX_TRY(v2_hierarchy())];
-            h.enable.push_back(v2name);
+            // v2 has no devices controller: its rules are a program attached to the cgroup.
+            if (std::string_view(v2name) != "devices") h.enable.push_back(v2name);
             LXBOX_TRY(take(v2_writes, v2name, h));
         } else {
             return Error(ErrorKind::Unsupported,

@@ -38,6 +38,7 @@ std::vector<Write> plan_limits_v2(const Limits& l) {
         w.push_back({"cpu", "cpu.max",
                      std::to_string(cpu_quota_us(*l.cpus)) + " " + std::to_string(kCpuPeriodUs)});
     if (l.pids) w.push_back({"pids", "pids.max", std::to_string(*l.pids)});
+    for (auto& d : plan_devices_v2(l.devices)) w.push_back(std::move(d));
     return w;
 }
 
@@ -56,6 +57,7 @@ std::vector<Write> plan_limits_v1(const Limits& l) {
         w.push_back({"cpu", "cpu.cfs_quota_us", std::to_string(cpu_quota_us(*l.cpus))});
     }
     if (l.pids) w.push_back({"pids", "pids.max", std::to_string(*l.pids)});
+    for (auto& d : plan_devices_v1(l.devices)) w.push_back(std::move(d));
     return w;
 }
 

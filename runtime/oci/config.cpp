@@ -124,6 +124,33 @@ Result<std::vector<IdMapping>> mappings_at(const json& obj, const char* key, con
     return out;
 }
 
+// linux.resources.devices: the device cgroup's allow/deny list.
+Result<std::vector<cgroups::DeviceRule>> parse_device_rules(const json& res, const std::string& q) {
+    std::vector<cgroups::DeviceRule> rules;
+    const json* list = find(res, "devices");
+    if (!list) return rules;
+    if (!list->is_array()) return invalid(q + ".devices", "expected an array");
+    for (size_t i = 0; i < list->size(); ++i) {
+        const json& d = (*list)[i];
+        const std::string e = q + ".devices[" + std::to_string(i) + "]";
+        if (!d.is_object()) return invalid(e, "expected an object");
+        cgroups::DeviceRule r;
+        const auto allow = LXBOX_TRY(bool_at(d, "allow", e));
+        if (!allow) return invalid(e + ".allow", "required");
+        r.allow = *allow;
+        const std::string type = LXBOX_TRY(string_at(d, "type", e)).value_or("a");
+        if (type != "a" && type != "c" && type != "b") return invalid(e + ".type", "'" + type + "' is not one of a, c, b");
+        r.type = type[0];
+        r.major = LXBOX_TRY(int_at<int64_t>(d, "major", e)).value_or(-1);
+        r.minor = LXBOX_TRY(int_at<int64_t>(d, "minor", e)).value_or(-1);
+        r.access = LXBOX_TRY(string_at(d, "access", e)).value_or("rwm");
+        if (r.access.empty() || r.access.find_first_not_of("rwm") != std::string::npos)
+            return invalid(e + ".access", "'" + r.access + "' is not made of r, w and m");
+        rules.push_back(r);
+    }
+    return rules;
+}
+
 // linux.resources (runtime-spec config-linux.md "Control groups").
 Result<cgroups::Resources> parse_resources(const json& res, const std::string& q) {
     cgroups::Resources r;
@@ -279,7 +306,10 @@ Status parse_linux(const json& lx, Config& c) {
             b.sysctl[k] = v.get<std::string>();
         }
     }
-    if (const json* res = LXBOX_TRY(object_at(lx, "resources", p))) c.resources = LXBOX_TRY(parse_resources(*res, p + ".resources"));
+    if (const json* res = LXBOX_TRY(object_at(lx, "resources", p))) {
+        c.resources = LXBOX_TRY(parse_resources(*res, p + ".resources"));
+        c.device_rules = LXBOX_TRY(parse_device_rules(*res, p + ".resources"));
+    }
     b.cgroups_path = LXBOX_TRY(string_at(lx, "cgroupsPath", p)).value_or("");
     if (!b.cgroups_path.empty())
         if (auto st = cgroups::validate_cgroups_path(b.cgroups_path); !st.ok())
@@ -315,9 +345,38 @@ Status parse_linux(const json& lx, Config& c) {
     }
     if (const json* devices = find(lx, "devices")) {
         if (!devices->is_array()) return invalid(p + ".devices", "expected an array");
-        if (!devices->empty())
-            return Error(ErrorKind::Unsupported, p + ".devices: extra device nodes are not supported yet");
+        for (size_t i = 0; i < devices->size(); ++i) {
+            const json& d = (*devices)[i];
+            const std::string e = p + ".devices[" + std::to_string(i) + "]";
+            if (!d.is_object()) return invalid(e, "expected an object");
+            DeviceNode n;
+            n.path = *LXBOX_TRY(string_at(d, "path", e, true));
+            if (n.path.empty() || n.path[0] != '/' || n.path.find("/../") != std::string::npos || n.path.ends_with("/.."))
+                return invalid(e + ".path", "'" + n.path + "' is not an absolute path without '..'");
+            const std::string type = *LXBOX_TRY(string_at(d, "type", e, true));
+            if (type != "c" && type != "b" && type != "u" && type != "p")
+                return invalid(e + ".type", "'" + type + "' is not one of c, b, u, p");
+            n.type = type[0];
+            const bool numbered = n.type != 'p';
+            n.major = LXBOX_TRY(int_at<int64_t>(d, "major", e, numbered)).value_or(0);
+            n.minor = LXBOX_TRY(int_at<int64_t>(d, "minor", e, numbered)).value_or(0);
+            if (n.major < 0 || n.major > 4095) return invalid(e + ".major", "must be 0-4095");
+            if (n.minor < 0 || n.minor > 1048575) return invalid(e + ".minor", "must be 0-1048575");
+            n.mode = LXBOX_TRY(int_at<uint32_t>(d, "fileMode", e)).value_or(0666);
+            n.uid = LXBOX_TRY(int_at<uint32_t>(d, "uid", e)).value_or(0);
+            n.gid = LXBOX_TRY(int_at<uint32_t>(d, "gid", e)).value_or(0);
+            b.devices.push_back(n);
+        }
     }
+    // The device cgroup as runc makes it: the bundle's rules, then each linux.devices node and
+    // the default devices allowed.
+    std::vector<cgroups::DeviceRule> rules = c.device_rules;
+    for (const auto& n : b.devices)
+        if (n.type != 'p') rules.push_back({true, n.type == 'b' ? 'b' : 'c', n.major, n.minor, "rwm"});
+    if (!rules.empty())
+        for (auto& r : cgroups::default_allowed_devices()) rules.push_back(std::move(r));
+    for (auto& w : cgroups::plan_devices_v1(rules)) b.cgroup_v1.push_back(std::move(w));
+    for (auto& w : cgroups::plan_devices_v2(rules)) b.cgroup_v2.push_back(std::move(w));
     return {};
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "runtime/base/error.hpp"
+#include "runtime/cgroups/devices.hpp"
 #include "runtime/cgroups/resources.hpp"
 #include "runtime/spec/spec.hpp"
 
@@ -35,6 +36,7 @@ struct Config {
     // linux.resources as read; spec.bundle carries them planned as cgroup writes (and
     // linux.cgroupsPath).
     cgroups::Resources resources;
+    std::vector<cgroups::DeviceRule> device_rules;  // linux.resources.devices, as read
 };
 
 // bundle_dir: absolute; root.path and relative bind sources are taken relative to it.

@@ -233,6 +233,22 @@ std::vector<MountOp> plan_bundle_mounts(const BundleSpec& bundle, const CgroupVi
         link("/dev/stdout", "/proc/self/fd/1");
         link("/dev/stderr", "/proc/self/fd/2");
     }
+    // linux.devices: made like the default ones (bound from the host in a user namespace,
+    // where mknod is not allowed).
+    for (const auto& d : bundle.devices) {
+        const std::string target = clean(d.path);
+        for (const auto& p : parents(target)) dir(p);
+        if (userns) {
+            host_bind(target, d.path, 0, false, 0);
+            continue;
+        }
+        MountOp op{MountOpKind::MakeDevice, target, "", 0, "", d.mode & 07777,
+                   static_cast<unsigned>(d.major), static_cast<unsigned>(d.minor)};
+        op.device_type = d.type == 'u' ? 'c' : d.type;
+        op.uid = d.uid;
+        op.gid = d.gid;
+        ops.push_back(std::move(op));
+    }
     for (const auto& [key, value] : bundle.sysctl) {
         std::string path = "/proc/sys/" + key;
         for (size_t i = 10; i < path.size(); ++i)

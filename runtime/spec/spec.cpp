@@ -97,13 +97,28 @@ void from_json(const nlohmann::json& j, NamespaceEntry& n) {
     get_opt(j, "path", n.path);
 }
 
+void to_json(nlohmann::json& j, const DeviceNode& d) {
+    j = {{"path", d.path}, {"type", std::string(1, d.type)}, {"major", d.major}, {"minor", d.minor},
+         {"mode", d.mode}, {"uid", d.uid}, {"gid", d.gid}};
+}
+void from_json(const nlohmann::json& j, DeviceNode& d) {
+    get_opt(j, "path", d.path);
+    const std::string type = j.value("type", "c");
+    d.type = type.empty() ? 'c' : type[0];
+    get_opt(j, "major", d.major);
+    get_opt(j, "minor", d.minor);
+    get_opt(j, "mode", d.mode);
+    get_opt(j, "uid", d.uid);
+    get_opt(j, "gid", d.gid);
+}
+
 void to_json(nlohmann::json& j, const BundleSpec& b) {
     j = {{"rootfs", b.rootfs},         {"rootfs_readonly", b.rootfs_readonly},
          {"rootfs_propagation", b.rootfs_propagation}, {"mounts", b.mounts},
          {"namespaces", b.namespaces}, {"masked_paths", b.masked_paths},
          {"readonly_paths", b.readonly_paths}, {"sysctl", b.sysctl},
          {"exec_fifo", b.exec_fifo}, {"cgroups_path", b.cgroups_path},
-         {"cgroup_v1", b.cgroup_v1}, {"cgroup_v2", b.cgroup_v2}};
+         {"cgroup_v1", b.cgroup_v1}, {"cgroup_v2", b.cgroup_v2}, {"devices", b.devices}};
 }
 void from_json(const nlohmann::json& j, BundleSpec& b) {
     get_opt(j, "rootfs", b.rootfs);
@@ -118,6 +133,7 @@ void from_json(const nlohmann::json& j, BundleSpec& b) {
     get_opt(j, "cgroups_path", b.cgroups_path);
     get_opt(j, "cgroup_v1", b.cgroup_v1);
     get_opt(j, "cgroup_v2", b.cgroup_v2);
+    get_opt(j, "devices", b.devices);
 }
 
 void to_json(nlohmann::json& j, const ProcessSpec& p) {

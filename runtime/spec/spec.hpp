@@ -105,6 +105,15 @@ struct NamespaceEntry {
     std::string path;
 };
 
+// A device node of an OCI bundle (linux.devices), made in the container's /dev.
+struct DeviceNode {
+    std::string path;  // absolute, inside the container
+    char type = 'c';   // 'c' character ('u' unbuffered is the same), 'b' block, 'p' fifo
+    int64_t major = 0, minor = 0;
+    uint32_t mode = 0666;  // permission bits
+    uint32_t uid = 0, gid = 0;
+};
+
 // A container from an OCI bundle (`lxbox oci`): its root and mounts are the bundle's, used as
 // they are, instead of lxbox's overlay over an image and its own /proc, /sys and /dev.
 struct BundleSpec {
@@ -115,6 +124,7 @@ struct BundleSpec {
     std::vector<NamespaceEntry> namespaces;
     std::vector<std::string> masked_paths, readonly_paths;
     std::map<std::string, std::string> sysctl;
+    std::vector<DeviceNode> devices;  // made after the bundle's mounts (a /dev tmpfs among them)
     // Between create and start the process waits on this fifo until `start` opens it.
     std::string exec_fifo;
     // linux.cgroupsPath ("" = lxbox's own place for the cgroup named ContainerSpec::cgroup) and
@@ -176,6 +186,8 @@ void to_json(nlohmann::json& j, const Write& w);
 void from_json(const nlohmann::json& j, Write& w);
 }  // namespace lxbox::cgroups
 namespace lxbox::runtime {
+void to_json(nlohmann::json& j, const DeviceNode& d);
+void from_json(const nlohmann::json& j, DeviceNode& d);
 void to_json(nlohmann::json& j, const BundleSpec& b);
 void from_json(const nlohmann::json& j, BundleSpec& b);
 void to_json(nlohmann::json& j, const ContainerSpec& s);

@@ -157,6 +157,33 @@ TEST_F(Hardening, ExecIsHardenedToo) {
     EXPECT_EQ(run_lxbox(root, {"rm", "-f", "svc"}).exit_code, 0);
 }
 
+// CAP_MKNOD is in docker's set, so the device cgroup is what keeps a container from making a
+// node for a host device and opening it (here /dev/loop-control, 10:237, which root can open on
+// this host).
+TEST_F(Hardening, DeviceNodesBeyondTheSafeSetCannotBeOpened) {
+    const std::string script =
+        "mknod /tmp/lc c 10 237 && echo made; (exec 3</tmp/lc) 2>/dev/null && echo opened;"
+        "echo x >/dev/null && head -c 1 /dev/urandom | wc -c";
+    auto r = run_lxbox(root, {"launch", "--rm", "-T", "--", "sh", "-c", script});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "made\n1\n");
+    auto p = run_lxbox(root, {"launch", "--rm", "-T", "--privileged", "--", "sh", "-c", script});
+    EXPECT_EQ(p.out, "made\nopened\n1\n");  // --privileged: all devices, as docker's
+
+    // A process that joins the container later is under the same rules.
+    auto bg = run({"sh", "-c", std::string(LXBOX_BINARY) + " --root " + root +
+                                   " launch --name devs -T -- sleep 30 >/dev/null 2>&1 & echo started"});
+    ASSERT_EQ(bg.out, "started\n");
+    std::string out;
+    for (int i = 0; i < 200 && out.empty(); ++i) {
+        auto e = run_lxbox(root, {"exec", "devs", "-T", "--", "sh", "-c", script});
+        if (e.exit_code == 0) out = e.out;
+        else ::usleep(20000);
+    }
+    EXPECT_EQ(out, "made\n1\n");
+    EXPECT_EQ(run_lxbox(root, {"rm", "-f", "devs"}).exit_code, 0);
+}
+
 TEST_F(Hardening, ExecInheritsTheContainersSettingsUnlessGivenItsOwn) {
     ASSERT_EQ(run_lxbox(root, {"launch", "--rm", "--", "true"}).exit_code, 0);
     auto bg = run({"sh", "-c", std::string(LXBOX_BINARY) + " --root " + root +

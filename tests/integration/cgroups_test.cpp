@@ -1,6 +1,7 @@
 // Cgroups on the real kernel (root): limits that bite, membership, teardown that leaves
 // nothing. Runs on whatever layout the host has (v1, v2 or hybrid); the pure-v2 code path is
 // also driven on a cgroup2 mount made here, which on a hybrid host has no controllers.
+#include <fcntl.h>
 #include <grp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -8,6 +9,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -399,6 +401,74 @@ TEST_F(CgroupsV2Tree, MissingControllerFailsClearlyAndLeavesNothing) {
         << cg.error().message;
     std::string own_dir = scratch_.path() + (own_[""] == "/" ? "" : own_[""]);
     EXPECT_FALSE(exists(own_dir + "/lxbox/" + name));
+}
+
+}  // namespace
+}  // namespace lxbox::cgroups
+
+namespace lxbox::cgroups {
+namespace {
+
+// What a process may open and mknod under docker's device rules: the safe nodes, never another
+// device (here /dev/loop-control, which root may open on the host), mknod of anything.
+int device_probe() {
+    int code = 0;
+    int fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) code |= 1;
+    ::close(fd);
+    fd = ::open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+    if (fd >= 0 || errno != EPERM) code |= 2;
+    if (fd >= 0) ::close(fd);
+    char node[64];
+    std::snprintf(node, sizeof node, "/dev/shm/lxbox-probe-%d", static_cast<int>(::getpid()));
+    if (::mknod(node, S_IFCHR | 0600, makedev(10, 237)) != 0) code |= 4;
+    fd = ::open(node, O_RDWR | O_CLOEXEC);
+    if (fd >= 0 || errno != EPERM) code |= 8;
+    if (fd >= 0) ::close(fd);
+    ::unlink(node);
+    return code;
+}
+
+// The v2 path: the rules compiled to a BPF program on the cgroup (a hybrid host runs a v2
+// cgroup's device programs as well as its v1 devices controller).
+TEST_F(CgroupsV2Tree, DeviceProgramAllowsOnlyTheSafeDevices) {
+    ASSERT_EQ(::access("/dev/loop-control", F_OK), 0) << "the probe needs /dev/loop-control";
+    // Without the program the probe's device opens: otherwise this test would prove nothing.
+    Child control(device_probe);
+    control.go();
+    int status = control.wait();
+    ASSERT_TRUE(WIFEXITED(status));
+    ASSERT_EQ(WEXITSTATUS(status) & 2, 2) << "/dev/loop-control is not openable here at all";
+
+    const std::string name = unique_name("v2dev");
+    Limits limits;
+    limits.devices = default_device_rules();
+    auto cg = Cgroup::create_in(mounts_, own_, name, limits);
+    ASSERT_TRUE(cg.ok()) << cg.error().message;
+    Child probe(device_probe);
+    ASSERT_TRUE(cg->add_process(probe.pid()).ok());
+    probe.go();
+    status = probe.wait();
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "1: /dev/null refused, 2: loop-control opened, 4: mknod refused, "
+                                         "8: the made node opened";
+    EXPECT_TRUE(cg->remove().ok());
+}
+
+// The same rules through the host's own layout (v1 devices controller on v1 and hybrid).
+TEST_F(CgroupsTest, DeviceRulesAllowOnlyTheSafeDevices) {
+    const std::string name = unique_name("dev");
+    Limits limits;
+    limits.devices = default_device_rules();
+    auto cg = create_or_skip(name, limits);
+    if (!cg) return;
+    Child probe(device_probe);
+    ASSERT_TRUE(cg->add_process(probe.pid()).ok());
+    probe.go();
+    const int status = probe.wait();
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "1: /dev/null refused, 2: loop-control opened, 4: mknod refused, "
+                                         "8: the made node opened";
 }
 
 }  // namespace

@@ -271,3 +271,123 @@ TEST(CgroupPlace, BadPathsAreRefused) {
 
 }  // namespace
 }  // namespace lxbox::cgroups
+
+namespace lxbox::cgroups {
+namespace {
+
+// ---- The device cgroup ----
+
+// Runs a compiled device program on one request, as the kernel would: the subset of eBPF the
+// compiler emits (32-bit loads from the context, 32-bit and/rsh, 64-bit moves, jne, exit).
+// Returns the program's verdict, or -1 for an instruction outside that subset.
+int run_program(const std::vector<bpf_insn>& p, char type, const std::string& access, uint32_t major, uint32_t minor) {
+    uint32_t acc = 0;
+    for (char c : access) acc |= c == 'm' ? BPF_DEVCG_ACC_MKNOD : c == 'r' ? BPF_DEVCG_ACC_READ : BPF_DEVCG_ACC_WRITE;
+    const uint32_t ctx[3] = {acc << 16 | (type == 'b' ? BPF_DEVCG_DEV_BLOCK : BPF_DEVCG_DEV_CHAR), major, minor};
+    uint64_t r[11] = {};
+    for (size_t pc = 0; pc < p.size(); ++pc) {
+        const bpf_insn& i = p[pc];
+        switch (i.code) {
+            case BPF_LDX | BPF_MEM | BPF_W:
+                if (i.src_reg != BPF_REG_1 || i.off % 4 || i.off / 4 > 2) return -1;
+                r[i.dst_reg] = ctx[i.off / 4];
+                break;
+            case BPF_ALU | BPF_AND | BPF_K:
+                r[i.dst_reg] = static_cast<uint32_t>(r[i.dst_reg]) & static_cast<uint32_t>(i.imm);
+                break;
+            case BPF_ALU | BPF_RSH | BPF_K:
+                r[i.dst_reg] = static_cast<uint32_t>(r[i.dst_reg]) >> i.imm;
+                break;
+            case BPF_ALU64 | BPF_MOV | BPF_X:
+                r[i.dst_reg] = r[i.src_reg];
+                break;
+            case BPF_ALU64 | BPF_MOV | BPF_K:
+                r[i.dst_reg] = static_cast<uint64_t>(static_cast<int64_t>(i.imm));
+                break;
+            case BPF_JMP | BPF_JNE | BPF_K:
+                if (r[i.dst_reg] != static_cast<uint64_t>(static_cast<int64_t>(i.imm))) pc += i.off;
+                break;
+            case BPF_JMP | BPF_EXIT:
+                return static_cast<int>(r[0]);
+            default:
+                return -1;
+        }
+    }
+    return -1;  // fell off the end: the verifier would refuse it
+}
+
+TEST(DeviceRules, DefaultProgramAllowsTheSafeSetAndMknodOnly) {
+    const auto p = compile_device_program(default_device_rules());
+    EXPECT_EQ(run_program(p, 'c', "rw", 1, 3), 1);     // /dev/null
+    EXPECT_EQ(run_program(p, 'c', "rw", 1, 9), 1);     // /dev/urandom
+    EXPECT_EQ(run_program(p, 'c', "rw", 136, 4), 1);   // /dev/pts/4
+    EXPECT_EQ(run_program(p, 'c', "rw", 5, 2), 1);     // /dev/ptmx
+    EXPECT_EQ(run_program(p, 'c', "rw", 10, 200), 1);  // /dev/net/tun
+    EXPECT_EQ(run_program(p, 'b', "m", 8, 0), 1);      // mknod of a disk's node...
+    EXPECT_EQ(run_program(p, 'b', "r", 8, 0), 0);      // ...but never opening it
+    EXPECT_EQ(run_program(p, 'b', "rw", 254, 0), 0);
+    EXPECT_EQ(run_program(p, 'c', "r", 10, 237), 0);   // /dev/loop-control
+    EXPECT_EQ(run_program(p, 'c', "rw", 1, 1), 0);     // /dev/mem
+    EXPECT_EQ(run_program(p, 'c', "mr", 1, 11), 0);    // mknod+read together exceeds "m"
+}
+
+TEST(DeviceRules, TheLastMatchingRuleWinsAndAnAllRuleEndsTheProgram) {
+    const std::vector<DeviceRule> rules = {DeviceRule{true}, DeviceRule{false, 'c', 10, -1, "rwm"},
+                                           DeviceRule{true, 'c', 10, 200, "rw"}};
+    const auto p = compile_device_program(rules);
+    EXPECT_EQ(run_program(p, 'c', "rw", 10, 200), 1);  // allowed again by the last rule
+    EXPECT_EQ(run_program(p, 'c', "m", 10, 200), 0);   // not with mknod
+    EXPECT_EQ(run_program(p, 'c', "r", 10, 237), 0);   // the major's deny
+    EXPECT_EQ(run_program(p, 'b', "r", 8, 0), 1);      // the first rule's allow-all
+    // Nothing is emitted after the allow-all (it would be unreachable, which the verifier
+    // refuses): the program ends with its exit.
+    EXPECT_EQ(p.back().code, BPF_JMP | BPF_EXIT);
+    EXPECT_EQ(p[p.size() - 2].code, BPF_ALU64 | BPF_MOV | BPF_K);
+    EXPECT_EQ(p[p.size() - 2].imm, 1);
+    // No rules at all: everything denied.
+    EXPECT_EQ(run_program(compile_device_program({}), 'c', "r", 1, 3), 0);
+}
+
+TEST(DeviceRules, V1WritesReplayTheListInOrder) {
+    const auto w = plan_devices_v1({DeviceRule{}, DeviceRule{true, 'c', 1, 3, "rwm"}, DeviceRule{true, 'c', 136, -1, "rwm"},
+                                    DeviceRule{false, 'b', -1, -1, "m"}});
+    ASSERT_EQ(w.size(), 4u);
+    EXPECT_EQ(w[0].file, "devices.deny");
+    EXPECT_EQ(w[0].value, "a");
+    EXPECT_EQ(w[1].file, "devices.allow");
+    EXPECT_EQ(w[1].value, "c 1:3 rwm");
+    EXPECT_EQ(w[2].value, "c 136:* rwm");
+    EXPECT_EQ(w[3].file, "devices.deny");
+    EXPECT_EQ(w[3].value, "b *:* m");
+    for (const auto& x : w) EXPECT_EQ(x.controller, "devices");
+}
+
+TEST(DeviceRules, V2CarriesTheRulesToTheProgramLoader) {
+    const auto rules = default_device_rules();
+    const auto w = plan_devices_v2(rules);
+    ASSERT_EQ(w.size(), 1u);
+    EXPECT_EQ(w[0].file, kDeviceProgram);
+    auto back = decode_device_rules(w[0].value);
+    ASSERT_TRUE(back.ok()) << back.error().message;
+    EXPECT_EQ(*back, rules);
+    EXPECT_FALSE(decode_device_rules("allow c 1:x rwm\n").ok());
+    EXPECT_TRUE(plan_devices_v2({}).empty());
+}
+
+TEST(DeviceRules, DevicesGoToTheV1ControllerOrToTheV2TreeWithoutEnablingAController) {
+    Limits l;
+    l.devices = default_device_rules();
+    auto hybrid = plan_hierarchies(parse_cgroup_mounts(kHybrid), parse_proc_cgroup(kHybridProc), l);
+    ASSERT_TRUE(hybrid.ok()) << hybrid.error().message;
+    EXPECT_EQ((*hybrid)[0].label, "devices");
+    EXPECT_EQ((*hybrid)[0].writes.size(), l.devices.size());
+    auto v2 = plan_hierarchies(parse_cgroup_mounts(kPureV2), parse_proc_cgroup("0::/\n"), l);
+    ASSERT_TRUE(v2.ok()) << v2.error().message;
+    ASSERT_EQ(v2->size(), 1u);
+    EXPECT_TRUE((*v2)[0].enable.empty());  // v2 has no devices controller to enable
+    ASSERT_EQ((*v2)[0].writes.size(), 1u);
+    EXPECT_EQ((*v2)[0].writes[0].file, kDeviceProgram);
+}
+
+}  // namespace
+}  // namespace lxbox::cgroups

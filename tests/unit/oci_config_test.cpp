@@ -681,13 +681,41 @@ TEST(OciConfigRefuses, ApparmorProfileIsUnsupported) {
     expect_refusal(parse_error(j), ErrorKind::Unsupported, "process.selinuxLabel");
 }
 
-TEST(OciConfigRefuses, LinuxDevicesNonEmptyIsUnsupported) {
+TEST(OciConfig, LinuxDevicesAreMadeAndAllowedInTheDeviceCgroup) {
     json j = runc_spec();
     j["linux"]["devices"] = json::array();
     EXPECT_TRUE(parse_config(j.dump(), kBundle).ok());
-    j["linux"]["devices"] =
-        json::parse(R"([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}])");
-    expect_refusal(parse_error(j), ErrorKind::Unsupported, "linux.devices");
+    j["linux"]["devices"] = json::parse(
+        R"([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 384, "uid": 5, "gid": 6},
+            {"path": "/dev/myfifo", "type": "p"}])");
+    const Config c = parse_ok(j);
+    ASSERT_EQ(c.spec.bundle->devices.size(), 2u);
+    const DeviceNode& fuse = c.spec.bundle->devices[0];
+    EXPECT_EQ(fuse.path, "/dev/fuse");
+    EXPECT_EQ(fuse.type, 'c');
+    EXPECT_EQ(fuse.mode, 0600u);
+    EXPECT_EQ(fuse.uid, 5u);
+    EXPECT_EQ(c.spec.bundle->devices[1].type, 'p');
+    // runc's list: the bundle's rules (runc spec's deny-all), the node, then the defaults.
+    const auto& v1 = c.spec.bundle->cgroup_v1;
+    ASSERT_GE(v1.size(), 3u);
+    EXPECT_EQ(v1[0].file, "devices.deny");
+    EXPECT_EQ(v1[0].value, "a");
+    EXPECT_EQ(v1[1].file, "devices.allow");
+    EXPECT_EQ(v1[1].value, "c 10:229 rwm");
+    EXPECT_EQ(v1.back().value, "c 10:200 rwm");
+    ASSERT_EQ(c.spec.bundle->cgroup_v2.size(), 1u);
+    EXPECT_EQ(c.spec.bundle->cgroup_v2[0].file, cgroups::kDeviceProgram);
+
+    j["linux"]["devices"] = json::parse(R"([{"path": "dev/fuse", "type": "c", "major": 10, "minor": 229}])");
+    expect_refusal(parse_error(j), ErrorKind::Invalid, "linux.devices[0].path");
+    j["linux"]["devices"] = json::parse(R"([{"path": "/dev/x", "type": "q", "major": 1, "minor": 1}])");
+    expect_refusal(parse_error(j), ErrorKind::Invalid, "linux.devices[0].type");
+    j["linux"]["devices"] = json::parse(R"([{"path": "/dev/x", "type": "c"}])");
+    expect_refusal(parse_error(j), ErrorKind::Invalid, "linux.devices[0].major");
+    j = runc_spec();
+    j["linux"]["resources"]["devices"] = json::parse(R"([{"allow": true, "access": "rwx"}])");
+    expect_refusal(parse_error(j), ErrorKind::Invalid, "linux.resources.devices[0].access");
 }
 
 TEST(OciConfigRefuses, SeccompListenerPathIsUnsupported) {

@@ -138,9 +138,31 @@ std::vector<Variant> variants() {
          [](json& c) { c["process"]["apparmorProfile"] = "docker-default"; }},
         {"SelinuxLabel", E::Unsupported, "process.selinuxLabel",
          [](json& c) { c["process"]["selinuxLabel"] = "system_u:system_r:container_t:s0"; }},
-        {"LinuxDevices", E::Unsupported, "linux.devices",
+        {"LinuxDevices", E::Valid, "",
          [](json& c) {
-             c["linux"]["devices"] = {{{"path", "/dev/fuse"}, {"type", "c"}, {"major", 10}, {"minor", 229}}};
+             c["linux"]["devices"] = {{{"path", "/dev/fuse"}, {"type", "c"}, {"major", 10}, {"minor", 229},
+                                       {"fileMode", 438}, {"uid", 0}, {"gid", 0}}};
+         }},
+        {"LinuxDeviceWithoutType", E::SchemaInvalid, "linux.devices[0].type",
+         [](json& c) { c["linux"]["devices"] = {{{"path", "/dev/fuse"}, {"major", 10}, {"minor", 229}}}; }},
+        {"DeviceRuleWithoutAllow", E::SchemaInvalid, "linux.resources.devices[0].allow",
+         [](json& c) { c["linux"]["resources"]["devices"] = {{{"access", "rwm"}}}; }},
+        {"EveryResource", E::Valid, "",
+         [](json& c) {
+             c["linux"]["resources"] = {
+                 {"devices", {{{"allow", false}, {"access", "rwm"}}, {{"allow", true}, {"type", "c"}, {"major", 10},
+                                                                       {"minor", 229}, {"access", "rw"}}}},
+                 {"memory", {{"limit", 50593792}, {"reservation", 50593792}, {"swap", 50593792},
+                             {"kernel", 50593792}, {"kernelTCP", 50593792}, {"swappiness", 10},
+                             {"disableOOMKiller", true}}},
+                 {"cpu", {{"shares", 1024}, {"quota", 50000}, {"period", 100000}, {"realtimeRuntime", 950000},
+                          {"realtimePeriod", 1000000}, {"cpus", "0-1"}, {"mems", "0"}}},
+                 {"pids", {{"limit", 64}}},
+                 {"blockIO", {{"weight", 500}, {"leafWeight", 300},
+                              {"weightDevice", {{{"major", 8}, {"minor", 0}, {"weight", 600}}}},
+                              {"throttleReadBpsDevice", {{{"major", 8}, {"minor", 0}, {"rate", 1048576}}}}}},
+                 {"hugepageLimits", {{{"pageSize", "2MB"}, {"limit", 4194304}}}},
+                 {"network", {{"classID", 1048577}, {"priorities", {{{"name", "lo"}, {"priority", 2}}}}}}};
          }},
         {"SeccompListenerPath", E::Unsupported, "linux.seccomp.listenerPath",
          [](json& c) {
