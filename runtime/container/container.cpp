@@ -9,6 +9,8 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <cstring>
+
 #include <nlohmann/json.hpp>
 
 #include "runtime/base/log.hpp"
@@ -211,14 +213,31 @@ Result<Container> Container::start(const ContainerSpec& spec) {
     c.impl_ = std::make_unique<Impl>(fx::forwarded_signals());
     uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
     if (spec.network == "none") flags |= CLONE_NEWNET;
+    std::string join_pid;
     if (spec.bundle) {
         // The cgroup namespace is made by the child once it is in its cgroup.
-        flags = LXBOX_TRY(plan_namespaces(*spec.bundle)).create & ~static_cast<uint64_t>(CLONE_NEWCGROUP | CLONE_NEWUSER);
+        const NamespacePlan ns = LXBOX_TRY(plan_namespaces(*spec.bundle));
+        flags = ns.create & ~static_cast<uint64_t>(CLONE_NEWCGROUP | CLONE_NEWUSER);
+        join_pid = ns.join_pid;
     }
     if (spec.userns.enabled) flags |= CLONE_NEWUSER;
+    // A pid namespace to join: ours for children is set to it for the clone only.
+    UniqueFd own_pid_ns;
+    if (!join_pid.empty()) {
+        own_pid_ns = LXBOX_TRY(open_fd("/proc/self/ns/pid", O_RDONLY));
+        auto target = LXBOX_TRY(open_fd(join_pid, O_RDONLY));
+        if (::setns(target.get(), CLONE_NEWPID) != 0) return Error::last("join the pid namespace " + join_pid);
+    }
     int pidfd = -1;
     const pid_t pid = sys::clone3_pidfd(flags, &pidfd);
-    if (pid < 0) return Error::last("clone the container " + spec.name);
+    const int clone_errno = errno;
+    if (pid > 0 && own_pid_ns && ::setns(own_pid_ns.get(), CLONE_NEWPID) != 0)
+        spdlog::warn("container {}: cannot return to lxbox's pid namespace: {}", spec.name, std::strerror(errno));
+    errno = clone_errno;
+    if (pid < 0) {
+        if (own_pid_ns) (void)::setns(own_pid_ns.get(), CLONE_NEWPID);
+        return Error::last("clone the container " + spec.name);
+    }
     if (pid == 0) detail::container_child_main(spec, child_channel(pipes), security);
     spdlog::debug("container {}: init is pid {}", spec.name, pid);
     c.pid_ = pid;
@@ -229,7 +248,7 @@ Result<Container> Container::start(const ContainerSpec& spec) {
     if (spec.bundle) {
         // Those it made and those it joined: what an exec must enter.
         const NamespacePlan ns = LXBOX_TRY(plan_namespaces(*spec.bundle));
-        c.namespaces_ = static_cast<int>(ns.create);
+        c.namespaces_ = static_cast<int>(ns.create) | (ns.join_pid.empty() ? 0 : CLONE_NEWPID);
         for (const auto& [flag, path] : ns.join) c.namespaces_ |= flag;
     }
     c.ready_ = std::move(pipes.ready_read);

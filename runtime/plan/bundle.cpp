@@ -93,6 +93,7 @@ int namespace_flag(const std::string& type) {
 
 bool NamespacePlan::has(int flag) const {
     if (create & static_cast<uint64_t>(flag)) return true;
+    if (flag == CLONE_NEWPID && !join_pid.empty()) return true;
     for (const auto& [f, path] : join)
         if (f == flag) return true;
     return false;
@@ -112,11 +113,16 @@ Result<NamespacePlan> plan_namespaces(const BundleSpec& bundle) {
             plan.create |= static_cast<uint64_t>(flag);
             continue;
         }
-        if (flag == CLONE_NEWPID || flag == CLONE_NEWUSER || flag == CLONE_NEWNS || flag == CLONE_NEWTIME)
+        if (flag == CLONE_NEWUSER || flag == CLONE_NEWTIME)
             return Error(ErrorKind::Unsupported,
                          field + ": joining an existing " + ns.type + " namespace (" + ns.path + ") is not supported");
         if (ns.path[0] != '/') return Error(ErrorKind::Invalid, field + ".path: '" + ns.path + "' is not absolute");
-        plan.join.emplace_back(flag, ns.path);
+        if (flag == CLONE_NEWPID)
+            plan.join_pid = ns.path;
+        else if (flag == CLONE_NEWNS)
+            plan.join.insert(plan.join.begin(), {flag, ns.path});  // before the others: they may be paths in it
+        else
+            plan.join.emplace_back(flag, ns.path);
     }
     // The container's root is set up by mounting and pivot_root: never in the host's namespace.
     if (!(seen & CLONE_NEWNS))

@@ -35,7 +35,10 @@ int namespace_flag(const std::string& type);
 // clone), and a bundle without a mount namespace.
 struct NamespacePlan {
     uint64_t create = 0;
-    std::vector<std::pair<int, std::string>> join;
+    std::vector<std::pair<int, std::string>> join;  // entered by the child, the mount one first
+    // A pid namespace is entered by the process's birth, not by setns: the parent sets its
+    // pid_for_children to this path around the clone.
+    std::string join_pid;
     bool has(int flag) const;  // created or joined
 };
 Result<NamespacePlan> plan_namespaces(const BundleSpec& bundle);

@@ -557,6 +557,58 @@ TEST_F(OciCli, JoinsANamespaceByPath) {
     EXPECT_EQ(run_oci({"delete", "-f", "c2"}).exit_code, 0);
 }
 
+// As the OCI validation suite does it: namespaces made by `unshare --fork`, joined by path;
+// a pid namespace through the parent's pid_for_children.
+TEST_F(OciCli, JoinsPidAndMountNamespacesByPath) {
+    pid_t holder = ::fork();
+    ASSERT_GE(holder, 0);
+    if (holder == 0) {
+        ::setpgid(0, 0);
+        ::execlp("unshare", "unshare", "--pid", "--mount", "--fork", "sleep", "1000", static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    struct Reap {
+        pid_t pid;
+        ~Reap() {
+            ::kill(-pid, SIGKILL);
+            ::waitpid(pid, nullptr, 0);
+        }
+    } reap_holder{holder};
+    auto link = [](const std::string& path) {
+        char buf[64] = {};
+        return ::readlink(path.c_str(), buf, sizeof buf - 1) > 0 ? std::string(buf) : std::string();
+    };
+    const std::string h = "/proc/" + std::to_string(holder) + "/ns/";
+    // unshare has made both once its mount namespace and its child's pid namespace differ from ours.
+    for (int i = 0; i < 300 && (link(h + "mnt") == link("/proc/self/ns/mnt") ||
+                                link(h + "pid_for_children") == link("/proc/self/ns/pid"));
+         ++i)
+        ::usleep(10000);
+    const std::string want_pid = link(h + "pid_for_children"), want_mnt = link(h + "mnt");
+    ASSERT_NE(want_pid, link("/proc/self/ns/pid"));
+    ASSERT_NE(want_mnt, link("/proc/self/ns/mnt"));
+
+    json config = default_config({"sleep", "60"});
+    auto& ns = config["linux"]["namespaces"];
+    for (auto& n : ns) {
+        if (n["type"] == "pid") n["path"] = h + "pid_for_children";
+        if (n["type"] == "mount") n["path"] = h + "mnt";
+    }
+    write_config(config);
+    auto r = run_detached({"create", "-b", bundle, "c1"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::string c = "/proc/" + std::to_string(state_of("c1")["pid"].get<pid_t>()) + "/ns/";
+    EXPECT_EQ(link(c + "pid"), want_pid);
+    EXPECT_EQ(link(c + "mnt"), want_mnt);
+    // Once started, exec enters the same ones.
+    ASSERT_EQ(run_oci({"start", "c1"}).exit_code, 0);
+    auto ex = run_oci({"exec", "c1", "--", "sh", "-c", "readlink /proc/self/ns/pid; readlink /proc/self/ns/mnt"});
+    EXPECT_EQ(ex.exit_code, 0) << ex.err;
+    EXPECT_EQ(ex.out, want_pid + "\n" + want_mnt + "\n") << ex.err;
+    EXPECT_EQ(run_oci({"delete", "--force", "c1"}).exit_code, 0);
+    reap();
+}
+
 TEST_F(OciCli, ExecRunsInTheContainersNamespacesCgroupAndFilter) {
     json config = default_config({"sleep", "60"});
     config["linux"]["seccomp"] = {{"defaultAction", "SCMP_ACT_ALLOW"},

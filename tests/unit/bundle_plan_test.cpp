@@ -277,23 +277,32 @@ TEST(BundlePlanNamespaces, DuplicateTypeIsRefused) {
     EXPECT_NE(plan.error().message.find("pid"), std::string::npos) << plan.error().message;
 }
 
-TEST(BundlePlanNamespaces, JoiningPidUserOrMountIsRefused) {
-    for (const std::string type : {"pid", "user", "mount"}) {
+TEST(BundlePlanNamespaces, JoiningUserOrTimeIsRefused) {
+    for (const std::string type : {"user", "time"}) {
         BundleSpec b = runc_default();
-        b.namespaces = {{"mount", ""}, {"ipc", ""}};
-        if (type == "mount")
-            b.namespaces[0].path = "/proc/1/ns/mnt";
-        else
-            b.namespaces.push_back({type, "/proc/1/ns/" + type});
+        b.namespaces = {{"mount", ""}, {"ipc", ""}, {type, "/proc/1/ns/" + type}};
         auto plan = plan_namespaces(b);
         ASSERT_FALSE(plan.ok()) << type;
-        const Error& e = plan.error();
-        // bundle.hpp calls this Invalid, bundle.cpp Unsupported: either is a refusal of the bundle.
-        EXPECT_TRUE(e.kind == ErrorKind::Invalid || e.kind == ErrorKind::Unsupported) << e.message;
-        const std::string field = type == "mount" ? "linux.namespaces[0]" : "linux.namespaces[2]";
-        EXPECT_TRUE(e.message.starts_with(field)) << e.message;
-        EXPECT_NE(e.message.find("/proc/1/ns/"), std::string::npos) << e.message;
+        EXPECT_EQ(plan.error().kind, ErrorKind::Unsupported) << plan.error().message;
+        EXPECT_TRUE(plan.error().message.starts_with("linux.namespaces[2]")) << plan.error().message;
+        EXPECT_NE(plan.error().message.find("/proc/1/ns/"), std::string::npos) << plan.error().message;
     }
+}
+
+TEST(BundlePlanNamespaces, PidIsJoinedAtBirthAndMountFirst) {
+    BundleSpec b = runc_default();
+    b.namespaces = {{"ipc", "/proc/9/ns/ipc"}, {"pid", "/proc/9/ns/pid_for_children"}, {"mount", "/proc/9/ns/mnt"},
+                    {"uts", ""}};
+    auto plan = plan_namespaces(b);
+    ASSERT_TRUE(plan.ok()) << plan.error().message;
+    EXPECT_EQ(plan->join_pid, "/proc/9/ns/pid_for_children");
+    ASSERT_EQ(plan->join.size(), 2u);
+    EXPECT_EQ(plan->join[0], (std::pair<int, std::string>{CLONE_NEWNS, "/proc/9/ns/mnt"}));
+    EXPECT_EQ(plan->join[1].first, CLONE_NEWIPC);
+    EXPECT_EQ(plan->create, static_cast<uint64_t>(CLONE_NEWUTS));
+    EXPECT_TRUE(plan->has(CLONE_NEWPID));
+    EXPECT_TRUE(plan->has(CLONE_NEWNS));
+    EXPECT_FALSE(plan->has(CLONE_NEWNET));
 }
 
 TEST(BundlePlanNamespaces, RelativeJoinPathIsRefused) {
