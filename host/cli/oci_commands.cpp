@@ -17,7 +17,6 @@
 #include <nlohmann/json.hpp>
 
 #include "host/cli/app.hpp"
-#include "host/oci/hooks.hpp"
 #include "host/oci/state.hpp"
 #include "runtime/base/log.hpp"
 #include "runtime/cgroups/cgroup.hpp"
@@ -27,6 +26,7 @@
 #include "runtime/linux/pty.hpp"
 #include "runtime/linux/syscalls.hpp"
 #include "runtime/oci/config.hpp"
+#include "runtime/oci/hooks.hpp"
 
 namespace lxbox::cli {
 
@@ -106,7 +106,7 @@ Status tear_down(const StateDir& sd, const Record& r) {
         LXBOX_TRY(cg.remove().context("remove the cgroup of " + r.id));
     }
     // A failing poststop hook is reported after the container is gone (runtime-spec: warn).
-    Status hooks = oci::run_hooks(r.poststop, "poststop", oci::state_json(r, RunState::Stopped).dump());
+    Status hooks = runtime::oci::run_hooks(r.poststop, "poststop", oci::state_json(r, RunState::Stopped).dump());
     LXBOX_TRY(sd.remove(r.id));
     if (!hooks) spdlog::warn("{}", hooks.error().message);
     return {};
@@ -128,8 +128,6 @@ Result<Created> create_container(const OciGlobal& g, const CreateOptions& o, boo
     const std::string text = LXBOX_TRY(read_file(bundle + "/config.json").context("read the bundle"));
     auto config = LXBOX_TRY(runtime::oci::parse_config(text, bundle).context(bundle + "/config.json"));
     if (!config.has_process) return Error(ErrorKind::Invalid, bundle + "/config.json: process: required to create a container");
-    if (!config.hooks.create_container.empty() || !config.hooks.start_container.empty())
-        return Error(ErrorKind::Unsupported, "hooks.createContainer and hooks.startContainer are not supported yet");
     runtime::ContainerSpec spec = std::move(config.spec);
     if (spec.process.tty && detached && o.console_socket.empty())
         return Error(ErrorKind::Invalid, "process.terminal needs --console-socket when the container is detached");
@@ -151,6 +149,17 @@ Result<Created> create_container(const OciGlobal& g, const CreateOptions& o, boo
     spec.cgroup_optional = ::geteuid() != 0;
     spec.userns.use_helpers = spec.userns.enabled && ::geteuid() != 0;
     spec.bundle->exec_fifo = sd.fifo(o.id);
+    // The hooks the container's process runs itself; it knows its own host pid.
+    spec.bundle->create_container_hooks = config.hooks.create_container;
+    spec.bundle->start_container_hooks = config.hooks.start_container;
+    if (!config.hooks.create_container.empty() || !config.hooks.start_container.empty()) {
+        Record pending;
+        pending.oci_version = config.oci_version;
+        pending.id = o.id;
+        pending.bundle = bundle;
+        pending.annotations = config.annotations;
+        spec.bundle->hook_state = oci::state_json(pending, RunState::Created).dump();
+    }
     // A compiled seccomp filter is kept by its hash: the next container with the same profile
     // loads it instead of compiling it again (~15 ms of libseccomp).
     spec.cache_dir = sd.root() + "/.seccomp-cache";
@@ -191,8 +200,8 @@ Result<Created> create_container(const OciGlobal& g, const CreateOptions& o, boo
             return undo(std::move(st).error());
     }
     const std::string state = oci::state_json(r, RunState::Created).dump();
-    Status hooks = oci::run_hooks(config.hooks.prestart, "prestart", state);
-    if (hooks) hooks = oci::run_hooks(config.hooks.create_runtime, "createRuntime", state);
+    Status hooks = runtime::oci::run_hooks(config.hooks.prestart, "prestart", state);
+    if (hooks) hooks = runtime::oci::run_hooks(config.hooks.create_runtime, "createRuntime", state);
     if (!hooks) return undo(std::move(hooks).error());  // ~Container kills it, and its cgroup goes
     return Created{std::move(c), std::move(r)};
 }
@@ -215,7 +224,7 @@ Status start_container(const StateDir& sd, const Record& r) {
         if (p[1].revents) return Error(ErrorKind::NotFound, "container '" + r.id + "' exited before it started");
     }
     ::unlink(sd.fifo(r.id).c_str());
-    Status hooks = oci::run_hooks(r.poststart, "poststart", oci::state_json(r, RunState::Running).dump());
+    Status hooks = runtime::oci::run_hooks(r.poststart, "poststart", oci::state_json(r, RunState::Running).dump());
     if (!hooks) spdlog::warn("{}", hooks.error().message);
     return {};
 }

@@ -23,32 +23,13 @@ void get_opt(const nlohmann::json& j, const char* key, T& out) {
     if (auto it = j.find(key); it != j.end() && !it->is_null()) it->get_to(out);
 }
 
-nlohmann::json hook_json(const runtime::oci::Hook& h) {
-    nlohmann::json j = {{"path", h.path}, {"args", h.args}, {"env", h.env}};
-    if (h.timeout) j["timeout"] = *h.timeout;
-    return j;
-}
-
-runtime::oci::Hook hook_from(const nlohmann::json& j) {
-    runtime::oci::Hook h;
-    get_opt(j, "path", h.path);
-    get_opt(j, "args", h.args);
-    get_opt(j, "env", h.env);
-    if (j.contains("timeout")) h.timeout = j.at("timeout").get<int>();
-    return h;
-}
-
 }  // namespace
 
 void to_json(nlohmann::json& j, const Record& r) {
     j = {{"ociVersion", r.oci_version}, {"id", r.id},         {"pid", r.pid},
          {"start_time", r.start_time},  {"bundle", r.bundle}, {"created", r.created},
          {"annotations", r.annotations}, {"cgroup", r.cgroup}, {"cgroup_paths", r.cgroup_paths}, {"namespaces", r.namespaces},
-         {"userns", r.userns}};
-    j["poststart"] = nlohmann::json::array();
-    for (const auto& h : r.poststart) j["poststart"].push_back(hook_json(h));
-    j["poststop"] = nlohmann::json::array();
-    for (const auto& h : r.poststop) j["poststop"].push_back(hook_json(h));
+         {"userns", r.userns}, {"poststart", r.poststart}, {"poststop", r.poststop}};
 }
 
 void from_json(const nlohmann::json& j, Record& r) {
@@ -63,10 +44,8 @@ void from_json(const nlohmann::json& j, Record& r) {
     get_opt(j, "cgroup_paths", r.cgroup_paths);
     get_opt(j, "namespaces", r.namespaces);
     get_opt(j, "userns", r.userns);
-    if (j.contains("poststart"))
-        for (const auto& h : j.at("poststart")) r.poststart.push_back(hook_from(h));
-    if (j.contains("poststop"))
-        for (const auto& h : j.at("poststop")) r.poststop.push_back(hook_from(h));
+    get_opt(j, "poststart", r.poststart);
+    get_opt(j, "poststop", r.poststop);
 }
 
 const char* status_name(RunState s) {

@@ -5,9 +5,12 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include "runtime/container/child.hpp"
 #include "runtime/linux/mounts.hpp"
 #include "runtime/linux/process.hpp"
+#include "runtime/oci/hooks.hpp"
 #include "runtime/plan/bundle.hpp"
 
 namespace lxbox::runtime::detail {
@@ -25,6 +28,17 @@ Status join_namespaces(const NamespacePlan& ns) {
     return {};
 }
 
+// The state JSON the bundle's hooks get, with this process's pid as the host sees it: until
+// pivot_root, /proc is the host's, whose /proc/self names us by our host pid.
+std::string hook_state(const BundleSpec& b) {
+    char self[32] = {};
+    const ssize_t n = ::readlink("/proc/self", self, sizeof self - 1);
+    nlohmann::json j = nlohmann::json::parse(b.hook_state, nullptr, false);
+    if (j.is_discarded()) j = nlohmann::json::object();
+    j["pid"] = n > 0 ? std::atoi(self) : 0;
+    return j.dump();
+}
+
 unsigned long propagation_of(const std::string& name) {
     auto o = parse_mount_options({name});
     return o.propagation;
@@ -32,7 +46,8 @@ unsigned long propagation_of(const std::string& name) {
 
 }  // namespace
 
-Result<Prepared> setup_bundle(const ContainerSpec& spec, const SecurityPlan& security, int& fifo_dir) {
+Result<Prepared> setup_bundle(const ContainerSpec& spec, const SecurityPlan& security, int& fifo_dir,
+                              std::string& state) {
     const BundleSpec& b = *spec.bundle;
     const NamespacePlan ns = LXBOX_TRY(plan_namespaces(b));
     LXBOX_TRY(join_namespaces(ns));
@@ -59,6 +74,9 @@ Result<Prepared> setup_bundle(const ContainerSpec& spec, const SecurityPlan& sec
         fifo_dir = ::open(dir.empty() ? "/" : dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (fifo_dir < 0) return Error::last("open " + dir);
     }
+    // createContainer: in the container's namespaces, before pivot_root, resolved on the host.
+    if (!b.create_container_hooks.empty() || !b.start_container_hooks.empty()) state = hook_state(b);
+    LXBOX_TRY(oci::run_hooks(b.create_container_hooks, "createContainer", state));
     LXBOX_TRY(fx::pivot_into(b.rootfs));
     LXBOX_TRY(apply_mount_ops(ops, early));
     if (wanted && !slave && (wanted & ~MS_REC) != MS_PRIVATE) LXBOX_TRY(fx::set_propagation("/", wanted));

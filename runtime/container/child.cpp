@@ -14,6 +14,7 @@
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/linux/mounts.hpp"
 #include "runtime/linux/process.hpp"
+#include "runtime/oci/hooks.hpp"
 #include "runtime/plan/bundle.hpp"
 
 namespace lxbox::runtime::detail {
@@ -194,7 +195,8 @@ namespace {
     ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (auto st = wait_for_parent(ch); !st) fail(ch, st.error(), 125);
     int fifo_dir = -1;
-    auto prepared = setup_bundle(spec, security, fifo_dir);
+    std::string state;
+    auto prepared = setup_bundle(spec, security, fifo_dir, state);
     if (!prepared) fail(ch, prepared.error(), 125);
     const std::string slave = spec.process.tty ? open_tty(ch) : std::string();
     const char ready = 'R';
@@ -219,6 +221,9 @@ namespace {
         ::close(fd);
         ::close(fifo_dir);
     }
+    // startContainer: started, in the container, just before the command.
+    if (auto st = oci::run_hooks(spec.bundle->start_container_hooks, "startContainer", state); !st)
+        fail(after, st.error(), 125);
     run_process(*prepared, spec.process, after, false, false, &slave);
 }
 

@@ -57,7 +57,9 @@ std::string open_tty(const ChildChannel& ch);
 // A bundle's container (spec.bundle): joins and unshares what the bundle says, mounts its root
 // and mounts, pivots. fifo_dir: an O_PATH fd of the exec fifo's directory, opened before
 // pivot_root (-1 when there is no fifo).
-Result<Prepared> setup_bundle(const ContainerSpec& spec, const SecurityPlan& security, int& fifo_dir);
+// state: the state JSON for the bundle's startContainer hooks (set when it has hooks).
+Result<Prepared> setup_bundle(const ContainerSpec& spec, const SecurityPlan& security, int& fifo_dir,
+                              std::string& state);
 
 // The steps of a mount plan after pivot_root; early[i] holds the tree of a step made before it.
 Status apply_mount_ops(const std::vector<MountOp>& ops, std::vector<UniqueFd>& early);

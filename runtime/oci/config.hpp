@@ -15,11 +15,7 @@
 
 namespace lxbox::runtime::oci {
 
-struct Hook {
-    std::string path;
-    std::vector<std::string> args, env;
-    std::optional<int> timeout;  // seconds
-};
+using Hook = runtime::Hook;
 
 struct Hooks {
     std::vector<Hook> prestart, create_runtime, create_container, start_container, poststart, poststop;

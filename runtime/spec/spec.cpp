@@ -97,6 +97,17 @@ void from_json(const nlohmann::json& j, NamespaceEntry& n) {
     get_opt(j, "path", n.path);
 }
 
+void to_json(nlohmann::json& j, const Hook& h) {
+    j = {{"path", h.path}, {"args", h.args}, {"env", h.env}};
+    if (h.timeout) j["timeout"] = *h.timeout;
+}
+void from_json(const nlohmann::json& j, Hook& h) {
+    get_opt(j, "path", h.path);
+    get_opt(j, "args", h.args);
+    get_opt(j, "env", h.env);
+    get_optional(j, "timeout", h.timeout);
+}
+
 void to_json(nlohmann::json& j, const DeviceNode& d) {
     j = {{"path", d.path}, {"type", std::string(1, d.type)}, {"major", d.major}, {"minor", d.minor},
          {"mode", d.mode}, {"uid", d.uid}, {"gid", d.gid}};
@@ -118,7 +129,9 @@ void to_json(nlohmann::json& j, const BundleSpec& b) {
          {"namespaces", b.namespaces}, {"masked_paths", b.masked_paths},
          {"readonly_paths", b.readonly_paths}, {"sysctl", b.sysctl},
          {"exec_fifo", b.exec_fifo}, {"cgroups_path", b.cgroups_path},
-         {"cgroup_v1", b.cgroup_v1}, {"cgroup_v2", b.cgroup_v2}, {"devices", b.devices}};
+         {"cgroup_v1", b.cgroup_v1}, {"cgroup_v2", b.cgroup_v2}, {"devices", b.devices},
+         {"create_container_hooks", b.create_container_hooks}, {"start_container_hooks", b.start_container_hooks},
+         {"hook_state", b.hook_state}};
 }
 void from_json(const nlohmann::json& j, BundleSpec& b) {
     get_opt(j, "rootfs", b.rootfs);
@@ -134,6 +147,9 @@ void from_json(const nlohmann::json& j, BundleSpec& b) {
     get_opt(j, "cgroup_v1", b.cgroup_v1);
     get_opt(j, "cgroup_v2", b.cgroup_v2);
     get_opt(j, "devices", b.devices);
+    get_opt(j, "create_container_hooks", b.create_container_hooks);
+    get_opt(j, "start_container_hooks", b.start_container_hooks);
+    get_opt(j, "hook_state", b.hook_state);
 }
 
 void to_json(nlohmann::json& j, const ProcessSpec& p) {

@@ -105,6 +105,14 @@ struct NamespaceEntry {
     std::string path;
 };
 
+// A program an OCI bundle runs at a point of the container's life (runtime-spec "hooks"),
+// with the container's state JSON on its stdin.
+struct Hook {
+    std::string path;
+    std::vector<std::string> args, env;
+    std::optional<int> timeout;  // seconds
+};
+
 // A device node of an OCI bundle (linux.devices), made in the container's /dev.
 struct DeviceNode {
     std::string path;  // absolute, inside the container
@@ -125,6 +133,11 @@ struct BundleSpec {
     std::vector<std::string> masked_paths, readonly_paths;
     std::map<std::string, std::string> sysctl;
     std::vector<DeviceNode> devices;  // made after the bundle's mounts (a /dev tmpfs among them)
+    // Run by the container's process: createContainer before pivot_root (resolved on the host),
+    // startContainer after `start`, just before the command (resolved in the container).
+    // hook_state: the state JSON they get; the process fills in its pid.
+    std::vector<Hook> create_container_hooks, start_container_hooks;
+    std::string hook_state;
     // Between create and start the process waits on this fifo until `start` opens it.
     std::string exec_fifo;
     // linux.cgroupsPath ("" = lxbox's own place for the cgroup named ContainerSpec::cgroup) and
@@ -186,6 +199,8 @@ void to_json(nlohmann::json& j, const Write& w);
 void from_json(const nlohmann::json& j, Write& w);
 }  // namespace lxbox::cgroups
 namespace lxbox::runtime {
+void to_json(nlohmann::json& j, const Hook& h);
+void from_json(const nlohmann::json& j, Hook& h);
 void to_json(nlohmann::json& j, const DeviceNode& d);
 void from_json(const nlohmann::json& j, DeviceNode& d);
 void to_json(nlohmann::json& j, const BundleSpec& b);

@@ -479,26 +479,47 @@ TEST_F(OciCli, HooksGetTheStateOnStdin) {
     auto hook = [&](const std::string& name) {
         return json{{"path", "/bin/sh"}, {"args", {"sh", "-c", "cat > " + dir / name}}};
     };
+    // createContainer runs in the container's namespaces before pivot_root (a host path, writing
+    // to the host's /tmp); startContainer in the container just before the command (the
+    // container's /bin/sh, writing to the container's /tmp, which the command prints).
+    config["process"]["args"] = {"cat", "/tmp/startContainer"};
     config["hooks"] = {{"prestart", {hook("prestart")}},
                        {"createRuntime", {hook("createRuntime")}},
+                       {"createContainer", {hook("createContainer")}},
+                       {"startContainer", {{{"path", "/bin/sh"}, {"args", {"sh", "-c", "cat > /tmp/startContainer"}}}}},
                        {"poststart", {hook("poststart")}},
                        {"poststop", {hook("poststop")}}};
     write_config(config);
     auto r = run_oci({"run", "-b", bundle, "c1"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
+    json started = json::parse(r.out, nullptr, false);
+    EXPECT_EQ(started["id"], "c1") << r.out;
+    const json prestart = json::parse(text_of(dir / "prestart"), nullptr, false);
     for (const auto& [stage, status] : std::vector<std::pair<std::string, std::string>>{
-             {"prestart", "created"}, {"createRuntime", "created"}, {"poststart", "running"}, {"poststop", "stopped"}}) {
+             {"prestart", "created"}, {"createRuntime", "created"}, {"createContainer", "created"},
+             {"poststart", "running"}, {"poststop", "stopped"}}) {
         json s = json::parse(text_of(dir / stage), nullptr, false);
         EXPECT_EQ(s["id"], "c1") << stage;
         EXPECT_EQ(s["status"], status) << stage;
         EXPECT_EQ(s["bundle"], bundle) << stage;
     }
+    // The hooks the container's process runs see its pid as the host does, as the others do.
+    EXPECT_GT(prestart["pid"].get<int>(), 1);
+    EXPECT_EQ(json::parse(text_of(dir / "createContainer"), nullptr, false)["pid"], prestart["pid"]);
+    EXPECT_EQ(started["pid"], prestart["pid"]);
     // A failing prestart hook stops the creation, and nothing stays.
     config["hooks"] = {{"prestart", {{{"path", "/bin/false"}}}}};
     write_config(config);
     auto failed = run_oci({"run", "-b", bundle, "c1"});
     EXPECT_NE(failed.exit_code, 0);
     EXPECT_EQ(failed.err, "lxbox: run c1: prestart hook /bin/false: exited with status 1\n");
+    EXPECT_NE(run_oci({"state", "c1"}).exit_code, 0);
+    // So does a failing createContainer hook, run by the container's process.
+    config["hooks"] = {{"createContainer", {{{"path", "/bin/false"}}}}};
+    write_config(config);
+    failed = run_oci({"run", "-b", bundle, "c1"});
+    EXPECT_NE(failed.exit_code, 0);
+    EXPECT_EQ(failed.err, "lxbox: run c1: createContainer hook /bin/false: exited with status 1\n");
     EXPECT_NE(run_oci({"state", "c1"}).exit_code, 0);
 }
 

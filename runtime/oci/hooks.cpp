@@ -1,4 +1,4 @@
-#include "host/oci/hooks.hpp"
+#include "runtime/oci/hooks.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -11,11 +11,11 @@
 #include "runtime/linux/process.hpp"
 #include "runtime/linux/syscalls.hpp"
 
-namespace lxbox::oci {
+namespace lxbox::runtime::oci {
 
 namespace {
 
-Status run_hook(const runtime::oci::Hook& hook, const std::string& stage, const std::string& state) {
+Status run_hook(const Hook& hook, const std::string& stage, const std::string& state) {
     const std::string what = stage + " hook " + hook.path;
     auto [in_read, in_write] = LXBOX_TRY(make_pipe());
     std::vector<std::string> args = hook.args.empty() ? std::vector<std::string>{hook.path} : hook.args;
@@ -34,9 +34,13 @@ Status run_hook(const runtime::oci::Hook& hook, const std::string& stage, const 
     if (rc != 0) return Error::sys(rc, "run " + what);
     in_read.reset();
     UniqueFd pidfd(sys::pidfd_open(pid));
-    // A hook that does not read its stdin must not fail the write (EPIPE), nor block it.
-    ::signal(SIGPIPE, SIG_IGN);
+    // A hook that does not read its stdin must not fail the write (EPIPE), nor block it. The
+    // old disposition comes back: the container's process execs its command after its hooks.
+    struct sigaction ignore {}, old {};
+    ignore.sa_handler = SIG_IGN;
+    ::sigaction(SIGPIPE, &ignore, &old);
     (void)write_all(in_write.get(), state);
+    ::sigaction(SIGPIPE, &old, nullptr);
     in_write.reset();
     const int timeout_ms = hook.timeout ? *hook.timeout * 1000 : -1;
     struct pollfd p{pidfd.get(), POLLIN, 0};
@@ -59,9 +63,9 @@ Status run_hook(const runtime::oci::Hook& hook, const std::string& stage, const 
 
 }  // namespace
 
-Status run_hooks(const std::vector<runtime::oci::Hook>& hooks, const std::string& stage, const std::string& state_json) {
+Status run_hooks(const std::vector<Hook>& hooks, const std::string& stage, const std::string& state_json) {
     for (const auto& h : hooks) LXBOX_TRY(run_hook(h, stage, state_json));
     return {};
 }
 
-}  // namespace lxbox::oci
+}  // namespace lxbox::runtime::oci
