@@ -169,6 +169,18 @@ Result<Created> create_container(const OciGlobal& g, const CreateOptions& o, boo
         return e;
     };
     if (::mkfifo(sd.fifo(o.id).c_str(), 0600) != 0) return undo(Error::last("create " + sd.fifo(o.id)));
+    // The container's process opens the fifo as its own root: with a user namespace, the host
+    // ids that root maps to own it.
+    if (spec.userns.enabled) {
+        auto host_id = [](const std::vector<runtime::IdMapping>& maps) -> int64_t {
+            for (const auto& m : maps)
+                if (m.inside == 0 && m.count > 0) return m.outside;
+            return -1;
+        };
+        const int64_t uid = host_id(spec.userns.uids), gid = host_id(spec.userns.gids);
+        if (uid >= 0 && ::chown(sd.fifo(o.id).c_str(), static_cast<uid_t>(uid), gid >= 0 ? static_cast<gid_t>(gid) : -1) != 0)
+            return undo(Error::last("chown " + sd.fifo(o.id)));
+    }
     // No lock is needed while creating: the directory is ours (claim) and others see no state
     // until it is saved. (A lock held now would be inherited by the container's process.)
     auto started = runtime::Container::start(spec);
@@ -310,7 +322,6 @@ Result<int> cmd_exec(const OciGlobal& g, const ExecOptions& o) {
     auto [r, status] = LXBOX_TRY(sd.current(o.id).context("exec " + o.id));
     if (status != RunState::Running)
         return Error(ErrorKind::Invalid, "exec " + o.id + ": the container is " + oci::status_name(status) + ", not running");
-    if (r.userns) return Error(ErrorKind::Unsupported, "exec " + o.id + ": exec into a container with a user namespace is not supported yet");
     runtime::JoinSpec join;
     join.pid = r.pid;
     join.start_time = r.start_time;
@@ -319,6 +330,7 @@ Result<int> cmd_exec(const OciGlobal& g, const ExecOptions& o) {
     join.cache_dir = sd.root() + "/.seccomp-cache";
     join.namespaces = r.namespaces;
     join.detached = o.detach;
+    join.through_pid = true;
     if (join.process.tty && o.detach && o.console_socket.empty())
         return Error(ErrorKind::Invalid, "exec " + o.id + ": a terminal needs --console-socket with --detach");
     auto c = LXBOX_TRY(runtime::Container::join(join).context("exec " + o.id));

@@ -113,9 +113,11 @@ std::string StateDir::default_root() {
 }
 
 Status StateDir::claim(const std::string& id) const {
-    // The root's parents may be shared (/run/lxbox); the container directories are private.
+    // The root's parents may be shared (/run/lxbox). A container's directory can be searched
+    // but not listed (0711, as runc's): a container with a user namespace reaches its exec fifo
+    // there as its own root.
     LXBOX_TRY(linux_fx::make_dirs(root_, 0711));
-    if (::mkdir(dir(id).c_str(), 0700) != 0) {
+    if (::mkdir(dir(id).c_str(), 0711) != 0) {
         if (errno == EEXIST) return Error(ErrorKind::Exists, "container '" + id + "' already exists");
         return Error::last("create " + dir(id));
     }

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "runtime/base/unique_fd.hpp"
@@ -237,6 +239,16 @@ void container_child_main(const ContainerSpec& spec, const ChildChannel& ch, con
     // every file would belong to the overflow id.
     if (spec.userns.enabled) {
         if (auto st = wait_for_parent(ch); !st) fail(ch, st.error(), 125);
+        // Become the namespace's root: a process cloned by host root keeps host uid 0, which a
+        // map like "0 200000 65536" leaves unmapped (files it made would fail, EOVERFLOW). For
+        // a rootless container (the caller mapped to 0) this changes nothing.
+        auto maps_root = [](const std::vector<IdMapping>& m) {
+            return std::any_of(m.begin(), m.end(), [](const IdMapping& x) { return x.inside == 0 && x.count > 0; });
+        };
+        if (maps_root(spec.userns.gids) && ::setresgid(0, 0, 0) != 0)
+            fail(ch, Error::last("become gid 0 of the user namespace"), 125);
+        if (maps_root(spec.userns.uids) && ::setresuid(0, 0, 0) != 0)
+            fail(ch, Error::last("become uid 0 of the user namespace"), 125);
     }
     if (spec.bundle) bundle_child_main(spec, ch, security);
     auto prepared = setup_container(spec, security);

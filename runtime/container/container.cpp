@@ -277,7 +277,9 @@ Result<Container> Container::join(const JoinSpec& join) {
     const int namespaces = join.namespaces != 0 ? join.namespaces : kAllButUser;
     // A rootless container's user namespace decides which users the command may become.
     IdMapsView ids;
-    if (namespaces & CLONE_NEWUSER) {
+    if ((namespaces & CLONE_NEWUSER) && join.through_pid) {
+        ids = fx::id_maps_of(join.pid);
+    } else if (namespaces & CLONE_NEWUSER) {
         auto member = LXBOX_TRY(enterable_member(join.pid));
         target = std::move(member.pidfd);
         ids = fx::id_maps_of(member.pid);

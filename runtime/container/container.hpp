@@ -43,6 +43,9 @@ struct JoinSpec {
     std::vector<std::string> cgroup_paths;
     // The process outlives this lxbox (`oci exec --detach`): no PDEATHSIG.
     bool detached = false;
+    // Enter a user namespace through pid itself, not through a child of it: an OCI container's
+    // process is its command, dumpable again since its exec (launch's init never is).
+    bool through_pid = false;
 };
 
 class Container {

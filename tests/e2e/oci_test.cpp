@@ -687,6 +687,30 @@ TEST_F(OciCli, ExecRunsInTheContainersNamespacesCgroupAndFilter) {
     EXPECT_EQ(created.err, "lxbox: exec c1: the container is created, not running\n");
 }
 
+// A bundle with a user namespace of its own, run by root: ids mapped as the config says, and
+// exec enters that user namespace with the others.
+TEST_F(OciCli, UserNamespaceBundleAndExecIntoIt) {
+    json config = default_config({"sleep", "60"});
+    config["linux"]["namespaces"].push_back({{"type", "user"}});
+    config["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 200000}, {"size", 65536}}};
+    config["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 200000}, {"size", 65536}}};
+    write_config(config);
+    // The mapped root (host uid 200000) must reach the rootfs, as with runc.
+    ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
+    auto r = run_detached({"run", "-d", "-b", bundle, "c1"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::string pid = std::to_string(state_of("c1")["pid"].get<int>());
+    const std::string map = text_of("/proc/" + pid + "/uid_map");
+    EXPECT_NE(map.find("200000"), std::string::npos) << map;
+    char ns[64] = {};
+    ASSERT_GT(::readlink(("/proc/" + pid + "/ns/user").c_str(), ns, sizeof ns - 1), 0);
+    auto ex = run_oci({"exec", "c1", "--", "sh", "-c", "id -u; readlink /proc/self/ns/user; cat /proc/self/uid_map | tr -s ' '"});
+    EXPECT_EQ(ex.exit_code, 0) << ex.err;
+    EXPECT_EQ(ex.out, "0\n" + std::string(ns) + "\n 0 200000 65536\n") << ex.err;
+    EXPECT_EQ(run_oci({"delete", "--force", "c1"}).exit_code, 0);
+    reap();
+}
+
 TEST_F(OciCli, FeaturesAndTheLxboxOciName) {
     auto r = run_oci({"features"});
     ASSERT_EQ(r.exit_code, 0) << r.err;

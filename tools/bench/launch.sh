@@ -6,7 +6,8 @@
 #      unshare -mpfiu and the bare host, one hyperfine run per rootfs;
 #   2. cat of a 1 GiB file through the container's stdout against cat on the host;
 #   3. peak RSS of lxbox, bwrap and runc for one launch.
-# `lxbox oci run` runs the very bundle `runc run` does (runc spec's config, read-only root).
+# `lxbox oci run` runs the very bundle `runc run` does (runc spec's config, read-only root), and
+# both again with docker's default seccomp profile in the bundle.
 # Targets: lxbox launch --rm at least 5x faster than runc run and within 1.5x of bwrap, stdout
 # throughput within 5% of the host's, peak RSS under 10 MiB (issue 3); lxbox oci run at least
 # 4x faster than runc run (issue 5).
@@ -45,6 +46,35 @@ for d in busybox debian; do
     mv "$work/bundle-$d/c.json" "$work/bundle-$d/config.json"
 done
 
+# The same bundles hardened: docker's default seccomp profile (containers-common's, as podman
+# passes it) resolved for runc spec's three capabilities and x86-64, in OCI form.
+seccomp_src=/usr/share/containers/seccomp.json
+if [ -f "$seccomp_src" ]; then
+    for d in busybox debian; do
+        mkdir -p "$work/bundle-$d-seccomp"
+        python3 - "$seccomp_src" "$work/bundle-$d/config.json" >"$work/bundle-$d-seccomp/config.json" <<'PY'
+import json, sys
+profile, config = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+caps = set(config["process"]["capabilities"]["bounding"])
+rules = []
+for s in profile["syscalls"]:
+    inc, exc = s.get("includes") or {}, s.get("excludes") or {}
+    if not set(inc.get("caps", [])) <= caps or exc.get("caps") and set(exc["caps"]) & caps:
+        continue
+    if inc.get("arches") and "amd64" not in inc["arches"] or "amd64" in exc.get("arches", []):
+        continue
+    rule = {k: s[k] for k in ("names", "action", "args", "errnoRet") if s.get(k) is not None}
+    rules.append(rule)
+seccomp = {"defaultAction": profile["defaultAction"], "syscalls": rules,
+           "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]}
+if "defaultErrnoRet" in profile:
+    seccomp["defaultErrnoRet"] = profile["defaultErrnoRet"]
+config["linux"]["seccomp"] = seccomp
+print(json.dumps(config, indent=1))
+PY
+    done
+fi
+
 # crun refuses the v1/v2 hybrid cgroup layout of some hosts; it is timed where it starts.
 crun_runs=no
 if command -v crun >/dev/null &&
@@ -57,6 +87,7 @@ ratios() {  # hyperfine JSON -> the ratios the issue names
         "ratios: lxbox --rm / bwrap = \(."lxbox --rm" / .bwrap * 100 | round / 100)" +
         ", runc / lxbox --rm = \(."runc run" / ."lxbox --rm" * 10 | round / 10)" +
         ", runc run / lxbox oci run = \(."runc run" / ."lxbox oci run" * 10 | round / 10)" +
+        (if ."runc run, seccomp" then ", with seccomp = \(."runc run, seccomp" / ."lxbox oci run, seccomp" * 10 | round / 10)" else "" end) +
         (if ."crun run" then ", crun / lxbox --rm = \(."crun run" / ."lxbox --rm" * 100 | round / 100)" else "" end)' "$1"
 }
 
@@ -70,6 +101,10 @@ for d in busybox debian; do
         -n "lxbox (existing container)" "$lxbox launch $d -T -- /bin/true" \
         -n "runc run" "runc --root $work/runc run -b $work/bundle-$d bench-$d" \
         -n "lxbox oci run" "$lxbox oci --root $work/oci run -b $work/bundle-$d bench-$d"
+    if [ -f "$work/bundle-$d-seccomp/config.json" ]; then
+        set -- "$@" -n "runc run, seccomp" "runc --root $work/runc run -b $work/bundle-$d-seccomp bench-$d" \
+            -n "lxbox oci run, seccomp" "$lxbox oci --root $work/oci run -b $work/bundle-$d-seccomp bench-$d"
+    fi
     [ "$crun_runs" = no ] || set -- "$@" -n "crun run" "crun --root $work/crun run -b $work/bundle-$d bench-$d"
     hyperfine -N --warmup 5 --runs "$runs" --style basic --export-json "$work/$d.json" \
         --export-markdown "$work/$d.md" "$@" >/dev/null
