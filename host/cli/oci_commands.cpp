@@ -385,15 +385,30 @@ Result<int> cmd_delete(const OciGlobal& g, const std::string& id, bool force) {
         return std::move(lock).error().context("delete " + id);
     }
     auto [r, status] = LXBOX_TRY(sd.current(id).context("delete " + id));
-    if (status == RunState::Running && !force)
-        return Error(ErrorKind::Busy, "delete " + id + ": the container is running (stop it first, or --force)");
+    if ((status == RunState::Running || status == RunState::Paused) && !force)
+        return Error(ErrorKind::Busy, "delete " + id + ": the container is " + oci::status_name(status) +
+                                          " (stop it first, or --force)");
     if (status != RunState::Stopped) {
         if (auto pidfd = open_process(r)) {
             sys::pidfd_send_signal(pidfd->get(), SIGKILL);
+            // A frozen process takes its SIGKILL once thawed.
+            if (status == RunState::Paused) (void)cgroups::set_frozen(r.cgroup_paths, false);
             LXBOX_TRY(wait_gone(pidfd->get(), 10000).context("delete " + id));
         }
     }
     LXBOX_TRY(tear_down(sd, r).context("delete " + id));
+    return 0;
+}
+
+// pause / resume: the freezer of the container's cgroup (every OCI container joins one).
+Result<int> cmd_freeze(const OciGlobal& g, const std::string& id, bool frozen) {
+    const std::string verb = frozen ? "pause " : "resume ";
+    auto [r, status] = LXBOX_TRY(state_dir(g).current(id).context(verb + id));
+    const RunState from = frozen ? RunState::Running : RunState::Paused;
+    if (status != from)
+        return Error(ErrorKind::Invalid, verb + id + ": the container is " + oci::status_name(status) + ", not " +
+                                             oci::status_name(from));
+    LXBOX_TRY(cgroups::set_frozen(r.cgroup_paths, frozen).context(verb + id));
     return 0;
 }
 
@@ -414,7 +429,7 @@ nlohmann::json features_json() {
     using nlohmann::json;
     return {{"ociVersionMin", "1.0.0"},
             {"ociVersionMax", "1.1.0"},
-            {"hooks", {"prestart", "createRuntime", "poststart", "poststop"}},
+            {"hooks", {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}},
             {"mountOptions",
              {"async", "atime", "bind", "dev", "diratime", "dirsync", "exec", "mand", "noatime", "nodev",
               "nodiratime", "noexec", "nomand", "norelatime", "nostrictatime", "nosuid", "private", "rbind",
@@ -508,6 +523,13 @@ void add_oci_commands(CLI::App& app, CommandContext& ctx) {
     del->add_option("id", id, "Container id")->required();
     del->add_flag("-f,--force", force, "Kill a running container");
     del->callback([wrap] { wrap([] { return cmd_delete(g, id, force); }); });
+
+    auto* pause = oci->add_subcommand("pause", "Freeze every process of a running container");
+    pause->add_option("id", id, "Container id")->required();
+    pause->callback([wrap] { wrap([] { return cmd_freeze(g, id, true); }); });
+    auto* resume = oci->add_subcommand("resume", "Thaw a paused container");
+    resume->add_option("id", id, "Container id")->required();
+    resume->callback([wrap] { wrap([] { return cmd_freeze(g, id, false); }); });
 
     auto* ps = oci->add_subcommand("ps", "List the processes of a container");
     ps->add_option("id", id, "Container id")->required();

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "runtime/cgroups/cgroup.hpp"
 #include "runtime/linux/mounts.hpp"
 #include "runtime/linux/process.hpp"
 
@@ -52,6 +53,7 @@ const char* status_name(RunState s) {
     switch (s) {
     case RunState::Created: return "created";
     case RunState::Running: return "running";
+    case RunState::Paused: return "paused";
     case RunState::Stopped: return "stopped";
     }
     return "stopped";
@@ -179,7 +181,8 @@ Result<std::pair<Record, RunState>> StateDir::current(const std::string& id) con
     Record r = LXBOX_TRY(load(id));
     struct stat st;
     const bool waiting = ::lstat(fifo(id).c_str(), &st) == 0;
-    const RunState s = status_of(r, process_facts(r.pid), waiting);
+    RunState s = status_of(r, process_facts(r.pid), waiting);
+    if (s == RunState::Running && cgroups::is_frozen(r.cgroup_paths)) s = RunState::Paused;
     return std::pair<Record, RunState>{std::move(r), s};
 }
 

@@ -37,7 +37,7 @@ struct Record {
 void to_json(nlohmann::json& j, const Record& r);
 void from_json(const nlohmann::json& j, Record& r);
 
-enum class RunState { Created, Running, Stopped };
+enum class RunState { Created, Running, Paused, Stopped };
 const char* status_name(RunState s);
 
 // A process as /proc/PID/stat shows it (linux_fx::proc_stat).

@@ -117,6 +117,13 @@ Result<std::vector<Hierarchy>> plan_hierarchies(const CgroupMounts& mounts, cons
 // starts with the quoted path ("'/a/../b' must not contain '.' or '..'").
 Status validate_cgroups_path(const std::string& path);
 
+// Freezes or thaws every process of a cgroup known by its directories (Cgroup::paths()): v1
+// freezer.state where the freezer hierarchy is among them, v2 cgroup.freeze where a v2 one is;
+// returns once the kernel reports it done (5 s at most). Unsupported when none has a freezer.
+Status set_frozen(const std::vector<std::string>& paths, bool frozen);
+// Whether such a cgroup is frozen (false without a freezer).
+bool is_frozen(const std::vector<std::string>& paths);
+
 // A cgroup name is one path component of [A-Za-z0-9_.-], not starting with '.'.
 Status validate_name(const std::string& name);
 

@@ -711,6 +711,35 @@ TEST_F(OciCli, UserNamespaceBundleAndExecIntoIt) {
     reap();
 }
 
+TEST_F(OciCli, PauseFreezesAndResumeThaws) {
+    // A counter the container advances every 10 ms: it must stand still while paused.
+    write_config(default_config({"sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.01; done"}));
+    ASSERT_EQ(run_detached({"run", "-d", "-b", bundle, "c1"}).exit_code, 0);
+    const std::string n = "/proc/" + std::to_string(state_of("c1")["pid"].get<int>()) + "/root/tmp/n";
+    auto count = [&] { return std::atoi(text_of(n).c_str()); };
+    for (int i = 0; i < 300 && count() < 3; ++i) ::usleep(10000);
+    auto p = run_oci({"pause", "c1"});
+    ASSERT_EQ(p.exit_code, 0) << p.err;
+    EXPECT_EQ(state_of("c1")["status"], "paused");
+    const int frozen_at = count();
+    ::usleep(200000);
+    EXPECT_EQ(count(), frozen_at);
+    EXPECT_NE(run_oci({"pause", "c1"}).exit_code, 0);  // already paused
+    auto r = run_oci({"resume", "c1"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(state_of("c1")["status"], "running");
+    for (int i = 0; i < 300 && count() <= frozen_at; ++i) ::usleep(10000);
+    EXPECT_GT(count(), frozen_at);
+    // A paused container is deleted with --force only, and then goes.
+    ASSERT_EQ(run_oci({"pause", "c1"}).exit_code, 0);
+    auto busy = run_oci({"delete", "c1"});
+    EXPECT_NE(busy.exit_code, 0);
+    EXPECT_EQ(busy.err, "lxbox: delete c1: the container is paused (stop it first, or --force)\n");
+    EXPECT_EQ(run_oci({"delete", "--force", "c1"}).exit_code, 0);
+    reap();
+    EXPECT_NE(run_oci({"state", "c1"}).exit_code, 0);
+}
+
 TEST_F(OciCli, FeaturesAndTheLxboxOciName) {
     auto r = run_oci({"features"});
     ASSERT_EQ(r.exit_code, 0) << r.err;

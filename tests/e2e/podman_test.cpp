@@ -105,6 +105,14 @@ TEST_F(Podman, DetachedContainerExecLimitsStopAndRemove) {
     EXPECT_EQ(top.exit_code, 0) << top.err;
     EXPECT_NE(top.out.find("sleep 300"), std::string::npos) << top.out;
 
+    // pause / unpause: the runtime's freezer, as podman reads it back.
+    auto pause = podman({"pause", "web"});
+    EXPECT_EQ(pause.exit_code, 0) << pause.err;
+    EXPECT_EQ(podman({"inspect", "--format", "{{.State.Status}}", "web"}).out, "paused\n");
+    auto unpause = podman({"unpause", "web"});
+    EXPECT_EQ(unpause.exit_code, 0) << unpause.err;
+    EXPECT_EQ(podman({"inspect", "--format", "{{.State.Status}}", "web"}).out, "running\n");
+
     // stop: SIGTERM (ignored by a pid 1 without a handler), then SIGKILL after the timeout.
     auto stop = podman({"stop", "--time", "1", "web"});
     EXPECT_EQ(stop.exit_code, 0) << stop.err;

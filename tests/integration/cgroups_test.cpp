@@ -473,3 +473,35 @@ TEST_F(CgroupsTest, DeviceRulesAllowOnlyTheSafeDevices) {
 
 }  // namespace
 }  // namespace lxbox::cgroups
+
+namespace lxbox::cgroups {
+namespace {
+
+// `oci pause` on a pure-v2 host: cgroup.freeze, and cgroup.events reporting it.
+TEST_F(CgroupsV2Tree, FreezeAndThaw) {
+    const std::string name = unique_name("v2freeze");
+    auto cg = Cgroup::create_in(mounts_, own_, name, Limits{});
+    ASSERT_TRUE(cg.ok()) << cg.error().message;
+    Child child(sleep_forever);
+    ASSERT_TRUE(cg->add_process(child.pid()).ok());
+    child.go();
+    EXPECT_FALSE(is_frozen(cg->paths()));
+    auto st = set_frozen(cg->paths(), true);
+    ASSERT_TRUE(st.ok()) << st.error().message;
+    EXPECT_TRUE(is_frozen(cg->paths()));
+    EXPECT_NE(slurp(cg->paths()[0] + "/cgroup.events").find("frozen 1"), std::string::npos);
+    st = set_frozen(cg->paths(), false);
+    ASSERT_TRUE(st.ok()) << st.error().message;
+    EXPECT_FALSE(is_frozen(cg->paths()));
+    EXPECT_TRUE(cg->remove().ok());
+}
+
+TEST_F(CgroupsTest, AGroupWithoutAFreezerCannotBePaused) {
+    auto st = set_frozen({"/nonexistent/lxbox"}, true);
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.error().kind, ErrorKind::Unsupported);
+    EXPECT_FALSE(is_frozen({"/nonexistent/lxbox"}));
+}
+
+}  // namespace
+}  // namespace lxbox::cgroups
