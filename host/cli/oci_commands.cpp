@@ -27,6 +27,7 @@
 #include "runtime/linux/syscalls.hpp"
 #include "runtime/oci/config.hpp"
 #include "runtime/oci/hooks.hpp"
+#include "runtime/plan/idmap.hpp"
 
 namespace lxbox::cli {
 
@@ -172,13 +173,8 @@ Result<Created> create_container(const OciGlobal& g, const CreateOptions& o, boo
     // The container's process opens the fifo as its own root: with a user namespace, the host
     // ids that root maps to own it.
     if (spec.userns.enabled) {
-        auto host_id = [](const std::vector<runtime::IdMapping>& maps) -> int64_t {
-            for (const auto& m : maps)
-                if (m.inside == 0 && m.count > 0) return m.outside;
-            return -1;
-        };
-        const int64_t uid = host_id(spec.userns.uids), gid = host_id(spec.userns.gids);
-        if (uid >= 0 && ::chown(sd.fifo(o.id).c_str(), static_cast<uid_t>(uid), gid >= 0 ? static_cast<gid_t>(gid) : -1) != 0)
+        const auto uid = runtime::host_id(spec.userns.uids, 0), gid = runtime::host_id(spec.userns.gids, 0);
+        if (uid && ::chown(sd.fifo(o.id).c_str(), *uid, gid ? *gid : static_cast<gid_t>(-1)) != 0)
             return undo(Error::last("chown " + sd.fifo(o.id)));
     }
     // No lock is needed while creating: the directory is ours (claim) and others see no state

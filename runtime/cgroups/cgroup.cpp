@@ -396,49 +396,50 @@ std::vector<std::string> Cgroup::paths() const {
 
 namespace {
 
-// The freezer of a cgroup's directories: (path, v2). One mechanism only: the v1 freezer where
-// the freezer controller is bound to v1 (a task it froze never reaches the v2 freezer's stop,
-// so a hybrid host's v2 tree would never report frozen), else v2's cgroup.freeze.
-std::vector<std::pair<std::string, bool>> freezers(const std::vector<std::string>& paths) {
-    for (const auto& p : paths)
-        if (::access((p + "/freezer.state").c_str(), F_OK) == 0) return {{p, false}};
-    for (const auto& p : paths)
-        if (::access((p + "/cgroup.freeze").c_str(), F_OK) == 0) return {{p, true}};
-    return {};
-}
-
-bool reports(const std::string& dir, bool v2, bool frozen) {
-    if (v2) {
-        auto events = read_file(dir + "/cgroup.events");
-        return events && detail::keyed_value(*events, "frozen").value_or(2) == (frozen ? 1u : 0u);
+// The freezer of a cgroup's directories: one mechanism only. The v1 freezer where the freezer
+// controller is bound to v1 (a task it froze never reaches the v2 freezer's stop, so a hybrid
+// host's v2 tree would never report frozen), else v2's cgroup.freeze.
+struct Freezer {
+    std::string dir;
+    bool v2 = false;
+    std::string file() const { return dir + (v2 ? "/cgroup.freeze" : "/freezer.state"); }
+    bool reports(bool frozen) const {
+        if (v2) {
+            auto events = read_file(dir + "/cgroup.events");
+            return events && detail::keyed_value(*events, "frozen").value_or(2) == (frozen ? 1u : 0u);
+        }
+        auto state = read_file(dir + "/freezer.state");
+        return state && *state == (frozen ? "FROZEN\n" : "THAWED\n");
     }
-    auto state = read_file(dir + "/freezer.state");
-    return state && *state == (frozen ? "FROZEN\n" : "THAWED\n");
+};
+
+std::optional<Freezer> freezer_of(const std::vector<std::string>& paths) {
+    for (const auto& p : paths)
+        if (::access((p + "/freezer.state").c_str(), F_OK) == 0) return Freezer{p, false};
+    for (const auto& p : paths)
+        if (::access((p + "/cgroup.freeze").c_str(), F_OK) == 0) return Freezer{p, true};
+    return std::nullopt;
 }
 
 }  // namespace
 
 Status set_frozen(const std::vector<std::string>& paths, bool frozen) {
-    const auto found = freezers(paths);
-    if (found.empty()) return Error(ErrorKind::Unsupported, "the container's cgroup has no freezer");
-    for (const auto& [dir, v2] : found)
-        LXBOX_TRY(detail::write_cgroup_file(dir + (v2 ? "/cgroup.freeze" : "/freezer.state"),
-                                            v2 ? (frozen ? "1" : "0") : (frozen ? "FROZEN" : "THAWED")));
+    const auto f = freezer_of(paths);
+    if (!f) return Error(ErrorKind::Unsupported, "the container's cgroup has no freezer");
+    LXBOX_TRY(detail::write_cgroup_file(f->file(), f->v2 ? (frozen ? "1" : "0") : (frozen ? "FROZEN" : "THAWED")));
     // Freezing takes until every task has stopped (v1 shows FREEZING meanwhile).
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    for (const auto& [dir, v2] : found) {
-        while (!reports(dir, v2, frozen)) {
-            if (std::chrono::steady_clock::now() > deadline)
-                return Error(ErrorKind::Busy, std::string(frozen ? "freeze " : "thaw ") + dir + ": not done after 5 s");
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        }
+    while (!f->reports(frozen)) {
+        if (std::chrono::steady_clock::now() > deadline)
+            return Error(ErrorKind::Busy, std::string(frozen ? "freeze " : "thaw ") + f->dir + ": not done after 5 s");
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     return {};
 }
 
 bool is_frozen(const std::vector<std::string>& paths) {
-    const auto found = freezers(paths);
-    return !found.empty() && std::all_of(found.begin(), found.end(), [](const auto& f) { return reports(f.first, f.second, true); });
+    const auto f = freezer_of(paths);
+    return f && f->reports(true);
 }
 
 Cgroup::Cgroup(Cgroup&& o) noexcept

@@ -118,7 +118,7 @@ Result<std::vector<Hierarchy>> plan_hierarchies(const CgroupMounts& mounts, cons
 Status validate_cgroups_path(const std::string& path);
 
 // Freezes or thaws every process of a cgroup known by its directories (Cgroup::paths()): v1
-// freezer.state where the freezer hierarchy is among them, v2 cgroup.freeze where a v2 one is;
+// freezer.state where the freezer hierarchy is among them, else v2 cgroup.freeze;
 // returns once the kernel reports it done (5 s at most). Unsupported when none has a freezer.
 Status set_frozen(const std::vector<std::string>& paths, bool frozen);
 // Whether such a cgroup is frozen (false without a freezer).

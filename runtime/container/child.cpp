@@ -9,8 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
-
 #include <nlohmann/json.hpp>
 
 #include "runtime/base/unique_fd.hpp"
@@ -242,12 +240,9 @@ void container_child_main(const ContainerSpec& spec, const ChildChannel& ch, con
         // Become the namespace's root: a process cloned by host root keeps host uid 0, which a
         // map like "0 200000 65536" leaves unmapped (files it made would fail, EOVERFLOW). For
         // a rootless container (the caller mapped to 0) this changes nothing.
-        auto maps_root = [](const std::vector<IdMapping>& m) {
-            return std::any_of(m.begin(), m.end(), [](const IdMapping& x) { return x.inside == 0 && x.count > 0; });
-        };
-        if (maps_root(spec.userns.gids) && ::setresgid(0, 0, 0) != 0)
+        if (id_mapped(spec.userns.gids, 0) && ::setresgid(0, 0, 0) != 0)
             fail(ch, Error::last("become gid 0 of the user namespace"), 125);
-        if (maps_root(spec.userns.uids) && ::setresuid(0, 0, 0) != 0)
+        if (id_mapped(spec.userns.uids, 0) && ::setresuid(0, 0, 0) != 0)
             fail(ch, Error::last("become uid 0 of the user namespace"), 125);
     }
     if (spec.bundle) bundle_child_main(spec, ch, security);

@@ -63,10 +63,14 @@ UserNamespaceSpec plan_rootless_userns(uid_t uid, gid_t gid, const std::vector<S
     return u;
 }
 
-bool id_mapped(const std::vector<IdMapping>& maps, uint32_t id) {
+std::optional<uint32_t> host_id(const std::vector<IdMapping>& maps, uint32_t id) {
     for (const auto& m : maps)
-        if (id >= m.inside && id - m.inside < m.count) return true;
-    return false;
+        if (id >= m.inside && id - m.inside < m.count) return m.outside + (id - m.inside);
+    return std::nullopt;
+}
+
+bool id_mapped(const std::vector<IdMapping>& maps, uint32_t id) {
+    return host_id(maps, id).has_value();
 }
 
 uint64_t mapped_count(const std::vector<IdMapping>& maps) {

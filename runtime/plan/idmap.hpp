@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <optional>
 #include <vector>
 
 #include "runtime/base/error.hpp"
@@ -33,6 +34,8 @@ UserNamespaceSpec plan_rootless_userns(uid_t uid, gid_t gid, const std::vector<S
 
 // True when id (as seen inside) is mapped by maps.
 bool id_mapped(const std::vector<IdMapping>& maps, uint32_t id);
+// The host id that id (as seen inside) maps to, if any.
+std::optional<uint32_t> host_id(const std::vector<IdMapping>& maps, uint32_t id);
 // How many ids inside are mapped.
 uint64_t mapped_count(const std::vector<IdMapping>& maps);
 

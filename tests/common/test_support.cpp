@@ -133,6 +133,16 @@ std::string open_fds() {
     return out;
 }
 
+std::vector<std::string> cgroup_roots() {
+    std::vector<std::string> roots = {"/sys/fs/cgroup"};
+    if (DIR* d = ::opendir("/sys/fs/cgroup")) {
+        while (dirent* e = ::readdir(d))
+            if (e->d_name[0] != '.') roots.push_back(std::string("/sys/fs/cgroup/") + e->d_name);
+        ::closedir(d);
+    }
+    return roots;
+}
+
 std::string busybox_tarball() { return std::string(LXBOX_BUILD_DIR) + "/distro-images/busybox-rootfs.tar"; }
 
 }  // namespace lxbox::test

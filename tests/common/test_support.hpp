@@ -52,6 +52,10 @@ private:
 // (ls /proc/PID/fd) races with the closing of that child's own pipe ends.
 std::string open_fds();
 
+// /sys/fs/cgroup and each hierarchy mounted in a directory of it (v1, hybrid): where a test
+// looks for, or removes, cgroups it made whatever the layout.
+std::vector<std::string> cgroup_roots();
+
 // Path of the busybox rootfs tarball built at build time.
 std::string busybox_tarball();
 

@@ -12,8 +12,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <dirent.h>
-
 #include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -343,13 +341,7 @@ CgroupDir cgroup_of(pid_t pid, const std::string& controller) {
 // rmdir of the directories of `rel` below `base`, deepest first, in every hierarchy (a test's
 // leftovers; nothing at or above base is touched).
 void remove_cgroup_path(const std::string& base, const std::string& rel) {
-    std::vector<std::string> roots = {"/sys/fs/cgroup"};
-    if (DIR* d = ::opendir("/sys/fs/cgroup")) {
-        while (dirent* e = ::readdir(d))
-            if (e->d_name[0] != '.') roots.push_back(std::string("/sys/fs/cgroup/") + e->d_name);
-        ::closedir(d);
-    }
-    for (const auto& root : roots)
+    for (const auto& root : cgroup_roots())
         for (std::string p = rel; !p.empty() && p != "/"; p = p.substr(0, p.rfind('/'))) ::rmdir((root + base + p).c_str());
 }
 

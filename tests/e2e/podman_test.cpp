@@ -1,7 +1,6 @@
 // podman as a client of `lxbox oci`: the engine drives lxbox through conmon exactly as it drives
 // runc (--runtime). Each test uses a private podman storage and run root in its scratch
 // directory, so nothing touches the host's images or containers.
-#include <dirent.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -35,13 +34,7 @@ protected:
         // private mount namespace holds it until it is unmounted here.
         for (const char* sub : {"storage/overlay", "storage/overlay-containers", "run"})
             ::umount2((dir / sub).c_str(), MNT_DETACH);
-        std::vector<std::string> roots = {"/sys/fs/cgroup"};
-        if (DIR* d = ::opendir("/sys/fs/cgroup")) {
-            while (dirent* e = ::readdir(d))
-                if (e->d_name[0] != '.') roots.push_back(std::string("/sys/fs/cgroup/") + e->d_name);
-            ::closedir(d);
-        }
-        for (const auto& root : roots) {
+        for (const auto& root : cgroup_roots()) {
             ::rmdir((root + cgroup_parent + "/conmon").c_str());
             ::rmdir((root + cgroup_parent).c_str());
         }
