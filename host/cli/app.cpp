@@ -38,6 +38,7 @@ int run_main(int argc, char** argv) {
     add_container_commands(app, ctx);
     add_shim_command(app, ctx);
     add_vm_commands(app, ctx);
+    add_config_commands(app, ctx);
     add_oci_commands(app, ctx);
 
     try {

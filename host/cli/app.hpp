@@ -32,6 +32,7 @@ void add_store_commands(CLI::App& app, CommandContext& ctx);  // import, list, e
 void add_container_commands(CLI::App& app, CommandContext& ctx);  // launch, exec, ps, stop, rm
 void add_shim_command(CLI::App& app, CommandContext& ctx);
 void add_vm_commands(CLI::App& app, CommandContext& ctx);  // vm image
+void add_config_commands(CLI::App& app, CommandContext& ctx);  // config list, get, set, unset
 void add_oci_commands(CLI::App& app, CommandContext& ctx);  // oci create, start, state, kill, delete, run, ps, features
 
 // Exit code for an lxbox error of its own (docker's convention).

@@ -1,0 +1,115 @@
+// `lxbox config list|get|set|unset`: the user's settings file, $root/config.json
+// (host/config/config.hpp), as `limactl edit` or .wslconfig for the utility VM.
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "host/cli/app.hpp"
+#include "host/config/config.hpp"
+#include "runtime/store/store.hpp"
+
+namespace lxbox::cli {
+
+namespace {
+
+struct ConfigRequest {
+    std::string key, value;
+    bool json = false;  // list --json
+};
+
+std::string config_root(const GlobalOptions& global) {
+    if (!global.root.empty()) return global.root;
+    return store::default_root(std::getenv("LXBOX_ROOT"), std::getenv("XDG_DATA_HOME"),
+                               std::getenv("HOME"));
+}
+
+Result<std::vector<config::Setting>> current_settings(const std::string& root) {
+    const std::string text = LXBOX_TRY(config::read_text(root));
+    return config::settings(text).context(config::config_path(root));
+}
+
+void print_settings(const std::vector<config::Setting>& settings, bool json) {
+    if (json) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& s : settings)
+            out.push_back({{"key", s.key},
+                           {"value", s.value},
+                           {"default", s.is_default},
+                           {"description", s.description}});
+        std::printf("%s\n", out.dump(2).c_str());
+        return;
+    }
+    std::printf("%-16s %-10s %-12s %s\n", "KEY", "VALUE", "SOURCE", "DESCRIPTION");
+    for (const auto& s : settings)
+        std::printf("%-16s %-10s %-12s %s\n", s.key.c_str(), s.value.c_str(),
+                    s.is_default ? "default" : "config.json", s.description.c_str());
+}
+
+Result<int> cmd_config_list(const GlobalOptions& global, const ConfigRequest& req) {
+    print_settings(LXBOX_TRY_CTX(current_settings(config_root(global)), "config list"), req.json);
+    return 0;
+}
+
+Result<int> cmd_config_get(const GlobalOptions& global, const ConfigRequest& req) {
+    const std::string clause = "config get " + req.key;
+    LXBOX_TRY_CTX(config::check_key(req.key), clause);
+    for (const auto& s : LXBOX_TRY_CTX(current_settings(config_root(global)), clause)) {
+        if (s.key != req.key) continue;
+        std::printf("%s\n", s.value.c_str());
+        return 0;
+    }
+    return Error(ErrorKind::Internal, clause + ": a known key without a setting");
+}
+
+Result<int> cmd_config_set(const GlobalOptions& global, const ConfigRequest& req) {
+    LXBOX_TRY_CTX(config::update(config_root(global),
+                                 [&](const std::string& text) {
+                                     return config::set_key(text, req.key, req.value);
+                                 }),
+                  "config set " + req.key);
+    return 0;
+}
+
+Result<int> cmd_config_unset(const GlobalOptions& global, const ConfigRequest& req) {
+    LXBOX_TRY_CTX(
+        config::update(config_root(global),
+                       [&](const std::string& text) { return config::unset_key(text, req.key); }),
+        "config unset " + req.key);
+    return 0;
+}
+
+}  // namespace
+
+void add_config_commands(CLI::App& app, CommandContext& ctx) {
+    auto* config =
+        app.add_subcommand("config", "Settings of the utility VM, kept in $root/config.json");
+    config->require_subcommand(1);
+    auto request = std::make_shared<ConfigRequest>();
+    auto verb = [&ctx, request](CLI::App* sub,
+                                Result<int> (*cmd)(const GlobalOptions&, const ConfigRequest&)) {
+        sub->callback([&ctx, request, cmd] {
+            ctx.action = [&ctx, request, cmd] { return cmd(ctx.global, *request); };
+        });
+    };
+
+    auto* list = config->add_subcommand("list", "Every key with its value and where it comes from");
+    list->add_flag("--json", request->json, "Print the settings as JSON");
+    verb(list, cmd_config_list);
+
+    auto* get = config->add_subcommand("get", "Print one key's value (its default when unset)");
+    get->add_option("KEY", request->key, "A key such as vm.memory")->required();
+    verb(get, cmd_config_get);
+
+    auto* set = config->add_subcommand("set", "Set a key; a bad value leaves the file untouched");
+    set->add_option("KEY", request->key, "A key such as vm.memory")->required();
+    set->add_option("VALUE", request->value, "Its value, as `config list` describes it")
+        ->required();
+    verb(set, cmd_config_set);
+
+    auto* unset = config->add_subcommand("unset", "Return a key to its default");
+    unset->add_option("KEY", request->key, "A key such as vm.memory")->required();
+    verb(unset, cmd_config_unset);
+}
+
+}  // namespace lxbox::cli
