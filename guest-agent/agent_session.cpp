@@ -1,6 +1,7 @@
 #include "guest-agent/agent_session.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 #include "runtime/plan/plan.hpp"
 #include "runtime/spec/spec.hpp"
@@ -38,8 +39,31 @@ void AgentSession::on_disconnect() {
     decoder_ = FrameDecoder();
     flow_ = FlowTable();
     hello_done_ = false;
-    // Processes of the lost connection keep running; their output has no reader, and their
-    // sessions end as they exit (the server drops what they write).
+    // The server ends every process of the lost connection (they have no reader left).
+    running_.clear();
+    busy_dirs_.clear();
+}
+
+std::string AgentSession::refuse_mounts(const std::vector<GuestMount>& mounts) {
+    for (const auto& m : mounts) {
+        if (!m.serial.empty()) {
+            const bool plain = m.serial.size() <= 20 && std::all_of(m.serial.begin(), m.serial.end(), [](char c) {
+                                   return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+                               });
+            if (!plain) return "mount serial '" + m.serial + "' is not a disk serial (20 of [A-Za-z0-9._-])";
+        } else if (m.device.empty() || m.device.find('/') != std::string::npos || m.device.find("..") != std::string::npos) {
+            return "mount device '" + m.device + "' is not a name under /dev";
+        }
+        if (!m.target.starts_with("/run/lxbox/") || m.target.find("..") != std::string::npos)
+            return "mount target '" + m.target + "' is not under /run/lxbox";
+    }
+    return "";
+}
+
+void AgentSession::end(uint32_t session) {
+    running_.erase(session);
+    flow_.erase(session);
+    std::erase_if(busy_dirs_, [session](const auto& entry) { return entry.second == session; });
 }
 
 void AgentSession::on_run(const Frame& frame, SessionActions& out) {
@@ -50,21 +74,39 @@ void AgentSession::on_run(const Frame& frame, SessionActions& out) {
     auto run = parse_message<Run>(frame);
     if (!run) return reply_error(frame.session, run.error().message, out);
     // A spec the runtime would refuse is refused here, on the session, before any fork.
+    runtime::ContainerSpec spec;
     try {
-        if (auto valid = runtime::validate_spec(run->spec.get<runtime::ContainerSpec>()); !valid)
+        spec = run->spec.get<runtime::ContainerSpec>();
+        if (auto valid = runtime::validate_spec(spec); !valid)
             return reply_error(frame.session, "bad container spec: " + valid.error().message, out);
     } catch (const nlohmann::json::exception& e) {
         return reply_error(frame.session, std::string("bad container spec: ") + e.what(), out);
     }
-    for (const auto& m : run->mounts) {
-        if (m.device.empty() || m.device.find('/') != std::string::npos || m.device.find("..") != std::string::npos)
-            return reply_error(frame.session, "mount device '" + m.device + "' is not a name under /dev", out);
-        if (!m.target.starts_with("/run/lxbox/") || m.target.find("..") != std::string::npos)
-            return reply_error(frame.session, "mount target '" + m.target + "' is not under /run/lxbox", out);
+    if (auto why = refuse_mounts(run->mounts); !why.empty()) return reply_error(frame.session, why, out);
+    if (!spec.ephemeral) {
+        if (busy_dirs_.count(spec.container_dir))
+            return reply_error(frame.session, "container '" + spec.name + "' is already running in the VM", out);
+        busy_dirs_[spec.container_dir] = frame.session;
     }
     running_.insert(frame.session);
     flow_.session(frame.session);
     out.start.push_back({frame.session, std::move(*run)});
+}
+
+void AgentSession::on_remove(const Frame& frame, SessionActions& out) {
+    if (frame.session == kConnectionSession || running_.count(frame.session))
+        return reply_error(frame.session, "remove needs a session of its own", out);
+    auto remove = parse_message<Remove>(frame);
+    if (!remove) return reply_error(frame.session, remove.error().message, out);
+    const std::string& dir = remove->container_dir;
+    if (!dir.starts_with("/run/lxbox/containers/") || dir.find("..") != std::string::npos ||
+        dir.find('/', std::string_view("/run/lxbox/containers/").size()) != std::string::npos)
+        return reply_error(frame.session, "remove: '" + dir + "' is not a container under /run/lxbox/containers", out);
+    if (auto why = refuse_mounts(remove->mounts); !why.empty()) return reply_error(frame.session, why, out);
+    if (busy_dirs_.count(dir)) return reply_error(frame.session, "remove: the container is running in the VM", out);
+    busy_dirs_[dir] = frame.session;
+    running_.insert(frame.session);
+    out.remove.push_back({frame.session, std::move(*remove)});
 }
 
 void AgentSession::on_stdin(const Frame& frame, SessionActions& out) {
@@ -114,14 +156,13 @@ std::string AgentSession::on_stdin_consumed(uint32_t session, size_t bytes) {
 }
 
 std::string AgentSession::on_exit(uint32_t session, int code) {
-    running_.erase(session);
-    flow_.erase(session);
+    end(session);
     if (!hello_done_) return {};
     return encode_frame(make_frame(session, Exit{code, 0}));
 }
 
 std::string AgentSession::on_failure(uint32_t session, const std::string& message) {
-    running_.erase(session);
+    end(session);
     SessionActions out;
     reply_error(session, message, out);
     return hello_done_ ? out.output : std::string();
@@ -154,7 +195,10 @@ void AgentSession::on_frame(const Frame& frame, SessionActions& out) {
             return reply(frame.session, Pong{ping->nonce}, out);
         }
         case FrameType::Error:
-            // The host ended a session; answering an error with an error could loop forever.
+            // The host ended a session (its client went away): its process ends too. Never
+            // answered: an error for an error could loop forever.
+            if (running_.count(frame.session))
+                out.process.push_back({ProcessAction::Kill, frame.session, {}, 0});
             flow_.erase(frame.session);
             return;
         case FrameType::Pong:
@@ -170,6 +214,8 @@ void AgentSession::on_frame(const Frame& frame, SessionActions& out) {
         }
         case FrameType::Run:
             return on_run(frame, out);
+        case FrameType::Remove:
+            return on_remove(frame, out);
         case FrameType::Stdin:
         case FrameType::StdinClose:
         case FrameType::Signal:

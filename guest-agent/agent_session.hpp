@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -17,7 +18,7 @@
 namespace lxbox::agent {
 
 // What the agent announces in its hello.
-inline constexpr const char* kCapabilities[] = {"ping", "shutdown", "credit", "run"};
+inline constexpr const char* kCapabilities[] = {"ping", "shutdown", "credit", "run", "remove", "serial-disks"};
 
 // A container to start on a session (the session's frames then carry its stdio).
 struct StartRun {
@@ -25,9 +26,16 @@ struct StartRun {
     proto::Run run;
 };
 
-// What the server must do for a running session's process.
+// A kept container's changes to delete on a session (answered with Exit 0 or an Error).
+struct StartRemove {
+    uint32_t session = 0;
+    proto::Remove remove;
+};
+
+// What the server must do for a running session's process. Kill: the host gave up on the
+// session (its client went away): the process and its container end.
 struct ProcessAction {
-    enum Kind { Stdin, CloseStdin, Signal } kind = Stdin;
+    enum Kind { Stdin, CloseStdin, Signal, Kill } kind = Stdin;
     uint32_t session = 0;
     std::string data;  // Stdin: the bytes
     int signal = 0;    // Signal
@@ -38,6 +46,7 @@ struct SessionActions {
     std::optional<int64_t> set_clock_ns;  // CLOCK_REALTIME from the host's hello
     bool power_off = false;             // the host asked for shutdown
     std::vector<StartRun> start;        // containers to start
+    std::vector<StartRemove> remove;    // kept containers' changes to delete
     std::vector<ProcessAction> process; // stdin, its end, signals for running sessions
 };
 
@@ -68,6 +77,10 @@ private:
     void on_hello(const proto::Frame& frame, SessionActions& out);
     void on_run(const proto::Frame& frame, SessionActions& out);
     void on_stdin(const proto::Frame& frame, SessionActions& out);
+    void on_remove(const proto::Frame& frame, SessionActions& out);
+    // Why these mounts are refused ("" when they are fine).
+    static std::string refuse_mounts(const std::vector<proto::GuestMount>& mounts);
+    void end(uint32_t session);
     void reply_error(uint32_t session, const std::string& message, SessionActions& out);
     template <class M>
     void reply(uint32_t session, const M& m, SessionActions& out);
@@ -78,6 +91,9 @@ private:
     bool hello_done_ = false;
     uint32_t peer_version_ = 0;
     std::set<uint32_t> running_;  // sessions with a process
+    // The kept containers in use, by directory, with their session: a second Run or a
+    // Remove of one is refused (ephemeral containers have a directory of their own each).
+    std::map<std::string, uint32_t> busy_dirs_;
 };
 
 }  // namespace lxbox::agent

@@ -148,22 +148,37 @@ Status power_off() {
     return Error::last("power off");
 }
 
-std::string find_port(const std::string& name) {
-    // devtmpfs creates /dev/vportNpM only: without udev there is no /dev/virtio-ports/NAME.
-    DIR* dir = ::opendir("/sys/class/virtio-ports");
-    if (!dir) return "";
+namespace {
+
+// The entry of dir whose attribute file holds value (its first line), "" when none does.
+std::string find_entry(const std::string& dir, const std::string& attribute, const std::string& value) {
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return "";
     std::string found;
-    while (dirent* e = ::readdir(dir)) {
+    while (dirent* e = ::readdir(d)) {
         if (e->d_name[0] == '.') continue;
         std::string entry = e->d_name;
-        auto text = read_file("/sys/class/virtio-ports/" + entry + "/name");
-        if (text && text->substr(0, text->find('\n')) == name) {
-            found = "/dev/" + entry;
+        auto text = read_file(dir + "/" + entry + "/" + attribute);
+        if (text && text->substr(0, text->find('\n')) == value) {
+            found = entry;
             break;
         }
     }
-    ::closedir(dir);
+    ::closedir(d);
     return found;
+}
+
+}  // namespace
+
+std::string find_port(const std::string& name) {
+    // devtmpfs creates /dev/vportNpM only: without udev there is no /dev/virtio-ports/NAME.
+    std::string entry = find_entry("/sys/class/virtio-ports", "name", name);
+    return entry.empty() ? "" : "/dev/" + entry;
+}
+
+std::string find_disk(const std::string& serial) {
+    std::string entry = find_entry("/sys/block", "serial", serial);
+    return entry.empty() ? "" : "/dev/" + entry;
 }
 
 }  // namespace lxbox::agent

@@ -41,4 +41,8 @@ Status power_off();
 // ("" when not there yet).
 std::string find_port(const std::string& name);
 
+// /dev/<disk> of the virtio-blk disk whose serial the host set (/sys/block/*/serial), "" when
+// no disk has it.
+std::string find_disk(const std::string& serial);
+
 }  // namespace lxbox::agent

@@ -9,8 +9,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
+
+#include "guest-agent/pid1.hpp"
 #include "runtime/container/container.hpp"
 #include "runtime/linux/mounts.hpp"
+#include "runtime/linux/process.hpp"
 #include "runtime/linux/syscalls.hpp"
 #include "runtime/spec/spec.hpp"
 
@@ -25,14 +29,18 @@ bool is_mount_point(const std::string& path) {
     return self.st_dev != parent.st_dev;
 }
 
-// The Run's disks, mounted once for every container that needs them.
-Status mount_disks(const proto::Run& run) {
-    for (const auto& m : run.mounts) {
+// The disks a session needs, mounted once for every container that needs them.
+Status mount_disks(const std::vector<proto::GuestMount>& mounts) {
+    for (const auto& m : mounts) {
         if (is_mount_point(m.target)) continue;
         LXBOX_TRY(linux_fx::make_dirs(m.target, 0755));
-        const std::string dev = "/dev/" + m.device;
+        const std::string dev = m.serial.empty() ? "/dev/" + m.device : find_disk(m.serial);
+        if (dev.empty()) return Error(ErrorKind::NotFound, "no disk with serial " + m.serial + " in the VM");
         const unsigned long flags = MS_NOSUID | MS_NODEV | (m.readonly ? MS_RDONLY : 0);
-        if (::mount(dev.c_str(), m.target.c_str(), m.fstype.c_str(), flags, nullptr) != 0 && errno != EBUSY)
+        // The host made writable disks sparse with lazy inode tables: zeroing them would only
+        // fill the host's file with zeros.
+        const char* data = !m.readonly && m.fstype == "ext4" ? "noinit_itable" : nullptr;
+        if (::mount(dev.c_str(), m.target.c_str(), m.fstype.c_str(), flags, data) != 0 && errno != EBUSY)
             return Error::last("mount " + dev + " (" + m.fstype + ") on " + m.target);
     }
     return {};
@@ -45,11 +53,22 @@ RunReport run_container(const proto::Run& run) {
     } catch (const nlohmann::json::exception& e) {
         return {125, std::string("bad container spec: ") + e.what()};
     }
-    if (auto st = mount_disks(run); !st) return {125, st.error().message};
+    if (auto st = mount_disks(run.mounts); !st) return {125, st.error().message};
     if (auto st = linux_fx::make_dirs(spec.container_dir, 0700); !st) return {125, st.error().message};
+    // A kept container's layers on the containers disk, made on its first run (as the host's
+    // store makes them natively).
+    for (const char* sub : {"/upper", "/work", "/rootfs"}) {
+        if (spec.ephemeral) break;
+        if (auto st = linux_fx::make_dirs(spec.container_dir + sub, 0755); !st) return {125, st.error().message};
+    }
     auto c = runtime::Container::start(spec);
-    if (!c) return {125, c.error().context("launch " + spec.name).message};
+    if (!c) {
+        if (spec.ephemeral) ::rmdir(spec.container_dir.c_str());
+        return {125, c.error().context("launch " + spec.name).message};
+    }
     auto outcome = c->wait();
+    // A throwaway container's changes lived in its tmpfs; its mount point goes with it.
+    if (spec.ephemeral) ::rmdir(spec.container_dir.c_str());
     if (!outcome) return {125, outcome.error().context("launch " + spec.name).message};
     RunReport r{outcome->exit_code, ""};
     if (outcome->exec_error) r.message = outcome->exec_error->message;
@@ -58,16 +77,23 @@ RunReport run_container(const proto::Run& run) {
     return r;
 }
 
-[[noreturn]] void runner_main(const proto::Run& run, int in, int out, int err, int report) {
+RunReport remove_container(const proto::Remove& remove) {
+    if (auto st = mount_disks(remove.mounts); !st) return {125, st.error().message};
+    if (auto st = remove_tree(remove.container_dir); !st) return {125, st.error().message};
+    return {0, ""};
+}
+
+[[noreturn]] void runner_main(const std::function<RunReport()>& job, int in, int out, int err, int report) {
     // The agent ignores and blocks signals as PID 1 must; the container's wait loop forwards
-    // TERM, INT, ... from here, so they must arrive.
+    // TERM, INT, ... from here, so they must arrive: default actions back, and the forwarded
+    // ones blocked from the start, so one that comes while the container is still being made
+    // waits for the wait loop instead of killing the runner.
     struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
     for (int s = 1; s < NSIG; ++s)
         if (s != SIGKILL && s != SIGSTOP) ::sigaction(s, &dfl, nullptr);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    const sigset_t forwarded = linux_fx::forwarded_signals();
+    ::sigprocmask(SIG_SETMASK, &forwarded, nullptr);
     // The agent dying (a crash the serving loop restarts from) must not leave containers.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::dup2(in, 0);
@@ -75,22 +101,20 @@ RunReport run_container(const proto::Run& run) {
     ::dup2(err, 2);
     ::dup2(report, 3);
     sys::close_range(4, ~0U, 0);
-    const RunReport r = run_container(run);
+    const RunReport r = job();
     const std::string line = nlohmann::json{{"code", r.code}, {"message", r.message}}.dump() + "\n";
     (void)write_all(3, line);
     ::_exit(0);
 }
 
-}  // namespace
-
-Result<Runner> start_runner(const proto::Run& run) {
+Result<Runner> fork_runner(const std::function<RunReport()>& job) {
     auto in = LXBOX_TRY(make_pipe());
     auto out = LXBOX_TRY(make_pipe());
     auto err = LXBOX_TRY(make_pipe());
     auto report = LXBOX_TRY(make_pipe());
     const pid_t pid = ::fork();
     if (pid < 0) return Error::last("fork the runner");
-    if (pid == 0) runner_main(run, in.read.get(), out.write.get(), err.write.get(), report.write.get());
+    if (pid == 0) runner_main(job, in.read.get(), out.write.get(), err.write.get(), report.write.get());
     Runner r;
     r.pid = pid;
     r.stdin_fd = std::move(in.write);
@@ -100,6 +124,16 @@ Result<Runner> start_runner(const proto::Run& run) {
     for (int fd : {r.stdin_fd.get(), r.stdout_fd.get(), r.stderr_fd.get()})
         ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
     return r;
+}
+
+}  // namespace
+
+Result<Runner> start_runner(const proto::Run& run) {
+    return fork_runner([&run] { return run_container(run); });
+}
+
+Result<Runner> start_remover(const proto::Remove& remove) {
+    return fork_runner([&remove] { return remove_container(remove); });
 }
 
 RunReport parse_run_report(const std::string& text) {

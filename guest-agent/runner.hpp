@@ -1,5 +1,5 @@
 // A session's container, run by a forked runner process of the agent: the runner mounts what
-// the Run asks for (a distro's disk), starts the container with the runtime/ library exactly
+// the Run asks for (a distro's disk, the containers' disk), starts the container with the runtime/ library exactly
 // as the native path does, waits for it, and reports its outcome as one JSON line. Forked
 // with glibc's fork() from the multithreaded agent, so the runner is single-threaded and the
 // runtime's raw clone3 inside it is safe.
@@ -23,6 +23,8 @@ struct Runner {
 
 // Forks the runner for run (its stdio are pipes to the agent).
 Result<Runner> start_runner(const proto::Run& run);
+// Forks a runner that mounts remove.mounts and deletes remove.container_dir (code 0 when done).
+Result<Runner> start_remover(const proto::Remove& remove);
 
 // What the runner reported: the exit code and, for an exec failure, an OOM kill or a failure
 // to start, the message lxbox prints ("" for a plain exit). A missing or torn report (the

@@ -35,6 +35,7 @@ struct Process {
     std::string pending_stdin;  // arrived from the host, not yet taken by the process
     bool close_stdin = false;   // the host's stdin ended: close once pending is written
     std::string report;         // the runner's report line, read to EOF
+    bool removal = false;       // a Remove's runner: a failure is an Error, not stderr + Exit
 };
 
 class Server {
@@ -50,6 +51,7 @@ private:
     }
     Status apply(SessionActions actions);
     Status start(StartRun& start);
+    Status remove(StartRemove& remove);
     Status act(const ProcessAction& a);
     Status write_stdin(uint32_t id, Process& p);
     Status pump_output(uint32_t id, int& fd, proto::FrameType type);
@@ -68,6 +70,7 @@ Status Server::apply(SessionActions actions) {
         if (auto set = set_clock(*actions.set_clock_ns); !set) log_line(set.error().message);
     }
     for (auto& s : actions.start) LXBOX_TRY(start(s));
+    for (auto& r : actions.remove) LXBOX_TRY(remove(r));
     for (const auto& a : actions.process) LXBOX_TRY(act(a));
     if (actions.power_off) {
         log_line("shutdown requested: syncing and powering off");
@@ -85,6 +88,16 @@ Status Server::start(StartRun& s) {
     return {};
 }
 
+Status Server::remove(StartRemove& r) {
+    wait_ready_();
+    auto runner = start_remover(r.remove);
+    if (!runner) return send(session_.on_failure(r.session, runner.error().message));
+    runner->stdin_fd.reset();
+    processes_[r.session].runner = std::move(*runner);
+    processes_[r.session].removal = true;
+    return {};
+}
+
 Status Server::act(const ProcessAction& a) {
     auto it = processes_.find(a.session);
     if (it == processes_.end()) return {};
@@ -99,6 +112,11 @@ Status Server::act(const ProcessAction& a) {
         case ProcessAction::Signal:
             // The runner's wait loop forwards it to the container, as lxbox does natively.
             ::kill(p.runner.pid, a.signal);
+            return {};
+        case ProcessAction::Kill:
+            // The container's init dies with its runner (PDEATHSIG); the session's Exit that
+            // follows goes to a host that no longer listens, and is dropped there.
+            ::kill(p.runner.pid, SIGKILL);
             return {};
     }
     return {};
@@ -141,7 +159,9 @@ Status Server::finish_if_done(uint32_t id) {
     Process& p = processes_.at(id);
     if (p.runner.stdout_fd || p.runner.stderr_fd || p.runner.report_fd) return {};
     const RunReport r = parse_run_report(p.report);
+    const bool removal = p.removal;
     processes_.erase(id);
+    if (removal && r.code != 0) return send(session_.on_failure(id, r.message));
     if (!r.message.empty())
         LXBOX_TRY(send(session_.on_output(id, proto::FrameType::Stderr, "lxbox: " + r.message + "\n")));
     return send(session_.on_exit(id, r.code));

@@ -10,6 +10,8 @@
 #include "runtime/cgroups/cgroup.hpp"
 #include "host/cli/container_verbs.hpp"
 #include "host/cli/store_commands.hpp"
+#include "host/vm/supervisor_client.hpp"
+#include "host/vm/vm_run.hpp"
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/container/container.hpp"
 #include "runtime/linux/namespaces.hpp"
@@ -29,6 +31,9 @@ Result<int> cmd_exec(const GlobalOptions& g, const ExecRequest& req) {
     auto store = LXBOX_TRY(open_store(g));
     auto view = LXBOX_TRY(find_container(store, req.container));
     if (!view.instance) return Error(ErrorKind::NotFound, "container '" + req.container + "' is not running");
+    if (view.backend == "vm")
+        return Error(ErrorKind::Unsupported, "exec into vm containers is not supported yet ('" + req.container +
+                                                 "' runs in the VM)");
     runtime::JoinSpec j{view.instance->pid, view.instance->start_time, view.instance->cgroup,
                         LXBOX_TRY(make_process_spec(req.process)), store.root() + "/cache",
                         view.instance->namespaces};
@@ -57,7 +62,7 @@ Result<int> cmd_ps(const GlobalOptions& g, bool json) {
                            {"state", i ? "running" : "stopped"},
                            {"pid", i ? nlohmann::json(i->pid) : nlohmann::json(nullptr)},
                            {"image", v.image},
-                           {"backend", i ? i->backend : "native"},
+                           {"backend", v.backend},
                            {"started", i ? nlohmann::json(i->started) : nlohmann::json(nullptr)},
                            {"command", i ? nlohmann::json(i->command) : nlohmann::json(nullptr)},
                            {"ephemeral", v.ephemeral}});
@@ -70,7 +75,7 @@ Result<int> cmd_ps(const GlobalOptions& g, bool json) {
     for (const auto& v : all) {
         const auto& i = v.instance;
         std::printf("%-20s %-8s %-8s %-12s %-8s %-21s %s\n", v.name.c_str(), i ? "running" : "stopped",
-                    i ? std::to_string(i->pid).c_str() : "-", v.image.c_str(), i ? i->backend.c_str() : "native",
+                    i ? std::to_string(i->pid).c_str() : "-", v.image.c_str(), v.backend.c_str(),
                     i ? i->started.c_str() : "-", i ? join_command(i->command).c_str() : "-");
     }
     return 0;
@@ -128,6 +133,14 @@ Result<int> cmd_rm(const GlobalOptions& g, const std::vector<std::string>& names
             }
         }
         const std::string cgroup = cgroup_name(store.container_dir(name));
+        // A vm container's changes are on the VM's containers disk: deleted there first (the
+        // VM starts for it if it is not running), then its record here.
+        if (auto view = find_container(store, name); view && view->backend == "vm" && !view->ephemeral) {
+            if (view->instance) return Error(ErrorKind::Busy, "rm " + name + ": the container is running (stop it, or rm -f)");
+            LXBOX_TRY(vm::remove_in_vm(store.root(), name, [](const std::string& line) {
+                          std::fprintf(stderr, "lxbox: %s\n", line.c_str());
+                      }).context("rm " + name));
+        }
         LXBOX_TRY(store.remove_container(name).context("rm " + name));
         // A launcher killed with SIGKILL cannot remove its container's (empty) cgroup: found in
         // every hierarchy it may have used (limits, devices, membership) and removed here;
@@ -143,7 +156,29 @@ Result<int> cmd_rm(const GlobalOptions& g, const std::vector<std::string>& names
     return 0;
 }
 
+// `lxbox shutdown` (wsl --shutdown): every running container, native or vm, stopped as
+// `lxbox stop` would, then the VM powered off.
+Result<int> cmd_shutdown(const GlobalOptions& g, double seconds) {
+    auto store = LXBOX_TRY(open_store(g));
+    auto all = LXBOX_TRY(list_containers(store));
+    std::string failed;
+    for (const auto& v : all) {
+        if (!v.instance) continue;
+        if (auto st = stop_instance(*v.instance, seconds); !st) failed += (failed.empty() ? "" : ", ") + v.name;
+    }
+    LXBOX_TRY(vm::stop_supervisor(store.root() + "/vm", std::chrono::seconds(60)).context("stop the VM"));
+    if (!failed.empty()) return Error(ErrorKind::System, "shutdown: could not stop " + failed);
+    return 0;
+}
+
 }  // namespace
+
+void add_shutdown_command(CLI::App& app, CommandContext& ctx) {
+    auto seconds = std::make_shared<double>(10);
+    auto* cmd = app.add_subcommand("shutdown", "Stop every running container and power the VM off");
+    cmd->add_option("-t,--time", *seconds, "Seconds each container gets before SIGKILL (default 10)");
+    cmd->callback([&ctx, seconds] { ctx.action = [&ctx, seconds] { return cmd_shutdown(ctx.global, *seconds); }; });
+}
 
 void add_exec_command(CLI::App& app, CommandContext& ctx) {
     auto req = std::make_shared<ExecRequest>();

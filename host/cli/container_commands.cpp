@@ -13,6 +13,7 @@
 #include "host/cli/container_verbs.hpp"
 #include "host/cli/store_commands.hpp"
 #include "host/vm/vm_run.hpp"
+#include "runtime/base/log.hpp"
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/container/container.hpp"
 #include "runtime/plan/plan.hpp"
@@ -38,6 +39,7 @@ struct LaunchRequest {
 struct Target {
     std::string container, image, dir;
     bool ephemeral = false;
+    std::string backend = "native";  // native or vm
 };
 
 Result<Target> resolve_target(store::Store& store, const LaunchRequest& req) {
@@ -56,6 +58,10 @@ Result<Target> resolve_target(store::Store& store, const LaunchRequest& req) {
                                               " named '" + target + "'");
     }
     LXBOX_TRY(store::validate_name(t.container));
+    // A kept container lives where it was made: without --backend, launch follows it there.
+    t.backend = req.backend == "vm" ? "vm" : "native";
+    if (auto it = reg.containers.find(t.container); it != reg.containers.end() && req.backend == "auto" && !req.rm)
+        t.backend = it->second.backend;
     if (req.rm) {
         t.ephemeral = true;
         t.dir = store.root() + "/containers/" + store::work_dir_name(kEphemeralKind, store::self_owner(), t.container);
@@ -63,8 +69,8 @@ Result<Target> resolve_target(store::Store& store, const LaunchRequest& req) {
     }
     // Only a new container pays for a registry write (flock + fsync).
     auto known = reg.containers.find(t.container);
-    if (known == reg.containers.end() || known->second.image != t.image)
-        LXBOX_TRY(store.ensure_container(t.container, t.image));
+    if (known == reg.containers.end() || known->second.image != t.image || known->second.backend != t.backend)
+        LXBOX_TRY(store.ensure_container(t.container, t.image, t.backend));
     t.dir = store.container_dir(t.container);
     return t;
 }
@@ -152,27 +158,52 @@ Result<std::optional<int>> join_if_running(store::Store& store, const Target& t,
     return Error(ErrorKind::Busy, "container '" + t.container + "' is starting or stopping: try again");
 }
 
-// --backend vm: the same spec, run by the guest agent in a VM booted for this launch.
-Result<int> launch_in_vm(const GlobalOptions& g, const LaunchRequest& req) {
-    if (!req.rm)
-        return Error(ErrorKind::Unsupported,
-                     "the vm backend keeps no container changes yet: add --rm for a throwaway container");
-    auto store = LXBOX_TRY(open_store(g));
-    LXBOX_TRY(ensure_default_distro(store, g));
-    const Target t = LXBOX_TRY(resolve_target(store, req));
+// The vm backend: the same spec, run by the guest agent in the shared VM. The launching lxbox
+// stands for the container on the host: its pid is the instance's (ps, stop: a SIGTERM to it
+// is forwarded), and the container's lock is held as natively.
+Result<int> launch_in_vm(store::Store& store, const LaunchRequest& req, const Target& t) {
+    UniqueFd lock;
+    if (t.ephemeral) {
+        if (::mkdir(t.dir.c_str(), 0700) != 0) return Error::last("create " + t.dir);
+    } else {
+        lock = LXBOX_TRY(open_fd(t.dir + "/lock", O_RDWR | O_CREAT, 0600));
+        if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0)
+            return Error(ErrorKind::Busy, "container '" + t.container +
+                                              "' is already running in the VM (exec into vm containers is not supported yet)");
+    }
     vm::VmRunRequest vr;
-    vr.spec = LXBOX_TRY(make_spec(store, req, t));
+    auto spec = make_spec(store, req, t);
+    if (!spec) {
+        if (t.ephemeral) (void)remove_tree(t.dir);
+        return std::move(spec).error();
+    }
+    vr.spec = std::move(*spec);
     vr.image = t.image;
-    vr.vm_dir = store.root() + "/vm";
+    vr.root = store.root();
     vr.notice = [](const std::string& line) { std::fprintf(stderr, "lxbox: %s\n", line.c_str()); };
-    return vm::run_in_vm(vr);
+    Status state_written;
+    vr.started = [&] {
+        store::InstanceState st;
+        st.pid = ::getpid();
+        st.start_time = linux_fx::process_start_time(st.pid).value_or(0);
+        st.started = store::now_rfc3339();
+        st.command = vr.spec.process.args;
+        st.backend = "vm";
+        state_written = t.ephemeral ? write_ephemeral_state(t.dir, st, t.image) : store.write_instance(t.container, st);
+    };
+    auto rc = vm::run_in_vm(vr);
+    if (t.ephemeral) (void)remove_tree(t.dir);
+    else (void)store.clear_instance(t.container);
+    if (!state_written) spdlog::warn("container state: {}", state_written.error().message);
+    if (!rc) return std::move(rc).error().context("launch " + t.container);
+    return rc;
 }
 
 Result<int> cmd_launch(const GlobalOptions& g, const LaunchRequest& req) {
-    if (req.backend == "vm") return launch_in_vm(g, req);
     auto store = LXBOX_TRY(open_store(g));
     LXBOX_TRY(ensure_default_distro(store, g));
     const Target t = LXBOX_TRY(resolve_target(store, req));
+    if (t.backend == "vm") return launch_in_vm(store, req, t);
     UniqueFd lock;
     if (t.ephemeral) {
         if (::mkdir(t.dir.c_str(), 0700) != 0) return Error::last("create " + t.dir);
@@ -237,6 +268,7 @@ void add_container_commands(CLI::App& app, CommandContext& ctx) {
     add_ps_command(app, ctx);
     add_stop_command(app, ctx);
     add_rm_command(app, ctx);
+    add_shutdown_command(app, ctx);
 }
 
 }  // namespace lxbox::cli

@@ -95,6 +95,7 @@ Result<std::optional<ContainerView>> ephemeral_view(const store::Store& store, c
         auto j = nlohmann::json::parse(*text);
         auto s = j.get<store::InstanceState>();
         v.image = j.value("image", "");
+        v.backend = s.backend;
         if (linux_fx::process_start_time(s.pid) == s.start_time) v.instance = s;
     } catch (const nlohmann::json::exception&) {
         return std::optional<ContainerView>{};
@@ -110,7 +111,7 @@ Result<std::vector<ContainerView>> list_containers(const store::Store& store) {
     std::vector<ContainerView> out;
     auto reg = LXBOX_TRY(store.load());
     for (const auto& [name, rec] : reg.containers) {
-        ContainerView v{name, rec.image, store.container_dir(name), false, std::nullopt};
+        ContainerView v{name, rec.image, store.container_dir(name), false, std::nullopt, rec.backend};
         v.instance = LXBOX_TRY(store.running_instance(name));
         out.push_back(std::move(v));
     }

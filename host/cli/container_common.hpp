@@ -34,6 +34,7 @@ struct ContainerView {
     std::string name, image, dir;
     bool ephemeral = false;
     std::optional<store::InstanceState> instance;  // set while it runs
+    std::string backend = "native";  // where its changes live (vm: the VM's containers disk)
 };
 
 // Throwaway (--rm) containers live in "containers/.rm-<owner pid>-<owner start>-<name>", are

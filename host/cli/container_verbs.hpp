@@ -9,5 +9,6 @@ void add_exec_command(CLI::App& app, CommandContext& ctx);  // exec CONTAINER [o
 void add_ps_command(CLI::App& app, CommandContext& ctx);    // ps [--json]
 void add_stop_command(CLI::App& app, CommandContext& ctx);  // stop CONTAINER [-t SECONDS]
 void add_rm_command(CLI::App& app, CommandContext& ctx);    // rm [-f] NAME...
+void add_shutdown_command(CLI::App& app, CommandContext& ctx);  // shutdown [-t SECONDS]: all containers, the VM
 
 }  // namespace lxbox::cli

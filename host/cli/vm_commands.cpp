@@ -1,4 +1,8 @@
-// `lxbox vm ...`: the utility VM's guest image (and, later, start/stop/logs of the VM).
+// `lxbox vm ...`: the utility VM — its guest image, its supervisor (`vm serve`, started on
+// demand by launch), status, stop and logs.
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -6,7 +10,13 @@
 
 #include "host/cli/app.hpp"
 #include "host/cli/progress.hpp"
+#include "host/config/config.hpp"
 #include "host/vm/guest_image.hpp"
+#include "host/vm/host_facts.hpp"
+#include "host/vm/supervisor.hpp"
+#include "host/vm/supervisor_client.hpp"
+#include "runtime/base/log.hpp"
+#include "runtime/base/unique_fd.hpp"
 #include "runtime/store/store.hpp"
 
 namespace lxbox::cli {
@@ -18,13 +28,12 @@ struct VmImageRequest {
     bool json = false;
 };
 
-std::string vm_dir(const GlobalOptions& global) {
-    std::string root = global.root;
-    if (root.empty())
-        root = store::default_root(std::getenv("LXBOX_ROOT"), std::getenv("XDG_DATA_HOME"),
-                                   std::getenv("HOME"));
-    return root + "/vm";
+std::string store_root(const GlobalOptions& global) {
+    if (!global.root.empty()) return global.root;
+    return store::default_root(std::getenv("LXBOX_ROOT"), std::getenv("XDG_DATA_HOME"), std::getenv("HOME"));
 }
+
+std::string vm_dir(const GlobalOptions& global) { return store_root(global) + "/vm"; }
 
 void print_image(const vm::GuestImage& image) {
     std::printf("guest image  %s\n", image.rebuilt ? "built now" : "up to date");
@@ -68,6 +77,117 @@ Result<int> cmd_vm_image(const GlobalOptions& global, const VmImageRequest& requ
     return 0;
 }
 
+// `vm serve`: the supervisor in the foreground (launch starts it detached, with --ready-fd).
+Result<int> cmd_vm_serve(const GlobalOptions& global, int ready_fd) {
+    const std::string root = store_root(global);
+    auto say = [ready_fd](const std::string& line) {
+        if (ready_fd >= 0) (void)write_all(ready_fd, line + "\n");
+        else std::fprintf(stderr, "lxbox: %s\n", line.c_str());
+    };
+    bool announced = false;
+    auto fail = [&](const Error& e) -> Result<int> {
+        if (!announced) say("error " + e.message);
+        return e;
+    };
+    auto config = config::load(root);
+    if (!config) return fail(config.error());
+    vm::ImageRequest image_req;
+    image_req.vm_dir = root + "/vm";
+    auto image = vm::ensure_guest_image(image_req);
+    if (!image) return fail(image.error().context("the guest image"));
+    vm::SupervisorOptions opts;
+    opts.vm_dir = root + "/vm";
+    opts.vm.kernel = image->vmlinux;
+    opts.vm.initrd = image->initramfs;
+    opts.vm.memory_mib = config->vm.memory_mib;
+    opts.vm.cpus = config->vm.cpus;
+    opts.idle_timeout = config->vm.idle_timeout;
+    opts.containers_disk_bytes = config->vm.disk_bytes;
+    opts.facts = vm::detect_vm_host_facts();
+    // Notices reach the user who is waiting for the boot; later ones go to the log.
+    opts.notice = [&](const std::string& line) {
+        if (!announced) say("notice " + line);
+        spdlog::warn("{}", line);
+    };
+    auto served = vm::serve(opts, [&](const Status& st) {
+        say(st ? std::string("ready") : "error " + st.error().message);
+        announced = true;
+        if (ready_fd >= 0) ::close(ready_fd);
+    });
+    if (!served) return fail(served.error());
+    return 0;
+}
+
+void print_status(const vm::VmStatus& s, const std::string& dir) {
+    if (!s.running) {
+        std::printf("state        stopped\n");
+        return;
+    }
+    std::printf("state        running\n");
+    std::printf("accelerator  %s (booted in %lld ms, %s)\n", s.accel.c_str(), static_cast<long long>(s.boot_ms),
+                s.started.c_str());
+    std::printf("size         %u MiB, %u CPU(s)\n", s.memory_mib, s.cpus);
+    std::printf("sessions     %llu (clients %llu)\n", static_cast<unsigned long long>(s.sessions),
+                static_cast<unsigned long long>(s.clients));
+    std::printf("heartbeat    %.2f ms round trip\n", double(s.heartbeat_us) / 1000.0);
+    std::printf("idle stop    %s\n", s.idle_timeout_s ? (std::to_string(s.idle_timeout_s) + " s").c_str() : "never");
+    std::printf("pids         supervisor %d, qemu %d\n", s.pid, s.qemu_pid);
+    std::printf("distro disks %zu\n", s.disks.size());
+    std::printf("logs         %s/console.log, %s/supervisor.log\n", dir.c_str(), dir.c_str());
+}
+
+Result<int> cmd_vm_status(const GlobalOptions& global, bool json) {
+    auto s = LXBOX_TRY(vm::query_status(vm_dir(global)));
+    if (json) {
+        nlohmann::json j = s;
+        j["state"] = s.running ? "running" : "stopped";
+        std::printf("%s\n", j.dump(2).c_str());
+    } else {
+        print_status(s, vm_dir(global));
+    }
+    return 0;
+}
+
+Result<int> cmd_vm_stop(const GlobalOptions& global) {
+    auto stopped = LXBOX_TRY(vm::stop_supervisor(vm_dir(global), std::chrono::seconds(60)));
+    if (!stopped && !global.quiet) std::fprintf(stderr, "lxbox: the VM is not running\n");
+    return 0;
+}
+
+// `vm ping`: the protocol's round trip through the supervisor to the agent and back.
+Result<int> cmd_vm_ping(const GlobalOptions& global, int count, bool json) {
+    auto c = LXBOX_TRY(vm::connect_running(vm_dir(global)));
+    if (!c) return Error(ErrorKind::NotFound, "the VM is not running");
+    std::vector<double> us;
+    for (int i = 0; i < std::max(count, 1); ++i) {
+        auto took = LXBOX_TRY(c->ping(std::chrono::seconds(10)));
+        us.push_back(double(took.count()) / 1000.0);
+    }
+    std::sort(us.begin(), us.end());
+    double sum = 0;
+    for (double u : us) sum += u;
+    const double mean = sum / double(us.size()), median = us[us.size() / 2];
+    if (json) {
+        std::printf("%s\n", nlohmann::json{{"count", us.size()}, {"mean_us", mean}, {"median_us", median},
+                                           {"min_us", us.front()}, {"max_us", us.back()}}
+                                 .dump(2)
+                                 .c_str());
+    } else {
+        std::printf("%zu pings: mean %.3f ms, median %.3f ms, min %.3f ms, max %.3f ms\n", us.size(), mean / 1000,
+                    median / 1000, us.front() / 1000, us.back() / 1000);
+    }
+    return 0;
+}
+
+Result<int> cmd_vm_logs(const GlobalOptions& global, bool supervisor) {
+    const auto paths = vm::vm_paths(vm_dir(global));
+    const std::string& path = supervisor ? paths.supervisor_log : paths.console_log;
+    auto text = read_file(path);
+    if (!text) return Error(ErrorKind::NotFound, "no VM log yet (" + path + "): the VM has not run");
+    std::fwrite(text->data(), 1, text->size(), stdout);
+    return 0;
+}
+
 }  // namespace
 
 void add_vm_commands(CLI::App& app, CommandContext& ctx) {
@@ -79,6 +199,37 @@ void add_vm_commands(CLI::App& app, CommandContext& ctx) {
     image->add_flag("--json", request->json, "Print the image's manifest as JSON");
     image->callback([&ctx, request] {
         ctx.action = [&ctx, request] { return cmd_vm_image(ctx.global, *request); };
+    });
+
+    auto ready_fd = std::make_shared<int>(-1);
+    auto* serve = vm->add_subcommand("serve", "Run the VM supervisor in the foreground (launch starts it on demand)");
+    serve->add_option("--ready-fd", *ready_fd, "Write 'ready' or 'error MESSAGE' to this fd once the VM is up");
+    serve->callback([&ctx, ready_fd] { ctx.action = [&ctx, ready_fd] { return cmd_vm_serve(ctx.global, *ready_fd); }; });
+
+    auto status_json = std::make_shared<bool>(false);
+    auto* status = vm->add_subcommand("status", "Whether the VM runs, its accelerator, size and sessions");
+    status->add_flag("--json", *status_json, "Machine-readable output");
+    status->callback([&ctx, status_json] {
+        ctx.action = [&ctx, status_json] { return cmd_vm_status(ctx.global, *status_json); };
+    });
+
+    auto* stop = vm->add_subcommand("stop", "Power the VM off (its sessions end; kept containers stay)");
+    stop->callback([&ctx] { ctx.action = [&ctx] { return cmd_vm_stop(ctx.global); }; });
+
+    auto ping_count = std::make_shared<int>(10);
+    auto ping_json = std::make_shared<bool>(false);
+    auto* ping = vm->add_subcommand("ping", "Round trips to the guest agent through the supervisor");
+    ping->add_option("-c,--count", *ping_count, "How many (default 10)");
+    ping->add_flag("--json", *ping_json, "Machine-readable output");
+    ping->callback([&ctx, ping_count, ping_json] {
+        ctx.action = [&ctx, ping_count, ping_json] { return cmd_vm_ping(ctx.global, *ping_count, *ping_json); };
+    });
+
+    auto supervisor_log = std::make_shared<bool>(false);
+    auto* logs = vm->add_subcommand("logs", "Print the VM's console log");
+    logs->add_flag("--supervisor", *supervisor_log, "The supervisor's log instead");
+    logs->callback([&ctx, supervisor_log] {
+        ctx.action = [&ctx, supervisor_log] { return cmd_vm_logs(ctx.global, *supervisor_log); };
     });
 }
 

@@ -107,12 +107,15 @@ void add_disks(std::vector<std::string>& argv, const VmConfig& config, const std
     for (size_t i = 0; i < config.disks.size(); ++i) {
         const auto& d = config.disks[i];
         const std::string id = "disk" + std::to_string(i);
-        // QEMU's option parser splits on ',': a comma in the path is written twice.
+        // QEMU's option parser splits on ',': a comma in the path is written twice. A writable
+        // disk keeps QEMU's default cache (writeback, flushes honoured): it holds the user's
+        // containers, which must survive a host crash as well as a VM stop.
         std::string path;
         for (char c : d.path) path += c == ',' ? std::string(",,") : std::string(1, c);
         argv.insert(argv.end(), {"-drive", "file=" + path + ",if=none,id=" + id + ",format=raw" +
-                                               (d.readonly ? ",readonly=on" : ",cache=unsafe"),
-                                 "-device", std::string(device) + ",drive=" + id});
+                                               (d.readonly ? ",readonly=on" : ""),
+                                 "-device", std::string(device) + ",drive=" + id +
+                                                (d.serial.empty() ? "" : ",serial=" + d.serial)});
     }
 }
 

@@ -34,10 +34,12 @@ struct VmHostFacts {
     std::string qemu_path;       // explicit QEMU binary, else the default name on PATH
 };
 
-// A raw disk image attached as virtio-blk (the guest sees /dev/vda, /dev/vdb, ... in order).
+// A raw disk image attached as virtio-blk. The guest finds it by serial (/sys/block/*/serial):
+// virtio-mmio devices probe in no order the command line fixes.
 struct VmDisk {
     std::string path;
     bool readonly = true;
+    std::string serial;  // at most 20 bytes of [A-Za-z0-9._-]; "" for none
 };
 
 struct VmConfig {

@@ -1,9 +1,11 @@
 #include "host/vm/vm_launcher.hpp"
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <boost/process.hpp>
+#include <boost/process/extend.hpp>
 #include <thread>
 
 #include "runtime/base/log.hpp"
@@ -78,8 +80,11 @@ Result<bp::child> start_qemu(const std::vector<std::string>& argv, const std::st
                                                       : boost::filesystem::path(argv[0]);
     if (exe.empty()) return Error(ErrorKind::Unsupported, argv[0] + " not found in PATH");
     try {
+        // QEMU dies with whoever started it (the supervisor): an orphaned QEMU would hold the
+        // containers disk's write lock and keep the next VM from booting.
         return bp::child(exe, bp::args(std::vector<std::string>(argv.begin() + 1, argv.end())),
-                         bp::std_in < bp::null, bp::std_out > bp::null, bp::std_err > log);
+                         bp::std_in < bp::null, bp::std_out > bp::null, bp::std_err > log,
+                         bp::extend::on_exec_setup = [](auto&) { ::prctl(PR_SET_PDEATHSIG, SIGKILL); });
     } catch (const bp::process_error& e) {
         return Error(ErrorKind::System, "start " + argv[0] + ": " + e.what());
     }

@@ -1,19 +1,15 @@
 #include "host/vm/vm_run.hpp"
 
-#include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <boost/process.hpp>
-#include <cstdio>
+#include <chrono>
 
 #include "host/vm/guest_image.hpp"
-#include "host/vm/host_facts.hpp"
-#include "host/vm/vm_launcher.hpp"
+#include "host/vm/supervisor.hpp"
+#include "host/vm/supervisor_client.hpp"
 #include "runtime/base/log.hpp"
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/linux/process.hpp"
@@ -21,91 +17,50 @@
 
 namespace lxbox::vm {
 
-namespace bp = boost::process;
+using Clock = std::chrono::steady_clock;
 
 namespace {
 
 constexpr const char* kGuestImages = "/run/lxbox/images/";
-constexpr const char* kGuestContainers = "/run/lxbox/containers/";
+constexpr const char* kGuestEphemeral = "/run/lxbox/ephemeral/";
 
-thread_local uint64_t tree_bytes = 0;
-int add_size(const char*, const struct stat* st, int, struct FTW*) {
-    tree_bytes += static_cast<uint64_t>(st->st_blocks) * 512;
-    return 0;
-}
-
-std::string find_mkfs() {
-    auto exe = bp::search_path("mkfs.ext4", {"/usr/sbin", "/sbin", "/usr/bin", "/bin"});
-    return exe.empty() ? std::string() : exe.string();
+proto::GuestMount containers_mount() {
+    proto::GuestMount m;
+    m.serial = kContainersDiskSerial;
+    m.target = kGuestContainersDir;
+    m.readonly = false;
+    return m;
 }
 
 }  // namespace
 
-Result<std::string> ensure_distro_disk(const std::string& vm_dir, const std::string& image,
-                                       const std::string& rootfs) {
-    struct stat st {};
-    if (::stat(rootfs.c_str(), &st) != 0) return Error::last("read distro " + image + " (" + rootfs + ")");
-    // An import (or --replace) renames a new rootfs into place: a new inode or mtime means a
-    // new distro.
-    const std::string stamp = "layout 2, rootfs " + std::to_string(st.st_ino) + " " + std::to_string(st.st_mtim.tv_sec) + "." +
-                              std::to_string(st.st_mtim.tv_nsec) + "\n";
-    const std::string dir = vm_dir + "/disks";
-    const std::string disk = dir + "/" + image + ".ext4";
-    auto have = read_file(disk + ".stamp");
-    if (have && *have == stamp && ::access(disk.c_str(), R_OK) == 0) return disk;
-    if (::mkdir(vm_dir.c_str(), 0700) != 0 && errno != EEXIST) return Error::last("create " + vm_dir);
-    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Error::last("create " + dir);
-    // The image's directory goes in, rootfs/ under the disk's root: the guest mounts the disk
-    // at the image's place and ext4's lost+found stays out of the container's root.
-    const std::string source = rootfs.substr(0, rootfs.rfind('/'));
-    tree_bytes = 0;
-    ::nftw(source.c_str(), add_size, 64, FTW_PHYS | FTW_MOUNT);
-    // Room for ext4's own metadata (inode tables, directories); read-only after this.
-    const uint64_t kib = (tree_bytes + tree_bytes / 4) / 1024 + 16 * 1024;
-    const std::string mkfs = find_mkfs();
-    if (mkfs.empty()) return Error(ErrorKind::Unsupported, "mkfs.ext4 not found (install e2fsprogs)");
-    const std::string tmp = disk + ".tmp." + std::to_string(::getpid());
-    int code = -1;
-    try {
-        bp::ipstream err;
-        bp::child child(mkfs, bp::args({"-q", "-F", "-L", "lxbox-" + image.substr(0, 9), "-O", "^has_journal",
-                                        "-E", "root_owner=0:0", "-d", source, tmp, std::to_string(kib) + "k"}),
-                        bp::std_out > bp::null, bp::std_err > err, bp::std_in < bp::null);
-        std::string line, all;
-        while (std::getline(err, line)) all = line;
-        child.wait();
-        code = child.exit_code();
-        if (code != 0) {
-            ::unlink(tmp.c_str());
-            return Error(ErrorKind::System, "build the disk of distro " + image + ": mkfs.ext4 failed" +
-                                                (all.empty() ? "" : ": " + all));
-        }
-    } catch (const bp::process_error& e) {
-        ::unlink(tmp.c_str());
-        return Error(ErrorKind::System, std::string("run mkfs.ext4: ") + e.what());
-    }
-    if (::rename(tmp.c_str(), disk.c_str()) != 0) return Error::last("rename " + tmp);
-    LXBOX_TRY(write_file_atomic(disk + ".stamp", stamp, Durability::RenameOnly));
-    return disk;
-}
-
-Result<proto::Run> guest_run(const runtime::ContainerSpec& host_spec, const std::string& image) {
+Result<proto::Run> guest_run(const runtime::ContainerSpec& host_spec, const DistroDisk& disk, const std::string& unique) {
     if (!host_spec.binds.empty())
         return Error(ErrorKind::Unsupported, "-v and --share-cwd are not available with --backend vm yet");
-    if (!host_spec.ephemeral)
-        return Error(ErrorKind::Unsupported,
-                     "the vm backend keeps no container changes yet: add --rm for a throwaway container");
     runtime::ContainerSpec g = host_spec;
-    g.image_rootfs = kGuestImages + image + "/rootfs";
-    g.container_dir = kGuestContainers + host_spec.name;
+    const std::string image_dir = kGuestImages + disk.serial;
+    g.image_rootfs = image_dir + "/rootfs";
+    g.container_dir = host_spec.ephemeral ? kGuestEphemeral + host_spec.name + "-" + unique
+                                          : std::string(kGuestContainersDir) + "/" + host_spec.name;
     g.cache_dir = "/run/lxbox/cache";
     g.userns = {};  // the agent is root of its own VM
     g.cgroup_optional = false;
     g.process.tty = false;  // pty relay over the channel: a later slice
     proto::Run run;
     run.spec = g;
-    run.mounts = {{"vda", kGuestImages + image, "ext4", true}};
+    proto::GuestMount image;
+    image.serial = disk.serial;
+    image.target = image_dir;
+    run.mounts = {image};
+    if (!host_spec.ephemeral) run.mounts.push_back(containers_mount());
     return run;
+}
+
+proto::Remove guest_remove(const std::string& container) {
+    proto::Remove r;
+    r.container_dir = std::string(kGuestContainersDir) + "/" + container;
+    r.mounts = {containers_mount()};
+    return r;
 }
 
 namespace {
@@ -164,6 +119,11 @@ private:
 
     // The exit code once the session ended, nullopt while it goes on.
     Result<std::optional<int>> on_frame(const proto::Frame& f) {
+        // The connection's own error (the VM went away) ends this session too.
+        if (f.session == proto::kConnectionSession && f.type == proto::FrameType::Error) {
+            auto e = proto::parse_message<proto::ErrorMessage>(f);
+            return Error(ErrorKind::System, e ? e->message : f.payload);
+        }
         if (f.session != session_) return std::optional<int>{};
         switch (f.type) {
             case proto::FrameType::Stdout:
@@ -186,7 +146,7 @@ private:
             }
             case proto::FrameType::Error: {
                 auto e = proto::parse_message<proto::ErrorMessage>(f);
-                return Error(ErrorKind::Refused, "agent: " + (e ? e->message : f.payload));
+                return Error(ErrorKind::Refused, e ? e->message : f.payload);
             }
             default:
                 return std::optional<int>{};
@@ -201,33 +161,55 @@ private:
 
 }  // namespace
 
+namespace {
+
+SupervisorStart start_options(const std::string& root, const std::function<void(const std::string&)>& notice) {
+    SupervisorStart start;
+    start.root = root;
+    start.notice = notice;
+    start.prepare = [root]() -> Status {
+        ImageRequest image_req;
+        image_req.vm_dir = root + "/vm";
+        auto image = ensure_guest_image(image_req);
+        if (!image) return std::move(image).error().context("the guest image");
+        return {};
+    };
+    return start;
+}
+
+}  // namespace
+
 Result<int> run_in_vm(const VmRunRequest& request) {
-    auto run = LXBOX_TRY(guest_run(request.spec, request.image));
-    ImageRequest image_req;
-    image_req.vm_dir = request.vm_dir;
-    auto guest = LXBOX_TRY(ensure_guest_image(image_req).context("the guest image"));
-    const std::string disk = LXBOX_TRY(ensure_distro_disk(request.vm_dir, request.image, request.spec.image_rootfs));
-    // Sockets and logs of this VM in a directory of its own: launches may run side by side.
-    TempDir run_dir = LXBOX_TRY(TempDir::make(request.vm_dir, "run-"));
-    BootRequest boot;
-    boot.config.kernel = guest.vmlinux;
-    boot.config.initrd = guest.initramfs;
-    boot.config.disks = {{disk, true}};
-    boot.config.channel_socket = run_dir.path() + "/agent.sock";
-    boot.config.qmp_socket = run_dir.path() + "/qmp.sock";
-    boot.config.serial_log = run_dir.path() + "/console.log";
-    boot.facts = detect_vm_host_facts();
-    boot.vm_dir = request.vm_dir;  // the KVM verdict is per host, where `lxbox doctor` reads it
-    boot.notice = request.notice;
+    const std::string vm_dir = request.root + "/vm";
+    const DistroDisk disk = LXBOX_TRY(ensure_distro_disk(vm_dir, request.image, request.spec.image_rootfs));
+    auto run = LXBOX_TRY(guest_run(request.spec, disk, std::to_string(::getpid()) + "-" +
+                                                            std::to_string(Clock::now().time_since_epoch().count())));
     // Signals reach the container, not lxbox, from here on (they are forwarded as messages).
     linux_fx::SignalBlock blocked(linux_fx::forwarded_signals());
-    auto vm = LXBOX_TRY(boot_vm(boot).context("boot the VM"));
+    auto channel = LXBOX_TRY(connect_supervisor(vm_dir, start_options(request.root, request.notice)));
     constexpr uint32_t kSession = 1;
-    LXBOX_TRY(vm->channel().send(proto::make_frame(kSession, run)));
-    Relay relay(vm->channel(), kSession);
-    auto code = relay.run();
-    (void)vm->shutdown(std::chrono::seconds(10));
-    return code;
+    proto::Attach attach{{{disk.serial, disk.path, true}}};
+    LXBOX_TRY(channel.send(proto::make_frame(kSession, attach)));
+    LXBOX_TRY(channel.send(proto::make_frame(kSession, run)));
+    if (request.started) request.started();
+    Relay relay(channel, kSession);
+    return relay.run();
+}
+
+Status remove_in_vm(const std::string& root, const std::string& container,
+                    const std::function<void(const std::string&)>& notice) {
+    const std::string vm_dir = root + "/vm";
+    auto channel = LXBOX_TRY(connect_supervisor(vm_dir, start_options(root, notice)));
+    constexpr uint32_t kSession = 1;
+    LXBOX_TRY(channel.send(proto::make_frame(kSession, guest_remove(container))));
+    for (;;) {
+        auto f = LXBOX_TRY(channel.receive(std::chrono::minutes(5)));
+        if (f.type == proto::FrameType::Error) {
+            auto e = proto::parse_message<proto::ErrorMessage>(f);
+            return Error(ErrorKind::System, e ? e->message : f.payload);
+        }
+        if (f.session == kSession && f.type == proto::FrameType::Exit) return {};
+    }
 }
 
 }  // namespace lxbox::vm

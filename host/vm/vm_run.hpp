@@ -9,30 +9,38 @@
 #include <functional>
 #include <string>
 
+#include "host/vm/disks.hpp"
 #include "runtime/base/error.hpp"
 #include "runtime/proto/messages.hpp"
 #include "runtime/spec/spec.hpp"
 
 namespace lxbox::vm {
 
-// The distro's disk image: vm_dir/disks/<image>.ext4 holding rootfs/, (re)built with mkfs.ext4 -d when the
-// image's rootfs is not the one it was built from.
-Result<std::string> ensure_distro_disk(const std::string& vm_dir, const std::string& image,
-                                       const std::string& rootfs);
+// Pure: the spec as the guest runs it and the Run message carrying it. The distro's disk is
+// mounted at a place named by its serial (a rebuilt distro is a new place); a kept
+// container's changes live on the containers disk, a throwaway one's in a directory of its own
+// (`unique` tells concurrent launches apart). Host paths (binds) cannot cross yet: an error
+// names them.
+Result<proto::Run> guest_run(const runtime::ContainerSpec& host_spec, const DistroDisk& disk,
+                             const std::string& unique);
 
-// Pure: the spec as the guest runs it (its paths under /run/lxbox; the distro disk mounted at
-// the image's place) and the Run message carrying it. Host paths (binds) cannot cross yet:
-// an error names them.
-Result<proto::Run> guest_run(const runtime::ContainerSpec& host_spec, const std::string& image);
+// Pure: the Remove that deletes a kept vm container's changes.
+proto::Remove guest_remove(const std::string& container);
 
 struct VmRunRequest {
     runtime::ContainerSpec spec;  // as the native path would run it
     std::string image;            // the distro's name
-    std::string vm_dir;           // $LXBOX_ROOT/vm
+    std::string root;             // the store root ($LXBOX_ROOT)
     std::function<void(const std::string&)> notice;  // one-line notices (the KVM fallback)
+    std::function<void()> started;  // called once the Run is sent (the container is running)
 };
 
-// Runs the container in a VM with lxbox's stdin, stdout and stderr; returns its exit code.
+// Runs the container in the shared VM (started when none runs) with lxbox's stdin, stdout and
+// stderr; returns its exit code.
 Result<int> run_in_vm(const VmRunRequest& request);
+
+// Deletes a kept vm container's changes in the VM (starting it when none runs).
+Status remove_in_vm(const std::string& root, const std::string& container,
+                    const std::function<void(const std::string&)>& notice);
 
 }  // namespace lxbox::vm

@@ -131,6 +131,18 @@ Status remove_tree(const std::string& path) {
     return {};
 }
 
+static thread_local uint64_t counted_bytes = 0;
+static int count_entry(const char*, const struct stat* st, int, struct FTW*) {
+    counted_bytes += static_cast<uint64_t>(st->st_blocks) * 512;
+    return 0;
+}
+
+uint64_t tree_bytes(const std::string& path) {
+    counted_bytes = 0;
+    ::nftw(path.c_str(), count_entry, 64, FTW_PHYS | FTW_MOUNT);
+    return counted_bytes;
+}
+
 // Writes path atomically: a reader sees the old file or the new one, never a torn one; when
 // Durable, a crash after rename cannot lose the data either (fsync of the file, then of its
 // directory).

@@ -3,6 +3,7 @@
 // host fd must never reach a container).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <utility>
 
@@ -88,5 +89,9 @@ private:
 
 // rm -rf that never crosses a mount point and never follows symlinks.
 Status remove_tree(const std::string& path);
+
+// du -s in bytes (allocated blocks), with remove_tree's rules: no other mount, no symlink
+// followed. Unreadable parts count as nothing.
+uint64_t tree_bytes(const std::string& path);
 
 }  // namespace lxbox

@@ -26,7 +26,7 @@ constexpr char kMagicBytes[4] = {'L', 'X', 'B', '1'};
 }  // namespace
 
 bool is_known_type(uint16_t type) {
-    return (type >= uint16_t(FrameType::Hello) && type <= uint16_t(FrameType::Credit)) ||
+    return (type >= uint16_t(FrameType::Hello) && type <= uint16_t(FrameType::Remove)) ||
            (type >= uint16_t(FrameType::Stdin) && type <= uint16_t(FrameType::Stderr));
 }
 
@@ -48,6 +48,9 @@ const char* to_string(FrameType type) {
         case FrameType::Error: return "error";
         case FrameType::Shutdown: return "shutdown";
         case FrameType::Credit: return "credit";
+        case FrameType::Attach: return "attach";
+        case FrameType::Status: return "status";
+        case FrameType::Remove: return "remove";
         case FrameType::Stdin: return "stdin";
         case FrameType::Stdout: return "stdout";
         case FrameType::Stderr: return "stderr";

@@ -42,6 +42,12 @@ enum class FrameType : uint16_t {
     Error = 10,
     Shutdown = 11,
     Credit = 12,
+    // Between a CLI client and the VM supervisor only (host/vm/supervisor.hpp), never on the
+    // virtio-serial port: the disks a session's Run needs, and the VM's status.
+    Attach = 13,
+    Status = 14,
+    // Deletes a kept container's changes in the guest (`lxbox rm` of a vm container).
+    Remove = 15,
     // Raw byte streams: the payload is the data, counted against the session's credit window.
     Stdin = 0x100,
     Stdout = 0x101,

@@ -30,10 +30,12 @@ void to_json(json& j, const Pong& m) { j = json{{"nonce", m.nonce}}; }
 void from_json(const json& j, Pong& m) { j.at("nonce").get_to(m.nonce); }
 
 void to_json(json& j, const GuestMount& m) {
-    j = json{{"device", m.device}, {"target", m.target}, {"fstype", m.fstype}, {"readonly", m.readonly}};
+    j = json{{"device", m.device}, {"serial", m.serial}, {"target", m.target}, {"fstype", m.fstype},
+             {"readonly", m.readonly}};
 }
 void from_json(const json& j, GuestMount& m) {
-    j.at("device").get_to(m.device);
+    get_opt(j, "device", m.device);
+    get_opt(j, "serial", m.serial);
     j.at("target").get_to(m.target);
     get_opt(j, "fstype", m.fstype);
     get_opt(j, "readonly", m.readonly);
@@ -74,6 +76,23 @@ void from_json(const json& j, ErrorMessage& m) { j.at("message").get_to(m.messag
 
 void to_json(json& j, const Shutdown&) { j = json::object(); }
 void from_json(const json&, Shutdown&) {}
+
+void to_json(json& j, const AttachDisk& m) {
+    j = json{{"serial", m.serial}, {"path", m.path}, {"readonly", m.readonly}};
+}
+void from_json(const json& j, AttachDisk& m) {
+    j.at("serial").get_to(m.serial);
+    j.at("path").get_to(m.path);
+    get_opt(j, "readonly", m.readonly);
+}
+void to_json(json& j, const Attach& m) { j = json{{"disks", m.disks}}; }
+void from_json(const json& j, Attach& m) { j.at("disks").get_to(m.disks); }
+
+void to_json(json& j, const Remove& m) { j = json{{"container_dir", m.container_dir}, {"mounts", m.mounts}}; }
+void from_json(const json& j, Remove& m) {
+    j.at("container_dir").get_to(m.container_dir);
+    get_opt(j, "mounts", m.mounts);
+}
 
 void to_json(json& j, const Credit& m) { j = json{{"bytes", m.bytes}}; }
 void from_json(const json& j, Credit& m) { j.at("bytes").get_to(m.bytes); }

@@ -38,12 +38,15 @@ struct Pong {
 };
 
 // A filesystem the agent mounts (once) before a container that needs it starts: a distro's
-// disk image, say. source is a device name under /dev ("vda"), never a path.
+// disk image, say. The disk is named by the serial the host gave its virtio-blk device
+// (/sys/block/*/serial in the guest; device order is not stable across machine types), or by
+// a device name under /dev ("vda"), never a path.
 struct GuestMount {
     std::string device;
     std::string target;        // absolute, under /run/lxbox
     std::string fstype = "ext4";
     bool readonly = true;
+    std::string serial;        // when set, names the disk instead of device
     bool operator==(const GuestMount&) const = default;
 };
 
@@ -91,6 +94,27 @@ struct Shutdown {
     static constexpr FrameType kType = FrameType::Shutdown;
 };
 
+// Host side only: a disk the VM must have attached for a session's Run (sent by a CLI client
+// to the VM supervisor before the Run, on the same session). serial is at most 20 bytes.
+struct AttachDisk {
+    std::string serial;
+    std::string path;
+    bool readonly = true;
+    bool operator==(const AttachDisk&) const = default;
+};
+struct Attach {
+    static constexpr FrameType kType = FrameType::Attach;
+    std::vector<AttachDisk> disks;
+};
+
+// Deletes a kept container's directory (its changes) in the guest; answered with an Exit
+// (code 0) or an Error on the session. The disk holding it is mounted first.
+struct Remove {
+    static constexpr FrameType kType = FrameType::Remove;
+    std::string container_dir;  // absolute, under /run/lxbox/containers
+    std::vector<GuestMount> mounts;
+};
+
 // Grants the peer `bytes` more data bytes on the session (runtime/proto/flow_control.hpp).
 struct Credit {
     static constexpr FrameType kType = FrameType::Credit;
@@ -119,6 +143,12 @@ void to_json(nlohmann::json& j, const ErrorMessage& m);
 void from_json(const nlohmann::json& j, ErrorMessage& m);
 void to_json(nlohmann::json& j, const Shutdown& m);
 void from_json(const nlohmann::json& j, Shutdown& m);
+void to_json(nlohmann::json& j, const AttachDisk& m);
+void from_json(const nlohmann::json& j, AttachDisk& m);
+void to_json(nlohmann::json& j, const Attach& m);
+void from_json(const nlohmann::json& j, Attach& m);
+void to_json(nlohmann::json& j, const Remove& m);
+void from_json(const nlohmann::json& j, Remove& m);
 void to_json(nlohmann::json& j, const Credit& m);
 void from_json(const nlohmann::json& j, Credit& m);
 

@@ -24,12 +24,13 @@ void from_json(const nlohmann::json& j, ImageRecord& r) {
     r.source = j.value("source", "");
 }
 void to_json(nlohmann::json& j, const ContainerRecord& r) {
-    j = {{"name", r.name}, {"image", r.image}, {"created", r.created}};
+    j = {{"name", r.name}, {"image", r.image}, {"created", r.created}, {"backend", r.backend}};
 }
 void from_json(const nlohmann::json& j, ContainerRecord& r) {
     r.name = j.at("name").get<std::string>();
     r.image = j.at("image").get<std::string>();
     r.created = j.value("created", "");
+    r.backend = j.value("backend", "native");
 }
 void to_json(nlohmann::json& j, const Registry& r) {
     j = {{"version", r.version}, {"default_distro", r.default_distro},

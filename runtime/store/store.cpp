@@ -60,7 +60,8 @@ Result<Store> Store::open(const std::string& root) {
     return store;
 }
 
-Result<ContainerRecord> Store::ensure_container(const std::string& name, const std::string& image) {
+Result<ContainerRecord> Store::ensure_container(const std::string& name, const std::string& image,
+                                                const std::string& backend) {
     LXBOX_TRY(validate_name(name));
     ContainerRecord out;
     LXBOX_TRY(update([&](Registry& reg) -> Status {
@@ -68,6 +69,9 @@ Result<ContainerRecord> Store::ensure_container(const std::string& name, const s
             if (it->second.image != image)
                 return Error(ErrorKind::Exists, "container '" + name + "' exists and was made from '" +
                                                     it->second.image + "', not '" + image + "'");
+            if (it->second.backend != backend)
+                return Error(ErrorKind::Exists, "container '" + name + "' lives on the " + it->second.backend +
+                                                    " backend, not the " + backend + " one");
             out = it->second;
             return {};
         }
@@ -75,7 +79,7 @@ Result<ContainerRecord> Store::ensure_container(const std::string& name, const s
         const std::string dir = container_dir(name);
         LXBOX_TRY(make_dir(dir, 0700));
         for (const char* sub : {"/upper", "/work", "/rootfs"}) LXBOX_TRY(make_dir(dir + sub, 0755));
-        out = ContainerRecord{name, image, now_rfc3339()};
+        out = ContainerRecord{name, image, now_rfc3339(), backend};
         reg.containers[name] = out;
         spdlog::debug("created container {} from {}", name, image);
         return {};

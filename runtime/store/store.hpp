@@ -36,6 +36,9 @@ struct ContainerRecord {
     std::string name;
     std::string image;
     std::string created;
+    // Where its changes live: "native" (the store's containers/<name>) or "vm" (the VM's
+    // containers disk). Fixed when the container is made; launch without --backend follows it.
+    std::string backend = "native";
 };
 
 struct Registry {
@@ -98,8 +101,9 @@ public:
     Status with_lock(const std::function<Status(const Registry&)>& fn);
 
     // The container `name`, made from `image` on first use (upper/work/rootfs dirs + record).
-    // An existing container of another image is an error.
-    Result<ContainerRecord> ensure_container(const std::string& name, const std::string& image);
+    // An existing container of another image, or of another backend, is an error.
+    Result<ContainerRecord> ensure_container(const std::string& name, const std::string& image,
+                                             const std::string& backend = "native");
     // Deletes a container's changes and record; refuses while it runs (ErrorKind::Busy).
     Status remove_container(const std::string& name);
     // How remove_container deletes a container's files: remove_tree unless set. Rootless mode

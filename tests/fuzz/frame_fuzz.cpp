@@ -45,6 +45,8 @@ void parse_control(const Frame& frame) {
         case FrameType::Error: return try_parse<ErrorMessage>(frame);
         case FrameType::Shutdown: return try_parse<Shutdown>(frame);
         case FrameType::Credit: return try_parse<Credit>(frame);
+        case FrameType::Attach: return try_parse<Attach>(frame);
+        case FrameType::Remove: return try_parse<Remove>(frame);
         default: return;
     }
 }

@@ -163,12 +163,13 @@ TEST(QemuCommand, ChannelQmpConsoleAndIsolationFlags) {
 
 TEST(QemuCommand, DisksAreVirtioBlockOnTheMachinesBusInOrder) {
     VmConfig c = config();
-    c.disks = {{"/d/vm/disks/debian,1.ext4", true}, {"/d/c1.img", false}};
+    c.disks = {{"/d/vm/disks/debian,1.ext4", true, ""}, {"/d/c1.img", false, "lxbox-containers"}};
     auto argv = qemu_command(c, linux_x86(false));  // microvm: virtio-mmio
     EXPECT_EQ(arg_after(argv, "-drive"), "file=/d/vm/disks/debian,,1.ext4,if=none,id=disk0,format=raw,readonly=on");
     EXPECT_TRUE(has(argv, "virtio-blk-device,drive=disk0"));
-    EXPECT_TRUE(has(argv, "file=/d/c1.img,if=none,id=disk1,format=raw,cache=unsafe"));
-    EXPECT_TRUE(has(argv, "virtio-blk-device,drive=disk1"));
+    EXPECT_TRUE(has(argv, "file=/d/c1.img,if=none,id=disk1,format=raw"));
+    // The guest finds a disk by its serial, not by its order.
+    EXPECT_TRUE(has(argv, "virtio-blk-device,drive=disk1,serial=lxbox-containers"));
     VmHostFacts no_tsc = linux_x86(false);
     no_tsc.tsc_khz = 0;  // q35: PCI
     EXPECT_TRUE(has(qemu_command(c, no_tsc), "virtio-blk-pci,drive=disk0"));

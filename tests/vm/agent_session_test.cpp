@@ -156,6 +156,59 @@ TEST(AgentSessionRun, MountsOutsideRunLxboxOrDevicesWithPathsAreRefused) {
     }
 }
 
+TEST(AgentSessionRun, DisksNamedBySerialAreAcceptedAndOddSerialsRefused) {
+    AgentSession s("0.1.0");
+    s.on_bytes(hello_bytes());
+    proto::Run by_serial = sample_run();
+    by_serial.mounts[0].device.clear();
+    by_serial.mounts[0].serial = "d-0123456789abcdef";
+    EXPECT_EQ(s.on_bytes(encode_frame(make_frame(1, by_serial))).start.size(), 1u);
+    proto::Run odd = sample_run();
+    odd.spec["container_dir"] = "/run/lxbox/containers/c2";
+    odd.mounts[0].serial = "../../x";
+    auto out = s.on_bytes(encode_frame(make_frame(2, odd)));
+    EXPECT_TRUE(out.start.empty());
+    auto e = parse_message<ErrorMessage>(decode(out.output).at(0));
+    ASSERT_TRUE(e);
+    EXPECT_NE(e->message.find("serial"), std::string::npos) << e->message;
+}
+
+TEST(AgentSessionRun, AKeptContainerRunsOnceAtATimeAndIsRemovedOnlyWhenStopped) {
+    AgentSession s("0.1.0");
+    s.on_bytes(hello_bytes());
+    ASSERT_EQ(s.on_bytes(encode_frame(make_frame(1, sample_run()))).start.size(), 1u);
+    auto again = s.on_bytes(encode_frame(make_frame(2, sample_run())));
+    EXPECT_TRUE(again.start.empty());
+    EXPECT_EQ(parse_message<ErrorMessage>(decode(again.output).at(0))->message,
+              "container 'c1' is already running in the VM");
+    proto::Remove remove{"/run/lxbox/containers/c1", {}};
+    auto busy = s.on_bytes(encode_frame(make_frame(3, remove)));
+    EXPECT_TRUE(busy.remove.empty());
+    EXPECT_EQ(decode(busy.output).at(0).type, FrameType::Error);
+    // Once its process exits, the container may run again, or be removed.
+    s.on_exit(1, 0);
+    auto removed = s.on_bytes(encode_frame(make_frame(4, remove)));
+    ASSERT_EQ(removed.remove.size(), 1u);
+    EXPECT_EQ(removed.remove[0].remove.container_dir, "/run/lxbox/containers/c1");
+    // Only a container directly under /run/lxbox/containers is removable.
+    for (const char* dir : {"/run/lxbox/containers", "/run/lxbox/containers/../x", "/etc", "/run/lxbox/containers/a/b"}) {
+        auto out = s.on_bytes(encode_frame(make_frame(5, proto::Remove{dir, {}})));
+        EXPECT_TRUE(out.remove.empty()) << dir;
+        EXPECT_EQ(decode(out.output).at(0).type, FrameType::Error) << dir;
+    }
+}
+
+TEST(AgentSessionRun, AnErrorFromTheHostEndsTheSessionsProcess) {
+    AgentSession s("0.1.0");
+    s.on_bytes(hello_bytes());
+    s.on_bytes(encode_frame(make_frame(4, sample_run())));
+    auto out = s.on_bytes(encode_frame(make_frame(4, ErrorMessage{"the client went away"})));
+    ASSERT_EQ(out.process.size(), 1u);
+    EXPECT_EQ(out.process[0].kind, ProcessAction::Kill);
+    EXPECT_EQ(out.process[0].session, 4u);
+    EXPECT_TRUE(out.output.empty());
+}
+
 TEST(AgentSessionRun, StdinSignalsAndCloseReachTheProcessWithinTheWindow) {
     AgentSession s("0.1.0");
     s.on_bytes(hello_bytes());

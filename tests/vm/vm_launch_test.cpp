@@ -1,11 +1,18 @@
 // `lxbox launch --backend vm` through the CLI: the container runs in a real guest under QEMU,
-// driven by the agent over the channel. One store for the suite, so the guest image, the
-// distro disk and the KVM verdict are made once (this host's KVM hangs guests: the first
-// launch falls back to TCG and remembers it).
+// driven by the agent over the channel, through the VM supervisor that the first launch
+// starts and every later one shares. One store for the suite, so the guest image, the distro
+// disk and the KVM verdict are made once (this host's KVM hangs guests: the first launch falls
+// back to TCG and remembers it). The suite ends with `lxbox vm stop`: no QEMU is left.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <boost/process.hpp>
+#include <chrono>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <thread>
 
 #include "tests/common/test_support.hpp"
 #include "tests/vm/vm_fixture.hpp"
@@ -30,6 +37,7 @@ protected:
         for (const char* sub : {"cache", "kernel", "image"}) ::symlink((shared + "/" + sub).c_str(), (vm + "/" + sub).c_str());
     }
     static void TearDownTestSuite() {
+        run_lxbox(root(), {"vm", "stop"});
         delete dir;
         dir = nullptr;
     }
@@ -44,6 +52,29 @@ protected:
         full.insert(full.end(), args.begin(), args.end());
         return run_lxbox(root(), full, input);
     }
+    static nlohmann::json vm_status() {
+        auto r = run_lxbox(root(), {"vm", "status", "--json"});
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        return nlohmann::json::parse(r.out, nullptr, false);
+    }
+    // lxbox in the background, its output in files of the scratch dir.
+    static boost::process::child spawn_lxbox(const std::vector<std::string>& args, const std::string& out,
+                                             const std::string& err) {
+        std::vector<std::string> full{"--root", root()};
+        full.insert(full.end(), args.begin(), args.end());
+        return boost::process::child(LXBOX_BINARY, boost::process::args(full), boost::process::std_in < boost::process::null,
+                                     boost::process::std_out > out, boost::process::std_err > err);
+    }
+    // Polls `vm status` until pred holds (bounded: the test fails rather than hangs).
+    template <class Pred>
+    static bool wait_status(Pred pred) {
+        for (int i = 0; i < 600; ++i) {
+            auto s = vm_status();
+            if (s.is_object() && pred(s)) return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        return false;
+    }
 };
 
 TEST_F(VmLaunch, TheContainerRunsInTheGuestWithStdioAndItsExitCode) {
@@ -53,11 +84,12 @@ TEST_F(VmLaunch, TheContainerRunsInTheGuestWithStdioAndItsExitCode) {
                        "hello\n");
     EXPECT_EQ(r.exit_code, 3) << r.err;
     EXPECT_EQ(r.err, "err\n");
-    // The guest runs it with the same runtime: hostname, capabilities, the overlay root.
-    EXPECT_EQ(r.out,
-              "out\ngot hello\nbusybox\nCapEff:\t00000000a80425fb\n"
-              "overlay on / type overlay (rw,relatime,lowerdir=/run/lxbox/images/busybox/rootfs,"
-              "upperdir=/run/lxbox/containers/busybox/upper,workdir=/run/lxbox/containers/busybox/work)\nclean\n");
+    // The guest runs it with the same runtime: hostname, capabilities, the overlay root over
+    // the distro's disk (mounted at its serial's place).
+    EXPECT_TRUE(std::regex_match(r.out, std::regex("out\ngot hello\nbusybox\nCapEff:\t00000000a80425fb\n"
+                                                   "overlay on / type overlay \\(rw,relatime,lowerdir=/run/lxbox/images/"
+                                                   "d-[0-9a-f]+/rootfs,[^\n]*\\)\nclean\n")))
+        << r.out;
 }
 
 TEST_F(VmLaunch, MegabytesCrossTheChannelBothWaysIntact) {
@@ -79,15 +111,139 @@ TEST_F(VmLaunch, ExecFailuresReadAsNatively) {
 }
 
 TEST_F(VmLaunch, WhatTheVmBackendCannotDoYetIsOneClearLine) {
-    auto r = run_lxbox(root(), {"launch", "--backend", "vm", "--", "true"});
+    auto r = vm_launch({"-v", "/tmp:/mnt", "--", "true"});
     EXPECT_EQ(r.exit_code, 125);
-    EXPECT_EQ(r.err, "lxbox: the vm backend keeps no container changes yet: add --rm for a throwaway container\n");
-    r = vm_launch({"-v", "/tmp:/mnt", "--", "true"});
+    EXPECT_EQ(r.err, "lxbox: launch busybox: -v and --share-cwd are not available with --backend vm yet\n");
+    // Nothing of those attempts, nor of the runs before, is left behind on the host.
+    EXPECT_EQ(run({"sh", "-c", "ls -A " + root() + "/containers | grep '^.rm-' || true"}).out, "");
+}
+
+TEST_F(VmLaunch, OneVmServesEveryLaunchAndConcurrentSessionsDoNotCross) {
+    ASSERT_EQ(vm_launch({"--", "true"}).exit_code, 0);
+    auto before = vm_status();
+    ASSERT_TRUE(before.value("running", false)) << before.dump();
+    const int qemu = before.value("qemu_pid", 0);
+    EXPECT_GT(qemu, 0);
+    EXPECT_EQ(before.value("sessions", -1), 0);
+    // Six launches at once, each printing its own tag 2000 times: every stream carries only
+    // its own lines, complete.
+    std::vector<boost::process::child> kids;
+    for (int i = 0; i < 6; ++i)
+        kids.push_back(spawn_lxbox({"launch", "--rm", "--backend", "vm", "--", "sh", "-c",
+                                    "i=0; while [ $i -lt 2000 ]; do echo tag" + std::to_string(i) +
+                                        "; i=$((i+1)); done; exit " + std::to_string(i)},
+                                   *dir / ("out" + std::to_string(i)), *dir / ("err" + std::to_string(i))));
+    for (int i = 0; i < 6; ++i) {
+        kids[size_t(i)].wait();
+        EXPECT_EQ(kids[size_t(i)].exit_code(), i);
+        std::ifstream in(*dir / ("out" + std::to_string(i)));
+        std::string line;
+        int lines = 0, foreign = 0;
+        while (std::getline(in, line)) {
+            ++lines;
+            if (line != "tag" + std::to_string(i)) ++foreign;
+        }
+        EXPECT_EQ(lines, 2000) << "session " << i;
+        EXPECT_EQ(foreign, 0) << "session " << i;
+    }
+    // The same VM served them all.
+    EXPECT_EQ(vm_status().value("qemu_pid", 0), qemu);
+}
+
+TEST_F(VmLaunch, AKeptContainerKeepsItsChangesAcrossVmStop) {
+    auto r = run_lxbox(root(), {"launch", "--backend", "vm", "--name", "keep", "--", "sh", "-c",
+                                "echo kept > /root/note; echo made"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "made\n");
+    // ps knows it, on the vm backend, stopped.
+    auto ps = nlohmann::json::parse(run_lxbox(root(), {"ps", "--json"}).out, nullptr, false);
+    bool listed = false;
+    for (const auto& c : ps)
+        if (c.value("name", "") == "keep") {
+            listed = true;
+            EXPECT_EQ(c.value("backend", ""), "vm");
+            EXPECT_EQ(c.value("state", ""), "stopped");
+        }
+    EXPECT_TRUE(listed) << ps.dump();
+    ASSERT_EQ(run_lxbox(root(), {"vm", "stop"}).exit_code, 0);
+    EXPECT_FALSE(vm_status().value("running", true));
+    // A fresh VM; launch without --backend follows the container to the vm backend.
+    r = run_lxbox(root(), {"launch", "keep", "--", "cat", "/root/note"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "kept\n");
+    // Another container of the same distro does not see it; neither does the image.
+    r = run_lxbox(root(), {"launch", "--backend", "vm", "--name", "other", "--", "cat", "/root/note"});
+    EXPECT_EQ(r.exit_code, 1);
+    r = vm_launch({"--", "cat", "/root/note"});
+    EXPECT_EQ(r.exit_code, 1);
+    // The native backend refuses to take it over; rm deletes its changes in the VM.
+    r = run_lxbox(root(), {"launch", "--backend", "native", "keep", "--", "true"});
     EXPECT_EQ(r.exit_code, 125);
-    EXPECT_EQ(r.err, "lxbox: -v and --share-cwd are not available with --backend vm yet\n");
-    // Nothing of those attempts, nor of the runs before, is left behind.
-    EXPECT_EQ(run({"ls", "-A", root() + "/containers"}).out, "");
-    EXPECT_EQ(run({"sh", "-c", "ls -d " + root() + "/vm/run-* 2>/dev/null"}).out, "");
+    EXPECT_EQ(r.err, "lxbox: container 'keep' lives on the vm backend, not the native one\n");
+    ASSERT_EQ(run_lxbox(root(), {"rm", "keep", "other"}).exit_code, 0);
+    r = run_lxbox(root(), {"launch", "--backend", "vm", "--name", "keep", "--", "cat", "/root/note"});
+    EXPECT_EQ(r.exit_code, 1) << "the changes outlived rm";
+    ASSERT_EQ(run_lxbox(root(), {"rm", "keep"}).exit_code, 0);
+}
+
+TEST_F(VmLaunch, ARunningKeptContainerIsStoppedThroughItsLauncher) {
+    auto kid = spawn_lxbox({"launch", "--backend", "vm", "--name", "sleeper", "--", "sleep", "600"}, *dir / "s.out",
+                           *dir / "s.err");
+    ASSERT_TRUE(wait_status([](const nlohmann::json& s) { return s.value("sessions", 0) == 1; }));
+    auto ps = nlohmann::json::parse(run_lxbox(root(), {"ps", "--json"}).out, nullptr, false);
+    for (const auto& c : ps)
+        if (c.value("name", "") == "sleeper") {
+            EXPECT_EQ(c.value("state", ""), "running") << c.dump();
+        }
+    // A second launch of it is refused while it runs; stop reaches it through the channel.
+    auto r = run_lxbox(root(), {"launch", "sleeper", "--", "true"});
+    EXPECT_EQ(r.exit_code, 125);
+    EXPECT_EQ(r.err, "lxbox: container 'sleeper' is already running in the VM (exec into vm containers is not supported yet)\n");
+    r = run_lxbox(root(), {"stop", "sleeper", "-t", "20"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    kid.wait();
+    EXPECT_EQ(kid.exit_code(), 143);  // SIGTERM, forwarded to the container
+    EXPECT_TRUE(wait_status([](const nlohmann::json& s) { return s.value("sessions", -1) == 0; }));
+    ASSERT_EQ(run_lxbox(root(), {"rm", "sleeper"}).exit_code, 0);
+}
+
+TEST_F(VmLaunch, QemuKilledMidCommandFailsItClearlyAndTheNextLaunchBootsAFreshVm) {
+    ASSERT_EQ(vm_launch({"--", "true"}).exit_code, 0);
+    auto kid = spawn_lxbox({"launch", "--rm", "--backend", "vm", "--", "sleep", "600"}, *dir / "k.out", *dir / "k.err");
+    ASSERT_TRUE(wait_status([](const nlohmann::json& s) { return s.value("sessions", 0) == 1; }));
+    const int qemu = vm_status().value("qemu_pid", 0);
+    ASSERT_GT(qemu, 0);
+    ASSERT_EQ(::kill(qemu, SIGKILL), 0);
+    kid.wait();
+    EXPECT_EQ(kid.exit_code(), 125);
+    std::ifstream err(*dir / "k.err");
+    std::string text((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(text, "lxbox: launch busybox: the VM stopped: QEMU exited or closed the agent's channel; the next "
+                    "launch boots a fresh one\n");
+    auto r = vm_launch({"--", "echo", "again"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "again\n");
+    EXPECT_NE(vm_status().value("qemu_pid", 0), qemu);
+}
+
+TEST_F(VmLaunch, StatusStopAndTheIdleTimeout) {
+    ASSERT_EQ(run_lxbox(root(), {"vm", "stop"}).exit_code, 0);
+    EXPECT_FALSE(vm_status().value("running", true));
+    auto r = run_lxbox(root(), {"vm", "stop"});
+    EXPECT_EQ(r.exit_code, 0);
+    EXPECT_EQ(r.err, "lxbox: the VM is not running\n");
+    ASSERT_EQ(run_lxbox(root(), {"config", "set", "vm.idle-timeout", "2s"}).exit_code, 0);
+    ASSERT_EQ(vm_launch({"--", "true"}).exit_code, 0);
+    auto s = vm_status();
+    EXPECT_TRUE(s.value("running", false));
+    EXPECT_EQ(s.value("accel", ""), "tcg");
+    EXPECT_EQ(s.value("idle_timeout_s", 0), 2);
+    // Nothing runs: the VM powers itself off and its supervisor exits.
+    EXPECT_TRUE(wait_status([](const nlohmann::json& st) { return !st.value("running", true); }));
+    ASSERT_EQ(run_lxbox(root(), {"config", "unset", "vm.idle-timeout"}).exit_code, 0);
+    // The guest's console was kept for `vm logs`.
+    r = run_lxbox(root(), {"vm", "logs"});
+    EXPECT_EQ(r.exit_code, 0);
 }
 
 }  // namespace

@@ -1,10 +1,13 @@
 #!/bin/bash
 # `lxbox launch --backend vm` against its floor and the native path, in one run:
-#   1. start-to-exit of /bin/true: launch --rm --backend vm (boots a VM for the launch, powers
-#      it off after) and native launch --rm, against a bare boot of the same kernel and machine
-#      to a trivial /init that powers off at once (the floor any per-launch VM pays);
-#   2. throughput of the channel: 256 MiB from the container's stdout (guest -> host) and into
-#      its stdin (host -> guest), net of the start-up measured in 1.
+#   1. cold start: `lxbox vm stop` then launch --rm --backend vm -- true (supervisor + VM boot +
+#      the container), against a bare boot of the same kernel and machine to a trivial /init
+#      that powers off at once (the floor any VM pays);
+#   2. warm start-to-exit of /bin/true: launch --rm --backend vm into the running shared VM,
+#      against native launch --rm;
+#   3. the protocol's round trip: `lxbox vm ping` (client -> supervisor -> agent and back);
+#   4. throughput of the channel with a warm VM: 256 MiB from the container's stdout
+#      (guest -> host) and into its stdin (host -> guest), net of the warm start.
 # The guest runs under TCG here (nested KVM hangs); ratios only mean something within one run.
 #   tools/bench/vm-launch.sh [BUILD_DIR] [RUNS]      (root; default build/ and 5 runs)
 set -euo pipefail
@@ -13,33 +16,42 @@ build="$(cd "${1:-$src/build}" && pwd)"
 runs="${2:-5}"
 lxbox="$build/host/lxbox"
 [ "$(id -u)" = 0 ] || { echo "vm-launch.sh: needs root" >&2; exit 1; }
-for tool in hyperfine qemu-system-x86_64; do
+for tool in hyperfine qemu-system-x86_64 jq bc; do
     command -v "$tool" >/dev/null || { echo "vm-launch.sh: $tool not found (tools/setup --test)" >&2; exit 1; }
 done
 work="$(mktemp -d /tmp/lxbox-vm-bench.XXXXXX)"
-trap 'rm -rf "$work"' EXIT INT TERM
 export LXBOX_ROOT="$work/store"
-# First use: guest image, distro disk, KVM verdict (not timed).
+trap '"$lxbox" vm stop >/dev/null 2>&1 || true; rm -rf "$work"' EXIT INT TERM
+# First use: guest image, distro disk, KVM verdict, the containers disk (not timed).
 "$lxbox" launch --rm --backend vm -- true
 "$lxbox" launch --rm -- true
-# The floor: the same kernel on the same machine type booting a trivial /init that powers off
-# at once (lxbox_vm_bench, as tools/bench/vm.sh runs it).
 cmake --build "$build" --target lxbox_vm_bench vm_trivial_init lxbox-agent >/dev/null
 bare_ms="$("$build/tests/vm/lxbox_vm_bench" "$runs" 1 | awk '/^bare PVH boot/ {print $5}')"
-echo "== start-to-exit of /bin/true ($runs runs each)"
-hyperfine -N -w 1 -r "$runs" --export-json "$work/start.json" \
-    -n "lxbox launch --rm --backend vm" "$lxbox launch --rm --backend vm -- true" \
-    -n "lxbox launch --rm (native)" "$lxbox launch --rm -- true" >/dev/null
-jq -r '.results[] | "\(.command): \(.mean * 1000 | floor) ms (sd \(.stddev * 1000 | floor))"' "$work/start.json"
-echo "bare boot to a powering-off /init (floor, median): $bare_ms ms"
-vm_ms="$(jq '.results[0].mean * 1000' "$work/start.json")"
-native_ms="$(jq '.results[1].mean * 1000' "$work/start.json")"
-echo "vm launch / bare boot: $(echo "$vm_ms / $bare_ms" | bc -l | cut -c1-4)x; vm / native: $(echo "$vm_ms / $native_ms" | bc -l | cut -c1-6)x"
-echo "== channel throughput, 256 MiB, net of start-up"
+echo "== cold start: vm stop, then launch --rm --backend vm -- true ($runs runs)"
+hyperfine -N -r "$runs" --prepare "$lxbox vm stop" --export-json "$work/cold.json" \
+    -n "cold launch --backend vm" "$lxbox launch --rm --backend vm -- true" >/dev/null
+cold_ms="$(jq '.results[0].mean * 1000' "$work/cold.json")"
+printf 'cold launch: %.0f ms; bare boot to a powering-off /init (floor, median): %s ms; cold / bare: %.2fx\n' \
+    "$cold_ms" "$bare_ms" "$(echo "$cold_ms / $bare_ms" | bc -l)"
+echo "== warm start-to-exit of /bin/true ($((runs * 4)) runs each)"
+"$lxbox" launch --rm --backend vm -- true
+hyperfine -N -w 2 -r "$((runs * 4))" --export-json "$work/warm.json" \
+    -n "launch --rm --backend vm (warm)" "$lxbox launch --rm --backend vm -- true" \
+    -n "launch --rm (native)" "$lxbox launch --rm -- true" >/dev/null
+jq -r '.results[] | "\(.command): \(.mean * 1000 * 10 | floor / 10) ms (sd \(.stddev * 1000 * 10 | floor / 10))"' "$work/warm.json"
+warm_ms="$(jq '.results[0].mean * 1000' "$work/warm.json")"
+native_ms="$(jq '.results[1].mean * 1000' "$work/warm.json")"
+printf 'warm vm / native: %.1fx\n' "$(echo "$warm_ms / $native_ms" | bc -l)"
+echo "== protocol round trip (lxbox vm ping, 1000 pings through the supervisor)"
+"$lxbox" vm ping --count 1000
+echo "== channel throughput, 256 MiB, warm VM, net of the warm start"
 t0=$(date +%s%N); "$lxbox" launch --rm --backend vm -- head -c 268435456 /dev/zero | wc -c >/dev/null; t1=$(date +%s%N)
-out_s=$(echo "($t1 - $t0) / 1000000000 - $vm_ms / 1000" | bc -l)
+out_s=$(echo "($t1 - $t0) / 1000000000 - $warm_ms / 1000" | bc -l)
 head -c 268435456 /dev/zero >"$work/in.bin"
 t0=$(date +%s%N); "$lxbox" launch --rm --backend vm -- wc -c <"$work/in.bin" >/dev/null; t1=$(date +%s%N)
-in_s=$(echo "($t1 - $t0) / 1000000000 - $vm_ms / 1000" | bc -l)
-echo "guest -> host (container stdout): $(echo "256 * 1.048576 / $out_s" | bc -l | cut -c1-6) MB/s"
-echo "host -> guest (container stdin):  $(echo "256 * 1.048576 / $in_s" | bc -l | cut -c1-6) MB/s"
+in_s=$(echo "($t1 - $t0) / 1000000000 - $warm_ms / 1000" | bc -l)
+t0=$(date +%s%N); "$lxbox" launch --rm -- head -c 268435456 /dev/zero | wc -c >/dev/null; t1=$(date +%s%N)
+native_s=$(echo "($t1 - $t0) / 1000000000 - $native_ms / 1000" | bc -l)
+printf 'guest -> host (container stdout): %.0f MB/s\n' "$(echo "256 * 1.048576 / $out_s" | bc -l)"
+printf 'host -> guest (container stdin):  %.0f MB/s\n' "$(echo "256 * 1.048576 / $in_s" | bc -l)"
+printf 'native stdout, same pipe:         %.0f MB/s\n' "$(echo "256 * 1.048576 / $native_s" | bc -l)"

@@ -1,0 +1,587 @@
+#include "host/vm/supervisor.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "host/vm/disks.hpp"
+#include "host/vm/session_router.hpp"
+#include "host/vm/vm_launcher.hpp"
+#include "runtime/base/log.hpp"
+#include "runtime/base/unique_fd.hpp"
+#include "runtime/store/store.hpp"
+
+namespace lxbox::vm {
+
+using Clock = std::chrono::steady_clock;
+using Millis = std::chrono::milliseconds;
+using namespace lxbox::proto;
+
+VmPaths vm_paths(const std::string& vm_dir) {
+    VmPaths p;
+    p.dir = vm_dir;
+    p.socket = vm_dir + "/lxbox.sock";
+    p.lock = vm_dir + "/supervisor.lock";
+    p.start_lock = vm_dir + "/start.lock";
+    p.channel = vm_dir + "/agent.sock";
+    p.qmp = vm_dir + "/qmp.sock";
+    p.console_log = vm_dir + "/console.log";
+    p.supervisor_log = vm_dir + "/supervisor.log";
+    p.containers_disk = vm_dir + "/containers.ext4";
+    return p;
+}
+
+void to_json(nlohmann::json& j, const VmStatus& s) {
+    j = {{"running", s.running},   {"pid", s.pid},           {"qemu_pid", s.qemu_pid},
+         {"accel", s.accel},       {"boot_ms", s.boot_ms},   {"started", s.started},
+         {"memory_mib", s.memory_mib}, {"cpus", s.cpus},     {"sessions", s.sessions},
+         {"clients", s.clients},   {"disks", s.disks},       {"heartbeat_us", s.heartbeat_us},
+         {"idle_timeout_s", s.idle_timeout_s}};
+}
+
+void from_json(const nlohmann::json& j, VmStatus& s) {
+    s.running = j.value("running", false);
+    s.pid = j.value("pid", 0);
+    s.qemu_pid = j.value("qemu_pid", 0);
+    s.accel = j.value("accel", "");
+    s.boot_ms = j.value("boot_ms", int64_t{0});
+    s.started = j.value("started", "");
+    s.memory_mib = j.value("memory_mib", 0u);
+    s.cpus = j.value("cpus", 0u);
+    s.sessions = j.value("sessions", uint64_t{0});
+    s.clients = j.value("clients", uint64_t{0});
+    s.disks = j.value("disks", std::vector<std::string>{});
+    s.heartbeat_us = j.value("heartbeat_us", int64_t{0});
+    s.idle_timeout_s = j.value("idle_timeout_s", int64_t{0});
+}
+
+std::vector<AttachDisk> disks_to_boot(const std::vector<AttachDisk>& have, const std::vector<AttachDisk>& wanted,
+                                      size_t max) {
+    std::vector<AttachDisk> out;
+    auto add = [&](const AttachDisk& d) {
+        if (out.size() >= max) return;
+        if (std::none_of(out.begin(), out.end(), [&](const AttachDisk& o) { return o.serial == d.serial; }))
+            out.push_back(d);
+    };
+    for (const auto& d : wanted) add(d);
+    // Newest first: a distro's older builds were attached before its newer ones.
+    for (auto it = have.rbegin(); it != have.rend(); ++it) add(*it);
+    return out;
+}
+
+namespace {
+
+// The guest has room for this many distro disks at once (virtio-mmio transports of microvm
+// are limited; a reboot makes room).
+constexpr size_t kMaxDistroDisks = 16;
+// A client that does not read its output is cut off past this (sessions are under credit flow
+// control, so only a broken client gets here).
+constexpr size_t kMaxClientBacklog = 64u << 20;
+// Heartbeat pings carry nonces with the top bit set; a client's forwarded pings never do.
+constexpr uint64_t kHeartbeatBit = 1ull << 63;
+// A clock older than this is resynced when a client connects.
+constexpr auto kClockResync = std::chrono::seconds(60);
+
+// One end of a framed byte stream with non-blocking writes.
+struct Conn {
+    UniqueFd fd;
+    FrameDecoder decoder = FrameDecoder();
+    std::string out;
+    bool closed = false;
+
+    void queue(const Frame& f) { out += encode_frame(f); }
+    // Writes what the socket takes now; false on a hard error.
+    bool flush() {
+        while (!out.empty()) {
+            ssize_t n = ::send(fd.get(), out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n > 0) {
+                out.erase(0, static_cast<size_t>(n));
+                continue;
+            }
+            if (n < 0 && errno == EINTR) continue;
+            return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+        }
+        return true;
+    }
+};
+
+struct Client {
+    uint64_t id = 0;
+    Conn conn;
+    bool hello = false;
+    // Asked only about the VM (status, ping, stop): does not keep an idle VM up. A client that
+    // has not said what it wants yet holds off the idle stop for a moment (it may be about to
+    // run something).
+    bool query_only = false;
+    std::chrono::steady_clock::time_point connected = std::chrono::steady_clock::now();
+    bool wants_stop = false;          // asked for shutdown: kept until the end, told by EOF
+    std::set<uint32_t> refused;       // sessions whose Attach failed: their Run is dropped
+};
+
+Result<UniqueFd> listen_on(const std::string& path) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path.size() >= sizeof addr.sun_path) return Error(ErrorKind::Invalid, "socket path too long: " + path);
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!fd) return Error::last("socket");
+    // Bound under a temporary name and renamed: a client sees either no socket or a listening one.
+    const std::string tmp = path + ".tmp";
+    ::unlink(tmp.c_str());
+    std::memcpy(addr.sun_path, tmp.c_str(), tmp.size() + 1);
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return Error::last("bind " + tmp);
+    ::chmod(tmp.c_str(), 0600);
+    if (::listen(fd.get(), 64) != 0) return Error::last("listen " + tmp);
+    if (::rename(tmp.c_str(), path.c_str()) != 0) return Error::last("rename " + tmp);
+    return fd;
+}
+
+class Supervisor {
+public:
+    explicit Supervisor(SupervisorOptions o) : opts_(std::move(o)), paths_(vm_paths(opts_.vm_dir)) {}
+    Status run(const std::function<void(const Status&)>& ready);
+
+private:
+    Status boot(const std::vector<AttachDisk>& disks);
+    void stop_vm(const std::string& why, bool graceful);
+    void accept_clients();
+    void on_client_bytes(Client& c);
+    void on_client_frame(Client& c, Frame f);
+    void on_connection_frame(Client& c, const Frame& f);
+    void on_attach(Client& c, const Frame& f);
+    void on_agent_bytes();
+    void on_agent_frame(Frame f);
+    void drop_client(Client& c);
+    void fail_all(const std::string& why);
+    void heartbeat();
+    VmStatus status() const;
+    void to_agent(const Frame& f) { agent_.queue(f); }
+    static void reply(Client& c, const Frame& f) { c.conn.queue(f); }
+    static void reply_error(Client& c, uint32_t session, const std::string& message) {
+        c.conn.queue(make_frame(session, ErrorMessage{message}));
+    }
+    // No session runs (clients that only ask about the VM do not count).
+    bool idle() const { return router_.size() == 0; }
+    // A client connected a moment ago and has not asked for anything yet.
+    bool client_pending() const {
+        return std::any_of(clients_.begin(), clients_.end(), [](const auto& entry) {
+            const Client& c = *entry.second;
+            return !c.query_only && !c.conn.closed && Clock::now() - c.connected < std::chrono::seconds(10);
+        });
+    }
+
+    SupervisorOptions opts_;
+    VmPaths paths_;
+    std::unique_ptr<RunningVm> vm_;
+    Conn agent_;
+    UniqueFd listener_;
+    std::map<uint64_t, std::unique_ptr<Client>> clients_;
+    uint64_t next_client_ = 1;
+    SessionRouter router_;
+    std::vector<AttachDisk> disks_;  // distro disks attached (the containers disk is always)
+    std::map<uint64_t, std::pair<uint64_t, uint64_t>> pings_;  // our nonce → client, its nonce
+    uint64_t next_nonce_ = 1;
+    std::optional<uint64_t> heartbeat_nonce_;
+    Clock::time_point heartbeat_sent_{}, last_pong_{}, idle_since_{}, clock_synced_{};
+    std::chrono::microseconds heartbeat_rtt_{0};
+    std::string started_;
+    bool stopping_ = false;
+    std::string stop_reason_;
+};
+
+Status Supervisor::boot(const std::vector<AttachDisk>& disks) {
+    BootRequest req;
+    req.config = opts_.vm;
+    req.config.channel_socket = paths_.channel;
+    req.config.qmp_socket = paths_.qmp;
+    req.config.serial_log = paths_.console_log;
+    req.config.disks = {{paths_.containers_disk, false, kContainersDiskSerial}};
+    for (const auto& d : disks) req.config.disks.push_back({d.path, d.readonly, d.serial});
+    req.facts = opts_.facts;
+    req.vm_dir = opts_.vm_dir;
+    req.notice = opts_.notice;
+    vm_ = LXBOX_TRY(boot_vm(req));
+    disks_ = disks;
+    agent_ = Conn{};
+    agent_.fd = UniqueFd(::dup(vm_->channel().fd()));
+    ::fcntl(agent_.fd.get(), F_SETFD, FD_CLOEXEC);
+    ::fcntl(agent_.fd.get(), F_SETFL, ::fcntl(agent_.fd.get(), F_GETFL) | O_NONBLOCK);
+    last_pong_ = clock_synced_ = Clock::now();
+    heartbeat_nonce_.reset();
+    started_ = store::now_rfc3339();
+    spdlog::info("VM up under {} in {} ms with {} distro disk(s)", to_string(vm_->accel()), vm_->boot_time().count(),
+                 disks.size());
+    return {};
+}
+
+void Supervisor::stop_vm(const std::string& why, bool graceful) {
+    if (!vm_) return;
+    spdlog::info("stopping the VM: {}", why);
+    if (graceful) {
+        // The agent syncs its disks and powers off; QEMU then exits by itself.
+        agent_.queue(make_frame(0, Shutdown{}));
+        for (int i = 0; i < 100 && !agent_.out.empty(); ++i) {
+            pollfd p{agent_.fd.get(), POLLOUT, 0};
+            ::poll(&p, 1, 10);
+            if (!agent_.flush()) break;
+        }
+        if (!vm_->wait_exit(std::chrono::seconds(20))) spdlog::warn("the VM did not power off within 20 s: killed");
+    }
+    vm_->kill();
+    vm_.reset();
+    agent_ = Conn{};
+}
+
+void Supervisor::fail_all(const std::string& why) {
+    // Every client gets the reason on each session it had open (on the connection when it
+    // had none), then its connection ends.
+    for (auto& [id, c] : clients_) {
+        for (uint32_t local : router_.local_ids(id)) reply_error(*c, local, why);
+        if (router_.count(id) == 0 && !c->wants_stop) reply_error(*c, kConnectionSession, why);
+        router_.close_client(id);
+        c->conn.closed = true;
+    }
+}
+
+void Supervisor::accept_clients() {
+    for (;;) {
+        UniqueFd fd(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+        if (!fd) return;
+        auto c = std::make_unique<Client>();
+        c->id = next_client_++;
+        c->conn.fd = std::move(fd);
+        clients_[c->id] = std::move(c);
+    }
+}
+
+void Supervisor::drop_client(Client& c) {
+    // Its sessions' processes would run on with nobody reading them: the agent ends them.
+    for (uint32_t id : router_.close_client(c.id)) to_agent(make_frame(id, ErrorMessage{"the client went away"}));
+    c.conn.closed = true;
+}
+
+void Supervisor::on_client_bytes(Client& c) {
+    char buf[1 << 16];
+    for (;;) {
+        ssize_t n = ::read(c.conn.fd.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        if (n <= 0) return drop_client(c);
+        for (auto& event : c.conn.decoder.feed(std::string_view(buf, static_cast<size_t>(n)))) {
+            if (auto* e = std::get_if<DecodeError>(&event)) {
+                reply_error(c, e->session, e->message);
+                continue;
+            }
+            on_client_frame(c, std::get<Frame>(std::move(event)));
+        }
+        if (static_cast<size_t>(n) < sizeof buf) return;
+    }
+}
+
+void Supervisor::on_connection_frame(Client& c, const Frame& f) {
+    switch (f.type) {
+        case FrameType::Hello: {
+            auto hello = parse_message<Hello>(f);
+            if (!hello) return reply_error(c, 0, hello.error().message);
+            c.hello = true;
+            Hello mine = vm_ ? vm_->hello() : Hello{};
+            mine.protocol_version = std::min(hello->protocol_version, kProtocolVersion);
+            mine.capabilities.push_back("supervisor");
+            reply(c, make_frame(0, mine));
+            // The host may have slept since: the guest's clock is set again from this hello's.
+            if (hello->host_time_ns > 0 && Clock::now() - clock_synced_ > kClockResync) {
+                to_agent(make_frame(0, Hello{kProtocolVersion, "lxbox-supervisor", {"ping", "credit"}, hello->host_time_ns}));
+                clock_synced_ = Clock::now();
+            }
+            return;
+        }
+        case FrameType::Ping: {
+            c.query_only = c.query_only || router_.count(c.id) == 0;
+            auto ping = parse_message<Ping>(f);
+            if (!ping) return reply_error(c, 0, ping.error().message);
+            const uint64_t nonce = next_nonce_++ & ~kHeartbeatBit;
+            pings_[nonce] = {c.id, ping->nonce};
+            return to_agent(make_frame(0, Ping{nonce}));
+        }
+        case FrameType::Status:
+            c.query_only = true;
+            return reply(c, Frame{FrameType::Status, 0, nlohmann::json(status()).dump()});
+        case FrameType::Shutdown:
+            c.query_only = true;
+            c.wants_stop = true;
+            stopping_ = true;
+            stop_reason_ = "the VM is shutting down (lxbox vm stop)";
+            return;
+        default:
+            return reply_error(c, 0, std::string(to_string(f.type)) + " is not a connection message");
+    }
+}
+
+void Supervisor::on_attach(Client& c, const Frame& f) {
+    auto attach = parse_message<Attach>(f);
+    if (!attach) {
+        c.refused.insert(f.session);
+        return reply_error(c, f.session, attach.error().message);
+    }
+    std::vector<AttachDisk> missing;
+    for (const auto& d : attach->disks)
+        if (std::none_of(disks_.begin(), disks_.end(), [&](const AttachDisk& have) { return have.serial == d.serial; }))
+            missing.push_back(d);
+    if (missing.empty()) return;
+    if (router_.size() > 0) {
+        c.refused.insert(f.session);
+        return reply_error(c, f.session,
+                           "a distro was imported or replaced after the VM started: it can be used once the VM's " +
+                               std::to_string(router_.size()) + " running session(s) end, or after `lxbox vm stop`");
+    }
+    // Nothing runs: reboot with the disk (no hotplug on microvm's virtio-mmio).
+    stop_vm("a new distro disk", true);
+    if (auto booted = boot(disks_to_boot(disks_, attach->disks, kMaxDistroDisks)); !booted) {
+        c.refused.insert(f.session);
+        stopping_ = true;
+        stop_reason_ = booted.error().message;
+        return reply_error(c, f.session, booted.error().message);
+    }
+}
+
+void Supervisor::on_client_frame(Client& c, Frame f) {
+    if (f.session == kConnectionSession) return on_connection_frame(c, f);
+    if (!c.hello) return reply_error(c, f.session, std::string("expected hello, got ") + to_string(f.type));
+    c.query_only = false;
+    idle_since_ = Clock::now();
+    if (f.type == FrameType::Attach) return on_attach(c, f);
+    if (c.refused.count(f.session)) {
+        // Its Attach failed and the client was told; what it sent after is dropped, once.
+        if (f.type == FrameType::Run || f.type == FrameType::Remove) c.refused.erase(f.session);
+        return;
+    }
+    if (f.type == FrameType::Run || f.type == FrameType::Remove) {
+        if (router_.channel_id({c.id, f.session}))
+            return reply_error(c, f.session, "session " + std::to_string(f.session) + " is already open");
+        f.session = router_.open({c.id, f.session});
+        return to_agent(f);
+    }
+    auto id = router_.channel_id({c.id, f.session});
+    // Credit or stdin racing the session's end: nothing to do.
+    if (!id) return;
+    if (f.type == FrameType::Error) router_.close(*id);
+    f.session = *id;
+    to_agent(f);
+}
+
+void Supervisor::on_agent_frame(Frame f) {
+    if (f.session == kConnectionSession) {
+        if (f.type == FrameType::Pong) {
+            auto pong = parse_message<Pong>(f);
+            if (!pong) return;
+            if (heartbeat_nonce_ && pong->nonce == *heartbeat_nonce_) {
+                heartbeat_nonce_.reset();
+                last_pong_ = Clock::now();
+                heartbeat_rtt_ = std::chrono::duration_cast<std::chrono::microseconds>(last_pong_ - heartbeat_sent_);
+                return;
+            }
+            auto it = pings_.find(pong->nonce);
+            if (it == pings_.end()) return;
+            auto [client, nonce] = it->second;
+            pings_.erase(it);
+            last_pong_ = Clock::now();
+            if (auto c = clients_.find(client); c != clients_.end()) reply(*c->second, make_frame(0, Pong{nonce}));
+            return;
+        }
+        if (f.type == FrameType::Error) {
+            auto e = parse_message<ErrorMessage>(f);
+            spdlog::warn("agent: {}", e ? e->message : f.payload);
+        }
+        return;  // a Hello answering a clock resync
+    }
+    auto owner = router_.owner(f.session);
+    if (!owner) return;  // the client went away; the agent was told to end the session
+    if (f.type == FrameType::Exit || f.type == FrameType::Error) router_.close(f.session);
+    auto c = clients_.find(owner->client);
+    if (c == clients_.end()) return;
+    f.session = owner->local;
+    reply(*c->second, f);
+}
+
+void Supervisor::on_agent_bytes() {
+    char buf[1 << 16];
+    for (;;) {
+        ssize_t n = ::read(agent_.fd.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        if (n <= 0) {
+            agent_.closed = true;
+            return;
+        }
+        for (auto& event : agent_.decoder.feed(std::string_view(buf, static_cast<size_t>(n)))) {
+            if (auto* e = std::get_if<DecodeError>(&event)) {
+                spdlog::warn("from the agent: {}", e->message);
+                continue;
+            }
+            on_agent_frame(std::get<Frame>(std::move(event)));
+        }
+        if (static_cast<size_t>(n) < sizeof buf) return;
+    }
+}
+
+void Supervisor::heartbeat() {
+    const auto now = Clock::now();
+    if (heartbeat_nonce_) {
+        if (now - heartbeat_sent_ > opts_.heartbeat_deadline) {
+            stopping_ = true;
+            stop_reason_ = "the VM stopped answering (no heartbeat for " +
+                           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now - heartbeat_sent_).count()) +
+                           " s): it was killed; the next launch boots a fresh one";
+        }
+        return;
+    }
+    if (now - heartbeat_sent_ < opts_.heartbeat_interval) return;
+    heartbeat_nonce_ = (next_nonce_++) | kHeartbeatBit;
+    heartbeat_sent_ = now;
+    to_agent(make_frame(0, Ping{*heartbeat_nonce_}));
+}
+
+VmStatus Supervisor::status() const {
+    VmStatus s;
+    s.running = vm_ != nullptr;
+    s.pid = ::getpid();
+    s.qemu_pid = vm_ ? vm_->pid() : 0;
+    s.accel = vm_ ? to_string(vm_->accel()) : "";
+    s.boot_ms = vm_ ? vm_->boot_time().count() : 0;
+    s.started = started_;
+    s.memory_mib = opts_.vm.memory_mib;
+    s.cpus = opts_.vm.cpus;
+    s.sessions = router_.size();
+    s.clients = clients_.size();
+    for (const auto& d : disks_) s.disks.push_back(d.serial);
+    s.heartbeat_us = heartbeat_rtt_.count();
+    s.idle_timeout_s = opts_.idle_timeout.count();
+    return s;
+}
+
+Status Supervisor::run(const std::function<void(const Status&)>& ready) {
+    if (auto st = ensure_empty_disk(paths_.containers_disk, opts_.containers_disk_bytes, "lxbox-containers"); !st) {
+        ready(st);
+        return st;
+    }
+    auto built = built_distro_disks(opts_.vm_dir);
+    if (built.size() > kMaxDistroDisks) built.resize(kMaxDistroDisks);
+    if (auto booted = boot(built); !booted) {
+        ready(booted);
+        return booted;
+    }
+    auto listener = listen_on(paths_.socket);
+    if (!listener) {
+        stop_vm("no socket for clients", false);
+        ready(listener.error());
+        return std::move(listener).error();
+    }
+    listener_ = std::move(*listener);
+    ready(Status{});
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
+    ::sigprocmask(SIG_BLOCK, &set, nullptr);
+    UniqueFd sigfd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+    idle_since_ = Clock::now();
+    while (!stopping_) {
+        std::vector<pollfd> fds{{listener_.get(), POLLIN, 0},
+                                {agent_.fd.get(), short(POLLIN | (agent_.out.empty() ? 0 : POLLOUT)), 0},
+                                {sigfd.get(), POLLIN, 0}};
+        std::vector<uint64_t> ids;
+        for (auto& [id, c] : clients_) {
+            fds.push_back({c->conn.fd.get(), short(POLLIN | (c->conn.out.empty() ? 0 : POLLOUT)), 0});
+            ids.push_back(id);
+        }
+        int timeout = int(opts_.heartbeat_interval.count());
+        if (opts_.idle_timeout.count() > 0 && idle()) {
+            auto left = std::chrono::duration_cast<Millis>(idle_since_ + opts_.idle_timeout - Clock::now()).count();
+            timeout = int(std::clamp<int64_t>(left, 0, timeout));
+        }
+        if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) return Error::last("poll");
+        if (fds[2].revents) {
+            signalfd_siginfo si;
+            while (::read(sigfd.get(), &si, sizeof si) == sizeof si) {
+                stopping_ = true;
+                stop_reason_ = std::string("the VM supervisor got ") + ::strsignal(int(si.ssi_signo)) + ": the VM is shutting down";
+            }
+        }
+        if (fds[1].revents & POLLIN) on_agent_bytes();
+        if (fds[1].revents & (POLLHUP | POLLERR)) agent_.closed = true;
+        for (size_t i = 0; i < ids.size(); ++i) {
+            auto it = clients_.find(ids[i]);
+            if (it == clients_.end()) continue;
+            if (fds[3 + i].revents & (POLLIN | POLLHUP | POLLERR)) on_client_bytes(*it->second);
+        }
+        if (fds[0].revents & POLLIN) accept_clients();
+        if (agent_.closed) {
+            stopping_ = true;
+            stop_reason_ = "the VM stopped: QEMU exited or closed the agent's channel; the next launch boots a fresh one";
+        }
+        heartbeat();
+        if (!agent_.flush()) agent_.closed = true;
+        for (auto it = clients_.begin(); it != clients_.end();) {
+            Client& c = *it->second;
+            const bool ok = c.conn.flush() && c.conn.out.size() <= kMaxClientBacklog;
+            if (!ok && !c.conn.closed) drop_client(c);
+            // A client that asked for the shutdown is answered by EOF when the VM is down.
+            if (c.conn.closed && !c.wants_stop && c.conn.out.empty()) {
+                it = clients_.erase(it);
+                continue;
+            }
+            if (!ok) {
+                it = clients_.erase(it);
+                continue;
+            }
+            ++it;
+        }
+        if (!idle()) idle_since_ = Clock::now();
+        if (opts_.idle_timeout.count() > 0 && idle() && !client_pending() &&
+            Clock::now() - idle_since_ >= opts_.idle_timeout) {
+            stopping_ = true;
+            stop_reason_ = "idle for " + std::to_string(opts_.idle_timeout.count()) + " s";
+        }
+    }
+    // Stop accepting first, so no client connects to a supervisor on its way out.
+    ::unlink(paths_.socket.c_str());
+    listener_.reset();
+    spdlog::info("{}", stop_reason_);
+    const bool vm_alive = !agent_.closed && !stop_reason_.starts_with("the VM stopped answering");
+    fail_all(stop_reason_);
+    for (auto& [id, c] : clients_) (void)c->conn.flush();
+    stop_vm(stop_reason_, vm_alive);
+    clients_.clear();  // EOF to everyone, the one who asked for the stop included
+    return {};
+}
+
+}  // namespace
+
+Status serve(SupervisorOptions options, const std::function<void(const Status&)>& ready) {
+    // One supervisor per VM dir: the flock is held for this process's life.
+    const VmPaths paths = vm_paths(options.vm_dir);
+    auto lock = open_fd(paths.lock, O_RDWR | O_CREAT, 0600);
+    if (!lock) {
+        ready(lock.error());
+        return std::move(lock).error();
+    }
+    if (::flock(lock->get(), LOCK_EX | LOCK_NB) != 0) {
+        Error e(ErrorKind::Busy, "a VM supervisor already runs for " + options.vm_dir);
+        ready(e);
+        return e;
+    }
+    Supervisor s(std::move(options));
+    return s.run(ready);
+}
+
+}  // namespace lxbox::vm

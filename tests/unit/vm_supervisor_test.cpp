@@ -1,0 +1,101 @@
+// The VM supervisor's decisions without a VM: the session table that keeps clients' streams
+// apart, the disks a reboot keeps, the paths of a VM dir, the status a client reads.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "host/vm/disks.hpp"
+#include "host/vm/session_router.hpp"
+#include "host/vm/supervisor.hpp"
+
+namespace lxbox::vm {
+namespace {
+
+TEST(SessionRouter, ClientsChoosingTheSameIdsGetDistinctChannelIds) {
+    SessionRouter r;
+    const uint32_t a = r.open({1, 1});
+    const uint32_t b = r.open({2, 1});
+    EXPECT_NE(a, b);
+    EXPECT_NE(a, 0u);
+    EXPECT_EQ(r.open({1, 1}), a);  // the same session keeps its id
+    EXPECT_EQ(r.owner(a), (ClientSession{1, 1}));
+    EXPECT_EQ(r.owner(b), (ClientSession{2, 1}));
+    EXPECT_EQ(r.channel_id({2, 1}), b);
+    EXPECT_FALSE(r.channel_id({2, 2}));
+    EXPECT_EQ(r.size(), 2u);
+    r.close(a);
+    EXPECT_FALSE(r.owner(a));
+    EXPECT_EQ(r.size(), 1u);
+}
+
+TEST(SessionRouter, AClientGoingAwayClosesExactlyItsSessions) {
+    SessionRouter r;
+    const uint32_t a1 = r.open({1, 1}), a2 = r.open({1, 2}), b1 = r.open({2, 1});
+    EXPECT_EQ(r.count(1), 2u);
+    EXPECT_EQ(r.local_ids(1), (std::vector<uint32_t>{1, 2}));
+    auto closed = r.close_client(1);
+    std::sort(closed.begin(), closed.end());
+    EXPECT_EQ(closed, (std::vector<uint32_t>{a1, a2}));
+    EXPECT_EQ(r.count(1), 0u);
+    EXPECT_EQ(r.owner(b1), (ClientSession{2, 1}));
+}
+
+TEST(SessionRouter, IdsInUseAreNeverHandedOutTwice) {
+    SessionRouter r;
+    std::set<uint32_t> seen;
+    for (uint32_t i = 1; i <= 1000; ++i) {
+        const uint32_t id = r.open({i % 7, i});
+        EXPECT_TRUE(seen.insert(id).second);
+        if (i % 3 == 0) {
+            r.close(id);
+            seen.erase(id);
+        }
+    }
+    EXPECT_EQ(r.size(), seen.size());
+}
+
+TEST(VmSupervisor, AReBootKeepsTheWantedDisksFirstThenTheNewestOthers) {
+    using proto::AttachDisk;
+    std::vector<AttachDisk> have{{"d-old", "/v/a.ext4", true}, {"d-b", "/v/b.ext4", true}, {"d-c", "/v/c.ext4", true}};
+    std::vector<AttachDisk> wanted{{"d-new", "/v/a.ext4", true}};
+    auto out = disks_to_boot(have, wanted, 3);
+    ASSERT_EQ(out.size(), 3u);
+    EXPECT_EQ(out[0].serial, "d-new");
+    EXPECT_EQ(out[1].serial, "d-c");
+    EXPECT_EQ(out[2].serial, "d-b");
+    // A wanted disk that is attached already is not attached twice.
+    EXPECT_EQ(disks_to_boot(have, {have[1]}, 16).size(), 3u);
+}
+
+TEST(VmSupervisor, DistroDiskSerialsFitVirtioAndChangeWithTheBuild) {
+    const std::string a = distro_disk_serial("debian", "layout 2, rootfs 1 2.3\n");
+    const std::string b = distro_disk_serial("debian", "layout 2, rootfs 9 2.3\n");
+    EXPECT_LE(a.size(), 20u);
+    EXPECT_EQ(a.rfind("d-", 0), 0u);
+    EXPECT_NE(a, b);
+    EXPECT_EQ(a, distro_disk_serial("debian", "layout 2, rootfs 1 2.3\n"));
+}
+
+TEST(VmSupervisor, PathsLiveInTheVmDirAndStatusRoundTrips) {
+    auto p = vm_paths("/d/vm");
+    EXPECT_EQ(p.socket, "/d/vm/lxbox.sock");
+    EXPECT_EQ(p.channel, "/d/vm/agent.sock");
+    EXPECT_EQ(p.containers_disk, "/d/vm/containers.ext4");
+    VmStatus s;
+    s.running = true;
+    s.pid = 10;
+    s.qemu_pid = 11;
+    s.accel = "tcg";
+    s.sessions = 3;
+    s.disks = {"d-1"};
+    VmStatus back = nlohmann::json(s).get<VmStatus>();
+    EXPECT_TRUE(back.running);
+    EXPECT_EQ(back.qemu_pid, 11);
+    EXPECT_EQ(back.accel, "tcg");
+    EXPECT_EQ(back.sessions, 3u);
+    EXPECT_EQ(back.disks, s.disks);
+}
+
+}  // namespace
+}  // namespace lxbox::vm
