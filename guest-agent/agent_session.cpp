@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 
 #include "runtime/plan/plan.hpp"
 #include "runtime/spec/spec.hpp"
@@ -56,6 +57,7 @@ std::string AgentSession::refuse_mounts(const std::vector<GuestMount>& mounts) {
         }
         if (!m.target.starts_with("/run/lxbox/") || m.target.find("..") != std::string::npos)
             return "mount target '" + m.target + "' is not under /run/lxbox";
+        if (m.fstype != "ext4" && m.fstype != "9p") return "mount type '" + m.fstype + "' is not ext4 or 9p";
     }
     return "";
 }
@@ -128,6 +130,25 @@ void AgentSession::on_stdin(const Frame& frame, SessionActions& out) {
     if (auto st = flow_.session(frame.session).receive.on_received(frame.payload.size()); !st)
         return reply_error(frame.session, st.error().message, out);
     out.process.push_back({ProcessAction::Stdin, frame.session, frame.payload, 0});
+}
+
+void AgentSession::on_resize(const Frame& frame, SessionActions& out) {
+    if (!running_.count(frame.session))
+        return reply_error(frame.session, "no process runs on session " + std::to_string(frame.session), out);
+    // Checked on the JSON numbers: a uint16 field would take 70000 or -1 as some other size.
+    auto j = parse_payload(frame);
+    if (!j) return reply_error(frame.session, j.error().message, out);
+    auto cells = [&](const char* key) -> int64_t {
+        const auto it = j->find(key);
+        return it != j->end() && it->is_number_integer() ? it->get<int64_t>() : -1;
+    };
+    const int64_t rows = cells("rows"), cols = cells("cols");
+    if (rows < 1 || rows > UINT16_MAX || cols < 1 || cols > UINT16_MAX)
+        return reply_error(frame.session, "resize: " + std::string(frame.payload.substr(0, 100)) +
+                                              " is not a terminal size (rows and cols 1-65535)",
+                           out);
+    out.process.push_back(
+        {ProcessAction::Resize, frame.session, {}, 0, static_cast<uint16_t>(rows), static_cast<uint16_t>(cols)});
 }
 
 size_t AgentSession::sendable(uint32_t session, size_t want) {
@@ -220,8 +241,10 @@ void AgentSession::on_frame(const Frame& frame, SessionActions& out) {
         case FrameType::StdinClose:
         case FrameType::Signal:
             return on_stdin(frame, out);
+        case FrameType::Resize:
+            return on_resize(frame, out);
         default:
-            // exec into a running container and resize (ptys) come with a later slice.
+            // exec into a running container comes with a later slice.
             return reply_error(frame.session, std::string(to_string(frame.type)) +
                                                   " is not supported by this agent yet",
                                out);

@@ -18,7 +18,7 @@
 namespace lxbox::agent {
 
 // What the agent announces in its hello.
-inline constexpr const char* kCapabilities[] = {"ping", "shutdown", "credit", "run", "remove", "serial-disks"};
+inline constexpr const char* kCapabilities[] = {"ping", "shutdown", "credit", "run", "remove", "serial-disks", "pty"};
 
 // A container to start on a session (the session's frames then carry its stdio).
 struct StartRun {
@@ -33,12 +33,14 @@ struct StartRemove {
 };
 
 // What the server must do for a running session's process. Kill: the host gave up on the
-// session (its client went away): the process and its container end.
+// session (its client went away): the process and its container end. Resize: the host's
+// terminal changed size (a session without a pty has nothing to resize).
 struct ProcessAction {
-    enum Kind { Stdin, CloseStdin, Signal, Kill } kind = Stdin;
+    enum Kind { Stdin, CloseStdin, Signal, Kill, Resize } kind = Stdin;
     uint32_t session = 0;
     std::string data;  // Stdin: the bytes
     int signal = 0;    // Signal
+    uint16_t rows = 0, cols = 0;  // Resize
 };
 
 struct SessionActions {
@@ -77,6 +79,7 @@ private:
     void on_hello(const proto::Frame& frame, SessionActions& out);
     void on_run(const proto::Frame& frame, SessionActions& out);
     void on_stdin(const proto::Frame& frame, SessionActions& out);
+    void on_resize(const proto::Frame& frame, SessionActions& out);
     void on_remove(const proto::Frame& frame, SessionActions& out);
     // Why these mounts are refused ("" when they are fine).
     static std::string refuse_mounts(const std::vector<proto::GuestMount>& mounts);

@@ -71,7 +71,11 @@ int main() {
     load_phase(modules, true);
     // Disk and overlay modules are not needed for the hello: load them meanwhile. The first
     // container waits for them.
-    std::shared_future<void> later = std::async(std::launch::async, [modules] { load_phase(modules, false); }).share();
+    // The network comes up with its module: a container may use it from its first command.
+    std::shared_future<void> later = std::async(std::launch::async, [modules] {
+                                         load_phase(modules, false);
+                                         if (auto up = bring_up_network(); !up) log_line(up.error().message);
+                                     }).share();
     const std::function<void()> wait_ready = [later] { later.wait(); };
     UniqueFd port = open_port();
     AgentSession session(LXBOX_VERSION);

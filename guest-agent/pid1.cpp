@@ -1,6 +1,12 @@
 #include "guest-agent/pid1.hpp"
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
@@ -13,6 +19,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <sstream>
 #include <vector>
 
@@ -169,6 +176,64 @@ std::string find_entry(const std::string& dir, const std::string& attribute, con
 }
 
 }  // namespace
+
+namespace {
+
+Status set_address(int sock, const std::string& ifname, unsigned long request, const char* address) {
+    ifreq ifr{};
+    std::strncpy(ifr.ifr_name, ifname.c_str(), IFNAMSIZ - 1);
+    auto* sin = reinterpret_cast<sockaddr_in*>(&ifr.ifr_addr);
+    sin->sin_family = AF_INET;
+    ::inet_pton(AF_INET, address, &sin->sin_addr);
+    if (::ioctl(sock, request, &ifr) != 0) return Error::last("configure " + ifname + " (" + address + ")");
+    return {};
+}
+
+Status set_up(int sock, const std::string& ifname) {
+    ifreq ifr{};
+    std::strncpy(ifr.ifr_name, ifname.c_str(), IFNAMSIZ - 1);
+    if (::ioctl(sock, SIOCGIFFLAGS, &ifr) != 0) return Error::last("read the flags of " + ifname);
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    if (::ioctl(sock, SIOCSIFFLAGS, &ifr) != 0) return Error::last("bring " + ifname + " up");
+    return {};
+}
+
+std::string first_nic() {
+    DIR* d = ::opendir("/sys/class/net");
+    if (!d) return "";
+    std::string found;
+    while (dirent* e = ::readdir(d)) {
+        const std::string name = e->d_name;
+        if (name == "." || name == ".." || name == "lo") continue;
+        if (found.empty() || name < found) found = name;
+    }
+    ::closedir(d);
+    return found;
+}
+
+}  // namespace
+
+Status bring_up_network() {
+    UniqueFd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!sock) return Error::last("socket");
+    LXBOX_TRY(set_up(sock.get(), "lo"));
+    std::string nic;
+    for (int i = 0; i < 200 && (nic = first_nic()).empty(); ++i) ::usleep(10000);
+    if (nic.empty()) return Error(ErrorKind::NotFound, "no network interface in the VM");
+    LXBOX_TRY(set_address(sock.get(), nic, SIOCSIFADDR, kGuestAddress));
+    LXBOX_TRY(set_address(sock.get(), nic, SIOCSIFNETMASK, kGuestNetmask));
+    LXBOX_TRY(set_up(sock.get(), nic));
+    rtentry route{};
+    auto* dst = reinterpret_cast<sockaddr_in*>(&route.rt_dst);
+    auto* mask = reinterpret_cast<sockaddr_in*>(&route.rt_genmask);
+    auto* gw = reinterpret_cast<sockaddr_in*>(&route.rt_gateway);
+    dst->sin_family = mask->sin_family = gw->sin_family = AF_INET;
+    ::inet_pton(AF_INET, kGuestGateway, &gw->sin_addr);
+    route.rt_flags = RTF_UP | RTF_GATEWAY;
+    route.rt_dev = nic.data();
+    if (::ioctl(sock.get(), SIOCADDRT, &route) != 0 && errno != EEXIST) return Error::last("add the default route");
+    return {};
+}
 
 std::string find_port(const std::string& name) {
     // devtmpfs creates /dev/vportNpM only: without udev there is no /dev/virtio-ports/NAME.

@@ -28,6 +28,17 @@ std::vector<ModuleToLoad> parse_load_order(const std::string& text, const std::s
 // into one message but do not stop the rest: a missing fs module must not cost the channel.
 Status load_modules(const std::vector<ModuleToLoad>& modules);
 
+// The guest's side of QEMU's user-mode network (slirp): its fixed addresses, so no DHCP
+// client is needed. The host's loopback is the gateway's address seen from the guest.
+inline constexpr const char* kGuestAddress = "10.0.2.15";
+inline constexpr const char* kGuestNetmask = "255.255.255.0";
+inline constexpr const char* kGuestGateway = "10.0.2.2";
+inline constexpr const char* kGuestDns = "10.0.2.3";
+
+// lo up, then the first other interface (waiting a moment for it to probe) up with the
+// addresses above and the default route through the gateway. NotFound when the VM has no NIC.
+Status bring_up_network();
+
 // Reaps every exited child (PID 1 inherits every orphan in the VM).
 void reap_children();
 

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,12 +16,17 @@
 #include "runtime/container/container.hpp"
 #include "runtime/linux/mounts.hpp"
 #include "runtime/linux/process.hpp"
+#include "runtime/linux/pty.hpp"
 #include "runtime/linux/syscalls.hpp"
 #include "runtime/spec/spec.hpp"
 
 namespace lxbox::agent {
 
 namespace {
+
+// The runner's fds beside its stdio: its report, and (tty) the socket to hand the pty over.
+constexpr int kReportFd = 3;
+constexpr int kPtySockFd = 4;
 
 bool is_mount_point(const std::string& path) {
     struct stat self, parent;
@@ -34,16 +40,32 @@ Status mount_disks(const std::vector<proto::GuestMount>& mounts) {
     for (const auto& m : mounts) {
         if (is_mount_point(m.target)) continue;
         LXBOX_TRY(linux_fx::make_dirs(m.target, 0755));
-        const std::string dev = m.serial.empty() ? "/dev/" + m.device : find_disk(m.serial);
+        // A 9p share is named by its mount tag; a disk by its serial or its name under /dev.
+        const bool share = m.fstype == "9p";
+        const std::string dev = share ? m.device : m.serial.empty() ? "/dev/" + m.device : find_disk(m.serial);
         if (dev.empty()) return Error(ErrorKind::NotFound, "no disk with serial " + m.serial + " in the VM");
         const unsigned long flags = MS_NOSUID | MS_NODEV | (m.readonly ? MS_RDONLY : 0);
         // The host made writable disks sparse with lazy inode tables: zeroing them would only
         // fill the host's file with zeros.
-        const char* data = !m.readonly && m.fstype == "ext4" ? "noinit_itable" : nullptr;
+        const char* data = share                                  ? "trans=virtio,version=9p2000.L,msize=512000,cache=mmap"
+                           : !m.readonly && m.fstype == "ext4" ? "noinit_itable"
+                                                               : nullptr;
         if (::mount(dev.c_str(), m.target.c_str(), m.fstype.c_str(), flags, data) != 0 && errno != EBUSY)
             return Error::last("mount " + dev + " (" + m.fstype + ") on " + m.target);
     }
     return {};
+}
+
+// Waits for the container; with a tty, first hands its pty master to the agent, which relays
+// it over the channel (wait() then relays nothing). No master means the container failed
+// before its command had a pty: wait() says why.
+Result<runtime::Outcome> wait_container(runtime::Container& c, const proto::Run& run) {
+    if (run.tty) {
+        if (auto master = c.receive_pty_master(run.rows, run.cols))
+            LXBOX_TRY(linux_fx::send_fd(kPtySockFd, master->get()).context("hand the pty to the agent"));
+        ::close(kPtySockFd);
+    }
+    return c.wait();
 }
 
 RunReport run_container(const proto::Run& run) {
@@ -53,6 +75,7 @@ RunReport run_container(const proto::Run& run) {
     } catch (const nlohmann::json::exception& e) {
         return {125, std::string("bad container spec: ") + e.what()};
     }
+    spec.process.tty = run.tty;  // the Run's word: the agent relays the pty it asks for
     if (auto st = mount_disks(run.mounts); !st) return {125, st.error().message};
     if (auto st = linux_fx::make_dirs(spec.container_dir, 0700); !st) return {125, st.error().message};
     // A kept container's layers on the containers disk, made on its first run (as the host's
@@ -66,7 +89,7 @@ RunReport run_container(const proto::Run& run) {
         if (spec.ephemeral) ::rmdir(spec.container_dir.c_str());
         return {125, c.error().context("launch " + spec.name).message};
     }
-    auto outcome = c->wait();
+    auto outcome = wait_container(*c, run);
     // A throwaway container's changes lived in its tmpfs; its mount point goes with it.
     if (spec.ephemeral) ::rmdir(spec.container_dir.c_str());
     if (!outcome) return {125, outcome.error().context("launch " + spec.name).message};
@@ -83,7 +106,13 @@ RunReport remove_container(const proto::Remove& remove) {
     return {0, ""};
 }
 
-[[noreturn]] void runner_main(const std::function<RunReport()>& job, int in, int out, int err, int report) {
+// The runner's ends of its fds to the agent, in the order of the fd numbers they get in the
+// runner: 0-2, kReportFd, kPtySockFd (-1 without a tty).
+struct RunnerEnds {
+    int fds[5];
+};
+
+[[noreturn]] void runner_main(const std::function<RunReport()>& job, const RunnerEnds& ends) {
     // The agent ignores and blocks signals as PID 1 must; the container's wait loop forwards
     // TERM, INT, ... from here, so they must arrive: default actions back, and the forwarded
     // ones blocked from the start, so one that comes while the container is still being made
@@ -96,44 +125,81 @@ RunReport remove_container(const proto::Remove& remove) {
     ::sigprocmask(SIG_SETMASK, &forwarded, nullptr);
     // The agent dying (a crash the serving loop restarts from) must not leave containers.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    ::dup2(in, 0);
-    ::dup2(out, 1);
-    ::dup2(err, 2);
-    ::dup2(report, 3);
-    sys::close_range(4, ~0U, 0);
+    // Every end above the targets first: one may sit on another's target number.
+    int moved[5];
+    for (int i = 0; i < 5; ++i) moved[i] = ends.fds[i] >= 0 ? ::fcntl(ends.fds[i], F_DUPFD, 10) : -1;
+    for (int target = 0; target < 5; ++target)
+        if (moved[target] >= 0) ::dup2(moved[target], target);
+    sys::close_range(moved[kPtySockFd] >= 0 ? kPtySockFd + 1 : kPtySockFd, ~0U, 0);
     const RunReport r = job();
     const std::string line = nlohmann::json{{"code", r.code}, {"message", r.message}}.dump() + "\n";
-    (void)write_all(3, line);
+    (void)write_all(kReportFd, line);
     ::_exit(0);
 }
 
-Result<Runner> fork_runner(const std::function<RunReport()>& job) {
-    auto in = LXBOX_TRY(make_pipe());
-    auto out = LXBOX_TRY(make_pipe());
+void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+// With a tty the container's stdio is its pty: the runner's own stdin and stdout are idle
+// (/dev/null), and its master comes back over a socket.
+Result<Runner> fork_runner(const std::function<RunReport()>& job, bool tty) {
+    Pipe in, out;
+    UniqueFd null, pty_agent, pty_runner;
+    if (tty) {
+        null = LXBOX_TRY(open_fd("/dev/null", O_RDWR));
+        int pair[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return Error::last("socketpair");
+        pty_agent.reset(pair[0]);
+        pty_runner.reset(pair[1]);
+    } else {
+        in = LXBOX_TRY(make_pipe());
+        out = LXBOX_TRY(make_pipe());
+    }
     auto err = LXBOX_TRY(make_pipe());
     auto report = LXBOX_TRY(make_pipe());
     const pid_t pid = ::fork();
     if (pid < 0) return Error::last("fork the runner");
-    if (pid == 0) runner_main(job, in.read.get(), out.write.get(), err.write.get(), report.write.get());
+    if (pid == 0)
+        runner_main(job, {{tty ? null.get() : in.read.get(), tty ? null.get() : out.write.get(), err.write.get(),
+                           report.write.get(), pty_runner.get()}});
     Runner r;
     r.pid = pid;
     r.stdin_fd = std::move(in.write);
     r.stdout_fd = std::move(out.read);
     r.stderr_fd = std::move(err.read);
     r.report_fd = std::move(report.read);
+    r.pty_sock = std::move(pty_agent);
     for (int fd : {r.stdin_fd.get(), r.stdout_fd.get(), r.stderr_fd.get()})
-        ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+        if (fd >= 0) set_nonblocking(fd);
     return r;
+}
+
+Result<UniqueFd> dup_fd(int fd) {
+    UniqueFd copy(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+    if (!copy) return Error::last("dup the pty master");
+    return copy;
 }
 
 }  // namespace
 
 Result<Runner> start_runner(const proto::Run& run) {
-    return fork_runner([&run] { return run_container(run); });
+    return fork_runner([&run] { return run_container(run); }, run.tty);
 }
 
 Result<Runner> start_remover(const proto::Remove& remove) {
-    return fork_runner([&remove] { return remove_container(remove); });
+    return fork_runner([&remove] { return remove_container(remove); }, false);
+}
+
+Status receive_pty(Runner& r) {
+    auto master = linux_fx::recv_fd(r.pty_sock.get());
+    r.pty_sock.reset();
+    // None: the container failed before its command had a pty, as the runner's report says.
+    if (!master) return {};
+    set_nonblocking(master->get());
+    // Two fds for the one master: the session's stdin and stdout end (and close) separately.
+    r.stdout_fd = LXBOX_TRY(dup_fd(master->get()));
+    r.stdin_fd = LXBOX_TRY(dup_fd(master->get()));
+    r.pty_master = std::move(*master);
+    return {};
 }
 
 RunReport parse_run_report(const std::string& text) {

@@ -17,12 +17,22 @@ namespace lxbox::agent {
 
 struct Runner {
     pid_t pid = -1;
-    UniqueFd stdin_fd, stdout_fd, stderr_fd;  // the container's stdio (non-blocking ends)
-    UniqueFd report_fd;                        // EOF once the runner is done
+    // The container's stdio (non-blocking ends). With a tty, stdin_fd and stdout_fd are empty
+    // until the pty master arrives on pty_sock, then both are that master (dups of pty_master),
+    // and stderr_fd carries only the runner's own messages.
+    UniqueFd stdin_fd, stdout_fd, stderr_fd;
+    UniqueFd report_fd;  // EOF once the runner is done
+    UniqueFd pty_sock;   // tty: the runner sends the container's pty master here (SCM_RIGHTS)
+    UniqueFd pty_master; // tty, once received: for the window size
 };
 
-// Forks the runner for run (its stdio are pipes to the agent).
+// Forks the runner for run: its stdio are pipes to the agent; with run.tty its stdin and
+// stdout are /dev/null instead, and the container's pty master comes back on pty_sock, sized
+// run.rows x run.cols, before the command starts.
 Result<Runner> start_runner(const proto::Run& run);
+// Takes the master from r.pty_sock (readable) as the session's stdin and stdout ends; none
+// when the runner closed it without one (its report says why).
+Status receive_pty(Runner& r);
 // Forks a runner that mounts remove.mounts and deletes remove.container_dir (code 0 when done).
 Result<Runner> start_remover(const proto::Remove& remove);
 

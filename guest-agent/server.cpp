@@ -13,6 +13,7 @@
 #include "guest-agent/pid1.hpp"
 #include "guest-agent/runner.hpp"
 #include "runtime/base/unique_fd.hpp"
+#include "runtime/linux/pty.hpp"
 
 namespace lxbox::agent {
 
@@ -36,7 +37,17 @@ struct Process {
     bool close_stdin = false;   // the host's stdin ended: close once pending is written
     std::string report;         // the runner's report line, read to EOF
     bool removal = false;       // a Remove's runner: a failure is an Error, not stderr + Exit
+    // tty: the newest size a Resize asked for (0x0: none since the Run's), applied again
+    // when the pty master arrives.
+    linux_fx::WindowSize resize;
 };
+
+// The kernel sends SIGWINCH to the pty's foreground processes. Without a pty (yet: the
+// container is starting; or at all: no tty) there is nothing to size: the newest size waits.
+void apply_size(Process& p) {
+    if (!p.runner.pty_master || p.resize.rows == 0) return;
+    if (auto st = linux_fx::set_window_size(p.runner.pty_master.get(), p.resize); !st) log_line(st.error().message);
+}
 
 class Server {
 public:
@@ -54,6 +65,7 @@ private:
     Status remove(StartRemove& remove);
     Status act(const ProcessAction& a);
     Status write_stdin(uint32_t id, Process& p);
+    Status take_pty(uint32_t id, Process& p);
     Status pump_output(uint32_t id, int& fd, proto::FrameType type);
     Status finish_if_done(uint32_t id);
     void drop_all();
@@ -118,8 +130,24 @@ Status Server::act(const ProcessAction& a) {
             // follows goes to a host that no longer listens, and is dropped there.
             ::kill(p.runner.pid, SIGKILL);
             return {};
+        case ProcessAction::Resize:
+            p.resize = {a.rows, a.cols};
+            apply_size(p);
+            return {};
     }
     return {};
+}
+
+Status Server::take_pty(uint32_t id, Process& p) {
+    if (auto st = receive_pty(p.runner); !st) {
+        // Nothing can relay the container's terminal: end it rather than leave it unread.
+        log_line(st.error().context("session " + std::to_string(id)).message);
+        ::kill(p.runner.pid, SIGKILL);
+        return {};
+    }
+    apply_size(p);
+    // What the host typed while the container was starting.
+    return write_stdin(id, p);
 }
 
 Status Server::write_stdin(uint32_t id, Process& p) {
@@ -157,7 +185,7 @@ Status Server::pump_output(uint32_t id, int& fd, proto::FrameType type) {
 
 Status Server::finish_if_done(uint32_t id) {
     Process& p = processes_.at(id);
-    if (p.runner.stdout_fd || p.runner.stderr_fd || p.runner.report_fd) return {};
+    if (p.runner.stdout_fd || p.runner.stderr_fd || p.runner.report_fd || p.runner.pty_sock) return {};
     const RunReport r = parse_run_report(p.report);
     const bool removal = p.removal;
     processes_.erase(id);
@@ -177,7 +205,9 @@ Status Server::run() {
     static char buf[1 << 16];
     bool connected = false;
     for (;;) {
-        // port, signals, then per process: stdout, stderr, report, stdin (when data waits).
+        // port, signals, then per process: stdout, stderr, report, stdin (when data waits) and
+        // the pty master's way in (tty, until it arrived).
+        constexpr size_t kPerProcess = 5;
         std::vector<pollfd> fds{{port_, POLLIN, 0}, {signals_, POLLIN, 0}};
         std::vector<uint32_t> ids;
         for (auto& [id, p] : processes_) {
@@ -186,13 +216,16 @@ Status Server::run() {
             fds.push_back({room ? p.runner.stderr_fd.get() : -1, POLLIN, 0});
             fds.push_back({p.runner.report_fd.get(), POLLIN, 0});
             fds.push_back({p.pending_stdin.empty() ? -1 : p.runner.stdin_fd.get(), POLLOUT, 0});
+            fds.push_back({p.runner.pty_sock.get(), POLLIN, 0});
             ids.push_back(id);
         }
         if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) return Error::last("poll");
         if (fds[1].revents & POLLIN) drain_signals(signals_);
         for (size_t i = 0; i < ids.size(); ++i) {
             Process& p = processes_.at(ids[i]);
-            const pollfd* f = &fds[2 + 4 * i];
+            const pollfd* f = &fds[2 + kPerProcess * i];
+            // Before the report: a runner sends the master before it can report.
+            if (f[4].revents) LXBOX_TRY(take_pty(ids[i], p));
             if (f[0].revents) {
                 int fd = p.runner.stdout_fd.get();
                 LXBOX_TRY(pump_output(ids[i], fd, proto::FrameType::Stdout));

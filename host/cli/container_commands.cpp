@@ -12,6 +12,7 @@
 #include "host/cli/container_common.hpp"
 #include "host/cli/container_verbs.hpp"
 #include "host/cli/store_commands.hpp"
+#include "host/vm/qmp.hpp"
 #include "host/vm/vm_run.hpp"
 #include "runtime/base/log.hpp"
 #include "runtime/base/unique_fd.hpp"
@@ -28,7 +29,7 @@ namespace {
 struct LaunchRequest {
     std::string target;  // distro or container; "" = the default distro
     std::string name, hostname, network = "host", backend = "auto", memory;
-    std::vector<std::string> volumes;
+    std::vector<std::string> volumes, publish;
     std::optional<double> cpus;
     std::optional<uint64_t> pids;
     bool share_cwd = false, rm = false, no_init = false;
@@ -162,6 +163,8 @@ Result<std::optional<int>> join_if_running(store::Store& store, const Target& t,
 // stands for the container on the host: its pid is the instance's (ps, stop: a SIGTERM to it
 // is forwarded), and the container's lock is held as natively.
 Result<int> launch_in_vm(store::Store& store, const LaunchRequest& req, const Target& t) {
+    std::vector<proto::PortForward> ports;
+    for (const auto& p : req.publish) ports.push_back(LXBOX_TRY(vm::parse_publish(p)));
     UniqueFd lock;
     if (t.ephemeral) {
         if (::mkdir(t.dir.c_str(), 0700) != 0) return Error::last("create " + t.dir);
@@ -182,6 +185,7 @@ Result<int> launch_in_vm(store::Store& store, const LaunchRequest& req, const Ta
     vr.root = store.root();
     vr.notice = [](const std::string& line) { std::fprintf(stderr, "lxbox: %s\n", line.c_str()); };
     Status state_written;
+    vr.ports = std::move(ports);
     vr.started = [&] {
         store::InstanceState st;
         st.pid = ::getpid();
@@ -204,6 +208,9 @@ Result<int> cmd_launch(const GlobalOptions& g, const LaunchRequest& req) {
     LXBOX_TRY(ensure_default_distro(store, g));
     const Target t = LXBOX_TRY(resolve_target(store, req));
     if (t.backend == "vm") return launch_in_vm(store, req, t);
+    if (!req.publish.empty())
+        return Error(ErrorKind::Invalid, "-p publishes a port of a vm container; a native container with --network host "
+                                         "already uses the host's ports");
     UniqueFd lock;
     if (t.ephemeral) {
         if (::mkdir(t.dir.c_str(), 0700) != 0) return Error::last("create " + t.dir);
@@ -246,6 +253,8 @@ void add_launch(CLI::App& app, CommandContext& ctx) {
     cmd->add_flag("--rm", req->rm, "A throwaway container, deleted when it exits");
     // One value per flag: a vector option would otherwise swallow the command after "--".
     cmd->add_option("-v,--volume", req->volumes, "Bind mount HOST:GUEST[:ro]")->allow_extra_args(false);
+    cmd->add_option("-p,--publish", req->publish, "vm backend: publish HOSTPORT:PORT[/udp] on the host's loopback")
+        ->allow_extra_args(false);
     cmd->add_flag("--share-cwd", req->share_cwd, "Bind the current directory at the same path and start there");
     cmd->add_option("--hostname", req->hostname, "Hostname (default: the container's name)");
     cmd->add_option("--network", req->network, "host or none")->check(CLI::IsMember({"host", "none"}));

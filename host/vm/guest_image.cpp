@@ -29,7 +29,8 @@ GuestRecipe default_recipe() {
     r.boot_modules = {"virtio_mmio", "virtio_pci", "virtio_console"};
     // crc32c_generic: ext4 needs a crc32c implementation and the guest has no modprobe to
     // load one on demand (ext4's softdep is not followed without it).
-    r.later_modules = {"virtio_blk", "9pnet_virtio", "9p", "overlay", "crc32c_generic", "ext4"};
+    // virtio_net: the guest's side of QEMU's user-mode network.
+    r.later_modules = {"virtio_blk", "9pnet_virtio", "9p", "overlay", "crc32c_generic", "ext4", "virtio_net"};
     return r;
 }
 

@@ -134,6 +134,20 @@ std::vector<std::string> qemu_command(const VmConfig& config, const VmHostFacts&
     argv.insert(argv.end(), {"-serial", "file:" + config.serial_log});
     add_channel(argv, config, machine);
     add_disks(argv, config, machine);
+    if (!config.host_share.empty()) {
+        std::string path;
+        for (char c : config.host_share) path += c == ',' ? std::string(",,") : std::string(1, c);
+        // passthrough keeps owners and modes as they are (QEMU as root); none drops what an
+        // unprivileged QEMU cannot do (chown) instead of failing it.
+        argv.insert(argv.end(), {"-fsdev", "local,id=hostfs,path=" + path + ",security_model=" +
+                                               (config.host_share_passthrough ? "passthrough" : "none"),
+                                 "-device", std::string(machine == "q35" ? "virtio-9p-pci" : "virtio-9p-device") +
+                                                ",fsdev=hostfs,mount_tag=" + kHostShareTag});
+    }
+    if (config.user_network)
+        argv.insert(argv.end(), {"-netdev", std::string("user,id=") + kNetdevId, "-device",
+                                 std::string(machine == "q35" ? "virtio-net-pci" : "virtio-net-device") +
+                                     ",netdev=" + kNetdevId});
     argv.insert(argv.end(), {"-qmp", "unix:" + config.qmp_socket + ",server=on,wait=off"});
     argv.insert(argv.end(), config.extra_args.begin(), config.extra_args.end());
     return argv;

@@ -56,6 +56,13 @@ struct VmConfig {
     std::optional<Accel> force_accel;     // --accel, or the TCG retry after a KVM hang
     std::string extra_cmdline;            // appended to the kernel command line
     std::vector<VmDisk> disks;            // distro images and container disks, in order
+    // QEMU's user-mode network (slirp) as netdev "net0" on a virtio NIC: the guest reaches
+    // what the host reaches, without privileges; ports are published on it with hostfwd.
+    bool user_network = true;
+    // A host directory shared with the guest over 9p (virtio), mount tag kHostShareTag: where
+    // -v and --share-cwd sources come from. "" for none.
+    std::string host_share;
+    bool host_share_passthrough = true;  // owners kept as they are (QEMU runs as root)
     std::vector<std::string> extra_args;  // appended to QEMU's argv
 };
 
@@ -73,6 +80,14 @@ std::string qemu_binary(const VmHostFacts& host);
 
 // Pure: the guest kernel command line for this host and accelerator.
 std::string kernel_cmdline(const VmConfig& config, const VmHostFacts& host, Accel accel);
+
+// The user-mode network's id in QEMU (hostfwd_add names it), and its DNS forwarder as the
+// guest sees it (QEMU's default address; the agent sets up the rest of that network).
+inline constexpr const char* kNetdevId = "net0";
+inline constexpr const char* kUserNetDns = "10.0.2.3";
+
+// The 9p mount tag of the host share.
+inline constexpr const char* kHostShareTag = "lxbox-host";
 
 // Pure: the full argv, argv[0] the QEMU binary.
 std::vector<std::string> qemu_command(const VmConfig& config, const VmHostFacts& host);

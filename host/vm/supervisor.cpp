@@ -17,6 +17,7 @@
 #include <set>
 
 #include "host/vm/disks.hpp"
+#include "host/vm/qmp.hpp"
 #include "host/vm/session_router.hpp"
 #include "host/vm/vm_launcher.hpp"
 #include "runtime/base/log.hpp"
@@ -165,6 +166,10 @@ private:
     void drop_client(Client& c);
     void fail_all(const std::string& why);
     void heartbeat();
+    // -p: hostfwd rules on QEMU's user network, kept while their session lives.
+    Status publish(ClientSession s, const std::vector<PortForward>& ports);
+    void unpublish(ClientSession s);
+    void unpublish_client(uint64_t client);
     VmStatus status() const;
     void to_agent(const Frame& f) { agent_.queue(f); }
     static void reply(Client& c, const Frame& f) { c.conn.queue(f); }
@@ -184,6 +189,8 @@ private:
     SupervisorOptions opts_;
     VmPaths paths_;
     std::unique_ptr<RunningVm> vm_;
+    std::optional<Qmp> qmp_;
+    std::map<ClientSession, std::vector<PortForward>> published_;
     Conn agent_;
     UniqueFd listener_;
     std::map<uint64_t, std::unique_ptr<Client>> clients_;
@@ -207,6 +214,9 @@ Status Supervisor::boot(const std::vector<AttachDisk>& disks) {
     req.config.qmp_socket = paths_.qmp;
     req.config.serial_log = paths_.console_log;
     req.config.disks = {{paths_.containers_disk, false, kContainersDiskSerial}};
+    // The host's filesystem for -v and --share-cwd (as WSL shows the host's drives).
+    req.config.host_share = "/";
+    req.config.host_share_passthrough = ::geteuid() == 0;
     for (const auto& d : disks) req.config.disks.push_back({d.path, d.readonly, d.serial});
     req.facts = opts_.facts;
     req.vm_dir = opts_.vm_dir;
@@ -219,6 +229,10 @@ Status Supervisor::boot(const std::vector<AttachDisk>& disks) {
     ::fcntl(agent_.fd.get(), F_SETFL, ::fcntl(agent_.fd.get(), F_GETFL) | O_NONBLOCK);
     last_pong_ = clock_synced_ = Clock::now();
     heartbeat_nonce_.reset();
+    auto qmp = Qmp::connect(paths_.qmp, Millis(5000));
+    if (qmp) qmp_.emplace(std::move(*qmp));
+    else spdlog::warn("no QMP, so no published ports: {}", qmp.error().message);
+    published_.clear();
     started_ = store::now_rfc3339();
     spdlog::info("VM up under {} in {} ms with {} distro disk(s)", to_string(vm_->accel()), vm_->boot_time().count(),
                  disks.size());
@@ -240,7 +254,39 @@ void Supervisor::stop_vm(const std::string& why, bool graceful) {
     }
     vm_->kill();
     vm_.reset();
+    qmp_.reset();
+    published_.clear();
     agent_ = Conn{};
+}
+
+Status Supervisor::publish(ClientSession s, const std::vector<PortForward>& ports) {
+    for (const auto& p : ports) {
+        if (!qmp_) return Error(ErrorKind::Unsupported, "publish " + hostfwd_key(p) + ": the VM has no QMP connection");
+        auto out = qmp_->hmp(std::string("hostfwd_add ") + kNetdevId + " " + hostfwd_rule(p));
+        // HMP answers success with nothing and failure with a line of text.
+        if (!out || !out->empty()) {
+            std::string why = out ? *out : out.error().message;
+            while (!why.empty() && (why.back() == '\n' || why.back() == '\r')) why.pop_back();
+            return Error(ErrorKind::Busy, "publish " + hostfwd_key(p) + ": " + why + " (is the port in use?)");
+        }
+        published_[s].push_back(p);
+    }
+    return {};
+}
+
+void Supervisor::unpublish(ClientSession s) {
+    auto it = published_.find(s);
+    if (it == published_.end()) return;
+    for (const auto& p : it->second)
+        if (qmp_) (void)qmp_->hmp(std::string("hostfwd_remove ") + kNetdevId + " " + hostfwd_key(p));
+    published_.erase(it);
+}
+
+void Supervisor::unpublish_client(uint64_t client) {
+    std::vector<ClientSession> mine;
+    for (const auto& [s, ports] : published_)
+        if (s.client == client) mine.push_back(s);
+    for (const auto& s : mine) unpublish(s);
 }
 
 void Supervisor::fail_all(const std::string& why) {
@@ -266,6 +312,7 @@ void Supervisor::accept_clients() {
 }
 
 void Supervisor::drop_client(Client& c) {
+    unpublish_client(c.id);
     // Its sessions' processes would run on with nobody reading them: the agent ends them.
     for (uint32_t id : router_.close_client(c.id)) to_agent(make_frame(id, ErrorMessage{"the client went away"}));
     c.conn.closed = true;
@@ -338,7 +385,14 @@ void Supervisor::on_attach(Client& c, const Frame& f) {
     for (const auto& d : attach->disks)
         if (std::none_of(disks_.begin(), disks_.end(), [&](const AttachDisk& have) { return have.serial == d.serial; }))
             missing.push_back(d);
-    if (missing.empty()) return;
+    auto publish_ports = [&] {
+        if (auto st = publish({c.id, f.session}, attach->ports); !st) {
+            unpublish({c.id, f.session});
+            c.refused.insert(f.session);
+            reply_error(c, f.session, st.error().message);
+        }
+    };
+    if (missing.empty()) return publish_ports();
     if (router_.size() > 0) {
         c.refused.insert(f.session);
         return reply_error(c, f.session,
@@ -353,6 +407,7 @@ void Supervisor::on_attach(Client& c, const Frame& f) {
         stop_reason_ = booted.error().message;
         return reply_error(c, f.session, booted.error().message);
     }
+    publish_ports();
 }
 
 void Supervisor::on_client_frame(Client& c, Frame f) {
@@ -375,7 +430,10 @@ void Supervisor::on_client_frame(Client& c, Frame f) {
     auto id = router_.channel_id({c.id, f.session});
     // Credit or stdin racing the session's end: nothing to do.
     if (!id) return;
-    if (f.type == FrameType::Error) router_.close(*id);
+    if (f.type == FrameType::Error) {
+        router_.close(*id);
+        unpublish({c.id, f.session});
+    }
     f.session = *id;
     to_agent(f);
 }
@@ -407,7 +465,10 @@ void Supervisor::on_agent_frame(Frame f) {
     }
     auto owner = router_.owner(f.session);
     if (!owner) return;  // the client went away; the agent was told to end the session
-    if (f.type == FrameType::Exit || f.type == FrameType::Error) router_.close(f.session);
+    if (f.type == FrameType::Exit || f.type == FrameType::Error) {
+        router_.close(f.session);
+        unpublish(*owner);
+    }
     auto c = clients_.find(owner->client);
     if (c == clients_.end()) return;
     f.session = owner->local;

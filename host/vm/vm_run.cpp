@@ -6,13 +6,16 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <optional>
 
 #include "host/vm/guest_image.hpp"
+#include "host/vm/qemu_command.hpp"
 #include "host/vm/supervisor.hpp"
 #include "host/vm/supervisor_client.hpp"
 #include "runtime/base/log.hpp"
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/linux/process.hpp"
+#include "runtime/linux/pty.hpp"
 #include "runtime/proto/flow_control.hpp"
 
 namespace lxbox::vm {
@@ -23,6 +26,7 @@ namespace {
 
 constexpr const char* kGuestImages = "/run/lxbox/images/";
 constexpr const char* kGuestEphemeral = "/run/lxbox/ephemeral/";
+constexpr const char* kGuestHost = "/run/lxbox/host";
 
 proto::GuestMount containers_mount() {
     proto::GuestMount m;
@@ -35,9 +39,13 @@ proto::GuestMount containers_mount() {
 }  // namespace
 
 Result<proto::Run> guest_run(const runtime::ContainerSpec& host_spec, const DistroDisk& disk, const std::string& unique) {
-    if (!host_spec.binds.empty())
-        return Error(ErrorKind::Unsupported, "-v and --share-cwd are not available with --backend vm yet");
     runtime::ContainerSpec g = host_spec;
+    // -v and --share-cwd: the host's files reach the guest over the 9p share of its root.
+    for (auto& b : g.binds) {
+        if (b.source.empty() || b.source[0] != '/')
+            return Error(ErrorKind::Invalid, "-v " + b.source + ": the host path must be absolute");
+        b.source = kGuestHost + b.source;
+    }
     const std::string image_dir = kGuestImages + disk.serial;
     g.image_rootfs = image_dir + "/rootfs";
     g.container_dir = host_spec.ephemeral ? kGuestEphemeral + host_spec.name + "-" + unique
@@ -45,14 +53,18 @@ Result<proto::Run> guest_run(const runtime::ContainerSpec& host_spec, const Dist
     g.cache_dir = "/run/lxbox/cache";
     g.userns = {};  // the agent is root of its own VM
     g.cgroup_optional = false;
-    g.process.tty = false;  // pty relay over the channel: a later slice
+    // The host's resolvers may be loopback addresses (systemd-resolved): the guest asks QEMU's
+    // user network, which asks the host's.
+    g.resolv_conf = std::string("nameserver ") + kUserNetDns + "\n";
     proto::Run run;
     run.spec = g;
+    run.tty = g.process.tty;  // the agent gives the container a pty and relays it as stdin/stdout
     proto::GuestMount image;
     image.serial = disk.serial;
     image.target = image_dir;
     run.mounts = {image};
     if (!host_spec.ephemeral) run.mounts.push_back(containers_mount());
+    if (!g.binds.empty()) run.mounts.push_back({kHostShareTag, kGuestHost, "9p", false, ""});
     return run;
 }
 
@@ -65,15 +77,40 @@ proto::Remove guest_remove(const std::string& container) {
 
 namespace {
 
+// The size of the terminal lxbox runs in (stdin's, else stdout's); nullopt without one.
+std::optional<linux_fx::WindowSize> host_terminal_size() {
+    auto size = linux_fx::window_size(0);
+    if (!size) size = linux_fx::window_size(1);
+    if (size && (size->rows == 0 || size->cols == 0)) return std::nullopt;  // a terminal that does not know
+    return size;
+}
+
+// In raw mode the terminal no longer turns \n into \r\n. The remote pty did that for the
+// container's output, but the agent's own lines (Stderr frames in tty mode) crossed no pty.
+std::string with_crlf(const std::string& text) {
+    std::string out;
+    for (char c : text) {
+        if (c == '\n') out += '\r';
+        out += c;
+    }
+    return out;
+}
+
 // Copies lxbox's stdin to the session and the session's output to stdout/stderr until the
-// agent reports the exit.
+// agent reports the exit. With a tty (the container's pty is in the guest), the host terminal
+// is raw meanwhile, as natively: Ctrl-C is a byte for the remote line discipline, and window
+// size changes follow as Resize messages.
 class Relay {
 public:
-    Relay(ChannelClient& channel, uint32_t session) : channel_(channel), session_(session) {}
+    Relay(ChannelClient& channel, uint32_t session, bool tty) : channel_(channel), session_(session), tty_(tty) {}
 
     Result<int> run() {
         sigset_t set = linux_fx::forwarded_signals();
         auto sigfd = LXBOX_TRY(linux_fx::make_signal_fd(set));
+        // Restored by its destructor on every way out of this function.
+        std::optional<linux_fx::RawTerminal> raw;
+        if (tty_ && ::isatty(0)) raw.emplace(LXBOX_TRY(linux_fx::RawTerminal::enter(0)));
+        raw_ = raw.has_value();
         for (;;) {
             while (channel_.has_pending()) {
                 auto code = LXBOX_TRY(on_frame(LXBOX_TRY(channel_.receive(std::chrono::milliseconds(0)))));
@@ -111,10 +148,21 @@ private:
     Status forward_signals(int sigfd) {
         struct signalfd_siginfo si;
         while (::read(sigfd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
-            if (si.ssi_signo == SIGWINCH) continue;
+            if (si.ssi_signo == SIGWINCH) {
+                LXBOX_TRY(send_size());
+                continue;
+            }
             LXBOX_TRY(channel_.send(proto::make_frame(session_, proto::Signal{static_cast<int>(si.ssi_signo)})));
         }
         return {};
+    }
+
+    // Without a pty in the container there is nothing to resize (as natively).
+    Status send_size() {
+        if (!tty_) return {};
+        auto size = host_terminal_size();
+        if (!size) return {};
+        return channel_.send(proto::make_frame(session_, proto::Resize{size->rows, size->cols}));
     }
 
     // The exit code once the session ended, nullopt while it goes on.
@@ -130,7 +178,8 @@ private:
             case proto::FrameType::Stderr: {
                 LXBOX_TRY(flow_.receive.on_received(f.payload.size()));
                 // A closed stdout (a pipe to head) loses the rest, as natively.
-                (void)write_all(f.type == proto::FrameType::Stdout ? 1 : 2, f.payload);
+                if (f.type == proto::FrameType::Stdout) (void)write_all(1, f.payload);
+                else (void)write_all(2, raw_ ? with_crlf(f.payload) : f.payload);
                 if (auto grant = flow_.receive.on_consumed(f.payload.size()))
                     LXBOX_TRY(channel_.send(proto::make_frame(session_, proto::Credit{*grant})));
                 return std::optional<int>{};
@@ -155,6 +204,8 @@ private:
 
     ChannelClient& channel_;
     uint32_t session_;
+    bool tty_;
+    bool raw_ = false;  // the host terminal is raw
     proto::SessionFlow flow_;
     bool stdin_open_ = true;
 };
@@ -185,14 +236,21 @@ Result<int> run_in_vm(const VmRunRequest& request) {
     auto run = LXBOX_TRY(guest_run(request.spec, disk, std::to_string(::getpid()) + "-" +
                                                             std::to_string(Clock::now().time_since_epoch().count())));
     // Signals reach the container, not lxbox, from here on (they are forwarded as messages).
+    // The size is read after: a SIGWINCH from now on is a Resize for the relay to send.
     linux_fx::SignalBlock blocked(linux_fx::forwarded_signals());
+    if (run.tty) {
+        if (auto size = host_terminal_size()) {
+            run.rows = size->rows;
+            run.cols = size->cols;
+        }
+    }
     auto channel = LXBOX_TRY(connect_supervisor(vm_dir, start_options(request.root, request.notice)));
     constexpr uint32_t kSession = 1;
-    proto::Attach attach{{{disk.serial, disk.path, true}}};
+    proto::Attach attach{{{disk.serial, disk.path, true}}, request.ports};
     LXBOX_TRY(channel.send(proto::make_frame(kSession, attach)));
     LXBOX_TRY(channel.send(proto::make_frame(kSession, run)));
     if (request.started) request.started();
-    Relay relay(channel, kSession);
+    Relay relay(channel, kSession, run.tty);
     return relay.run();
 }
 

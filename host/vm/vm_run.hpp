@@ -33,10 +33,12 @@ struct VmRunRequest {
     std::string root;             // the store root ($LXBOX_ROOT)
     std::function<void(const std::string&)> notice;  // one-line notices (the KVM fallback)
     std::function<void()> started;  // called once the Run is sent (the container is running)
+    std::vector<proto::PortForward> ports;  // -p: published on the host's loopback
 };
 
 // Runs the container in the shared VM (started when none runs) with lxbox's stdin, stdout and
-// stderr; returns its exit code.
+// stderr; returns its exit code. With spec.process.tty its pty is made in the guest and relayed,
+// lxbox's terminal raw meanwhile and its size changes following, as natively.
 Result<int> run_in_vm(const VmRunRequest& request);
 
 // Deletes a kept vm container's changes in the VM (starting it when none runs).

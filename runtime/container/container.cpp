@@ -136,7 +136,7 @@ Status release_child(const Pipes& p) {
 Container::Container() = default;
 Container::Container(Container&& o) noexcept
     : pid_(std::exchange(o.pid_, -1)), pidfd_(std::move(o.pidfd_)), error_pipe_(std::move(o.error_pipe_)),
-      pty_sock_(std::move(o.pty_sock_)), ready_(std::move(o.ready_)), pty_master_(std::move(o.pty_master_)), tty_(o.tty_), reaped_(o.reaped_), namespaces_(o.namespaces_), impl_(std::move(o.impl_)) {}
+      pty_sock_(std::move(o.pty_sock_)), ready_(std::move(o.ready_)), pty_master_(std::move(o.pty_master_)), tty_(o.tty_), pty_received_(o.pty_received_), reaped_(o.reaped_), namespaces_(o.namespaces_), impl_(std::move(o.impl_)) {}
 
 Container::~Container() {
     if (pidfd_ && !reaped_) {
@@ -147,18 +147,37 @@ Container::~Container() {
 
 const std::vector<std::string>& Container::warnings() const { return impl_->warnings; }
 
+Result<UniqueFd> Container::receive_pty() {
+    if (!tty_ || pty_received_)
+        return Error(ErrorKind::Internal, "the container has no pty master to hand over (no tty, or taken already)");
+    pty_received_ = true;
+    return fx::recv_fd(pty_sock_.get());
+}
+
+void Container::release_pty_command() {
+    char ack = 'A';
+    (void)write_all(pty_sock_.get(), &ack, 1);
+}
+
 Status Container::take_pty() {
-    if (tty_ && !pty_master_) {
+    if (tty_ && !pty_received_) {
         // The bundle's process opens its pty before it reports created: take the master now.
-        auto got = fx::recv_fd(pty_sock_.get());
+        auto got = receive_pty();
         if (got) {
             pty_master_ = std::move(*got);
             if (::isatty(0)) fx::copy_window_size(0, pty_master_.get());
-            char ack = 'A';
-            (void)write_all(pty_sock_.get(), &ack, 1);
+            release_pty_command();
         }
     }
     return {};
+}
+
+Result<UniqueFd> Container::receive_pty_master(uint16_t rows, uint16_t cols) {
+    auto master = LXBOX_TRY(receive_pty());
+    // As copy_window_size natively: a pty whose size could not be set still works (at 0x0).
+    if (rows && cols) (void)fx::set_window_size(master.get(), {rows, cols});
+    release_pty_command();
+    return master;
 }
 
 Status Container::wait_started() {

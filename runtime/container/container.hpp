@@ -84,6 +84,11 @@ public:
     // first); the error that kept it from running otherwise.
     Status wait_started();
     UniqueFd take_pty_master();
+    // With a tty, before wait(), for a caller that relays the terminal itself (the guest
+    // agent): receives the command's pty master, sizes it rows x cols (unless 0) and lets the
+    // command go on; wait() then relays nothing. An error when the command never got its pty
+    // (the container failed first: wait() says why).
+    Result<UniqueFd> receive_pty_master(uint16_t rows, uint16_t cols);
     // Lets the container outlive this object: its cgroup stays and nothing kills it (`oci
     // create`; its reaper is whoever reaps lxbox's orphans).
     void detach();
@@ -93,9 +98,12 @@ public:
 private:
     Container();
     Status take_pty();  // receives the pty master (tty only) and lets the child go on
+    Result<UniqueFd> receive_pty();  // the master the child sends, once
+    void release_pty_command();      // the child waits for this after sending its master
     pid_t pid_ = -1;
     UniqueFd pidfd_, error_pipe_, pty_sock_, ready_, pty_master_;
     bool tty_ = false;
+    bool pty_received_ = false;  // the master came over pty_sock_ (it comes once)
     bool reaped_ = false;
     int namespaces_ = 0;
     std::unique_ptr<Impl> impl_;

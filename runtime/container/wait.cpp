@@ -93,16 +93,15 @@ Result<Outcome> Container::wait() {
     if (tty_ && pty_master_) {
         master = std::move(pty_master_);
         if (::isatty(0)) raw.emplace(LXBOX_TRY(fx::RawTerminal::enter(0)));
-    } else if (tty_) {
-        auto got = fx::recv_fd(pty_sock_.get());
+    } else if (tty_ && !pty_received_) {
+        auto got = receive_pty();
         if (got) {
             master = std::move(*got);
             if (::isatty(0)) {
                 fx::copy_window_size(0, master.get());
                 raw.emplace(LXBOX_TRY(fx::RawTerminal::enter(0)));
             }
-            char ack = 'A';
-            (void)write_all(pty_sock_.get(), &ack, 1);
+            release_pty_command();
         }
     }
     // wait_started() has read the report already when the pipe is gone.

@@ -96,4 +96,19 @@ void copy_window_size(int from, int to) {
     if (::ioctl(from, TIOCGWINSZ, &ws) == 0) ::ioctl(to, TIOCSWINSZ, &ws);
 }
 
+std::optional<WindowSize> window_size(int fd) {
+    struct winsize ws {};
+    if (::ioctl(fd, TIOCGWINSZ, &ws) != 0) return std::nullopt;
+    return WindowSize{ws.ws_row, ws.ws_col};
+}
+
+Status set_window_size(int fd, WindowSize size) {
+    struct winsize ws {};
+    ws.ws_row = size.rows;
+    ws.ws_col = size.cols;
+    if (::ioctl(fd, TIOCSWINSZ, &ws) != 0)
+        return Error::last("set the pty's size to " + std::to_string(size.rows) + "x" + std::to_string(size.cols));
+    return {};
+}
+
 }  // namespace lxbox::linux_fx

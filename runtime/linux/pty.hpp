@@ -4,6 +4,8 @@
 
 #include <termios.h>
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "runtime/base/error.hpp"
@@ -42,5 +44,14 @@ private:
 
 // Copies the window size of a terminal to another (SIGWINCH propagation).
 void copy_window_size(int from, int to);
+
+// A terminal's size in character cells.
+struct WindowSize {
+    uint16_t rows = 0, cols = 0;
+};
+// The size of the terminal on fd (TIOCGWINSZ); nullopt when fd is not a terminal.
+std::optional<WindowSize> window_size(int fd);
+// Sets the size of a pty through its master (TIOCSWINSZ): its foreground processes get SIGWINCH.
+Status set_window_size(int fd, WindowSize size);
 
 }  // namespace lxbox::linux_fx

@@ -85,8 +85,19 @@ void from_json(const json& j, AttachDisk& m) {
     j.at("path").get_to(m.path);
     get_opt(j, "readonly", m.readonly);
 }
-void to_json(json& j, const Attach& m) { j = json{{"disks", m.disks}}; }
-void from_json(const json& j, Attach& m) { j.at("disks").get_to(m.disks); }
+void to_json(json& j, const PortForward& m) {
+    j = json{{"host_port", m.host_port}, {"guest_port", m.guest_port}, {"protocol", m.protocol}};
+}
+void from_json(const json& j, PortForward& m) {
+    j.at("host_port").get_to(m.host_port);
+    j.at("guest_port").get_to(m.guest_port);
+    get_opt(j, "protocol", m.protocol);
+}
+void to_json(json& j, const Attach& m) { j = json{{"disks", m.disks}, {"ports", m.ports}}; }
+void from_json(const json& j, Attach& m) {
+    j.at("disks").get_to(m.disks);
+    get_opt(j, "ports", m.ports);
+}
 
 void to_json(json& j, const Remove& m) { j = json{{"container_dir", m.container_dir}, {"mounts", m.mounts}}; }
 void from_json(const json& j, Remove& m) {

@@ -102,9 +102,17 @@ struct AttachDisk {
     bool readonly = true;
     bool operator==(const AttachDisk&) const = default;
 };
+// A container port published on the host's loopback for the session's life (-p).
+struct PortForward {
+    uint16_t host_port = 0;
+    uint16_t guest_port = 0;
+    std::string protocol = "tcp";  // tcp or udp
+    bool operator==(const PortForward&) const = default;
+};
 struct Attach {
     static constexpr FrameType kType = FrameType::Attach;
     std::vector<AttachDisk> disks;
+    std::vector<PortForward> ports;
 };
 
 // Deletes a kept container's directory (its changes) in the guest; answered with an Exit
@@ -145,6 +153,8 @@ void to_json(nlohmann::json& j, const Shutdown& m);
 void from_json(const nlohmann::json& j, Shutdown& m);
 void to_json(nlohmann::json& j, const AttachDisk& m);
 void from_json(const nlohmann::json& j, AttachDisk& m);
+void to_json(nlohmann::json& j, const PortForward& m);
+void from_json(const nlohmann::json& j, PortForward& m);
 void to_json(nlohmann::json& j, const Attach& m);
 void from_json(const nlohmann::json& j, Attach& m);
 void to_json(nlohmann::json& j, const Remove& m);

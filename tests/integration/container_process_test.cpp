@@ -1,17 +1,14 @@
 // Processes around a container: signals forwarded, the pty, exec joining, and no leaks.
 #include <dirent.h>
-#include <poll.h>
-#include <pty.h>
 #include <signal.h>
-#include <sys/ioctl.h>
 #include <sys/wait.h>
-#include <termios.h>
 
 #include <chrono>
 #include <set>
 #include <thread>
 
 #include "runtime/linux/syscalls.hpp"
+#include "tests/common/test_terminal.hpp"
 #include "tests/integration/container_fixture.hpp"
 
 namespace lxbox::test {
@@ -64,48 +61,27 @@ TEST_F(ContainerProcesses, PtyGivesAControllingTerminalWithSizeAndCtrlC) {
     auto s = spec("tty");
     s.process.tty = true;
     s.process.args = {"/bin/sh"};
-    struct winsize ws {33, 101, 0, 0};
-    int master = -1;
-    const pid_t pid = ::forkpty(&master, nullptr, nullptr, &ws);
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
+    TestTerminal term(33, 101, [&s] {
         auto c = runtime::Container::start(s);
-        if (!c) ::_exit(125);
+        if (!c) return 125;
         auto o = c->wait();
-        ::_exit(o ? o->exit_code : 125);
-    }
-    std::string out;
-    auto read_until = [&](const std::string& want) {
-        for (int i = 0; i < 500 && out.find(want) == std::string::npos; ++i) {
-            struct pollfd p{master, POLLIN, 0};
-            if (::poll(&p, 1, 20) > 0) {
-                char buf[4096];
-                ssize_t n = ::read(master, buf, sizeof buf);
-                if (n <= 0) break;
-                out.append(buf, static_cast<size_t>(n));
-            }
-        }
-        return out.find(want) != std::string::npos;
-    };
-    auto type = [&](const std::string& text) { (void)write_all(master, text); };
-    type("tty; stty size; echo SIZE-$((40+2))\r");
-    EXPECT_TRUE(read_until("SIZE-42")) << out;
-    EXPECT_NE(out.find("/dev/pts/0"), std::string::npos) << out;
-    EXPECT_NE(out.find("33 101"), std::string::npos) << out;
-    type("sleep 30\r");
+        return o ? o->exit_code : 125;
+    });
+    ASSERT_TRUE(term.ok());
+    term.type("tty; stty size; echo SIZE-$((40+2))\r");
+    EXPECT_TRUE(term.read_until("SIZE-42")) << term.output();
+    EXPECT_NE(term.output().find("/dev/pts/0"), std::string::npos) << term.output();
+    EXPECT_NE(term.output().find("33 101"), std::string::npos) << term.output();
+    term.type("sleep 30\r");
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    type("\x03");  // Ctrl-C through the line discipline to the foreground sleep
-    type("echo back-$?\r");
-    EXPECT_TRUE(read_until("back-130")) << out;
-    struct winsize bigger {40, 120, 0, 0};
-    ::ioctl(master, TIOCSWINSZ, &bigger);  // the kernel sends SIGWINCH to the lxbox side
+    term.type("\x03");  // Ctrl-C through the line discipline to the foreground sleep
+    term.type("echo back-$?\r");
+    EXPECT_TRUE(term.read_until("back-130")) << term.output();
+    term.resize(40, 120);  // the kernel sends SIGWINCH to the lxbox side
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    type("stty size; exit 3\r");
-    EXPECT_TRUE(read_until("40 120")) << out;
-    int st = 0;
-    ::waitpid(pid, &st, 0);
-    ::close(master);
-    EXPECT_EQ(WEXITSTATUS(st), 3);
+    term.type("stty size; exit 3\r");
+    EXPECT_TRUE(term.read_until("40 120")) << term.output();
+    EXPECT_EQ(term.wait(), 3);
 }
 
 std::string ns_links(pid_t pid) {

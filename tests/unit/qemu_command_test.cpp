@@ -175,6 +175,33 @@ TEST(QemuCommand, DisksAreVirtioBlockOnTheMachinesBusInOrder) {
     EXPECT_TRUE(has(qemu_command(c, no_tsc), "virtio-blk-pci,drive=disk0"));
 }
 
+TEST(QemuCommand, TheGuestGetsUserModeNetworkingOnAVirtioNicUnlessTurnedOff) {
+    VmConfig c = config();
+    auto argv = qemu_command(c, linux_x86(false));
+    EXPECT_EQ(arg_after(argv, "-netdev"), "user,id=net0");
+    EXPECT_TRUE(has(argv, "virtio-net-device,netdev=net0"));
+    VmHostFacts no_tsc = linux_x86(false);
+    no_tsc.tsc_khz = 0;  // q35: PCI
+    EXPECT_TRUE(has(qemu_command(c, no_tsc), "virtio-net-pci,netdev=net0"));
+    c.user_network = false;
+    EXPECT_FALSE(has(qemu_command(c, linux_x86(false)), "-netdev"));
+}
+
+TEST(QemuCommand, AHostShareIs9pOnTheMachinesBus) {
+    VmConfig c = config();
+    EXPECT_FALSE(has(qemu_command(c, linux_x86(false)), "-fsdev"));
+    c.host_share = "/home/a,b";
+    auto argv = qemu_command(c, linux_x86(false));
+    EXPECT_EQ(arg_after(argv, "-fsdev"), "local,id=hostfs,path=/home/a,,b,security_model=passthrough");
+    EXPECT_TRUE(has(argv, "virtio-9p-device,fsdev=hostfs,mount_tag=lxbox-host"));
+    c.host_share_passthrough = false;
+    VmHostFacts no_tsc = linux_x86(false);
+    no_tsc.tsc_khz = 0;  // q35: PCI
+    argv = qemu_command(c, no_tsc);
+    EXPECT_EQ(arg_after(argv, "-fsdev"), "local,id=hostfs,path=/home/a,,b,security_model=none");
+    EXPECT_TRUE(has(argv, "virtio-9p-pci,fsdev=hostfs,mount_tag=lxbox-host"));
+}
+
 TEST(QemuCommand, ExplicitQemuPathExtraArgsAndCmdline) {
     VmConfig c = config();
     c.extra_args = {"-drive", "file=x"};

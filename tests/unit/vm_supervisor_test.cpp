@@ -6,6 +6,7 @@
 #include <set>
 
 #include "host/vm/disks.hpp"
+#include "host/vm/qmp.hpp"
 #include "host/vm/session_router.hpp"
 #include "host/vm/supervisor.hpp"
 
@@ -95,6 +96,27 @@ TEST(VmSupervisor, PathsLiveInTheVmDirAndStatusRoundTrips) {
     EXPECT_EQ(back.accel, "tcg");
     EXPECT_EQ(back.sessions, 3u);
     EXPECT_EQ(back.disks, s.disks);
+}
+
+TEST(VmPublish, DockersShortFormOnTheHostsLoopback) {
+    auto f = parse_publish("8080:80");
+    ASSERT_TRUE(f) << f.error().message;
+    EXPECT_EQ(f->host_port, 8080);
+    EXPECT_EQ(f->guest_port, 80);
+    EXPECT_EQ(f->protocol, "tcp");
+    EXPECT_EQ(hostfwd_rule(*f), "tcp:127.0.0.1:8080-:80");
+    EXPECT_EQ(hostfwd_key(*f), "tcp:127.0.0.1:8080");
+    auto u = parse_publish("5353:53/udp");
+    ASSERT_TRUE(u);
+    EXPECT_EQ(hostfwd_rule(*u), "udp:127.0.0.1:5353-:53");
+}
+
+TEST(VmPublish, BadFormsAreRefusedNamingTheValue) {
+    for (const char* bad : {"80", "0:80", "8080:70000", "a:80", "1:2:3", "8080:80/sctp", "8080:", ":80"}) {
+        auto f = parse_publish(bad);
+        ASSERT_FALSE(f) << bad;
+        EXPECT_NE(f.error().message.find(std::string("-p ") + bad), std::string::npos) << f.error().message;
+    }
 }
 
 }  // namespace

@@ -258,6 +258,59 @@ TEST(AgentSessionRun, OutputStaysWithinTheHostsCreditAndExitClosesTheSession) {
     EXPECT_EQ(s.on_bytes(encode_frame(make_frame(5, sample_run()))).start.size(), 1u);
 }
 
+TEST(AgentSessionRun, ATtyRunKeepsItsSizeForTheRunner) {
+    AgentSession s("0.1.0");
+    s.on_bytes(hello_bytes());
+    proto::Run run = sample_run();
+    run.tty = true;
+    run.rows = 33;
+    run.cols = 101;
+    auto out = s.on_bytes(encode_frame(make_frame(2, run)));
+    ASSERT_EQ(out.start.size(), 1u);
+    EXPECT_TRUE(out.start[0].run.tty);
+    EXPECT_EQ(out.start[0].run.rows, 33);
+    EXPECT_EQ(out.start[0].run.cols, 101);
+}
+
+TEST(AgentSessionRun, AResizeReachesTheRunningProcessAndABadOneEndsOnlyItsSession) {
+    AgentSession s("0.1.0");
+    s.on_bytes(hello_bytes());
+    // A resize for a session with no process is an error on that session.
+    auto none = decode(s.on_bytes(encode_frame(make_frame(4, Resize{40, 120}))).output);
+    ASSERT_EQ(none.size(), 1u);
+    EXPECT_EQ(none[0].type, FrameType::Error);
+    EXPECT_EQ(none[0].session, 4u);
+    proto::Run other = sample_run();
+    other.spec["container_dir"] = "/run/lxbox/containers/c2";
+    s.on_bytes(encode_frame(make_frame(4, sample_run())) + encode_frame(make_frame(5, other)));
+    auto out = s.on_bytes(encode_frame(make_frame(4, Resize{40, 120})));
+    EXPECT_TRUE(out.output.empty());
+    ASSERT_EQ(out.process.size(), 1u);
+    EXPECT_EQ(out.process[0].kind, ProcessAction::Resize);
+    EXPECT_EQ(out.process[0].session, 4u);
+    EXPECT_EQ(out.process[0].rows, 40);
+    EXPECT_EQ(out.process[0].cols, 120);
+    // Sizes no terminal has (zero, past 16 bits, negative, not numbers, missing) are refused
+    // as numbers, before a uint16 could wrap them into some other size.
+    for (const char* payload : {R"({"rows":0,"cols":80})", R"({"rows":24,"cols":70000})", R"({"rows":-1,"cols":80})",
+                                R"({"rows":"24","cols":80})", R"({"rows":24})", R"({"rows":2.5,"cols":80})", "[]"}) {
+        auto bad = s.on_bytes(encode_frame(Frame{FrameType::Resize, 4, payload}));
+        EXPECT_TRUE(bad.process.empty()) << payload;
+        auto frames = decode(bad.output);
+        ASSERT_EQ(frames.size(), 1u) << payload;
+        EXPECT_EQ(frames[0].type, FrameType::Error) << payload;
+        EXPECT_EQ(frames[0].session, 4u) << payload;
+    }
+    // The other session and the connection go on.
+    auto fine = s.on_bytes(encode_frame(make_frame(5, Resize{1, 65535})) + encode_frame(make_frame(0, Ping{8})));
+    ASSERT_EQ(fine.process.size(), 1u);
+    EXPECT_EQ(fine.process[0].session, 5u);
+    EXPECT_EQ(fine.process[0].cols, 65535);
+    auto pong = decode(fine.output);
+    ASSERT_EQ(pong.size(), 1u);
+    EXPECT_EQ(pong[0].type, FrameType::Pong);
+}
+
 TEST(AgentRunner, ReportsParseAndATornOneIsAFailure) {
     auto ok = parse_run_report(R"({"code":127,"message":"exec x: No such file or directory"})" "\n");
     EXPECT_EQ(ok.code, 127);
