@@ -43,6 +43,7 @@ void AgentSession::on_disconnect() {
     // The server ends every process of the lost connection (they have no reader left).
     running_.clear();
     busy_dirs_.clear();
+    containers_.clear();
 }
 
 std::string AgentSession::refuse_mounts(const std::vector<GuestMount>& mounts) {
@@ -66,13 +67,17 @@ void AgentSession::end(uint32_t session) {
     running_.erase(session);
     flow_.erase(session);
     std::erase_if(busy_dirs_, [session](const auto& entry) { return entry.second == session; });
+    std::erase_if(containers_, [session](const auto& entry) { return entry.second == session; });
+}
+
+std::string AgentSession::refuse_session(uint32_t session, const char* what) const {
+    if (session == kConnectionSession) return std::string(what) + " needs a session of its own (not 0)";
+    if (running_.count(session)) return "session " + std::to_string(session) + " already runs a process";
+    return "";
 }
 
 void AgentSession::on_run(const Frame& frame, SessionActions& out) {
-    if (frame.session == kConnectionSession)
-        return reply_error(frame.session, "run needs a session of its own (not 0)", out);
-    if (running_.count(frame.session))
-        return reply_error(frame.session, "session " + std::to_string(frame.session) + " already runs a process", out);
+    if (auto why = refuse_session(frame.session, "run"); !why.empty()) return reply_error(frame.session, why, out);
     auto run = parse_message<Run>(frame);
     if (!run) return reply_error(frame.session, run.error().message, out);
     // A spec the runtime would refuse is refused here, on the session, before any fork.
@@ -85,14 +90,30 @@ void AgentSession::on_run(const Frame& frame, SessionActions& out) {
         return reply_error(frame.session, std::string("bad container spec: ") + e.what(), out);
     }
     if (auto why = refuse_mounts(run->mounts); !why.empty()) return reply_error(frame.session, why, out);
-    if (!spec.ephemeral) {
-        if (busy_dirs_.count(spec.container_dir))
-            return reply_error(frame.session, "container '" + spec.name + "' is already running in the VM", out);
-        busy_dirs_[spec.container_dir] = frame.session;
-    }
+    if (busy_dirs_.count(spec.container_dir) || containers_.count(spec.container_dir))
+        return reply_error(frame.session, "container '" + spec.name + "' is already running in the VM", out);
+    if (!spec.ephemeral) busy_dirs_[spec.container_dir] = frame.session;
+    containers_[spec.container_dir] = frame.session;
     running_.insert(frame.session);
     flow_.session(frame.session);
     out.start.push_back({frame.session, std::move(*run)});
+}
+
+void AgentSession::on_exec(const Frame& frame, SessionActions& out) {
+    if (auto why = refuse_session(frame.session, "exec"); !why.empty()) return reply_error(frame.session, why, out);
+    auto exec = parse_message<Exec>(frame);
+    if (!exec) return reply_error(frame.session, exec.error().message, out);
+    try {
+        (void)exec->process.get<runtime::ProcessSpec>();
+    } catch (const nlohmann::json::exception& e) {
+        return reply_error(frame.session, std::string("bad process spec: ") + e.what(), out);
+    }
+    const auto container = containers_.find(exec->container_dir);
+    if (container == containers_.end())
+        return reply_error(frame.session, "no container runs in " + exec->container_dir.substr(0, 200) + " in the VM", out);
+    running_.insert(frame.session);
+    flow_.session(frame.session);
+    out.exec.push_back({frame.session, container->second, std::move(*exec)});
 }
 
 void AgentSession::on_remove(const Frame& frame, SessionActions& out) {
@@ -235,6 +256,8 @@ void AgentSession::on_frame(const Frame& frame, SessionActions& out) {
         }
         case FrameType::Run:
             return on_run(frame, out);
+        case FrameType::Exec:
+            return on_exec(frame, out);
         case FrameType::Remove:
             return on_remove(frame, out);
         case FrameType::Stdin:
@@ -244,9 +267,7 @@ void AgentSession::on_frame(const Frame& frame, SessionActions& out) {
         case FrameType::Resize:
             return on_resize(frame, out);
         default:
-            // exec into a running container comes with a later slice.
-            return reply_error(frame.session, std::string(to_string(frame.type)) +
-                                                  " is not supported by this agent yet",
+            return reply_error(frame.session, std::string(to_string(frame.type)) + " is not a message the agent takes",
                                out);
     }
 }

@@ -18,12 +18,20 @@
 namespace lxbox::agent {
 
 // What the agent announces in its hello.
-inline constexpr const char* kCapabilities[] = {"ping", "shutdown", "credit", "run", "remove", "serial-disks", "pty"};
+inline constexpr const char* kCapabilities[] = {"ping", "shutdown", "credit", "run", "remove", "serial-disks", "pty", "exec"};
 
 // A container to start on a session (the session's frames then carry its stdio).
 struct StartRun {
     uint32_t session = 0;
     proto::Run run;
+};
+
+// Another process to start in a running container: the one the Run on container_session
+// started (the session's frames then carry the new process's stdio).
+struct StartExec {
+    uint32_t session = 0;
+    uint32_t container_session = 0;
+    proto::Exec exec;
 };
 
 // A kept container's changes to delete on a session (answered with Exit 0 or an Error).
@@ -48,6 +56,7 @@ struct SessionActions {
     std::optional<int64_t> set_clock_ns;  // CLOCK_REALTIME from the host's hello
     bool power_off = false;             // the host asked for shutdown
     std::vector<StartRun> start;        // containers to start
+    std::vector<StartExec> exec;        // processes to start in running containers
     std::vector<StartRemove> remove;    // kept containers' changes to delete
     std::vector<ProcessAction> process; // stdin, its end, signals for running sessions
 };
@@ -80,7 +89,10 @@ private:
     void on_run(const proto::Frame& frame, SessionActions& out);
     void on_stdin(const proto::Frame& frame, SessionActions& out);
     void on_resize(const proto::Frame& frame, SessionActions& out);
+    void on_exec(const proto::Frame& frame, SessionActions& out);
     void on_remove(const proto::Frame& frame, SessionActions& out);
+    // Why a new process cannot start on session ("" when it can).
+    std::string refuse_session(uint32_t session, const char* what) const;
     // Why these mounts are refused ("" when they are fine).
     static std::string refuse_mounts(const std::vector<proto::GuestMount>& mounts);
     void end(uint32_t session);
@@ -97,6 +109,9 @@ private:
     // The kept containers in use, by directory, with their session: a second Run or a
     // Remove of one is refused (ephemeral containers have a directory of their own each).
     std::map<std::string, uint32_t> busy_dirs_;
+    // Every running container (kept or not) by directory, with its Run's session: what an
+    // Exec names.
+    std::map<std::string, uint32_t> containers_;
 };
 
 }  // namespace lxbox::agent

@@ -27,6 +27,8 @@ namespace {
 // The runner's fds beside its stdio: its report, and (tty) the socket to hand the pty over.
 constexpr int kReportFd = 3;
 constexpr int kPtySockFd = 4;
+// The runtime's cache in the guest (what host/vm/vm_run.cpp puts in a Run's spec).
+constexpr const char* kGuestCacheDir = "/run/lxbox/cache";
 
 bool is_mount_point(const std::string& path) {
     struct stat self, parent;
@@ -59,13 +61,21 @@ Status mount_disks(const std::vector<proto::GuestMount>& mounts) {
 // Waits for the container; with a tty, first hands its pty master to the agent, which relays
 // it over the channel (wait() then relays nothing). No master means the container failed
 // before its command had a pty: wait() says why.
-Result<runtime::Outcome> wait_container(runtime::Container& c, const proto::Run& run) {
-    if (run.tty) {
-        if (auto master = c.receive_pty_master(run.rows, run.cols))
+Result<runtime::Outcome> wait_container(runtime::Container& c, bool tty, uint16_t rows, uint16_t cols) {
+    if (tty) {
+        if (auto master = c.receive_pty_master(rows, cols))
             LXBOX_TRY(linux_fx::send_fd(kPtySockFd, master->get()).context("hand the pty to the agent"));
         ::close(kPtySockFd);
     }
     return c.wait();
+}
+
+RunReport report_of(const runtime::Outcome& outcome) {
+    RunReport r{outcome.exit_code, ""};
+    if (outcome.exec_error) r.message = outcome.exec_error->message;
+    if (outcome.oom_killed)
+        r.message = "out of memory: the kernel killed a process of the container at its memory limit (raise --memory)";
+    return r;
 }
 
 RunReport run_container(const proto::Run& run) {
@@ -89,15 +99,41 @@ RunReport run_container(const proto::Run& run) {
         if (spec.ephemeral) ::rmdir(spec.container_dir.c_str());
         return {125, c.error().context("launch " + spec.name).message};
     }
-    auto outcome = wait_container(*c, run);
+    // The first line of the report: what an Exec into this container joins.
+    ContainerStarted started{c->pid(), linux_fx::process_start_time(c->pid()).value_or(0), c->namespaces(),
+                             c->cgroup_paths()};
+    (void)write_all(kReportFd, nlohmann::json{{"started",
+                                                {{"pid", started.pid},
+                                                 {"start_time", started.start_time},
+                                                 {"namespaces", started.namespaces},
+                                                 {"cgroup_paths", started.cgroup_paths}}}}
+                                      .dump() +
+                                      "\n");
+    auto outcome = wait_container(*c, run.tty, run.rows, run.cols);
     // A throwaway container's changes lived in its tmpfs; its mount point goes with it.
     if (spec.ephemeral) ::rmdir(spec.container_dir.c_str());
     if (!outcome) return {125, outcome.error().context("launch " + spec.name).message};
-    RunReport r{outcome->exit_code, ""};
-    if (outcome->exec_error) r.message = outcome->exec_error->message;
-    if (outcome->oom_killed)
-        r.message = "out of memory: the kernel killed a process of the container at its memory limit (raise --memory)";
-    return r;
+    return report_of(*outcome);
+}
+
+RunReport join_container(const proto::Exec& exec, const ContainerStarted& target) {
+    runtime::JoinSpec join;
+    try {
+        join.process = exec.process.get<runtime::ProcessSpec>();
+    } catch (const nlohmann::json::exception& e) {
+        return {125, std::string("bad process spec: ") + e.what()};
+    }
+    join.process.tty = exec.tty;  // as for a Run: the agent relays the pty the Exec asks for
+    join.pid = target.pid;
+    join.start_time = target.start_time;
+    join.namespaces = target.namespaces;
+    join.cgroup_paths = target.cgroup_paths;
+    join.cache_dir = kGuestCacheDir;
+    auto c = runtime::Container::join(join);
+    if (!c) return {125, c.error().context("exec").message};
+    auto outcome = wait_container(*c, exec.tty, exec.rows, exec.cols);
+    if (!outcome) return {125, outcome.error().context("exec").message};
+    return report_of(*outcome);
 }
 
 RunReport remove_container(const proto::Remove& remove) {
@@ -156,11 +192,20 @@ Result<Runner> fork_runner(const std::function<RunReport()>& job, bool tty) {
     }
     auto err = LXBOX_TRY(make_pipe());
     auto report = LXBOX_TRY(make_pipe());
-    const pid_t pid = ::fork();
+    // The agent ignores TERM, INT, ... and the child inherits that until runner_main resets it:
+    // a signal the host forwards right after the fork would be discarded. Blocked across the
+    // fork, it waits in the child instead (a blocked signal is never discarded as ignored).
+    // (The child leaves this scope only through runner_main, which never returns: the block's
+    // end would unblock them in it too.)
+    pid_t pid;
+    {
+        linux_fx::SignalBlock across_fork(linux_fx::forwarded_signals());
+        pid = ::fork();
+        if (pid == 0)
+            runner_main(job, {{tty ? null.get() : in.read.get(), tty ? null.get() : out.write.get(), err.write.get(),
+                               report.write.get(), pty_runner.get()}});
+    }
     if (pid < 0) return Error::last("fork the runner");
-    if (pid == 0)
-        runner_main(job, {{tty ? null.get() : in.read.get(), tty ? null.get() : out.write.get(), err.write.get(),
-                           report.write.get(), pty_runner.get()}});
     Runner r;
     r.pid = pid;
     r.stdin_fd = std::move(in.write);
@@ -185,6 +230,10 @@ Result<Runner> start_runner(const proto::Run& run) {
     return fork_runner([&run] { return run_container(run); }, run.tty);
 }
 
+Result<Runner> start_joiner(const proto::Exec& exec, const ContainerStarted& target) {
+    return fork_runner([&exec, &target] { return join_container(exec, target); }, exec.tty);
+}
+
 Result<Runner> start_remover(const proto::Remove& remove) {
     return fork_runner([&remove] { return remove_container(remove); }, false);
 }
@@ -202,11 +251,46 @@ Status receive_pty(Runner& r) {
     return {};
 }
 
+namespace {
+
+// The report's lines that are JSON objects, in order (a torn last line is not one).
+std::vector<nlohmann::json> report_lines(const std::string& text) {
+    std::vector<nlohmann::json> lines;
+    for (size_t pos = 0; pos < text.size();) {
+        size_t end = text.find('\n', pos);
+        if (end == std::string::npos) end = text.size();
+        auto j = nlohmann::json::parse(text.substr(pos, end - pos), nullptr, false);
+        if (!j.is_discarded() && j.is_object()) lines.push_back(std::move(j));
+        pos = end + 1;
+    }
+    return lines;
+}
+
+}  // namespace
+
 RunReport parse_run_report(const std::string& text) {
-    const auto j = nlohmann::json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.is_object() || !j.contains("code") || !j["code"].is_number_integer())
-        return {125, "the container's runner died without a report"};
-    return {j["code"].get<int>(), j.value("message", "")};
+    for (const auto& j : report_lines(text))
+        if (j.contains("code") && j["code"].is_number_integer()) return {j["code"].get<int>(), j.value("message", "")};
+    return {125, "the container's runner died without a report"};
+}
+
+std::optional<ContainerStarted> parse_started(const std::string& report) {
+    for (const auto& line : report_lines(report)) {
+        const auto it = line.find("started");
+        if (it == line.end() || !it->is_object()) continue;
+        try {
+            ContainerStarted s;
+            it->at("pid").get_to(s.pid);
+            it->at("start_time").get_to(s.start_time);
+            it->at("namespaces").get_to(s.namespaces);
+            it->at("cgroup_paths").get_to(s.cgroup_paths);
+            if (s.pid <= 0) return std::nullopt;
+            return s;
+        } catch (const nlohmann::json::exception&) {
+            return std::nullopt;
+        }
+    }
+    return std::nullopt;
 }
 
 }  // namespace lxbox::agent

@@ -7,7 +7,9 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "runtime/base/error.hpp"
 #include "runtime/base/unique_fd.hpp"
@@ -33,10 +35,23 @@ Result<Runner> start_runner(const proto::Run& run);
 // Takes the master from r.pty_sock (readable) as the session's stdin and stdout ends; none
 // when the runner closed it without one (its report says why).
 Status receive_pty(Runner& r);
+// What a Run's runner reports as soon as its container is up (the first line of its report):
+// what an Exec needs to join the container.
+struct ContainerStarted {
+    pid_t pid = 0;              // the container's init
+    uint64_t start_time = 0;    // /proc/PID/stat field 22, against pid reuse
+    int namespaces = 0;         // Container::namespaces()
+    std::vector<std::string> cgroup_paths;
+};
+// Pure: the started line of a (partial) report; nullopt while the container is not up yet.
+std::optional<ContainerStarted> parse_started(const std::string& report);
+// Forks a runner that starts exec.process in the running container `target` (setns, as
+// `lxbox exec` natively), with stdio and tty handled as for a Run.
+Result<Runner> start_joiner(const proto::Exec& exec, const ContainerStarted& target);
 // Forks a runner that mounts remove.mounts and deletes remove.container_dir (code 0 when done).
 Result<Runner> start_remover(const proto::Remove& remove);
 
-// What the runner reported: the exit code and, for an exec failure, an OOM kill or a failure
+// What the runner reported last: the exit code and, for an exec failure, an OOM kill or a failure
 // to start, the message lxbox prints ("" for a plain exit). A missing or torn report (the
 // runner died) is code 125 with a message saying so.
 struct RunReport {

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <vector>
 
 #include "guest-agent/pid1.hpp"
@@ -35,7 +36,7 @@ struct Process {
     Runner runner;
     std::string pending_stdin;  // arrived from the host, not yet taken by the process
     bool close_stdin = false;   // the host's stdin ended: close once pending is written
-    std::string report;         // the runner's report line, read to EOF
+    std::string report;         // the runner's report lines, read to EOF
     bool removal = false;       // a Remove's runner: a failure is an Error, not stderr + Exit
     // tty: the newest size a Resize asked for (0x0: none since the Run's), applied again
     // when the pty master arrives.
@@ -62,6 +63,7 @@ private:
     }
     Status apply(SessionActions actions);
     Status start(StartRun& start);
+    Status exec(StartExec& exec);
     Status remove(StartRemove& remove);
     Status act(const ProcessAction& a);
     Status write_stdin(uint32_t id, Process& p);
@@ -82,6 +84,7 @@ Status Server::apply(SessionActions actions) {
         if (auto set = set_clock(*actions.set_clock_ns); !set) log_line(set.error().message);
     }
     for (auto& s : actions.start) LXBOX_TRY(start(s));
+    for (auto& e : actions.exec) LXBOX_TRY(exec(e));
     for (auto& r : actions.remove) LXBOX_TRY(remove(r));
     for (const auto& a : actions.process) LXBOX_TRY(act(a));
     if (actions.power_off) {
@@ -97,6 +100,18 @@ Status Server::start(StartRun& s) {
     auto runner = start_runner(s.run);
     if (!runner) return send(session_.on_failure(s.session, runner.error().message));
     processes_[s.session].runner = std::move(*runner);
+    return {};
+}
+
+Status Server::exec(StartExec& e) {
+    // The container's runner says, once the container is up, how to join it.
+    const auto container = processes_.find(e.container_session);
+    const auto target = container == processes_.end() ? std::nullopt : parse_started(container->second.report);
+    if (!target)
+        return send(session_.on_failure(e.session, "the container is still starting or already stopping: try again"));
+    auto runner = start_joiner(e.exec, *target);
+    if (!runner) return send(session_.on_failure(e.session, runner.error().message));
+    processes_[e.session].runner = std::move(*runner);
     return {};
 }
 

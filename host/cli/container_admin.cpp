@@ -31,9 +31,8 @@ Result<int> cmd_exec(const GlobalOptions& g, const ExecRequest& req) {
     auto store = LXBOX_TRY(open_store(g));
     auto view = LXBOX_TRY(find_container(store, req.container));
     if (!view.instance) return Error(ErrorKind::NotFound, "container '" + req.container + "' is not running");
-    if (view.backend == "vm")
-        return Error(ErrorKind::Unsupported, "exec into vm containers is not supported yet ('" + req.container +
-                                                 "' runs in the VM)");
+    if (view.backend == "vm" || view.instance->backend == "vm")
+        return exec_in_vm_container(store, req.container, *view.instance, req.process).context("exec in " + req.container);
     runtime::JoinSpec j{view.instance->pid, view.instance->start_time, view.instance->cgroup,
                         LXBOX_TRY(make_process_spec(req.process)), store.root() + "/cache",
                         view.instance->namespaces};

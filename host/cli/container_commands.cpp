@@ -170,9 +170,15 @@ Result<int> launch_in_vm(store::Store& store, const LaunchRequest& req, const Ta
         if (::mkdir(t.dir.c_str(), 0700) != 0) return Error::last("create " + t.dir);
     } else {
         lock = LXBOX_TRY(open_fd(t.dir + "/lock", O_RDWR | O_CREAT, 0600));
-        if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0)
-            return Error(ErrorKind::Busy, "container '" + t.container +
-                                              "' is already running in the VM (exec into vm containers is not supported yet)");
+        // Running: another process in it, as natively (and as wsl does).
+        if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+            for (int tries = 0; tries < 200; ++tries) {
+                if (auto inst = LXBOX_TRY(store.running_instance(t.container)))
+                    return exec_in_vm_container(store, t.container, *inst, req.process).context("launch " + t.container);
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            }
+            return Error(ErrorKind::Busy, "container '" + t.container + "' is starting or stopping: try again");
+        }
     }
     vm::VmRunRequest vr;
     auto spec = make_spec(store, req, t);
@@ -186,13 +192,15 @@ Result<int> launch_in_vm(store::Store& store, const LaunchRequest& req, const Ta
     vr.notice = [](const std::string& line) { std::fprintf(stderr, "lxbox: %s\n", line.c_str()); };
     Status state_written;
     vr.ports = std::move(ports);
-    vr.started = [&] {
+    vr.started = [&](const std::string& guest_dir) {
         store::InstanceState st;
         st.pid = ::getpid();
         st.start_time = linux_fx::process_start_time(st.pid).value_or(0);
         st.started = store::now_rfc3339();
         st.command = vr.spec.process.args;
         st.backend = "vm";
+        st.security = vr.spec.process.security;
+        st.guest_dir = guest_dir;
         state_written = t.ephemeral ? write_ephemeral_state(t.dir, st, t.image) : store.write_instance(t.container, st);
     };
     auto rc = vm::run_in_vm(vr);

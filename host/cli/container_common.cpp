@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "host/vm/vm_run.hpp"
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/linux/process.hpp"
 #include "runtime/plan/plan.hpp"
@@ -61,6 +62,16 @@ Result<runtime::ProcessSpec> make_process_spec(const ProcessOptions& o) {
 
 void inherit_security(runtime::ProcessSpec& process, const ProcessOptions& opts, const store::InstanceState& running) {
     if (opts.security == runtime::SecuritySpec{}) process.security = running.security;
+}
+
+Result<int> exec_in_vm_container(const store::Store& store, const std::string& name,
+                                 const store::InstanceState& instance, const ProcessOptions& opts) {
+    if (instance.guest_dir.empty())
+        return Error(ErrorKind::Unsupported, "container '" + name + "' was started by an lxbox without exec into vm "
+                                             "containers: start it again");
+    vm::VmExecRequest req{store.root(), name, instance.guest_dir, LXBOX_TRY(make_process_spec(opts))};
+    inherit_security(req.process, opts, instance);
+    return vm::exec_in_vm(req);
 }
 
 std::string cgroup_name(const std::string& container_dir) {

@@ -29,6 +29,12 @@ Result<runtime::ProcessSpec> make_process_spec(const ProcessOptions& opts);
 // does the same) unless its own command line set some.
 void inherit_security(runtime::ProcessSpec& process, const ProcessOptions& opts, const store::InstanceState& running);
 
+// Runs opts' process in the running vm container `name` (instance: its state, with the
+// container's directory in the VM) and returns its exit code: `lxbox exec`, or a second
+// `launch` of it.
+Result<int> exec_in_vm_container(const store::Store& store, const std::string& name,
+                                 const store::InstanceState& instance, const ProcessOptions& opts);
+
 // A container as `ps` shows it.
 struct ContainerView {
     std::string name, image, dir;

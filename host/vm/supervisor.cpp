@@ -418,10 +418,10 @@ void Supervisor::on_client_frame(Client& c, Frame f) {
     if (f.type == FrameType::Attach) return on_attach(c, f);
     if (c.refused.count(f.session)) {
         // Its Attach failed and the client was told; what it sent after is dropped, once.
-        if (f.type == FrameType::Run || f.type == FrameType::Remove) c.refused.erase(f.session);
+        if (opens_session(f.type)) c.refused.erase(f.session);
         return;
     }
-    if (f.type == FrameType::Run || f.type == FrameType::Remove) {
+    if (opens_session(f.type)) {
         if (router_.channel_id({c.id, f.session}))
             return reply_error(c, f.session, "session " + std::to_string(f.session) + " is already open");
         f.session = router_.open({c.id, f.session});

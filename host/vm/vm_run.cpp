@@ -249,8 +249,28 @@ Result<int> run_in_vm(const VmRunRequest& request) {
     proto::Attach attach{{{disk.serial, disk.path, true}}, request.ports};
     LXBOX_TRY(channel.send(proto::make_frame(kSession, attach)));
     LXBOX_TRY(channel.send(proto::make_frame(kSession, run)));
-    if (request.started) request.started();
+    if (request.started) request.started(run.spec.at("container_dir").get<std::string>());
     Relay relay(channel, kSession, run.tty);
+    return relay.run();
+}
+
+Result<int> exec_in_vm(const VmExecRequest& request) {
+    proto::Exec exec;
+    exec.container_dir = request.guest_dir;
+    exec.process = request.process;
+    exec.tty = request.process.tty;
+    linux_fx::SignalBlock blocked(linux_fx::forwarded_signals());
+    if (exec.tty) {
+        if (auto size = host_terminal_size()) {
+            exec.rows = size->rows;
+            exec.cols = size->cols;
+        }
+    }
+    auto channel = LXBOX_TRY(connect_running(request.root + "/vm"));
+    if (!channel) return Error(ErrorKind::NotFound, "container '" + request.container + "' is not running (no VM runs)");
+    constexpr uint32_t kSession = 1;
+    LXBOX_TRY(channel->send(proto::make_frame(kSession, exec)));
+    Relay relay(*channel, kSession, exec.tty);
     return relay.run();
 }
 

@@ -1,8 +1,8 @@
-// `lxbox launch --backend vm`: a container run by the guest agent in a VM, with the same spec
-// and the same runtime/ as natively. This slice boots a VM for the launch and powers it off
-// after (the shared, kept-running utility VM comes next): the distro reaches the guest as a
-// read-only ext4 disk image built once per imported distro (research: 4-20x faster than 9p),
-// the container's changes live in the guest's memory (--rm only), and stdio crosses the
+// `lxbox launch --backend vm` and `lxbox exec` into a vm container: a container run by the
+// guest agent in the shared VM (host/vm/supervisor.hpp), with the same spec and the same
+// runtime/ as natively. The distro reaches the guest as a read-only ext4 disk image built
+// once per imported distro (research: 4-20x faster than 9p); a kept container's changes live
+// on the VM's containers disk, a throwaway one's in the guest's memory; stdio crosses the
 // channel as frames under credit-based flow control.
 #pragma once
 
@@ -32,7 +32,9 @@ struct VmRunRequest {
     std::string image;            // the distro's name
     std::string root;             // the store root ($LXBOX_ROOT)
     std::function<void(const std::string&)> notice;  // one-line notices (the KVM fallback)
-    std::function<void()> started;  // called once the Run is sent (the container is running)
+    // Called once the Run is sent (the container is running), with the container's directory in
+    // the guest: what an exec into it names (VmExecRequest::guest_dir).
+    std::function<void(const std::string& guest_dir)> started;
     std::vector<proto::PortForward> ports;  // -p: published on the host's loopback
 };
 
@@ -40,6 +42,18 @@ struct VmRunRequest {
 // stderr; returns its exit code. With spec.process.tty its pty is made in the guest and relayed,
 // lxbox's terminal raw meanwhile and its size changes following, as natively.
 Result<int> run_in_vm(const VmRunRequest& request);
+
+struct VmExecRequest {
+    std::string root;             // the store root
+    std::string container;        // its name, for messages
+    std::string guest_dir;        // as VmRunRequest::started gave it
+    runtime::ProcessSpec process; // as natively (user, cwd, env, security, tty)
+};
+
+// Runs another process in a running vm container (`lxbox exec`, a second `launch`) with
+// lxbox's stdio, as run_in_vm does; returns its exit code. Never starts a VM: without one the
+// container is not running.
+Result<int> exec_in_vm(const VmExecRequest& request);
 
 // Deletes a kept vm container's changes in the VM (starting it when none runs).
 Status remove_in_vm(const std::string& root, const std::string& container,

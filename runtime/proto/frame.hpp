@@ -54,6 +54,11 @@ enum class FrameType : uint16_t {
     Stderr = 0x102,
 };
 
+// Whether a frame of this type starts a session's process (Run, Exec, Remove).
+constexpr bool opens_session(FrameType type) {
+    return type == FrameType::Run || type == FrameType::Exec || type == FrameType::Remove;
+}
+
 // Whether a type value read off the wire is one we know.
 bool is_known_type(uint16_t type);
 // Whether frames of this type carry raw bytes (true) or a JSON object (false).

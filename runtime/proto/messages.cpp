@@ -53,6 +53,18 @@ void from_json(const json& j, Run& m) {
     get_opt(j, "cols", m.cols);
 }
 
+void to_json(json& j, const Exec& m) {
+    j = json{{"container_dir", m.container_dir}, {"process", m.process}, {"tty", m.tty}, {"rows", m.rows}, {"cols", m.cols}};
+}
+void from_json(const json& j, Exec& m) {
+    j.at("container_dir").get_to(m.container_dir);
+    m.process = j.at("process");
+    if (!m.process.is_object()) throw json::type_error::create(302, "process must be an object", &j);
+    get_opt(j, "tty", m.tty);
+    get_opt(j, "rows", m.rows);
+    get_opt(j, "cols", m.cols);
+}
+
 void to_json(json& j, const Signal& m) { j = json{{"signal", m.signal}}; }
 void from_json(const json& j, Signal& m) { j.at("signal").get_to(m.signal); }
 

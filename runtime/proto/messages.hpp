@@ -61,6 +61,18 @@ struct Run {
     uint16_t cols = 0;
 };
 
+// Starts another process in a running container (`lxbox exec`, or a second `launch` of a
+// running container) in a new session: the container is the one a Run on another session
+// started in container_dir; process is the runtime's ProcessSpec as JSON.
+struct Exec {
+    static constexpr FrameType kType = FrameType::Exec;
+    std::string container_dir;
+    nlohmann::json process = nlohmann::json::object();
+    bool tty = false;
+    uint16_t rows = 0;
+    uint16_t cols = 0;
+};
+
 struct Signal {
     static constexpr FrameType kType = FrameType::Signal;
     int signal = 0;
@@ -139,6 +151,8 @@ void to_json(nlohmann::json& j, const GuestMount& m);
 void from_json(const nlohmann::json& j, GuestMount& m);
 void to_json(nlohmann::json& j, const Run& m);
 void from_json(const nlohmann::json& j, Run& m);
+void to_json(nlohmann::json& j, const Exec& m);
+void from_json(const nlohmann::json& j, Exec& m);
 void to_json(nlohmann::json& j, const Signal& m);
 void from_json(const nlohmann::json& j, Signal& m);
 void to_json(nlohmann::json& j, const Resize& m);

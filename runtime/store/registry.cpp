@@ -48,6 +48,7 @@ void to_json(nlohmann::json& j, const InstanceState& s) {
     j = {{"pid", s.pid},         {"start_time", s.start_time}, {"started", s.started},
          {"command", s.command}, {"backend", s.backend},       {"security", s.security},
          {"cgroup", s.cgroup},   {"namespaces", s.namespaces}};
+    if (!s.guest_dir.empty()) j["guest_dir"] = s.guest_dir;
 }
 void from_json(const nlohmann::json& j, InstanceState& s) {
     s.pid = j.at("pid").get<pid_t>();
@@ -58,6 +59,7 @@ void from_json(const nlohmann::json& j, InstanceState& s) {
     if (auto it = j.find("security"); it != j.end() && it->is_object()) s.security = it->get<runtime::SecuritySpec>();
     s.cgroup = j.value("cgroup", "");
     s.namespaces = j.value("namespaces", 0);
+    s.guest_dir = j.value("guest_dir", "");
 }
 
 std::string now_rfc3339() {

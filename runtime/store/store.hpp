@@ -62,6 +62,7 @@ struct InstanceState {
     runtime::SecuritySpec security;  // what the container was started with: exec inherits it
     std::string cgroup;              // the cgroup exec joins; "" = none (rootless, undelegated)
     int namespaces = 0;              // CLONE_NEW* flags of its own namespaces (JoinSpec::namespaces)
+    std::string guest_dir;           // vm backend: its directory in the VM, what an exec names
 };
 
 void to_json(nlohmann::json& j, const ImageRecord& r);

@@ -38,6 +38,13 @@ TEST(ProtoMessages, EveryMessageRoundTrips) {
     EXPECT_TRUE(r.tty);
     EXPECT_EQ(r.rows, 24);
     EXPECT_EQ(r.cols, 80);
+    proto::Exec exec{"/run/lxbox/containers/dev", nlohmann::json{{"args", {"ps"}}}, true, 30, 100};
+    proto::Exec x = round_trip(exec);
+    EXPECT_EQ(x.container_dir, exec.container_dir);
+    EXPECT_EQ(x.process, exec.process);
+    EXPECT_TRUE(x.tty);
+    EXPECT_EQ(x.rows, 30);
+    EXPECT_EQ(x.cols, 100);
     EXPECT_EQ(round_trip(Signal{15}).signal, 15);
     Resize rs = round_trip(Resize{50, 132});
     EXPECT_EQ(rs.rows, 50);
@@ -70,6 +77,8 @@ TEST(ProtoMessages, RefusesNonObjectMissingFieldAndWrongType) {
     EXPECT_FALSE(parse_message<Ping>(Frame{FrameType::Ping, 0, "{}"}).ok());
     EXPECT_FALSE(parse_message<Ping>(Frame{FrameType::Ping, 0, R"({"nonce":"x"})"}).ok());
     EXPECT_FALSE(parse_message<proto::Run>(Frame{FrameType::Run, 1, R"({"spec":3})"}).ok());
+    EXPECT_FALSE(parse_message<proto::Exec>(Frame{FrameType::Exec, 1, R"({"container_dir":"/x","process":[]})"}).ok());
+    EXPECT_FALSE(parse_message<proto::Exec>(Frame{FrameType::Exec, 1, R"({"process":{}})"}).ok());
     EXPECT_FALSE(parse_message<Hello>(Frame{FrameType::Hello, 0, R"({"agent_version":"1"})"}).ok());
 }
 

@@ -198,6 +198,57 @@ TEST(AgentSessionRun, AKeptContainerRunsOnceAtATimeAndIsRemovedOnlyWhenStopped) 
     }
 }
 
+TEST(AgentSessionExec, AnExecJoinsTheRunningContainerItNamesOnItsOwnSession) {
+    AgentSession s("0.1.0");
+    s.on_bytes(hello_bytes());
+    ASSERT_EQ(s.on_bytes(encode_frame(make_frame(1, sample_run()))).start.size(), 1u);
+    proto::Exec exec{"/run/lxbox/containers/c1", nlohmann::json{{"args", {"ps"}}}, true, 24, 80};
+    auto out = s.on_bytes(encode_frame(make_frame(2, exec)));
+    ASSERT_EQ(out.exec.size(), 1u);
+    EXPECT_EQ(out.exec[0].session, 2u);
+    EXPECT_EQ(out.exec[0].container_session, 1u);
+    EXPECT_TRUE(out.exec[0].exec.tty);
+    EXPECT_EQ(out.exec[0].exec.rows, 24);
+    EXPECT_TRUE(out.output.empty());
+    // Its session carries stdin like a Run's, and takes no second process.
+    EXPECT_EQ(s.on_bytes(encode_frame(Frame{FrameType::Stdin, 2, "x"})).process.size(), 1u);
+    auto twice = s.on_bytes(encode_frame(make_frame(2, exec)));
+    EXPECT_TRUE(twice.exec.empty());
+    EXPECT_EQ(decode(twice.output).at(0).type, FrameType::Error);
+    // Once the container's Run ended, an exec into it is refused on its session only.
+    s.on_exit(1, 0);
+    auto gone = s.on_bytes(encode_frame(make_frame(3, exec)));
+    EXPECT_TRUE(gone.exec.empty());
+    EXPECT_EQ(parse_message<ErrorMessage>(decode(gone.output).at(0))->message,
+              "no container runs in /run/lxbox/containers/c1 in the VM");
+    EXPECT_EQ(s.on_bytes(encode_frame(make_frame(0, Ping{5}))).output.empty(), false);
+}
+
+TEST(AgentSessionExec, ThrowawayContainersAreJoinableAndABadProcessIsRefused) {
+    AgentSession s("0.1.0");
+    s.on_bytes(hello_bytes());
+    proto::Run run = sample_run();
+    run.spec["ephemeral"] = true;
+    run.spec["container_dir"] = "/run/lxbox/ephemeral/c1-42";
+    ASSERT_EQ(s.on_bytes(encode_frame(make_frame(4, run))).start.size(), 1u);
+    // The same directory cannot run twice, kept or not.
+    auto again = s.on_bytes(encode_frame(make_frame(5, run)));
+    EXPECT_TRUE(again.start.empty());
+    proto::Exec exec{"/run/lxbox/ephemeral/c1-42", nlohmann::json{{"args", {"true"}}}, false, 0, 0};
+    auto out = s.on_bytes(encode_frame(make_frame(6, exec)));
+    ASSERT_EQ(out.exec.size(), 1u);
+    EXPECT_EQ(out.exec[0].container_session, 4u);
+    exec.process = nlohmann::json{{"args", "not a list"}};
+    auto bad = s.on_bytes(encode_frame(make_frame(7, exec)));
+    EXPECT_TRUE(bad.exec.empty());
+    auto e = parse_message<ErrorMessage>(decode(bad.output).at(0));
+    ASSERT_TRUE(e);
+    EXPECT_NE(e->message.find("bad process spec"), std::string::npos) << e->message;
+    // Not on the connection's session either.
+    auto zero = s.on_bytes(encode_frame(make_frame(0, proto::Exec{"/run/lxbox/ephemeral/c1-42", {}, false, 0, 0})));
+    EXPECT_TRUE(zero.exec.empty());
+}
+
 TEST(AgentSessionRun, AnErrorFromTheHostEndsTheSessionsProcess) {
     AgentSession s("0.1.0");
     s.on_bytes(hello_bytes());
@@ -318,6 +369,27 @@ TEST(AgentRunner, ReportsParseAndATornOneIsAFailure) {
     auto torn = parse_run_report(R"({"co)");
     EXPECT_EQ(torn.code, 125);
     EXPECT_EQ(torn.message, "the container's runner died without a report");
+    // A Run's runner says first that its container is up; that line is no exit.
+    const std::string started =
+        R"({"started":{"pid":42,"start_time":1234,"namespaces":1879179264,"cgroup_paths":["/sys/fs/cgroup/lxbox-c1"]}})" "\n";
+    EXPECT_EQ(parse_run_report(started).code, 125);
+    auto exited = parse_run_report(started + R"({"code":3,"message":""})" "\n");
+    EXPECT_EQ(exited.code, 3);
+}
+
+TEST(AgentRunner, TheStartedLineSaysHowToJoinTheContainer) {
+    EXPECT_FALSE(parse_started(""));
+    EXPECT_FALSE(parse_started(R"({"started":{"pid":42,"start_ti)"));
+    EXPECT_FALSE(parse_started(R"({"code":0,"message":""})" "\n"));
+    EXPECT_FALSE(parse_started(R"({"started":{"pid":0,"start_time":1,"namespaces":0,"cgroup_paths":[]}})" "\n"));
+    EXPECT_FALSE(parse_started(R"({"started":{"pid":"x","start_time":1,"namespaces":0,"cgroup_paths":[]}})" "\n"));
+    auto s = parse_started(R"({"started":{"pid":42,"start_time":1234,"namespaces":7,"cgroup_paths":["/a","/b"]}})" "\n"
+                           R"({"code":0,"message":""})" "\n");
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->pid, 42);
+    EXPECT_EQ(s->start_time, 1234u);
+    EXPECT_EQ(s->namespaces, 7);
+    EXPECT_EQ(s->cgroup_paths, (std::vector<std::string>{"/a", "/b"}));
 }
 
 }  // namespace

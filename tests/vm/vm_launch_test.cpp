@@ -285,16 +285,66 @@ TEST_F(VmLaunch, ARunningKeptContainerIsStoppedThroughItsLauncher) {
         if (c.value("name", "") == "sleeper") {
             EXPECT_EQ(c.value("state", ""), "running") << c.dump();
         }
-    // A second launch of it is refused while it runs; stop reaches it through the channel.
-    auto r = run_lxbox(root(), {"launch", "sleeper", "--", "true"});
-    EXPECT_EQ(r.exit_code, 125);
-    EXPECT_EQ(r.err, "lxbox: container 'sleeper' is already running in the VM (exec into vm containers is not supported yet)\n");
-    r = run_lxbox(root(), {"stop", "sleeper", "-t", "20"});
+    // Stop reaches it through the channel.
+    auto r = run_lxbox(root(), {"stop", "sleeper", "-t", "20"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     kid.wait();
     EXPECT_EQ(kid.exit_code(), 143);  // SIGTERM, forwarded to the container
     EXPECT_TRUE(wait_status([](const nlohmann::json& s) { return s.value("sessions", -1) == 0; }));
     ASSERT_EQ(run_lxbox(root(), {"rm", "sleeper"}).exit_code, 0);
+}
+
+TEST_F(VmLaunch, ExecAndASecondLaunchJoinARunningVmContainer) {
+    using namespace std::chrono_literals;
+    auto kid = spawn_lxbox({"launch", "--backend", "vm", "--name", "joinme", "--", "sh", "-c",
+                            "echo up > /tmp/ready; exec sleep 600"},
+                           *dir / "j.out", *dir / "j.err");
+    // Until its container is up (the VM may be booting).
+    CommandResult r;
+    for (int i = 0; i < 900; ++i) {
+        r = run_lxbox(root(), {"exec", "joinme", "--", "cat", "/tmp/ready"});
+        if (r.exit_code == 0) break;
+        std::this_thread::sleep_for(200ms);
+    }
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "up\n");  // its mount namespace: /tmp is the container's
+    // Its uts and pid namespaces: the container's hostname, its sleep among few processes.
+    r = run_lxbox(root(), {"exec", "joinme", "--", "sh", "-c", "hostname; grep -l '^sleep' /proc/[0-9]*/comm | wc -l"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "joinme\n1\n");
+    // Stdin, exit codes, exec failures and -u as natively.
+    r = run_lxbox(root(), {"exec", "joinme", "--", "cat"}, "through the channel");
+    EXPECT_EQ(r.out, "through the channel");
+    r = run_lxbox(root(), {"exec", "joinme", "--", "sh", "-c", "exit 7"});
+    EXPECT_EQ(r.exit_code, 7);
+    r = run_lxbox(root(), {"exec", "joinme", "--", "/no/such"});
+    EXPECT_EQ(r.exit_code, 127);
+    EXPECT_NE(r.err.find("/no/such"), std::string::npos) << r.err;
+    r = run_lxbox(root(), {"exec", "-u", "1234:5678", "joinme", "--", "sh", "-c", "id -u; id -g"});
+    EXPECT_EQ(r.out, "1234\n5678\n") << r.err;
+    // A second launch of the running container is another process in it, as natively.
+    r = run_lxbox(root(), {"launch", "joinme", "--", "cat", "/tmp/ready"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "up\n");
+    // With a terminal: a pty of its own in the container, sized as the host's.
+    TestTerminal term(27, 91, lxbox_on_terminal({"exec", "joinme", "--", "sh", "-c", "tty; stty size; exit 4"}));
+    ASSERT_TRUE(term.ok());
+    EXPECT_TRUE(term.read_until("27 91", 60s)) << term.output();
+    EXPECT_NE(term.output().find("/dev/pts/"), std::string::npos) << term.output();
+    EXPECT_EQ(term.wait(), 4);
+    // The container's end ends what was exec'd into it; then exec says it is not running.
+    auto waiter = spawn_lxbox({"exec", "joinme", "--", "sleep", "600"}, *dir / "w.out", *dir / "w.err");
+    ASSERT_TRUE(wait_status([](const nlohmann::json& s) { return s.value("sessions", 0) == 2; }));
+    r = run_lxbox(root(), {"stop", "joinme", "-t", "20"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    kid.wait();
+    EXPECT_EQ(kid.exit_code(), 143);
+    waiter.wait();
+    EXPECT_EQ(waiter.exit_code(), 137);  // its sleep was killed with the container's pid namespace
+    r = run_lxbox(root(), {"exec", "joinme", "--", "true"});
+    EXPECT_EQ(r.exit_code, 125);
+    EXPECT_EQ(r.err, "lxbox: container 'joinme' is not running\n");
+    ASSERT_EQ(run_lxbox(root(), {"rm", "joinme"}).exit_code, 0);
 }
 
 TEST_F(VmLaunch, QemuKilledMidCommandFailsItClearlyAndTheNextLaunchBootsAFreshVm) {
