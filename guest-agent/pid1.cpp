@@ -21,6 +21,11 @@
 #include <cerrno>
 #include <cstring>
 #include <sstream>
+#include <set>
+#include <thread>
+#include <mutex>
+#include <condition_variable>
+#include <algorithm>
 #include <vector>
 
 #include "runtime/base/unique_fd.hpp"
@@ -115,22 +120,74 @@ Status mount_early_filesystems() {
 
 std::vector<ModuleToLoad> parse_load_order(const std::string& text, const std::string& dir) {
     std::vector<ModuleToLoad> modules;
-    std::istringstream in(text);
-    std::string file, phase;
-    while (in >> file >> phase) modules.push_back({dir + "/" + file, phase == "boot"});
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+        std::istringstream in(line);
+        std::string file, phase, deps;
+        if (!(in >> file >> phase)) continue;
+        ModuleToLoad m{dir + "/" + file, phase == "boot", {}};
+        if (in >> deps) {
+            std::istringstream list(deps);
+            for (std::string dep; std::getline(list, dep, ',');)
+                if (!dep.empty()) m.after.push_back(dir + "/" + dep);
+        }
+        modules.push_back(std::move(m));
+    }
     return modules;
 }
 
-Status load_modules(const std::vector<ModuleToLoad>& modules) {
+namespace {
+
+Status finit(const ModuleToLoad& m) {
+    auto fd = LXBOX_TRY(open_fd(m.file, O_RDONLY));
+    // glibc has no finit_module wrapper; finit_module lets the kernel read the file itself.
+    if (::syscall(SYS_finit_module, fd.get(), "", 0) != 0 && errno != EEXIST) return Error::last("load " + m.file);
+    return {};
+}
+
+}  // namespace
+
+Status load_modules(const std::vector<ModuleToLoad>& modules, unsigned workers,
+                    const std::function<Status(const ModuleToLoad&)>& load) {
+    std::mutex mu;
+    std::condition_variable changed;
+    std::set<std::string> listed, done;
+    for (const auto& m : modules) listed.insert(m.file);
+    std::vector<bool> taken(modules.size(), false);
     std::string failures;
-    for (const auto& m : modules) {
-        auto fd = open_fd(m.file, O_RDONLY);
-        // glibc has no finit_module wrapper; finit_module lets the kernel read the file itself.
-        if (!fd || (::syscall(SYS_finit_module, fd->get(), "", 0) != 0 && errno != EEXIST)) {
-            Error e = fd ? Error::last("load " + m.file) : fd.error();
-            failures += (failures.empty() ? "" : "; ") + e.message;
+    // The first module not taken whose listed dependencies are done; modules.size() when none
+    // is ready, and -1 when none is left.
+    auto next = [&]() -> ptrdiff_t {
+        bool left = false;
+        for (size_t i = 0; i < modules.size(); ++i) {
+            if (taken[i]) continue;
+            left = true;
+            const bool ready = std::all_of(modules[i].after.begin(), modules[i].after.end(),
+                                           [&](const std::string& d) { return !listed.count(d) || done.count(d); });
+            if (ready) return static_cast<ptrdiff_t>(i);
         }
-    }
+        return left ? static_cast<ptrdiff_t>(modules.size()) : -1;
+    };
+    auto work = [&] {
+        std::unique_lock lock(mu);
+        for (;;) {
+            ptrdiff_t i;
+            changed.wait(lock, [&] { return (i = next()) != static_cast<ptrdiff_t>(modules.size()); });
+            if (i < 0) return;
+            const ModuleToLoad& m = modules[static_cast<size_t>(i)];
+            taken[static_cast<size_t>(i)] = true;
+            lock.unlock();
+            Status st = load ? load(m) : finit(m);
+            lock.lock();
+            if (!st) failures += (failures.empty() ? "" : "; ") + st.error().message;
+            done.insert(m.file);
+            changed.notify_all();
+        }
+    };
+    std::vector<std::thread> helpers;
+    for (unsigned w = 1; w < workers; ++w) helpers.emplace_back(work);
+    work();
+    for (auto& t : helpers) t.join();
     if (!failures.empty()) return Error(ErrorKind::System, failures);
     return {};
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -19,14 +20,20 @@ Status mount_early_filesystems();
 struct ModuleToLoad {
     std::string file;  // path in the initramfs
     bool boot = false;  // needed before the port can appear
+    std::vector<std::string> after;  // files of the modules it needs loaded first
 };
 
-// Pure: /lib/modules/load-order ("<file> boot|later" per line) → modules under dir.
+// Pure: /lib/modules/load-order ("<file> boot|later[ dep,...]" per line) → modules under dir.
 std::vector<ModuleToLoad> parse_load_order(const std::string& text, const std::string& dir);
 
-// finit_module each in order; a module already loaded (EEXIST) is fine. Errors are collected
-// into one message but do not stop the rest: a missing fs module must not cost the channel.
-Status load_modules(const std::vector<ModuleToLoad>& modules);
+// Loads modules on `workers` threads, each module once every module of `after` that is in the
+// list was tried (the list's order is a valid serial order). The disk, overlay, 9p and network
+// stacks share no module, so two vCPUs load them side by side: TCG runs a vCPU per host thread.
+// A module whose load failed still releases its dependents: their own loads report it. Errors
+// are collected into one message but do not stop the rest: a missing fs module must not cost
+// the channel. load is finit_module unless a test says otherwise; EEXIST is fine.
+Status load_modules(const std::vector<ModuleToLoad>& modules, unsigned workers = 2,
+                    const std::function<Status(const ModuleToLoad&)>& load = {});
 
 // The guest's side of QEMU's user-mode network (slirp): its fixed addresses, so no DHCP
 // client is needed. The host's loopback is the gateway's address seen from the guest.
@@ -34,6 +41,10 @@ inline constexpr const char* kGuestAddress = "10.0.2.15";
 inline constexpr const char* kGuestNetmask = "255.255.255.0";
 inline constexpr const char* kGuestGateway = "10.0.2.2";
 inline constexpr const char* kGuestDns = "10.0.2.3";
+
+// The runtime's cache in the guest (ContainerSpec::cache_dir: what host/vm/vm_run.cpp puts in
+// a Run's spec), on the guest's tmpfs.
+inline constexpr const char* kGuestCacheDir = "/run/lxbox/cache";
 
 // lo up, then the first other interface (waiting a moment for it to probe) up with the
 // addresses above and the default route through the gateway. NotFound when the VM has no NIC.

@@ -27,8 +27,6 @@ namespace {
 // The runner's fds beside its stdio: its report, and (tty) the socket to hand the pty over.
 constexpr int kReportFd = 3;
 constexpr int kPtySockFd = 4;
-// The runtime's cache in the guest (what host/vm/vm_run.cpp puts in a Run's spec).
-constexpr const char* kGuestCacheDir = "/run/lxbox/cache";
 
 bool is_mount_point(const std::string& path) {
     struct stat self, parent;

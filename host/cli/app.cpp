@@ -1,10 +1,17 @@
 #include "host/cli/app.hpp"
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "runtime/base/log.hpp"
+#include "runtime/store/store.hpp"
 
 namespace lxbox::cli {
+
+std::string store_root(const GlobalOptions& global) {
+    if (!global.root.empty()) return global.root;
+    return store::default_root(std::getenv("LXBOX_ROOT"), std::getenv("XDG_DATA_HOME"), std::getenv("HOME"));
+}
 
 std::vector<std::string> expand_shim_argv(const std::vector<std::string>& argv) {
     if (argv.empty()) return argv;

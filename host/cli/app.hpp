@@ -20,6 +20,9 @@ struct GlobalOptions {
     bool quiet = false;             // --quiet: no progress output
 };
 
+// The store root these options name: --root, else store::default_root() over the environment.
+std::string store_root(const GlobalOptions& global);
+
 // Filled by the verb that CLI11 selected; run_main calls `action` after parsing.
 struct CommandContext {
     GlobalOptions global;

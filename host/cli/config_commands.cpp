@@ -18,12 +18,6 @@ struct ConfigRequest {
     bool json = false;  // list --json
 };
 
-std::string config_root(const GlobalOptions& global) {
-    if (!global.root.empty()) return global.root;
-    return store::default_root(std::getenv("LXBOX_ROOT"), std::getenv("XDG_DATA_HOME"),
-                               std::getenv("HOME"));
-}
-
 Result<std::vector<config::Setting>> current_settings(const std::string& root) {
     const std::string text = LXBOX_TRY(config::read_text(root));
     return config::settings(text).context(config::config_path(root));
@@ -47,14 +41,14 @@ void print_settings(const std::vector<config::Setting>& settings, bool json) {
 }
 
 Result<int> cmd_config_list(const GlobalOptions& global, const ConfigRequest& req) {
-    print_settings(LXBOX_TRY_CTX(current_settings(config_root(global)), "config list"), req.json);
+    print_settings(LXBOX_TRY_CTX(current_settings(store_root(global)), "config list"), req.json);
     return 0;
 }
 
 Result<int> cmd_config_get(const GlobalOptions& global, const ConfigRequest& req) {
     const std::string clause = "config get " + req.key;
     LXBOX_TRY_CTX(config::check_key(req.key), clause);
-    for (const auto& s : LXBOX_TRY_CTX(current_settings(config_root(global)), clause)) {
+    for (const auto& s : LXBOX_TRY_CTX(current_settings(store_root(global)), clause)) {
         if (s.key != req.key) continue;
         std::printf("%s\n", s.value.c_str());
         return 0;
@@ -63,7 +57,7 @@ Result<int> cmd_config_get(const GlobalOptions& global, const ConfigRequest& req
 }
 
 Result<int> cmd_config_set(const GlobalOptions& global, const ConfigRequest& req) {
-    LXBOX_TRY_CTX(config::update(config_root(global),
+    LXBOX_TRY_CTX(config::update(store_root(global),
                                  [&](const std::string& text) {
                                      return config::set_key(text, req.key, req.value);
                                  }),
@@ -73,7 +67,7 @@ Result<int> cmd_config_set(const GlobalOptions& global, const ConfigRequest& req
 
 Result<int> cmd_config_unset(const GlobalOptions& global, const ConfigRequest& req) {
     LXBOX_TRY_CTX(
-        config::update(config_root(global),
+        config::update(store_root(global),
                        [&](const std::string& text) { return config::unset_key(text, req.key); }),
         "config unset " + req.key);
     return 0;

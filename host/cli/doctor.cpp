@@ -21,10 +21,7 @@ struct DoctorRequest {
 
 Result<int> cmd_doctor(const GlobalOptions& global, const DoctorRequest& request) {
     // Only read from the state dir (the remembered KVM verdict): doctor never creates a store.
-    std::string root = global.root.empty()
-                           ? store::default_root(std::getenv("LXBOX_ROOT"),
-                                                 std::getenv("XDG_DATA_HOME"), std::getenv("HOME"))
-                           : global.root;
+    const std::string root = store_root(global);
     auto start = std::chrono::steady_clock::now();
     detect::HostFacts facts = detect::detect_host({root + "/vm", std::nullopt});
     auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -16,10 +16,7 @@
 namespace lxbox::cli {
 
 Result<store::Store> open_store(const GlobalOptions& global) {
-    std::string root = global.root;
-    if (root.empty())
-        root = store::default_root(std::getenv("LXBOX_ROOT"), std::getenv("XDG_DATA_HOME"), std::getenv("HOME"));
-    return store::Store::open(root);
+    return store::Store::open(store_root(global));
 }
 
 std::string embedded_busybox_tarball() {

@@ -28,11 +28,6 @@ struct VmImageRequest {
     bool json = false;
 };
 
-std::string store_root(const GlobalOptions& global) {
-    if (!global.root.empty()) return global.root;
-    return store::default_root(std::getenv("LXBOX_ROOT"), std::getenv("XDG_DATA_HOME"), std::getenv("HOME"));
-}
-
 std::string vm_dir(const GlobalOptions& global) { return store_root(global) + "/vm"; }
 
 void print_image(const vm::GuestImage& image) {

@@ -55,7 +55,10 @@ Result<proto::Frame> ChannelClient::receive(Millis timeout) {
         ssize_t n = ::read(fd_.get(), buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return Error::last("read the agent channel");
-        if (n == 0) return Error(ErrorKind::System, "the agent channel closed");
+        if (n == 0) {
+            closed_ = true;
+            return Error(ErrorKind::System, "the agent channel closed");
+        }
         for (auto& e : decoder_.feed(std::string_view(buf, size_t(n)))) pending_.push_back(std::move(e));
     }
     auto event = std::move(pending_.front());

@@ -27,7 +27,8 @@ public:
 
     Status send(const proto::Frame& frame);
     Status send_raw(std::string_view bytes);
-    // The next frame from the agent; Refused on a decode error, System on EOF or timeout.
+    // The next frame from the agent; Refused on a decode error, System on EOF (then closed()) or
+    // timeout.
     Result<proto::Frame> receive(Millis timeout);
     // Like receive, returning the frame only if it carries M (an agent Error becomes an Error).
     template <class M>
@@ -43,6 +44,8 @@ public:
     int fd() const { return fd_.get(); }
     // Frames (or decode errors) already read and waiting: receive() returns them at once.
     bool has_pending() const { return !pending_.empty(); }
+    // The other end closed the connection (a receive() saw EOF).
+    bool closed() const { return closed_; }
 
 private:
     explicit ChannelClient(UniqueFd fd) : fd_(std::move(fd)) {}
@@ -50,6 +53,7 @@ private:
     proto::FrameDecoder decoder_;
     std::deque<proto::DecodeEvent> pending_;
     uint64_t next_nonce_ = 1;
+    bool closed_ = false;
 };
 
 }  // namespace lxbox::vm

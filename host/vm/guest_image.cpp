@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "host/vm/initramfs.hpp"
@@ -21,7 +22,7 @@ namespace bp = boost::process;
 namespace fs = std::filesystem;
 
 // Bump when the image layout changes, so every cached image is rebuilt once.
-constexpr const char* kBuilderFormat = "lxbox-guest-image-1";
+constexpr const char* kBuilderFormat = "lxbox-guest-image-2";  // 2: load-order has dependencies
 
 GuestRecipe default_recipe() {
     GuestRecipe r;
@@ -88,10 +89,18 @@ std::string image_inputs_hash(const GuestRecipe& recipe, const std::string& kern
     return sha1_hex(inputs.dump());
 }
 
-std::string load_order_text(const std::vector<std::string>& names, size_t boot_count) {
+std::string load_order_text(const std::vector<std::string>& names, size_t boot_count,
+                            const std::map<std::string, std::vector<std::string>>& depends) {
+    const std::set<std::string> in_image(names.begin(), names.end());
     std::string text;
-    for (size_t i = 0; i < names.size(); ++i)
-        text += names[i] + ".ko " + (i < boot_count ? "boot" : "later") + "\n";
+    for (size_t i = 0; i < names.size(); ++i) {
+        text += names[i] + ".ko " + (i < boot_count ? "boot" : "later");
+        std::string deps;
+        if (auto it = depends.find(names[i]); it != depends.end())
+            for (const auto& dep : it->second)
+                if (in_image.count(dep)) deps += (deps.empty() ? "" : ",") + dep + ".ko";
+        text += (deps.empty() ? "" : " " + deps) + "\n";
+    }
     return text;
 }
 

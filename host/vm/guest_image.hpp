@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -70,8 +71,11 @@ Result<std::string> find_agent_binary();
 std::string image_inputs_hash(const GuestRecipe& recipe, const std::string& kernel_package,
                               const std::string& deb_name, const std::string& agent_bytes);
 
-// Pure: the text of /lib/modules/load-order in the image: "<name>.ko boot|later" per line,
-// the first boot_count modules being the boot ones.
-std::string load_order_text(const std::vector<std::string>& names, size_t boot_count);
+// Pure: the text of /lib/modules/load-order in the image: "<name>.ko boot|later[ dep.ko,...]"
+// per line, the first boot_count modules being the boot ones, each with the modules of the
+// image it needs loaded first (from depends: name → dependency names; built-in ones are not
+// in names and are left out). The agent loads modules in parallel by these edges.
+std::string load_order_text(const std::vector<std::string>& names, size_t boot_count,
+                            const std::map<std::string, std::vector<std::string>>& depends = {});
 
 }  // namespace lxbox::vm

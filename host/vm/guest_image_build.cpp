@@ -185,13 +185,14 @@ Result<std::vector<InitramfsFile>> image_files(const std::string& agent_bytes,
                                                const std::vector<std::string>& order,
                                                size_t boot_count, const KernelCache& cache,
                                                std::vector<std::string>& names) {
+    const auto depends = module_dependencies(LXBOX_TRY(read_file(cache.modules_dep())));
     std::vector<InitramfsFile> files{{"init", agent_bytes, 0755}};
     for (const auto& path : order) {
         names.push_back(module_name(path));
         auto ko = LXBOX_TRY(read_file(cache.module(names.back())));
         files.push_back({"lib/modules/" + names.back() + ".ko", std::move(ko), 0644});
     }
-    files.push_back({"lib/modules/load-order", load_order_text(names, boot_count), 0644});
+    files.push_back({"lib/modules/load-order", load_order_text(names, boot_count, depends), 0644});
     return files;
 }
 

@@ -75,6 +75,12 @@ void visit(const DepGraph& graph, const std::string& name, std::set<std::string>
 
 }  // namespace
 
+std::map<std::string, std::vector<std::string>> module_dependencies(std::string_view modules_dep) {
+    std::map<std::string, std::vector<std::string>> out;
+    for (auto& [name, entry] : parse_modules_dep(modules_dep)) out[name] = std::move(entry.second);
+    return out;
+}
+
 Result<std::vector<std::string>> resolve_module_order(std::string_view modules_dep,
                                                       const std::vector<std::string>& wanted,
                                                       std::string_view modules_builtin) {

@@ -22,6 +22,9 @@ struct ModuleFile {
 // from module name → file; a dependency with no file is left out (built in).
 std::string write_modules_dep(const std::map<std::string, ModuleFile>& modules);
 
+// Pure: each module's dependencies by name (modules.dep lists the transitive closure).
+std::map<std::string, std::vector<std::string>> module_dependencies(std::string_view modules_dep);
+
 // Pure: the paths to load, dependencies before dependents, each once, from modules.dep text.
 // A wanted module that is neither in modules.dep nor in modules.builtin is NotFound.
 Result<std::vector<std::string>> resolve_module_order(std::string_view modules_dep,

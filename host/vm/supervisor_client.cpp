@@ -142,7 +142,7 @@ Result<bool> stop_supervisor(const std::string& vm_dir, Millis timeout) {
         if (left.count() <= 0) return Error(ErrorKind::System, "the VM did not stop within " +
                                                                    std::to_string(timeout.count() / 1000) + " s");
         auto f = c->receive(left);
-        if (!f && f.error().message.find("closed") != std::string::npos) break;
+        if (!f && c->closed()) break;
         if (!f && f.error().kind != ErrorKind::Refused) return std::move(f).error().context("stop the VM");
     }
     // ... and then exits, releasing its lock: after this, a launch starts a fresh one.

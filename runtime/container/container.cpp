@@ -285,6 +285,11 @@ Result<Container> Container::start(const ContainerSpec& spec) {
     return c;
 }
 
+Status Container::warm_cache(const SecuritySpec& security, const std::string& cache_dir) {
+    LXBOX_TRY(compiled_security(security, cache_dir));
+    return {};
+}
+
 Result<Container> Container::join(const JoinSpec& join) {
     UniqueFd target(sys::pidfd_open(join.pid));
     if (!target) return Error::last("open the container's init (pid " + std::to_string(join.pid) + ")", ErrorKind::NotFound);

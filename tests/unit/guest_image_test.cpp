@@ -218,6 +218,18 @@ TEST(GuestImageInitramfs, LoadOrderMarksBootModules) {
               "virtio.ko boot\nvirtio_console.ko boot\next4.ko later\n");
 }
 
+TEST(GuestImageInitramfs, LoadOrderCarriesTheDependenciesInTheImage) {
+    const std::string dep = "kernel/fs/ext4/ext4.ko: kernel/fs/jbd2/jbd2.ko kernel/fs/mbcache.ko kernel/lib/crc16.ko\n"
+                            "kernel/fs/jbd2/jbd2.ko:\nkernel/fs/mbcache.ko:\nkernel/lib/crc16.ko:\n"
+                            "kernel/drivers/char/virtio_console.ko:\n";
+    const auto depends = module_dependencies(dep);
+    EXPECT_EQ(depends.at("ext4"), (std::vector<std::string>{"jbd2", "mbcache", "crc16"}));
+    EXPECT_TRUE(depends.at("jbd2").empty());
+    // crc16 is not in this image (say, built in): not a dependency to wait for.
+    EXPECT_EQ(load_order_text({"virtio_console", "jbd2", "mbcache", "ext4"}, 1, depends),
+              "virtio_console.ko boot\njbd2.ko later\nmbcache.ko later\next4.ko later jbd2.ko,mbcache.ko\n");
+}
+
 TEST(GuestImageInitramfs, WritesANewcCpioWithConsoleAndParentsDeterministically) {
     test::ScratchDir dir;
     std::vector<InitramfsFile> files{{"init", "#!agent", 0755}, {"lib/modules/a.ko", "ko", 0644},

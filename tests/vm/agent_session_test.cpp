@@ -1,6 +1,12 @@
 // The agent's protocol behaviour without a VM: AgentSession is bytes in, bytes out.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <thread>
+
 #include "guest-agent/agent_session.hpp"
 #include "guest-agent/pid1.hpp"
 #include "guest-agent/runner.hpp"
@@ -111,6 +117,42 @@ TEST(AgentPid1, ParsesTheLoadOrder) {
     EXPECT_EQ(modules[0].file, "/lib/modules/virtio_ring.ko");
     EXPECT_TRUE(modules[1].boot);
     EXPECT_FALSE(modules[2].boot);
+    EXPECT_TRUE(modules[2].after.empty());
+    auto with_deps = parse_load_order("jbd2.ko later\next4.ko later jbd2.ko,mbcache.ko\n", "/m");
+    ASSERT_EQ(with_deps.size(), 2u);
+    EXPECT_EQ(with_deps[1].after, (std::vector<std::string>{"/m/jbd2.ko", "/m/mbcache.ko"}));
+}
+
+TEST(AgentPid1, ModulesLoadInParallelButNeverBeforeTheirDependencies) {
+    // Two stacks sharing nothing, as the image's disk and network modules.
+    auto modules = parse_load_order("a1.ko later\na2.ko later a1.ko\na3.ko later a1.ko,a2.ko\n"
+                                    "b1.ko later\nb2.ko later b1.ko,builtin.ko\nbroken.ko later\nc.ko later broken.ko\n",
+                                    "/m");
+    for (int round = 0; round < 50; ++round) {
+        std::mutex mu;
+        std::set<std::string> loaded;
+        std::atomic<int> running{0}, overlapped{0};
+        auto load = [&](const ModuleToLoad& m) -> Status {
+            if (running.fetch_add(1) > 0) overlapped = 1;
+            {
+                std::lock_guard lock(mu);
+                for (const auto& dep : m.after)
+                    if (dep != "/m/builtin.ko") EXPECT_TRUE(loaded.count(dep)) << m.file << " before " << dep;
+            }
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+            running.fetch_sub(1);
+            std::lock_guard lock(mu);
+            loaded.insert(m.file);
+            if (m.file == "/m/broken.ko") return Error(ErrorKind::System, "load broken.ko: Invalid argument");
+            return {};
+        };
+        auto st = load_modules(modules, 2, load);
+        ASSERT_FALSE(st);
+        EXPECT_EQ(st.error().message, "load broken.ko: Invalid argument");
+        EXPECT_EQ(loaded.size(), modules.size()) << "a failure stopped the rest";
+        if (overlapped) return;  // two loads ran at once: the parallel path is exercised
+    }
+    ADD_FAILURE() << "no two modules were ever loaded at the same time";
 }
 
 proto::Run sample_run() {
