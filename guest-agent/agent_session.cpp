@@ -190,6 +190,18 @@ std::string AgentSession::on_output(uint32_t session, FrameType type, std::strin
     return out;
 }
 
+std::string AgentSession::output_header(uint32_t session, FrameType type, size_t bytes) {
+    if (bytes == 0 || bytes > kMaxPayload || sendable(session, bytes) < bytes) return {};
+    (void)flow_.session(session).send.consume(bytes);
+    FrameHeader h;
+    h.type = static_cast<uint16_t>(type);
+    h.session = session;
+    h.length = static_cast<uint32_t>(bytes);
+    unsigned char out[kHeaderSize];
+    encode_header(h, out);
+    return std::string(reinterpret_cast<const char*>(out), kHeaderSize);
+}
+
 std::string AgentSession::on_stdin_consumed(uint32_t session, size_t bytes) {
     if (!running_.count(session)) return {};
     auto grant = flow_.session(session).receive.on_consumed(bytes);

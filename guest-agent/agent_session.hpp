@@ -76,6 +76,10 @@ public:
     size_t sendable(uint32_t session, size_t want);
     // A process's stdout or stderr bytes (at most sendable()) as frames to the host.
     std::string on_output(uint32_t session, proto::FrameType type, std::string_view data);
+    // The header of one such frame whose `bytes` (1 to min(sendable(), kMaxPayload)) the server
+    // sends itself right after it (from its read buffer, without a copy): the credit is taken
+    // here. "" when that many may not be sent now.
+    std::string output_header(uint32_t session, proto::FrameType type, size_t bytes);
     // The server wrote `bytes` of the session's stdin to the process: maybe a Credit frame.
     std::string on_stdin_consumed(uint32_t session, size_t bytes);
     // The session's process ended: its Exit frame; the session is closed.

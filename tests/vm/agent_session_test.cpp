@@ -351,6 +351,25 @@ TEST(AgentSessionRun, OutputStaysWithinTheHostsCreditAndExitClosesTheSession) {
     EXPECT_EQ(s.on_bytes(encode_frame(make_frame(5, sample_run()))).start.size(), 1u);
 }
 
+TEST(AgentSessionRun, AHeaderForBytesSentBehindItTakesTheirCredit) {
+    AgentSession s("0.1.0");
+    s.on_bytes(hello_bytes());
+    s.on_bytes(encode_frame(make_frame(5, sample_run())));
+    const std::string payload(1000, 'x');
+    const std::string header = s.output_header(5, FrameType::Stderr, payload.size());
+    ASSERT_EQ(header.size(), kHeaderSize);
+    auto frames = decode(header + payload);
+    ASSERT_EQ(frames.size(), 1u);
+    EXPECT_EQ(frames[0].type, FrameType::Stderr);
+    EXPECT_EQ(frames[0].session, 5u);
+    EXPECT_EQ(frames[0].payload, payload);
+    EXPECT_EQ(s.sendable(5, kInitialWindow), kInitialWindow - payload.size());
+    // Nothing beyond the window, and no empty frame.
+    EXPECT_EQ(s.output_header(5, FrameType::Stdout, kInitialWindow), "");
+    EXPECT_EQ(s.output_header(5, FrameType::Stdout, 0), "");
+    EXPECT_EQ(s.sendable(5, kInitialWindow), kInitialWindow - payload.size());
+}
+
 TEST(AgentSessionRun, ATtyRunKeepsItsSizeForTheRunner) {
     AgentSession s("0.1.0");
     s.on_bytes(hello_bytes());
