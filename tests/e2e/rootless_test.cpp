@@ -14,59 +14,12 @@
 
 #include "runtime/base/unique_fd.hpp"
 #include "tests/common/test_support.hpp"
+#include "tests/common/test_users.hpp"
 
 namespace lxbox::test {
 namespace {
 
-// A user made for this suite and deleted after it (userdel drops its /etc/subuid, /etc/subgid
-// lines as well).
-struct TestUser {
-    std::string name;
-    uint32_t subid_start = 0;  // 0: no range
-    uid_t uid = 0;
-};
-
 constexpr uint32_t kSubIdStart = 1500000000;
-constexpr uint32_t kSubIdCount = 65536;
-
-// shadow's tools lock /etc/passwd: two suites running at once (ctest -j) take turns.
-CommandResult run_locked(const std::vector<std::string>& argv) {
-    CommandResult r;
-    for (int i = 0; i < 100; ++i) {
-        r = run(argv);
-        if (r.exit_code == 0 || r.err.find("lock") == std::string::npos) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return r;
-}
-
-bool make_user(TestUser& u) {
-    (void)run_locked({"userdel", u.name});  // a leftover of an interrupted run
-    auto r = run_locked({"useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", u.name});
-    if (r.exit_code != 0) {
-        ADD_FAILURE() << "useradd " << u.name << ": " << r.err;
-        return false;
-    }
-    if (u.subid_start) {
-        const std::string range = std::to_string(u.subid_start) + "-" + std::to_string(u.subid_start + kSubIdCount - 1);
-        r = run_locked({"usermod", "--add-subuids", range, "--add-subgids", range, u.name});
-        if (r.exit_code != 0) {
-            ADD_FAILURE() << "usermod " << u.name << ": " << r.err;
-            return false;
-        }
-    }
-    const struct passwd* pw = ::getpwnam(u.name.c_str());
-    if (!pw) return false;
-    u.uid = pw->pw_uid;
-    return true;
-}
-
-void delete_user(const TestUser& u) {
-    if (u.uid == 0) return;
-    // userdel drops the user's /etc/subuid and /etc/subgid lines too.
-    auto r = run_locked({"userdel", u.name});
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-}
 
 class RootlessCli : public ::testing::Test {
 protected:
@@ -111,11 +64,9 @@ protected:
     }
 
     std::vector<std::string> as(const TestUser& u, const std::vector<std::string>& args) {
-        std::vector<std::string> argv = {"setpriv", "--reuid=" + u.name, "--regid=" + u.name, "--init-groups",
-                                         "env", "-i", "PATH=/usr/local/bin:/usr/bin:/bin", lxbox,
-                                         "--root", dir / u.name};
+        std::vector<std::string> argv = {lxbox, "--root", dir / u.name};
         argv.insert(argv.end(), args.begin(), args.end());
-        return argv;
+        return as_user(u, argv);
     }
     CommandResult lx(const TestUser& u, const std::vector<std::string>& args, const std::string& input = {}) {
         return run(as(u, args), input);

@@ -7,12 +7,14 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/process.hpp>
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <thread>
@@ -20,6 +22,7 @@
 #include "runtime/base/unique_fd.hpp"
 #include "tests/common/test_support.hpp"
 #include "tests/common/test_terminal.hpp"
+#include "tests/common/test_users.hpp"
 #include "tests/vm/vm_fixture.hpp"
 
 namespace lxbox::test {
@@ -345,6 +348,73 @@ TEST_F(VmLaunch, ExecAndASecondLaunchJoinARunningVmContainer) {
     EXPECT_EQ(r.exit_code, 125);
     EXPECT_EQ(r.err, "lxbox: container 'joinme' is not running\n");
     ASSERT_EQ(run_lxbox(root(), {"rm", "joinme"}).exit_code, 0);
+}
+
+// The users of the vm backend on macOS and Windows are not root: here a real unprivileged user
+// (no sudo, no capabilities) runs its own store's VM. QEMU runs as the user; the container is
+// root of the VM; files it makes on a -v share belong to the user on the host.
+TEST_F(VmLaunch, AnOrdinaryUserRunsVmContainersInAVmOfItsOwn) {
+    TestUser user{"lxbox-vm-" + std::to_string(::getpid())};
+    ASSERT_TRUE(make_user(user));
+    ScratchDir home;
+    const std::string store = home / "store", work = home / "work", lxbox = home / "bin/lxbox";
+    auto lx = [&](std::vector<std::string> args, const std::string& input = {}) {
+        args.insert(args.begin(), {lxbox, "--root", store});
+        return run(as_user(user, args), input);
+    };
+    // Whatever happens below: the user's VM stops, nothing of the user's runs, the user goes.
+    struct Cleanup {
+        std::function<void()> f;
+        ~Cleanup() { f(); }
+    } cleanup{[&] {
+        lx({"vm", "stop"});
+        run({"pkill", "-KILL", "-u", user.name});
+        delete_user(user);
+    }};
+    // What an installed lxbox finds beside itself, where the user can reach it: the agent, the
+    // default distro's tarball; and the kernel the suite fetched, so nothing is downloaded.
+    // (Readable, not only searchable: QEMU's 9p, running as the user, opens a shared path's
+    // parent directories for reading.)
+    ASSERT_EQ(::chmod(home.path().c_str(), 0755), 0);
+    ASSERT_EQ(run({"install", "-D", "-m", "0755", LXBOX_BINARY, lxbox}).exit_code, 0);
+    ASSERT_EQ(run({"install", "-D", "-m", "0755", LXBOX_AGENT_BINARY, home / "bin/lxbox-agent"}).exit_code, 0);
+    ASSERT_EQ(run({"install", "-D", "-m", "0644", busybox_tarball(), home / "share/lxbox/busybox-rootfs.tar"}).exit_code, 0);
+    const std::string shared = std::string(LXBOX_BUILD_DIR) + "/vm-test-cache";
+    ASSERT_EQ(run({"mkdir", "-p", store + "/vm", work}).exit_code, 0);
+    ASSERT_EQ(run({"cp", "-r", shared + "/cache", shared + "/kernel", store + "/vm/"}).exit_code, 0);
+    ASSERT_EQ(run({"sh", "-c", "echo from-the-host > " + work + "/f"}).exit_code, 0);
+    ASSERT_EQ(run({"chown", "-R", user.name + ":", store, work}).exit_code, 0);
+    ASSERT_EQ(::chmod(work.c_str(), 0700), 0);
+    // The first launch imports the default distro, builds the user's guest image and disks,
+    // and boots the user's VM.
+    auto r = lx({"launch", "--rm", "--backend", "vm", "--", "sh", "-c", "id -u; echo hello"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "0\nhello\n");
+    EXPECT_TRUE(run({"pgrep", "-u", user.name, "qemu-system"}).exit_code == 0) << "QEMU runs as the user";
+    // A kept container with the user's directory shared: what the VM's root writes there is the
+    // user's on the host; its changes outlive the VM.
+    r = lx({"launch", "--backend", "vm", "--name", "mine", "-v", work + ":/w", "--", "sh", "-c",
+            "echo kept > /root/note; cat /w/f; echo from-the-vm > /w/g"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "from-the-host\n");
+    struct stat st {};
+    ASSERT_EQ(::stat((work + "/g").c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, user.uid);
+    ASSERT_EQ(lx({"vm", "stop"}).exit_code, 0);
+    r = lx({"launch", "mine", "--", "cat", "/root/note"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "kept\n");
+    r = lx({"rm", "mine"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    ASSERT_EQ(lx({"vm", "stop"}).exit_code, 0);
+    // vm stop returns once the supervisor let go of its lock: its exit (and QEMU's, which
+    // follows it) may still be on the way.
+    bool gone = false;
+    for (int i = 0; i < 100 && !gone; ++i) {
+        gone = run({"pgrep", "-u", user.name}).exit_code != 0;
+        if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_TRUE(gone) << "a process of the user outlived vm stop: " << run({"ps", "-u", user.name, "-o", "pid,stat,args"}).out;
 }
 
 TEST_F(VmLaunch, QemuKilledMidCommandFailsItClearlyAndTheNextLaunchBootsAFreshVm) {
