@@ -23,7 +23,6 @@ using namespace lxbox::agent;
 namespace {
 
 constexpr const char* kPortName = "org.lxbox.agent.0";
-constexpr const char* kModuleDir = "/lib/modules";
 
 UniqueFd block_signals() {
     // SIGCHLD through a signalfd; the rest ignored: PID 1 gets no default action anyway,
@@ -39,7 +38,7 @@ UniqueFd block_signals() {
 void load_phase(const std::vector<ModuleToLoad>& all, bool boot) {
     std::vector<ModuleToLoad> phase;
     for (const auto& m : all)
-        if (m.boot == boot) phase.push_back(m);
+        if (m.boot == boot && !m.hotplug) phase.push_back(m);
     if (auto loaded = load_modules(phase); !loaded) log_line(loaded.error().message);
 }
 

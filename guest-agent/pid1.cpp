@@ -125,7 +125,7 @@ std::vector<ModuleToLoad> parse_load_order(const std::string& text, const std::s
         std::istringstream in(line);
         std::string file, phase, deps;
         if (!(in >> file >> phase)) continue;
-        ModuleToLoad m{dir + "/" + file, phase == "boot", {}};
+        ModuleToLoad m{dir + "/" + file, phase == "boot", phase == "hotplug", {}};
         if (in >> deps) {
             std::istringstream list(deps);
             for (std::string dep; std::getline(list, dep, ',');)
@@ -298,9 +298,51 @@ std::string find_port(const std::string& name) {
     return entry.empty() ? "" : "/dev/" + entry;
 }
 
+std::string vpd_serial(const std::string& page) {
+    if (page.size() < 4 || static_cast<unsigned char>(page[1]) != 0x80) return "";
+    const size_t length = (static_cast<size_t>(static_cast<unsigned char>(page[2])) << 8) |
+                          static_cast<unsigned char>(page[3]);
+    std::string serial = page.substr(4, length);
+    while (!serial.empty() && (serial.back() == ' ' || serial.back() == '\0')) serial.pop_back();
+    size_t start = serial.find_first_not_of(' ');
+    return start == std::string::npos ? "" : serial.substr(start);
+}
+
 std::string find_disk(const std::string& serial) {
-    std::string entry = find_entry("/sys/block", "serial", serial);
-    return entry.empty() ? "" : "/dev/" + entry;
+    if (std::string entry = find_entry("/sys/block", "serial", serial); !entry.empty()) return "/dev/" + entry;
+    DIR* d = ::opendir("/sys/block");
+    if (!d) return "";
+    std::string found;
+    while (dirent* e = ::readdir(d)) {
+        if (e->d_name[0] == '.') continue;
+        auto page = read_file(std::string("/sys/block/") + e->d_name + "/device/vpd_pg80");
+        if (page && vpd_serial(*page) == serial) {
+            found = std::string("/dev/") + e->d_name;
+            break;
+        }
+    }
+    ::closedir(d);
+    return found;
+}
+
+Result<std::string> wait_for_disk(const std::string& serial, std::chrono::milliseconds timeout) {
+    if (auto dev = find_disk(serial); !dev.empty()) return dev;
+    // A disk the VM did not boot with: on the SCSI controller, whose driver loads now (once;
+    // EEXIST after).
+    std::vector<ModuleToLoad> hotplug;
+    if (auto order = read_file(std::string(kModuleDir) + "/load-order"))
+        for (auto& m : parse_load_order(*order, kModuleDir))
+            if (m.hotplug) hotplug.push_back(std::move(m));
+    const Status loaded = load_modules(hotplug);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        // The device node comes with the scan, asynchronously.
+        if (auto dev = find_disk(serial); !dev.empty() && ::access(dev.c_str(), F_OK) == 0) return dev;
+        if (std::chrono::steady_clock::now() >= deadline) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return Error(ErrorKind::NotFound, "no disk with serial " + serial + " in the VM" +
+                                          (loaded ? std::string() : " (" + loaded.error().message + ")"));
 }
 
 }  // namespace lxbox::agent

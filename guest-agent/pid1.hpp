@@ -2,6 +2,7 @@
 // orphans, the clock, and powering off. Each a thin wrapper over the syscalls.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -20,10 +21,15 @@ Status mount_early_filesystems();
 struct ModuleToLoad {
     std::string file;  // path in the initramfs
     bool boot = false;  // needed before the port can appear
+    bool hotplug = false;  // loaded only when a hot-plugged disk is wanted (wait_for_disk)
     std::vector<std::string> after;  // files of the modules it needs loaded first
 };
 
-// Pure: /lib/modules/load-order ("<file> boot|later[ dep,...]" per line) → modules under dir.
+// Where the image keeps its modules and their load order.
+inline constexpr const char* kModuleDir = "/lib/modules";
+
+// Pure: /lib/modules/load-order ("<file> boot|later|hotplug[ dep,...]" per line) → modules
+// under dir.
 std::vector<ModuleToLoad> parse_load_order(const std::string& text, const std::string& dir);
 
 // Loads modules on `workers` threads, each module once every module of `after` that is in the
@@ -63,8 +69,19 @@ Status power_off();
 // ("" when not there yet).
 std::string find_port(const std::string& name);
 
-// /dev/<disk> of the virtio-blk disk whose serial the host set (/sys/block/*/serial), "" when
-// no disk has it.
+// /dev/<disk> of the disk whose serial the host set, "" when no disk has it: a virtio-blk disk
+// (/sys/block/*/serial) or a hot-plugged SCSI disk (its VPD page 0x80,
+// /sys/block/*/device/vpd_pg80).
 std::string find_disk(const std::string& serial);
+
+// Pure: the unit serial number in a SCSI VPD page 0x80 as sysfs gives it (a 4-byte header
+// whose last two bytes are the length, then the serial, maybe space-padded); "" when the
+// bytes are not such a page.
+std::string vpd_serial(const std::string& page);
+
+// The disk with this serial, loading the hot-plug modules (virtio_scsi, sd_mod: the phase
+// "hotplug" of the load order) first when it is not there, and waiting for the SCSI scan to
+// bring it (up to timeout). NotFound when it did not come.
+Result<std::string> wait_for_disk(const std::string& serial, std::chrono::milliseconds timeout);
 
 }  // namespace lxbox::agent

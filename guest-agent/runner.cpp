@@ -42,8 +42,9 @@ Status mount_disks(const std::vector<proto::GuestMount>& mounts) {
         LXBOX_TRY(linux_fx::make_dirs(m.target, 0755));
         // A 9p share is named by its mount tag; a disk by its serial or its name under /dev.
         const bool share = m.fstype == "9p";
-        const std::string dev = share ? m.device : m.serial.empty() ? "/dev/" + m.device : find_disk(m.serial);
-        if (dev.empty()) return Error(ErrorKind::NotFound, "no disk with serial " + m.serial + " in the VM");
+        const std::string dev = share                ? m.device
+                                : m.serial.empty() ? "/dev/" + m.device
+                                                   : LXBOX_TRY(wait_for_disk(m.serial, std::chrono::seconds(10)));
         const unsigned long flags = MS_NOSUID | MS_NODEV | (m.readonly ? MS_RDONLY : 0);
         // The host made writable disks sparse with lazy inode tables: zeroing them would only
         // fill the host's file with zeros.

@@ -32,6 +32,9 @@ GuestRecipe default_recipe() {
     // load one on demand (ext4's softdep is not followed without it).
     // virtio_net: the guest's side of QEMU's user-mode network.
     r.later_modules = {"virtio_blk", "9pnet_virtio", "9p", "overlay", "crc32c_generic", "ext4", "virtio_net"};
+    // Disks of distros imported while the VM runs come as SCSI disks (virtio-mmio has no
+    // hotplug): the controller's driver and the disk driver.
+    r.hotplug_modules = {"virtio_scsi", "sd_mod"};
     return r;
 }
 
@@ -82,6 +85,7 @@ std::string image_inputs_hash(const GuestRecipe& recipe, const std::string& kern
                           {"meta", recipe.kernel_meta_package},
                           {"boot", recipe.boot_modules},
                           {"later", recipe.later_modules},
+                          {"hotplug", recipe.hotplug_modules},
                           {"kernel_package", kernel_package},
                           // Debian never reuses a package file name for other contents.
                           {"deb", deb_name},
@@ -90,11 +94,11 @@ std::string image_inputs_hash(const GuestRecipe& recipe, const std::string& kern
 }
 
 std::string load_order_text(const std::vector<std::string>& names, size_t boot_count,
-                            const std::map<std::string, std::vector<std::string>>& depends) {
+                            const std::map<std::string, std::vector<std::string>>& depends, size_t later_end) {
     const std::set<std::string> in_image(names.begin(), names.end());
     std::string text;
     for (size_t i = 0; i < names.size(); ++i) {
-        text += names[i] + ".ko " + (i < boot_count ? "boot" : "later");
+        text += names[i] + ".ko " + (i < boot_count ? "boot" : i < later_end ? "later" : "hotplug");
         std::string deps;
         if (auto it = depends.find(names[i]); it != depends.end())
             for (const auto& dep : it->second)

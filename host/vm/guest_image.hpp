@@ -24,6 +24,8 @@ struct GuestRecipe {
     std::vector<std::string> boot_modules;
     // Loaded after the hello, in the background: shares, disks, overlay for containers.
     std::vector<std::string> later_modules;
+    // Loaded when a disk was hot-plugged (the SCSI stack): most VMs never need them.
+    std::vector<std::string> hotplug_modules;
 };
 
 GuestRecipe default_recipe();
@@ -71,11 +73,13 @@ Result<std::string> find_agent_binary();
 std::string image_inputs_hash(const GuestRecipe& recipe, const std::string& kernel_package,
                               const std::string& deb_name, const std::string& agent_bytes);
 
-// Pure: the text of /lib/modules/load-order in the image: "<name>.ko boot|later[ dep.ko,...]"
-// per line, the first boot_count modules being the boot ones, each with the modules of the
-// image it needs loaded first (from depends: name → dependency names; built-in ones are not
-// in names and are left out). The agent loads modules in parallel by these edges.
+// Pure: the text of /lib/modules/load-order in the image:
+// "<name>.ko boot|later|hotplug[ dep.ko,...]" per line, the first boot_count modules being the
+// boot ones and those from later_end on the hotplug ones, each with the modules of the image
+// it needs loaded first (from depends: name → dependency names; built-in ones are not in
+// names and are left out). The agent loads modules in parallel by these edges.
 std::string load_order_text(const std::vector<std::string>& names, size_t boot_count,
-                            const std::map<std::string, std::vector<std::string>>& depends = {});
+                            const std::map<std::string, std::vector<std::string>>& depends = {},
+                            size_t later_end = SIZE_MAX);
 
 }  // namespace lxbox::vm

@@ -181,32 +181,38 @@ bool image_current(const std::string& vm_dir, const std::string& hash) {
     return image && image->inputs_hash == hash && exists(image->vmlinux) && exists(image->initramfs);
 }
 
-Result<std::vector<InitramfsFile>> image_files(const std::string& agent_bytes,
-                                               const std::vector<std::string>& order,
-                                               size_t boot_count, const KernelCache& cache,
-                                               std::vector<std::string>& names) {
+// The image's modules in load order: boot ones (and their dependencies) first, then the later
+// ones, then the hotplug ones; each phase's end.
+struct ModulePlan {
+    std::vector<std::string> paths;
+    size_t boot_end = 0, later_end = 0;
+};
+
+Result<std::vector<InitramfsFile>> image_files(const std::string& agent_bytes, const ModulePlan& plan,
+                                               const KernelCache& cache, std::vector<std::string>& names) {
     const auto depends = module_dependencies(LXBOX_TRY(read_file(cache.modules_dep())));
     std::vector<InitramfsFile> files{{"init", agent_bytes, 0755}};
-    for (const auto& path : order) {
+    for (const auto& path : plan.paths) {
         names.push_back(module_name(path));
         auto ko = LXBOX_TRY(read_file(cache.module(names.back())));
         files.push_back({"lib/modules/" + names.back() + ".ko", std::move(ko), 0644});
     }
-    files.push_back({"lib/modules/load-order", load_order_text(names, boot_count, depends), 0644});
+    files.push_back({"lib/modules/load-order", load_order_text(names, plan.boot_end, depends, plan.later_end), 0644});
     return files;
 }
 
-// Module paths in load order (boot modules and their deps first) and how many are boot ones.
-Result<std::pair<std::vector<std::string>, size_t>> module_plan(const GuestRecipe& recipe,
-                                                                const KernelCache& cache) {
+Result<ModulePlan> module_plan(const GuestRecipe& recipe, const KernelCache& cache) {
     auto dep = LXBOX_TRY(read_file(cache.modules_dep()));
     auto builtin = LXBOX_TRY(read_file(cache.builtin()));
-    auto boot = LXBOX_TRY(resolve_module_order(dep, recipe.boot_modules, builtin));
-    std::vector<std::string> all_names = recipe.boot_modules;
-    all_names.insert(all_names.end(), recipe.later_modules.begin(), recipe.later_modules.end());
-    // Resolving boot modules first makes them a prefix of the full order.
-    auto all = LXBOX_TRY(resolve_module_order(dep, all_names, builtin));
-    return std::pair{all, boot.size()};
+    // Resolving each phase with the ones before it makes those a prefix of the order.
+    std::vector<std::string> names = recipe.boot_modules;
+    ModulePlan plan;
+    plan.boot_end = LXBOX_TRY(resolve_module_order(dep, names, builtin)).size();
+    names.insert(names.end(), recipe.later_modules.begin(), recipe.later_modules.end());
+    plan.later_end = LXBOX_TRY(resolve_module_order(dep, names, builtin)).size();
+    names.insert(names.end(), recipe.hotplug_modules.begin(), recipe.hotplug_modules.end());
+    plan.paths = LXBOX_TRY(resolve_module_order(dep, names, builtin));
+    return plan;
 }
 
 Result<GuestImage> build_image(const ImageRequest& req, GuestImage image, const std::string& agent_bytes) {
@@ -214,13 +220,13 @@ Result<GuestImage> build_image(const ImageRequest& req, GuestImage image, const 
     LXBOX_TRY(make_dirs(cache.dir));
     if (req.rebuild || !exists(cache.vmlinux()) || !exists(cache.modules_dep()))
         LXBOX_TRY(scan_kernel_package(image.deb, image.kernel_release, cache, req.progress));
-    auto [order, boot_count] = LXBOX_TRY(module_plan(req.recipe, cache));
+    const ModulePlan plan = LXBOX_TRY(module_plan(req.recipe, cache));
     std::vector<std::string> missing;
-    for (const auto& path : order)
+    for (const auto& path : plan.paths)
         if (req.rebuild || !exists(cache.module(module_name(path)))) missing.push_back(path);
     if (!missing.empty())
         LXBOX_TRY(extract_modules(image.deb, image.kernel_release, missing, cache, req.progress));
-    auto files = LXBOX_TRY(image_files(agent_bytes, order, boot_count, cache, image.modules));
+    auto files = LXBOX_TRY(image_files(agent_bytes, plan, cache, image.modules));
     image.vmlinux = cache.vmlinux();
     image.initramfs = req.vm_dir + "/image/initramfs.cpio";
     LXBOX_TRY(write_initramfs(image.initramfs, files));

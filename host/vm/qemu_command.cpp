@@ -121,6 +121,19 @@ void add_disks(std::vector<std::string>& argv, const VmConfig& config, const std
 
 }  // namespace
 
+std::vector<std::pair<std::string, nlohmann::json>> hotplug_disk_commands(const VmDisk& disk) {
+    const std::string node = "hp-" + disk.serial;
+    return {{"blockdev-add", {{"driver", "raw"},
+                              {"node-name", node},
+                              {"read-only", disk.readonly},
+                              {"file", {{"driver", "file"}, {"filename", disk.path}, {"read-only", disk.readonly}}}}},
+            {"device_add", {{"driver", "scsi-hd"},
+                            {"id", "dev-" + disk.serial},
+                            {"bus", std::string(kHotplugBus) + ".0"},
+                            {"drive", node},
+                            {"serial", disk.serial}}}};
+}
+
 std::vector<std::string> qemu_command(const VmConfig& config, const VmHostFacts& host) {
     Accel accel = choose_accel(host, config.force_accel);
     std::string machine = choose_machine(host, accel);
@@ -144,6 +157,9 @@ std::vector<std::string> qemu_command(const VmConfig& config, const VmHostFacts&
                                  "-device", std::string(machine == "q35" ? "virtio-9p-pci" : "virtio-9p-device") +
                                                 ",fsdev=hostfs,mount_tag=" + kHostShareTag});
     }
+    if (config.hotplug_bus)
+        argv.insert(argv.end(), {"-device", std::string(machine == "q35" ? "virtio-scsi-pci" : "virtio-scsi-device") +
+                                                ",id=" + kHotplugBus});
     if (config.user_network)
         argv.insert(argv.end(), {"-netdev", std::string("user,id=") + kNetdevId, "-device",
                                  std::string(machine == "q35" ? "virtio-net-pci" : "virtio-net-device") +

@@ -6,7 +6,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 namespace lxbox::vm {
 
@@ -63,6 +66,9 @@ struct VmConfig {
     // -v and --share-cwd sources come from. "" for none.
     std::string host_share;
     bool host_share_passthrough = true;  // owners kept as they are (QEMU runs as root)
+    // A virtio-scsi controller (id kHotplugBus) that disks can be hot-plugged on while the VM
+    // runs (QMP device_add scsi-hd): virtio-mmio devices cannot come and go, SCSI disks can.
+    bool hotplug_bus = true;
     std::vector<std::string> extra_args;  // appended to QEMU's argv
 };
 
@@ -88,6 +94,14 @@ inline constexpr const char* kUserNetDns = "10.0.2.3";
 
 // The 9p mount tag of the host share.
 inline constexpr const char* kHostShareTag = "lxbox-host";
+
+// The id of the virtio-scsi controller hot-plugged disks go on (its bus: "scsi0.0").
+inline constexpr const char* kHotplugBus = "scsi0";
+
+// Pure: the QMP commands that hot-plug disk on the kHotplugBus controller: a blockdev-add of
+// the file, then a device_add of a scsi-hd with the disk's serial (what the guest finds it by).
+// Both named after the serial, so it is plugged once.
+std::vector<std::pair<std::string, nlohmann::json>> hotplug_disk_commands(const VmDisk& disk);
 
 // Pure: the full argv, argv[0] the QEMU binary.
 std::vector<std::string> qemu_command(const VmConfig& config, const VmHostFacts& host);

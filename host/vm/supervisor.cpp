@@ -166,6 +166,8 @@ private:
     void drop_client(Client& c);
     void fail_all(const std::string& why);
     void heartbeat();
+    // Distro disks the running VM does not have, added on its virtio-scsi controller.
+    Status hotplug(const std::vector<AttachDisk>& disks);
     // -p: hostfwd rules on QEMU's user network, kept while their session lives.
     Status publish(ClientSession s, const std::vector<PortForward>& ports);
     void unpublish(ClientSession s);
@@ -270,6 +272,17 @@ Status Supervisor::publish(ClientSession s, const std::vector<PortForward>& port
             return Error(ErrorKind::Busy, "publish " + hostfwd_key(p) + ": " + why + " (is the port in use?)");
         }
         published_[s].push_back(p);
+    }
+    return {};
+}
+
+Status Supervisor::hotplug(const std::vector<AttachDisk>& disks) {
+    if (!qmp_) return Error(ErrorKind::Unsupported, "the VM has no QMP connection");
+    for (const auto& d : disks) {
+        for (const auto& [command, arguments] : hotplug_disk_commands({d.path, d.readonly, d.serial}))
+            LXBOX_TRY(qmp_->execute(command, arguments).context(command + " " + d.serial));
+        disks_.push_back(d);
+        spdlog::info("hot-plugged the disk {} ({})", d.serial, d.path);
     }
     return {};
 }
@@ -393,13 +406,19 @@ void Supervisor::on_attach(Client& c, const Frame& f) {
         }
     };
     if (missing.empty()) return publish_ports();
+    // A distro imported or replaced after the VM started: its disk is hot-plugged (a SCSI disk
+    // on the VM's virtio-scsi controller; virtio-mmio has no hotplug), as WSL attaches a VHD.
+    auto plugged = hotplug(missing);
+    if (plugged) return publish_ports();
+    spdlog::warn("hot-plug: {}", plugged.error().message);
     if (router_.size() > 0) {
         c.refused.insert(f.session);
         return reply_error(c, f.session,
-                           "a distro was imported or replaced after the VM started: it can be used once the VM's " +
+                           "a distro was imported or replaced after the VM started and its disk could not be added (" +
+                               plugged.error().message + "): it can be used once the VM's " +
                                std::to_string(router_.size()) + " running session(s) end, or after `lxbox vm stop`");
     }
-    // Nothing runs: reboot with the disk (no hotplug on microvm's virtio-mmio).
+    // Nothing runs: reboot with the disk.
     stop_vm("a new distro disk", true);
     if (auto booted = boot(disks_to_boot(disks_, attach->disks, kMaxDistroDisks)); !booted) {
         c.refused.insert(f.session);

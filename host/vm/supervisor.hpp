@@ -8,8 +8,9 @@
 //     (the next launch boots a fresh one);
 //   - resyncs the guest clock (a Hello with the host's time) when a client connects and the
 //     last sync is old, so a host that slept does not leave the guest's clock behind;
-//   - attaches the disks a Run needs (a distro imported or replaced after the VM booted needs
-//     a reboot, done at once when no session runs, else refused with a clear line);
+//   - attaches the disks a Run needs: a distro imported or replaced after the VM booted is
+//     hot-plugged (QMP: a SCSI disk on the virtio-scsi controller); should that fail, the VM
+//     reboots with it when no session runs, else the launch is refused with a clear line;
 //   - powers the VM off after it was idle for the configured time, or when asked.
 #pragma once
 

@@ -228,6 +228,9 @@ TEST(GuestImageInitramfs, LoadOrderCarriesTheDependenciesInTheImage) {
     // crc16 is not in this image (say, built in): not a dependency to wait for.
     EXPECT_EQ(load_order_text({"virtio_console", "jbd2", "mbcache", "ext4"}, 1, depends),
               "virtio_console.ko boot\njbd2.ko later\nmbcache.ko later\next4.ko later jbd2.ko,mbcache.ko\n");
+    // The modules from later_end on load only when a disk is hot-plugged.
+    EXPECT_EQ(load_order_text({"virtio_console", "jbd2", "ext4"}, 1, depends, 2),
+              "virtio_console.ko boot\njbd2.ko later\next4.ko hotplug jbd2.ko\n");
 }
 
 TEST(GuestImageInitramfs, WritesANewcCpioWithConsoleAndParentsDeterministically) {

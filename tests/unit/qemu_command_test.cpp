@@ -175,6 +175,26 @@ TEST(QemuCommand, DisksAreVirtioBlockOnTheMachinesBusInOrder) {
     EXPECT_TRUE(has(qemu_command(c, no_tsc), "virtio-blk-pci,drive=disk0"));
 }
 
+TEST(QemuCommand, DisksHotPlugOnAVirtioScsiControllerAsScsiDisksWithTheirSerial) {
+    VmConfig c = config();
+    EXPECT_TRUE(has(qemu_command(c, linux_x86(false)), "virtio-scsi-device,id=scsi0"));
+    VmHostFacts no_tsc = linux_x86(false);
+    no_tsc.tsc_khz = 0;  // q35: PCI
+    EXPECT_TRUE(has(qemu_command(c, no_tsc), "virtio-scsi-pci,id=scsi0"));
+    c.hotplug_bus = false;
+    EXPECT_FALSE(has(qemu_command(c, linux_x86(false)), "virtio-scsi-device,id=scsi0"));
+    auto cmds = hotplug_disk_commands({"/d/vm/disks/alpine.ext4", true, "d-0123456789abcdef"});
+    ASSERT_EQ(cmds.size(), 2u);
+    EXPECT_EQ(cmds[0].first, "blockdev-add");
+    EXPECT_EQ(cmds[0].second.dump(),
+              R"({"driver":"raw","file":{"driver":"file","filename":"/d/vm/disks/alpine.ext4","read-only":true},)"
+              R"("node-name":"hp-d-0123456789abcdef","read-only":true})");
+    EXPECT_EQ(cmds[1].first, "device_add");
+    EXPECT_EQ(cmds[1].second.dump(),
+              R"({"bus":"scsi0.0","drive":"hp-d-0123456789abcdef","driver":"scsi-hd","id":"dev-d-0123456789abcdef",)"
+              R"("serial":"d-0123456789abcdef"})");
+}
+
 TEST(QemuCommand, TheGuestGetsUserModeNetworkingOnAVirtioNicUnlessTurnedOff) {
     VmConfig c = config();
     auto argv = qemu_command(c, linux_x86(false));

@@ -118,9 +118,20 @@ TEST(AgentPid1, ParsesTheLoadOrder) {
     EXPECT_TRUE(modules[1].boot);
     EXPECT_FALSE(modules[2].boot);
     EXPECT_TRUE(modules[2].after.empty());
-    auto with_deps = parse_load_order("jbd2.ko later\next4.ko later jbd2.ko,mbcache.ko\n", "/m");
-    ASSERT_EQ(with_deps.size(), 2u);
+    auto with_deps = parse_load_order("jbd2.ko later\next4.ko later jbd2.ko,mbcache.ko\nsd_mod.ko hotplug\n", "/m");
+    ASSERT_EQ(with_deps.size(), 3u);
     EXPECT_EQ(with_deps[1].after, (std::vector<std::string>{"/m/jbd2.ko", "/m/mbcache.ko"}));
+    EXPECT_FALSE(with_deps[1].hotplug);
+    EXPECT_TRUE(with_deps[2].hotplug);
+    EXPECT_FALSE(with_deps[2].boot);
+}
+
+TEST(AgentPid1, TheSerialOfAHotPluggedScsiDiskIsInItsVpdPage) {
+    const std::string page = std::string("\x00\x80\x00\x12", 4) + "d-0123456789abcdef";
+    EXPECT_EQ(vpd_serial(page), "d-0123456789abcdef");
+    EXPECT_EQ(vpd_serial(std::string("\x00\x80\x00\x08", 4) + "abc     "), "abc");
+    EXPECT_EQ(vpd_serial(std::string("\x00\x83\x00\x03", 4) + "abc"), "") << "another page";
+    EXPECT_EQ(vpd_serial("\x00\x80"), "") << "torn";
 }
 
 TEST(AgentPid1, ModulesLoadInParallelButNeverBeforeTheirDependencies) {

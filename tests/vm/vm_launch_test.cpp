@@ -417,6 +417,31 @@ TEST_F(VmLaunch, AnOrdinaryUserRunsVmContainersInAVmOfItsOwn) {
     EXPECT_TRUE(gone) << "a process of the user outlived vm stop: " << run({"ps", "-u", user.name, "-o", "pid,stat,args"}).out;
 }
 
+TEST_F(VmLaunch, ADistroImportedWhileASessionRunsIsHotPluggedIntoTheRunningVm) {
+    auto kid = spawn_lxbox({"launch", "--rm", "--backend", "vm", "--", "sleep", "600"}, *dir / "h.out", *dir / "h.err");
+    ASSERT_TRUE(wait_status([](const nlohmann::json& s) { return s.value("sessions", 0) == 1; }));
+    const auto booted = vm_status();
+    const size_t disks_before = booted.value("disks", nlohmann::json::array()).size();
+    // Imported after the VM started: its disk is new to the VM, which keeps running.
+    auto r = run_lxbox(root(), {"import", "late", busybox_tarball()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = vm_launch({"late", "--", "sh", "-c", "echo from-late; grep -c ' sd[a-z]$' /proc/partitions"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "from-late\n1\n");  // a SCSI disk, hot-plugged
+    auto now = vm_status();
+    EXPECT_EQ(now.value("pid", 0), booted.value("pid", -1)) << "the VM was restarted";
+    EXPECT_EQ(now.value("started", ""), booted.value("started", "x")) << "the VM was restarted";
+    EXPECT_EQ(now.value("disks", nlohmann::json::array()).size(), disks_before + 1);
+    // Plugged once: a second launch uses the same disk.
+    r = vm_launch({"late", "--", "true"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(vm_status().value("disks", nlohmann::json::array()).size(), disks_before + 1);
+    kid.terminate();
+    kid.wait();
+    EXPECT_TRUE(wait_status([](const nlohmann::json& s) { return s.value("sessions", -1) == 0; }));
+    EXPECT_EQ(run_lxbox(root(), {"unregister", "late"}).exit_code, 0);
+}
+
 TEST_F(VmLaunch, QemuKilledMidCommandFailsItClearlyAndTheNextLaunchBootsAFreshVm) {
     ASSERT_EQ(vm_launch({"--", "true"}).exit_code, 0);
     auto kid = spawn_lxbox({"launch", "--rm", "--backend", "vm", "--", "sleep", "600"}, *dir / "k.out", *dir / "k.err");
