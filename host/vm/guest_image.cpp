@@ -45,6 +45,8 @@ void to_json(nlohmann::json& j, const GuestImage& g) {
                        {"kernel_release", g.kernel_release},
                        {"deb", g.deb},
                        {"agent", g.agent},
+                       {"agent_sha1", g.agent_sha1},
+                       {"agent_stamp", g.agent_stamp},
                        {"inputs_hash", g.inputs_hash},
                        {"modules", g.modules},
                        {"vmlinux_bytes", g.vmlinux_bytes},
@@ -58,13 +60,13 @@ void from_json(const nlohmann::json& j, GuestImage& g) {
     j.at("kernel_release").get_to(g.kernel_release);
     j.at("deb").get_to(g.deb);
     j.at("agent").get_to(g.agent);
+    g.agent_sha1 = j.value("agent_sha1", "");
+    g.agent_stamp = j.value("agent_stamp", "");
     j.at("inputs_hash").get_to(g.inputs_hash);
     j.at("modules").get_to(g.modules);
     j.at("vmlinux_bytes").get_to(g.vmlinux_bytes);
     j.at("initramfs_bytes").get_to(g.initramfs_bytes);
 }
-
-namespace {
 
 std::string sha1_hex(const std::string& data) {
     // Change detection only, not security: Boost's header-only SHA-1 spares a crypto library.
@@ -77,10 +79,13 @@ std::string sha1_hex(const std::string& data) {
     return hex;
 }
 
-}  // namespace
+std::string file_stamp(uint64_t size, int64_t mtime_ns, uint64_t dev, uint64_t ino) {
+    return std::to_string(size) + ":" + std::to_string(mtime_ns) + ":" + std::to_string(dev) + ":" +
+           std::to_string(ino);
+}
 
 std::string image_inputs_hash(const GuestRecipe& recipe, const std::string& kernel_package,
-                              const std::string& deb_name, const std::string& agent_bytes) {
+                              const std::string& deb_name, const std::string& agent_sha1) {
     nlohmann::json inputs{{"format", kBuilderFormat},
                           {"meta", recipe.kernel_meta_package},
                           {"boot", recipe.boot_modules},
@@ -89,7 +94,7 @@ std::string image_inputs_hash(const GuestRecipe& recipe, const std::string& kern
                           {"kernel_package", kernel_package},
                           // Debian never reuses a package file name for other contents.
                           {"deb", deb_name},
-                          {"agent", sha1_hex(agent_bytes)}};
+                          {"agent", agent_sha1}};
     return sha1_hex(inputs.dump());
 }
 

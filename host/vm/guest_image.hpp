@@ -38,6 +38,8 @@ struct GuestImage {
     std::string kernel_release;  // 6.1.0-56-amd64
     std::string deb;             // the cached package file
     std::string agent;           // the agent binary that was packed
+    std::string agent_sha1;      // its content's sha1 ...
+    std::string agent_stamp;     // ... when it had this file_stamp
     std::string inputs_hash;     // sha1 of every input
     std::vector<std::string> modules;  // load order, "name" only
     uint64_t vmlinux_bytes = 0;
@@ -69,9 +71,16 @@ Result<GuestImage> load_guest_image(const std::string& vm_dir);
 // guest-agent/ next to host/, else <prefix>/libexec/lxbox/.
 Result<std::string> find_agent_binary();
 
-// Pure: the hash over every input of the image.
+// Pure: the hash over every input of the image (the agent by its content's sha1).
 std::string image_inputs_hash(const GuestRecipe& recipe, const std::string& kernel_package,
-                              const std::string& deb_name, const std::string& agent_bytes);
+                              const std::string& deb_name, const std::string& agent_sha1);
+
+// Pure: sha1 of data, in hex.
+std::string sha1_hex(const std::string& data);
+
+// Pure: what identifies a file's content without reading it (size, mtime in ns, device and
+// inode), as make and ccache trust: the agent's sha1 is computed again only when it changed.
+std::string file_stamp(uint64_t size, int64_t mtime_ns, uint64_t dev, uint64_t ino);
 
 // Pure: the text of /lib/modules/load-order in the image:
 // "<name>.ko boot|later|hotplug[ dep.ko,...]" per line, the first boot_count modules being the

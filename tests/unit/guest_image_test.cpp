@@ -211,6 +211,16 @@ TEST(GuestImageHash, ChangesWithEveryInput) {
     EXPECT_NE(base, image_inputs_hash(r, "linux-image-6.1.0-56-amd64", "k_2_amd64.deb", "agent"));
     r.later_modules.push_back("squashfs");
     EXPECT_NE(base, image_inputs_hash(r, "linux-image-6.1.0-56-amd64", "k_1_amd64.deb", "agent"));
+    EXPECT_EQ(sha1_hex("abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");  // FIPS 180-1's example
+}
+
+TEST(GuestImageHash, AFileStampChangesWithSizeTimeAndIdentity) {
+    const std::string base = file_stamp(3338192, 1764700000123456789, 2049, 42);
+    EXPECT_EQ(base, file_stamp(3338192, 1764700000123456789, 2049, 42));
+    EXPECT_NE(base, file_stamp(3338193, 1764700000123456789, 2049, 42));
+    EXPECT_NE(base, file_stamp(3338192, 1764700000123456790, 2049, 42));
+    EXPECT_NE(base, file_stamp(3338192, 1764700000123456789, 2050, 42));
+    EXPECT_NE(base, file_stamp(3338192, 1764700000123456789, 2049, 43));
 }
 
 TEST(GuestImageInitramfs, LoadOrderMarksBootModules) {

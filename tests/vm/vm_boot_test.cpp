@@ -2,6 +2,7 @@
 // reconnect, shutdown, and the KVM-hang fallback with a fake accelerator.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
@@ -48,6 +49,43 @@ TEST_F(VmTest, ImageHoldsAgentAsInitAndModulesAndIsReused) {
     ASSERT_TRUE(again.ok());
     EXPECT_FALSE(again->rebuilt);
     EXPECT_EQ(again->inputs_hash, image_.inputs_hash);
+}
+
+// The agent's sha1 is most of the cost of finding the image current: it is kept with the
+// file's stamp, and computed again when the stamp changed; only a new content rebuilds.
+TEST_F(VmTest, TheAgentIsHashedAgainWhenItsFileChangedAndRebuildsOnlyOnNewContent) {
+    const std::string shared = std::string(LXBOX_BUILD_DIR) + "/vm-test-cache";
+    vm::ImageRequest req;
+    req.vm_dir = scratch_ / "vm";
+    req.agent_path = scratch_ / "lxbox-agent";
+    ASSERT_EQ(run({"mkdir", "-p", req.vm_dir}).exit_code, 0);
+    for (const char* sub : {"cache", "kernel"})
+        ASSERT_EQ(::symlink((shared + "/" + sub).c_str(), (req.vm_dir + "/" + sub).c_str()), 0);
+    ASSERT_EQ(run({"cp", LXBOX_AGENT_BINARY, req.agent_path}).exit_code, 0);
+    auto first = vm::ensure_guest_image(req);
+    ASSERT_TRUE(first.ok()) << first.error().message;
+    EXPECT_TRUE(first->rebuilt);
+    EXPECT_EQ(first->agent_sha1.size(), 40u);
+    EXPECT_FALSE(first->agent_stamp.empty());
+    auto again = vm::ensure_guest_image(req);
+    ASSERT_TRUE(again.ok());
+    EXPECT_FALSE(again->rebuilt);
+    // The same content in a new file: hashed again, not rebuilt, remembered under the new stamp.
+    ASSERT_EQ(run({"cp", LXBOX_AGENT_BINARY, req.agent_path + ".new"}).exit_code, 0);
+    ASSERT_EQ(::rename((req.agent_path + ".new").c_str(), req.agent_path.c_str()), 0);
+    auto copied = vm::ensure_guest_image(req);
+    ASSERT_TRUE(copied.ok());
+    EXPECT_FALSE(copied->rebuilt);
+    EXPECT_EQ(copied->inputs_hash, first->inputs_hash);
+    EXPECT_NE(copied->agent_stamp, first->agent_stamp);
+    EXPECT_EQ(vm::load_guest_image(req.vm_dir)->agent_stamp, copied->agent_stamp);
+    // New content: a new image.
+    { std::ofstream(req.agent_path, std::ios::app) << '\0'; }
+    auto changed = vm::ensure_guest_image(req);
+    ASSERT_TRUE(changed.ok()) << changed.error().message;
+    EXPECT_TRUE(changed->rebuilt);
+    EXPECT_NE(changed->agent_sha1, first->agent_sha1);
+    EXPECT_NE(changed->inputs_hash, first->inputs_hash);
 }
 
 TEST_F(VmTest, BootsUnderTcgAnswersHelloAndPingAndPowersOff) {
