@@ -138,25 +138,30 @@ Result<int> run_container(store::Store& store, const runtime::ContainerSpec& spe
     return report(*outcome);
 }
 
-// A second `launch` of a running container opens another process in it, as wsl does; the
-// flock held for the container's life tells a launch in progress from a stopped container.
-Result<std::optional<int>> join_if_running(store::Store& store, const Target& t, const LaunchRequest& req,
-                                           UniqueFd& lock) {
+// A kept container's lock, held by its launch for the container's life: taken here (nullopt)
+// when the container is stopped; else the running instance, once the launch holding the lock
+// has written it. A second `launch` of a running container opens another process in it, as
+// wsl does, on either backend.
+Result<std::optional<store::InstanceState>> lock_or_running(store::Store& store, const Target& t, UniqueFd& lock) {
     lock = LXBOX_TRY(open_fd(t.dir + "/lock", O_RDWR | O_CREAT, 0600));
-    if (::flock(lock.get(), LOCK_EX | LOCK_NB) == 0) return std::optional<int>{};
+    if (::flock(lock.get(), LOCK_EX | LOCK_NB) == 0) return std::optional<store::InstanceState>{};
     for (int tries = 0; tries < 200; ++tries) {
-        auto inst = LXBOX_TRY(store.running_instance(t.container));
-        if (inst) {
-            runtime::JoinSpec j{inst->pid, inst->start_time, inst->cgroup, LXBOX_TRY(make_process_spec(req.process)),
-                                store.root() + "/cache", inst->namespaces};
-            inherit_security(j.process, req.process, *inst);
-            auto c = LXBOX_TRY(runtime::Container::join(j));
-            auto outcome = LXBOX_TRY(c.wait());
-            return std::optional<int>{report(outcome)};
-        }
+        if (auto inst = LXBOX_TRY(store.running_instance(t.container))) return inst;
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return Error(ErrorKind::Busy, "container '" + t.container + "' is starting or stopping: try again");
+}
+
+Result<std::optional<int>> join_if_running(store::Store& store, const Target& t, const LaunchRequest& req,
+                                           UniqueFd& lock) {
+    auto inst = LXBOX_TRY(lock_or_running(store, t, lock));
+    if (!inst) return std::optional<int>{};
+    runtime::JoinSpec j{inst->pid, inst->start_time, inst->cgroup, LXBOX_TRY(make_process_spec(req.process)),
+                        store.root() + "/cache", inst->namespaces};
+    inherit_security(j.process, req.process, *inst);
+    auto c = LXBOX_TRY(runtime::Container::join(j));
+    auto outcome = LXBOX_TRY(c.wait());
+    return std::optional<int>{report(outcome)};
 }
 
 // The vm backend: the same spec, run by the guest agent in the shared VM. The launching lxbox
@@ -169,16 +174,8 @@ Result<int> launch_in_vm(store::Store& store, const LaunchRequest& req, const Ta
     if (t.ephemeral) {
         if (::mkdir(t.dir.c_str(), 0700) != 0) return Error::last("create " + t.dir);
     } else {
-        lock = LXBOX_TRY(open_fd(t.dir + "/lock", O_RDWR | O_CREAT, 0600));
-        // Running: another process in it, as natively (and as wsl does).
-        if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
-            for (int tries = 0; tries < 200; ++tries) {
-                if (auto inst = LXBOX_TRY(store.running_instance(t.container)))
-                    return exec_in_vm_container(store, t.container, *inst, req.process).context("launch " + t.container);
-                std::this_thread::sleep_for(std::chrono::milliseconds(10));
-            }
-            return Error(ErrorKind::Busy, "container '" + t.container + "' is starting or stopping: try again");
-        }
+        if (auto inst = LXBOX_TRY(lock_or_running(store, t, lock)))
+            return exec_in_vm_container(store, t.container, *inst, req.process).context("launch " + t.container);
     }
     vm::VmRunRequest vr;
     auto spec = make_spec(store, req, t);
