@@ -1,5 +1,7 @@
 #include "runtime/archive/libarchive.hpp"
 
+#if !defined(LXBOX_LIBARCHIVE_STATIC)  // a static build links the library: nothing to load
+
 #include <dlfcn.h>
 
 #include <cstdio>
@@ -63,3 +65,5 @@ void* symbol(const char* name) noexcept {
 
 }  // namespace detail
 }  // namespace lxbox::libarchive
+
+#endif  // !LXBOX_LIBARCHIVE_STATIC

@@ -1,12 +1,12 @@
-// The caller's ids for rootless mode: its own file so that the static guest agent, which uses
-// the rest of namespaces.cpp, does not link the passwd database (getpwuid).
-#include <pwd.h>
+// The caller's ids for rootless mode, and the subordinate ranges /etc/subuid and /etc/subgid
+// give them.
 #include <unistd.h>
 
 #include <cstdlib>
 
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/linux/namespaces.hpp"
+#include "runtime/plan/users.hpp"
 
 namespace lxbox::linux_fx {
 
@@ -31,7 +31,17 @@ CallerIds caller_ids() {
     CallerIds c;
     c.uid = ::geteuid();
     c.gid = ::getegid();
-    if (const struct passwd* pw = ::getpwuid(c.uid)) c.user = pw->pw_name;
+    // The name from /etc/passwd, read directly: getpwuid would make a static lxbox load the
+    // NSS modules of the glibc it was built with. shadow's newuidmap reads the same files, and
+    // /etc/subuid may name the user by uid instead, which parse_subids matches too.
+    if (auto passwd = read_file("/etc/passwd")) {
+        for (const runtime::PasswdEntry& e : runtime::parse_passwd(*passwd)) {
+            if (e.uid == c.uid) {
+                c.user = e.name;
+                break;
+            }
+        }
+    }
     auto subuid = read_file("/etc/subuid");
     auto subgid = read_file("/etc/subgid");
     // shadow keys /etc/subgid by user name (or uid) too, not by group.
