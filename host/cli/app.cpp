@@ -1,5 +1,6 @@
 #include "host/cli/app.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -29,6 +30,34 @@ std::vector<std::string> expand_shim_argv(const std::vector<std::string>& argv) 
     return out;
 }
 
+const std::vector<VerbGroup>& verb_groups() {
+    static const std::vector<VerbGroup> groups = {
+        {{"doctor"}, add_doctor_command},
+        {{"import", "list", "export", "unregister", "set-default"}, add_store_commands},
+        {{"launch", "exec", "ps", "stop", "rm", "shutdown"}, add_container_commands},
+        {{"shim"}, add_shim_command},
+        {{"vm"}, add_vm_commands},
+        {{"config"}, add_config_commands},
+        {{"oci"}, add_oci_commands},
+    };
+    return groups;
+}
+
+std::string named_verb(const std::vector<std::string>& argv) {
+    for (size_t i = 1; i < argv.size(); ++i) {
+        const std::string& a = argv[i];
+        if (a == "--") return "";
+        if (a == "-h" || a == "--help") return "";
+        if (a == "--root" || a == "--log-level") {
+            ++i;  // its value
+            continue;
+        }
+        if (!a.empty() && a[0] == '-') continue;  // -q, --quiet, --version, --root=DIR, ...
+        return a;
+    }
+    return "";
+}
+
 int run_main(int argc, char** argv) {
     std::vector<std::string> args = expand_shim_argv(std::vector<std::string>(argv, argv + argc));
     CLI::App app{"lxbox: a Linux distribution's userland on any host", "lxbox"};
@@ -40,13 +69,16 @@ int run_main(int argc, char** argv) {
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
     app.add_flag("-q,--quiet", ctx.global.quiet, "No progress output");
 
-    add_doctor_command(app, ctx);
-    add_store_commands(app, ctx);
-    add_container_commands(app, ctx);
-    add_shim_command(app, ctx);
-    add_vm_commands(app, ctx);
-    add_config_commands(app, ctx);
-    add_oci_commands(app, ctx);
+    const std::string verb = named_verb(args);
+    const VerbGroup* named = nullptr;
+    for (const VerbGroup& g : verb_groups()) {
+        if (std::find(g.verbs.begin(), g.verbs.end(), verb) != g.verbs.end()) named = &g;
+    }
+    if (named != nullptr) {
+        named->add(app, ctx);
+    } else {
+        for (const VerbGroup& g : verb_groups()) g.add(app, ctx);
+    }
 
     try {
         std::vector<std::string> reversed(args.rbegin(), args.rend() - 1);  // CLI11 wants them reversed

@@ -38,6 +38,19 @@ void add_vm_commands(CLI::App& app, CommandContext& ctx);  // vm image
 void add_config_commands(CLI::App& app, CommandContext& ctx);  // config list, get, set, unset
 void add_oci_commands(CLI::App& app, CommandContext& ctx);  // oci create, start, state, kill, delete, run, ps, features
 
+// The verbs each add_*_command registers, in one table: run_main registers only the group of
+// the verb argv names (building and destroying CLI11's whole tree was ~8% of a launch), and
+// every group when argv names none (top-level --help, a typo, no verb).
+struct VerbGroup {
+    std::vector<std::string> verbs;
+    void (*add)(CLI::App&, CommandContext&);
+};
+const std::vector<VerbGroup>& verb_groups();
+
+// The verb argv names: its first argument that is not a global option or an option's value;
+// "" when there is none or a -h/--help comes first. argv[0] is the program. Pure.
+std::string named_verb(const std::vector<std::string>& argv);
+
 // Exit code for an lxbox error of its own (docker's convention).
 inline constexpr int kExitLxboxError = 125;
 
