@@ -43,12 +43,29 @@ const std::vector<VerbGroup>& verb_groups() {
     return groups;
 }
 
-std::string named_verb(const std::vector<std::string>& argv) {
+void add_global_options(CLI::App& app, GlobalOptions& global) {
+    app.add_option("--root", global.root, "State directory (default $LXBOX_ROOT or ~/.local/share/lxbox)");
+    app.add_option("--log-level", global.log_level, "trace, debug, info, warn, error or off")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+    app.add_flag("-q,--quiet", global.quiet, "No progress output");
+}
+
+std::vector<std::string> value_option_names(const CLI::App& app) {
+    std::vector<std::string> names;
+    for (const CLI::Option* o : app.get_options()) {
+        if (o->get_expected_min() == 0) continue;  // a flag: -q, --help, --version
+        for (const std::string& n : o->get_lnames()) names.push_back("--" + n);
+        for (const std::string& n : o->get_snames()) names.push_back("-" + n);
+    }
+    return names;
+}
+
+std::string named_verb(const std::vector<std::string>& argv, const std::vector<std::string>& value_options) {
     for (size_t i = 1; i < argv.size(); ++i) {
         const std::string& a = argv[i];
         if (a == "--") return "";
         if (a == "-h" || a == "--help") return "";
-        if (a == "--root" || a == "--log-level") {
+        if (std::find(value_options.begin(), value_options.end(), a) != value_options.end()) {
             ++i;  // its value
             continue;
         }
@@ -64,12 +81,9 @@ int run_main(int argc, char** argv) {
     app.set_version_flag("--version", std::string("lxbox ") + LXBOX_VERSION);
     app.require_subcommand(1);
     CommandContext ctx;
-    app.add_option("--root", ctx.global.root, "State directory (default $LXBOX_ROOT or ~/.local/share/lxbox)");
-    app.add_option("--log-level", ctx.global.log_level, "trace, debug, info, warn, error or off")
-        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
-    app.add_flag("-q,--quiet", ctx.global.quiet, "No progress output");
+    add_global_options(app, ctx.global);
 
-    const std::string verb = named_verb(args);
+    const std::string verb = named_verb(args, value_option_names(app));
     const VerbGroup* named = nullptr;
     for (const VerbGroup& g : verb_groups()) {
         if (std::find(g.verbs.begin(), g.verbs.end(), verb) != g.verbs.end()) named = &g;

@@ -32,9 +32,9 @@ struct CommandContext {
 // Each verb registers its subcommand and, when selected, sets ctx.action.
 void add_doctor_command(CLI::App& app, CommandContext& ctx);
 void add_store_commands(CLI::App& app, CommandContext& ctx);  // import, list, export, unregister, set-default
-void add_container_commands(CLI::App& app, CommandContext& ctx);  // launch, exec, ps, stop, rm
+void add_container_commands(CLI::App& app, CommandContext& ctx);  // launch, exec, ps, stop, rm, shutdown
 void add_shim_command(CLI::App& app, CommandContext& ctx);
-void add_vm_commands(CLI::App& app, CommandContext& ctx);  // vm image
+void add_vm_commands(CLI::App& app, CommandContext& ctx);  // vm image, serve, status, stop, ping, logs
 void add_config_commands(CLI::App& app, CommandContext& ctx);  // config list, get, set, unset
 void add_oci_commands(CLI::App& app, CommandContext& ctx);  // oci create, start, state, kill, delete, run, ps, features
 
@@ -47,9 +47,15 @@ struct VerbGroup {
 };
 const std::vector<VerbGroup>& verb_groups();
 
-// The verb argv names: its first argument that is not a global option or an option's value;
-// "" when there is none or a -h/--help comes first. argv[0] is the program. Pure.
-std::string named_verb(const std::vector<std::string>& argv);
+// --root, --log-level and -q: the options every verb understands.
+void add_global_options(CLI::App& app, GlobalOptions& global);
+
+// The names of app's own options that take a value (--root, --log-level), as argv spells them.
+std::vector<std::string> value_option_names(const CLI::App& app);
+
+// The verb argv names: its first argument that is not an option or the value of one of
+// value_options; "" when there is none or a -h/--help comes first. argv[0] is the program. Pure.
+std::string named_verb(const std::vector<std::string>& argv, const std::vector<std::string>& value_options);
 
 // Exit code for an lxbox error of its own (docker's convention).
 inline constexpr int kExitLxboxError = 125;

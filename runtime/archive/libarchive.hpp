@@ -4,8 +4,9 @@
 // does. Two ways, chosen by the build (CMake option LXBOX_STATIC):
 //  - static (Linux, the default): lxbox is one static PIE, libarchive and its compressors
 //    linked in. No dynamic loader runs at start-up, so a launch pays for no shared object at
-//    all (15.0 -> 12.8 ms of `launch --rm -- /bin/true` here, same code linked to libc.so); the archive code is in the file
-//    but never paged in by a launch. The names below are the library's own functions.
+//    all (15.0 -> 12.8 ms of `launch --rm -- /bin/true` here, against the same code linked to
+//    libc.so); the archive code is in the file but never paged in by a launch. The names
+//    below are the library's own functions.
 //  - dynamic (LXBOX_STATIC=OFF, and hosts without static archives): libarchive is dlopen'ed
 //    on first use, as systemd does for its optional libraries, because linking libarchive.so
 //    made every launch load it and its eleven dependencies (4.5 ms of a 25 ms launch).

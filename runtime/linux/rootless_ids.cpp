@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <string>
 
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/linux/namespaces.hpp"
@@ -35,12 +36,8 @@ CallerIds caller_ids() {
     // NSS modules of the glibc it was built with. shadow's newuidmap reads the same files, and
     // /etc/subuid may name the user by uid instead, which parse_subids matches too.
     if (auto passwd = read_file("/etc/passwd")) {
-        for (const runtime::PasswdEntry& e : runtime::parse_passwd(*passwd)) {
-            if (e.uid == c.uid) {
-                c.user = e.name;
-                break;
-            }
-        }
+        auto user = runtime::resolve_user(std::to_string(c.uid), runtime::parse_passwd(*passwd), {});
+        if (user) c.user = user->name;  // "" when the uid has no entry
     }
     auto subuid = read_file("/etc/subuid");
     auto subgid = read_file("/etc/subgid");

@@ -29,19 +29,28 @@ TEST(CliVerbs, EachGroupRegistersExactlyTheVerbsTheTableNames) {
     EXPECT_EQ(seen.size(), 16u);  // doctor, 5 store verbs, 6 container verbs, shim, vm, config, oci
 }
 
+const V kValueOptions{"--root", "--log-level"};
+
+TEST(CliVerbs, TheGlobalOptionsThatTakeAValueAreRootAndLogLevel) {
+    CLI::App app{"test", "lxbox"};
+    cli::GlobalOptions global;
+    cli::add_global_options(app, global);
+    EXPECT_EQ(cli::value_option_names(app), kValueOptions);
+}
+
 TEST(CliVerbs, TheVerbIsFoundPastGlobalOptionsAndTheirValues) {
-    EXPECT_EQ(cli::named_verb(V{"lxbox", "launch", "--rm", "--", "true"}), "launch");
-    EXPECT_EQ(cli::named_verb(V{"lxbox", "--root", "/tmp/s", "-q", "ps", "--json"}), "ps");
-    EXPECT_EQ(cli::named_verb(V{"lxbox", "--root=/tmp/s", "--log-level", "debug", "vm", "status"}), "vm");
-    EXPECT_EQ(cli::named_verb(V{"lxbox", "--log-level", "launch", "oci"}), "oci");  // "launch" is a value there
+    EXPECT_EQ(cli::named_verb(V{"lxbox", "launch", "--rm", "--", "true"}, kValueOptions), "launch");
+    EXPECT_EQ(cli::named_verb(V{"lxbox", "--root", "/tmp/s", "-q", "ps", "--json"}, kValueOptions), "ps");
+    EXPECT_EQ(cli::named_verb(V{"lxbox", "--root=/tmp/s", "--log-level", "debug", "vm", "status"}, kValueOptions), "vm");
+    EXPECT_EQ(cli::named_verb(V{"lxbox", "--log-level", "launch", "oci"}, kValueOptions), "oci");  // "launch" is a value there
 }
 
 TEST(CliVerbs, NoVerbOrHelpFirstMeansEveryGroup) {
-    EXPECT_EQ(cli::named_verb(V{"lxbox"}), "");
-    EXPECT_EQ(cli::named_verb(V{"lxbox", "--help"}), "");
-    EXPECT_EQ(cli::named_verb(V{"lxbox", "-h", "launch"}), "");
-    EXPECT_EQ(cli::named_verb(V{"lxbox", "-q", "--", "launch"}), "");
-    EXPECT_EQ(cli::named_verb(V{"lxbox", "--version"}), "");
+    EXPECT_EQ(cli::named_verb(V{"lxbox"}, kValueOptions), "");
+    EXPECT_EQ(cli::named_verb(V{"lxbox", "--help"}, kValueOptions), "");
+    EXPECT_EQ(cli::named_verb(V{"lxbox", "-h", "launch"}, kValueOptions), "");
+    EXPECT_EQ(cli::named_verb(V{"lxbox", "-q", "--", "launch"}, kValueOptions), "");
+    EXPECT_EQ(cli::named_verb(V{"lxbox", "--version"}, kValueOptions), "");
 }
 
 }  // namespace
