@@ -158,13 +158,12 @@ static Status make_mount_point(const std::string& target, bool directory) {
         if (::mkdir(target.c_str(), 0755) != 0 && errno != EEXIST) return Error::last("create " + target);
         return {};
     }
+    // An existing file is a mount point as it is. Not opened for writing: that would copy an
+    // image file up into the container's layer (and open a device node).
+    struct stat st;
+    if (::stat(target.c_str(), &st) == 0) return {};
     int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
-    if (fd < 0) {
-        // An existing file we may not write (read-only image file, a device) is still a mount point.
-        struct stat st;
-        if (::stat(target.c_str(), &st) == 0) return {};
-        return Error::last("create " + target);
-    }
+    if (fd < 0) return Error::last("create " + target);
     ::close(fd);
     return {};
 }

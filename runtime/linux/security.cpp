@@ -149,9 +149,10 @@ Status enter_security(const runtime::SecurityPlan& plan) {
     if (plan.privileged) return {};
     for (int cap = 0; cap < 64; ++cap) {
         if (plan.capabilities & runtime::cap_bit(cap)) continue;
-        if (::prctl(PR_CAPBSET_READ, cap, 0, 0, 0) < 0) break;  // past the kernel's last capability
-        if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0)
+        if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
+            if (errno == EINVAL) break;  // past the kernel's last capability
             return Error::last("drop " + runtime::capability_name(cap) + " from the bounding set");
+        }
     }
     if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
         return Error::last("clear the ambient capabilities");

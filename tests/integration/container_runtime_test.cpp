@@ -70,6 +70,22 @@ TEST_F(ContainerRuntime, ChangesStayInTheirContainerAndPersistAcrossRuns) {
     EXPECT_EQ(sh(ephemeral, "cat /etc/marker 2>/dev/null || echo gone").out, "gone\n");
 }
 
+// The generated /etc files are bind-mounted over the image's own: the image's files must not
+// be copied up into the container's layer on the way (as opening them to write would).
+TEST_F(ContainerRuntime, InjectedEtcFilesLeaveTheContainersLayerAlone) {
+    for (const char* f : {"hosts", "hostname", "resolv.conf"})
+        std::ofstream(image + "/etc/" + f) << "from the image\n";
+    auto s = spec("inject", false);
+    s.hostname = "injected";
+    EXPECT_EQ(sh(s, "cat /etc/hostname; grep -l 'from the image' /etc/hosts /etc/resolv.conf || echo generated").out,
+              "injected\ngenerated\n");
+    struct stat st;
+    for (const char* f : {"hosts", "hostname", "resolv.conf"}) {
+        EXPECT_NE(::lstat((s.container_dir + "/upper/etc/" + f).c_str(), &st), 0) << f << " was copied up";
+        EXPECT_EQ(read_file(image + "/etc/" + f).value(), "from the image\n");
+    }
+}
+
 TEST_F(ContainerRuntime, ExitStatusPassesThroughAndSignalsGive128PlusN) {
     EXPECT_EQ(sh(spec("x"), "exit 7").code, 7);
     EXPECT_EQ(sh(spec("x"), "kill -9 $$").code, 137);
