@@ -8,7 +8,6 @@
 #include "runtime/base/error.hpp"
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/container/container.hpp"
-#include "runtime/linux/process.hpp"
 #include "runtime/plan/idmap.hpp"
 #include "runtime/plan/plan.hpp"
 #include "runtime/plan/security.hpp"
@@ -20,8 +19,6 @@ struct ChildChannel {
     int sync_fd = -1;   // read end: one byte once the parent has put us in the cgroup
     int pty_sock = -1;  // unix socket to pass the pty master back (tty only)
     int ready_fd = -1;  // bundle: one byte once the container is created (`oci create` returns)
-    // The parent's pin of the start to one CPU, inherited: undone before the command's exec.
-    const linux_fx::CpuPin* cpu_pin = nullptr;
 };
 
 // The command as resolved inside the container (its passwd, its group, its hostname).

@@ -58,8 +58,8 @@ Result<Pipes> make_pipes(bool tty, bool ready = false) {
     return p;
 }
 
-detail::ChildChannel child_channel(const Pipes& p, const fx::CpuPin& pin) {
-    return {p.error_write.get(), p.sync_read.get(), p.sock_child.get(), p.ready_write.get(), &pin};
+detail::ChildChannel child_channel(const Pipes& p) {
+    return {p.error_write.get(), p.sync_read.get(), p.sock_child.get(), p.ready_write.get()};
 }
 
 Status enter_cgroup(Container::Impl& impl, const ContainerSpec& spec, pid_t pid) {
@@ -247,8 +247,6 @@ Result<Container> Container::start(const ContainerSpec& spec) {
         auto target = LXBOX_TRY(open_fd(join_pid, O_RDONLY));
         if (::setns(target.get(), CLONE_NEWPID) != 0) return Error::last("join the pid namespace " + join_pid);
     }
-    // Until start returns; the child gives it up before the command's exec.
-    const fx::CpuPin pin;
     int pidfd = -1;
     const pid_t pid = sys::clone3_pidfd(flags, &pidfd);
     const int clone_errno = errno;
@@ -259,7 +257,7 @@ Result<Container> Container::start(const ContainerSpec& spec) {
         if (own_pid_ns) (void)::setns(own_pid_ns.get(), CLONE_NEWPID);
         return Error::last("clone the container " + spec.name);
     }
-    if (pid == 0) detail::container_child_main(spec, child_channel(pipes, pin), security);
+    if (pid == 0) detail::container_child_main(spec, child_channel(pipes), security);
     spdlog::debug("container {}: init is pid {}", spec.name, pid);
     c.pid_ = pid;
     c.pidfd_.reset(pidfd);
@@ -314,11 +312,10 @@ Result<Container> Container::join(const JoinSpec& join) {
     auto pipes = LXBOX_TRY(make_pipes(join.process.tty));
     Container c;
     c.impl_ = std::make_unique<Impl>(fx::forwarded_signals());
-    const fx::CpuPin pin;
     int pidfd = -1;
     const pid_t pid = sys::clone3_pidfd(0, &pidfd);
     if (pid < 0) return Error::last("fork");
-    if (pid == 0) detail::join_child_main(join, target.get(), namespaces, ids, child_channel(pipes, pin), security);
+    if (pid == 0) detail::join_child_main(join, target.get(), namespaces, ids, child_channel(pipes), security);
     c.pid_ = pid;
     c.pidfd_.reset(pidfd);
     c.tty_ = join.process.tty;

@@ -84,7 +84,6 @@ ExecArgs exec_args(const Prepared& p) {
     reset_signals();
     // Every fd above 2 closes at exec (the error pipe stays usable until then).
     sys::close_range(3, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */);
-    if (ch.cpu_pin) ch.cpu_pin->restore();  // the command runs on any CPU the caller allowed
     // execvp searches the PATH of the environment it runs in: the container's, which the
     // caller made `environ` before forking (a vfork child must not write the parent's globals).
     ::execvp(p.exec.file.c_str(), args.argv.data());
@@ -165,7 +164,6 @@ void run_process(const Prepared& prepared, const ProcessSpec& process, const Chi
     if (child < 0) fail(ch, Error::last("fork the command"), 125);
     if (child == 0) exec_command(prepared, args, ch, slave, die_with_parent);
     ::close(ch.error_fd);
-    if (ch.cpu_pin) ch.cpu_pin->restore();
     (void)fx::set_capabilities(prepared.security, 0);  // init stays root, with the container's set
     init_loop(child, all);
 }

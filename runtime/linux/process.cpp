@@ -29,22 +29,6 @@ Status switch_user(const runtime::ResolvedUser& user) {
     return {};
 }
 
-CpuPin::CpuPin() {
-    if (::sched_getaffinity(0, sizeof allowed_, &allowed_) != 0 || CPU_COUNT(&allowed_) < 2) return;
-    const int cpu = ::sched_getcpu();
-    if (cpu < 0 || cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &allowed_)) return;
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(cpu, &one);
-    pinned_ = ::sched_setaffinity(0, sizeof one, &one) == 0;
-}
-
-CpuPin::~CpuPin() { restore(); }
-
-void CpuPin::restore() const {
-    if (pinned_) (void)::sched_setaffinity(0, sizeof allowed_, &allowed_);
-}
-
 Status bring_up_loopback() {
     UniqueFd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     if (!sock) return Error::last("socket for lo");

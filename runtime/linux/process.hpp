@@ -1,7 +1,6 @@
 // Process effects: identity, signals, waiting through pidfds, the loopback interface.
 #pragma once
 
-#include <sched.h>
 #include <signal.h>
 #include <sys/types.h>
 
@@ -31,30 +30,6 @@ public:
 
 private:
     sigset_t old_{};
-};
-
-// Keeps the calling process on the CPU it runs on while a container starts, and gives back the
-// CPUs it was allowed in the destructor. Starting a container is a chain of hand-offs between
-// processes (clone, the sync byte, exec, exit, reap): on one CPU each is a context switch; across
-// CPUs each wakes the other one, and an idle CPU is slow to wake, most of all a halted vCPU (on
-// this project's 2-vCPU VM a pipe round trip takes 16 us on one CPU and 145 us across two, and
-// `launch --rm -- /bin/true` went from 11.8 to 10.6 ms pinned). The children forked meanwhile
-// inherit the pin and call restore() before their exec, so the command (and init, once the command
-// runs) are free to run wherever the caller's affinity allowed.
-class CpuPin {
-public:
-    // Does nothing when the caller may run on one CPU only or the kernel will not tell.
-    CpuPin();
-    CpuPin(const CpuPin&) = delete;
-    CpuPin& operator=(const CpuPin&) = delete;
-    ~CpuPin();
-    // The calling thread's affinity back to what it was: no allocation, so a vfork child may
-    // call it. Best effort: a failure leaves the process on one CPU, which is harmless.
-    void restore() const;
-
-private:
-    cpu_set_t allowed_{};
-    bool pinned_ = false;
 };
 
 // The signals lxbox forwards to a container: TERM, INT, HUP, QUIT, USR1, USR2, plus WINCH.

@@ -1,6 +1,5 @@
 // Processes around a container: signals forwarded, the pty, exec joining, and no leaks.
 #include <dirent.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -8,7 +7,6 @@
 #include <set>
 #include <thread>
 
-#include "runtime/linux/process.hpp"
 #include "runtime/linux/syscalls.hpp"
 #include "tests/common/test_terminal.hpp"
 #include "tests/integration/container_fixture.hpp"
@@ -142,32 +140,6 @@ std::set<pid_t> children_of(pid_t parent) {
     }
     ::closedir(d);
     return out;
-}
-
-std::string cpus_allowed(const std::string& status) {
-    const auto at = status.find("Cpus_allowed_list:");
-    return at == std::string::npos ? "" : status.substr(at, status.find('\n', at) - at);
-}
-
-// The start runs on one CPU (linux_fx::CpuPin); the command and init must not stay there.
-TEST_F(ContainerProcesses, CommandAndInitRunOnEveryCpuTheCallerAllows) {
-    const std::string ours = cpus_allowed(read_file("/proc/self/status").value());
-    ASSERT_FALSE(ours.empty());
-    {
-        const linux_fx::CpuPin pin;
-        cpu_set_t set;
-        ASSERT_EQ(::sched_getaffinity(0, sizeof set, &set), 0);
-        EXPECT_EQ(CPU_COUNT(&set), ::sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1 : CPU_COUNT(&set));
-    }
-    EXPECT_EQ(cpus_allowed(read_file("/proc/self/status").value()), ours) << "the pin was not undone";
-    // init gives its pin up once the command has exec'd: the command looks a moment later.
-    for (bool with_init : {true, false}) {
-        auto s = spec("cpus");
-        s.init = with_init;
-        auto r = sh(s, "grep Cpus_allowed_list: /proc/self/status; sleep 0.2; grep Cpus_allowed_list: /proc/1/status");
-        EXPECT_EQ(r.out, ours + "\n" + ours + "\n") << (with_init ? "with init" : "without init");
-    }
-    EXPECT_EQ(cpus_allowed(read_file("/proc/self/status").value()), ours) << "lxbox stayed pinned";
 }
 
 TEST_F(ContainerProcesses, RepeatedRunsLeakNoMountsProcessesOrFds) {
