@@ -1,8 +1,12 @@
 #include "host/cli/app.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+
+#include <spdlog/spdlog.h>
 
 #include "runtime/base/log.hpp"
 #include "runtime/store/store.hpp"
@@ -75,7 +79,37 @@ std::string named_verb(const std::vector<std::string>& argv, const std::vector<s
     return "";
 }
 
-int run_main(int argc, char** argv) {
+namespace {
+
+// Output flushed (spdlog's sinks and the C streams that std::cout shares), then gone.
+[[noreturn]] void exit_unwound(int code) {
+    spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) { l->flush(); });
+    std::fflush(nullptr);
+    ::_exit(code);
+}
+
+// CLI11's parse of args, then the selected verb's action: the process's exit code.
+int parse_and_run(CLI::App& app, CommandContext& ctx, const std::vector<std::string>& args) {
+    try {
+        std::vector<std::string> reversed(args.rbegin(), args.rend() - 1);  // CLI11 wants them reversed
+        app.parse(reversed);
+    } catch (const CLI::ParseError& e) {
+        int rc = app.exit(e);
+        return rc == 0 ? 0 : kExitLxboxError;
+    }
+    init_logging(ctx.global.log_level);
+    if (!ctx.action) return kExitLxboxError;
+    auto result = ctx.action();
+    if (!result) {
+        std::fprintf(stderr, "lxbox: %s\n", result.error().message.c_str());
+        return kExitLxboxError;
+    }
+    return *result;
+}
+
+}  // namespace
+
+void run_main(int argc, char** argv) {
     std::vector<std::string> args = expand_shim_argv(std::vector<std::string>(argv, argv + argc));
     CLI::App app{"lxbox: a Linux distribution's userland on any host", "lxbox"};
     app.set_version_flag("--version", std::string("lxbox ") + LXBOX_VERSION);
@@ -93,22 +127,7 @@ int run_main(int argc, char** argv) {
     } else {
         for (const VerbGroup& g : verb_groups()) g.add(app, ctx);
     }
-
-    try {
-        std::vector<std::string> reversed(args.rbegin(), args.rend() - 1);  // CLI11 wants them reversed
-        app.parse(reversed);
-    } catch (const CLI::ParseError& e) {
-        int rc = app.exit(e);
-        return rc == 0 ? 0 : kExitLxboxError;
-    }
-    init_logging(ctx.global.log_level);
-    if (!ctx.action) return kExitLxboxError;
-    auto result = ctx.action();
-    if (!result) {
-        std::fprintf(stderr, "lxbox: %s\n", result.error().message.c_str());
-        return kExitLxboxError;
-    }
-    return *result;
+    exit_unwound(parse_and_run(app, ctx, args));  // app and ctx are never destroyed (see app.hpp)
 }
 
 }  // namespace lxbox::cli

@@ -60,7 +60,13 @@ std::string named_verb(const std::vector<std::string>& argv, const std::vector<s
 // Exit code for an lxbox error of its own (docker's convention).
 inline constexpr int kExitLxboxError = 125;
 
-int run_main(int argc, char** argv);
+// Parses argv, runs the verb and ends the process with its exit code. It does not return: by
+// the time a verb is done it has released all it held (the container, its cgroup and dirs, the
+// terminal mode, locks), and what is left, CLI11's tree, the heap and static objects, goes with
+// the process unwound. Destroying them cost 0.45 ms of an 11.7 ms `launch --rm -- /bin/true`
+// (interleaved timing, 400 rounds): the container's fork had write-protected the heap, so each
+// page a destructor wrote took a fault.
+[[noreturn]] void run_main(int argc, char** argv);
 
 // argv[0] shim (like WSL's per-distro launchers): invoked through a symlink named after a
 // distro or container, `debian ARGS...` means `lxbox launch debian -- ARGS...`. Returns argv
