@@ -22,6 +22,9 @@
 
 namespace lxbox::agent {
 
+// The started line's fields, written by the runner and read by parse_started: one list for both.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ContainerStarted, pid, start_time, namespaces, cgroup_paths)
+
 namespace {
 
 // The runner's fds beside its stdio: its report, and (tty) the socket to hand the pty over.
@@ -99,15 +102,9 @@ RunReport run_container(const proto::Run& run) {
         return {125, c.error().context("launch " + spec.name).message};
     }
     // The first line of the report: what an Exec into this container joins.
-    ContainerStarted started{c->pid(), linux_fx::process_start_time(c->pid()).value_or(0), c->namespaces(),
-                             c->cgroup_paths()};
-    (void)write_all(kReportFd, nlohmann::json{{"started",
-                                                {{"pid", started.pid},
-                                                 {"start_time", started.start_time},
-                                                 {"namespaces", started.namespaces},
-                                                 {"cgroup_paths", started.cgroup_paths}}}}
-                                      .dump() +
-                                      "\n");
+    const ContainerStarted started{c->pid(), linux_fx::process_start_time(c->pid()).value_or(0), c->namespaces(),
+                                   c->cgroup_paths()};
+    (void)write_all(kReportFd, nlohmann::json{{"started", started}}.dump() + "\n");
     auto outcome = wait_container(*c, run.tty, run.rows, run.cols);
     // A throwaway container's changes lived in its tmpfs; its mount point goes with it.
     if (spec.ephemeral) ::rmdir(spec.container_dir.c_str());
@@ -278,11 +275,7 @@ std::optional<ContainerStarted> parse_started(const std::string& report) {
         const auto it = line.find("started");
         if (it == line.end() || !it->is_object()) continue;
         try {
-            ContainerStarted s;
-            it->at("pid").get_to(s.pid);
-            it->at("start_time").get_to(s.start_time);
-            it->at("namespaces").get_to(s.namespaces);
-            it->at("cgroup_paths").get_to(s.cgroup_paths);
+            const auto s = it->get<ContainerStarted>();
             if (s.pid <= 0) return std::nullopt;
             return s;
         } catch (const nlohmann::json::exception&) {

@@ -85,6 +85,17 @@ std::optional<linux_fx::WindowSize> host_terminal_size() {
     return size;
 }
 
+// A session with a pty (proto::Run or proto::Exec) sized as the host terminal. Called with the
+// forwarded signals blocked: a SIGWINCH from then on is a Resize for the relay to send.
+template <class Session>
+void size_as_host_terminal(Session& session) {
+    if (!session.tty) return;
+    if (auto size = host_terminal_size()) {
+        session.rows = size->rows;
+        session.cols = size->cols;
+    }
+}
+
 // In raw mode the terminal no longer turns \n into \r\n. The remote pty did that for the
 // container's output, but the agent's own lines (Stderr frames in tty mode) crossed no pty.
 std::string with_crlf(const std::string& text) {
@@ -236,14 +247,8 @@ Result<int> run_in_vm(const VmRunRequest& request) {
     auto run = LXBOX_TRY(guest_run(request.spec, disk, std::to_string(::getpid()) + "-" +
                                                             std::to_string(Clock::now().time_since_epoch().count())));
     // Signals reach the container, not lxbox, from here on (they are forwarded as messages).
-    // The size is read after: a SIGWINCH from now on is a Resize for the relay to send.
     linux_fx::SignalBlock blocked(linux_fx::forwarded_signals());
-    if (run.tty) {
-        if (auto size = host_terminal_size()) {
-            run.rows = size->rows;
-            run.cols = size->cols;
-        }
-    }
+    size_as_host_terminal(run);
     auto channel = LXBOX_TRY(connect_supervisor(vm_dir, start_options(request.root, request.notice)));
     constexpr uint32_t kSession = 1;
     proto::Attach attach{{{disk.serial, disk.path, true}}, request.ports};
@@ -260,12 +265,7 @@ Result<int> exec_in_vm(const VmExecRequest& request) {
     exec.process = request.process;
     exec.tty = request.process.tty;
     linux_fx::SignalBlock blocked(linux_fx::forwarded_signals());
-    if (exec.tty) {
-        if (auto size = host_terminal_size()) {
-            exec.rows = size->rows;
-            exec.cols = size->cols;
-        }
-    }
+    size_as_host_terminal(exec);
     auto channel = LXBOX_TRY(connect_running(request.root + "/vm"));
     if (!channel) return Error(ErrorKind::NotFound, "container '" + request.container + "' is not running (no VM runs)");
     constexpr uint32_t kSession = 1;
