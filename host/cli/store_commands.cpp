@@ -9,6 +9,7 @@
 
 #include "host/cli/progress.hpp"
 #include "host/distro/scripted_import.hpp"
+#include "host/vm/disks.hpp"
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/store/images.hpp"
 #include "runtime/store/stale.hpp"
@@ -186,6 +187,11 @@ void add_store_commands(CLI::App& app, CommandContext& ctx) {
         ctx.action = [&ctx, unr]() -> Result<int> {
             auto store = LXBOX_TRY(open_store(ctx.global));
             LXBOX_TRY_CTX(store::unregister_image(store, unr->name, unr->force), "unregister " + unr->name);
+            // Its disk for the VM backend goes too. The distro is gone by now: a file that
+            // cannot be removed is said, not a failure.
+            if (auto st = vm::remove_distro_disk(store.root() + "/vm", unr->name); !st)
+                std::fprintf(stderr, "lxbox: unregister %s: %s: the file is left behind\n", unr->name.c_str(),
+                             st.error().message.c_str());
             return 0;
         };
     });

@@ -82,6 +82,13 @@ Result<DistroDisk> ensure_distro_disk(const std::string& vm_dir, const std::stri
     return disk;
 }
 
+Status remove_distro_disk(const std::string& vm_dir, const std::string& image) {
+    const std::string path = vm_dir + "/disks/" + image + ".ext4";
+    for (const std::string& p : {path + ".stamp", path})
+        if (::unlink(p.c_str()) != 0 && errno != ENOENT) return Error::last("remove " + p);
+    return {};
+}
+
 std::vector<proto::AttachDisk> built_distro_disks(const std::string& vm_dir) {
     std::vector<proto::AttachDisk> out;
     const std::string dir = vm_dir + "/disks";

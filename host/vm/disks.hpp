@@ -24,6 +24,11 @@ struct DistroDisk {
 Result<DistroDisk> ensure_distro_disk(const std::string& vm_dir, const std::string& image,
                                       const std::string& rootfs);
 
+// Deletes the distro's disk (its stamp first: a disk without one is never attached), for
+// `unregister`. A VM that has it attached keeps reading its open file until it stops; the
+// next boot goes without it. Absent files are fine.
+Status remove_distro_disk(const std::string& vm_dir, const std::string& image);
+
 // The distro disks built so far (each with its stamp): what a VM boots with, so the first
 // launch after a boot finds its distro attached.
 std::vector<proto::AttachDisk> built_distro_disks(const std::string& vm_dir);

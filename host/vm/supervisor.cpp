@@ -420,7 +420,9 @@ void Supervisor::on_attach(Client& c, const Frame& f) {
     }
     // Nothing runs: reboot with the disk.
     stop_vm("a new distro disk", true);
-    if (auto booted = boot(disks_to_boot(disks_, attach->disks, kMaxDistroDisks)); !booted) {
+    // The disks on file now: an unregistered distro's is gone, a re-imported one's rebuilt.
+    if (auto booted = boot(disks_to_boot(built_distro_disks(opts_.vm_dir), attach->disks, kMaxDistroDisks));
+        !booted) {
         c.refused.insert(f.session);
         stopping_ = true;
         stop_reason_ = booted.error().message;

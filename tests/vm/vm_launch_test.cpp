@@ -13,6 +13,7 @@
 #include <boost/process.hpp>
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -439,7 +440,16 @@ TEST_F(VmLaunch, ADistroImportedWhileASessionRunsIsHotPluggedIntoTheRunningVm) {
     kid.terminate();
     kid.wait();
     EXPECT_TRUE(wait_status([](const nlohmann::json& s) { return s.value("sessions", -1) == 0; }));
+    // Unregistered: its disk file goes, and the next boot attaches only the distros left.
+    const std::string late_disk = root() + "/vm/disks/late.ext4";
+    ASSERT_TRUE(std::filesystem::exists(late_disk));
     EXPECT_EQ(run_lxbox(root(), {"unregister", "late"}).exit_code, 0);
+    EXPECT_FALSE(std::filesystem::exists(late_disk));
+    EXPECT_FALSE(std::filesystem::exists(late_disk + ".stamp"));
+    ASSERT_EQ(run_lxbox(root(), {"vm", "stop"}).exit_code, 0);
+    r = vm_launch({"--", "true"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(vm_status().value("disks", nlohmann::json::array()).size(), disks_before);
 }
 
 TEST_F(VmLaunch, QemuKilledMidCommandFailsItClearlyAndTheNextLaunchBootsAFreshVm) {
