@@ -3,7 +3,8 @@
 # on these shared machines):
 #   1. start-to-exit of /bin/true in the busybox and the Debian minbase rootfs: lxbox launch
 #      --rm and into an existing container, bwrap, runc run, crun run (where it starts),
-#      unshare -mpfiu and the bare host, one hyperfine run per rootfs;
+#      unshare -mpfiu and the bare host, one hyperfine run per rootfs; then the busybox
+#      headline (host, bwrap, lxbox --rm, runc run, lxbox oci run) interleaved round by round;
 #   2. cat of a 1 GiB file through the container's stdout against cat on the host;
 #   3. peak RSS of lxbox, bwrap and runc for one launch.
 # `lxbox oci run` runs the very bundle `runc run` does (runc spec's config, read-only root), and
@@ -111,6 +112,19 @@ for d in busybox debian; do
     cat "$work/$d.md"
     ratios "$work/$d.json"
 done
+
+# The headline ratios once more, interleaved: every round runs each command once, so a drift of
+# this shared machine during one command's block cannot tilt them (tools/bench/interleave.py).
+echo "== start-to-exit of /bin/true, busybox rootfs, interleaved ($((runs * 4)) rounds)"
+python3 "$src/tools/bench/interleave.py" --json "$work/interleaved.json" "$((runs * 4))" 5 \
+    host "/bin/true" \
+    bwrap "bwrap --ro-bind ${rootfs[busybox]} / --proc /proc --dev /dev --unshare-pid --unshare-ipc --unshare-uts /bin/true" \
+    "lxbox --rm" "$lxbox launch busybox --rm -T -- /bin/true" \
+    "runc run" "runc --root $work/runc run -b $work/bundle-busybox bench-busybox" \
+    "lxbox oci run" "$lxbox oci --root $work/oci run -b $work/bundle-busybox bench-busybox"
+jq -r '"ratios: lxbox --rm / bwrap = \(."lxbox --rm" / .bwrap * 100 | round / 100)" +
+    ", runc / lxbox --rm = \(."runc run" / ."lxbox --rm" * 10 | round / 10)" +
+    ", runc run / lxbox oci run = \(."runc run" / ."lxbox oci run" * 10 | round / 10)"' "$work/interleaved.json"
 
 if [ "$crun_runs" = no ] && command -v crun >/dev/null; then
     # As in ../shared/research/measurements.md: crun starts here only with the cgroup v2 mount
