@@ -113,7 +113,9 @@ Result<NamespacePlan> plan_namespaces(const BundleSpec& bundle) {
             plan.create |= static_cast<uint64_t>(flag);
             continue;
         }
-        if (flag == CLONE_NEWUSER || flag == CLONE_NEWTIME)
+        // A joined user namespace would have to own the namespaces made next (runc forks from
+        // inside it); ours are made by clone3 from lxbox's own.
+        if (flag == CLONE_NEWUSER)
             return Error(ErrorKind::Unsupported,
                          field + ": joining an existing " + ns.type + " namespace (" + ns.path + ") is not supported");
         if (ns.path[0] != '/') return Error(ErrorKind::Invalid, field + ".path: '" + ns.path + "' is not absolute");

@@ -622,6 +622,40 @@ TEST_F(OciCli, JoinsPidAndMountNamespacesByPath) {
     reap();
 }
 
+// A time namespace made by `unshare --time` with its boot clock a million seconds ahead.
+TEST_F(OciCli, JoinsATimeNamespaceByPath) {
+    pid_t holder = ::fork();
+    ASSERT_GE(holder, 0);
+    if (holder == 0) {
+        ::setpgid(0, 0);
+        ::execlp("unshare", "unshare", "--time", "--boottime", "1000000", "sleep", "1000", static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    struct Reap {
+        pid_t pid;
+        ~Reap() {
+            ::kill(-pid, SIGKILL);
+            ::waitpid(pid, nullptr, 0);
+        }
+    } reap_holder{holder};
+    auto link = [](const std::string& path) {
+        char buf[64] = {};
+        return ::readlink(path.c_str(), buf, sizeof buf - 1) > 0 ? std::string(buf) : std::string();
+    };
+    const std::string path = "/proc/" + std::to_string(holder) + "/ns/time";
+    // The holder is in its namespace once it has exec'd sleep.
+    for (int i = 0; i < 300 && link(path) == link("/proc/self/ns/time"); ++i) ::usleep(10000);
+    const std::string want = link(path);
+    ASSERT_NE(want, link("/proc/self/ns/time"));
+    json config = default_config({});
+    config["linux"]["namespaces"].push_back({{"type", "time"}, {"path", path}});
+    const std::string out = output("readlink /proc/self/ns/time; cut -d. -f1 /proc/uptime", config);
+    const auto nl = out.find('\n');
+    ASSERT_NE(nl, std::string::npos) << out;
+    EXPECT_EQ(out.substr(0, nl), want);
+    EXPECT_GE(std::stol(out.substr(nl + 1)), 1000000) << out;
+}
+
 TEST_F(OciCli, ExecRunsInTheContainersNamespacesCgroupAndFilter) {
     json config = default_config({"sleep", "60"});
     config["linux"]["seccomp"] = {{"defaultAction", "SCMP_ACT_ALLOW"},

@@ -277,16 +277,29 @@ TEST(BundlePlanNamespaces, DuplicateTypeIsRefused) {
     EXPECT_NE(plan.error().message.find("pid"), std::string::npos) << plan.error().message;
 }
 
-TEST(BundlePlanNamespaces, JoiningUserOrTimeIsRefused) {
-    for (const std::string type : {"user", "time"}) {
-        BundleSpec b = runc_default();
-        b.namespaces = {{"mount", ""}, {"ipc", ""}, {type, "/proc/1/ns/" + type}};
-        auto plan = plan_namespaces(b);
-        ASSERT_FALSE(plan.ok()) << type;
-        EXPECT_EQ(plan.error().kind, ErrorKind::Unsupported) << plan.error().message;
-        EXPECT_TRUE(plan.error().message.starts_with("linux.namespaces[2]")) << plan.error().message;
-        EXPECT_NE(plan.error().message.find("/proc/1/ns/"), std::string::npos) << plan.error().message;
-    }
+TEST(BundlePlanNamespaces, JoiningUserIsRefused) {
+    BundleSpec b = runc_default();
+    b.namespaces = {{"mount", ""}, {"ipc", ""}, {"user", "/proc/1/ns/user"}};
+    auto plan = plan_namespaces(b);
+    ASSERT_FALSE(plan.ok());
+    EXPECT_EQ(plan.error().kind, ErrorKind::Unsupported) << plan.error().message;
+    EXPECT_TRUE(plan.error().message.starts_with("linux.namespaces[2]")) << plan.error().message;
+    EXPECT_NE(plan.error().message.find("/proc/1/ns/user"), std::string::npos) << plan.error().message;
+}
+
+TEST(BundlePlanNamespaces, TimeIsJoinedByPathOrMade) {
+    BundleSpec b = runc_default();
+    b.namespaces = {{"mount", ""}, {"time", "/proc/9/ns/time"}};
+    auto plan = plan_namespaces(b);
+    ASSERT_TRUE(plan.ok()) << plan.error().message;
+    ASSERT_EQ(plan->join.size(), 1u);
+    EXPECT_EQ(plan->join[0].first, CLONE_NEWTIME);
+    EXPECT_EQ(plan->join[0].second, "/proc/9/ns/time");
+    EXPECT_FALSE(plan->create & CLONE_NEWTIME);
+    b.namespaces = {{"mount", ""}, {"time", ""}};
+    plan = plan_namespaces(b);
+    ASSERT_TRUE(plan.ok()) << plan.error().message;
+    EXPECT_TRUE(plan->create & CLONE_NEWTIME);
 }
 
 TEST(BundlePlanNamespaces, PidIsJoinedAtBirthAndMountFirst) {
