@@ -570,28 +570,51 @@ TEST_F(OciCli, JoinsANamespaceByPath) {
     EXPECT_EQ(run_oci({"delete", "-f", "c2"}).exit_code, 0);
 }
 
+// What a /proc/PID/ns/ link names ("" when it cannot be read).
+std::string ns_link(const std::string& path) {
+    char buf[64] = {};
+    return ::readlink(path.c_str(), buf, sizeof buf - 1) > 0 ? std::string(buf) : std::string();
+}
+
+// `unshare OPTIONS sleep 1000` in a process group of its own, holding the namespaces it made
+// until the test ends (then the whole group is killed and reaped).
+class NamespaceHolder {
+public:
+    explicit NamespaceHolder(std::vector<std::string> options) {
+        std::vector<std::string> argv{"unshare"};
+        argv.insert(argv.end(), options.begin(), options.end());
+        argv.insert(argv.end(), {"sleep", "1000"});
+        std::vector<char*> cargv;
+        for (auto& a : argv) cargv.push_back(a.data());
+        cargv.push_back(nullptr);
+        pid_ = ::fork();
+        if (pid_ == 0) {
+            ::setpgid(0, 0);
+            ::execvp("unshare", cargv.data());
+            ::_exit(127);
+        }
+    }
+    NamespaceHolder(const NamespaceHolder&) = delete;
+    NamespaceHolder& operator=(const NamespaceHolder&) = delete;
+    ~NamespaceHolder() {
+        if (pid_ <= 0) return;
+        ::kill(-pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+    }
+    pid_t pid() const { return pid_; }
+    std::string ns_dir() const { return "/proc/" + std::to_string(pid_) + "/ns/"; }
+
+private:
+    pid_t pid_ = -1;
+};
+
 // As the OCI validation suite does it: namespaces made by `unshare --fork`, joined by path;
 // a pid namespace through the parent's pid_for_children.
 TEST_F(OciCli, JoinsPidAndMountNamespacesByPath) {
-    pid_t holder = ::fork();
-    ASSERT_GE(holder, 0);
-    if (holder == 0) {
-        ::setpgid(0, 0);
-        ::execlp("unshare", "unshare", "--pid", "--mount", "--fork", "sleep", "1000", static_cast<char*>(nullptr));
-        ::_exit(127);
-    }
-    struct Reap {
-        pid_t pid;
-        ~Reap() {
-            ::kill(-pid, SIGKILL);
-            ::waitpid(pid, nullptr, 0);
-        }
-    } reap_holder{holder};
-    auto link = [](const std::string& path) {
-        char buf[64] = {};
-        return ::readlink(path.c_str(), buf, sizeof buf - 1) > 0 ? std::string(buf) : std::string();
-    };
-    const std::string h = "/proc/" + std::to_string(holder) + "/ns/";
+    const NamespaceHolder holder({"--pid", "--mount", "--fork"});
+    ASSERT_GT(holder.pid(), 0);
+    const auto link = ns_link;
+    const std::string h = holder.ns_dir();
     // unshare has made both once its mount namespace and its child's pid namespace differ from ours.
     for (int i = 0; i < 300 && (link(h + "mnt") == link("/proc/self/ns/mnt") ||
                                 link(h + "pid_for_children") == link("/proc/self/ns/pid"));
@@ -624,25 +647,10 @@ TEST_F(OciCli, JoinsPidAndMountNamespacesByPath) {
 
 // A time namespace made by `unshare --time` with its boot clock a million seconds ahead.
 TEST_F(OciCli, JoinsATimeNamespaceByPath) {
-    pid_t holder = ::fork();
-    ASSERT_GE(holder, 0);
-    if (holder == 0) {
-        ::setpgid(0, 0);
-        ::execlp("unshare", "unshare", "--time", "--boottime", "1000000", "sleep", "1000", static_cast<char*>(nullptr));
-        ::_exit(127);
-    }
-    struct Reap {
-        pid_t pid;
-        ~Reap() {
-            ::kill(-pid, SIGKILL);
-            ::waitpid(pid, nullptr, 0);
-        }
-    } reap_holder{holder};
-    auto link = [](const std::string& path) {
-        char buf[64] = {};
-        return ::readlink(path.c_str(), buf, sizeof buf - 1) > 0 ? std::string(buf) : std::string();
-    };
-    const std::string path = "/proc/" + std::to_string(holder) + "/ns/time";
+    const NamespaceHolder holder({"--time", "--boottime", "1000000"});
+    ASSERT_GT(holder.pid(), 0);
+    const auto link = ns_link;
+    const std::string path = holder.ns_dir() + "time";
     // The holder is in its namespace once it has exec'd sleep.
     for (int i = 0; i < 300 && link(path) == link("/proc/self/ns/time"); ++i) ::usleep(10000);
     const std::string want = link(path);
