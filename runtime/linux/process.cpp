@@ -92,6 +92,31 @@ std::optional<ProcStat> parse_proc_stat(std::string_view text) {
     return st;
 }
 
+std::optional<uint64_t> parse_signal_mask(std::string_view status, std::string_view field) {
+    size_t at = 0;
+    for (;;) {
+        at = status.find(field, at);
+        if (at == std::string_view::npos) return std::nullopt;
+        if ((at == 0 || status[at - 1] == '\n') && status.substr(at + field.size()).starts_with(":")) break;
+        at += field.size();
+    }
+    size_t pos = at + field.size() + 1;
+    while (pos < status.size() && (status[pos] == ' ' || status[pos] == '\t')) ++pos;
+    uint64_t mask = 0;
+    auto [p, ec] = std::from_chars(status.data() + pos, status.data() + status.size(), mask, 16);
+    if (ec != std::errc() || (p != status.data() + status.size() && *p != '\n')) return std::nullopt;
+    return mask;
+}
+
+uint64_t non_default_signals() {
+    auto text = read_file("/proc/self/status");
+    if (!text) return ~0ULL;
+    auto ignored = parse_signal_mask(*text, "SigIgn");
+    auto caught = parse_signal_mask(*text, "SigCgt");
+    if (!ignored || !caught) return ~0ULL;
+    return *ignored | *caught;
+}
+
 std::optional<ProcStat> proc_stat(pid_t pid) {
     auto text = read_file("/proc/" + std::to_string(pid) + "/stat");
     if (!text) return std::nullopt;

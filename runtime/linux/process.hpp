@@ -47,6 +47,13 @@ std::optional<ProcStat> parse_proc_stat(std::string_view text);
 // The process's, or nullopt if it is gone.
 std::optional<ProcStat> proc_stat(pid_t pid);
 
+// Pure: a signal mask line of /proc/PID/status ("SigIgn:\t0000000000000004": bit N-1 is
+// signal N), or nullopt when the field is missing or not hex.
+std::optional<uint64_t> parse_signal_mask(std::string_view status, std::string_view field);
+// The signals whose disposition is not SIG_DFL (ignored or caught), from /proc/self/status;
+// every signal when it cannot be read.
+uint64_t non_default_signals();
+
 // Start time of a live process (field 22 of /proc/PID/stat, clock ticks since boot), or nullopt
 // if it is gone: with the pid, it names a process across pid reuse.
 std::optional<uint64_t> process_start_time(pid_t pid);

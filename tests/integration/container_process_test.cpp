@@ -51,6 +51,24 @@ TEST_F(ContainerProcesses, SignalsToLxboxReachTheCommand) {
     }
 }
 
+// A caller that ignores signals (nohup, a shell's background job) does not pass that on.
+TEST_F(ContainerProcesses, TheCommandStartsWithEverySignalAtItsDefault) {
+    struct sigaction ign {}, old_int {}, old_usr1 {};
+    ign.sa_handler = SIG_IGN;
+    ::sigaction(SIGINT, &ign, &old_int);
+    ::sigaction(SIGUSR1, &ign, &old_usr1);
+    for (bool with_init : {true, false}) {
+        auto s = spec("sigs");
+        s.init = with_init;
+        // grep itself, not under sh: busybox's sh -c ignores SIGQUIT for what it runs.
+        EXPECT_EQ(run_in(s, {"grep", "-E", "^Sig(Ign|Blk):", "/proc/self/status"}).out,
+                  "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n")
+            << (with_init ? "with init" : "without init");
+    }
+    ::sigaction(SIGINT, &old_int, nullptr);
+    ::sigaction(SIGUSR1, &old_usr1, nullptr);
+}
+
 TEST_F(ContainerProcesses, InitReapsOrphanedZombies) {
     auto r = sh(spec("zombie"), "sh -c 'sleep 0.05 & exit 0'; sleep 0.3; ps -o stat,comm | grep -c '^Z' || true");
     EXPECT_EQ(r.out, "0\n");
