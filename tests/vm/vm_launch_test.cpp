@@ -337,14 +337,24 @@ TEST_F(VmLaunch, ExecAndASecondLaunchJoinARunningVmContainer) {
     EXPECT_NE(term.output().find("/dev/pts/"), std::string::npos) << term.output();
     EXPECT_EQ(term.wait(), 4);
     // The container's end ends what was exec'd into it; then exec says it is not running.
-    auto waiter = spawn_lxbox({"exec", "joinme", "--", "sleep", "600"}, *dir / "w.out", *dir / "w.err");
-    ASSERT_TRUE(wait_status([](const nlohmann::json& s) { return s.value("sessions", 0) == 2; }));
+    auto waiter = spawn_lxbox({"exec", "joinme", "--", "sh", "-c", "echo > /tmp/exec-up; exec sleep 600"},
+                              *dir / "w.out", *dir / "w.err");
+    // Stopped only once the exec'd command runs: a container that stops while an exec is still
+    // joining it fails that exec (125), which is not what this checks.
+    for (int i = 0; i < 600; ++i) {
+        r = run_lxbox(root(), {"exec", "joinme", "--", "test", "-e", "/tmp/exec-up"});
+        if (r.exit_code == 0) break;
+        std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_EQ(r.exit_code, 0) << r.err;
     r = run_lxbox(root(), {"stop", "joinme", "-t", "20"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     kid.wait();
     EXPECT_EQ(kid.exit_code(), 143);
     waiter.wait();
-    EXPECT_EQ(waiter.exit_code(), 137);  // its sleep was killed with the container's pid namespace
+    // Its sleep was killed with the container's pid namespace.
+    auto waiter_err = read_file(*dir / "w.err");
+    EXPECT_EQ(waiter.exit_code(), 137) << (waiter_err ? *waiter_err : "");
     r = run_lxbox(root(), {"exec", "joinme", "--", "true"});
     EXPECT_EQ(r.exit_code, 125);
     EXPECT_EQ(r.err, "lxbox: container 'joinme' is not running\n");
