@@ -7,9 +7,10 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
 
 #include "runtime/base/log.hpp"
+#include "runtime/base/unique_fd.hpp"
+#include "runtime/linux/process.hpp"
 #include "runtime/linux/syscalls.hpp"
 
 namespace lxbox::archive {
@@ -37,12 +38,9 @@ Error resolve_error(int err, const std::string& entry, const std::string& dir) {
 // The umask, read without changing it (umask(2) would, process-wide, racing other threads);
 // unknown reads as 0777, which makes every file get its explicit chmod.
 mode_t current_umask() {
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    while (std::getline(status, line)) {
-        if (line.rfind("Umask:", 0) == 0) return static_cast<mode_t>(std::strtoul(line.c_str() + 6, nullptr, 8));
-    }
-    return 0777;
+    auto status = read_file("/proc/self/status");
+    auto umask = status ? linux_fx::parse_status_number(*status, "Umask", 8) : std::nullopt;
+    return umask ? static_cast<mode_t>(*umask) : 0777;
 }
 
 }  // namespace

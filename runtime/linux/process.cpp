@@ -92,7 +92,7 @@ std::optional<ProcStat> parse_proc_stat(std::string_view text) {
     return st;
 }
 
-std::optional<uint64_t> parse_signal_mask(std::string_view status, std::string_view field) {
+std::optional<uint64_t> parse_status_number(std::string_view status, std::string_view field, int base) {
     size_t at = 0;
     for (;;) {
         at = status.find(field, at);
@@ -102,17 +102,17 @@ std::optional<uint64_t> parse_signal_mask(std::string_view status, std::string_v
     }
     size_t pos = at + field.size() + 1;
     while (pos < status.size() && (status[pos] == ' ' || status[pos] == '\t')) ++pos;
-    uint64_t mask = 0;
-    auto [p, ec] = std::from_chars(status.data() + pos, status.data() + status.size(), mask, 16);
+    uint64_t value = 0;
+    auto [p, ec] = std::from_chars(status.data() + pos, status.data() + status.size(), value, base);
     if (ec != std::errc() || (p != status.data() + status.size() && *p != '\n')) return std::nullopt;
-    return mask;
+    return value;
 }
 
 uint64_t non_default_signals() {
     auto text = read_file("/proc/self/status");
     if (!text) return ~0ULL;
-    auto ignored = parse_signal_mask(*text, "SigIgn");
-    auto caught = parse_signal_mask(*text, "SigCgt");
+    auto ignored = parse_status_number(*text, "SigIgn", 16);
+    auto caught = parse_status_number(*text, "SigCgt", 16);
     if (!ignored || !caught) return ~0ULL;
     return *ignored | *caught;
 }

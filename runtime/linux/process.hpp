@@ -47,9 +47,10 @@ std::optional<ProcStat> parse_proc_stat(std::string_view text);
 // The process's, or nullopt if it is gone.
 std::optional<ProcStat> proc_stat(pid_t pid);
 
-// Pure: a signal mask line of /proc/PID/status ("SigIgn:\t0000000000000004": bit N-1 is
-// signal N), or nullopt when the field is missing or not hex.
-std::optional<uint64_t> parse_signal_mask(std::string_view status, std::string_view field);
+// Pure: the number of a field of /proc/PID/status in `base` (16 for the signal masks, where
+// bit N-1 is signal N: "SigIgn:\t0000000000000004"; 8 for "Umask:\t0022"), or nullopt when the
+// field is missing or not such a number.
+std::optional<uint64_t> parse_status_number(std::string_view status, std::string_view field, int base);
 // The signals whose disposition is not SIG_DFL (ignored or caught), from /proc/self/status;
 // every signal when it cannot be read.
 uint64_t non_default_signals();

@@ -613,16 +613,15 @@ private:
 TEST_F(OciCli, JoinsPidAndMountNamespacesByPath) {
     const NamespaceHolder holder({"--pid", "--mount", "--fork"});
     ASSERT_GT(holder.pid(), 0);
-    const auto link = ns_link;
     const std::string h = holder.ns_dir();
     // unshare has made both once its mount namespace and its child's pid namespace differ from ours.
-    for (int i = 0; i < 300 && (link(h + "mnt") == link("/proc/self/ns/mnt") ||
-                                link(h + "pid_for_children") == link("/proc/self/ns/pid"));
+    for (int i = 0; i < 300 && (ns_link(h + "mnt") == ns_link("/proc/self/ns/mnt") ||
+                                ns_link(h + "pid_for_children") == ns_link("/proc/self/ns/pid"));
          ++i)
         ::usleep(10000);
-    const std::string want_pid = link(h + "pid_for_children"), want_mnt = link(h + "mnt");
-    ASSERT_NE(want_pid, link("/proc/self/ns/pid"));
-    ASSERT_NE(want_mnt, link("/proc/self/ns/mnt"));
+    const std::string want_pid = ns_link(h + "pid_for_children"), want_mnt = ns_link(h + "mnt");
+    ASSERT_NE(want_pid, ns_link("/proc/self/ns/pid"));
+    ASSERT_NE(want_mnt, ns_link("/proc/self/ns/mnt"));
 
     json config = default_config({"sleep", "60"});
     auto& ns = config["linux"]["namespaces"];
@@ -634,8 +633,8 @@ TEST_F(OciCli, JoinsPidAndMountNamespacesByPath) {
     auto r = run_detached({"create", "-b", bundle, "c1"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const std::string c = "/proc/" + std::to_string(state_of("c1")["pid"].get<pid_t>()) + "/ns/";
-    EXPECT_EQ(link(c + "pid"), want_pid);
-    EXPECT_EQ(link(c + "mnt"), want_mnt);
+    EXPECT_EQ(ns_link(c + "pid"), want_pid);
+    EXPECT_EQ(ns_link(c + "mnt"), want_mnt);
     // Once started, exec enters the same ones.
     ASSERT_EQ(run_oci({"start", "c1"}).exit_code, 0);
     auto ex = run_oci({"exec", "c1", "--", "sh", "-c", "readlink /proc/self/ns/pid; readlink /proc/self/ns/mnt"});
@@ -649,12 +648,11 @@ TEST_F(OciCli, JoinsPidAndMountNamespacesByPath) {
 TEST_F(OciCli, JoinsATimeNamespaceByPath) {
     const NamespaceHolder holder({"--time", "--boottime", "1000000"});
     ASSERT_GT(holder.pid(), 0);
-    const auto link = ns_link;
     const std::string path = holder.ns_dir() + "time";
     // The holder is in its namespace once it has exec'd sleep.
-    for (int i = 0; i < 300 && link(path) == link("/proc/self/ns/time"); ++i) ::usleep(10000);
-    const std::string want = link(path);
-    ASSERT_NE(want, link("/proc/self/ns/time"));
+    for (int i = 0; i < 300 && ns_link(path) == ns_link("/proc/self/ns/time"); ++i) ::usleep(10000);
+    const std::string want = ns_link(path);
+    ASSERT_NE(want, ns_link("/proc/self/ns/time"));
     json config = default_config({});
     config["linux"]["namespaces"].push_back({{"type", "time"}, {"path", path}});
     const std::string out = output("readlink /proc/self/ns/time; cut -d. -f1 /proc/uptime", config);

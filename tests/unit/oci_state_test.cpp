@@ -32,16 +32,17 @@ TEST(OciState, ProcStatFieldsEvenWithSpacesAndParensInTheName) {
     EXPECT_FALSE(linux_fx::parse_proc_stat("4242 (x) S 1 2"));
 }
 
-TEST(ProcStatus, SignalMasksAreReadByFieldName) {
-    const std::string status = "Name:\tsh\nSigQ:\t0/63389\nSigPnd:\t0000000000000000\n"
+TEST(ProcStatus, NumbersAreReadByFieldName) {
+    const std::string status = "Name:\tsh\nUmask:\t0022\nSigQ:\t0/63389\nSigPnd:\t0000000000000000\n"
                                "SigBlk:\t0000000000010000\nSigIgn:\t0000000000380004\nSigCgt:\t000000004b813efb\n";
-    EXPECT_EQ(linux_fx::parse_signal_mask(status, "SigIgn"), 0x380004u);
-    EXPECT_EQ(linux_fx::parse_signal_mask(status, "SigCgt"), 0x4b813efbu);
-    EXPECT_EQ(linux_fx::parse_signal_mask(status, "SigBlk"), 0x10000u);
-    EXPECT_FALSE(linux_fx::parse_signal_mask(status, "ShdPnd"));
-    EXPECT_FALSE(linux_fx::parse_signal_mask("SigIgn:\tzz\n", "SigIgn"));
+    EXPECT_EQ(linux_fx::parse_status_number(status, "SigIgn", 16), 0x380004u);
+    EXPECT_EQ(linux_fx::parse_status_number(status, "SigCgt", 16), 0x4b813efbu);
+    EXPECT_EQ(linux_fx::parse_status_number(status, "SigBlk", 16), 0x10000u);
+    EXPECT_EQ(linux_fx::parse_status_number(status, "Umask", 8), 022u);
+    EXPECT_FALSE(linux_fx::parse_status_number(status, "ShdPnd", 16));
+    EXPECT_FALSE(linux_fx::parse_status_number("SigIgn:\tzz\n", "SigIgn", 16));
     // A field name inside another line's text is not the field.
-    EXPECT_FALSE(linux_fx::parse_signal_mask("Name:\tSigIgn: 1\n", "SigIgn"));
+    EXPECT_FALSE(linux_fx::parse_status_number("Name:\tSigIgn: 1\n", "SigIgn", 16));
 }
 
 TEST(OciState, StatusFollowsTheProcessAndTheFifo) {

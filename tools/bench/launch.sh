@@ -83,13 +83,14 @@ if command -v crun >/dev/null &&
     crun_runs=yes
 fi
 
-ratios() {  # hyperfine JSON -> the ratios the issue names
-    jq -r '.results | map({(.command): .mean}) | add |
-        "ratios: lxbox --rm / bwrap = \(."lxbox --rm" / .bwrap * 100 | round / 100)" +
-        ", runc / lxbox --rm = \(."runc run" / ."lxbox --rm" * 10 | round / 10)" +
-        ", runc run / lxbox oci run = \(."runc run" / ."lxbox oci run" * 10 | round / 10)" +
-        (if ."runc run, seccomp" then ", with seccomp = \(."runc run, seccomp" / ."lxbox oci run, seccomp" * 10 | round / 10)" else "" end) +
-        (if ."crun run" then ", crun / lxbox --rm = \(."crun run" / ."lxbox --rm" * 100 | round / 100)" else "" end)' "$1"
+# The ratios the issue names, as a jq filter over {command: mean} (the commands timed are named).
+ratio_text='"ratios: lxbox --rm / bwrap = \(."lxbox --rm" / .bwrap * 100 | round / 100)" +
+    ", runc / lxbox --rm = \(."runc run" / ."lxbox --rm" * 10 | round / 10)" +
+    ", runc run / lxbox oci run = \(."runc run" / ."lxbox oci run" * 10 | round / 10)" +
+    (if ."runc run, seccomp" then ", with seccomp = \(."runc run, seccomp" / ."lxbox oci run, seccomp" * 10 | round / 10)" else "" end) +
+    (if ."crun run" then ", crun / lxbox --rm = \(."crun run" / ."lxbox --rm" * 100 | round / 100)" else "" end)'
+ratios() {  # hyperfine JSON -> the ratios
+    jq -r ".results | map({(.command): .mean}) | add | $ratio_text" "$1"
 }
 
 for d in busybox debian; do
@@ -122,9 +123,7 @@ python3 "$src/tools/bench/interleave.py" --json "$work/interleaved.json" "$((run
     "lxbox --rm" "$lxbox launch busybox --rm -T -- /bin/true" \
     "runc run" "runc --root $work/runc run -b $work/bundle-busybox bench-busybox" \
     "lxbox oci run" "$lxbox oci --root $work/oci run -b $work/bundle-busybox bench-busybox"
-jq -r '"ratios: lxbox --rm / bwrap = \(."lxbox --rm" / .bwrap * 100 | round / 100)" +
-    ", runc / lxbox --rm = \(."runc run" / ."lxbox --rm" * 10 | round / 10)" +
-    ", runc run / lxbox oci run = \(."runc run" / ."lxbox oci run" * 10 | round / 10)"' "$work/interleaved.json"
+jq -r "$ratio_text" "$work/interleaved.json"
 
 if [ "$crun_runs" = no ] && command -v crun >/dev/null; then
     # As in ../shared/research/measurements.md: crun starts here only with the cgroup v2 mount
