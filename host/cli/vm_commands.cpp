@@ -98,7 +98,7 @@ Result<int> cmd_vm_serve(const GlobalOptions& global, int ready_fd) {
     opts.vm.cpus = config->vm.cpus;
     opts.idle_timeout = config->vm.idle_timeout;
     opts.containers_disk_bytes = config->vm.disk_bytes;
-    opts.facts = vm::detect_vm_host_facts();
+    opts.facts = vm::detect_vm_host_facts(opts.vm_dir);
     // Notices reach the user who is waiting for the boot; later ones go to the log.
     opts.notice = [&](const std::string& line) {
         if (!announced) say("notice " + line);

@@ -60,14 +60,37 @@ std::string host_kernel_release() {
     return u.release;
 }
 
-VmHostFacts detect_vm_host_facts() {
+std::optional<uint64_t> remembered_tsc_khz(const std::string& text, const std::string& boot_id) {
+    auto j = nlohmann::json::parse(text, nullptr, false);
+    if (!j.is_object() || boot_id.empty()) return std::nullopt;
+    const auto id = j.find("boot_id");
+    const auto khz = j.find("tsc_khz");
+    if (id == j.end() || !id->is_string() || *id != boot_id) return std::nullopt;
+    if (khz == j.end() || !khz->is_number_unsigned() || khz->get<uint64_t>() == 0) return std::nullopt;
+    return khz->get<uint64_t>();
+}
+
+uint64_t tsc_khz_of_this_boot(const std::string& path) {
+    auto boot = read_file("/proc/sys/kernel/random/boot_id");
+    const std::string boot_id = boot ? boot->substr(0, boot->find('\n')) : "";
+    if (auto text = read_file(path))
+        if (auto khz = remembered_tsc_khz(*text, boot_id)) return *khz;
+    const uint64_t khz = measure_tsc_khz();
+    // A cache: failing to keep it costs the next cold start the measurement again.
+    if (khz != 0 && !boot_id.empty())
+        (void)write_file_atomic(path, nlohmann::json{{"boot_id", boot_id}, {"tsc_khz", khz}}.dump() + "\n");
+    return khz;
+}
+
+VmHostFacts detect_vm_host_facts(const std::string& vm_dir) {
     VmHostFacts facts;
     facts.os = HostOs::Linux;
     utsname u{};
     ::uname(&u);
     facts.arch = std::string(u.machine) == "aarch64" ? Arch::Aarch64 : Arch::X86_64;
     facts.kvm_usable = kvm_device_usable();
-    facts.tsc_khz = facts.arch == Arch::X86_64 ? measure_tsc_khz() : 0;
+    if (facts.arch == Arch::X86_64)
+        facts.tsc_khz = vm_dir.empty() ? measure_tsc_khz() : tsc_khz_of_this_boot(vm_dir + "/tsc.json");
     return facts;
 }
 

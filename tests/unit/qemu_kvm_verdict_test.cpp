@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "host/vm/host_facts.hpp"
+#include "runtime/base/unique_fd.hpp"
 #include "tests/common/test_support.hpp"
 
 namespace lxbox::vm {
@@ -35,6 +36,37 @@ TEST(QemuKvmVerdict, TscRateIsPlausibleOnX86) {
     uint64_t khz = measure_tsc_khz();
     EXPECT_GT(khz, 500000u);
     EXPECT_LT(khz, 10000000u);
+#else
+    LXBOX_SKIP("the TSC is x86 only");
+#endif
+}
+
+TEST(QemuKvmVerdict, ATscRateIsRememberedForTheHostBootThatMeasuredIt) {
+    const std::string boot = "6f1c2a52-7d1e-4d0f-9d3a-0b7f1f1c9e01";
+    EXPECT_EQ(remembered_tsc_khz(R"({"boot_id":")" + boot + R"(","tsc_khz":2096000})", boot), 2096000u);
+    EXPECT_FALSE(remembered_tsc_khz(R"({"boot_id":"another","tsc_khz":2096000})", boot)) << "after a reboot";
+    EXPECT_FALSE(remembered_tsc_khz(R"({"boot_id":")" + boot + R"(","tsc_khz":0})", boot));
+    EXPECT_FALSE(remembered_tsc_khz(R"({"boot_id":")" + boot + R"(","tsc_khz":"fast"})", boot));
+    EXPECT_FALSE(remembered_tsc_khz(R"({"boot_id":")" + boot + R"(")", boot)) << "torn";
+    EXPECT_FALSE(remembered_tsc_khz(R"({"boot_id":"","tsc_khz":2096000})", "")) << "no boot id: never trusted";
+}
+
+TEST(QemuKvmVerdict, TheTscRateIsMeasuredOncePerHostBoot) {
+#if defined(__x86_64__)
+    test::ScratchDir dir;
+    const std::string path = dir / "tsc.json";
+    const uint64_t khz = tsc_khz_of_this_boot(path);
+    ASSERT_GT(khz, 500000u);
+    // What it wrote is what the next call returns, without measuring: a planted rate proves it.
+    auto boot = read_file("/proc/sys/kernel/random/boot_id");
+    ASSERT_TRUE(boot.ok());
+    std::ofstream(path) << R"({"boot_id":")" << boot->substr(0, boot->find('\n')) << R"(","tsc_khz":1234000})";
+    EXPECT_EQ(tsc_khz_of_this_boot(path), 1234000u);
+    std::ofstream(path) << R"({"boot_id":"another boot","tsc_khz":1234000})";
+    EXPECT_GT(tsc_khz_of_this_boot(path), 500000u) << "another boot's rate is measured again";
+    auto kept = read_file(path);
+    ASSERT_TRUE(kept.ok());
+    EXPECT_TRUE(remembered_tsc_khz(*kept, boot->substr(0, boot->find('\n')))) << *kept;
 #else
     LXBOX_SKIP("the TSC is x86 only");
 #endif
