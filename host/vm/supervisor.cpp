@@ -168,6 +168,9 @@ private:
     void heartbeat();
     // Distro disks the running VM does not have, added on its virtio-scsi controller.
     Status hotplug(const std::vector<AttachDisk>& disks);
+    // QEMU's QMP, connected on first use (-p, a hot-plugged disk): its handshake waits for
+    // QEMU's main loop, ~45 ms while a guest boots under TCG, which no plain launch needs.
+    Result<Qmp*> qmp();
     // -p: hostfwd rules on QEMU's user network, kept while their session lives.
     Status publish(ClientSession s, const std::vector<PortForward>& ports);
     void unpublish(ClientSession s);
@@ -231,9 +234,7 @@ Status Supervisor::boot(const std::vector<AttachDisk>& disks) {
     ::fcntl(agent_.fd.get(), F_SETFL, ::fcntl(agent_.fd.get(), F_GETFL) | O_NONBLOCK);
     last_pong_ = clock_synced_ = Clock::now();
     heartbeat_nonce_.reset();
-    auto qmp = Qmp::connect(paths_.qmp, Millis(5000));
-    if (qmp) qmp_.emplace(std::move(*qmp));
-    else spdlog::warn("no QMP, so no published ports: {}", qmp.error().message);
+    qmp_.reset();
     published_.clear();
     started_ = store::now_rfc3339();
     spdlog::info("VM up under {} in {} ms with {} distro disk(s)", to_string(vm_->accel()), vm_->boot_time().count(),
@@ -263,8 +264,8 @@ void Supervisor::stop_vm(const std::string& why, bool graceful) {
 
 Status Supervisor::publish(ClientSession s, const std::vector<PortForward>& ports) {
     for (const auto& p : ports) {
-        if (!qmp_) return Error(ErrorKind::Unsupported, "publish " + hostfwd_key(p) + ": the VM has no QMP connection");
-        auto out = qmp_->hmp(std::string("hostfwd_add ") + kNetdevId + " " + hostfwd_rule(p));
+        Qmp* q = LXBOX_TRY(qmp().context("publish " + hostfwd_key(p)));
+        auto out = q->hmp(std::string("hostfwd_add ") + kNetdevId + " " + hostfwd_rule(p));
         // HMP answers success with nothing and failure with a line of text.
         if (!out || !out->empty()) {
             std::string why = out ? *out : out.error().message;
@@ -276,11 +277,20 @@ Status Supervisor::publish(ClientSession s, const std::vector<PortForward>& port
     return {};
 }
 
+Result<Qmp*> Supervisor::qmp() {
+    if (qmp_) return &*qmp_;
+    if (!vm_) return Error(ErrorKind::Unsupported, "the VM is not running");
+    auto connected = Qmp::connect(paths_.qmp, Millis(5000));
+    if (!connected) return Error(ErrorKind::Unsupported, "no QMP connection to the VM: " + connected.error().message);
+    qmp_.emplace(std::move(*connected));
+    return &*qmp_;
+}
+
 Status Supervisor::hotplug(const std::vector<AttachDisk>& disks) {
-    if (!qmp_) return Error(ErrorKind::Unsupported, "the VM has no QMP connection");
+    Qmp* q = LXBOX_TRY(qmp().context("hot-plug a disk"));
     for (const auto& d : disks) {
         for (const auto& [command, arguments] : hotplug_disk_commands({d.path, d.readonly, d.serial}))
-            LXBOX_TRY(qmp_->execute(command, arguments).context(command + " " + d.serial));
+            LXBOX_TRY(q->execute(command, arguments).context(command + " " + d.serial));
         disks_.push_back(d);
         spdlog::info("hot-plugged the disk {} ({})", d.serial, d.path);
     }
