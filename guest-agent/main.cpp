@@ -1,17 +1,20 @@
-// lxbox-agent: PID 1 of the utility VM (see DESIGN.md). Mounts the early filesystems, loads
-// the channel modules, finds the virtio-serial port org.lxbox.agent.0 by name, and serves the
-// channel protocol on it forever; loads the remaining modules in the background.
+// lxbox-agent: PID 1 of the utility VM (see DESIGN.md). Starts loading the kernel modules,
+// mounts the early filesystems, finds the virtio-serial port org.lxbox.agent.0 by name (once
+// its modules are in), and serves the channel protocol on it forever.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <functional>
 #include <future>
 #include <thread>
 
+#include "guest-agent/modules.hpp"
 #include "guest-agent/pid1.hpp"
 #include "guest-agent/server.hpp"
 #include "runtime/base/unique_fd.hpp"
@@ -35,11 +38,20 @@ UniqueFd block_signals() {
     return UniqueFd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
 }
 
-void load_phase(const std::vector<ModuleToLoad>& all, bool boot) {
-    std::vector<ModuleToLoad> phase;
-    for (const auto& m : all)
-        if (m.boot == boot && !m.hotplug) phase.push_back(m);
-    if (auto loaded = load_modules(phase); !loaded) log_line(loaded.error().message);
+// The image's modules with their sizes, read through the module directory's fd.
+std::vector<ModuleToLoad> read_modules(int dir) {
+    auto fd = openat_fd(dir, "load-order", O_RDONLY | O_CLOEXEC);
+    auto text = fd ? read_all(fd->get()) : Result<std::string>(fd.error());
+    if (!text) {
+        log_line(text.error().context("read the modules' load order").message);
+        return {};
+    }
+    auto modules = parse_load_order(*text, "");
+    for (auto& m : modules) {
+        struct stat st {};
+        if (::fstatat(dir, m.file.c_str(), &st, 0) == 0) m.size = uint64_t(st.st_size);
+    }
+    return modules;
 }
 
 UniqueFd open_port() {
@@ -61,35 +73,55 @@ UniqueFd open_port() {
 
 int main() {
     UniqueFd signals = block_signals();
+    // Opened before the root leaves the initramfs, whose files are then out of reach by path.
+    UniqueFd module_dir(::open(kModuleDir, O_PATH | O_DIRECTORY | O_CLOEXEC));
+    UniqueFd image_cache(::open(kImageCacheDir, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    const int dir = module_dir.get();
+    // Every module but the SCSI stack loads from now on, on every vCPU, beside the rest of
+    // the boot: the channel's first, then what containers need (ext4's chain, the heaviest,
+    // first of those), then 9p.
+    ModuleLoader loader(dir >= 0 ? read_modules(dir) : std::vector<ModuleToLoad>{},
+                        std::clamp(std::thread::hardware_concurrency(), 2u, 4u),
+                        [dir](const ModuleToLoad& m) { return load_module_file(dir, m.file); });
+    loader.request(ModulePhase::Share);
     if (::getpid() == 1) {
         if (auto left = leave_initramfs(); !left) log_line(left.error().message);
         if (auto mounted = mount_early_filesystems(); !mounted) log_line(mounted.error().message);
     }
-    std::vector<ModuleToLoad> modules;
-    if (auto order = read_file(std::string(kModuleDir) + "/load-order"))
-        modules = parse_load_order(*order, kModuleDir);
-    load_phase(modules, true);
-    // Disk and overlay modules are not needed for the hello: load them meanwhile. The first
-    // container waits for them.
     // The network comes up with its module: a container may use it from its first command.
-    std::shared_future<void> later = std::async(std::launch::async, [modules] {
-                                         load_phase(modules, false);
+    std::shared_future<void> ready = std::async(std::launch::async, [&loader] {
+                                         if (auto loaded = loader.wait(ModulePhase::Later); !loaded)
+                                             log_line(loaded.error().message);
                                          if (auto up = bring_up_network(); !up) log_line(up.error().message);
                                      }).share();
-    // The default seccomp filter compiled into the runtime's cache meanwhile (~45 ms under TCG):
-    // the first container finds it there. Not waited for: a container that comes first
-    // compiles its own.
+    // The default seccomp filter: compiled by the host into the image, else compiled into the
+    // runtime's cache meanwhile (~45 ms under TCG): the first container finds it there. Not
+    // waited for: a container that comes first compiles its own.
+    if (image_cache)
+        if (auto installed = install_image_cache(image_cache.get(), kGuestCacheDir); !installed) log_line(installed.error().message);
     std::thread([] {
         if (auto warm = runtime::Container::warm_cache({}, kGuestCacheDir); !warm)
             log_line(warm.error().context("compile the default seccomp filter").message);
     }).detach();
-    const std::function<void()> wait_ready = [later] { later.wait(); };
+    // A container waits for what its mounts need: 9p for a share; the SCSI stack for a disk
+    // that is not there (hot-plugged: most VMs never load it).
+    const PrepareMounts prepare = [&loader, ready](const std::vector<proto::GuestMount>& mounts) {
+        ready.wait();
+        bool share = false, hotplug = false;
+        for (const auto& m : mounts) {
+            share = share || m.fstype == "9p";
+            hotplug = hotplug || (!m.serial.empty() && find_disk(m.serial).empty());
+        }
+        if (!share && !hotplug) return;
+        if (auto loaded = loader.wait(hotplug ? ModulePhase::Hotplug : ModulePhase::Share); !loaded)
+            log_line(loaded.error().message);
+    };
     UniqueFd port = open_port();
     AgentSession session(LXBOX_VERSION);
     // PID 1 must never exit (the kernel panics): any failure restarts the serving loop.
     for (;;) {
         try {
-            auto served = serve_port(port.get(), signals.get(), session, wait_ready);
+            auto served = serve_port(port.get(), signals.get(), session, prepare);
             if (!served) log_line(served.error().message);
         } catch (const std::exception& e) {
             log_line(std::string("serving loop: ") + e.what());

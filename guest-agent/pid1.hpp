@@ -12,34 +12,12 @@
 
 namespace lxbox::agent {
 
-// Moves the root off the initial ramfs onto a tmpfs (what switch_root does): pivot_root, which
-// every container's start needs, refuses the initial ramfs as the root it replaces.
+// Moves the root off the initial ramfs onto an empty tmpfs (what switch_root does, without
+// copying anything over): pivot_root, which every container's start needs, refuses the
+// initial ramfs as the root it replaces.
 Status leave_initramfs();
 // proc, sysfs (+ cgroup2), devtmpfs (+ devpts, /dev/shm), tmpfs on /tmp and /run.
 Status mount_early_filesystems();
-
-struct ModuleToLoad {
-    std::string file;  // path in the initramfs
-    bool boot = false;  // needed before the port can appear
-    bool hotplug = false;  // loaded only when a hot-plugged disk is wanted (wait_for_disk)
-    std::vector<std::string> after;  // files of the modules it needs loaded first
-};
-
-// Where the image keeps its modules and their load order.
-inline constexpr const char* kModuleDir = "/lib/modules";
-
-// Pure: /lib/modules/load-order ("<file> boot|later|hotplug[ dep,...]" per line) → modules
-// under dir.
-std::vector<ModuleToLoad> parse_load_order(const std::string& text, const std::string& dir);
-
-// Loads modules on `workers` threads, each module once every module of `after` that is in the
-// list was tried (the list's order is a valid serial order). The disk, overlay, 9p and network
-// stacks share no module, so two vCPUs load them side by side: TCG runs a vCPU per host thread.
-// A module whose load failed still releases its dependents: their own loads report it. Errors
-// are collected into one message but do not stop the rest: a missing fs module must not cost
-// the channel. load is finit_module unless a test says otherwise; EEXIST is fine.
-Status load_modules(const std::vector<ModuleToLoad>& modules, unsigned workers = 2,
-                    const std::function<Status(const ModuleToLoad&)>& load = {});
 
 // The guest's side of QEMU's user-mode network (slirp): its fixed addresses, so no DHCP
 // client is needed. The host's loopback is the gateway's address seen from the guest.
@@ -51,6 +29,15 @@ inline constexpr const char* kGuestDns = "10.0.2.3";
 // The runtime's cache in the guest (ContainerSpec::cache_dir: what host/vm/vm_run.cpp puts in
 // a Run's spec), on the guest's tmpfs.
 inline constexpr const char* kGuestCacheDir = "/run/lxbox/cache";
+
+// Runtime cache entries the host compiled into the image (the default seccomp filter; host/vm
+// kGuestCacheInImage), copied into kGuestCacheDir at boot.
+inline constexpr const char* kImageCacheDir = "/lib/lxbox/cache";
+
+// Copies every file of the directory fd from (kImageCacheDir, opened before the root left the
+// initramfs) into the directory to (kGuestCacheDir), made if needed. A cache: an entry that
+// fails is compiled again by the first container that needs it.
+Status install_image_cache(int from, const std::string& to);
 
 // lo up, then the first other interface (waiting a moment for it to probe) up with the
 // addresses above and the default route through the gateway. NotFound when the VM has no NIC.
@@ -79,9 +66,9 @@ std::string find_disk(const std::string& serial);
 // bytes are not such a page.
 std::string vpd_serial(const std::string& page);
 
-// The disk with this serial, loading the hot-plug modules (virtio_scsi, sd_mod: the phase
-// "hotplug" of the load order) first when it is not there, and waiting for the SCSI scan to
-// bring it (up to timeout). NotFound when it did not come.
+// The disk with this serial, waiting for it to appear (up to timeout): a hot-plugged disk's
+// node comes with the SCSI scan, once the agent loaded the hot-plug modules
+// (ModulePhase::Hotplug). NotFound when it did not come.
 Result<std::string> wait_for_disk(const std::string& serial, std::chrono::milliseconds timeout);
 
 }  // namespace lxbox::agent

@@ -54,8 +54,8 @@ void apply_size(Process& p) {
 
 class Server {
 public:
-    Server(int port_fd, int signal_fd, AgentSession& session, const std::function<void()>& wait_ready)
-        : port_(port_fd), signals_(signal_fd), session_(session), wait_ready_(wait_ready) {}
+    Server(int port_fd, int signal_fd, AgentSession& session, const PrepareMounts& prepare)
+        : port_(port_fd), signals_(signal_fd), session_(session), prepare_(prepare) {}
     Status run();
 
 private:
@@ -76,7 +76,7 @@ private:
 
     int port_, signals_;
     AgentSession& session_;
-    const std::function<void()>& wait_ready_;
+    const PrepareMounts& prepare_;
     std::map<uint32_t, Process> processes_;
 };
 
@@ -98,7 +98,7 @@ Status Server::apply(SessionActions actions) {
 
 Status Server::start(StartRun& s) {
     // The disk and overlay modules load in the background from boot: a container needs them.
-    wait_ready_();
+    prepare_(s.run.mounts);
     auto runner = start_runner(s.run);
     if (!runner) return send(session_.on_failure(s.session, runner.error().message));
     processes_[s.session].runner = std::move(*runner);
@@ -118,7 +118,7 @@ Status Server::exec(StartExec& e) {
 }
 
 Status Server::remove(StartRemove& r) {
-    wait_ready_();
+    prepare_(r.remove.mounts);
     auto runner = start_remover(r.remove);
     if (!runner) return send(session_.on_failure(r.session, runner.error().message));
     runner->stdin_fd.reset();
@@ -290,8 +290,8 @@ Status Server::run() {
 
 }  // namespace
 
-Status serve_port(int port_fd, int signal_fd, AgentSession& session, const std::function<void()>& wait_ready) {
-    Server server(port_fd, signal_fd, session, wait_ready);
+Status serve_port(int port_fd, int signal_fd, AgentSession& session, const PrepareMounts& prepare) {
+    Server server(port_fd, signal_fd, session, prepare);
     return server.run();
 }
 

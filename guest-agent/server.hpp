@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <vector>
 
 #include "guest-agent/agent_session.hpp"
 #include "runtime/base/error.hpp"
@@ -11,9 +12,11 @@ namespace lxbox::agent {
 
 // Serves the port until an I/O error (returned) — the caller restarts it; never returns on
 // success. signal_fd delivers SIGCHLD (children are reaped here). Sessions that run a
-// container get a runner process each (guest-agent/runner.hpp); wait_ready blocks until the
-// modules a container needs (disk, overlay) are loaded.
-Status serve_port(int port_fd, int signal_fd, AgentSession& session, const std::function<void()>& wait_ready);
+// container get a runner process each (guest-agent/runner.hpp), forked once prepare returned:
+// it blocks until the modules those mounts need (disks, ext4, overlay; 9p for a share; the
+// SCSI stack for a hot-plugged disk) are loaded and the network is up.
+using PrepareMounts = std::function<void(const std::vector<proto::GuestMount>&)>;
+Status serve_port(int port_fd, int signal_fd, AgentSession& session, const PrepareMounts& prepare);
 
 // One line on the console (the VM's serial log): "lxbox-agent: <message>".
 void log_line(const std::string& message);

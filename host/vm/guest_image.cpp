@@ -22,7 +22,8 @@ namespace bp = boost::process;
 namespace fs = std::filesystem;
 
 // Bump when the image layout changes, so every cached image is rebuilt once.
-constexpr const char* kBuilderFormat = "lxbox-guest-image-2";  // 2: load-order has dependencies
+// 2: load-order has dependencies; 3: the share phase.
+constexpr const char* kBuilderFormat = "lxbox-guest-image-3";
 
 GuestRecipe default_recipe() {
     GuestRecipe r;
@@ -31,7 +32,9 @@ GuestRecipe default_recipe() {
     // crc32c_generic: ext4 needs a crc32c implementation and the guest has no modprobe to
     // load one on demand (ext4's softdep is not followed without it).
     // virtio_net: the guest's side of QEMU's user-mode network.
-    r.later_modules = {"virtio_blk", "9pnet_virtio", "9p", "overlay", "crc32c_generic", "ext4", "virtio_net"};
+    r.later_modules = {"virtio_blk", "overlay", "crc32c_generic", "ext4", "virtio_net"};
+    // Host directories given with -v: most containers have none.
+    r.share_modules = {"9pnet_virtio", "9p"};
     // Disks of distros imported while the VM runs come as SCSI disks (virtio-mmio has no
     // hotplug): the controller's driver and the disk driver.
     r.hotplug_modules = {"virtio_scsi", "sd_mod"};
@@ -90,6 +93,7 @@ std::string image_inputs_hash(const GuestRecipe& recipe, const std::string& kern
                           {"meta", recipe.kernel_meta_package},
                           {"boot", recipe.boot_modules},
                           {"later", recipe.later_modules},
+                          {"share", recipe.share_modules},
                           {"hotplug", recipe.hotplug_modules},
                           {"kernel_package", kernel_package},
                           // Debian never reuses a package file name for other contents.
@@ -98,12 +102,13 @@ std::string image_inputs_hash(const GuestRecipe& recipe, const std::string& kern
     return sha1_hex(inputs.dump());
 }
 
-std::string load_order_text(const std::vector<std::string>& names, size_t boot_count,
-                            const std::map<std::string, std::vector<std::string>>& depends, size_t later_end) {
+std::string load_order_text(const std::vector<std::string>& names, PhaseEnds ends,
+                            const std::map<std::string, std::vector<std::string>>& depends) {
     const std::set<std::string> in_image(names.begin(), names.end());
     std::string text;
     for (size_t i = 0; i < names.size(); ++i) {
-        text += names[i] + ".ko " + (i < boot_count ? "boot" : i < later_end ? "later" : "hotplug");
+        text += names[i] + ".ko " +
+                (i < ends.boot ? "boot" : i < ends.later ? "later" : i < ends.share ? "share" : "hotplug");
         std::string deps;
         if (auto it = depends.find(names[i]); it != depends.end())
             for (const auto& dep : it->second)

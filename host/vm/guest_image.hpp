@@ -22,8 +22,10 @@ struct GuestRecipe {
     std::string kernel_meta_package = "linux-image-amd64";
     // Loaded before the agent opens its port: the channel needs them.
     std::vector<std::string> boot_modules;
-    // Loaded after the hello, in the background: shares, disks, overlay for containers.
+    // Loaded from boot on, beside the channel's: disks, overlay and the network for containers.
     std::vector<std::string> later_modules;
+    // Loaded after those: 9p for host directories (-v), which only a share's container waits for.
+    std::vector<std::string> share_modules;
     // Loaded when a disk was hot-plugged (the SCSI stack): most VMs never need them.
     std::vector<std::string> hotplug_modules;
 };
@@ -82,13 +84,22 @@ std::string sha1_hex(const std::string& data);
 // inode), as make and ccache trust: the agent's sha1 is computed again only when it changed.
 std::string file_stamp(uint64_t size, int64_t mtime_ns, uint64_t dev, uint64_t ino);
 
+// Where the image carries runtime cache entries compiled by the host (the default seccomp
+// filter), which the agent copies into its cache at boot (guest-agent/pid1.hpp kImageCacheDir).
+inline constexpr const char* kGuestCacheInImage = "lib/lxbox/cache";
+
+// Where each phase of the load order ends: names [0, boot) are boot modules, [boot, later)
+// later ones, [later, share) share ones, the rest hotplug ones.
+struct PhaseEnds {
+    size_t boot = 0, later = SIZE_MAX, share = SIZE_MAX;
+};
+
 // Pure: the text of /lib/modules/load-order in the image:
-// "<name>.ko boot|later|hotplug[ dep.ko,...]" per line, the first boot_count modules being the
-// boot ones and those from later_end on the hotplug ones, each with the modules of the image
-// it needs loaded first (from depends: name → dependency names; built-in ones are not in
-// names and are left out). The agent loads modules in parallel by these edges.
-std::string load_order_text(const std::vector<std::string>& names, size_t boot_count,
-                            const std::map<std::string, std::vector<std::string>>& depends = {},
-                            size_t later_end = SIZE_MAX);
+// "<name>.ko boot|later|share|hotplug[ dep.ko,...]" per line, each with the modules of the
+// image it needs loaded first (from depends: name → dependency names; built-in ones are not
+// in names and are left out). The agent loads modules in parallel by these edges
+// (guest-agent/modules.hpp says what each phase is for).
+std::string load_order_text(const std::vector<std::string>& names, PhaseEnds ends,
+                            const std::map<std::string, std::vector<std::string>>& depends = {});
 
 }  // namespace lxbox::vm

@@ -15,6 +15,7 @@
 #include "host/vm/module_order.hpp"
 #include "runtime/base/log.hpp"
 #include "runtime/base/unique_fd.hpp"
+#include "runtime/container/container.hpp"
 
 namespace lxbox::vm {
 
@@ -182,11 +183,29 @@ bool image_current(const std::string& vm_dir, const std::string& hash) {
 }
 
 // The image's modules in load order: boot ones (and their dependencies) first, then the later
-// ones, then the hotplug ones; each phase's end.
+// ones, the share ones and the hotplug ones; each phase's end.
 struct ModulePlan {
     std::vector<std::string> paths;
-    size_t boot_end = 0, later_end = 0;
+    PhaseEnds ends;
 };
+
+// The runtime's cache entry of the default seccomp filter, compiled here for the guest: the
+// agent puts it into its cache at boot (compiling it in the guest costs ~45 ms of a cold
+// start under TCG). The entry's name carries the arch and the libseccomp version, so a guest
+// that differs from this host in either looks for another name and compiles its own.
+Result<std::vector<InitramfsFile>> compiled_cache_files() {
+    namespace fs = std::filesystem;
+    auto dir = LXBOX_TRY(TempDir::make("/tmp", "lxbox-guest-cache-"));
+    LXBOX_TRY(runtime::Container::warm_cache({}, dir.path()).context("compile the guest's seccomp filter"));
+    std::vector<InitramfsFile> files;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir.path(), ec))
+        files.push_back({std::string(kGuestCacheInImage) + "/" + entry.path().filename().string(),
+                         LXBOX_TRY(read_file(entry.path().string())), 0644});
+    if (ec) return Error(ErrorKind::System, "list " + dir.path() + ": " + ec.message());
+    std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
+    return files;
+}
 
 Result<std::vector<InitramfsFile>> image_files(const std::string& agent_bytes, const ModulePlan& plan,
                                                const KernelCache& cache, std::vector<std::string>& names) {
@@ -197,7 +216,8 @@ Result<std::vector<InitramfsFile>> image_files(const std::string& agent_bytes, c
         auto ko = LXBOX_TRY(read_file(cache.module(names.back())));
         files.push_back({"lib/modules/" + names.back() + ".ko", std::move(ko), 0644});
     }
-    files.push_back({"lib/modules/load-order", load_order_text(names, plan.boot_end, depends, plan.later_end), 0644});
+    files.push_back({"lib/modules/load-order", load_order_text(names, plan.ends, depends), 0644});
+    for (auto& f : LXBOX_TRY(compiled_cache_files())) files.push_back(std::move(f));
     return files;
 }
 
@@ -207,9 +227,11 @@ Result<ModulePlan> module_plan(const GuestRecipe& recipe, const KernelCache& cac
     // Resolving each phase with the ones before it makes those a prefix of the order.
     std::vector<std::string> names = recipe.boot_modules;
     ModulePlan plan;
-    plan.boot_end = LXBOX_TRY(resolve_module_order(dep, names, builtin)).size();
+    plan.ends.boot = LXBOX_TRY(resolve_module_order(dep, names, builtin)).size();
     names.insert(names.end(), recipe.later_modules.begin(), recipe.later_modules.end());
-    plan.later_end = LXBOX_TRY(resolve_module_order(dep, names, builtin)).size();
+    plan.ends.later = LXBOX_TRY(resolve_module_order(dep, names, builtin)).size();
+    names.insert(names.end(), recipe.share_modules.begin(), recipe.share_modules.end());
+    plan.ends.share = LXBOX_TRY(resolve_module_order(dep, names, builtin)).size();
     names.insert(names.end(), recipe.hotplug_modules.begin(), recipe.hotplug_modules.end());
     plan.paths = LXBOX_TRY(resolve_module_order(dep, names, builtin));
     return plan;

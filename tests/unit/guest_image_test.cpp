@@ -211,6 +211,10 @@ TEST(GuestImageHash, ChangesWithEveryInput) {
     EXPECT_NE(base, image_inputs_hash(r, "linux-image-6.1.0-56-amd64", "k_2_amd64.deb", "agent"));
     r.later_modules.push_back("squashfs");
     EXPECT_NE(base, image_inputs_hash(r, "linux-image-6.1.0-56-amd64", "k_1_amd64.deb", "agent"));
+    GuestRecipe moved = default_recipe();  // the same modules in another phase
+    moved.share_modules.push_back(moved.later_modules.back());
+    moved.later_modules.pop_back();
+    EXPECT_NE(base, image_inputs_hash(moved, "linux-image-6.1.0-56-amd64", "k_1_amd64.deb", "agent"));
     EXPECT_EQ(sha1_hex("abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");  // FIPS 180-1's example
 }
 
@@ -224,8 +228,10 @@ TEST(GuestImageHash, AFileStampChangesWithSizeTimeAndIdentity) {
 }
 
 TEST(GuestImageInitramfs, LoadOrderMarksBootModules) {
-    EXPECT_EQ(load_order_text({"virtio", "virtio_console", "ext4"}, 2),
+    EXPECT_EQ(load_order_text({"virtio", "virtio_console", "ext4"}, {2}),
               "virtio.ko boot\nvirtio_console.ko boot\next4.ko later\n");
+    EXPECT_EQ(load_order_text({"virtio_console", "ext4", "9p", "sd_mod"}, {1, 2, 3}),
+              "virtio_console.ko boot\next4.ko later\n9p.ko share\nsd_mod.ko hotplug\n");
 }
 
 TEST(GuestImageInitramfs, LoadOrderCarriesTheDependenciesInTheImage) {
@@ -236,10 +242,10 @@ TEST(GuestImageInitramfs, LoadOrderCarriesTheDependenciesInTheImage) {
     EXPECT_EQ(depends.at("ext4"), (std::vector<std::string>{"jbd2", "mbcache", "crc16"}));
     EXPECT_TRUE(depends.at("jbd2").empty());
     // crc16 is not in this image (say, built in): not a dependency to wait for.
-    EXPECT_EQ(load_order_text({"virtio_console", "jbd2", "mbcache", "ext4"}, 1, depends),
+    EXPECT_EQ(load_order_text({"virtio_console", "jbd2", "mbcache", "ext4"}, {1}, depends),
               "virtio_console.ko boot\njbd2.ko later\nmbcache.ko later\next4.ko later jbd2.ko,mbcache.ko\n");
-    // The modules from later_end on load only when a disk is hot-plugged.
-    EXPECT_EQ(load_order_text({"virtio_console", "jbd2", "ext4"}, 1, depends, 2),
+    // The modules from the share phase's end on load only when a disk is hot-plugged.
+    EXPECT_EQ(load_order_text({"virtio_console", "jbd2", "ext4"}, {1, 2, 2}, depends),
               "virtio_console.ko boot\njbd2.ko later\next4.ko hotplug jbd2.ko\n");
 }
 

@@ -1,5 +1,7 @@
 // The agent's protocol behaviour without a VM: AgentSession is bytes in, bytes out.
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <chrono>
@@ -8,8 +10,10 @@
 #include <thread>
 
 #include "guest-agent/agent_session.hpp"
+#include "guest-agent/modules.hpp"
 #include "guest-agent/pid1.hpp"
 #include "guest-agent/runner.hpp"
+#include "runtime/base/unique_fd.hpp"
 
 namespace lxbox::agent {
 namespace {
@@ -115,15 +119,126 @@ TEST(AgentPid1, ParsesTheLoadOrder) {
     auto modules = parse_load_order("virtio_ring.ko boot\nvirtio.ko boot\next4.ko later\n", "/lib/modules");
     ASSERT_EQ(modules.size(), 3u);
     EXPECT_EQ(modules[0].file, "/lib/modules/virtio_ring.ko");
-    EXPECT_TRUE(modules[1].boot);
-    EXPECT_FALSE(modules[2].boot);
+    EXPECT_EQ(modules[1].phase, ModulePhase::Boot);
+    EXPECT_EQ(modules[2].phase, ModulePhase::Later);
     EXPECT_TRUE(modules[2].after.empty());
-    auto with_deps = parse_load_order("jbd2.ko later\next4.ko later jbd2.ko,mbcache.ko\nsd_mod.ko hotplug\n", "/m");
-    ASSERT_EQ(with_deps.size(), 3u);
+    auto with_deps = parse_load_order(
+        "jbd2.ko later\next4.ko later jbd2.ko,mbcache.ko\n9p.ko share\nsd_mod.ko hotplug\nx.ko someday\n", "/m");
+    ASSERT_EQ(with_deps.size(), 4u) << "a line with an unknown phase is left out";
     EXPECT_EQ(with_deps[1].after, (std::vector<std::string>{"/m/jbd2.ko", "/m/mbcache.ko"}));
-    EXPECT_FALSE(with_deps[1].hotplug);
-    EXPECT_TRUE(with_deps[2].hotplug);
-    EXPECT_FALSE(with_deps[2].boot);
+    EXPECT_EQ(with_deps[2].phase, ModulePhase::Share);
+    EXPECT_EQ(with_deps[3].phase, ModulePhase::Hotplug);
+    // No directory: the bare names, as the agent opens them relative to the module dir's fd.
+    auto bare = parse_load_order("ext4.ko later jbd2.ko\n", "");
+    EXPECT_EQ(bare[0].file, "ext4.ko");
+    EXPECT_EQ(bare[0].after, std::vector<std::string>{"jbd2.ko"});
+}
+
+TEST(AgentPid1, AModulesWeightIsItsSizePlusTheHeaviestChainWaitingForIt) {
+    auto modules = parse_load_order("crc16.ko later\njbd2.ko later\next4.ko later crc16.ko,jbd2.ko,builtin.ko\n"
+                                    "virtio.ko boot\nconsole.ko boot virtio.ko\nblk.ko later virtio.ko\n",
+                                    "");
+    for (auto& m : modules) m.size = m.file == "ext4.ko" ? 2000 : m.file == "jbd2.ko" ? 300 : 10;
+    EXPECT_EQ(chain_weights(modules), (std::vector<uint64_t>{2010, 2300, 2000, 20, 10, 10}));
+}
+
+namespace {
+
+// A loader's view of its loads, for the tests: the order they started in, and checks that
+// none started before its dependencies were done.
+struct LoadLog {
+    std::mutex mu;
+    std::vector<std::string> started;
+    std::set<std::string> loaded;
+    std::atomic<int> running{0}, overlapped{0};
+
+    ModuleLoader::Load load(std::chrono::microseconds each = std::chrono::microseconds(200)) {
+        return [this, each](const ModuleToLoad& m) -> Status {
+            if (running.fetch_add(1) > 0) overlapped = 1;
+            {
+                std::lock_guard lock(mu);
+                started.push_back(m.file);
+                for (const auto& dep : m.after)
+                    if (dep != "builtin.ko") {
+                        EXPECT_TRUE(loaded.count(dep)) << m.file << " before " << dep;
+                    }
+            }
+            std::this_thread::sleep_for(each);
+            running.fetch_sub(1);
+            std::lock_guard lock(mu);
+            loaded.insert(m.file);
+            if (m.file == "broken.ko") return Error(ErrorKind::System, "load broken.ko: Invalid argument");
+            return {};
+        };
+    }
+};
+
+}  // namespace
+
+TEST(AgentPid1, ModulesLoadInParallelButNeverBeforeTheirDependencies) {
+    // Two stacks sharing nothing, as the image's disk and network modules.
+    auto modules = parse_load_order("a1.ko later\na2.ko later a1.ko\na3.ko later a1.ko,a2.ko\n"
+                                    "b1.ko later\nb2.ko later b1.ko,builtin.ko\nbroken.ko later\nc.ko later broken.ko\n",
+                                    "");
+    for (int round = 0; round < 50; ++round) {
+        LoadLog log;
+        ModuleLoader loader(modules, 2, log.load());
+        auto st = loader.wait(ModulePhase::Hotplug);
+        ASSERT_FALSE(st);
+        EXPECT_EQ(st.error().message, "load broken.ko: Invalid argument");
+        EXPECT_EQ(log.loaded.size(), modules.size()) << "a failure stopped the rest";
+        if (log.overlapped) return;  // two loads ran at once: the parallel path is exercised
+    }
+    ADD_FAILURE() << "no two modules were ever loaded at the same time";
+}
+
+TEST(AgentPid1, TheLoaderTakesThePhasesInOrderAndTheHeaviestChainFirstWithinOne) {
+    auto modules = parse_load_order("virtio.ko boot\nconsole.ko boot virtio.ko\nblk.ko later virtio.ko\njbd2.ko later\n"
+                                    "ext4.ko later jbd2.ko\n9p.ko share\nscsi.ko hotplug\n",
+                                    "");
+    for (auto& m : modules) m.size = m.file == "ext4.ko" ? 2000 : m.file == "jbd2.ko" ? 300 : 10;
+    LoadLog log;
+    // One worker: the order it picks is the whole story.
+    ModuleLoader loader(modules, 1, log.load());
+    ASSERT_TRUE(loader.wait(ModulePhase::Later).ok());
+    EXPECT_EQ(log.started, (std::vector<std::string>{"virtio.ko", "console.ko", "jbd2.ko", "ext4.ko", "blk.ko"}))
+        << "the channel first; then ext4's chain, the heaviest; nothing beyond the phase asked for";
+    ASSERT_TRUE(loader.wait(ModulePhase::Share).ok());
+    EXPECT_EQ(log.started.back(), "9p.ko");
+    EXPECT_EQ(log.loaded.count("scsi.ko"), 0u) << "the SCSI stack waits for a hot-plugged disk";
+    ASSERT_TRUE(loader.wait(ModulePhase::Hotplug).ok());
+    EXPECT_EQ(log.started.back(), "scsi.ko");
+    EXPECT_TRUE(loader.wait(ModulePhase::Later).ok()) << "asking again returns at once";
+}
+
+TEST(AgentPid1, ALaterPhaseQueuedEarlyStillWaitsBehindTheOnesBeforeIt) {
+    auto modules = parse_load_order("big.ko share\nsmall.ko later\n", "");
+    modules[0].size = 1 << 20;
+    modules[1].size = 1;
+    LoadLog log;
+    ModuleLoader loader(modules, 1, log.load(std::chrono::milliseconds(20)));
+    // Both queued while the worker is idle: the later one is more urgent, though lighter.
+    ASSERT_TRUE(loader.wait(ModulePhase::Share).ok());
+    EXPECT_EQ(log.started, (std::vector<std::string>{"small.ko", "big.ko"}));
+}
+
+TEST(AgentPid1, TheImagesCacheEntriesAreCopiedIntoTheRuntimesCache) {
+    auto dir = TempDir::make("/tmp", "lxbox-agent-test-");
+    ASSERT_TRUE(dir.ok());
+    const std::string image = dir->path() + "/image", to = dir->path() + "/run/lxbox/cache";
+    ASSERT_EQ(::mkdir(image.c_str(), 0755), 0);
+    ASSERT_TRUE(write_file_atomic(image + "/seccomp-abc.bpf", std::string(16, '\x06')).ok());
+    ASSERT_TRUE(write_file_atomic(image + "/seccomp-def.bpf", "filter").ok());
+    UniqueFd from(::open(image.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    ASSERT_TRUE(from);
+    ASSERT_TRUE(install_image_cache(from.get(), to).ok());
+    auto abc = read_file(to + "/seccomp-abc.bpf"), def = read_file(to + "/seccomp-def.bpf");
+    ASSERT_TRUE(abc.ok() && def.ok());
+    EXPECT_EQ(*abc, std::string(16, '\x06'));
+    EXPECT_EQ(*def, "filter");
+    struct stat st {};
+    ASSERT_EQ(::stat(to.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0700u);
 }
 
 TEST(AgentPid1, TheSerialOfAHotPluggedScsiDiskIsInItsVpdPage) {
@@ -132,38 +247,6 @@ TEST(AgentPid1, TheSerialOfAHotPluggedScsiDiskIsInItsVpdPage) {
     EXPECT_EQ(vpd_serial(std::string("\x00\x80\x00\x08", 4) + "abc     "), "abc");
     EXPECT_EQ(vpd_serial(std::string("\x00\x83\x00\x03", 4) + "abc"), "") << "another page";
     EXPECT_EQ(vpd_serial("\x00\x80"), "") << "torn";
-}
-
-TEST(AgentPid1, ModulesLoadInParallelButNeverBeforeTheirDependencies) {
-    // Two stacks sharing nothing, as the image's disk and network modules.
-    auto modules = parse_load_order("a1.ko later\na2.ko later a1.ko\na3.ko later a1.ko,a2.ko\n"
-                                    "b1.ko later\nb2.ko later b1.ko,builtin.ko\nbroken.ko later\nc.ko later broken.ko\n",
-                                    "/m");
-    for (int round = 0; round < 50; ++round) {
-        std::mutex mu;
-        std::set<std::string> loaded;
-        std::atomic<int> running{0}, overlapped{0};
-        auto load = [&](const ModuleToLoad& m) -> Status {
-            if (running.fetch_add(1) > 0) overlapped = 1;
-            {
-                std::lock_guard lock(mu);
-                for (const auto& dep : m.after)
-                    if (dep != "/m/builtin.ko") EXPECT_TRUE(loaded.count(dep)) << m.file << " before " << dep;
-            }
-            std::this_thread::sleep_for(std::chrono::microseconds(200));
-            running.fetch_sub(1);
-            std::lock_guard lock(mu);
-            loaded.insert(m.file);
-            if (m.file == "/m/broken.ko") return Error(ErrorKind::System, "load broken.ko: Invalid argument");
-            return {};
-        };
-        auto st = load_modules(modules, 2, load);
-        ASSERT_FALSE(st);
-        EXPECT_EQ(st.error().message, "load broken.ko: Invalid argument");
-        EXPECT_EQ(loaded.size(), modules.size()) << "a failure stopped the rest";
-        if (overlapped) return;  // two loads ran at once: the parallel path is exercised
-    }
-    ADD_FAILURE() << "no two modules were ever loaded at the same time";
 }
 
 proto::Run sample_run() {

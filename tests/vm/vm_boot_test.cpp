@@ -5,11 +5,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 
 #include "host/vm/initramfs.hpp"
 #include "host/vm/kernel_package.hpp"
 #include "runtime/base/unique_fd.hpp"
+#include "runtime/container/container.hpp"
 #include "tests/common/test_support.hpp"
 #include "tests/vm/vm_fixture.hpp"
 
@@ -42,6 +44,14 @@ TEST_F(VmTest, ImageHoldsAgentAsInitAndModulesAndIsReused) {
                           "lib/modules/virtio_pci.ko", "lib/modules/9pnet_virtio.ko",
                           "lib/modules/overlay.ko", "lib/modules/ext4.ko", "lib/modules/virtio_blk.ko"})
         EXPECT_TRUE(contains(*paths, p)) << p;
+    // The default seccomp filter, compiled by the host under the name the guest's runtime
+    // looks for (the same arch and libseccomp here): no container compiles it in the guest.
+    ASSERT_TRUE(runtime::Container::warm_cache({}, scratch_ / "cache").ok());
+    std::vector<std::string> compiled;
+    for (const auto& entry : std::filesystem::directory_iterator(scratch_ / "cache"))
+        compiled.push_back(entry.path().filename().string());
+    ASSERT_EQ(compiled.size(), 1u);
+    EXPECT_TRUE(contains(*paths, "lib/lxbox/cache/" + compiled[0])) << compiled[0];
     auto vmlinux = read_file(image_.vmlinux);
     ASSERT_TRUE(vmlinux.ok());
     EXPECT_TRUE(vm::has_pvh_note(*vmlinux));

@@ -1,0 +1,144 @@
+#include "guest-agent/modules.hpp"
+
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <map>
+#include <sstream>
+
+#include "runtime/base/unique_fd.hpp"
+
+namespace lxbox::agent {
+
+std::vector<ModuleToLoad> parse_load_order(const std::string& text, const std::string& dir) {
+    static const std::map<std::string, ModulePhase> phases{{"boot", ModulePhase::Boot},
+                                                           {"later", ModulePhase::Later},
+                                                           {"share", ModulePhase::Share},
+                                                           {"hotplug", ModulePhase::Hotplug}};
+    auto path = [&dir](const std::string& file) { return dir.empty() ? file : dir + "/" + file; };
+    std::vector<ModuleToLoad> modules;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+        std::istringstream in(line);
+        std::string file, phase, deps;
+        if (!(in >> file >> phase) || !phases.count(phase)) continue;
+        ModuleToLoad m{path(file), phases.at(phase), {}, 0};
+        if (in >> deps) {
+            std::istringstream list(deps);
+            for (std::string dep; std::getline(list, dep, ',');)
+                if (!dep.empty()) m.after.push_back(path(dep));
+        }
+        modules.push_back(std::move(m));
+    }
+    return modules;
+}
+
+std::vector<uint64_t> chain_weights(const std::vector<ModuleToLoad>& modules) {
+    std::map<std::string, size_t> index;
+    for (size_t i = 0; i < modules.size(); ++i) index[modules[i].file] = i;
+    std::vector<uint64_t> weight(modules.size(), 0);
+    // From the end: every module that waits for modules[i] comes after it in a serial order.
+    for (size_t i = modules.size(); i-- > 0;) {
+        weight[i] += modules[i].size;
+        for (const auto& dep : modules[i].after)
+            if (auto it = index.find(dep); it != index.end() && it->second < i)
+                weight[it->second] = std::max(weight[it->second], weight[i]);
+    }
+    return weight;
+}
+
+ModuleLoader::ModuleLoader(std::vector<ModuleToLoad> modules, unsigned workers, Load load)
+    : modules_(std::move(modules)),
+      weight_(chain_weights(modules_)),
+      load_(std::move(load)),
+      queued_(modules_.size(), false),
+      taken_(modules_.size(), false),
+      done_(modules_.size(), false),
+      failure_(modules_.size()) {
+    for (unsigned w = 0; w < std::max(workers, 1u); ++w) workers_.emplace_back([this] { work(); });
+}
+
+ModuleLoader::~ModuleLoader() {
+    {
+        std::lock_guard lock(mu_);
+        stopping_ = true;
+    }
+    changed_.notify_all();
+    for (auto& t : workers_) t.join();
+}
+
+void ModuleLoader::request(ModulePhase upto) {
+    {
+        std::lock_guard lock(mu_);
+        for (size_t i = 0; i < modules_.size(); ++i)
+            if (modules_[i].phase <= upto) queued_[i] = true;
+    }
+    changed_.notify_all();
+}
+
+Status ModuleLoader::wait(ModulePhase upto) {
+    request(upto);
+    std::unique_lock lock(mu_);
+    auto in_phase = [&](size_t i) { return modules_[i].phase <= upto; };
+    changed_.wait(lock, [&] {
+        for (size_t i = 0; i < modules_.size(); ++i)
+            if (in_phase(i) && !done_[i]) return false;
+        return true;
+    });
+    std::string failures;
+    for (size_t i = 0; i < modules_.size(); ++i)
+        if (in_phase(i) && !failure_[i].empty()) failures += (failures.empty() ? "" : "; ") + failure_[i];
+    if (!failures.empty()) return Error(ErrorKind::System, failures);
+    return {};
+}
+
+ptrdiff_t ModuleLoader::next_ready() const {
+    ptrdiff_t best = -1;
+    for (size_t i = 0; i < modules_.size(); ++i) {
+        if (!queued_[i] || taken_[i]) continue;
+        const bool ready = std::all_of(modules_[i].after.begin(), modules_[i].after.end(), [&](const std::string& dep) {
+            for (size_t j = 0; j < modules_.size(); ++j)
+                if (modules_[j].file == dep) return bool(done_[j]);
+            return true;  // built in, or not in the image
+        });
+        if (!ready) continue;
+        if (best < 0) {
+            best = ptrdiff_t(i);
+            continue;
+        }
+        const auto& b = modules_[size_t(best)];
+        if (modules_[i].phase < b.phase || (modules_[i].phase == b.phase && weight_[i] > weight_[size_t(best)]))
+            best = ptrdiff_t(i);
+    }
+    return best;
+}
+
+void ModuleLoader::work() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+        ptrdiff_t i = -1;
+        changed_.wait(lock, [&] { return stopping_ || (i = next_ready()) >= 0; });
+        if (stopping_) return;
+        const size_t k = size_t(i);
+        taken_[k] = true;
+        lock.unlock();
+        Status st = load_(modules_[k]);
+        lock.lock();
+        if (!st) failure_[k] = st.error().message;
+        done_[k] = true;
+        changed_.notify_all();
+    }
+}
+
+Status load_module_file(int dir, const std::string& name) {
+    UniqueFd fd(::openat(dir, name.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return Error::last("open module " + name);
+    // glibc has no finit_module wrapper; finit_module lets the kernel read the file itself.
+    if (::syscall(SYS_finit_module, fd.get(), "", 0) != 0 && errno != EEXIST) return Error::last("load " + name);
+    return {};
+}
+
+}  // namespace lxbox::agent
