@@ -30,13 +30,18 @@ double percentile(std::vector<double> v, double p) {
     return v.empty() ? 0 : v[std::min(v.size() - 1, size_t(p * double(v.size())))];
 }
 
-Result<double> bare_boot_ms(const vm::BootRequest& base, const std::string& initrd) {
+// The bare boot's QEMU command: the same kernel, machine and command line, the trivial /init.
+std::vector<std::string> bare_argv(const vm::BootRequest& base, const std::string& initrd) {
     vm::VmConfig config = base.config;
     config.initrd = initrd;
     config.channel_socket = base.vm_dir + "/bare.sock";
     config.qmp_socket = base.vm_dir + "/bare-qmp.sock";
     config.serial_log = base.vm_dir + "/bare-console.log";
-    auto argv = vm::qemu_command(config, base.facts);
+    return vm::qemu_command(config, base.facts);
+}
+
+Result<double> bare_boot_ms(const vm::BootRequest& base, const std::string& initrd) {
+    auto argv = bare_argv(base, initrd);
     auto start = Clock::now();
     namespace bp = boost::process;
     bp::child qemu(bp::search_path(argv[0]), bp::args(std::vector<std::string>(argv.begin() + 1, argv.end())),
@@ -65,18 +70,28 @@ Result<double> ingest_mb_per_s(vm::ChannelClient& c, size_t mib) {
 
 }  // namespace
 
+//   lxbox_vm_bench [BOOTS] [PINGS]       the numbers above
+//   lxbox_vm_bench --bare-command DIR    the bare boot's QEMU command, one argument per line,
+//                                        its files in DIR: for a script that times it beside
+//                                        something else (tools/bench/vm-launch.sh)
 int main(int argc, char** argv) {
-    int boots = argc > 1 ? std::atoi(argv[1]) : 5;
-    int pings = argc > 2 ? std::atoi(argv[2]) : 1000;
+    const bool bare_command = argc == 3 && std::string(argv[1]) == "--bare-command";
+    int boots = argc > 1 && !bare_command ? std::atoi(argv[1]) : 5;
+    int pings = argc > 2 && !bare_command ? std::atoi(argv[2]) : 1000;
     auto image = test::test_guest_image();
     if (!image) return std::fprintf(stderr, "image: %s\n", image.error().message.c_str()), 1;
-    auto run = TempDir::make("/tmp", "lxbox-vm-bench-");
+    auto run = bare_command ? Result<TempDir>(TempDir::adopt(argv[2])) : TempDir::make("/tmp", "lxbox-vm-bench-");
     if (!run) return std::fprintf(stderr, "%s\n", run.error().message.c_str()), 1;
     auto trivial = read_file(LXBOX_TRIVIAL_INIT);
     std::string bare_initrd = run->path() + "/bare.cpio";
     if (!trivial || !vm::write_initramfs(bare_initrd, {{"init", *trivial, 0755}}))
         return std::fprintf(stderr, "cannot write the bare initramfs\n"), 1;
     auto req = test::test_boot_request(*image, run->path());
+    if (bare_command) {
+        for (const auto& arg : bare_argv(req, bare_initrd)) std::printf("%s\n", arg.c_str());
+        (void)run->release();  // the caller's directory: it stays
+        return 0;
+    }
     std::printf("host TSC %llu kHz; %d boots each, round-robin\n", (unsigned long long)req.facts.tsc_khz, boots);
     std::vector<double> bare, agent, ping_ms;
     double ingest = 0;

@@ -2,7 +2,7 @@
 # `lxbox launch --backend vm` against its floor and the native path, in one run:
 #   1. cold start: `lxbox vm stop` then launch --rm --backend vm -- true (supervisor + VM boot +
 #      the container), against a bare boot of the same kernel and machine to a trivial /init
-#      that powers off at once (the floor any VM pays);
+#      that powers off at once (the floor any VM pays), one of each per round;
 #   2. warm start-to-exit of /bin/true: launch --rm --backend vm into the running shared VM,
 #      against native launch --rm;
 #   3. the protocol's round trip: `lxbox vm ping` (client -> supervisor -> agent and back);
@@ -29,13 +29,26 @@ trap '"$lxbox" vm stop >/dev/null 2>&1 || true; rm -rf "$work"' EXIT INT TERM
 "$lxbox" launch --rm --backend vm -- true
 "$lxbox" launch --rm -- true
 cmake --build "$build" --target lxbox_vm_bench vm_trivial_init lxbox-agent >/dev/null
-bare_ms="$("$build/tests/vm/lxbox_vm_bench" "$runs" 1 | awk '/^bare PVH boot/ {print $5}')"
-echo "== cold start: vm stop, then launch --rm --backend vm -- true ($runs runs)"
-hyperfine -N -r "$runs" --prepare "$lxbox vm stop" --export-json "$work/cold.json" \
-    -n "cold launch --backend vm" "$lxbox launch --rm --backend vm -- true" >/dev/null
-cold_ms="$(jq '.results[0].mean * 1000' "$work/cold.json")"
-printf 'cold launch: %.0f ms; bare boot to a powering-off /init (floor, median): %s ms; cold / bare: %.2fx\n' \
-    "$cold_ms" "$bare_ms" "$(echo "$cold_ms / $bare_ms" | bc -l)"
+mkdir "$work/bare"
+mapfile -t bare < <("$build/tests/vm/lxbox_vm_bench" --bare-command "$work/bare")
+echo "== cold start: vm stop, then launch --rm --backend vm -- true; a bare boot beside it ($runs rounds)"
+# Interleaved, which one goes first alternating: a drift of the shared host falls on both.
+ms_now() { echo $(($(date +%s%N) / 1000000)); }
+cold_one() { "$lxbox" vm stop >/dev/null; local t=$(ms_now); "$lxbox" launch --rm --backend vm -- true; echo "cold $(($(ms_now) - t))"; }
+bare_one() { local t=$(ms_now); "${bare[@]}" </dev/null >/dev/null 2>&1; echo "bare $(($(ms_now) - t))"; }
+for ((i = 0; i < runs; i++)); do
+    if ((i % 2)); then bare_one; cold_one; else cold_one; bare_one; fi
+done >"$work/cold.txt"
+stat_of() {  # KIND: "MEAN MEDIAN" of its times
+    awk -v k="$1" '$1 == k {print $2}' "$work/cold.txt" | sort -n |
+        awk '{a[NR] = $1; s += $1} END {printf "%.0f %.0f\n", s / NR, NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'
+}
+read -r cold_mean cold_median < <(stat_of cold)
+read -r bare_mean bare_median < <(stat_of bare)
+echo "cold launch: mean $cold_mean ms, median $cold_median ms"
+echo "bare boot to a powering-off /init (the floor): mean $bare_mean ms, median $bare_median ms"
+printf 'cold / bare: %.2fx (means), %.2fx (medians); target 1.3x\n' \
+    "$(echo "$cold_mean / $bare_mean" | bc -l)" "$(echo "$cold_median / $bare_median" | bc -l)"
 echo "== warm start-to-exit of /bin/true ($((runs * 4)) runs each)"
 "$lxbox" launch --rm --backend vm -- true
 hyperfine -N -w 2 -r "$((runs * 4))" --export-json "$work/warm.json" \
