@@ -26,6 +26,8 @@ using namespace lxbox::agent;
 namespace {
 
 constexpr const char* kPortName = "org.lxbox.agent.0";
+// The NIC's driver in the image (host/vm/guest_image.cpp, default_recipe()).
+constexpr const char* kNicModule = "virtio_net.ko";
 
 UniqueFd block_signals() {
     // SIGCHLD through a signalfd; the rest ignored: PID 1 gets no default action anyway,
@@ -77,22 +79,29 @@ int main() {
     UniqueFd module_dir(::open(kModuleDir, O_PATH | O_DIRECTORY | O_CLOEXEC));
     UniqueFd image_cache(::open(kImageCacheDir, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     const int dir = module_dir.get();
-    // Every module but the SCSI stack loads from now on, on every vCPU, beside the rest of
-    // the boot: the channel's first, then what containers need (ext4's chain, the heaviest,
-    // first of those), then 9p.
+    // The modules load from now on, on every vCPU, beside the rest of the boot: the channel's
+    // first, then what every container needs (ext4's chain, the heaviest, first of those).
+    // 9p follows once the first container starts (or at once for one with a share); the SCSI
+    // stack only for a hot-plugged disk.
     ModuleLoader loader(dir >= 0 ? read_modules(dir) : std::vector<ModuleToLoad>{},
                         std::clamp(std::thread::hardware_concurrency(), 2u, 4u),
                         [dir](const ModuleToLoad& m) { return load_module_file(dir, m.file); });
-    loader.request(ModulePhase::Share);
+    loader.request(ModulePhase::Later);
     if (::getpid() == 1) {
         if (auto left = leave_initramfs(); !left) log_line(left.error().message);
         if (auto mounted = mount_early_filesystems(); !mounted) log_line(mounted.error().message);
     }
-    // The network comes up with its module: a container may use it from its first command.
-    std::shared_future<void> ready = std::async(std::launch::async, [&loader] {
+    // The network comes up as soon as its driver is in, beside ext4's load: a container may use
+    // it from its first command, so it waits for both.
+    std::shared_future<void> network = std::async(std::launch::async, [&loader] {
+                                           if (auto loaded = loader.wait_for(kNicModule); !loaded)
+                                               log_line(loaded.error().message);
+                                           if (auto up = bring_up_network(); !up) log_line(up.error().message);
+                                       }).share();
+    std::shared_future<void> ready = std::async(std::launch::async, [&loader, network] {
                                          if (auto loaded = loader.wait(ModulePhase::Later); !loaded)
                                              log_line(loaded.error().message);
-                                         if (auto up = bring_up_network(); !up) log_line(up.error().message);
+                                         network.wait();
                                      }).share();
     // The default seccomp filter: compiled by the host into the image, else compiled into the
     // runtime's cache meanwhile (~45 ms under TCG): the first container finds it there. Not
@@ -104,9 +113,11 @@ int main() {
             log_line(warm.error().context("compile the default seccomp filter").message);
     }).detach();
     // A container waits for what its mounts need: 9p for a share; the SCSI stack for a disk
-    // that is not there (hot-plugged: most VMs never load it).
+    // that is not there (hot-plugged: most VMs never load it). 9p loads in the background from
+    // the first container on: before, it took a vCPU from the boot most containers wait for.
     const PrepareMounts prepare = [&loader, ready](const std::vector<proto::GuestMount>& mounts) {
         ready.wait();
+        loader.request(ModulePhase::Share);
         bool share = false, hotplug = false;
         for (const auto& m : mounts) {
             share = share || m.fstype == "9p";

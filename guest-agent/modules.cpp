@@ -70,13 +70,29 @@ ModuleLoader::~ModuleLoader() {
     for (auto& t : workers_) t.join();
 }
 
+void ModuleLoader::queue(ModulePhase upto) {
+    for (size_t i = 0; i < modules_.size(); ++i)
+        if (modules_[i].phase <= upto) queued_[i] = true;
+}
+
 void ModuleLoader::request(ModulePhase upto) {
     {
         std::lock_guard lock(mu_);
-        for (size_t i = 0; i < modules_.size(); ++i)
-            if (modules_[i].phase <= upto) queued_[i] = true;
+        queue(upto);
     }
     changed_.notify_all();
+}
+
+Status ModuleLoader::wait_for(const std::string& file) {
+    std::unique_lock lock(mu_);
+    const auto it = std::find_if(modules_.begin(), modules_.end(), [&](const ModuleToLoad& m) { return m.file == file; });
+    if (it == modules_.end()) return {};
+    const size_t k = size_t(it - modules_.begin());
+    queue(it->phase);
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return bool(done_[k]); });
+    if (!failure_[k].empty()) return Error(ErrorKind::System, failure_[k]);
+    return {};
 }
 
 Status ModuleLoader::wait(ModulePhase upto) {

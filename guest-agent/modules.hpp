@@ -18,7 +18,8 @@ namespace lxbox::agent {
 enum class ModulePhase {
     Boot,     // the channel: before the port can appear
     Later,    // every container: disks, ext4, overlay, the network
-    Share,    // host directories over 9p: only a container with a -v share waits for them
+    Share,    // host directories over 9p: loaded from the first container on; only a container
+              // with a -v share waits for them
     Hotplug,  // the SCSI stack: only when a disk was hot-plugged (most VMs never load it)
 };
 
@@ -62,8 +63,12 @@ public:
     // request(upto), then waits until each of those modules was tried: the failures' messages
     // joined with "; " as one error.
     Status wait(ModulePhase upto);
+    // Requests the phase of the module loaded from file, then waits until that module was tried:
+    // its failure, if it failed. At once when no module has that file.
+    Status wait_for(const std::string& file);
 
 private:
+    void queue(ModulePhase upto);  // request() under mu_
     ptrdiff_t next_ready() const;  // the best module to load now; -1 when none is
     void work();
 

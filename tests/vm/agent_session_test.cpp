@@ -211,6 +211,23 @@ TEST(AgentPid1, TheLoaderTakesThePhasesInOrderAndTheHeaviestChainFirstWithinOne)
     EXPECT_TRUE(loader.wait(ModulePhase::Later).ok()) << "asking again returns at once";
 }
 
+TEST(AgentPid1, OneModuleCanBeWaitedForAloneAndItsPhaseIsRequestedForIt) {
+    auto modules = parse_load_order("failover.ko later\nnic.ko later failover.ko\nbroken.ko later\nscsi.ko hotplug\n", "");
+    LoadLog log;
+    ModuleLoader loader(modules, 1, log.load());
+    EXPECT_TRUE(loader.wait_for("nic.ko").ok()) << "nothing requested yet: wait_for asks for its phase";
+    {
+        std::lock_guard lock(log.mu);
+        EXPECT_TRUE(log.loaded.count("failover.ko") && log.loaded.count("nic.ko"));
+        EXPECT_EQ(log.loaded.count("scsi.ko"), 0u);
+    }
+    auto broken = loader.wait_for("broken.ko");
+    ASSERT_FALSE(broken);
+    EXPECT_EQ(broken.error().message, "load broken.ko: Invalid argument");
+    EXPECT_TRUE(loader.wait_for("scsi.ko").ok());
+    EXPECT_TRUE(loader.wait_for("not-in-the-image.ko").ok()) << "at once";
+}
+
 TEST(AgentPid1, ALaterPhaseQueuedEarlyStillWaitsBehindTheOnesBeforeIt) {
     auto modules = parse_load_order("big.ko share\nsmall.ko later\n", "");
     modules[0].size = 1 << 20;

@@ -71,11 +71,11 @@ Result<double> ingest_mb_per_s(vm::ChannelClient& c, size_t mib) {
 }  // namespace
 
 //   lxbox_vm_bench [BOOTS] [PINGS]       the numbers above
-//   lxbox_vm_bench --bare-command DIR    the bare boot's QEMU command, one argument per line,
-//                                        its files in DIR: for a script that times it beside
-//                                        something else (tools/bench/vm-launch.sh)
+//   lxbox_vm_bench --bare-command DIR MIB CPUS
+//       the bare boot's QEMU command with this memory and vCPUs, one argument per line, its
+//       files in DIR: for a script that times it beside something else (vm-launch.sh)
 int main(int argc, char** argv) {
-    const bool bare_command = argc == 3 && std::string(argv[1]) == "--bare-command";
+    const bool bare_command = argc == 5 && std::string(argv[1]) == "--bare-command";
     int boots = argc > 1 && !bare_command ? std::atoi(argv[1]) : 5;
     int pings = argc > 2 && !bare_command ? std::atoi(argv[2]) : 1000;
     auto image = test::test_guest_image();
@@ -88,6 +88,8 @@ int main(int argc, char** argv) {
         return std::fprintf(stderr, "cannot write the bare initramfs\n"), 1;
     auto req = test::test_boot_request(*image, run->path());
     if (bare_command) {
+        req.config.memory_mib = unsigned(std::atoi(argv[3]));
+        req.config.cpus = unsigned(std::atoi(argv[4]));
         for (const auto& arg : bare_argv(req, bare_initrd)) std::printf("%s\n", arg.c_str());
         (void)run->release();  // the caller's directory: it stays
         return 0;

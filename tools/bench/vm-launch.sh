@@ -30,8 +30,11 @@ trap '"$lxbox" vm stop >/dev/null 2>&1 || true; rm -rf "$work"' EXIT INT TERM
 "$lxbox" launch --rm -- true
 cmake --build "$build" --target lxbox_vm_bench vm_trivial_init lxbox-agent >/dev/null
 mkdir "$work/bare"
-mapfile -t bare < <("$build/tests/vm/lxbox_vm_bench" --bare-command "$work/bare")
-echo "== cold start: vm stop, then launch --rm --backend vm -- true; a bare boot beside it ($runs rounds)"
+# The bare boot gets the memory and vCPUs of lxbox's VM (a second vCPU costs the kernel's
+# boot time too).
+read -r vm_mib vm_cpus < <("$lxbox" vm status --json | jq -r '"\(.memory_mib) \(.cpus)"')
+mapfile -t bare < <("$build/tests/vm/lxbox_vm_bench" --bare-command "$work/bare" "$vm_mib" "$vm_cpus")
+echo "== cold start: vm stop, then launch --rm --backend vm -- true; a bare boot beside it ($runs rounds, ${vm_mib} MiB, $vm_cpus vCPUs)"
 # Interleaved, which one goes first alternating: a drift of the shared host falls on both.
 ms_now() { echo $(($(date +%s%N) / 1000000)); }
 cold_one() { "$lxbox" vm stop >/dev/null; local t=$(ms_now); "$lxbox" launch --rm --backend vm -- true; echo "cold $(($(ms_now) - t))"; }
