@@ -36,23 +36,42 @@ std::vector<ModuleToLoad> parse_load_order(const std::string& text, const std::s
     return modules;
 }
 
-std::vector<uint64_t> chain_weights(const std::vector<ModuleToLoad>& modules) {
+namespace {
+
+// For each module, the places in the list of the modules of its `after` (one that is not in
+// the list is built in, or not in the image: nothing to wait for).
+std::vector<std::vector<size_t>> dependency_indices(const std::vector<ModuleToLoad>& modules) {
     std::map<std::string, size_t> index;
     for (size_t i = 0; i < modules.size(); ++i) index[modules[i].file] = i;
+    std::vector<std::vector<size_t>> deps(modules.size());
+    for (size_t i = 0; i < modules.size(); ++i)
+        for (const auto& dep : modules[i].after)
+            if (auto it = index.find(dep); it != index.end()) deps[i].push_back(it->second);
+    return deps;
+}
+
+std::vector<uint64_t> chain_weights(const std::vector<ModuleToLoad>& modules,
+                                    const std::vector<std::vector<size_t>>& deps) {
     std::vector<uint64_t> weight(modules.size(), 0);
     // From the end: every module that waits for modules[i] comes after it in a serial order.
     for (size_t i = modules.size(); i-- > 0;) {
         weight[i] += modules[i].size;
-        for (const auto& dep : modules[i].after)
-            if (auto it = index.find(dep); it != index.end() && it->second < i)
-                weight[it->second] = std::max(weight[it->second], weight[i]);
+        for (size_t d : deps[i])
+            if (d < i) weight[d] = std::max(weight[d], weight[i]);
     }
     return weight;
 }
 
+}  // namespace
+
+std::vector<uint64_t> chain_weights(const std::vector<ModuleToLoad>& modules) {
+    return chain_weights(modules, dependency_indices(modules));
+}
+
 ModuleLoader::ModuleLoader(std::vector<ModuleToLoad> modules, unsigned workers, Load load)
     : modules_(std::move(modules)),
-      weight_(chain_weights(modules_)),
+      deps_(dependency_indices(modules_)),
+      weight_(chain_weights(modules_, deps_)),
       load_(std::move(load)),
       queued_(modules_.size(), false),
       taken_(modules_.size(), false),
@@ -115,12 +134,7 @@ ptrdiff_t ModuleLoader::next_ready() const {
     ptrdiff_t best = -1;
     for (size_t i = 0; i < modules_.size(); ++i) {
         if (!queued_[i] || taken_[i]) continue;
-        const bool ready = std::all_of(modules_[i].after.begin(), modules_[i].after.end(), [&](const std::string& dep) {
-            for (size_t j = 0; j < modules_.size(); ++j)
-                if (modules_[j].file == dep) return bool(done_[j]);
-            return true;  // built in, or not in the image
-        });
-        if (!ready) continue;
+        if (!std::all_of(deps_[i].begin(), deps_[i].end(), [&](size_t d) { return bool(done_[d]); })) continue;
         if (best < 0) {
             best = ptrdiff_t(i);
             continue;

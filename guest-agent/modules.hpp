@@ -73,6 +73,7 @@ private:
     void work();
 
     std::vector<ModuleToLoad> modules_;
+    std::vector<std::vector<size_t>> deps_;  // where each one's `after` are in modules_
     std::vector<uint64_t> weight_;
     Load load_;
     std::mutex mu_;

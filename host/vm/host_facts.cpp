@@ -78,7 +78,8 @@ uint64_t tsc_khz_of_this_boot(const std::string& path) {
     const uint64_t khz = measure_tsc_khz();
     // A cache: failing to keep it costs the next cold start the measurement again.
     if (khz != 0 && !boot_id.empty())
-        (void)write_file_atomic(path, nlohmann::json{{"boot_id", boot_id}, {"tsc_khz", khz}}.dump() + "\n");
+        (void)write_file_atomic(path, nlohmann::json{{"boot_id", boot_id}, {"tsc_khz", khz}}.dump() + "\n",
+                                Durability::RenameOnly);
     return khz;
 }
 
@@ -136,13 +137,7 @@ Status save_kvm_verdict(const std::string& path, const KvmVerdict& v) {
     nlohmann::json j{{"kernel_release", v.kernel_release},
                      {"qemu_version", v.qemu_version},
                      {"kvm_hangs", v.hangs}};
-    std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    {
-        auto fd = LXBOX_TRY(open_fd(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644));
-        LXBOX_TRY(write_all(fd.get(), j.dump(2) + "\n"));
-    }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) return Error::last("rename " + tmp + " to " + path);
-    return {};
+    return write_file_atomic(path, j.dump(2) + "\n", Durability::RenameOnly);
 }
 
 }  // namespace lxbox::vm
