@@ -132,6 +132,30 @@ void AgentSession::on_remove(const Frame& frame, SessionActions& out) {
     out.remove.push_back({frame.session, std::move(*remove)});
 }
 
+void AgentSession::on_detach(const Frame& frame, SessionActions& out) {
+    if (frame.session != kConnectionSession)
+        return reply_error(frame.session, "detach is a connection message (session 0)", out);
+    auto detach = parse_message<Detach>(frame);
+    if (!detach) return reply_error(kConnectionSession, detach.error().message, out);
+    // The disk's mount, as a Run names it: a plain serial, a target of its own under images/.
+    constexpr std::string_view kImages = "/run/lxbox/images/";
+    const std::string& target = detach->target;
+    std::string why = refuse_mounts({GuestMount{"", target, "ext4", true, detach->serial}});
+    if (why.empty() && detach->serial.empty()) why = "detach names no disk serial";
+    if (why.empty() && (!target.starts_with(kImages) || target.size() == kImages.size() ||
+                        target.find('/', kImages.size()) != std::string::npos))
+        why = "detach target '" + target + "' is not a disk's place under " + std::string(kImages);
+    if (!why.empty()) {
+        detach->error = why;
+        return reply(kConnectionSession, *detach, out);
+    }
+    out.detach.push_back(std::move(*detach));
+}
+
+std::string AgentSession::on_detached(const Detach& done) {
+    return encode_frame(make_frame(kConnectionSession, done));
+}
+
 void AgentSession::on_stdin(const Frame& frame, SessionActions& out) {
     if (!running_.count(frame.session))
         return reply_error(frame.session, "no process runs on session " + std::to_string(frame.session), out);
@@ -272,6 +296,8 @@ void AgentSession::on_frame(const Frame& frame, SessionActions& out) {
             return on_exec(frame, out);
         case FrameType::Remove:
             return on_remove(frame, out);
+        case FrameType::Detach:
+            return on_detach(frame, out);
         case FrameType::Stdin:
         case FrameType::StdinClose:
         case FrameType::Signal:

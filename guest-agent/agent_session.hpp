@@ -18,7 +18,7 @@
 namespace lxbox::agent {
 
 // What the agent announces in its hello.
-inline constexpr const char* kCapabilities[] = {"ping", "shutdown", "credit", "run", "remove", "serial-disks", "pty", "exec"};
+inline constexpr const char* kCapabilities[] = {"ping", "shutdown", "credit", "run", "remove", "serial-disks", "pty", "exec", "detach"};
 
 // A container to start on a session (the session's frames then carry its stdio).
 struct StartRun {
@@ -58,6 +58,7 @@ struct SessionActions {
     std::vector<StartRun> start;        // containers to start
     std::vector<StartExec> exec;        // processes to start in running containers
     std::vector<StartRemove> remove;    // kept containers' changes to delete
+    std::vector<proto::Detach> detach;  // distro disks to unmount before the host unplugs them
     std::vector<ProcessAction> process; // stdin, its end, signals for running sessions
 };
 
@@ -86,6 +87,8 @@ public:
     std::string on_exit(uint32_t session, int code);
     // The session failed before or instead of an exit: an Error frame; the session is closed.
     std::string on_failure(uint32_t session, const std::string& message);
+    // A Detach was carried out (error "") or not: the answer to the host.
+    std::string on_detached(const proto::Detach& done);
 
 private:
     void on_frame(const proto::Frame& frame, SessionActions& out);
@@ -95,6 +98,7 @@ private:
     void on_resize(const proto::Frame& frame, SessionActions& out);
     void on_exec(const proto::Frame& frame, SessionActions& out);
     void on_remove(const proto::Frame& frame, SessionActions& out);
+    void on_detach(const proto::Frame& frame, SessionActions& out);
     // Why a new process cannot start on session ("" when it can).
     std::string refuse_session(uint32_t session, const char* what) const;
     // Why these mounts are refused ("" when they are fine).

@@ -237,4 +237,21 @@ Result<std::string> wait_for_disk(const std::string& serial, std::chrono::millis
     return Error(ErrorKind::NotFound, "no disk with serial " + serial + " in the VM");
 }
 
+Status detach_disk(const std::string& serial, const std::string& target) {
+    const std::string dev = find_disk(serial);
+    if (::umount2(target.c_str(), UMOUNT_NOFOLLOW) != 0 && errno != EINVAL && errno != ENOENT) {
+        if (errno == EBUSY) return Error(ErrorKind::Busy, "the disk " + serial + " is in use at " + target);
+        return Error::last("unmount " + target);
+    }
+    ::rmdir(target.c_str());
+    // A SCSI disk goes from the guest's view now; virtio-blk disks have no such knob (and are
+    // never unplugged: virtio-mmio cannot).
+    if (!dev.empty()) {
+        const std::string knob = "/sys/block/" + dev.substr(std::string_view("/dev/").size()) + "/device/delete";
+        if (UniqueFd fd(::open(knob.c_str(), O_WRONLY | O_CLOEXEC)); fd)
+            LXBOX_TRY(write_all(fd.get(), "1").context("delete the disk " + dev));
+    }
+    return {};
+}
+
 }  // namespace lxbox::agent

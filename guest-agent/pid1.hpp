@@ -71,4 +71,9 @@ std::string vpd_serial(const std::string& page);
 // (ModulePhase::Hotplug). NotFound when it did not come.
 Result<std::string> wait_for_disk(const std::string& serial, std::chrono::milliseconds timeout);
 
+// Lets the disk with this serial go before the host unplugs it: unmounts it from target (not
+// mounted is fine), removes the empty target and, for a SCSI disk, deletes its device (so the
+// unplug finds nothing of it in use). Busy when something still uses the mount.
+Status detach_disk(const std::string& serial, const std::string& target);
+
 }  // namespace lxbox::agent

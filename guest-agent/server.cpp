@@ -88,6 +88,14 @@ Status Server::apply(SessionActions actions) {
     for (auto& s : actions.start) LXBOX_TRY(start(s));
     for (auto& e : actions.exec) LXBOX_TRY(exec(e));
     for (auto& r : actions.remove) LXBOX_TRY(remove(r));
+    for (auto& d : actions.detach) {
+        if (auto done = detach_disk(d.serial, d.target); !done) {
+            d.error = done.error().message;
+            d.busy = done.error().kind == ErrorKind::Busy;
+        }
+        log_line("detach " + d.serial + ": " + (d.error.empty() ? "done" : d.error));
+        LXBOX_TRY(send(session_.on_detached(d)));
+    }
     for (const auto& a : actions.process) LXBOX_TRY(act(a));
     if (actions.power_off) {
         log_line("shutdown requested: syncing and powering off");

@@ -10,6 +10,7 @@
 #include "host/cli/progress.hpp"
 #include "host/distro/scripted_import.hpp"
 #include "host/vm/disks.hpp"
+#include "host/vm/supervisor_client.hpp"
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/store/images.hpp"
 #include "runtime/store/stale.hpp"
@@ -192,6 +193,10 @@ void add_store_commands(CLI::App& app, CommandContext& ctx) {
             if (auto st = vm::remove_distro_disk(store.root() + "/vm", unr->name); !st)
                 std::fprintf(stderr, "lxbox: unregister %s: %s: the file is left behind\n", unr->name.c_str(),
                              st.error().message.c_str());
+            // A running VM lets go of it (unplugs it) unless a session still uses it.
+            else if (auto vm = vm::detach_removed_disks(store.root() + "/vm"); !vm)
+                std::fprintf(stderr, "lxbox: unregister %s: the running VM keeps its disk until it stops: %s\n",
+                             unr->name.c_str(), vm.error().message.c_str());
             return 0;
         };
     });

@@ -127,7 +127,10 @@ void print_status(const vm::VmStatus& s, const std::string& dir) {
     std::printf("heartbeat    %.2f ms round trip\n", double(s.heartbeat_us) / 1000.0);
     std::printf("idle stop    %s\n", s.idle_timeout_s ? (std::to_string(s.idle_timeout_s) + " s").c_str() : "never");
     std::printf("pids         supervisor %d, qemu %d\n", s.pid, s.qemu_pid);
-    std::printf("distro disks %zu\n", s.disks.size());
+    std::printf("distro disks %zu", s.disks.size());
+    if (!s.held_disks.empty())
+        std::printf(" (%zu of a removed distro, open until the VM stops)", s.held_disks.size());
+    std::printf("\n");
     std::printf("logs         %s/console.log, %s/supervisor.log\n", dir.c_str(), dir.c_str());
 }
 

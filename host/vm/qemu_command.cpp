@@ -121,14 +121,27 @@ void add_disks(std::vector<std::string>& argv, const VmConfig& config, const std
 
 }  // namespace
 
+namespace {
+
+std::string hotplug_node(const std::string& serial) { return "hp-" + serial; }
+std::string hotplug_device(const std::string& serial) { return "dev-" + serial; }
+
+}  // namespace
+
+DiskUnplug unplug_disk_commands(const std::string& serial) {
+    return {hotplug_device(serial),
+            {"device_del", {{"id", hotplug_device(serial)}}},
+            {"blockdev-del", {{"node-name", hotplug_node(serial)}}}};
+}
+
 std::vector<std::pair<std::string, nlohmann::json>> hotplug_disk_commands(const VmDisk& disk) {
-    const std::string node = "hp-" + disk.serial;
+    const std::string node = hotplug_node(disk.serial);
     return {{"blockdev-add", {{"driver", "raw"},
                               {"node-name", node},
                               {"read-only", disk.readonly},
                               {"file", {{"driver", "file"}, {"filename", disk.path}, {"read-only", disk.readonly}}}}},
             {"device_add", {{"driver", "scsi-hd"},
-                            {"id", "dev-" + disk.serial},
+                            {"id", hotplug_device(disk.serial)},
                             {"bus", std::string(kHotplugBus) + ".0"},
                             {"drive", node},
                             {"serial", disk.serial}}}};

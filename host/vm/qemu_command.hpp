@@ -103,6 +103,16 @@ inline constexpr const char* kHotplugBus = "scsi0";
 // Both named after the serial, so it is plugged once.
 std::vector<std::pair<std::string, nlohmann::json>> hotplug_disk_commands(const VmDisk& disk);
 
+// Pure: what unplugs a disk hotplug_disk_commands plugged: the device_del of its scsi-hd
+// (QEMU then sends DEVICE_DELETED with data.device == device_id; the node is in use until
+// then), and the blockdev-del that closes its file.
+struct DiskUnplug {
+    std::string device_id;
+    std::pair<std::string, nlohmann::json> device_del;
+    std::pair<std::string, nlohmann::json> blockdev_del;
+};
+DiskUnplug unplug_disk_commands(const std::string& serial);
+
 // Pure: the full argv, argv[0] the QEMU binary.
 std::vector<std::string> qemu_command(const VmConfig& config, const VmHostFacts& host);
 

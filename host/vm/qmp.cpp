@@ -5,6 +5,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -31,15 +32,12 @@ Result<Qmp> Qmp::connect(const std::string& socket_path, Millis timeout) {
     return q;
 }
 
-Result<nlohmann::json> Qmp::read_reply() {
-    const auto deadline = Clock::now() + timeout_;
+Result<nlohmann::json> Qmp::read_message(Clock::time_point deadline) {
     for (;;) {
-        size_t nl;
-        while ((nl = buf_.find('\n')) != std::string::npos) {
+        if (size_t nl = buf_.find('\n'); nl != std::string::npos) {
             auto j = nlohmann::json::parse(buf_.substr(0, nl), nullptr, false);
             buf_.erase(0, nl + 1);
             if (j.is_discarded() || !j.is_object()) return Error(ErrorKind::Invalid, "QMP: a reply that is not JSON");
-            if (j.contains("event")) continue;
             return j;
         }
         const auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now()).count();
@@ -51,6 +49,36 @@ Result<nlohmann::json> Qmp::read_reply() {
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return Error(ErrorKind::System, "QMP: QEMU closed the connection");
         buf_.append(chunk, static_cast<size_t>(n));
+    }
+}
+
+Result<nlohmann::json> Qmp::read_reply() {
+    // QEMU sends events whenever (RTC_CHANGE, NIC_RX_FILTER_CHANGED, ...): a few are kept for
+    // wait_event, the older ones dropped.
+    constexpr size_t kKeptEvents = 32;
+    const auto deadline = Clock::now() + timeout_;
+    for (;;) {
+        auto j = LXBOX_TRY(read_message(deadline));
+        if (!j.contains("event")) return j;
+        events_.push_back(std::move(j));
+        if (events_.size() > kKeptEvents) events_.pop_front();
+    }
+}
+
+Status Qmp::wait_event(const std::string& name, const std::function<bool(const nlohmann::json&)>& match,
+                       Millis timeout) {
+    auto wanted = [&](const nlohmann::json& e) {
+        return e.value("event", "") == name && match(e.value("data", nlohmann::json::object()));
+    };
+    if (auto it = std::find_if(events_.begin(), events_.end(), wanted); it != events_.end()) {
+        events_.erase(it);
+        return {};
+    }
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+        auto j = read_message(deadline);
+        if (!j) return Error(ErrorKind::System, "QMP: no " + name + " event within " + std::to_string(timeout.count()) + " ms");
+        if (wanted(*j)) return {};
     }
 }
 

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
+#include <functional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -22,12 +24,19 @@ public:
     Result<nlohmann::json> execute(const std::string& command, const nlohmann::json& arguments = nullptr);
     // Runs a human-monitor line; its text output (HMP reports failures as text).
     Result<std::string> hmp(const std::string& line);
+    // Waits for the event `name` whose data matches (one that came while a command ran
+    // counts); an error after timeout.
+    Status wait_event(const std::string& name, const std::function<bool(const nlohmann::json& data)>& match,
+                      std::chrono::milliseconds timeout);
 
 private:
     explicit Qmp(UniqueFd fd) : fd_(std::move(fd)) {}
-    Result<nlohmann::json> read_reply();  // skips asynchronous events
+    // The next JSON object QEMU sends, reply or event.
+    Result<nlohmann::json> read_message(std::chrono::steady_clock::time_point deadline);
+    Result<nlohmann::json> read_reply();  // keeps the events that come first (the newest few)
     UniqueFd fd_;
     std::string buf_;
+    std::deque<nlohmann::json> events_;
     std::chrono::milliseconds timeout_{5000};
 };
 

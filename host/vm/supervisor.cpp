@@ -48,8 +48,8 @@ void to_json(nlohmann::json& j, const VmStatus& s) {
     j = {{"running", s.running},   {"pid", s.pid},           {"qemu_pid", s.qemu_pid},
          {"accel", s.accel},       {"boot_ms", s.boot_ms},   {"started", s.started},
          {"memory_mib", s.memory_mib}, {"cpus", s.cpus},     {"sessions", s.sessions},
-         {"clients", s.clients},   {"disks", s.disks},       {"heartbeat_us", s.heartbeat_us},
-         {"idle_timeout_s", s.idle_timeout_s}};
+         {"clients", s.clients},   {"disks", s.disks},       {"held_disks", s.held_disks},
+         {"heartbeat_us", s.heartbeat_us}, {"idle_timeout_s", s.idle_timeout_s}};
 }
 
 void from_json(const nlohmann::json& j, VmStatus& s) {
@@ -64,6 +64,7 @@ void from_json(const nlohmann::json& j, VmStatus& s) {
     s.sessions = j.value("sessions", uint64_t{0});
     s.clients = j.value("clients", uint64_t{0});
     s.disks = j.value("disks", std::vector<std::string>{});
+    s.held_disks = j.value("held_disks", std::vector<std::string>{});
     s.heartbeat_us = j.value("heartbeat_us", int64_t{0});
     s.idle_timeout_s = j.value("idle_timeout_s", int64_t{0});
 }
@@ -79,6 +80,15 @@ std::vector<AttachDisk> disks_to_boot(const std::vector<AttachDisk>& have, const
     for (const auto& d : wanted) add(d);
     // Newest first: a distro's older builds were attached before its newer ones.
     for (auto it = have.rbegin(); it != have.rend(); ++it) add(*it);
+    return out;
+}
+std::string guest_image_dir(const std::string& serial) { return "/run/lxbox/images/" + serial; }
+
+std::vector<std::string> disks_to_detach(const std::vector<std::string>& attached, const std::set<std::string>& on_file,
+                                         const std::set<std::string>& in_use) {
+    std::vector<std::string> out;
+    for (const auto& serial : attached)
+        if (!on_file.count(serial) && !in_use.count(serial)) out.push_back(serial);
     return out;
 }
 
@@ -148,6 +158,14 @@ Result<UniqueFd> listen_on(const std::string& path) {
     return fd;
 }
 
+// A distro disk the VM has: booted with (virtio-mmio) or hot-plugged (SCSI), and how far
+// letting it go got.
+struct AttachedDisk {
+    AttachDisk disk;
+    bool hotplugged = false;
+    enum State { Mounted, Detaching, Held } state = Mounted;  // Held: unmounted, QEMU keeps the file
+};
+
 class Supervisor {
 public:
     explicit Supervisor(SupervisorOptions o) : opts_(std::move(o)), paths_(vm_paths(opts_.vm_dir)) {}
@@ -168,6 +186,16 @@ private:
     void heartbeat();
     // Distro disks the running VM does not have, added on its virtio-scsi controller.
     Status hotplug(const std::vector<AttachDisk>& disks);
+    // Asks the agent to unmount the attached disks no longer on file that no session uses.
+    void reconcile_disks();
+    // The agent's answer to a Detach: a hot-plugged disk is then unplugged.
+    void on_detached(const Detach& d);
+    Status unplug(const std::string& serial);
+    // Answers the clients that asked for a detach once no disk is on its way out.
+    void answer_detach_waiters();
+    // A session (or every session of a client) ended: its ports and its hold on disks go.
+    void session_ended(ClientSession s);
+    void client_ended(uint64_t client);
     // QEMU's QMP, connected on first use (-p, a hot-plugged disk): its handshake waits for
     // QEMU's main loop, ~45 ms while a guest boots under TCG, which no plain launch needs.
     Result<Qmp*> qmp();
@@ -201,7 +229,11 @@ private:
     std::map<uint64_t, std::unique_ptr<Client>> clients_;
     uint64_t next_client_ = 1;
     SessionRouter router_;
-    std::vector<AttachDisk> disks_;  // distro disks attached (the containers disk is always)
+    std::vector<AttachedDisk> disks_;  // distro disks attached (the containers disk is always)
+    std::map<ClientSession, std::vector<std::string>> disk_users_;  // the disks a session's Attach named
+    bool reconcile_due_ = false;   // run reconcile_disks at the end of this loop turn
+    bool stale_in_use_ = false;    // a disk to let go is still used: look again when a session ends
+    std::vector<uint64_t> detach_waiters_;  // clients that sent a Detach, answered with a Status
     std::map<uint64_t, std::pair<uint64_t, uint64_t>> pings_;  // our nonce → client, its nonce
     uint64_t next_nonce_ = 1;
     std::optional<uint64_t> heartbeat_nonce_;
@@ -227,7 +259,10 @@ Status Supervisor::boot(const std::vector<AttachDisk>& disks) {
     req.vm_dir = opts_.vm_dir;
     req.notice = opts_.notice;
     vm_ = LXBOX_TRY(boot_vm(req));
-    disks_ = disks;
+    disks_.clear();
+    for (const auto& d : disks) disks_.push_back({d});
+    disk_users_.clear();
+    stale_in_use_ = false;
     agent_ = Conn{};
     agent_.fd = UniqueFd(::dup(vm_->channel().fd()));
     ::fcntl(agent_.fd.get(), F_SETFD, FD_CLOEXEC);
@@ -291,10 +326,88 @@ Status Supervisor::hotplug(const std::vector<AttachDisk>& disks) {
     for (const auto& d : disks) {
         for (const auto& [command, arguments] : hotplug_disk_commands({d.path, d.readonly, d.serial}))
             LXBOX_TRY(q->execute(command, arguments).context(command + " " + d.serial));
-        disks_.push_back(d);
+        disks_.push_back({d, true});
         spdlog::info("hot-plugged the disk {} ({})", d.serial, d.path);
     }
     return {};
+}
+
+void Supervisor::reconcile_disks() {
+    reconcile_due_ = false;
+    // An agent from before Detach (an image not rebuilt yet) keeps its disks until it stops.
+    const std::vector<std::string> caps = vm_ ? vm_->hello().capabilities : std::vector<std::string>{};
+    if (std::find(caps.begin(), caps.end(), "detach") == caps.end()) return answer_detach_waiters();
+    std::set<std::string> on_file, in_use;
+    for (const auto& d : built_distro_disks(opts_.vm_dir)) on_file.insert(d.serial);
+    for (const auto& [session, serials] : disk_users_) in_use.insert(serials.begin(), serials.end());
+    std::vector<std::string> mounted;
+    for (const auto& d : disks_)
+        if (d.state == AttachedDisk::Mounted) mounted.push_back(d.disk.serial);
+    const auto go = disks_to_detach(mounted, on_file, in_use);
+    stale_in_use_ = std::any_of(mounted.begin(), mounted.end(), [&](const std::string& serial) {
+        return !on_file.count(serial) && in_use.count(serial);
+    });
+    for (const auto& serial : go) {
+        for (auto& d : disks_)
+            if (d.disk.serial == serial) d.state = AttachedDisk::Detaching;
+        to_agent(make_frame(0, Detach{serial, guest_image_dir(serial), "", false}));
+    }
+    answer_detach_waiters();
+}
+
+void Supervisor::on_detached(const Detach& answer) {
+    auto it = std::find_if(disks_.begin(), disks_.end(), [&](const AttachedDisk& d) {
+        return d.disk.serial == answer.serial && d.state == AttachedDisk::Detaching;
+    });
+    if (it == disks_.end()) return;
+    if (!answer.error.empty()) {
+        // Still in use (a process with its cwd there, say): tried again when a session ends.
+        spdlog::warn("detach the disk {}: {}", answer.serial, answer.error);
+        it->state = AttachedDisk::Mounted;
+        stale_in_use_ = true;
+    } else if (!it->hotplugged) {
+        spdlog::info("the disk {} is unmounted in the VM; its file stays open until the VM stops", answer.serial);
+        it->state = AttachedDisk::Held;
+    } else if (auto unplugged = unplug(answer.serial); !unplugged) {
+        spdlog::warn("unplug the disk {}: {}", answer.serial, unplugged.error().message);
+        it->state = AttachedDisk::Held;
+    } else {
+        spdlog::info("unplugged the disk {} ({})", answer.serial, it->disk.path);
+        disks_.erase(it);
+    }
+    answer_detach_waiters();
+}
+
+Status Supervisor::unplug(const std::string& serial) {
+    Qmp* q = LXBOX_TRY(qmp().context("unplug a disk"));
+    const DiskUnplug u = unplug_disk_commands(serial);
+    LXBOX_TRY(q->execute(u.device_del.first, u.device_del.second).context(u.device_del.first + " " + serial));
+    // The node is the device's until QEMU says it is gone (a SCSI disk goes at once).
+    LXBOX_TRY(q->wait_event("DEVICE_DELETED",
+                            [&](const nlohmann::json& data) { return data.value("device", "") == u.device_id; },
+                            Millis(5000)));
+    LXBOX_TRY(q->execute(u.blockdev_del.first, u.blockdev_del.second).context(u.blockdev_del.first + " " + serial));
+    return {};
+}
+
+void Supervisor::answer_detach_waiters() {
+    if (std::any_of(disks_.begin(), disks_.end(), [](const AttachedDisk& d) { return d.state == AttachedDisk::Detaching; }))
+        return;
+    for (uint64_t id : std::exchange(detach_waiters_, {}))
+        if (auto c = clients_.find(id); c != clients_.end())
+            reply(*c->second, Frame{FrameType::Status, 0, nlohmann::json(status()).dump()});
+}
+
+void Supervisor::session_ended(ClientSession s) {
+    unpublish(s);
+    if (disk_users_.erase(s) && stale_in_use_) reconcile_due_ = true;
+}
+
+void Supervisor::client_ended(uint64_t client) {
+    unpublish_client(client);
+    if (std::erase_if(disk_users_, [client](const auto& entry) { return entry.first.client == client; }) &&
+        stale_in_use_)
+        reconcile_due_ = true;
 }
 
 void Supervisor::unpublish(ClientSession s) {
@@ -335,7 +448,7 @@ void Supervisor::accept_clients() {
 }
 
 void Supervisor::drop_client(Client& c) {
-    unpublish_client(c.id);
+    client_ended(c.id);
     // Its sessions' processes would run on with nobody reading them: the agent ends them.
     for (uint32_t id : router_.close_client(c.id)) to_agent(make_frame(id, ErrorMessage{"the client went away"}));
     c.conn.closed = true;
@@ -387,6 +500,12 @@ void Supervisor::on_connection_frame(Client& c, const Frame& f) {
         case FrameType::Status:
             c.query_only = true;
             return reply(c, Frame{FrameType::Status, 0, nlohmann::json(status()).dump()});
+        case FrameType::Detach:
+            // `unregister` removed a disk: let it go (answered once tried).
+            c.query_only = true;
+            detach_waiters_.push_back(c.id);
+            reconcile_due_ = true;
+            return;
         case FrameType::Shutdown:
             c.query_only = true;
             c.wants_stop = true;
@@ -405,17 +524,36 @@ void Supervisor::on_attach(Client& c, const Frame& f) {
         return reply_error(c, f.session, attach.error().message);
     }
     std::vector<AttachDisk> missing;
-    for (const auto& d : attach->disks)
-        if (std::none_of(disks_.begin(), disks_.end(), [&](const AttachDisk& have) { return have.serial == d.serial; }))
-            missing.push_back(d);
+    for (const auto& d : attach->disks) {
+        auto have = std::find_if(disks_.begin(), disks_.end(), [&](const AttachedDisk& a) { return a.disk.serial == d.serial; });
+        if (have != disks_.end() && have->state == AttachedDisk::Detaching) {
+            c.refused.insert(f.session);
+            return reply_error(c, f.session, "the distro's disk " + d.serial + " is being detached (re-imported or unregistered meanwhile): try again");
+        }
+        if (have == disks_.end() || have->state == AttachedDisk::Held) missing.push_back(d);
+    }
     auto publish_ports = [&] {
         if (auto st = publish({c.id, f.session}, attach->ports); !st) {
             unpublish({c.id, f.session});
             c.refused.insert(f.session);
-            reply_error(c, f.session, st.error().message);
+            return reply_error(c, f.session, st.error().message);
         }
+        // The session holds its disks until it ends.
+        auto& held = disk_users_[{c.id, f.session}];
+        for (const auto& d : attach->disks) held.push_back(d.serial);
     };
     if (missing.empty()) return publish_ports();
+    // A disk is plugged under the serial of the build on file only: the file at a distro's path
+    // is its newest build, and a client that read an older serial raced a re-import.
+    const auto on_file = built_distro_disks(opts_.vm_dir);
+    for (const auto& d : missing)
+        if (std::none_of(on_file.begin(), on_file.end(), [&](const AttachDisk& f) { return f.serial == d.serial; })) {
+            c.refused.insert(f.session);
+            return reply_error(c, f.session, "the distro's disk " + d.serial +
+                                                 " is not the one on file (re-imported or unregistered meanwhile): try again");
+        }
+    // A re-imported distro's new disk comes in: its old one may go.
+    reconcile_due_ = true;
     // A distro imported or replaced after the VM started: its disk is hot-plugged (a SCSI disk
     // on the VM's virtio-scsi controller; virtio-mmio has no hotplug), as WSL attaches a VHD.
     auto plugged = hotplug(missing);
@@ -463,7 +601,7 @@ void Supervisor::on_client_frame(Client& c, Frame f) {
     if (!id) return;
     if (f.type == FrameType::Error) {
         router_.close(*id);
-        unpublish({c.id, f.session});
+        session_ended({c.id, f.session});
     }
     f.session = *id;
     to_agent(f);
@@ -492,13 +630,17 @@ void Supervisor::on_agent_frame(Frame f) {
             auto e = parse_message<ErrorMessage>(f);
             spdlog::warn("agent: {}", e ? e->message : f.payload);
         }
+        if (f.type == FrameType::Detach) {
+            if (auto d = parse_message<Detach>(f)) return on_detached(*d);
+            spdlog::warn("agent: a bad detach answer: {}", f.payload.substr(0, 200));
+        }
         return;  // a Hello answering a clock resync
     }
     auto owner = router_.owner(f.session);
     if (!owner) return;  // the client went away; the agent was told to end the session
     if (f.type == FrameType::Exit || f.type == FrameType::Error) {
         router_.close(f.session);
-        unpublish(*owner);
+        session_ended(*owner);
     }
     auto c = clients_.find(owner->client);
     if (c == clients_.end()) return;
@@ -556,7 +698,10 @@ VmStatus Supervisor::status() const {
     s.cpus = opts_.vm.cpus;
     s.sessions = router_.size();
     s.clients = clients_.size();
-    for (const auto& d : disks_) s.disks.push_back(d.serial);
+    for (const auto& d : disks_) {
+        s.disks.push_back(d.disk.serial);
+        if (d.state == AttachedDisk::Held) s.held_disks.push_back(d.disk.serial);
+    }
     s.heartbeat_us = heartbeat_rtt_.count();
     s.idle_timeout_s = opts_.idle_timeout.count();
     return s;
@@ -622,6 +767,7 @@ Status Supervisor::run(const std::function<void(const Status&)>& ready) {
             stop_reason_ = "the VM stopped: QEMU exited or closed the agent's channel; the next launch boots a fresh one";
         }
         heartbeat();
+        if (reconcile_due_) reconcile_disks();
         if (!agent_.flush()) agent_.closed = true;
         for (auto it = clients_.begin(); it != clients_.end();) {
             Client& c = *it->second;

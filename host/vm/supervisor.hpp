@@ -11,12 +11,17 @@
 //   - attaches the disks a Run needs: a distro imported or replaced after the VM booted is
 //     hot-plugged (QMP: a SCSI disk on the virtio-scsi controller); should that fail, the VM
 //     reboots with it when no session runs, else the launch is refused with a clear line;
+//   - lets go of a distro disk no longer on file (the distro was unregistered, or re-imported
+//     and its disk rebuilt) once no session uses it: the agent unmounts it, then a hot-plugged
+//     disk is unplugged (QMP device_del, blockdev-del) and its file closed; a disk the VM
+//     booted with (virtio-mmio, which cannot unplug) stays open until the VM stops;
 //   - powers the VM off after it was idle for the configured time, or when asked.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -47,6 +52,9 @@ VmPaths vm_paths(const std::string& vm_dir);
 // The containers disk's serial in the guest and where the agent mounts it.
 inline constexpr const char* kContainersDiskSerial = "lxbox-containers";
 inline constexpr const char* kGuestContainersDir = "/run/lxbox/containers";
+// Pure: where the agent mounts a distro disk (a rebuilt distro's disk has a new serial, so a
+// new place).
+std::string guest_image_dir(const std::string& serial);
 
 struct SupervisorOptions {
     std::string vm_dir;
@@ -73,6 +81,9 @@ struct VmStatus {
     uint64_t sessions = 0;
     uint64_t clients = 0;
     std::vector<std::string> disks;  // serials attached besides the containers disk
+    // Of those, the ones unmounted in the guest whose files QEMU holds until it stops (a
+    // removed distro's disk the VM booted with).
+    std::vector<std::string> held_disks;
     int64_t heartbeat_us = 0;        // the last heartbeat's round trip
     int64_t idle_timeout_s = 0;
 };
@@ -83,6 +94,11 @@ void from_json(const nlohmann::json& j, VmStatus& s);
 // then as many of have as fit in `max` (older distro disks drop out first).
 std::vector<proto::AttachDisk> disks_to_boot(const std::vector<proto::AttachDisk>& have,
                                              const std::vector<proto::AttachDisk>& wanted, size_t max);
+
+// Pure: the attached distro disks to let go: those whose serial is not on file any more that no
+// open session uses (a session's Attach named it).
+std::vector<std::string> disks_to_detach(const std::vector<std::string>& attached, const std::set<std::string>& on_file,
+                                         const std::set<std::string>& in_use);
 
 // Runs the supervisor in this process until the VM stops (idle, `vm stop`, a signal, QEMU
 // gone). ready() is called once: with success after the VM's hello with the clients' socket

@@ -115,10 +115,13 @@ Result<ChannelClient> connect_supervisor(const std::string& vm_dir, const Superv
     return hello_to(std::move(c));
 }
 
-Result<VmStatus> query_status(const std::string& vm_dir) {
+namespace {
+
+// Sends a connection request the supervisor answers with its status.
+Result<VmStatus> ask_status(const std::string& vm_dir, const proto::Frame& request) {
     auto c = LXBOX_TRY(connect_running(vm_dir));
     if (!c) return VmStatus{};
-    LXBOX_TRY(c->send(proto::Frame{proto::FrameType::Status, proto::kConnectionSession, "{}"}));
+    LXBOX_TRY(c->send(request));
     auto frame = LXBOX_TRY(c->receive(Millis(10000)).context("the VM supervisor's status"));
     if (frame.type != proto::FrameType::Status)
         return Error(ErrorKind::Invalid, std::string("the VM supervisor answered status with ") + to_string(frame.type));
@@ -128,6 +131,16 @@ Result<VmStatus> query_status(const std::string& vm_dir) {
     } catch (const nlohmann::json::exception& e) {
         return Error(ErrorKind::Invalid, std::string("the VM supervisor's status: ") + e.what());
     }
+}
+
+}  // namespace
+
+Result<VmStatus> query_status(const std::string& vm_dir) {
+    return ask_status(vm_dir, proto::Frame{proto::FrameType::Status, proto::kConnectionSession, "{}"});
+}
+
+Result<VmStatus> detach_removed_disks(const std::string& vm_dir) {
+    return ask_status(vm_dir, proto::make_frame(proto::kConnectionSession, proto::Detach{}));
 }
 
 Result<bool> stop_supervisor(const std::string& vm_dir, Millis timeout) {

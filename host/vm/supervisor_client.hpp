@@ -34,6 +34,11 @@ Result<std::optional<ChannelClient>> connect_running(const std::string& vm_dir);
 // The running VM's status (running = false when no supervisor runs).
 Result<VmStatus> query_status(const std::string& vm_dir);
 
+// Asks a running supervisor to let go of the distro disks no longer on file (after
+// `unregister`, or a disk rebuilt for a re-imported distro) that no session uses; its status
+// once it tried (disks it still holds stay listed). VmStatus{} when none runs.
+Result<VmStatus> detach_removed_disks(const std::string& vm_dir);
+
 // Asks the supervisor to power the VM off and waits until the supervisor has exited. false
 // when none ran.
 Result<bool> stop_supervisor(const std::string& vm_dir, std::chrono::milliseconds timeout);

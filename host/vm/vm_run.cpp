@@ -24,7 +24,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr const char* kGuestImages = "/run/lxbox/images/";
 constexpr const char* kGuestEphemeral = "/run/lxbox/ephemeral/";
 constexpr const char* kGuestHost = "/run/lxbox/host";
 
@@ -46,7 +45,7 @@ Result<proto::Run> guest_run(const runtime::ContainerSpec& host_spec, const Dist
             return Error(ErrorKind::Invalid, "-v " + b.source + ": the host path must be absolute");
         b.source = kGuestHost + b.source;
     }
-    const std::string image_dir = kGuestImages + disk.serial;
+    const std::string image_dir = guest_image_dir(disk.serial);
     g.image_rootfs = image_dir + "/rootfs";
     g.container_dir = host_spec.ephemeral ? kGuestEphemeral + host_spec.name + "-" + unique
                                           : std::string(kGuestContainersDir) + "/" + host_spec.name;

@@ -26,7 +26,7 @@ constexpr char kMagicBytes[4] = {'L', 'X', 'B', '1'};
 }  // namespace
 
 bool is_known_type(uint16_t type) {
-    return (type >= uint16_t(FrameType::Hello) && type <= uint16_t(FrameType::Remove)) ||
+    return (type >= uint16_t(FrameType::Hello) && type <= uint16_t(FrameType::Detach)) ||
            (type >= uint16_t(FrameType::Stdin) && type <= uint16_t(FrameType::Stderr));
 }
 
@@ -51,6 +51,7 @@ const char* to_string(FrameType type) {
         case FrameType::Attach: return "attach";
         case FrameType::Status: return "status";
         case FrameType::Remove: return "remove";
+        case FrameType::Detach: return "detach";
         case FrameType::Stdin: return "stdin";
         case FrameType::Stdout: return "stdout";
         case FrameType::Stderr: return "stderr";

@@ -48,6 +48,9 @@ enum class FrameType : uint16_t {
     Status = 14,
     // Deletes a kept container's changes in the guest (`lxbox rm` of a vm container).
     Remove = 15,
+    // Connection-wide: a distro disk the host is about to unplug (supervisor → agent, answered
+    // by the agent with a Detach naming it), or the disks on file changed (CLI → supervisor).
+    Detach = 16,
     // Raw byte streams: the payload is the data, counted against the session's credit window.
     Stdin = 0x100,
     Stdout = 0x101,

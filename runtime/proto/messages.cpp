@@ -117,6 +117,18 @@ void from_json(const json& j, Remove& m) {
     get_opt(j, "mounts", m.mounts);
 }
 
+void to_json(json& j, const Detach& m) {
+    j = json{{"serial", m.serial}, {"target", m.target}};
+    if (!m.error.empty()) j["error"] = m.error;
+    if (m.busy) j["busy"] = true;
+}
+void from_json(const json& j, Detach& m) {
+    get_opt(j, "serial", m.serial);
+    get_opt(j, "target", m.target);
+    get_opt(j, "error", m.error);
+    get_opt(j, "busy", m.busy);
+}
+
 void to_json(json& j, const Credit& m) { j = json{{"bytes", m.bytes}}; }
 void from_json(const json& j, Credit& m) { j.at("bytes").get_to(m.bytes); }
 

@@ -135,6 +135,20 @@ struct Remove {
     std::vector<GuestMount> mounts;
 };
 
+// On session 0. Supervisor → agent: unmount the distro disk `serial` from target (under
+// /run/lxbox/images) and let its device go, so the host can unplug it. The agent answers with a
+// Detach naming the same serial and target: error "" when the disk is unmounted (or was not
+// mounted), else why not, with busy set when something still uses it (the host tries again
+// later). CLI → supervisor, serial "": the distro disks on file changed (`unregister`):
+// detach the ones no longer there that no session uses; answered with a Status once tried.
+struct Detach {
+    static constexpr FrameType kType = FrameType::Detach;
+    std::string serial;
+    std::string target;
+    std::string error;
+    bool busy = false;
+};
+
 // Grants the peer `bytes` more data bytes on the session (runtime/proto/flow_control.hpp).
 struct Credit {
     static constexpr FrameType kType = FrameType::Credit;
@@ -173,6 +187,8 @@ void to_json(nlohmann::json& j, const Attach& m);
 void from_json(const nlohmann::json& j, Attach& m);
 void to_json(nlohmann::json& j, const Remove& m);
 void from_json(const nlohmann::json& j, Remove& m);
+void to_json(nlohmann::json& j, const Detach& m);
+void from_json(const nlohmann::json& j, Detach& m);
 void to_json(nlohmann::json& j, const Credit& m);
 void from_json(const nlohmann::json& j, Credit& m);
 

@@ -47,6 +47,7 @@ void parse_control(const Frame& frame) {
         case FrameType::Credit: return try_parse<Credit>(frame);
         case FrameType::Attach: return try_parse<Attach>(frame);
         case FrameType::Remove: return try_parse<Remove>(frame);
+        case FrameType::Detach: return try_parse<Detach>(frame);
         default: return;
     }
 }

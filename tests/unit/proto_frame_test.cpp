@@ -57,6 +57,14 @@ TEST(ProtoFrame, RoundTripsEveryKnownType) {
     EXPECT_FALSE(decoder.finish().has_value());
 }
 
+TEST(ProtoFrame, TheKnownTypesAreTheEnumsAndNamedSo) {
+    EXPECT_TRUE(is_known_type(uint16_t(FrameType::Detach)));
+    EXPECT_FALSE(is_known_type(uint16_t(FrameType::Detach) + 1));
+    EXPECT_STREQ(to_string(FrameType::Detach), "detach");
+    EXPECT_FALSE(is_data_type(FrameType::Detach));
+    EXPECT_FALSE(opens_session(FrameType::Detach));
+}
+
 TEST(ProtoFrame, FramesSplitAcrossFeedsAtEveryByte) {
     Frame a{FrameType::Hello, 0, R"({"protocol_version":1})"};
     Frame b{FrameType::Stdin, 9, std::string(300, 'z')};

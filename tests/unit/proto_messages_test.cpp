@@ -56,6 +56,14 @@ TEST(ProtoMessages, EveryMessageRoundTrips) {
     EXPECT_EQ(round_trip(ErrorMessage{"no such container"}).message, "no such container");
     round_trip(Shutdown{});
     EXPECT_EQ(round_trip(Credit{1 << 20}).bytes, 1u << 20);
+    Detach d = round_trip(Detach{"d-01", "/run/lxbox/images/d-01", "in use", true});
+    EXPECT_EQ(d.serial, "d-01");
+    EXPECT_EQ(d.target, "/run/lxbox/images/d-01");
+    EXPECT_EQ(d.error, "in use");
+    EXPECT_TRUE(d.busy);
+    // A client's "the disks on file changed" is an empty Detach.
+    Detach empty = round_trip(Detach{});
+    EXPECT_TRUE(empty.serial.empty() && empty.error.empty() && !empty.busy);
 }
 
 TEST(ProtoMessages, OptionalFieldsMayBeMissing) {

@@ -195,6 +195,16 @@ TEST(QemuCommand, DisksHotPlugOnAVirtioScsiControllerAsScsiDisksWithTheirSerial)
               R"("serial":"d-0123456789abcdef"})");
 }
 
+TEST(QemuCommand, AnUnplugNamesTheDeviceAndNodeTheHotPlugMade) {
+    auto plug = hotplug_disk_commands({"/d/vm/disks/alpine.ext4", true, "d-0123456789abcdef"});
+    const DiskUnplug u = unplug_disk_commands("d-0123456789abcdef");
+    EXPECT_EQ(u.device_id, plug[1].second["id"]);
+    EXPECT_EQ(u.device_del.first, "device_del");
+    EXPECT_EQ(u.device_del.second.dump(), R"({"id":"dev-d-0123456789abcdef"})");
+    EXPECT_EQ(u.blockdev_del.first, "blockdev-del");
+    EXPECT_EQ(u.blockdev_del.second["node-name"], plug[0].second["node-name"]);
+}
+
 TEST(QemuCommand, TheGuestGetsUserModeNetworkingOnAVirtioNicUnlessTurnedOff) {
     VmConfig c = config();
     auto argv = qemu_command(c, linux_x86(false));

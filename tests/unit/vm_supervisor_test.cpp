@@ -69,6 +69,18 @@ TEST(VmSupervisor, AReBootKeepsTheWantedDisksFirstThenTheNewestOthers) {
     EXPECT_EQ(disks_to_boot(have, {have[1]}, 16).size(), 3u);
 }
 
+TEST(VmSupervisor, ADiskGoesOnceOffFileAndUnused) {
+    const std::vector<std::string> attached{"d-kept", "d-old-build", "d-unregistered", "d-in-use"};
+    // On file: the distros still imported (their newest builds); in use: a running session's.
+    const std::set<std::string> on_file{"d-kept", "d-new-build"};
+    auto go = disks_to_detach(attached, on_file, {"d-in-use"});
+    EXPECT_EQ(go, (std::vector<std::string>{"d-old-build", "d-unregistered"}));
+    // Once its session ends, the last one goes too; a disk on file never does, used or not.
+    EXPECT_EQ(disks_to_detach(attached, on_file, {}).size(), 3u);
+    EXPECT_TRUE(disks_to_detach({"d-kept"}, on_file, {}).empty());
+    EXPECT_EQ(guest_image_dir("d-01"), "/run/lxbox/images/d-01");
+}
+
 TEST(VmSupervisor, DistroDiskSerialsFitVirtioAndChangeWithTheBuild) {
     const std::string a = distro_disk_serial("debian", "layout 2, rootfs 1 2.3\n");
     const std::string b = distro_disk_serial("debian", "layout 2, rootfs 9 2.3\n");
@@ -89,13 +101,15 @@ TEST(VmSupervisor, PathsLiveInTheVmDirAndStatusRoundTrips) {
     s.qemu_pid = 11;
     s.accel = "tcg";
     s.sessions = 3;
-    s.disks = {"d-1"};
+    s.disks = {"d-1", "d-2"};
+    s.held_disks = {"d-2"};
     VmStatus back = nlohmann::json(s).get<VmStatus>();
     EXPECT_TRUE(back.running);
     EXPECT_EQ(back.qemu_pid, 11);
     EXPECT_EQ(back.accel, "tcg");
     EXPECT_EQ(back.sessions, 3u);
     EXPECT_EQ(back.disks, s.disks);
+    EXPECT_EQ(back.held_disks, s.held_disks);
 }
 
 TEST(VmPublish, DockersShortFormOnTheHostsLoopback) {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -349,6 +350,43 @@ TEST(AgentSessionRun, AKeptContainerRunsOnceAtATimeAndIsRemovedOnlyWhenStopped) 
         EXPECT_TRUE(out.remove.empty()) << dir;
         EXPECT_EQ(decode(out.output).at(0).type, FrameType::Error) << dir;
     }
+}
+
+TEST(AgentSessionDetach, ADiskIsUnmountedOnlyAtItsOwnPlaceAndTheAnswerNamesIt) {
+    AgentSession s("0.1.0");
+    auto hello = decode(s.on_bytes(hello_bytes()).output).at(0);
+    auto caps = parse_message<Hello>(hello)->capabilities;
+    EXPECT_NE(std::find(caps.begin(), caps.end(), "detach"), caps.end());
+    proto::Detach d{"d-0123456789abcdef", "/run/lxbox/images/d-0123456789abcdef", "", false};
+    auto out = s.on_bytes(encode_frame(make_frame(0, d)));
+    ASSERT_EQ(out.detach.size(), 1u);
+    EXPECT_EQ(out.detach[0].target, d.target);
+    EXPECT_TRUE(out.output.empty()) << "answered once done, by the server";
+    d.error = "the disk d-0123456789abcdef is in use at /run/lxbox/images/d-0123456789abcdef";
+    d.busy = true;
+    auto answer = parse_message<proto::Detach>(decode(s.on_detached(d)).at(0));
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->serial, d.serial);
+    EXPECT_TRUE(answer->busy);
+    // Anything but a disk's own place under images/ is answered with why, and nothing is done.
+    for (const auto& [serial, target] : std::vector<std::pair<std::string, std::string>>{
+             {"d-1", "/run/lxbox/containers"},
+             {"d-1", "/run/lxbox/images/"},
+             {"d-1", "/run/lxbox/images/../../etc"},
+             {"d-1", "/run/lxbox/images/a/b"},
+             {"", "/run/lxbox/images/x"},
+             {"../x", "/run/lxbox/images/x"}}) {
+        auto refused = s.on_bytes(encode_frame(make_frame(0, proto::Detach{serial, target, "", false})));
+        EXPECT_TRUE(refused.detach.empty()) << target;
+        auto why = parse_message<proto::Detach>(decode(refused.output).at(0));
+        ASSERT_TRUE(why) << target;
+        EXPECT_FALSE(why->error.empty()) << target;
+        EXPECT_FALSE(why->busy) << target;
+    }
+    // A connection message: on a session it is an error of that session.
+    auto on_session = s.on_bytes(encode_frame(make_frame(7, d)));
+    EXPECT_TRUE(on_session.detach.empty());
+    EXPECT_EQ(decode(on_session.output).at(0).type, FrameType::Error);
 }
 
 TEST(AgentSessionExec, AnExecJoinsTheRunningContainerItNamesOnItsOwnSession) {

@@ -18,6 +18,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include "runtime/base/unique_fd.hpp"
@@ -428,11 +429,30 @@ TEST_F(VmLaunch, AnOrdinaryUserRunsVmContainersInAVmOfItsOwn) {
     EXPECT_TRUE(gone) << "a process of the user outlived vm stop: " << run({"ps", "-u", user.name, "-o", "pid,stat,args"}).out;
 }
 
-TEST_F(VmLaunch, ADistroImportedWhileASessionRunsIsHotPluggedIntoTheRunningVm) {
+// The serials of the disks in a status.
+std::set<std::string> disks_of(const nlohmann::json& status, const char* key = "disks") {
+    std::set<std::string> out;
+    for (const auto& d : status.value(key, nlohmann::json::array())) out.insert(d.get<std::string>());
+    return out;
+}
+
+// Whether the process holds a file whose path contains needle open.
+bool holds_open(int pid, const std::string& needle) {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+        auto target = std::filesystem::read_symlink(e.path(), ec);
+        if (!ec && target.string().find(needle) != std::string::npos) return true;
+    }
+    return false;
+}
+
+TEST_F(VmLaunch, ADistroImportedWhileASessionRunsIsHotPluggedIntoTheRunningVmAndUnpluggedOnceGone) {
     auto kid = spawn_lxbox({"launch", "--rm", "--backend", "vm", "--", "sleep", "600"}, *dir / "h.out", *dir / "h.err");
     ASSERT_TRUE(wait_status([](const nlohmann::json& s) { return s.value("sessions", 0) == 1; }));
     const auto booted = vm_status();
-    const size_t disks_before = booted.value("disks", nlohmann::json::array()).size();
+    const auto disks_before = disks_of(booted);
+    const int qemu = booted.value("qemu_pid", 0);
+    ASSERT_GT(qemu, 0);
     // Imported after the VM started: its disk is new to the VM, which keeps running.
     auto r = run_lxbox(root(), {"import", "late", busybox_tarball()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -442,24 +462,78 @@ TEST_F(VmLaunch, ADistroImportedWhileASessionRunsIsHotPluggedIntoTheRunningVm) {
     auto now = vm_status();
     EXPECT_EQ(now.value("pid", 0), booted.value("pid", -1)) << "the VM was restarted";
     EXPECT_EQ(now.value("started", ""), booted.value("started", "x")) << "the VM was restarted";
-    EXPECT_EQ(now.value("disks", nlohmann::json::array()).size(), disks_before + 1);
+    ASSERT_EQ(disks_of(now).size(), disks_before.size() + 1);
+    std::string first_build;
+    for (const auto& d : disks_of(now))
+        if (!disks_before.count(d)) first_build = d;
     // Plugged once: a second launch uses the same disk.
     r = vm_launch({"late", "--", "true"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_EQ(vm_status().value("disks", nlohmann::json::array()).size(), disks_before + 1);
+    EXPECT_EQ(disks_of(vm_status()).size(), disks_before.size() + 1);
+
+    // Re-imported while a session runs in it: the next launch gets the new build on a disk of
+    // its own; the old one stays while that session uses it, and goes when it ends.
+    auto user = spawn_lxbox({"launch", "--rm", "--backend", "vm", "late", "--", "sleep", "600"}, *dir / "u.out",
+                            *dir / "u.err");
+    ASSERT_TRUE(wait_status([](const nlohmann::json& s) { return s.value("sessions", 0) == 2; }));
+    r = run_lxbox(root(), {"import", "--replace", "late", busybox_tarball()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = vm_launch({"late", "--", "sh", "-c", "grep -c ' sd[a-z]$' /proc/partitions"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "2\n") << "the new build is a second SCSI disk";
+    now = vm_status();
+    EXPECT_EQ(disks_of(now).size(), disks_before.size() + 2);
+    EXPECT_TRUE(disks_of(now).count(first_build)) << "the old build went while a session used it";
+    user.terminate();
+    user.wait();
+    EXPECT_TRUE(wait_status([&](const nlohmann::json& s) {
+        return s.value("sessions", -1) == 1 && disks_of(s).size() == disks_before.size() + 1 && !disks_of(s).count(first_build);
+    })) << vm_status().dump();
+    r = vm_launch({"late", "--", "sh", "-c", "echo still; grep -c ' sd[a-z]$' /proc/partitions"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "still\n1\n") << "the old build's disk left the guest";
+
+    // Unregistered while the VM runs: unplugged at once, QEMU closes its file.
+    const std::string late_disk = root() + "/vm/disks/late.ext4";
+    ASSERT_TRUE(std::filesystem::exists(late_disk));
+    ASSERT_TRUE(holds_open(qemu, "late.ext4"));
+    r = run_lxbox(root(), {"unregister", "late"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.err, "");
+    EXPECT_FALSE(std::filesystem::exists(late_disk));
+    EXPECT_FALSE(std::filesystem::exists(late_disk + ".stamp"));
+    now = vm_status();
+    EXPECT_EQ(disks_of(now), disks_before) << now.dump();
+    EXPECT_TRUE(disks_of(now, "held_disks").empty()) << now.dump();
+    EXPECT_FALSE(holds_open(qemu, "late.ext4")) << "QEMU still holds a removed distro's disk";
+    EXPECT_EQ(now.value("started", ""), booted.value("started", "x")) << "the VM was restarted";
     kid.terminate();
     kid.wait();
     EXPECT_TRUE(wait_status([](const nlohmann::json& s) { return s.value("sessions", -1) == 0; }));
-    // Unregistered: its disk file goes, and the next boot attaches only the distros left.
-    const std::string late_disk = root() + "/vm/disks/late.ext4";
-    ASSERT_TRUE(std::filesystem::exists(late_disk));
-    EXPECT_EQ(run_lxbox(root(), {"unregister", "late"}).exit_code, 0);
-    EXPECT_FALSE(std::filesystem::exists(late_disk));
-    EXPECT_FALSE(std::filesystem::exists(late_disk + ".stamp"));
+
+    // A disk the VM booted with cannot be unplugged (virtio-mmio): unmounted in the guest, its
+    // file held until the VM stops, and said so.
+    ASSERT_EQ(run_lxbox(root(), {"import", "early", busybox_tarball()}).exit_code, 0);
+    r = vm_launch({"early", "--", "true"});  // builds its disk, hot-plugged into this VM
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    ASSERT_EQ(run_lxbox(root(), {"vm", "stop"}).exit_code, 0);
+    r = vm_launch({"--", "true"});  // boots with early's disk
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto with_early = vm_status();
+    ASSERT_EQ(disks_of(with_early).size(), disks_before.size() + 1) << with_early.dump();
+    ASSERT_EQ(run_lxbox(root(), {"unregister", "early"}).exit_code, 0);
+    now = vm_status();
+    EXPECT_EQ(disks_of(now, "held_disks").size(), 1u) << now.dump();
+    EXPECT_EQ(disks_of(now).size(), disks_before.size() + 1);
+    r = run_lxbox(root(), {"vm", "status"});
+    EXPECT_NE(r.out.find("of a removed distro, open until the VM stops"), std::string::npos) << r.out;
+    r = vm_launch({"--", "echo", "unaffected"});
+    EXPECT_EQ(r.out, "unaffected\n") << r.err;
+    // The next boot attaches only the distros left.
     ASSERT_EQ(run_lxbox(root(), {"vm", "stop"}).exit_code, 0);
     r = vm_launch({"--", "true"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_EQ(vm_status().value("disks", nlohmann::json::array()).size(), disks_before);
+    EXPECT_EQ(disks_of(vm_status()), disks_before);
 }
 
 TEST_F(VmLaunch, QemuKilledMidCommandFailsItClearlyAndTheNextLaunchBootsAFreshVm) {
