@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -22,6 +23,7 @@
 #include "runtime/cgroups/cgroup.hpp"
 #include "runtime/cgroups/cgroup_fs.hpp"
 #include "runtime/container/container.hpp"
+#include "runtime/linux/namespaces.hpp"
 #include "runtime/linux/process.hpp"
 #include "runtime/linux/pty.hpp"
 #include "runtime/linux/syscalls.hpp"
@@ -172,8 +174,16 @@ Result<Created> create_container(const OciGlobal& g, const CreateOptions& o, boo
     if (::mkfifo(sd.fifo(o.id).c_str(), 0600) != 0) return undo(Error::last("create " + sd.fifo(o.id)));
     // The container's process opens the fifo as its own root: with a user namespace, the host
     // ids that root maps to own it.
-    if (spec.userns.enabled) {
-        const auto uid = runtime::host_id(spec.userns.uids, 0), gid = runtime::host_id(spec.userns.gids, 0);
+    auto joined = std::find_if(spec.bundle->namespaces.begin(), spec.bundle->namespaces.end(),
+                               [](const runtime::NamespaceEntry& n) { return n.type == "user" && !n.path.empty(); });
+    if (spec.userns.enabled || joined != spec.bundle->namespaces.end()) {
+        runtime::IdMapsView maps{true, spec.userns.uids, spec.userns.gids};
+        if (!spec.userns.enabled) {
+            auto theirs = linux_fx::id_maps_of_namespace(joined->path);
+            if (!theirs) return undo(std::move(theirs).error());
+            maps = std::move(*theirs);
+        }
+        const auto uid = runtime::host_id(maps.uids, 0), gid = runtime::host_id(maps.gids, 0);
         if (uid && ::chown(sd.fifo(o.id).c_str(), *uid, gid ? *gid : static_cast<gid_t>(-1)) != 0)
             return undo(Error::last("chown " + sd.fifo(o.id)));
     }
@@ -432,7 +442,7 @@ nlohmann::json features_json() {
               "relatime", "remount", "ro", "rprivate", "rshared", "rslave", "runbindable", "rw", "shared",
               "slave", "strictatime", "suid", "sync", "tmpcopyup", "unbindable"}},
             {"linux",
-             {{"namespaces", {"cgroup", "ipc", "mount", "network", "pid", "user", "uts"}},
+             {{"namespaces", {"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"}},
               {"cgroup", {{"v1", true}, {"v2", true}, {"systemd", false}, {"systemdUser", false}}},
               {"seccomp", {{"enabled", true},
                            {"actions", {"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",

@@ -9,6 +9,7 @@
 
 #include "runtime/container/child.hpp"
 #include "runtime/linux/mounts.hpp"
+#include "runtime/linux/namespaces.hpp"
 #include "runtime/linux/process.hpp"
 #include "runtime/oci/hooks.hpp"
 #include "runtime/plan/bundle.hpp"
@@ -66,8 +67,10 @@ Result<Prepared> setup_bundle(const ContainerSpec& spec, const SecurityPlan& sec
     std::optional<cgroups::OwnCgroups> own;
     if (!ns.has(CLONE_NEWCGROUP)) own = cgroups::parse_proc_cgroup(LXBOX_TRY(read_file("/proc/self/cgroup")));
     const CgroupView cgroups = cgroup_view(cgroups::parse_cgroup_mounts(mountinfo), own ? &*own : nullptr);
-    const std::vector<MountOp> ops =
-        plan_bundle_mounts(b, cgroups, spec.userns.enabled, (ns.create & CLONE_NEWNET) != 0);
+    // A joined user namespace's maps are its own: read while /proc is still the host's.
+    const bool userns = spec.userns.enabled || !ns.join_user.empty();
+    const IdMapsView ids = ns.join_user.empty() ? id_maps_view(spec.userns) : fx::id_maps_in("/proc/self");
+    const std::vector<MountOp> ops = plan_bundle_mounts(b, cgroups, userns, (ns.create & CLONE_NEWNET) != 0);
     auto early = LXBOX_TRY(prepare_early_mounts(ops));
     if (!b.exec_fifo.empty()) {
         const std::string dir = b.exec_fifo.substr(0, b.exec_fifo.rfind('/'));
@@ -83,7 +86,7 @@ Result<Prepared> setup_bundle(const ContainerSpec& spec, const SecurityPlan& sec
     if (ns.has(CLONE_NEWUTS) && !spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
         return Error::last("set hostname " + spec.hostname);
     if (ns.create & CLONE_NEWNET) LXBOX_TRY(fx::bring_up_loopback());
-    return prepare_process(spec.process, spec.hostname, security, id_maps_view(spec.userns));
+    return prepare_process(spec.process, spec.hostname, security, ids);
 }
 
 }  // namespace lxbox::runtime::detail

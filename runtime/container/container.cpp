@@ -7,6 +7,8 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -126,6 +128,60 @@ Result<Member> enterable_member(pid_t init) {
     return Error(ErrorKind::NotFound, "the container has no process left to enter (its command is exiting)");
 }
 
+// The container's init cloned from inside the user namespace userns (OCI linux.namespaces
+// "user" with a path), so the namespaces it makes are owned by it, as runc's nsexec does:
+// setns into a user namespace needs a single-threaded caller and would leave lxbox in it, so
+// an intermediate process joins it and clones the init as lxbox's own child (CLONE_PARENT),
+// tells its pid and exits. Returns like clone3: 0 in the init; in lxbox its pid, with a pidfd.
+Result<pid_t> clone_in_user_ns(int userns, uint64_t flags, const std::string& path, UniqueFd& pidfd) {
+    auto report = LXBOX_TRY(make_pipe());
+    const pid_t middle = ::fork();
+    if (middle < 0) return Error::last("fork");
+    if (middle == 0) {
+        report.read.reset();
+        int out[2] = {-1, 0};  // the init's pid, or -1 and errno (-2: the setns, -3: becoming its root)
+        if (::setns(userns, CLONE_NEWUSER) != 0) {
+            out[0] = -2;
+            out[1] = errno;
+        } else {
+            // Its root, as runc's nsexec and as an init in a namespace of its own becomes: host
+            // uid 0 is unmapped there, so files it made would fail (EOVERFLOW). setns left every
+            // capability in the namespace, which the switch keeps. A namespace without a root
+            // leaves the ids as they are (EINVAL).
+            if ((::syscall(SYS_setresgid, 0, 0, 0) != 0 && errno != EINVAL) ||
+                (::syscall(SYS_setresuid, 0, 0, 0) != 0 && errno != EINVAL)) {
+                out[0] = -3;
+                out[1] = errno;
+            }
+        }
+        if (out[1] == 0) {
+            const pid_t init = sys::clone3_sibling(flags);
+            if (init == 0) return 0;  // the init: its fds are the parent's, the report pipe closes on exec
+            out[0] = init;
+            out[1] = init < 0 ? errno : 0;
+        }
+        (void)!::write(report.write.get(), out, sizeof out);
+        ::_exit(0);
+    }
+    report.write.reset();
+    int in[2] = {-1, EPIPE};
+    ssize_t n;
+    while ((n = ::read(report.read.get(), in, sizeof in)) < 0 && errno == EINTR) {
+    }
+    int status = 0;
+    while (::waitpid(middle, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (n != sizeof in) return Error(ErrorKind::Internal, "the process joining the user namespace " + path + " died");
+    errno = in[1];
+    if (in[0] == -2) return Error::last("join the user namespace " + path);
+    if (in[0] == -3) return Error::last("become root of the user namespace " + path);
+    if (in[0] < 0) return Error::last("clone the container in the user namespace " + path);
+    // Our child, not reaped yet: its pid cannot have been reused.
+    pidfd.reset(sys::pidfd_open(in[0]));
+    if (!pidfd) return Error::last("open the container's init");
+    return in[0];
+}
+
 Status release_child(const Pipes& p) {
     char go = 'G';
     return write_all(p.sync_write.get(), &go, 1).context("start the container");
@@ -232,13 +288,16 @@ Result<Container> Container::start(const ContainerSpec& spec) {
     c.impl_ = std::make_unique<Impl>(fx::forwarded_signals());
     uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
     if (spec.network == "none") flags |= CLONE_NEWNET;
-    std::string join_pid;
+    std::string join_pid, join_user;
     if (spec.bundle) {
         // The cgroup namespace is made by the child once it is in its cgroup.
         const NamespacePlan ns = LXBOX_TRY(plan_namespaces(*spec.bundle));
         flags = ns.create & ~static_cast<uint64_t>(CLONE_NEWCGROUP | CLONE_NEWUSER);
         join_pid = ns.join_pid;
+        join_user = ns.join_user;
     }
+    UniqueFd userns;
+    if (!join_user.empty()) userns = LXBOX_TRY(open_fd(join_user, O_RDONLY).context("join the user namespace"));
     if (spec.userns.enabled) flags |= CLONE_NEWUSER;
     // A pid namespace to join: ours for children is set to it for the clone only.
     UniqueFd own_pid_ns;
@@ -248,26 +307,31 @@ Result<Container> Container::start(const ContainerSpec& spec) {
         if (::setns(target.get(), CLONE_NEWPID) != 0) return Error::last("join the pid namespace " + join_pid);
     }
     int pidfd = -1;
-    const pid_t pid = sys::clone3_pidfd(flags, &pidfd);
+    UniqueFd init_pidfd;
+    Result<pid_t> cloned = userns ? clone_in_user_ns(userns.get(), flags, join_user, init_pidfd)
+                                  : Result<pid_t>(sys::clone3_pidfd(flags, &pidfd));
     const int clone_errno = errno;
-    if (pid > 0 && own_pid_ns && ::setns(own_pid_ns.get(), CLONE_NEWPID) != 0)
+    if (cloned && *cloned > 0 && own_pid_ns && ::setns(own_pid_ns.get(), CLONE_NEWPID) != 0)
         spdlog::warn("container {}: cannot return to lxbox's pid namespace: {}", spec.name, std::strerror(errno));
     errno = clone_errno;
-    if (pid < 0) {
+    if (!cloned || *cloned < 0) {
         if (own_pid_ns) (void)::setns(own_pid_ns.get(), CLONE_NEWPID);
+        if (!cloned) return std::move(cloned).error().context("container " + spec.name);
         return Error::last("clone the container " + spec.name);
     }
+    const pid_t pid = *cloned;
     if (pid == 0) detail::container_child_main(spec, child_channel(pipes), security);
     spdlog::debug("container {}: init is pid {}", spec.name, pid);
     c.pid_ = pid;
-    c.pidfd_.reset(pidfd);
+    c.pidfd_ = userns ? std::move(init_pidfd) : UniqueFd(pidfd);
     c.tty_ = spec.process.tty;
     // The child unshares its cgroup namespace once it is in its cgroup.
     c.namespaces_ = static_cast<int>(flags) | (spec.cgroup.empty() ? 0 : CLONE_NEWCGROUP);
     if (spec.bundle) {
         // Those it made and those it joined: what an exec must enter.
         const NamespacePlan ns = LXBOX_TRY(plan_namespaces(*spec.bundle));
-        c.namespaces_ = static_cast<int>(ns.create) | (ns.join_pid.empty() ? 0 : CLONE_NEWPID);
+        c.namespaces_ = static_cast<int>(ns.create) | (ns.join_pid.empty() ? 0 : CLONE_NEWPID) |
+                        (ns.join_user.empty() ? 0 : CLONE_NEWUSER);
         for (const auto& [flag, path] : ns.join) c.namespaces_ |= flag;
     }
     c.ready_ = std::move(pipes.ready_read);

@@ -93,9 +93,10 @@ Status write_id_maps(pid_t pid, const runtime::UserNamespaceSpec& u) {
     return write_proc(pid, "gid_map", runtime::id_map_text(u.gids));
 }
 
-runtime::IdMapsView id_maps_of(pid_t pid) {
+runtime::IdMapsView id_maps_of(pid_t pid) { return id_maps_in("/proc/" + std::to_string(pid)); }
+
+runtime::IdMapsView id_maps_in(const std::string& proc) {
     runtime::IdMapsView v;
-    const std::string proc = "/proc/" + std::to_string(pid);
     auto uids = read_file(proc + "/uid_map");
     auto gids = read_file(proc + "/gid_map");
     v.uids = runtime::parse_id_map(uids ? *uids : "");
@@ -105,6 +106,41 @@ runtime::IdMapsView id_maps_of(pid_t pid) {
                     v.uids[0].count == 0xffffffffu);
     auto sg = read_file(proc + "/setgroups");
     v.setgroups_allowed = !sg || sg->rfind("allow", 0) == 0;
+    return v;
+}
+
+Result<runtime::IdMapsView> id_maps_of_namespace(const std::string& path) {
+    UniqueFd ns = LXBOX_TRY(open_fd(path, O_RDONLY));
+    auto [out_read, out_write] = LXBOX_TRY(make_pipe());
+    const pid_t pid = ::fork();
+    if (pid < 0) return Error::last("fork");
+    if (pid == 0) {
+        out_read.reset();
+        // Inside, /proc/self/*_map shows the ids outside as the parent namespace numbers them.
+        if (::setns(ns.get(), CLONE_NEWUSER) != 0) ::_exit(1);
+        std::string text;
+        for (const char* map : {"/proc/self/uid_map", "/proc/self/gid_map", "/proc/self/setgroups"}) {
+            auto t = read_file(map);
+            text += (t ? *t : std::string()) + '\0';
+        }
+        ::_exit(write_all(out_write.get(), text) ? 0 : 1);
+    }
+    out_write.reset();
+    auto text = read_all(out_read.get());
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!text || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return Error(ErrorKind::System, "read the id maps of the user namespace " + path + ": cannot join it");
+    std::vector<std::string> parts;
+    for (size_t at = 0, nul; (nul = text->find('\0', at)) != std::string::npos; at = nul + 1)
+        parts.push_back(text->substr(at, nul - at));
+    if (parts.size() != 3) return Error(ErrorKind::Internal, "read the id maps of the user namespace " + path);
+    runtime::IdMapsView v;
+    v.in_userns = true;
+    v.uids = runtime::parse_id_map(parts[0]);
+    v.gids = runtime::parse_id_map(parts[1]);
+    v.setgroups_allowed = parts[2].rfind("allow", 0) == 0;
     return v;
 }
 

@@ -35,6 +35,11 @@ Status write_id_maps(pid_t pid, const runtime::UserNamespaceSpec& u);
 
 // The ids pid's user namespace maps, and whether setgroups(2) is allowed in it.
 runtime::IdMapsView id_maps_of(pid_t pid);
+// The same of the process whose /proc directory proc is ("/proc/self").
+runtime::IdMapsView id_maps_in(const std::string& proc);
+// The same of the user namespace at path (a /proc/PID/ns/user link or a bound nsfs file), read
+// by a child that joins it: host ids, for a namespace the caller's own is the parent of.
+Result<runtime::IdMapsView> id_maps_of_namespace(const std::string& path);
 
 // Runs fn in a child that is root of a new user namespace with u's maps: what rootless mode
 // needs to remove files a container's users own (host ids from the caller's subordinate range).

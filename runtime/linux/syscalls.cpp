@@ -1,6 +1,7 @@
 #include "runtime/linux/syscalls.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <linux/mount.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -25,6 +26,13 @@ pid_t clone3_pidfd(uint64_t flags, int* pidfd) {
     args.pidfd = reinterpret_cast<uint64_t>(pidfd);
     args.exit_signal = SIGCHLD;
     // Only the first 64 bytes (CLONE_ARGS_SIZE_VER0): older kernels reject a bigger struct.
+    return static_cast<pid_t>(::syscall(SYS_clone3, &args, 64));
+}
+
+pid_t clone3_sibling(uint64_t flags) {
+    CloneArgs args{};
+    // clone3 wants no exit signal with CLONE_PARENT: the child gets the caller's.
+    args.flags = flags | CLONE_PARENT;
     return static_cast<pid_t>(::syscall(SYS_clone3, &args, 64));
 }
 

@@ -13,6 +13,9 @@ namespace lxbox::sys {
 // clone3(2) with CLONE_PIDFD: like fork() (no CLONE_VM), plus namespace flags. Returns the
 // child's pid in the parent (pidfd filled), 0 in the child, -1 on error.
 pid_t clone3_pidfd(uint64_t flags, int* pidfd);
+// clone3(2) with CLONE_PARENT: the child is the caller's parent's child (its exit signal the
+// caller's own). Returns the child's pid in the caller, 0 in the child, -1 on error.
+pid_t clone3_sibling(uint64_t flags);
 int pidfd_open(pid_t pid);
 int pidfd_send_signal(int pidfd, int sig);
 int open_tree(int dirfd, const char* path, unsigned flags);

@@ -1,5 +1,7 @@
 #include "runtime/oci/config.hpp"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "runtime/cgroups/cgroup.hpp"
@@ -506,8 +508,12 @@ Result<Config> parse_config(const std::string& json_text, const std::string& bun
     if (u.enabled && (u.uids.empty() || u.gids.empty()))
         return invalid(u.uids.empty() ? "linux.uidMappings" : "linux.gidMappings",
                        "a user namespace needs uid and gid mappings");
-    if (!u.enabled && (!u.uids.empty() || !u.gids.empty()))
-        return invalid(!u.uids.empty() ? "linux.uidMappings" : "linux.gidMappings", "mappings without a user namespace");
+    if (!u.enabled && (!u.uids.empty() || !u.gids.empty())) {
+        const bool joined = c.spec.bundle && std::any_of(c.spec.bundle->namespaces.begin(), c.spec.bundle->namespaces.end(),
+                                                         [](const NamespaceEntry& n) { return n.type == "user"; });
+        return invalid(!u.uids.empty() ? "linux.uidMappings" : "linux.gidMappings",
+                       joined ? "mappings for a joined user namespace (it has its own)" : "mappings without a user namespace");
+    }
     return c;
 }
 

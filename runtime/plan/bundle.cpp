@@ -94,6 +94,7 @@ int namespace_flag(const std::string& type) {
 bool NamespacePlan::has(int flag) const {
     if (create & static_cast<uint64_t>(flag)) return true;
     if (flag == CLONE_NEWPID && !join_pid.empty()) return true;
+    if (flag == CLONE_NEWUSER && !join_user.empty()) return true;
     for (const auto& [f, path] : join)
         if (f == flag) return true;
     return false;
@@ -113,13 +114,10 @@ Result<NamespacePlan> plan_namespaces(const BundleSpec& bundle) {
             plan.create |= static_cast<uint64_t>(flag);
             continue;
         }
-        // A joined user namespace would have to own the namespaces made next (runc forks from
-        // inside it); ours are made by clone3 from lxbox's own.
-        if (flag == CLONE_NEWUSER)
-            return Error(ErrorKind::Unsupported,
-                         field + ": joining an existing " + ns.type + " namespace (" + ns.path + ") is not supported");
         if (ns.path[0] != '/') return Error(ErrorKind::Invalid, field + ".path: '" + ns.path + "' is not absolute");
-        if (flag == CLONE_NEWPID)
+        if (flag == CLONE_NEWUSER)
+            plan.join_user = ns.path;
+        else if (flag == CLONE_NEWPID)
             plan.join_pid = ns.path;
         else if (flag == CLONE_NEWNS)
             plan.join.insert(plan.join.begin(), {flag, ns.path});  // before the others: they may be paths in it

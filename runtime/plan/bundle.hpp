@@ -39,6 +39,9 @@ struct NamespacePlan {
     // A pid namespace is entered by the process's birth, not by setns: the parent sets its
     // pid_for_children to this path around the clone.
     std::string join_pid;
+    // A user namespace to join: the namespaces made next must be owned by it, so the container's
+    // init is cloned from inside it (Container::start).
+    std::string join_user;
     bool has(int flag) const;  // created or joined
 };
 Result<NamespacePlan> plan_namespaces(const BundleSpec& bundle);

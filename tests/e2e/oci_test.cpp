@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -741,6 +742,49 @@ TEST_F(OciCli, UserNamespaceBundleAndExecIntoIt) {
     EXPECT_EQ(ex.out, "0\n" + std::string(ns) + "\n 0 200000 65536\n") << ex.err;
     EXPECT_EQ(run_oci({"delete", "--force", "c1"}).exit_code, 0);
     reap();
+}
+
+// A user namespace made (and mapped) by `unshare`, joined by path: the container's other
+// namespaces are made inside it, so its mapped root owns them, and exec enters it too.
+TEST_F(OciCli, JoinsAUserNamespaceByPathAndMakesTheOthersInIt) {
+    const NamespaceHolder holder({"--user"});
+    ASSERT_GT(holder.pid(), 0);
+    const std::string h = holder.ns_dir();
+    const std::string proc = "/proc/" + std::to_string(holder.pid());
+    for (int i = 0; i < 300 && ns_link(h + "user") == ns_link("/proc/self/ns/user"); ++i) ::usleep(10000);
+    // Mapped from here, as its owner would (unshare's --map-users wants /etc/subuid for root).
+    for (const char* map : {"/uid_map", "/gid_map"}) {
+        std::ofstream(proc + map) << "0 200000 65536\n";
+        ASSERT_NE(text_of(proc + map).find("200000"), std::string::npos) << map;
+    }
+    const std::string map_file = proc + "/uid_map";
+    const std::string want = ns_link(h + "user");
+    ASSERT_NE(want, ns_link("/proc/self/ns/user"));
+    json config = default_config({"sleep", "60"});
+    config["linux"]["namespaces"].push_back({{"type", "user"}, {"path", h + "user"}});
+    write_config(config);
+    // The mapped root (host uid 200000) must reach the rootfs, as with runc.
+    ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
+    auto r = run_detached({"run", "-d", "-b", bundle, "c1"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::string c = "/proc/" + std::to_string(state_of("c1")["pid"].get<int>()) + "/";
+    EXPECT_EQ(ns_link(c + "ns/user"), want);
+    EXPECT_EQ(text_of(c + "uid_map"), text_of(map_file));
+    // Its pid and mount namespaces are new, and owned by the joined one: its root mounted /proc.
+    EXPECT_NE(ns_link(c + "ns/pid"), ns_link("/proc/self/ns/pid"));
+    EXPECT_NE(ns_link(c + "ns/mnt"), ns_link(h + "mnt"));
+    auto ex = run_oci({"exec", "c1", "--", "sh", "-c", "id -u; readlink /proc/self/ns/user; ls -n /proc/1/status | tr -s ' ' | cut -d' ' -f3"});
+    EXPECT_EQ(ex.exit_code, 0) << ex.err;
+    EXPECT_EQ(ex.out, "0\n" + want + "\n0\n") << ex.err;
+    EXPECT_EQ(run_oci({"delete", "--force", "c1"}).exit_code, 0);
+    reap();
+    // A user namespace that is not there is one clear line, and nothing is left.
+    config["linux"]["namespaces"].back()["path"] = "/proc/999999999/ns/user";
+    write_config(config);
+    r = run_oci({"run", "-b", bundle, "c3"});
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.err.find("/proc/999999999/ns/user"), std::string::npos) << r.err;
+    EXPECT_EQ(run_oci({"state", "c3"}).exit_code != 0, true);
 }
 
 TEST_F(OciCli, PauseFreezesAndResumeThaws) {

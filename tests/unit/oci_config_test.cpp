@@ -742,6 +742,22 @@ TEST(OciConfigRefuses, MappingsWithoutAUserNamespace) {
     EXPECT_NE(e.message.find("user namespace"), std::string::npos) << e.message;
 }
 
+TEST(OciConfigRefuses, MappingsForAJoinedUserNamespace) {
+    json j = runc_spec();
+    j["linux"]["namespaces"].push_back(json::parse(R"({"type": "user", "path": "/proc/7/ns/user"})"));
+    j["linux"]["uidMappings"] = json::parse(R"([{"containerID": 0, "hostID": 1000, "size": 1}])");
+    j["linux"]["gidMappings"] = json::parse(R"([{"containerID": 0, "hostID": 1000, "size": 1}])");
+    const Error e = parse_error(j);
+    expect_refusal(e, ErrorKind::Invalid, "linux.uidMappings");
+    EXPECT_NE(e.message.find("joined user namespace"), std::string::npos) << e.message;
+    // Without mappings it is a plain join.
+    j["linux"].erase("uidMappings");
+    j["linux"].erase("gidMappings");
+    auto joined = parse_config(j.dump(), kBundle);
+    ASSERT_TRUE(joined.ok()) << joined.error().message;
+    EXPECT_FALSE(joined->spec.userns.enabled);
+}
+
 TEST(OciConfigRefuses, UserNamespaceWithoutMappings) {
     json j = runc_spec();
     j["linux"]["namespaces"].push_back(json::parse(R"({"type": "user"})"));
