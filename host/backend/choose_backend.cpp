@@ -59,12 +59,15 @@ Verdict native_verdict(const HostFacts& f, const std::string& arch) {
     }
     if (std::string ns = missing_namespace(f); !ns.empty()) return refuse(ns);
     v.reasons.push_back("mount, pid, uts and ipc namespaces work");
-    bool overlay = f.is_root ? f.overlay.supported : f.overlay.in_userns;
-    if (!overlay)
-        return refuse("overlayfs is unavailable (" +
-                      (f.is_root ? f.overlay.reason : f.overlay.userns_reason) +
-                      "): a container's changes need an overlay layer over the image");
-    v.reasons.push_back(f.is_root ? "overlayfs mounts" : "overlayfs mounts in a user namespace");
+    const bool overlay = f.is_root ? f.overlay.supported : f.overlay.in_userns;
+    // Rootless where the kernel refuses overlayfs in a user namespace: fuse-overlayfs does it.
+    const bool fuse = !f.is_root && !f.overlay.fuse_program.empty() && f.overlay.fuse_device;
+    if (!overlay && !fuse)
+        return refuse("overlayfs is unavailable (" + (f.is_root ? f.overlay.reason : f.overlay.userns_reason) +
+                      "): a container's changes need an overlay layer over the image" +
+                      (f.is_root ? "" : "; fuse-overlayfs cannot stand in (" + f.overlay.fuse_reason + ")"));
+    v.reasons.push_back(overlay ? (f.is_root ? "overlayfs mounts" : "overlayfs mounts in a user namespace")
+                                : "fuse-overlayfs mounts (overlayfs is refused in a user namespace here)");
     for (const char* optional : {"net", "cgroup"}) {
         auto it = f.namespaces.find(optional);
         if (it != f.namespaces.end() && !it->second.ok)
@@ -143,6 +146,18 @@ BackendChoice none(std::string error) {
 }
 
 }  // namespace
+
+Result<OverlayMount> overlay_mount(const std::string& setting, bool rootless, const std::string& fuse_found) {
+    if (setting == "kernel") return OverlayMount{};
+    if (setting == "fuse") {
+        if (fuse_found.empty())
+            return Error(ErrorKind::Unsupported,
+                         "storage.overlay is fuse, but fuse-overlayfs is not installed (apt-get install fuse-overlayfs)");
+        return OverlayMount{fuse_found, true};
+    }
+    if (setting != "auto") return Error(ErrorKind::Invalid, "storage.overlay: '" + setting + "' is not auto, kernel or fuse");
+    return OverlayMount{rootless ? fuse_found : "", false};
+}
 
 BackendChoice choose_backend(const HostFacts& facts, const BackendRequest& request) {
     const std::string arch = request.distro_arch.empty() ? facts.arch : request.distro_arch;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "host/detect/host_facts.hpp"
+#include "runtime/base/error.hpp"
 
 namespace lxbox::backend {
 
@@ -50,6 +51,18 @@ BackendChoice choose_backend(const detect::HostFacts& facts, const BackendReques
 // Pure: the command that installs QEMU for guests of `arch` on this host
 // ("apt-get install qemu-system-x86", "brew install qemu", "winget install qemu", ...).
 std::string qemu_install_command(const detect::HostFacts& facts, const std::string& arch);
+
+// How the native backend mounts a container's root (ContainerSpec::fuse_overlay*), from the
+// storage.overlay setting, whether the container is rootless, and the fuse-overlayfs found on
+// PATH ("" for none). auto offers fuse-overlayfs to a rootless container as the fallback for a
+// kernel that refuses overlayfs in a user namespace; fuse without the program is an error that
+// says how to install it.
+struct OverlayMount {
+    std::string fuse_program;
+    bool fuse_only = false;
+    bool operator==(const OverlayMount&) const = default;
+};
+Result<OverlayMount> overlay_mount(const std::string& setting, bool rootless, const std::string& fuse_found);
 
 void to_json(nlohmann::json& j, const BackendChoice& c);
 void from_json(const nlohmann::json& j, BackendChoice& c);

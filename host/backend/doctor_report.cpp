@@ -111,12 +111,20 @@ void add_overlay_and_seccomp(const HostFacts& f, std::vector<DoctorCheck>& out) 
     out.push_back(std::move(overlay));
     // Only an ordinary user depends on overlayfs inside a user namespace (Linux 5.11+).
     DoctorCheck userns{"overlayfs in userns", CheckStatus::Ok, f.overlay.userns_reason, ""};
+    const bool fuse = !f.overlay.fuse_program.empty() && f.overlay.fuse_device;
     if (!f.overlay.in_userns) {
-        userns.status = f.is_root ? CheckStatus::Warn : CheckStatus::Fail;
-        userns.fix =
-            f.is_root ? "" : "a kernel with overlayfs in user namespaces (5.11+), or run as root";
+        userns.status = f.is_root || fuse ? CheckStatus::Warn : CheckStatus::Fail;
+        userns.fix = f.is_root ? ""
+                     : fuse    ? "none needed: rootless containers mount their root with fuse-overlayfs"
+                               : "a kernel with overlayfs in user namespaces (5.11+), fuse-overlayfs, or run as root";
     }
     out.push_back(std::move(userns));
+    // The stand-in (and storage.overlay fuse): its program and the device it needs.
+    DoctorCheck fuse_check{"fuse-overlayfs", fuse ? CheckStatus::Ok : CheckStatus::Warn, f.overlay.fuse_reason, ""};
+    if (!fuse)
+        fuse_check.fix = f.overlay.fuse_program.empty() ? "apt-get install fuse-overlayfs (only needed where overlayfs is refused)"
+                                                        : "make /dev/fuse usable (mode 0666, as udev sets it)";
+    out.push_back(std::move(fuse_check));
     DoctorCheck seccomp{"seccomp", f.seccomp.supported ? CheckStatus::Ok : CheckStatus::Warn,
                         f.seccomp.reason, ""};
     if (f.seccomp.current_mode >= 0)

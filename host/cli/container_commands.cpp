@@ -8,10 +8,13 @@
 #include <cstring>
 #include <thread>
 
+#include "host/backend/choose_backend.hpp"
 #include "host/cli/app.hpp"
 #include "host/cli/container_common.hpp"
 #include "host/cli/container_verbs.hpp"
 #include "host/cli/store_commands.hpp"
+#include "host/config/config.hpp"
+#include "host/detect/detect.hpp"
 #include "host/vm/qmp.hpp"
 #include "host/vm/vm_run.hpp"
 #include "runtime/base/log.hpp"
@@ -106,6 +109,18 @@ Result<runtime::ContainerSpec> make_spec(const store::Store& store, const Launch
         s.cgroup_optional = true;
         if (!s.limits.memory_bytes && !s.limits.cpus && !s.limits.pids) s.cgroup.clear();
     }
+    // The root's overlay: the kernel's, or fuse-overlayfs where the user asked for it or
+    // (rootless) as the stand-in where the kernel refuses it. PATH is searched only then.
+    const auto settings = LXBOX_TRY(config::load(store.root()));
+    const std::string& mode = settings.storage.overlay;
+    std::string fuse;
+    if (mode == "fuse" || (mode == "auto" && s.userns.enabled)) {
+        const char* path = std::getenv("PATH");
+        fuse = detect::find_executable("fuse-overlayfs", path ? path : "/usr/local/bin:/usr/bin:/bin");
+    }
+    const auto overlay = LXBOX_TRY(backend::overlay_mount(mode, s.userns.enabled, fuse));
+    s.fuse_overlay = overlay.fuse_program;
+    s.fuse_overlay_only = overlay.fuse_only;
     return s;
 }
 

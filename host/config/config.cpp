@@ -77,6 +77,12 @@ Status parse_vm_disk_size(const std::string& value, Config& config) {
     return {};
 }
 
+Status parse_storage_overlay(const std::string& value, Config& config) {
+    if (value != "auto" && value != "kernel" && value != "fuse") return invalid(value, "is not auto, kernel or fuse");
+    config.storage.overlay = value;
+    return {};
+}
+
 struct KeySpec {
     KeyInfo info;
     Status (*parse)(const std::string& value, Config& config);
@@ -93,6 +99,9 @@ const std::vector<KeySpec>& key_specs() {
          parse_vm_idle_timeout},
         {{"vm.disk-size", "64G", "size of the utility VM's containers disk (at least 1G)"},
          parse_vm_disk_size},
+        {{"storage.overlay", "auto",
+          "a container's root: auto (overlayfs; fuse-overlayfs where the kernel refuses it rootless), kernel, fuse"},
+         parse_storage_overlay},
     };
     return specs;
 }

@@ -21,8 +21,16 @@ struct VmSettings {
     uint64_t disk_bytes = 64ull << 30;       // vm.disk-size: the VM's containers disk (at least 1G)
 };
 
+struct StorageSettings {
+    // storage.overlay: how a container's root is mounted. "auto": the kernel's overlayfs, and
+    // fuse-overlayfs (when installed) where the kernel refuses it in a user namespace (rootless
+    // before Linux 5.11); "kernel": overlayfs only; "fuse": fuse-overlayfs always.
+    std::string overlay = "auto";
+};
+
 struct Config {
     VmSettings vm;
+    StorageSettings storage;
 };
 
 // A key users can set, its default as they would write it, and one line saying what it does.

@@ -31,6 +31,9 @@ std::map<std::string, QemuBinary> find_qemu_binaries(const std::vector<std::stri
                                                      const std::string& path_env, char separator,
                                                      const std::string& exe_suffix);
 
+// The first executable `name` in path_env (':'-separated), "" when there is none.
+std::string find_executable(const std::string& name, const std::string& path_env);
+
 // ---- Pure helpers ----
 
 struct OsRelease {

@@ -62,6 +62,19 @@ bool is_executable(const std::filesystem::path& p) {
 
 }  // namespace
 
+std::string find_executable(const std::string& name, const std::string& path_env) {
+    for (size_t at = 0; at <= path_env.size();) {
+        size_t colon = path_env.find(':', at);
+        if (colon == std::string::npos) colon = path_env.size();
+        const std::string dir = path_env.substr(at, colon - at);
+        at = colon + 1;
+        if (dir.empty() || dir[0] != '/') continue;  // a relative entry would depend on the cwd
+        const std::filesystem::path candidate = std::filesystem::path(dir) / name;
+        if (is_executable(candidate)) return candidate.string();
+    }
+    return "";
+}
+
 OsRelease parse_os_release(std::string_view text) {
     std::map<std::string, std::string> kv;
     size_t pos = 0;

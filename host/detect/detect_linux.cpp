@@ -2,6 +2,7 @@
 // (probes_linux.cpp), the cgroup mounts, QEMU on PATH and the remembered KVM boot verdict.
 #ifdef __linux__
 
+#include <fcntl.h>
 #include <sched.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
@@ -96,6 +97,14 @@ void detect_overlay(HostFacts& f) {
         f.overlay.reason = plain.reason;
     else
         f.overlay.reason = listed ? "listed in /proc/filesystems" : "not in /proc/filesystems";
+    const char* path = std::getenv("PATH");
+    f.overlay.fuse_program = find_executable("fuse-overlayfs", path ? path : "/usr/local/bin:/usr/bin:/bin");
+    const int fuse = ::open("/dev/fuse", O_RDWR | O_CLOEXEC);
+    f.overlay.fuse_device = fuse >= 0;
+    if (fuse >= 0) ::close(fuse);
+    const std::string device = f.overlay.fuse_device ? "/dev/fuse opens" : "/dev/fuse: " + std::string(std::strerror(errno));
+    f.overlay.fuse_reason = f.overlay.fuse_program.empty() ? "fuse-overlayfs is not installed; " + device
+                                                            : f.overlay.fuse_program + "; " + device;
 }
 
 void detect_seccomp(HostFacts& f) {

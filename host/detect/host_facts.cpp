@@ -111,13 +111,19 @@ void to_json(nlohmann::json& j, const OverlayFacts& v) {
     j = {{"supported", v.supported},
          {"in_userns", v.in_userns},
          {"reason", v.reason},
-         {"userns_reason", v.userns_reason}};
+         {"userns_reason", v.userns_reason},
+         {"fuse_program", v.fuse_program},
+         {"fuse_device", v.fuse_device},
+         {"fuse_reason", v.fuse_reason}};
 }
 void from_json(const nlohmann::json& j, OverlayFacts& v) {
     v.supported = j.value("supported", false);
     v.in_userns = j.value("in_userns", false);
     v.reason = j.value("reason", "");
     v.userns_reason = j.value("userns_reason", "");
+    v.fuse_program = j.value("fuse_program", "");
+    v.fuse_device = j.value("fuse_device", false);
+    v.fuse_reason = j.value("fuse_reason", "");
 }
 
 void to_json(nlohmann::json& j, const SeccompFacts& v) {

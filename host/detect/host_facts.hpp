@@ -75,6 +75,11 @@ struct OverlayFacts {
     bool in_userns = false;     // a real overlay mount worked in a new user+mount namespace
     std::string reason;         // why supported is what it is
     std::string userns_reason;  // why in_userns is what it is
+    // fuse-overlayfs, the fallback where overlayfs is refused in a user namespace: the program
+    // found on PATH ("" for none) and whether this user may open /dev/fuse.
+    std::string fuse_program;
+    bool fuse_device = false;
+    std::string fuse_reason;  // why the fallback is (not) usable
 
     bool operator==(const OverlayFacts&) const = default;
 };

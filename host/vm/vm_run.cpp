@@ -51,6 +51,8 @@ Result<proto::Run> guest_run(const runtime::ContainerSpec& host_spec, const Dist
                                           : std::string(kGuestContainersDir) + "/" + host_spec.name;
     g.cache_dir = "/run/lxbox/cache";
     g.userns = {};  // the agent is root of its own VM
+    g.fuse_overlay.clear();  // and its kernel mounts overlayfs
+    g.fuse_overlay_only = false;
     g.cgroup_optional = false;
     // The host's resolvers may be loopback addresses (systemd-resolved): the guest asks QEMU's
     // user network, which asks the host's.

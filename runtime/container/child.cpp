@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/base/log.hpp"
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/linux/mounts.hpp"
 #include "runtime/linux/process.hpp"
@@ -70,6 +71,31 @@ struct Pending {
     std::vector<UniqueFd> early;  // by index of the system mount steps
 };
 
+// fuse-overlayfs's mount of the root; where it is.
+Result<std::string> mount_fuse(const std::string& program, const OverlayPlan& ov) {
+    const OverlayPlan fuse = fuse_overlay_plan(ov);
+    if (fuse.merged != ov.merged && ::mkdir(fuse.merged.c_str(), 0755) != 0) return Error::last("create " + fuse.merged);
+    LXBOX_TRY(fx::mount_fuse_overlay(program, fuse));
+    return fuse.merged;
+}
+
+// The kernel's overlayfs; in a user namespace where it is refused (before Linux 5.11: EPERM),
+// fuse-overlayfs when the host has it; or fuse-overlayfs alone when asked. Where the root is.
+Result<std::string> mount_overlay(const ContainerSpec& spec, const OverlayPlan& ov) {
+    if (spec.fuse_overlay_only) return mount_fuse(spec.fuse_overlay, ov);
+    auto kernel = fx::mount_fs("overlay", ov.merged, "overlay", 0, ov.options);
+    if (kernel) return ov.merged;
+    if (!spec.userns.enabled || (kernel.error().errno_value != EPERM && kernel.error().errno_value != EINVAL))
+        return std::move(kernel).error();
+    if (!spec.fuse_overlay.empty()) {
+        spdlog::debug("{}: fuse-overlayfs instead", kernel.error().message);
+        return mount_fuse(spec.fuse_overlay, ov);
+    }
+    Error e = std::move(kernel).error();
+    e.message += " (overlayfs in a user namespace needs Linux 5.11 or later; install fuse-overlayfs and lxbox uses it)";
+    return e;
+}
+
 Status mount_root(const ContainerSpec& spec, const std::vector<MountOp>& system, Pending& pending) {
     LXBOX_TRY(fx::make_root_private());
     const OverlayPlan ov = plan_overlay(spec);
@@ -81,9 +107,8 @@ Status mount_root(const ContainerSpec& spec, const std::vector<MountOp>& system,
         for (const auto& d : {ov.upper, ov.work})
             if (::mkdir(d.c_str(), 0755) != 0) return Error::last("create " + d);
     }
-    LXBOX_TRY(fx::mount_fs("overlay", ov.merged, "overlay", 0, ov.options)
-                  .context("mount the root of container " + spec.name));
-    return fx::pivot_into(ov.merged);
+    const std::string root = LXBOX_TRY(mount_overlay(spec, ov).context("mount the root of container " + spec.name));
+    return fx::pivot_into(root);
 }
 
 Result<Prepared> setup_container(const ContainerSpec& spec, const SecurityPlan& security) {

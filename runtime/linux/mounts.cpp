@@ -1,13 +1,19 @@
 #include "runtime/linux/mounts.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
 #include <linux/mount.h>
 #include <sys/mount.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <vector>
 
 #include "runtime/base/log.hpp"
 #include "runtime/linux/syscalls.hpp"
@@ -26,6 +32,65 @@ Status mount_fs(const std::string& source, const std::string& target, const std:
     if (::mount(source.c_str(), target.c_str(), fstype.c_str(), flags, data.empty() ? nullptr : data.c_str()) != 0)
         return Error::last("mount " + fstype + " on " + target);
     return {};
+}
+
+Status mount_fuse_overlay(const std::string& program, const runtime::OverlayPlan& plan) {
+    // allow_other: the kernel lets only the mount's owner (the container's root) in otherwise.
+    const std::string options = plan.options + ",allow_other";
+    std::vector<std::string> args{program, "-o", options, plan.merged};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    auto err = LXBOX_TRY(make_pipe());
+    spdlog::debug("{} -o {} {}", program, options, plan.merged);
+    // The daemon may not share the container's mount namespace: pivot_root moves the root of
+    // every process there to the new root, which for the daemon is its own mount (its next
+    // path lookup would wait on itself). It mounts from a namespace of its own, on a shared
+    // bind of the mount point that propagates the mount back here.
+    LXBOX_TRY(mount_fs(plan.merged, plan.merged, "", MS_BIND, ""));
+    LXBOX_TRY(set_propagation(plan.merged, MS_SHARED));
+    const pid_t pid = ::fork();
+    if (pid < 0) return Error::last("fork");
+    if (pid == 0) {
+        const int null = ::open("/dev/null", O_RDWR);
+        if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(null, 1) < 0 || ::dup2(err.write.get(), 2) < 0) ::_exit(126);
+        if (::unshare(CLONE_NEWNS) != 0) {
+            (void)!::write(2, "cannot make a mount namespace for its daemon\n", 45);
+            ::_exit(126);
+        }
+        // Its daemon outlives this call: it must hold none of the container's pipes open.
+        sys::close_range(3, ~0u, 0);
+        ::execv(program.c_str(), argv.data());
+        ::_exit(127);
+    }
+    err.write.reset();
+    // It returns once the mount is up and its daemon detached; one that hangs is given up on.
+    constexpr int kMountTimeoutMs = 20000;
+    UniqueFd child(sys::pidfd_open(pid));
+    pollfd exited{child.get(), POLLIN, 0};
+    if (child && ::poll(&exited, 1, kMountTimeoutMs) == 0) {
+        ::kill(pid, SIGKILL);
+        (void)::waitpid(pid, nullptr, 0);
+        return Error(ErrorKind::System, "mount the root with " + program + ": no mount within " +
+                                            std::to_string(kMountTimeoutMs / 1000) + " s");
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    // Its daemon let go of stderr when it detached: what is there is the mount's complaint.
+    ::fcntl(err.read.get(), F_SETFL, O_NONBLOCK);
+    std::string text;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(err.read.get(), buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
+    // Nothing mounted in the container from here on may reach the daemon's namespace (and
+    // pivot_root wants no shared mount).
+    // (The whole tree: the path reaches only the FUSE mount, not the shared bind under it.)
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return make_root_private();
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+    if (auto nl = text.rfind('\n'); nl != std::string::npos) text = text.substr(nl + 1);
+    if (text.empty())
+        text = WIFEXITED(status) && WEXITSTATUS(status) == 127 ? "cannot run it" : "exit status " + std::to_string(WEXITSTATUS(status));
+    return Error(ErrorKind::System, "mount the root with " + program + ": " + text);
 }
 
 Status make_dirs(const std::string& path, unsigned mode) {

@@ -14,6 +14,11 @@ namespace lxbox::linux_fx {
 Status make_root_private();
 Status mount_fs(const std::string& source, const std::string& target, const std::string& fstype,
                 unsigned long flags, const std::string& data);
+// The overlay of plan at plan.merged through the FUSE program fuse-overlayfs (where the kernel
+// will not mount overlayfs: a user namespace before Linux 5.11). The program mounts and leaves
+// its daemon serving the mount, in the caller's namespaces (so it dies with the container's
+// pid namespace); it gets none of the caller's fds.
+Status mount_fuse_overlay(const std::string& program, const runtime::OverlayPlan& plan);
 // Carries out one step of plan_system_mounts (MakeDir and MakeDevice tolerate an existing node).
 Status apply(const runtime::MountOp& op);
 // A detached copy of the mount tree at path (open_tree OPEN_TREE_CLONE), read-only if asked:

@@ -76,6 +76,13 @@ OverlayPlan plan_overlay(const ContainerSpec& spec) {
     return p;
 }
 
+OverlayPlan fuse_overlay_plan(const OverlayPlan& plan) {
+    OverlayPlan p = plan;
+    const std::string under = p.merged + "/";
+    if (p.upper.starts_with(under) || p.work.starts_with(under)) p.merged += "/root";
+    return p;
+}
+
 std::vector<MountOp> plan_system_mounts(const ContainerSpec& spec) {
     constexpr unsigned long kSafe = MS_NOSUID | MS_NODEV | MS_NOEXEC;
     // In a user namespace of its own (rootless) the container may mount proc, tmpfs, devpts

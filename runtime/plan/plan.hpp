@@ -53,6 +53,11 @@ struct OverlayPlan {
     std::string options;  // the overlay mount data string
 };
 
+// The same overlay as fuse-overlayfs mounts it. Its daemon reaches upper and work by path, so
+// they must not lie under the mount it serves (it would wait on itself): a throwaway container,
+// whose layers are in the scratch tmpfs on `merged`, gets its root on a directory beside them.
+OverlayPlan fuse_overlay_plan(const OverlayPlan& plan);
+
 // A small generated file bind-mounted over a path in the container (never written to the image).
 struct InjectedFile {
     std::string name;    // file name in the scratch tmpfs

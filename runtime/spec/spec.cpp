@@ -209,6 +209,8 @@ void to_json(nlohmann::json& j, const ContainerSpec& s) {
          {"limits", s.limits},     {"cgroup", s.cgroup},             {"process", s.process},
          {"cache_dir", s.cache_dir}, {"cgroup_optional", s.cgroup_optional}, {"userns", s.userns},
          {"detached", s.detached}};
+    if (!s.fuse_overlay.empty()) j["fuse_overlay"] = s.fuse_overlay;
+    if (s.fuse_overlay_only) j["fuse_overlay_only"] = true;
     put_optional(j, "bundle", s.bundle);
 }
 void from_json(const nlohmann::json& j, ContainerSpec& s) {
@@ -228,6 +230,8 @@ void from_json(const nlohmann::json& j, ContainerSpec& s) {
     get_opt(j, "cgroup_optional", s.cgroup_optional);
     get_opt(j, "userns", s.userns);
     get_opt(j, "detached", s.detached);
+    get_opt(j, "fuse_overlay", s.fuse_overlay);
+    get_opt(j, "fuse_overlay_only", s.fuse_overlay_only);
     get_optional(j, "bundle", s.bundle);
 }
 

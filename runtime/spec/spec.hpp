@@ -163,6 +163,10 @@ struct ContainerSpec {
     bool cgroup_optional = false;
     UserNamespaceSpec userns;
     std::string cache_dir;      // where compiled seccomp filters are kept; "" = compile each time
+    // fuse-overlayfs, to mount the root with where the kernel refuses overlayfs in a user
+    // namespace (before Linux 5.11), or always with fuse_overlay_only; "" = the kernel's only.
+    std::string fuse_overlay;
+    bool fuse_overlay_only = false;
     ProcessSpec process;
     // Set for `lxbox oci`: image_rootfs, container_dir, network, binds and resolv_conf are
     // then unused.

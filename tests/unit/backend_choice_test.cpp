@@ -199,6 +199,44 @@ TEST(BackendChoice, JsonRoundTrip) {
     EXPECT_EQ(j.get<BackendChoice>(), c);
 }
 
+TEST(BackendChoice, RootlessWhereOverlayfsIsRefusedInAUserNamespaceFuseOverlayfsStandsIn) {
+    HostFacts f = linux_everything();
+    f.is_root = false;
+    f.uid = 1000;
+    f.overlay.in_userns = false;
+    f.overlay.userns_reason = "mount overlay in a new user+mount namespace: Operation not permitted";
+    f.overlay.fuse_reason = "fuse-overlayfs is not installed; /dev/fuse opens";
+    f.overlay.fuse_device = true;
+    auto c = choose_backend(f, {RequestedBackend::Native, ""});
+    EXPECT_EQ(c.backend, Backend::None);
+    EXPECT_NE(c.error.find("fuse-overlayfs cannot stand in (fuse-overlayfs is not installed"), std::string::npos) << c.error;
+    f.overlay.fuse_program = "/usr/bin/fuse-overlayfs";
+    c = choose_backend(f, {RequestedBackend::Native, ""});
+    EXPECT_EQ(c.backend, Backend::Native) << c.error;
+    EXPECT_TRUE(mentions(c.reasons, "fuse-overlayfs mounts"));
+    // It needs /dev/fuse; root never needs it.
+    f.overlay.fuse_device = false;
+    EXPECT_EQ(choose_backend(f, {RequestedBackend::Native, ""}).backend, Backend::None);
+    f.is_root = true;
+    f.overlay.supported = true;
+    EXPECT_EQ(choose_backend(f, {RequestedBackend::Native, ""}).backend, Backend::Native);
+}
+
+TEST(OverlayMount, TheSettingTheUserAndTheProgramFoundDecide) {
+    const std::string fuse = "/usr/bin/fuse-overlayfs";
+    // auto: fuse-overlayfs is the rootless fallback only; the kernel's overlayfs first.
+    EXPECT_EQ(overlay_mount("auto", true, fuse).value(), (OverlayMount{fuse, false}));
+    EXPECT_EQ(overlay_mount("auto", true, "").value(), OverlayMount{});
+    EXPECT_EQ(overlay_mount("auto", false, fuse).value(), OverlayMount{});
+    EXPECT_EQ(overlay_mount("kernel", true, fuse).value(), OverlayMount{});
+    EXPECT_EQ(overlay_mount("fuse", false, fuse).value(), (OverlayMount{fuse, true}));
+    auto missing = overlay_mount("fuse", true, "");
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().message,
+              "storage.overlay is fuse, but fuse-overlayfs is not installed (apt-get install fuse-overlayfs)");
+    EXPECT_FALSE(overlay_mount("zfs", true, fuse));
+}
+
 TEST(HostFactsJson, RoundTripKeepsEveryField) {
     HostFacts f = rootless_without_userns();
     f.cgroup = {detect::CgroupLayout::Hybrid,
@@ -210,6 +248,9 @@ TEST(HostFactsJson, RoundTripKeepsEveryField) {
     f.kvm = {KvmState::ProbeOkBootUnverified, 12, "present, probe ok"};
     f.userns_sysctls = {0, 15000};
     f.hvf_supported = true;
+    f.overlay.fuse_program = "/usr/bin/fuse-overlayfs";
+    f.overlay.fuse_device = true;
+    f.overlay.fuse_reason = "/usr/bin/fuse-overlayfs; /dev/fuse opens";
     nlohmann::json j = f;
     EXPECT_EQ(j.at("os"), "linux");
     EXPECT_EQ(j.at("cgroup").at("layout"), "hybrid");

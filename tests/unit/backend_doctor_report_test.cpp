@@ -71,6 +71,28 @@ TEST(DoctorReport, NoBackendMeansNotUsable) {
     EXPECT_NE(render_doctor_table(r).find("no backend can run containers"), std::string::npos);
 }
 
+TEST(DoctorReport, FuseOverlayfsIsShownAndStandsInForARefusedOverlayfs) {
+    HostFacts f = hybrid_root_host();
+    f.is_root = false;
+    f.uid = 1000;
+    f.overlay.in_userns = false;
+    f.overlay.fuse_reason = "fuse-overlayfs is not installed; /dev/fuse opens";
+    f.overlay.fuse_device = true;
+    auto r = build_doctor_report(f);
+    EXPECT_EQ(find_check(r, "overlayfs in userns")->status, CheckStatus::Fail);
+    const DoctorCheck* fuse = find_check(r, "fuse-overlayfs");
+    ASSERT_NE(fuse, nullptr);
+    EXPECT_EQ(fuse->status, CheckStatus::Warn);
+    EXPECT_EQ(fuse->fix, "apt-get install fuse-overlayfs (only needed where overlayfs is refused)");
+    f.overlay.fuse_program = "/usr/bin/fuse-overlayfs";
+    f.overlay.fuse_reason = "/usr/bin/fuse-overlayfs; /dev/fuse opens";
+    r = build_doctor_report(f);
+    EXPECT_EQ(find_check(r, "fuse-overlayfs")->status, CheckStatus::Ok);
+    EXPECT_EQ(find_check(r, "overlayfs in userns")->status, CheckStatus::Warn);
+    EXPECT_EQ(find_check(r, "overlayfs in userns")->fix,
+              "none needed: rootless containers mount their root with fuse-overlayfs");
+}
+
 TEST(DoctorReport, TableColumnsAreAligned) {
     std::string table = render_doctor_table(build_doctor_report(hybrid_root_host()));
     size_t status_col = table.find("STATUS");

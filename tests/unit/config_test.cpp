@@ -38,6 +38,7 @@ TEST(ConfigDefaults, KnownKeysDefaultsAreTheStructsDefaults) {
     EXPECT_EQ(c.vm.cpus, d.vm.cpus);
     EXPECT_EQ(c.vm.idle_timeout, d.vm.idle_timeout);
     EXPECT_EQ(c.vm.disk_bytes, d.vm.disk_bytes);
+    EXPECT_EQ(c.storage.overlay, d.storage.overlay);
 }
 
 TEST(ConfigDefaults, EmptyTextIsAllDefaults) {
@@ -101,12 +102,20 @@ TEST(ConfigParse, RefusesValuesOutOfRange) {
 
 TEST(ConfigParse, UnknownKeysAreErrorsNamingTheKnownOnes) {
     EXPECT_EQ(error_of(parse_config(vm_json("memroy", "2G"))),
-              "unknown key 'vm.memroy' (known: vm.memory, vm.cpus, vm.idle-timeout, vm.disk-size)");
+              "unknown key 'vm.memroy' (known: vm.memory, vm.cpus, vm.idle-timeout, vm.disk-size, storage.overlay)");
     EXPECT_EQ(error_of(parse_config(R"({"network": {"dns": "1.1.1.1"}})"))
                   .rfind("unknown key 'network' (", 0),
               0u);
     EXPECT_EQ(
         error_of(parse_config(R"({"vm.memory": "2G"})")).rfind("unknown key 'vm.memory' (", 0), 0u);
+}
+
+TEST(ConfigParse, StorageOverlayIsAutoKernelOrFuse) {
+    EXPECT_EQ(parsed("").storage.overlay, "auto");
+    EXPECT_EQ(parsed(R"({"storage": {"overlay": "fuse"}})").storage.overlay, "fuse");
+    EXPECT_EQ(parsed(R"({"storage": {"overlay": "kernel"}})").storage.overlay, "kernel");
+    EXPECT_EQ(error_of(set_key("", "storage.overlay", "zfs")), "'zfs' is not auto, kernel or fuse");
+    EXPECT_NE(error_of(parse_config(R"({"storage": {"overlay": "FUSE"}})")).find("'FUSE'"), std::string::npos);
 }
 
 TEST(ConfigParse, SyntaxErrorNamesLineAndColumn) {
@@ -139,7 +148,7 @@ TEST(ConfigSet, RefusesBadValuesAndUnknownKeys) {
     ASSERT_FALSE(unknown);
     EXPECT_EQ(unknown.error().kind, ErrorKind::Invalid);
     EXPECT_EQ(unknown.error().message,
-              "unknown key 'vm.ram' (known: vm.memory, vm.cpus, vm.idle-timeout, vm.disk-size)");
+              "unknown key 'vm.ram' (known: vm.memory, vm.cpus, vm.idle-timeout, vm.disk-size, storage.overlay)");
 }
 
 TEST(ConfigSet, RefusesAFileItCannotRead) {

@@ -36,6 +36,19 @@ TEST(PlanOverlay, EphemeralContainerPutsLayersInTheScratchTmpfs) {
     EXPECT_EQ(p.upper, s.container_dir + "/upper");
 }
 
+TEST(PlanOverlay, FuseOverlayfsGetsARootBesideAThrowawayContainersLayers) {
+    // Its daemon reaches upper and work by path: under the mount it serves, it would wait on itself.
+    auto s = sample();
+    s.ephemeral = true;
+    const auto fuse = fuse_overlay_plan(plan_overlay(s));
+    EXPECT_EQ(fuse.merged, s.container_dir + "/root");
+    EXPECT_EQ(fuse.upper, s.container_dir + "/upper");
+    EXPECT_EQ(fuse.options, plan_overlay(s).options);
+    // A kept container's layers are beside its rootfs/ already.
+    const auto kept = plan_overlay(sample());
+    EXPECT_EQ(fuse_overlay_plan(kept).merged, kept.merged);
+}
+
 TEST(PlanOverlay, EscapesSeparatorsInPaths) {
     EXPECT_EQ(overlay_escape("/a,b:c\\d"), "/a\\,b\\:c\\\\d");
 }
