@@ -151,11 +151,12 @@ Result<OverlayMount> overlay_mount(const std::string& setting, bool rootless, co
     if (setting == "kernel") return OverlayMount{};
     if (setting == "fuse") {
         if (fuse_found.empty())
-            return Error(ErrorKind::Unsupported,
-                         "storage.overlay is fuse, but fuse-overlayfs is not installed (apt-get install fuse-overlayfs)");
+            return Error(ErrorKind::Unsupported, "storage.overlay is fuse, but fuse-overlayfs is not installed "
+                                                 "(apt-get install fuse-overlayfs)");
         return OverlayMount{fuse_found, true};
     }
-    if (setting != "auto") return Error(ErrorKind::Invalid, "storage.overlay: '" + setting + "' is not auto, kernel or fuse");
+    if (setting != "auto")
+        return Error(ErrorKind::Invalid, "storage.overlay: '" + setting + "' is not auto, kernel or fuse");
     return OverlayMount{rootless ? fuse_found : "", false};
 }
 

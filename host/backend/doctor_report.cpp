@@ -122,8 +122,9 @@ void add_overlay_and_seccomp(const HostFacts& f, std::vector<DoctorCheck>& out) 
     // The stand-in (and storage.overlay fuse): its program and the device it needs.
     DoctorCheck fuse_check{"fuse-overlayfs", fuse ? CheckStatus::Ok : CheckStatus::Warn, f.overlay.fuse_reason, ""};
     if (!fuse)
-        fuse_check.fix = f.overlay.fuse_program.empty() ? "apt-get install fuse-overlayfs (only needed where overlayfs is refused)"
-                                                        : "make /dev/fuse usable (mode 0666, as udev sets it)";
+        fuse_check.fix = f.overlay.fuse_program.empty()
+                             ? "apt-get install fuse-overlayfs (only needed where overlayfs is refused)"
+                             : "make /dev/fuse usable (mode 0666, as udev sets it)";
     out.push_back(std::move(fuse_check));
     DoctorCheck seccomp{"seccomp", f.seccomp.supported ? CheckStatus::Ok : CheckStatus::Warn,
                         f.seccomp.reason, ""};

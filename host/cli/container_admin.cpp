@@ -16,6 +16,7 @@
 #include "runtime/container/container.hpp"
 #include "runtime/linux/namespaces.hpp"
 #include "runtime/linux/syscalls.hpp"
+#include "runtime/linux/userns_holder.hpp"
 #include "runtime/linux/process.hpp"
 
 namespace lxbox::cli {
@@ -166,6 +167,8 @@ Result<int> cmd_shutdown(const GlobalOptions& g, double seconds) {
         if (auto st = stop_instance(*v.instance, seconds); !st) failed += (failed.empty() ? "" : ", ") + v.name;
     }
     LXBOX_TRY(vm::stop_supervisor(store.root() + "/vm", std::chrono::seconds(60)).context("stop the VM"));
+    // Rootless: the user namespace holder (containers that still run keep their namespace).
+    LXBOX_TRY(linux_fx::stop_userns_holder(store.root()).context("stop the user namespace holder"));
     if (!failed.empty()) return Error(ErrorKind::System, "shutdown: could not stop " + failed);
     return 0;
 }

@@ -24,6 +24,7 @@
 #include "runtime/store/stale.hpp"
 #include "runtime/linux/namespaces.hpp"
 #include "runtime/linux/process.hpp"
+#include "runtime/linux/userns_holder.hpp"
 
 namespace lxbox::cli {
 
@@ -134,7 +135,12 @@ int report(const runtime::Outcome& o) {
     return o.exit_code;
 }
 
-Result<int> run_container(store::Store& store, const runtime::ContainerSpec& spec, const Target& t) {
+Result<int> run_container(store::Store& store, const runtime::ContainerSpec& made, const Target& t) {
+    runtime::ContainerSpec spec = made;
+    // Rootless with subordinate ids: the holder's namespace has the maps, without a setuid
+    // newuidmap and newgidmap per launch (the caller's own id alone is mapped without them).
+    if (spec.userns.enabled && spec.userns.use_helpers)
+        spec.userns.join = LXBOX_TRY(linux_fx::ensure_userns_holder(store.root(), spec.userns));
     auto c = LXBOX_TRY(runtime::Container::start(spec));
     for (const auto& w : c.warnings()) std::fprintf(stderr, "lxbox: warning: %s\n", w.c_str());
     store::InstanceState st;

@@ -102,7 +102,8 @@ void detect_overlay(HostFacts& f) {
     const int fuse = ::open("/dev/fuse", O_RDWR | O_CLOEXEC);
     f.overlay.fuse_device = fuse >= 0;
     if (fuse >= 0) ::close(fuse);
-    const std::string device = f.overlay.fuse_device ? "/dev/fuse opens" : "/dev/fuse: " + std::string(std::strerror(errno));
+    const std::string device =
+        f.overlay.fuse_device ? "/dev/fuse opens" : "/dev/fuse: " + std::string(std::strerror(errno));
     f.overlay.fuse_reason = f.overlay.fuse_program.empty() ? "fuse-overlayfs is not installed; " + device
                                                             : f.overlay.fuse_program + "; " + device;
 }

@@ -77,7 +77,9 @@ Status Qmp::wait_event(const std::string& name, const std::function<bool(const n
     const auto deadline = Clock::now() + timeout;
     for (;;) {
         auto j = read_message(deadline);
-        if (!j) return Error(ErrorKind::System, "QMP: no " + name + " event within " + std::to_string(timeout.count()) + " ms");
+        if (!j)
+            return Error(ErrorKind::System,
+                         "QMP: no " + name + " event within " + std::to_string(timeout.count()) + " ms");
         if (wanted(*j)) return {};
     }
 }

@@ -82,6 +82,7 @@ std::vector<AttachDisk> disks_to_boot(const std::vector<AttachDisk>& have, const
     for (auto it = have.rbegin(); it != have.rend(); ++it) add(*it);
     return out;
 }
+
 std::string guest_image_dir(const std::string& serial) { return "/run/lxbox/images/" + serial; }
 
 std::vector<std::string> disks_to_detach(const std::vector<std::string>& attached, const std::set<std::string>& on_file,
@@ -391,8 +392,8 @@ Status Supervisor::unplug(const std::string& serial) {
 }
 
 void Supervisor::answer_detach_waiters() {
-    if (std::any_of(disks_.begin(), disks_.end(), [](const AttachedDisk& d) { return d.state == AttachedDisk::Detaching; }))
-        return;
+    const auto detaching = [](const AttachedDisk& d) { return d.state == AttachedDisk::Detaching; };
+    if (std::any_of(disks_.begin(), disks_.end(), detaching)) return;
     for (uint64_t id : std::exchange(detach_waiters_, {}))
         if (auto c = clients_.find(id); c != clients_.end())
             reply(*c->second, Frame{FrameType::Status, 0, nlohmann::json(status()).dump()});
@@ -525,10 +526,12 @@ void Supervisor::on_attach(Client& c, const Frame& f) {
     }
     std::vector<AttachDisk> missing;
     for (const auto& d : attach->disks) {
-        auto have = std::find_if(disks_.begin(), disks_.end(), [&](const AttachedDisk& a) { return a.disk.serial == d.serial; });
+        auto have = std::find_if(disks_.begin(), disks_.end(),
+                                 [&](const AttachedDisk& a) { return a.disk.serial == d.serial; });
         if (have != disks_.end() && have->state == AttachedDisk::Detaching) {
             c.refused.insert(f.session);
-            return reply_error(c, f.session, "the distro's disk " + d.serial + " is being detached (re-imported or unregistered meanwhile): try again");
+            return reply_error(c, f.session, "the distro's disk " + d.serial +
+                                                 " is being detached (re-imported or unregistered meanwhile): try again");
         }
         if (have == disks_.end() || have->state == AttachedDisk::Held) missing.push_back(d);
     }

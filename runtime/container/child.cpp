@@ -74,7 +74,8 @@ struct Pending {
 // fuse-overlayfs's mount of the root; where it is.
 Result<std::string> mount_fuse(const std::string& program, const OverlayPlan& ov) {
     const OverlayPlan fuse = fuse_overlay_plan(ov);
-    if (fuse.merged != ov.merged && ::mkdir(fuse.merged.c_str(), 0755) != 0) return Error::last("create " + fuse.merged);
+    if (fuse.merged != ov.merged && ::mkdir(fuse.merged.c_str(), 0755) != 0)
+        return Error::last("create " + fuse.merged);
     LXBOX_TRY(fx::mount_fuse_overlay(program, fuse));
     return fuse.merged;
 }

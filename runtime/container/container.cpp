@@ -296,9 +296,11 @@ Result<Container> Container::start(const ContainerSpec& spec) {
         join_pid = ns.join_pid;
         join_user = ns.join_user;
     }
+    // A rootless container's namespace: its own, or the holder's (the maps are there already).
+    if (spec.userns.enabled && spec.userns.join.empty()) flags |= CLONE_NEWUSER;
+    if (spec.userns.enabled && !spec.userns.join.empty()) join_user = spec.userns.join;
     UniqueFd userns;
     if (!join_user.empty()) userns = LXBOX_TRY(open_fd(join_user, O_RDONLY).context("join the user namespace"));
-    if (spec.userns.enabled) flags |= CLONE_NEWUSER;
     // A pid namespace to join: ours for children is set to it for the clone only.
     UniqueFd own_pid_ns;
     if (!join_pid.empty()) {
@@ -326,7 +328,8 @@ Result<Container> Container::start(const ContainerSpec& spec) {
     c.pidfd_ = userns ? std::move(init_pidfd) : UniqueFd(pidfd);
     c.tty_ = spec.process.tty;
     // The child unshares its cgroup namespace once it is in its cgroup.
-    c.namespaces_ = static_cast<int>(flags) | (spec.cgroup.empty() ? 0 : CLONE_NEWCGROUP);
+    c.namespaces_ = static_cast<int>(flags) | (spec.cgroup.empty() ? 0 : CLONE_NEWCGROUP) |
+                    (join_user.empty() ? 0 : CLONE_NEWUSER);
     if (spec.bundle) {
         // Those it made and those it joined: what an exec must enter.
         const NamespacePlan ns = LXBOX_TRY(plan_namespaces(*spec.bundle));
@@ -339,8 +342,9 @@ Result<Container> Container::start(const ContainerSpec& spec) {
     c.error_pipe_ = std::move(pipes.error_read);
     c.pty_sock_ = std::move(pipes.sock_parent);
     if (spec.userns.enabled) {
-        // The child waits for its id maps before it creates anything.
-        LXBOX_TRY(fx::write_id_maps(pid, spec.userns).context("map the ids of container " + spec.name));
+        // The child waits for its id maps before it creates anything (a joined namespace has them).
+        if (spec.userns.join.empty())
+            LXBOX_TRY(fx::write_id_maps(pid, spec.userns).context("map the ids of container " + spec.name));
         LXBOX_TRY(release_child(pipes));
     }
     // The child mounts its root meanwhile; it waits for this byte only before the command runs.

@@ -88,8 +88,9 @@ Status mount_fuse_overlay(const std::string& program, const runtime::OverlayPlan
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return make_root_private();
     while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
     if (auto nl = text.rfind('\n'); nl != std::string::npos) text = text.substr(nl + 1);
-    if (text.empty())
-        text = WIFEXITED(status) && WEXITSTATUS(status) == 127 ? "cannot run it" : "exit status " + std::to_string(WEXITSTATUS(status));
+    if (text.empty() && WIFEXITED(status))
+        text = WEXITSTATUS(status) == 127 ? "cannot run it" : "exit status " + std::to_string(WEXITSTATUS(status));
+    if (text.empty()) text = "killed by signal " + std::to_string(WTERMSIG(status));
     return Error(ErrorKind::System, "mount the root with " + program + ": " + text);
 }
 

@@ -509,10 +509,11 @@ Result<Config> parse_config(const std::string& json_text, const std::string& bun
         return invalid(u.uids.empty() ? "linux.uidMappings" : "linux.gidMappings",
                        "a user namespace needs uid and gid mappings");
     if (!u.enabled && (!u.uids.empty() || !u.gids.empty())) {
-        const bool joined = c.spec.bundle && std::any_of(c.spec.bundle->namespaces.begin(), c.spec.bundle->namespaces.end(),
-                                                         [](const NamespaceEntry& n) { return n.type == "user"; });
+        const auto& ns = c.spec.bundle->namespaces;
+        const bool joined = std::any_of(ns.begin(), ns.end(), [](const NamespaceEntry& n) { return n.type == "user"; });
         return invalid(!u.uids.empty() ? "linux.uidMappings" : "linux.gidMappings",
-                       joined ? "mappings for a joined user namespace (it has its own)" : "mappings without a user namespace");
+                       joined ? "mappings for a joined user namespace (it has its own)"
+                              : "mappings without a user namespace");
     }
     return c;
 }

@@ -194,12 +194,14 @@ void from_json(const nlohmann::json& j, IdMapping& m) {
 
 void to_json(nlohmann::json& j, const UserNamespaceSpec& u) {
     j = {{"enabled", u.enabled}, {"uids", u.uids}, {"gids", u.gids}, {"use_helpers", u.use_helpers}};
+    if (!u.join.empty()) j["join"] = u.join;
 }
 void from_json(const nlohmann::json& j, UserNamespaceSpec& u) {
     get_opt(j, "enabled", u.enabled);
     get_opt(j, "uids", u.uids);
     get_opt(j, "gids", u.gids);
     get_opt(j, "use_helpers", u.use_helpers);
+    get_opt(j, "join", u.join);
 }
 
 void to_json(nlohmann::json& j, const ContainerSpec& s) {

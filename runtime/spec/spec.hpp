@@ -90,6 +90,9 @@ struct UserNamespaceSpec {
     // The maps go through the setuid newuidmap/newgidmap (needed for any id but the caller's
     // own); otherwise lxbox writes them itself, and setgroups(2) is denied in the container.
     bool use_helpers = false;
+    // A namespace with these maps to join instead of making one (the rootless holder,
+    // runtime/linux/userns_holder.hpp): "/proc/PID/ns/user"; "" = make one.
+    std::string join;
     bool operator==(const UserNamespaceSpec&) const = default;
 };
 

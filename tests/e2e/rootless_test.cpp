@@ -61,6 +61,20 @@ protected:
             ::kill(p, SIGKILL);
             ::waitpid(p, nullptr, 0);
         }
+        // What the users left running: their stores' user namespace holders, above all.
+        for (const auto* u : {&ranged, &plain}) {
+            run({"pkill", "-KILL", "-u", std::to_string(u->uid)});
+            for (int i = 0; i < 200 && run({"pgrep", "-u", std::to_string(u->uid)}).exit_code == 0; ++i)
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            EXPECT_NE(run({"pgrep", "-u", std::to_string(u->uid)}).exit_code, 0)
+                << run({"ps", "-u", std::to_string(u->uid), "-o", "pid,ppid,stat,args"}).out;
+        }
+    }
+    // The pid in a store's user namespace holder record, 0 without one.
+    int holder_pid(const TestUser& u) {
+        auto text = run({"cat", dir / (u.name + "/userns-holder.json")}).out;
+        auto j = nlohmann::json::parse(text, nullptr, false);
+        return j.is_object() ? j.value("pid", 0) : 0;
     }
 
     std::vector<std::string> as(const TestUser& u, const std::vector<std::string>& args) {
@@ -204,6 +218,53 @@ TEST_F(RootlessCli, LimitsWithoutADelegatedCgroupAreAWarningNotAFailure) {
         EXPECT_TRUE(r.err.ends_with(": --memory, --cpus and --pids-limit are not applied\n")) << r.err;
         EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1);
     }
+}
+
+TEST_F(RootlessCli, LaunchesShareAUserNamespaceHeldForTheUserUntilShutdown) {
+    import_busybox(ranged);
+    const std::string probe = "readlink /proc/self/ns/user; echo $(cat /proc/self/uid_map)";
+    auto first = lx(ranged, {"launch", "bb", "--rm", "--", "sh", "-c", probe});
+    ASSERT_EQ(first.exit_code, 0) << first.err;
+    EXPECT_NE(first.out.find("\n0 " + std::to_string(ranged.uid) + " 1 1 " + std::to_string(kSubIdStart) + " 65536\n"),
+              std::string::npos) << first.out;
+    auto second = lx(ranged, {"launch", "bb", "--rm", "--", "sh", "-c", probe});
+    EXPECT_EQ(second.out, first.out) << "a second launch made a user namespace of its own";
+    // The holder: the user's own process, holding that namespace, with nothing of ours open.
+    const int holder = holder_pid(ranged);
+    ASSERT_GT(holder, 0);
+    const std::string proc = "/proc/" + std::to_string(holder);
+    EXPECT_EQ(run({"cat", proc + "/comm"}).out, "lxbox-userns\n");
+    EXPECT_EQ(run({"stat", "-c", "%u", proc}).out, std::to_string(ranged.uid) + "\n");
+    EXPECT_EQ(run({"readlink", proc + "/ns/user"}).out, first.out.substr(0, first.out.find('\n') + 1));
+    EXPECT_EQ(run({"sh", "-c", "ls " + proc + "/fd | wc -l"}).out, "3\n");
+    // A kept container in it, and an exec into that: the same namespace.
+    spawn(ranged, {"launch", "bb", "--name", "k", "--", "sleep", "60"});
+    ASSERT_TRUE(wait_state(ranged, "k", "running"));
+    auto ex = lx(ranged, {"exec", "k", "--", "sh", "-c", probe});
+    EXPECT_EQ(ex.out, first.out) << ex.err;
+    // Without subordinate ids the user maps itself alone, with no setuid helper: no holder.
+    import_busybox(plain);
+    ASSERT_EQ(lx(plain, {"launch", "bb", "--rm", "--", "true"}).exit_code, 0);
+    EXPECT_EQ(holder_pid(plain), 0);
+    // shutdown ends it (the running container keeps its namespace until it stops).
+    auto r = lx(ranged, {"shutdown", "-t", "1"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    bool gone = false;
+    for (int i = 0; i < 200 && !gone; ++i) {
+        gone = ::kill(holder, 0) != 0;
+        if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_TRUE(gone);
+    EXPECT_EQ(holder_pid(ranged), 0);
+    // One killed from outside is replaced by the next launch.
+    ASSERT_EQ(lx(ranged, {"launch", "bb", "--rm", "--", "true"}).exit_code, 0);
+    const int next = holder_pid(ranged);
+    ASSERT_GT(next, 0);
+    ASSERT_EQ(::kill(next, SIGKILL), 0);
+    for (int i = 0; i < 200 && ::kill(next, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    r = lx(ranged, {"launch", "bb", "--rm", "--", "sh", "-c", probe});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(holder_pid(ranged), next);
 }
 
 // Where the kernel refuses overlayfs in a user namespace (before Linux 5.11) a rootless

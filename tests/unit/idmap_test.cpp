@@ -2,6 +2,7 @@
 // container's command may become.
 #include <gtest/gtest.h>
 
+#include "runtime/linux/userns_holder.hpp"
 #include "runtime/plan/idmap.hpp"
 
 namespace lxbox::runtime {
@@ -118,3 +119,33 @@ TEST(FitUser, UnmappedSupplementaryGroupsAreDroppedAndAllWhenSetgroupsIsDenied) 
 
 }  // namespace
 }  // namespace lxbox::runtime
+
+namespace lxbox::linux_fx {
+namespace {
+
+TEST(UsernsHolder, OnlyThisBootsSameProcessWithTheWantedMapsIsJoined) {
+    runtime::UserNamespaceSpec u;
+    u.enabled = u.use_helpers = true;
+    u.uids = {{0, 1000, 1}, {1, 100000, 65536}};
+    u.gids = {{0, 1000, 1}, {1, 100000, 65536}};
+    runtime::IdMapsView now;
+    now.in_userns = true;
+    now.uids = u.uids;
+    now.gids = u.gids;
+    const HolderRecord r{4242, 777, "boot-a"};
+    EXPECT_TRUE(holder_is_current(r, "boot-a", 777, now, u));
+    EXPECT_FALSE(holder_is_current(r, "boot-b", 777, now, u)) << "a record of another boot";
+    EXPECT_FALSE(holder_is_current(r, "boot-a", 778, now, u)) << "the pid is another process now";
+    EXPECT_FALSE(holder_is_current(r, "", 777, now, u)) << "no boot id to tell";
+    EXPECT_FALSE(holder_is_current(HolderRecord{4242, 0, "boot-a"}, "boot-a", 0, now, u));
+    // The user's subordinate ids changed: a holder with the old maps is not joined.
+    runtime::IdMapsView old = now;
+    old.uids[1].outside = 200000;
+    EXPECT_FALSE(holder_is_current(r, "boot-a", 777, old, u));
+    old = now;
+    old.gids.pop_back();
+    EXPECT_FALSE(holder_is_current(r, "boot-a", 777, old, u));
+}
+
+}  // namespace
+}  // namespace lxbox::linux_fx
