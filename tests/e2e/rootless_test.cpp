@@ -277,14 +277,22 @@ TEST_F(RootlessCli, FuseOverlayfsMountsTheRootWhenAskedOrWhereOverlayfsIsRefused
     // /dev/fuse in the suite's private mount namespace only.
     struct stat fuse {};
     ASSERT_EQ(::stat("/dev/fuse", &fuse), 0);
-    const std::string devdir = dir / "dev";
-    bool bound = false;
+    // Undone however the test ends (the scratch dir cannot go while the tmpfs is on it).
+    struct DeviceOverlay {
+        std::string dir;
+        bool tmpfs = false, bound = false;
+        ~DeviceOverlay() {
+            if (bound) EXPECT_EQ(run({"umount", "/dev/fuse"}).exit_code, 0);
+            if (tmpfs) EXPECT_EQ(run({"umount", dir}).exit_code, 0);
+        }
+    } device{dir / "dev"};
     if ((fuse.st_mode & 0666) != 0666) {
-        ASSERT_EQ(run({"mkdir", "-p", devdir}).exit_code, 0);
-        ASSERT_EQ(run({"mount", "-t", "tmpfs", "-o", "mode=755", "lxbox-test-dev", devdir}).exit_code, 0);
-        ASSERT_EQ(run({"mknod", "-m", "666", devdir + "/fuse", "c", "10", "229"}).exit_code, 0);
-        ASSERT_EQ(run({"mount", "--bind", devdir + "/fuse", "/dev/fuse"}).exit_code, 0);
-        bound = true;
+        ASSERT_EQ(run({"mkdir", "-p", device.dir}).exit_code, 0);
+        ASSERT_EQ(run({"mount", "-t", "tmpfs", "-o", "mode=755", "lxbox-test-dev", device.dir}).exit_code, 0);
+        device.tmpfs = true;
+        ASSERT_EQ(run({"mknod", "-m", "666", device.dir + "/fuse", "c", "10", "229"}).exit_code, 0);
+        ASSERT_EQ(run({"mount", "--bind", device.dir + "/fuse", "/dev/fuse"}).exit_code, 0);
+        device.bound = true;
     }
     import_busybox(ranged);
     auto r = lx(ranged, {"config", "set", "storage.overlay", "fuse"});
@@ -316,10 +324,6 @@ TEST_F(RootlessCli, FuseOverlayfsMountsTheRootWhenAskedOrWhereOverlayfsIsRefused
     EXPECT_NE(r.exit_code, 0);
     EXPECT_NE(r.err.find("'zfs' is not auto, kernel or fuse"), std::string::npos) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-    if (bound) {
-        EXPECT_EQ(run({"umount", "/dev/fuse"}).exit_code, 0);
-        EXPECT_EQ(run({"umount", devdir}).exit_code, 0);
-    }
 }
 
 }  // namespace
