@@ -14,6 +14,7 @@
 #endif
 
 #include "runtime/base/unique_fd.hpp"
+#include "runtime/linux/process.hpp"
 
 namespace lxbox::vm {
 
@@ -71,8 +72,7 @@ std::optional<uint64_t> remembered_tsc_khz(const std::string& text, const std::s
 }
 
 uint64_t tsc_khz_of_this_boot(const std::string& path) {
-    auto boot = read_file("/proc/sys/kernel/random/boot_id");
-    const std::string boot_id = boot ? boot->substr(0, boot->find('\n')) : "";
+    const std::string boot_id = linux_fx::boot_id();
     if (auto text = read_file(path))
         if (auto khz = remembered_tsc_khz(*text, boot_id)) return *khz;
     const uint64_t khz = measure_tsc_khz();

@@ -8,10 +8,10 @@
 #include <sys/socket.h>
 #include <sys/utsname.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -135,7 +135,8 @@ Result<Member> enterable_member(pid_t init) {
 // tells its pid and exits. Returns like clone3: 0 in the init; in lxbox its pid, with a pidfd.
 Result<pid_t> clone_in_user_ns(int userns, uint64_t flags, const std::string& path, UniqueFd& pidfd) {
     auto report = LXBOX_TRY(make_pipe());
-    const pid_t middle = ::fork();
+    int middle_fd = -1;
+    const pid_t middle = sys::clone3_pidfd(0, &middle_fd);
     if (middle < 0) return Error::last("fork");
     if (middle == 0) {
         report.read.reset();
@@ -164,13 +165,12 @@ Result<pid_t> clone_in_user_ns(int userns, uint64_t flags, const std::string& pa
         ::_exit(0);
     }
     report.write.reset();
+    const UniqueFd middle_done(middle_fd);
     int in[2] = {-1, EPIPE};
     ssize_t n;
     while ((n = ::read(report.read.get(), in, sizeof in)) < 0 && errno == EINTR) {
     }
-    int status = 0;
-    while (::waitpid(middle, &status, 0) < 0 && errno == EINTR) {
-    }
+    (void)fx::wait_exit(middle_done.get());
     if (n != sizeof in) return Error(ErrorKind::Internal, "the process joining the user namespace " + path + " died");
     errno = in[1];
     if (in[0] == -2) return Error::last("join the user namespace " + path);
@@ -289,12 +289,13 @@ Result<Container> Container::start(const ContainerSpec& spec) {
     uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
     if (spec.network == "none") flags |= CLONE_NEWNET;
     std::string join_pid, join_user;
+    std::optional<NamespacePlan> ns;
     if (spec.bundle) {
         // The cgroup namespace is made by the child once it is in its cgroup.
-        const NamespacePlan ns = LXBOX_TRY(plan_namespaces(*spec.bundle));
-        flags = ns.create & ~static_cast<uint64_t>(CLONE_NEWCGROUP | CLONE_NEWUSER);
-        join_pid = ns.join_pid;
-        join_user = ns.join_user;
+        ns = LXBOX_TRY(plan_namespaces(*spec.bundle));
+        flags = ns->create & ~static_cast<uint64_t>(CLONE_NEWCGROUP | CLONE_NEWUSER);
+        join_pid = ns->join_pid;
+        join_user = ns->join_user;
     }
     // A rootless container's namespace: its own, or the holder's (the maps are there already).
     if (spec.userns.enabled && spec.userns.join.empty()) flags |= CLONE_NEWUSER;
@@ -330,12 +331,11 @@ Result<Container> Container::start(const ContainerSpec& spec) {
     // The child unshares its cgroup namespace once it is in its cgroup.
     c.namespaces_ = static_cast<int>(flags) | (spec.cgroup.empty() ? 0 : CLONE_NEWCGROUP) |
                     (join_user.empty() ? 0 : CLONE_NEWUSER);
-    if (spec.bundle) {
+    if (ns) {
         // Those it made and those it joined: what an exec must enter.
-        const NamespacePlan ns = LXBOX_TRY(plan_namespaces(*spec.bundle));
-        c.namespaces_ = static_cast<int>(ns.create) | (ns.join_pid.empty() ? 0 : CLONE_NEWPID) |
-                        (ns.join_user.empty() ? 0 : CLONE_NEWUSER);
-        for (const auto& [flag, path] : ns.join) c.namespaces_ |= flag;
+        c.namespaces_ = static_cast<int>(ns->create) | (join_pid.empty() ? 0 : CLONE_NEWPID) |
+                        (join_user.empty() ? 0 : CLONE_NEWUSER);
+        for (const auto& [flag, path] : ns->join) c.namespaces_ |= flag;
     }
     c.ready_ = std::move(pipes.ready_read);
     pipes.ready_write.reset();

@@ -10,12 +10,12 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <vector>
 
 #include "runtime/base/log.hpp"
+#include "runtime/linux/process.hpp"
 #include "runtime/linux/syscalls.hpp"
 
 namespace lxbox::linux_fx {
@@ -49,7 +49,8 @@ Status mount_fuse_overlay(const std::string& program, const runtime::OverlayPlan
     // bind of the mount point that propagates the mount back here.
     LXBOX_TRY(mount_fs(plan.merged, plan.merged, "", MS_BIND, ""));
     LXBOX_TRY(set_propagation(plan.merged, MS_SHARED));
-    const pid_t pid = ::fork();
+    int pidfd = -1;
+    const pid_t pid = sys::clone3_pidfd(0, &pidfd);
     if (pid < 0) return Error::last("fork");
     if (pid == 0) {
         const int null = ::open("/dev/null", O_RDWR);
@@ -64,33 +65,31 @@ Status mount_fuse_overlay(const std::string& program, const runtime::OverlayPlan
         ::_exit(127);
     }
     err.write.reset();
+    const UniqueFd child(pidfd);
     // It returns once the mount is up and its daemon detached; one that hangs is given up on.
     constexpr int kMountTimeoutMs = 20000;
-    UniqueFd child(sys::pidfd_open(pid));
     pollfd exited{child.get(), POLLIN, 0};
-    if (child && ::poll(&exited, 1, kMountTimeoutMs) == 0) {
-        ::kill(pid, SIGKILL);
-        (void)::waitpid(pid, nullptr, 0);
+    if (::poll(&exited, 1, kMountTimeoutMs) == 0) {
+        sys::pidfd_send_signal(child.get(), SIGKILL);
+        (void)wait_exit(child.get());
         return Error(ErrorKind::System, "mount the root with " + program + ": no mount within " +
                                             std::to_string(kMountTimeoutMs / 1000) + " s");
     }
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    const int code = LXBOX_TRY(wait_exit(child.get()));
+    // Nothing mounted in the container from here on may reach the daemon's namespace (and
+    // pivot_root wants no shared mount).
+    // (The whole tree: the path reaches only the FUSE mount, not the shared bind under it.)
+    if (code == 0) return make_root_private();
     // Its daemon let go of stderr when it detached: what is there is the mount's complaint.
     ::fcntl(err.read.get(), F_SETFL, O_NONBLOCK);
     std::string text;
     char buf[4096];
     for (ssize_t n; (n = ::read(err.read.get(), buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
-    // Nothing mounted in the container from here on may reach the daemon's namespace (and
-    // pivot_root wants no shared mount).
-    // (The whole tree: the path reaches only the FUSE mount, not the shared bind under it.)
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return make_root_private();
-    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-    if (auto nl = text.rfind('\n'); nl != std::string::npos) text = text.substr(nl + 1);
-    if (text.empty() && WIFEXITED(status))
-        text = WEXITSTATUS(status) == 127 ? "cannot run it" : "exit status " + std::to_string(WEXITSTATUS(status));
-    if (text.empty()) text = "killed by signal " + std::to_string(WTERMSIG(status));
+    text = last_line(std::move(text));
+    if (text.empty())
+        text = code == 127  ? "cannot run it"
+               : code > 128 ? "killed by signal " + std::to_string(code - 128)
+                            : "exit status " + std::to_string(code);
     return Error(ErrorKind::System, "mount the root with " + program + ": " + text);
 }
 

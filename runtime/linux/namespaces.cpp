@@ -55,13 +55,11 @@ Result<Helper> start_helper(const std::string& program, const std::vector<std::s
 // Waits for the helper; its last line on stderr is the error's message when it failed.
 Status finish_helper(Helper& h) {
     auto text = read_all(h.err.get());
-    std::string err = text ? *text : "";
     int status = 0;
     while (::waitpid(h.pid, &status, 0) < 0 && errno == EINTR) {
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
-    while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
-    if (auto nl = err.rfind('\n'); nl != std::string::npos) err = err.substr(nl + 1);
+    const std::string err = last_line(text ? *text : "");
     return Error(ErrorKind::System, h.program + " failed" + (err.empty() ? "" : ": " + err));
 }
 
@@ -95,24 +93,35 @@ Status write_id_maps(pid_t pid, const runtime::UserNamespaceSpec& u) {
 
 runtime::IdMapsView id_maps_of(pid_t pid) { return id_maps_in("/proc/" + std::to_string(pid)); }
 
-runtime::IdMapsView id_maps_in(const std::string& proc) {
+namespace {
+
+// The view from a process's uid_map, gid_map and setgroups texts ("" for a file not there).
+runtime::IdMapsView id_maps_from(const std::string& uid_map, const std::string& gid_map, const std::string& setgroups) {
     runtime::IdMapsView v;
-    auto uids = read_file(proc + "/uid_map");
-    auto gids = read_file(proc + "/gid_map");
-    v.uids = runtime::parse_id_map(uids ? *uids : "");
-    v.gids = runtime::parse_id_map(gids ? *gids : "");
+    v.uids = runtime::parse_id_map(uid_map);
+    v.gids = runtime::parse_id_map(gid_map);
     // The initial namespace maps every id to itself.
     v.in_userns = !(v.uids.size() == 1 && v.uids[0].inside == 0 && v.uids[0].outside == 0 &&
                     v.uids[0].count == 0xffffffffu);
-    auto sg = read_file(proc + "/setgroups");
-    v.setgroups_allowed = !sg || sg->rfind("allow", 0) == 0;
+    v.setgroups_allowed = setgroups.empty() || setgroups.rfind("allow", 0) == 0;
     return v;
+}
+
+}  // namespace
+
+runtime::IdMapsView id_maps_in(const std::string& proc) {
+    auto text = [&](const char* file) {
+        auto t = read_file(proc + file);
+        return t ? *t : std::string();
+    };
+    return id_maps_from(text("/uid_map"), text("/gid_map"), text("/setgroups"));
 }
 
 Result<runtime::IdMapsView> id_maps_of_namespace(const std::string& path) {
     UniqueFd ns = LXBOX_TRY(open_fd(path, O_RDONLY));
     auto [out_read, out_write] = LXBOX_TRY(make_pipe());
-    const pid_t pid = ::fork();
+    int pidfd = -1;
+    const pid_t pid = sys::clone3_pidfd(0, &pidfd);
     if (pid < 0) return Error::last("fork");
     if (pid == 0) {
         out_read.reset();
@@ -126,22 +135,16 @@ Result<runtime::IdMapsView> id_maps_of_namespace(const std::string& path) {
         ::_exit(write_all(out_write.get(), text) ? 0 : 1);
     }
     out_write.reset();
+    const UniqueFd child(pidfd);
     auto text = read_all(out_read.get());
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (!text || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    const int code = LXBOX_TRY(wait_exit(child.get()));
+    if (!text || code != 0)
         return Error(ErrorKind::System, "read the id maps of the user namespace " + path + ": cannot join it");
     std::vector<std::string> parts;
     for (size_t at = 0, nul; (nul = text->find('\0', at)) != std::string::npos; at = nul + 1)
         parts.push_back(text->substr(at, nul - at));
     if (parts.size() != 3) return Error(ErrorKind::Internal, "read the id maps of the user namespace " + path);
-    runtime::IdMapsView v;
-    v.in_userns = true;
-    v.uids = runtime::parse_id_map(parts[0]);
-    v.gids = runtime::parse_id_map(parts[1]);
-    v.setgroups_allowed = parts[2].rfind("allow", 0) == 0;
-    return v;
+    return id_maps_from(parts[0], parts[1], parts[2]);
 }
 
 Status run_in_userns(const runtime::UserNamespaceSpec& u, const std::function<Status()>& fn) {

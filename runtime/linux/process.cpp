@@ -65,6 +65,17 @@ static Result<std::optional<int>> wait_pidfd(int pidfd, int options) {
     return std::optional<int>{runtime::exit_code_from_siginfo(info.si_code, info.si_status)};
 }
 
+std::string boot_id() {
+    auto id = read_file("/proc/sys/kernel/random/boot_id");
+    return id ? id->substr(0, id->find('\n')) : "";
+}
+
+std::string last_line(std::string text) {
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+    if (auto nl = text.rfind('\n'); nl != std::string::npos) text.erase(0, nl + 1);
+    return text;
+}
+
 Result<int> wait_exit(int pidfd) {
     auto r = LXBOX_TRY(wait_pidfd(pidfd, 0));
     return r.value_or(125);

@@ -63,6 +63,14 @@ std::optional<pid_t> parent_pid(pid_t pid);
 // The children of a process's main thread (/proc/PID/task/PID/children).
 std::vector<pid_t> child_pids(pid_t pid);
 
+// This boot's id (/proc/sys/kernel/random/boot_id, without its newline); "" when unreadable.
+// What tells a pid or a measurement of this boot from one of an earlier boot.
+std::string boot_id();
+
+// Pure: the last line of a program's output with text in it, trimmed (its complaint, as a
+// tool prints it last); "" for none.
+std::string last_line(std::string text);
+
 // Waits for the child behind pidfd and returns its exit code (128+N when killed by N).
 Result<int> wait_exit(int pidfd);
 // The same without blocking: nullopt while the child runs.

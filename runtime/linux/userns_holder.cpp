@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -22,13 +21,6 @@ namespace {
 
 std::string state_path(const std::string& dir) { return dir + "/userns-holder.json"; }
 
-std::string current_boot_id() {
-    auto id = read_file("/proc/sys/kernel/random/boot_id");
-    std::string text = id ? *id : "";
-    while (!text.empty() && text.back() == '\n') text.pop_back();
-    return text;
-}
-
 std::optional<HolderRecord> load_record(const std::string& dir) {
     auto text = read_file(state_path(dir));
     if (!text) return std::nullopt;
@@ -42,14 +34,20 @@ std::optional<HolderRecord> load_record(const std::string& dir) {
     return r;
 }
 
+// Whether the recorded holder still runs (this boot's, and its pid not reused since).
+bool still_runs(const HolderRecord& r, const std::string& boot_id) {
+    return r.boot_id == boot_id && r.start_time != 0 && process_start_time(r.pid).value_or(0) == r.start_time;
+}
+
+std::string namespace_of(const HolderRecord& r) { return "/proc/" + std::to_string(r.pid) + "/ns/user"; }
+
 // The recorded holder when it is the one to join.
 std::optional<HolderRecord> current_holder(const std::string& dir, const runtime::UserNamespaceSpec& u,
                                            const std::string& boot_id) {
     auto r = load_record(dir);
-    if (!r) return std::nullopt;
-    const uint64_t started = process_start_time(r->pid).value_or(0);
-    if (started == 0 || started != r->start_time) return std::nullopt;
-    if (!holder_is_current(*r, boot_id, started, id_maps_of(r->pid), u)) return std::nullopt;
+    // Not still running: its pid may be another process's, whose maps are none of ours to read.
+    if (!r || !still_runs(*r, boot_id)) return std::nullopt;
+    if (!holder_is_current(*r, boot_id, r->start_time, id_maps_of(r->pid), u)) return std::nullopt;
     return r;
 }
 
@@ -78,7 +76,8 @@ Result<HolderRecord> start_holder(const runtime::UserNamespaceSpec& u, const std
     auto report = LXBOX_TRY(make_pipe());
     auto go = LXBOX_TRY(make_pipe());
     // Twice forked, in a session of its own: no terminal, no parent that waits for it.
-    const pid_t middle = ::fork();
+    int middle_fd = -1;
+    const pid_t middle = sys::clone3_pidfd(0, &middle_fd);
     if (middle < 0) return Error::last("fork");
     if (middle == 0) {
         report.read.reset();
@@ -91,9 +90,8 @@ Result<HolderRecord> start_holder(const runtime::UserNamespaceSpec& u, const std
     }
     report.write.reset();
     go.read.reset();
-    int status = 0;
-    while (::waitpid(middle, &status, 0) < 0 && errno == EINTR) {
-    }
+    const UniqueFd middle_done(middle_fd);
+    (void)wait_exit(middle_done.get());
     pid_t holder = -1;
     char unshared = 0;
     if (::read(report.read.get(), &holder, sizeof holder) != sizeof holder || holder <= 0 ||
@@ -105,7 +103,8 @@ Result<HolderRecord> start_holder(const runtime::UserNamespaceSpec& u, const std
     }
     LXBOX_TRY(write_all(go.write.get(), std::string("G")));
     HolderRecord r{holder, process_start_time(holder).value_or(0), boot_id};
-    if (r.start_time == 0) return Error(ErrorKind::System, "the user namespace holder (pid " + std::to_string(holder) + ") is gone");
+    if (r.start_time == 0)
+        return Error(ErrorKind::System, "the user namespace holder (pid " + std::to_string(holder) + ") is gone");
     return r;
 }
 
@@ -118,29 +117,27 @@ bool holder_is_current(const HolderRecord& record, const std::string& boot_id, u
 }
 
 Result<std::string> ensure_userns_holder(const std::string& state_dir, const runtime::UserNamespaceSpec& u) {
-    const std::string boot_id = current_boot_id();
-    if (auto r = current_holder(state_dir, u, boot_id)) return "/proc/" + std::to_string(r->pid) + "/ns/user";
+    const std::string boot_id = linux_fx::boot_id();
+    if (auto r = current_holder(state_dir, u, boot_id)) return namespace_of(*r);
     // One launch makes it; the others wait on the lock and then find it.
     auto lock = LXBOX_TRY(open_fd(state_dir + "/userns-holder.lock", O_RDWR | O_CREAT, 0600));
     if (::flock(lock.get(), LOCK_EX) != 0) return Error::last("lock " + state_dir + "/userns-holder.lock");
-    if (auto r = current_holder(state_dir, u, boot_id)) return "/proc/" + std::to_string(r->pid) + "/ns/user";
+    if (auto r = current_holder(state_dir, u, boot_id)) return namespace_of(*r);
     // One with other maps (the user's subordinate ids changed) ends first.
-    if (auto old = load_record(state_dir); old && old->boot_id == boot_id &&
-                                           process_start_time(old->pid).value_or(0) == old->start_time)
-        ::kill(old->pid, SIGKILL);
+    if (auto old = load_record(state_dir); old && still_runs(*old, boot_id)) ::kill(old->pid, SIGKILL);
     const HolderRecord r = LXBOX_TRY(start_holder(u, boot_id));
     const nlohmann::json j{{"pid", r.pid}, {"start_time", r.start_time}, {"boot_id", r.boot_id}};
     LXBOX_TRY(write_file_atomic(state_path(state_dir), j.dump() + "\n", Durability::RenameOnly, 0600));
     spdlog::debug("user namespace holder started: pid {}", r.pid);
-    return "/proc/" + std::to_string(r.pid) + "/ns/user";
+    return namespace_of(r);
 }
 
 Result<bool> stop_userns_holder(const std::string& state_dir) {
     auto r = load_record(state_dir);
     bool stopped = false;
-    if (r && r->boot_id == current_boot_id() && process_start_time(r->pid).value_or(0) == r->start_time)
-        stopped = ::kill(r->pid, SIGKILL) == 0;
-    if (::unlink(state_path(state_dir).c_str()) != 0 && errno != ENOENT) return Error::last("remove " + state_path(state_dir));
+    if (r && still_runs(*r, boot_id())) stopped = ::kill(r->pid, SIGKILL) == 0;
+    if (::unlink(state_path(state_dir).c_str()) != 0 && errno != ENOENT)
+        return Error::last("remove " + state_path(state_dir));
     return stopped;
 }
 
