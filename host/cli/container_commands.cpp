@@ -114,11 +114,8 @@ Result<runtime::ContainerSpec> make_spec(const store::Store& store, const Launch
     // (rootless) as the stand-in where the kernel refuses it. PATH is searched only then.
     const auto settings = LXBOX_TRY(config::load(store.root()));
     const std::string& mode = settings.storage.overlay;
-    std::string fuse;
-    if (mode == "fuse" || (mode == "auto" && s.userns.enabled)) {
-        const char* path = std::getenv("PATH");
-        fuse = detect::find_executable("fuse-overlayfs", path ? path : "/usr/local/bin:/usr/bin:/bin");
-    }
+    const bool wanted = mode == "fuse" || (mode == "auto" && s.userns.enabled);
+    const std::string fuse = wanted ? detect::find_on_path("fuse-overlayfs") : "";
     const auto overlay = LXBOX_TRY(backend::overlay_mount(mode, s.userns.enabled, fuse));
     s.fuse_overlay = overlay.fuse_program;
     s.fuse_overlay_only = overlay.fuse_only;

@@ -31,8 +31,11 @@ std::map<std::string, QemuBinary> find_qemu_binaries(const std::vector<std::stri
                                                      const std::string& path_env, char separator,
                                                      const std::string& exe_suffix);
 
-// The first executable `name` in path_env (':'-separated), "" when there is none.
-std::string find_executable(const std::string& name, const std::string& path_env);
+// The first executable `name` in path_env (entries split at separator, ':' or ';'), "" when
+// there is none. Empty and relative entries are skipped.
+std::string find_executable(const std::string& name, const std::string& path_env, char separator);
+// The same in $PATH (a plain default when it is unset).
+std::string find_on_path(const std::string& name);
 
 // ---- Pure helpers ----
 

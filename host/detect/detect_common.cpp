@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <set>
 #ifndef _WIN32
@@ -62,17 +63,24 @@ bool is_executable(const std::filesystem::path& p) {
 
 }  // namespace
 
-std::string find_executable(const std::string& name, const std::string& path_env) {
+std::string find_executable(const std::string& name, const std::string& path_env, char separator) {
     for (size_t at = 0; at <= path_env.size();) {
-        size_t colon = path_env.find(':', at);
-        if (colon == std::string::npos) colon = path_env.size();
-        const std::string dir = path_env.substr(at, colon - at);
-        at = colon + 1;
-        if (dir.empty() || dir[0] != '/') continue;  // a relative entry would depend on the cwd
-        const std::filesystem::path candidate = std::filesystem::path(dir) / name;
+        size_t end = path_env.find(separator, at);
+        if (end == std::string::npos) end = path_env.size();
+        const std::filesystem::path dir = path_env.substr(at, end - at);
+        at = end + 1;
+        // An empty entry means ".", and a relative one depends on the cwd too: never run a
+        // program from wherever lxbox happens to be started.
+        if (dir.empty() || dir.is_relative()) continue;
+        const std::filesystem::path candidate = dir / name;
         if (is_executable(candidate)) return candidate.string();
     }
     return "";
+}
+
+std::string find_on_path(const std::string& name) {
+    const char* path = std::getenv("PATH");
+    return find_executable(name, path ? path : "/usr/local/bin:/usr/bin:/bin", ':');
 }
 
 OsRelease parse_os_release(std::string_view text) {
@@ -177,17 +185,7 @@ std::map<std::string, QemuBinary> find_qemu_binaries(const std::vector<std::stri
     std::map<std::string, QemuBinary> found;
     for (const auto& name : names) {
         QemuBinary& bin = found[name];
-        size_t pos = 0;
-        while (pos <= path_env.size() && bin.path.empty()) {
-            size_t end = path_env.find(separator, pos);
-            std::string dir =
-                path_env.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
-            pos = end == std::string::npos ? path_env.size() + 1 : end + 1;
-            if (dir.empty())
-                continue;  // an empty PATH entry means ".": never run QEMU from the cwd
-            auto candidate = std::filesystem::path(dir) / (name + exe_suffix);
-            if (is_executable(candidate)) bin.path = candidate.string();
-        }
+        bin.path = find_executable(name + exe_suffix, path_env, separator);
         if (bin.path.empty()) continue;
         auto version = vm::qemu_version(bin.path);
         if (version)

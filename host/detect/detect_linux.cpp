@@ -97,8 +97,7 @@ void detect_overlay(HostFacts& f) {
         f.overlay.reason = plain.reason;
     else
         f.overlay.reason = listed ? "listed in /proc/filesystems" : "not in /proc/filesystems";
-    const char* path = std::getenv("PATH");
-    f.overlay.fuse_program = find_executable("fuse-overlayfs", path ? path : "/usr/local/bin:/usr/bin:/bin");
+    f.overlay.fuse_program = find_on_path("fuse-overlayfs");
     const int fuse = ::open("/dev/fuse", O_RDWR | O_CLOEXEC);
     f.overlay.fuse_device = fuse >= 0;
     if (fuse >= 0) ::close(fuse);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -118,6 +119,28 @@ TEST_F(DetectHost, ARememberedVerdictAppliesOnlyOverAPassedProbe) {
 TEST_F(DetectHost, QemuOnAnEmptyPathIsNotFound) {
     HostFacts f = detect_host({"", std::string("")});
     for (const auto& [name, bin] : f.qemu) EXPECT_TRUE(bin.path.empty()) << name;
+}
+
+// fuse-overlayfs and QEMU are found the same way: the first executable in an absolute PATH
+// entry; empty and relative entries (the cwd) are never searched.
+TEST_F(DetectHost, AProgramIsFoundOnlyAsAnExecutableInAnAbsolutePathEntry) {
+    test::ScratchDir dir;
+    for (const char* d : {"a", "b", "c"}) ASSERT_EQ(::mkdir((dir / d).c_str(), 0755), 0);
+    std::ofstream(dir / "a/prog") << "not executable\n";
+    std::ofstream(dir / "b/prog") << "#!/bin/sh\n";
+    ASSERT_EQ(::chmod((dir / "b/prog").c_str(), 0755), 0);
+    ASSERT_EQ(::mkdir((dir / "c/prog").c_str(), 0755), 0);  // a directory, not a program
+    const std::string a = dir / "a", b = dir / "b", c = dir / "c";
+    EXPECT_EQ(find_executable("prog", a + ":" + c + "::" + b, ':'), b + "/prog");
+    EXPECT_EQ(find_executable("prog", b + ";" + a, ';'), b + "/prog");
+    EXPECT_EQ(find_executable("prog", a + ":" + c, ':'), "");
+    EXPECT_EQ(find_executable("prog", "", ':'), "");
+    // A relative entry would depend on where lxbox is started: skipped even when it holds one.
+    const std::string cwd = std::filesystem::current_path();
+    std::filesystem::current_path(dir.path());
+    EXPECT_EQ(find_executable("prog", "b", ':'), "");
+    EXPECT_EQ(find_executable("prog", ":b", ':'), "");
+    std::filesystem::current_path(cwd);
 }
 
 TEST(DoctorCli, JsonOutputHasTheDocumentedKeys) {
