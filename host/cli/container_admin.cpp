@@ -132,7 +132,7 @@ Result<int> cmd_rm(const GlobalOptions& g, const std::vector<std::string>& names
                 ::poll(nullptr, 0, 10);
             }
         }
-        const std::string cgroup = cgroup_name(store.container_dir(name));
+        const std::string cgroup = cgroup_name(store, store.container_dir(name));
         // A vm container's changes are on the VM's containers disk: deleted there first (the
         // VM starts for it if it is not running), then its record here.
         if (auto view = find_container(store, name); view && view->backend == "vm" && !view->ephemeral) {
@@ -152,6 +152,10 @@ Result<int> cmd_rm(const GlobalOptions& g, const std::vector<std::string>& names
         } else {
             spdlog::debug("rm {}: {}", name, found.error().message);
         }
+        // One left by an lxbox that named cgroups without the store's id may be another store's
+        // running container: removed only if empty, nothing in it killed.
+        if (auto old = cgroups::Cgroup::open_existing(unscoped_cgroup_name(store.container_dir(name))); old)
+            old->remove_if_empty();
     }
     return 0;
 }

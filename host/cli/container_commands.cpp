@@ -89,7 +89,7 @@ Result<runtime::ContainerSpec> make_spec(const store::Store& store, const Launch
     s.hostname = req.hostname;
     s.network = req.network;
     s.init = !req.no_init;
-    s.cgroup = cgroup_name(t.dir);
+    s.cgroup = cgroup_name(store, t.dir);
     s.cache_dir = store.root() + "/cache";
     s.userns = linux_fx::rootless_userns();
     for (const auto& v : req.volumes) s.binds.push_back(LXBOX_TRY(runtime::parse_bind(v)));

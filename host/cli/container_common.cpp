@@ -74,8 +74,12 @@ Result<int> exec_in_vm_container(const store::Store& store, const std::string& n
     return vm::exec_in_vm(req);
 }
 
-std::string cgroup_name(const std::string& container_dir) {
+std::string unscoped_cgroup_name(const std::string& container_dir) {
     return "lxbox-" + container_dir.substr(container_dir.rfind('/') + 1);
+}
+
+std::string cgroup_name(const store::Store& store, const std::string& container_dir) {
+    return "lxbox-" + store.id() + "-" + container_dir.substr(container_dir.rfind('/') + 1);
 }
 
 Status write_ephemeral_state(const std::string& dir, const store::InstanceState& s, const std::string& image) {

@@ -384,6 +384,13 @@ Status Cgroup::remove() {
     return result;
 }
 
+void Cgroup::remove_if_empty() {
+    // rmdir refuses a cgroup with processes or children (EBUSY): nothing else to check.
+    for (const auto& d : dirs_)
+        if (::rmdir(d.path.c_str()) == 0) spdlog::debug("cgroup: rmdir {}", d.path);
+    dirs_.clear();
+}
+
 void Cgroup::release() {
     dirs_.clear();
 }

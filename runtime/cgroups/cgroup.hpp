@@ -168,6 +168,9 @@ class Cgroup {
     // 5 s for it to empty and removes the directories (the shared parent "lxbox" group stays).
     // A no-op for a joined, released or moved-from handle.
     Status remove();
+    // Removes the directories that hold no process and no child group, kills nothing, and
+    // makes this handle inert: for a cgroup that may be another's (a name two stores shared).
+    void remove_if_empty();
     // Keeps the cgroup on the system and makes this handle inert (a detached container).
     void release();
 

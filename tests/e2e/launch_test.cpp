@@ -122,9 +122,33 @@ TEST_F(LaunchCli, PsTellsTheTruthAfterKillMinus9OfLxboxOrOfTheContainer) {
     ::kill(launcher, SIGKILL);  // lxbox itself: its container dies with it, the state file stays
     EXPECT_TRUE(wait_state("victim", "stopped"));
     EXPECT_TRUE(ps_entry("victim")["pid"].is_null());
-    // rm also removes the cgroup the killed launcher could not.
+    // rm also removes the cgroup the killed launcher could not (named with the store's id).
+    const std::string find = "find /sys/fs/cgroup -maxdepth 5 -name 'lxbox-*-victim' | grep .";
+    EXPECT_EQ(run({"sh", "-c", find}).exit_code, 0);
     EXPECT_EQ(run_lxbox(root, {"rm", "victim"}).exit_code, 0);
-    EXPECT_NE(run({"sh", "-c", "find /sys/fs/cgroup -maxdepth 5 -name lxbox-victim | grep ."}).exit_code, 0);
+    EXPECT_NE(run({"sh", "-c", find}).exit_code, 0);
+}
+
+// Two stores of one user (two --root) share the place of their cgroups: a container "web" in
+// each must still get its own cgroup, so that the second store's launch of its "web" works
+// while the first one's runs, and its `rm web` (which removes what a killed launcher left)
+// cannot reach the first store's running container.
+TEST_F(LaunchCli, TwoStoresWithAContainerOfOneNameKeepTheirCgroupsApart) {
+    spawn({"launch", "busybox", "--name", "web", "--", "sleep", "100"});
+    ASSERT_TRUE(wait_state("web", "running"));
+    const std::string other = dir / "other-store";
+    auto launched = run_lxbox(other, {"launch", "busybox", "--name", "web", "--", "true"});
+    EXPECT_EQ(launched.exit_code, 0) << launched.err;
+    auto removed = run_lxbox(other, {"rm", "web"});
+    EXPECT_EQ(removed.exit_code, 0) << removed.err;
+    // Still running: its namespaces can be joined (a killed init's are gone).
+    auto joined = run_lxbox(root, {"exec", "web", "--", "sh", "-c", "ps -o comm | grep -q sleep && echo alive"});
+    EXPECT_EQ(joined.exit_code, 0) << joined.err;
+    EXPECT_EQ(joined.out, "alive\n");
+    EXPECT_EQ(ps_entry("web")["state"], "running");
+    EXPECT_EQ(run_lxbox(root, {"stop", "web", "-t", "0"}).exit_code, 0);
+    EXPECT_TRUE(wait_state("web", "stopped"));
+    EXPECT_EQ(run_lxbox(root, {"rm", "web"}).exit_code, 0);
 }
 
 TEST_F(LaunchCli, ExecJoinsAndStopEndsARunningContainer) {
@@ -164,7 +188,7 @@ TEST_F(LaunchCli, MemoryLimitOomKillIsReportedAndTheStatusIs137) {
 // The cgroups of throwaway containers of image `image`, whatever the layout (v1 hierarchies,
 // v2, hybrid); other tests running in parallel make their own, under other image names.
 std::string rm_cgroups_of(const std::string& image) {
-    return run({"sh", "-c", "find /sys/fs/cgroup -maxdepth 6 -type d -name 'lxbox-.rm-*-" + image + "' | sort"}).out;
+    return run({"sh", "-c", "find /sys/fs/cgroup -maxdepth 6 -type d -name 'lxbox-*-.rm-*-" + image + "' | sort"}).out;
 }
 
 TEST_F(LaunchCli, TwoHundredThrowawayContainersLeaveNothingBehind) {
