@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "host/vm/vm_run.hpp"
+#include "runtime/base/files.hpp"
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/linux/process.hpp"
 #include "runtime/plan/plan.hpp"
@@ -15,6 +16,15 @@
 #include "runtime/store/stale.hpp"
 
 namespace lxbox::cli {
+
+namespace {
+
+// The most an --env-file may hold: what exec(2) can pass as arguments and environment together
+// under the default 8 MiB stack (a quarter of the stack limit). A bigger file could never reach
+// the command; reading one only costs memory (a device like /dev/zero has no end at all).
+constexpr size_t kEnvFileMax = 2u << 20;
+
+}  // namespace
 
 void add_process_options(CLI::App& cmd, ProcessOptions& o) {
     cmd.add_option("-u,--user", o.user, "USER|UID[:GROUP|GID], resolved in the container's passwd and group");
@@ -45,12 +55,14 @@ Result<runtime::ProcessSpec> make_process_spec(const ProcessOptions& o) {
         p.security.seccomp = "profile";
     }
     LXBOX_TRY(runtime::validate_security(p.security));  // an unknown capability fails here, not in the child
+    const runtime::EnvLookup host_env = [](const std::string& k) { return std::getenv(k.c_str()); };
     for (const auto& f : o.env_files) {
-        auto text = LXBOX_TRY_CTX(read_file(f), "read env file " + f);
-        auto vars = LXBOX_TRY_CTX(runtime::parse_env_file(text), f);
+        const std::string what = "--env-file " + f;
+        auto text = LXBOX_TRY_CTX(read_regular_file(f, kEnvFileMax), what);
+        auto vars = LXBOX_TRY_CTX(runtime::parse_env_file(text, host_env), what);
         p.env.insert(p.env.end(), vars.begin(), vars.end());
     }
-    auto env = runtime::resolve_env_args(o.env, [](const std::string& k) { return std::getenv(k.c_str()); });
+    auto env = LXBOX_TRY(runtime::resolve_env_args(o.env, host_env));
     p.env.insert(p.env.end(), env.begin(), env.end());
     if (o.force_tty && o.no_tty) return Error(ErrorKind::Invalid, "-t and -T cannot be used together");
     // Like wsl: a pty when lxbox itself talks to a terminal, unless told otherwise.

@@ -21,4 +21,10 @@ struct TempFile {
 };
 Result<TempFile> create_temp_beside(const std::string& path, const std::string& tag, unsigned mode);
 
+// Reads a file a user named for its content (--env-file): a regular file of at most max_bytes.
+// Anything else is refused ("not a regular file", "larger than N MiB"): a device would be read
+// for ever (/dev/zero) and a fifo would block. Opened O_NONBLOCK, so a fifo is refused, not
+// waited on.
+Result<std::string> read_regular_file(const std::string& path, size_t max_bytes);
+
 }  // namespace lxbox

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -95,10 +96,16 @@ int exit_code_from_siginfo(int code, int status);
 
 // CLI parsing helpers, pure so they are unit-tested.
 Result<BindMount> parse_bind(const std::string& text);           // HOST:GUEST[:ro|:rw]
-Result<std::vector<std::string>> parse_env_file(const std::string& text);  // K=V lines, # comments
 Result<uint64_t> parse_memory(const std::string& text);          // 512m, 1g, 1048576, 64k
-// "K=V" stays; "K" alone takes the value from lookup (dropped when lookup has none).
-std::vector<std::string> resolve_env_args(const std::vector<std::string>& args,
-                                          const std::function<const char*(const std::string&)>& lookup);
+// One variable as `-e` gives it or a line of an env file holds it (docker's rule for both):
+// "K=V" as it is; "K" alone takes the value lookup has (none when it has none); "=V" is
+// refused ("no variable name").
+using EnvLookup = std::function<const char*(const std::string&)>;
+Result<std::optional<std::string>> parse_env_var(const std::string& text, const EnvLookup& lookup);
+// An env file: one variable a line (parse_env_var), blank lines and # comments skipped,
+// leading blanks and a trailing \r dropped. A refused line is named ("line 2: '=x': ...").
+Result<std::vector<std::string>> parse_env_file(const std::string& text, const EnvLookup& lookup);
+// The -e arguments; a refused one is named ("-e '=x': ...").
+Result<std::vector<std::string>> resolve_env_args(const std::vector<std::string>& args, const EnvLookup& lookup);
 
 }  // namespace lxbox::runtime

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -183,6 +184,47 @@ TEST_F(LaunchCli, MemoryLimitOomKillIsReportedAndTheStatusIs137) {
     EXPECT_EQ(ok.exit_code, 0) << ok.err;
     EXPECT_EQ(ok.out, "4194304\n");
     EXPECT_EQ(ok.err, "");
+}
+
+// --env-file takes a regular file of at most 2 MiB: a device would be read for ever (/dev/zero
+// grew lxbox to gigabytes) and a fifo would block. ulimit -v and timeout keep a regression
+// from eating the machine or hanging the suite.
+TEST_F(LaunchCli, EnvFileMustBeASmallRegularFile) {
+    const std::string fifo = dir / "fifo", big = dir / "big.env";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    { std::ofstream(big) << "A=1\n"; }
+    ASSERT_EQ(::truncate(big.c_str(), 3 << 20), 0);
+    auto bounded = [&](const std::string& file) {
+        return run({"sh", "-c", "ulimit -v 1048576; exec timeout 20 " + std::string(LXBOX_BINARY) + " --root " + root +
+                                    " launch --rm --env-file " + file + " -- true"});
+    };
+    auto zero = bounded("/dev/zero");
+    EXPECT_EQ(zero.exit_code, 125) << zero.err;
+    EXPECT_EQ(zero.err, "lxbox: --env-file /dev/zero: not a regular file\n");
+    auto pipe = bounded(fifo);
+    EXPECT_EQ(pipe.exit_code, 125) << pipe.err;
+    EXPECT_EQ(pipe.err, "lxbox: --env-file " + fifo + ": not a regular file\n");
+    auto large = bounded(big);
+    EXPECT_EQ(large.exit_code, 125) << large.err;
+    EXPECT_EQ(large.err, "lxbox: --env-file " + big + ": larger than 2 MiB\n");
+}
+
+// -e and --env-file read a variable the same way: K=V as it is, K alone from lxbox's own
+// environment, and no name ("=V") refused by both.
+TEST_F(LaunchCli, EnvArgumentsAndEnvFilesFollowOneRule) {
+    const std::string file = dir / "vars.env", nameless = dir / "nameless.env";
+    { std::ofstream(file) << "# comment\nFROM_FILE=1\nFROM_HOST\nUNSET_ON_HOST\n"; }
+    { std::ofstream(nameless) << "A=1\n=value\n"; }
+    auto r = run({LXBOX_BINARY, "--root", root, "launch", "--rm", "--env-file", file, "-e", "ALSO_HOST", "--", "sh",
+                  "-c", "echo $FROM_FILE $FROM_HOST $ALSO_HOST; env | grep -c UNSET_ON_HOST"},
+                 "", {"FROM_HOST=h", "ALSO_HOST=a"});
+    EXPECT_EQ(r.out, "1 h a\n0\n") << r.err;
+    auto arg = run_lxbox(root, {"launch", "--rm", "-e", "=value", "--", "true"});
+    EXPECT_EQ(arg.exit_code, 125);
+    EXPECT_EQ(arg.err, "lxbox: -e '=value': no variable name\n");
+    auto line = run_lxbox(root, {"launch", "--rm", "--env-file", nameless, "--", "true"});
+    EXPECT_EQ(line.exit_code, 125);
+    EXPECT_EQ(line.err, "lxbox: --env-file " + nameless + ": line 2: '=value': no variable name\n");
 }
 
 // The cgroups of throwaway containers of image `image`, whatever the layout (v1 hierarchies,
