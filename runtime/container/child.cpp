@@ -117,8 +117,10 @@ Result<Prepared> setup_container(const ContainerSpec& spec, const SecurityPlan& 
     Pending pending;
     LXBOX_TRY(mount_root(spec, system, pending));
     LXBOX_TRY(apply_mount_ops(system, pending.early));
-    for (auto& a : pending.injected) LXBOX_TRY(fx::attach_tree(a.tree.get(), a.target));
-    for (auto& a : pending.binds) LXBOX_TRY(fx::attach_tree(a.tree.get(), a.target));
+    // /etc/resolv.conf and the -v targets follow the image's symlinks (inside its root), as
+    // docker's do: systemd images link resolv.conf into /run.
+    for (auto& a : pending.injected) LXBOX_TRY(fx::attach_tree(a.tree.get(), a.target, true));
+    for (auto& a : pending.binds) LXBOX_TRY(fx::attach_tree(a.tree.get(), a.target, true));
     const std::string host = effective_hostname(spec);
     if (::sethostname(host.data(), host.size()) != 0) return Error::last("set hostname " + host);
     if (spec.network == "none") LXBOX_TRY(fx::bring_up_loopback());
@@ -156,7 +158,7 @@ Status apply_mount_ops(const std::vector<MountOp>& ops, std::vector<UniqueFd>& e
     for (size_t i = 0; i < ops.size(); ++i) {
         Status st;
         if (made_before_pivot(ops[i])) {
-            st = fx::attach_tree(early[i].get(), ops[i].target);
+            st = fx::attach_tree(early[i].get(), ops[i].target, ops[i].follow_symlinks);
             if (st && ops[i].propagation) st = fx::set_propagation(ops[i].target, ops[i].propagation);
         } else {
             st = fx::apply(ops[i]);

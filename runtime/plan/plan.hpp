@@ -27,7 +27,9 @@ enum class MountOpKind { MakeDir, Mount, MakeDevice, Symlink, Mask, ReadOnly, Ho
 
 // One step of building the container's /proc, /sys and /dev after pivot_root. Targets are
 // absolute paths inside the container (resolved after pivot_root, so a symlink in the image
-// can never lead a mount out to the host).
+// can never lead a mount out to the host). The target of a Mount, EarlyMount or HostBind is
+// reached through no symlink at all unless follow_symlinks: lxbox's own /proc, /sys and /dev
+// go where they belong or nowhere (an image's /dev -> /proc had its /dev tmpfs cover /proc).
 struct MountOp {
     MountOpKind kind = MountOpKind::MakeDir;
     std::string target;
@@ -44,6 +46,10 @@ struct MountOp {
     unsigned long propagation = 0;  // Mount, HostBind: MS_SHARED/MS_SLAVE/... applied after
     char device_type = 'c';  // MakeDevice: 'c' character, 'b' block, 'p' fifo
     uint32_t uid = 0, gid = 0;      // MakeDevice: owner (bundle devices)
+    // Mount, EarlyMount, HostBind: symlinks of the container's root are followed to the target
+    // (within the root, as runc resolves a bundle's mount destinations); false: a symlink at or
+    // above the target refuses the step.
+    bool follow_symlinks = false;
 };
 
 // The overlay that makes the container's root: lower = image, upper/work = the container's

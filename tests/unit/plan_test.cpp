@@ -223,6 +223,21 @@ TEST(PlanSystemMounts, ARootlessContainerBindsHostDevicesAndMakesProcBeforePivot
     EXPECT_EQ(find_op(ops, "/dev/pts")->data.find("gid="), std::string::npos);
 }
 
+// lxbox's own /proc, /sys and /dev (and everything mounted in them) are reached through no
+// symlink of the image, as root and rootless, whatever the network.
+TEST(PlanSystemMounts, NoMountFollowsASymlinkOfTheImage) {
+    for (const auto& spec : {sample(), rootless("host", {{0, 1000, 1}}), rootless("none", {{0, 1000, 1}})}) {
+        size_t mounts = 0;
+        for (const auto& op : plan_system_mounts(spec)) {
+            if (op.kind != MountOpKind::Mount && op.kind != MountOpKind::EarlyMount && op.kind != MountOpKind::HostBind)
+                continue;
+            ++mounts;
+            EXPECT_FALSE(op.follow_symlinks) << op.target;
+        }
+        EXPECT_GE(mounts, 6u);
+    }
+}
+
 TEST(PlanSystemMounts, ARootlessContainerWithItsOwnNetworkMountsItsOwnSysfs) {
     auto ops = plan_system_mounts(rootless("none", {{0, 1000, 1}, {1, 100000, 65536}}));
     const MountOp* sys = find_op(ops, "/sys");
