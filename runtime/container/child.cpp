@@ -258,6 +258,8 @@ namespace {
 }  // namespace
 
 void container_child_main(const ContainerSpec& spec, const ChildChannel& ch, const SecurityPlan& security) {
+    // PID 1 of the container: its /proc/1/cmdline would show lxbox's own command line.
+    fx::set_neutral_command_line("lxbox-init");
     // The container must not outlive lxbox's hold on it unnoticed (no one could reap or stop
     // it), unless it is made to (`oci create`: the caller is its reaper).
     if (!spec.detached) ::prctl(PR_SET_PDEATHSIG, SIGKILL);

@@ -194,6 +194,17 @@ TEST_F(Hardening, BindTargetsBelowAnImageSymlinkStayInTheContainer) {
     EXPECT_EQ(read_file("/proc/self/mountinfo").value(), mounts);
 }
 
+// The container's PID 1 shows no host command line (-v's host paths, --root): its argv and name
+// are "lxbox-init", as runc's init shows "runc init". Likewise for a process exec'd in.
+TEST_F(Hardening, InitShowsANeutralCommandLine) {
+    const std::string secret = dir / "host-secret-path";
+    ASSERT_EQ(::mkdir(secret.c_str(), 0755), 0);
+    auto r = run_lxbox(root, {"launch", "--rm", "-T", "-v", secret + ":/data", "--", "sh", "-c",
+                              "tr '\\0' '\\n' </proc/1/cmdline; cat /proc/1/comm"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "lxbox-init\nlxbox-init\n");
+}
+
 TEST_F(Hardening, ExecIsHardenedToo) {
     ASSERT_EQ(run_lxbox(root, {"launch", "--rm", "--", "true"}).exit_code, 0);
     // A long-running container, then exec into it: the joined process has the same limits.
