@@ -122,13 +122,12 @@ Result<runtime::ContainerSpec> make_spec(const store::Store& store, const Launch
     return s;
 }
 
-// Prints a command's exec failure the way users know it, or that the memory limit killed it,
-// and returns its exit code (137 when the OOM killer's SIGKILL ended the command itself).
+// Prints a command's exec failure the way users know it, or that the memory limit killed a
+// process of it (runtime::oom_notice), and returns its exit code.
 int report(const runtime::Outcome& o) {
     if (o.exec_error) std::fprintf(stderr, "lxbox: %s\n", o.exec_error->message.c_str());
-    if (o.oom_killed)
-        std::fprintf(stderr, "lxbox: out of memory: the kernel killed a process of the container at its "
-                             "memory limit (raise --memory)\n");
+    if (const auto oom = runtime::oom_notice(o.exit_code, o.oom_killed); !oom.empty())
+        std::fprintf(stderr, "lxbox: %s\n", oom.c_str());
     return o.exit_code;
 }
 

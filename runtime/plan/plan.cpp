@@ -153,6 +153,14 @@ std::vector<MountOp> plan_system_mounts(const ContainerSpec& spec) {
     return ops;
 }
 
+std::string oom_notice(int exit_code, bool oom_killed) {
+    if (!oom_killed) return "";
+    if (exit_code == 128 + SIGKILL)
+        return "out of memory: the kernel killed a process of the container at its memory limit (raise --memory)";
+    return "warning: the kernel killed a process of the container at its memory limit (out of memory); the command "
+           "itself went on and exited " + std::to_string(exit_code);
+}
+
 std::string effective_hostname(const ContainerSpec& spec) {
     return spec.hostname.empty() ? spec.name : spec.hostname;
 }

@@ -95,6 +95,12 @@ struct ExecPlan {
 };
 ExecPlan plan_exec(const ProcessSpec& process, const ResolvedUser& user);
 
+// What to tell the user when the kernel's OOM killer killed a process of the container's cgroup
+// (at its memory limit), given the command's exit code: the command failing with SIGKILL's
+// 137 is "out of memory"; a command that went on to exit otherwise (a child of it was killed,
+// say) gets a warning that does not call it a failure. "" when nothing was killed.
+std::string oom_notice(int exit_code, bool oom_killed);
+
 // docker's convention: 127 when the command does not exist, 126 when it cannot be executed.
 int exec_failure_exit_code(int err);
 // Exit status of a child from waitid's si_code/si_status: the code, or 128+N when killed by N.

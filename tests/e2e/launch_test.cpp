@@ -186,6 +186,21 @@ TEST_F(LaunchCli, MemoryLimitOomKillIsReportedAndTheStatusIs137) {
     EXPECT_EQ(ok.err, "");
 }
 
+// A command killed at the memory limit fails with 137 and the report above; when a process of
+// the container is killed but the command itself goes on and succeeds, lxbox says what happened
+// without calling it a failure.
+TEST_F(LaunchCli, AProcessKilledAtTheMemoryLimitIsReportedWithoutFailingTheCommand) {
+    auto r = run_lxbox(root, {"launch", "--rm", "--memory", "32m", "--", "sh", "-c",
+                              "head -c 100m /dev/zero | tail -c 60m >/dev/null; echo went on"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "went on\n");
+    // (The shell says "Killed" of its pipeline first.)
+    EXPECT_TRUE(r.err.ends_with("\nlxbox: warning: the kernel killed a process of the container at its memory limit "
+                                "(out of memory); the command itself went on and exited 0\n"))
+        << r.err;
+    EXPECT_EQ(r.err.find("lxbox: out of memory"), std::string::npos) << r.err;
+}
+
 // --env-file takes a regular file of at most 2 MiB: a device would be read for ever (/dev/zero
 // grew lxbox to gigabytes) and a fifo would block. ulimit -v and timeout keep a regression
 // from eating the machine or hanging the suite.

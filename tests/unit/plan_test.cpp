@@ -169,6 +169,19 @@ TEST(PlanParse, MemoryEnvFileAndEnvArgs) {
     EXPECT_EQ(*args, (std::vector<std::string>{"X=1", "HOMEISH=/h"}));
 }
 
+// An OOM kill is "out of memory" when the command ends with SIGKILL's 137, a warning that says
+// the command went on otherwise, nothing without one.
+TEST(PlanOom, TheNoticeSaysWhatHappenedToTheCommand) {
+    EXPECT_EQ(oom_notice(137, false), "");
+    EXPECT_EQ(oom_notice(0, false), "");
+    EXPECT_EQ(oom_notice(137, true),
+              "out of memory: the kernel killed a process of the container at its memory limit (raise --memory)");
+    for (int code : {0, 1, 2, 143})
+        EXPECT_EQ(oom_notice(code, true),
+                  "warning: the kernel killed a process of the container at its memory limit (out of memory); the "
+                  "command itself went on and exited " + std::to_string(code));
+}
+
 // -e and an env file are read by one parser: what one refuses, the other refuses too.
 TEST(PlanParse, EnvArgsAndEnvFilesAgree) {
     const EnvLookup none = [](const std::string&) -> const char* { return nullptr; };
