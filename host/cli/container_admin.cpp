@@ -146,9 +146,8 @@ Result<int> cmd_rm(const GlobalOptions& g, const std::vector<std::string>& names
         // every hierarchy it may have used (limits, devices, membership) and removed here;
         // failing that (rootless, no writable hierarchy) the empty group is harmless, so it is
         // only logged.
-        if (auto found = cgroups::Cgroup::open_existing(cgroup); found) {
-            auto cg = cgroups::Cgroup::adopt(cgroup, found->paths());
-            if (auto st = cg.remove(); !st) spdlog::debug("rm {}: {}", name, st.error().message);
+        if (auto found = cgroups::Cgroup::open_leftover(cgroup); found) {
+            if (auto st = found->remove(); !st) spdlog::debug("rm {}: {}", name, st.error().message);
         } else {
             spdlog::debug("rm {}: {}", name, found.error().message);
         }

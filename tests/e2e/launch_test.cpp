@@ -9,9 +9,11 @@
 #include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "runtime/base/unique_fd.hpp"
+#include "runtime/cgroups/cgroup.hpp"
 #include "tests/common/test_support.hpp"
 
 extern char** environ;
@@ -34,10 +36,8 @@ protected:
             ::waitpid(p, nullptr, 0);
         }
     }
-    // Starts lxbox in the background (stdio to /dev/null).
-    pid_t spawn(const std::vector<std::string>& args) {
-        std::vector<std::string> full = {LXBOX_BINARY, "--root", root};
-        full.insert(full.end(), args.begin(), args.end());
+    // Starts argv in the background (stdio to /dev/null); killed at the end of the test.
+    pid_t spawn_argv(std::vector<std::string> full) {
         std::vector<char*> argv;
         for (auto& a : full) argv.push_back(a.data());
         argv.push_back(nullptr);
@@ -50,6 +50,13 @@ protected:
         spawned.push_back(pid);
         return pid;
     }
+    // lxbox with args, in the background.
+    pid_t spawn(const std::vector<std::string>& args) {
+        std::vector<std::string> full = {LXBOX_BINARY, "--root", root};
+        full.insert(full.end(), args.begin(), args.end());
+        return spawn_argv(std::move(full));
+    }
+    pid_t spawn_shell(const std::string& script) { return spawn_argv({"/bin/sh", "-c", script}); }
     nlohmann::json ps_entry(const std::string& name) {
         auto r = run_lxbox(root, {"ps", "--json"});
         EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -240,6 +247,104 @@ TEST_F(LaunchCli, EnvArgumentsAndEnvFilesFollowOneRule) {
     auto line = run_lxbox(root, {"launch", "--rm", "--env-file", nameless, "--", "true"});
     EXPECT_EQ(line.exit_code, 125);
     EXPECT_EQ(line.err, "lxbox: --env-file " + nameless + ": line 2: '=value': no variable name\n");
+}
+
+// A cgroup of the test's own below this process's own, in every hierarchy mounted: lxbox run
+// from it makes its "lxbox" parent group there, apart from those of the tests beside this one.
+class TestCgroup {
+public:
+    TestCgroup() {
+        const auto mounts = cgroups::parse_cgroup_mounts(read_file("/proc/self/mountinfo").value());
+        const auto own = cgroups::parse_proc_cgroup(read_file("/proc/self/cgroup").value());
+        std::set<std::string> seen;
+        auto add = [&](const std::string& key, const std::string& mountpoint) {
+            if (mountpoint.empty() || !own.count(key) || !seen.insert(mountpoint).second) return;
+            const auto root = mounts.roots.count(mountpoint) ? mounts.roots.at(mountpoint) : std::string("/");
+            auto parent = cgroups::dir_in_mount(mountpoint, root, own.at(key));
+            if (!parent) return;
+            const std::string dir = *parent + "/lxbox-e2e-parents-" + std::to_string(::getpid());
+            if (::mkdir(dir.c_str(), 0755) != 0) return;
+            // A new v1 cpuset group has no CPUs: nothing could join it.
+            for (const char* f : {"cpuset.cpus", "cpuset.mems"})
+                if (auto v = read_file(*parent + "/" + f)) std::ofstream(dir + "/" + f) << *v << std::flush;
+            dirs_.push_back(dir);
+        };
+        for (const auto& [controller, mountpoint] : mounts.v1_controllers) add(controller, mountpoint);
+        add("", mounts.v2_path);
+    }
+    ~TestCgroup() {
+        // Whatever a failed test left: its processes killed, its groups removed, deepest first.
+        for (const auto& d : dirs_)
+            run({"sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do find " + d + " -depth -type d | while read g; do "
+                             "xargs -r kill -9 <$g/cgroup.procs 2>/dev/null; rmdir $g 2>/dev/null; done; "
+                             "[ -d " + d + " ] || exit 0; sleep 0.2; done"});
+    }
+    TestCgroup(const TestCgroup&) = delete;
+    TestCgroup& operator=(const TestCgroup&) = delete;
+    // Shell words that move the shell into the test's groups (then `exec lxbox ...`).
+    std::string enter() const {
+        std::string s;
+        for (const auto& d : dirs_) s += "echo $$ >" + d + "/cgroup.procs && ";
+        return s;
+    }
+    // The "lxbox" parent groups that exist below the test's groups.
+    std::string lxbox_parents() const {
+        std::string out;
+        for (const auto& d : dirs_)
+            if (::access((d + "/lxbox").c_str(), F_OK) == 0) out += d + "/lxbox\n";
+        return out;
+    }
+    size_t size() const { return dirs_.size(); }
+
+private:
+    std::vector<std::string> dirs_;
+};
+
+// The "lxbox" group that holds the containers' cgroups goes with the last of them, in every
+// hierarchy (v1's memory, pids and devices, the unified tree): none stays behind empty.
+TEST_F(LaunchCli, TheLxboxParentCgroupGoesWithTheLastContainer) {
+    TestCgroup here;
+    ASSERT_GT(here.size(), 0u);
+    const std::string lxbox = std::string(LXBOX_BINARY) + " --root " + root + " ";
+    auto in_here = [&](const std::string& args) { return run({"sh", "-c", here.enter() + "exec " + lxbox + args}); };
+    // Limits reach the v1 controllers (on a v2-only host lxbox would need a delegated group).
+    const bool v1_memory = cgroups::parse_cgroup_mounts(read_file("/proc/self/mountinfo").value())
+                               .v1_controllers.count("memory") > 0;
+    const std::string limits = v1_memory ? "--memory 64m --pids-limit 50 " : "";
+    auto r = in_here("launch --rm " + limits + "-- true");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(here.lxbox_parents(), "");
+    r = in_here("launch busybox --name kept " + limits + "-- true");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(here.lxbox_parents(), "");
+
+    // While one container runs, another's exit leaves the parent to it; it goes with the last.
+    const pid_t first = spawn_shell(here.enter() + "exec " + lxbox + "launch kept -- sleep 100");
+    ASSERT_TRUE(wait_state("kept", "running"));
+    r = in_here("launch --rm " + limits + "-- true");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(here.lxbox_parents(), "");
+    EXPECT_EQ(run_lxbox(root, {"stop", "kept", "-t", "0"}).exit_code, 0);
+    int status = 0;
+    EXPECT_EQ(::waitpid(first, &status, 0), first);
+    spawned.clear();
+    EXPECT_EQ(here.lxbox_parents(), "");
+    EXPECT_EQ(run_lxbox(root, {"rm", "kept"}).exit_code, 0);
+
+    // An OCI container without a cgroupsPath has its cgroup at the same place.
+    const std::string bundle = dir / "bundle";
+    ASSERT_EQ(run({"mkdir", "-p", bundle + "/rootfs"}).exit_code, 0);
+    ASSERT_EQ(run({"tar", "-xf", busybox_tarball(), "-C", bundle + "/rootfs"}).exit_code, 0);
+    {
+        std::ofstream(bundle + "/config.json") << nlohmann::json{
+            {"ociVersion", "1.0.2"},
+            {"process", {{"user", {{"uid", 0}, {"gid", 0}}}, {"args", {"/bin/true"}}, {"cwd", "/"}}},
+            {"root", {{"path", "rootfs"}}},
+            {"linux", {{"namespaces", {{{"type", "pid"}}, {{"type", "mount"}}}}}}};
+    }
+    r = run({"sh", "-c", here.enter() + "exec " + LXBOX_BINARY + " oci --root " + dir / "oci" + " run -b " + bundle + " c1"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(here.lxbox_parents(), "");
 }
 
 // The cgroups of throwaway containers of image `image`, whatever the layout (v1 hierarchies,
