@@ -25,7 +25,7 @@ constexpr std::array<std::string_view, 41> kCapabilities = {
 
 enum Cap : int {
     kChown = 0, kDacOverride = 1, kDacReadSearch = 2, kFowner = 3, kFsetid = 4, kKill = 5,
-    kSetgid = 6, kSetuid = 7, kSetpcap = 8, kNetBindService = 10, kNetRaw = 13,
+    kSetgid = 6, kSetuid = 7, kSetpcap = 8, kNetBindService = 10,
     kSysModule = 16, kSysRawio = 17, kSysChroot = 18, kSysPtrace = 19, kSysPacct = 20,
     kSysAdmin = 21, kSysBoot = 22, kSysNice = 23, kSysTime = 25, kSysTtyConfig = 26,
     kMknod = 27, kAuditWrite = 29, kSetfcap = 31, kSyslog = 34, kPerfmon = 38, kBpf = 39,
@@ -176,9 +176,12 @@ std::string capability_name(int number) {
 }
 
 uint64_t default_capabilities() {
+    // Docker's set without NET_RAW, which podman drops too: a container shares the host's network
+    // namespace unless --network none, and a raw AF_PACKET socket there reads every host
+    // process's traffic, 127.0.0.1 included. --cap-add NET_RAW gives it back.
     uint64_t m = 0;
     for (int c : {kChown, kDacOverride, kFowner, kFsetid, kKill, kSetgid, kSetuid, kSetpcap, kNetBindService,
-                  kNetRaw, kSysChroot, kMknod, kAuditWrite, kSetfcap})
+                  kSysChroot, kMknod, kAuditWrite, kSetfcap})
         m |= cap_bit(c);
     return m;
 }

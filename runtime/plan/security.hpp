@@ -19,8 +19,8 @@ namespace lxbox::runtime {
 std::optional<int> capability_number(std::string_view name);
 // 12 -> "CAP_NET_ADMIN" ("CAP_<n>" for a number newer than this table).
 std::string capability_name(int number);
-// Docker's default set: CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP
-// NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP.
+// Docker's default set without NET_RAW (podman drops it too): CHOWN DAC_OVERRIDE FOWNER FSETID KILL
+// SETGID SETUID SETPCAP NET_BIND_SERVICE SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP.
 uint64_t default_capabilities();
 constexpr uint64_t cap_bit(int number) { return uint64_t{1} << number; }
 

@@ -30,10 +30,12 @@ TEST(Capabilities, NamesAndNumbers) {
     EXPECT_EQ(capability_name(63), "CAP_63");
 }
 
-TEST(Capabilities, DefaultSetIsDockers) {
-    EXPECT_EQ(default_capabilities(), 0xa80425fbULL);  // /proc/self/status CapEff under docker run
+TEST(Capabilities, DefaultSetIsDockersWithoutNetRaw) {
+    // docker run's CapEff (0xa80425fb) without NET_RAW, bit 13.
+    EXPECT_EQ(default_capabilities(), 0xa80405fbULL);
+    EXPECT_FALSE(default_capabilities() & cap_bit(13));
     auto plan = plan_security({}).value();
-    EXPECT_EQ(plan.capabilities, 0xa80425fbULL);
+    EXPECT_EQ(plan.capabilities, 0xa80405fbULL);
     EXPECT_TRUE(plan.no_new_privs);
     EXPECT_TRUE(plan.seccomp);
     EXPECT_FALSE(plan.privileged);
@@ -46,7 +48,11 @@ TEST(Capabilities, DropAllThenAddKeepsOnlyTheAdded) {
     EXPECT_EQ(plan_security(s).value().capabilities, cap_bit(12) | cap_bit(19));
     s.cap_drop = {"NET_RAW", "MKNOD"};
     s.cap_add = {};
-    EXPECT_EQ(plan_security(s).value().capabilities, 0xa80425fbULL & ~cap_bit(13) & ~cap_bit(27));
+    EXPECT_EQ(plan_security(s).value().capabilities, 0xa80405fbULL & ~cap_bit(27));
+    // NET_RAW comes back only when asked for.
+    s.cap_drop = {};
+    s.cap_add = {"NET_RAW"};
+    EXPECT_EQ(plan_security(s).value().capabilities, 0xa80425fbULL);
 }
 
 TEST(Capabilities, UnknownNamesAndProfilesAreRefusedByName) {
