@@ -119,6 +119,32 @@ TEST(DefaultSeccomp, ArgumentFiltersForCloneClone3PersonalityAndSocket) {
     EXPECT_EQ(socket->args.at(0).value, 40u) << "AF_VSOCK";
 }
 
+// Typing into a terminal (TIOCSTI, TIOCLINUX) is refused whatever the capabilities, by the
+// second filter: ioctl itself stays allowed, and only the low 32 bits of the request count, as
+// the kernel truncates it.
+TEST(DefaultSeccomp, TerminalInputRequestsAreRefusedEvenWithSysAdmin) {
+    for (uint64_t caps : {default_capabilities(), default_capabilities() | cap_bit(21)}) {
+        auto p = default_seccomp(caps);
+        EXPECT_TRUE(allows(p, "ioctl"));
+        std::vector<uint64_t> refused;
+        for (const auto& r : p.refusals) {
+            EXPECT_EQ(r.syscall, "ioctl");
+            EXPECT_EQ(r.action, SeccompAction::Errno);
+            EXPECT_EQ(r.errno_value, 1) << "EPERM";
+            ASSERT_EQ(r.args.size(), 1u);
+            EXPECT_EQ(r.args[0].index, 1u);
+            EXPECT_EQ(r.args[0].op, SeccompArg::Op::Eq);
+            EXPECT_TRUE(r.args[0].low32);
+            refused.push_back(r.args[0].value);
+        }
+        EXPECT_EQ(refused, (std::vector<uint64_t>{0x5412 /* TIOCSTI */, 0x541C /* TIOCLINUX */}));
+    }
+    SeccompPlan plain;
+    plain.rules = default_seccomp(default_capabilities()).rules;
+    EXPECT_NE(seccomp_plan_key(plain, "s"), seccomp_plan_key(default_seccomp(default_capabilities()), "s"))
+        << "the refusals are part of a plan's key";
+}
+
 TEST(DefaultSeccomp, CacheKeyFollowsTheCapabilitiesAndTheSalt) {
     const uint64_t caps = default_capabilities();
     EXPECT_EQ(seccomp_cache_key(caps, "s"), seccomp_cache_key(caps, "s"));
