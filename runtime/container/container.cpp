@@ -285,7 +285,7 @@ Result<Container> Container::start(const ContainerSpec& spec) {
     const SecurityPlan security = LXBOX_TRY(compiled_security(spec.process.security, spec.cache_dir));
     auto pipes = LXBOX_TRY(make_pipes(spec.process.tty, spec.bundle.has_value()));
     Container c;
-    c.impl_ = std::make_unique<Impl>(fx::forwarded_signals());
+    c.impl_ = std::make_unique<Impl>(waited_signals());
     uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
     if (spec.network == "none") flags |= CLONE_NEWNET;
     std::string join_pid, join_user;
@@ -379,7 +379,7 @@ Result<Container> Container::join(const JoinSpec& join) {
     const SecurityPlan security = LXBOX_TRY(compiled_security(join.process.security, join.cache_dir));
     auto pipes = LXBOX_TRY(make_pipes(join.process.tty));
     Container c;
-    c.impl_ = std::make_unique<Impl>(fx::forwarded_signals());
+    c.impl_ = std::make_unique<Impl>(waited_signals());
     int pidfd = -1;
     const pid_t pid = sys::clone3_pidfd(0, &pidfd);
     if (pid < 0) return Error::last("fork");
