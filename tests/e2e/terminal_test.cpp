@@ -96,8 +96,11 @@ protected:
     }
     void TearDown() override {
         if (kept_) run_lxbox(root, {"rm", "-f", "term"});
+        if (oci_kept_) run({LXBOX_BINARY, "oci", "--root", state, "delete", "--force", "tty-exec"});
     }
-    bool kept_ = false;  // a container named term was launched (exec's test)
+    bool kept_ = false;      // a container named term was launched (exec's test)
+    bool oci_kept_ = false;  // a bundle's container tty-exec was created (oci exec's test)
+    std::string state = dir / "state";  // lxbox oci's state root
 
     std::vector<std::string> probe_mounts() const {
         return {"-v", std::string(LXBOX_TTY_PROBE) + ":/probe:ro", "-v", out + ":/out"};
@@ -234,20 +237,20 @@ TEST_F(TerminalEscape, ExecCannotTypeIntoTheHostsTerminal) {
     kept_ = false;
 }
 
-// A bundle without a seccomp profile (runc spec's): the session alone keeps the terminal, as
-// with runc, whose nsexec starts one too.
-TEST_F(TerminalEscape, OciRunCannotTypeIntoTheHostsTerminal) {
-    const std::string bundle = dir / "bundle", state = dir / "state";
-    ASSERT_EQ(::mkdir(bundle.c_str(), 0755), 0);
-    ASSERT_EQ(::mkdir((bundle + "/rootfs").c_str(), 0755), 0);
-    ASSERT_EQ(run({"tar", "-xf", busybox_tarball(), "-C", bundle + "/rootfs"}).exit_code, 0);
+// A bundle of the busybox rootfs running args, without a seccomp profile (runc spec's), with
+// the probe and the report's directory bound in; returns its directory.
+std::string make_bundle(const ScratchDir& dir, const std::string& out, const std::vector<std::string>& args) {
+    const std::string bundle = dir / "bundle";
+    EXPECT_EQ(::mkdir(bundle.c_str(), 0755), 0);
+    EXPECT_EQ(::mkdir((bundle + "/rootfs").c_str(), 0755), 0);
+    EXPECT_EQ(run({"tar", "-xf", busybox_tarball(), "-C", bundle + "/rootfs"}).exit_code, 0);
     const std::vector<std::string> caps = {"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"};
     const nlohmann::json config = {
         {"ociVersion", "1.0.2-dev"},
         {"process",
          {{"terminal", false},
           {"user", {{"uid", 0}, {"gid", 0}}},
-          {"args", {"/probe", "/out/report"}},
+          {"args", args},
           {"cwd", "/"},
           {"capabilities", {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
           {"noNewPrivileges", true}}},
@@ -258,13 +261,34 @@ TEST_F(TerminalEscape, OciRunCannotTypeIntoTheHostsTerminal) {
           {{"destination", "/probe"}, {"type", "bind"}, {"source", LXBOX_TTY_PROBE}, {"options", {"rbind", "ro"}}},
           {{"destination", "/out"}, {"type", "bind"}, {"source", out}, {"options", {"rbind"}}}}},
         {"linux", {{"namespaces", {{{"type", "pid"}}, {{"type", "mount"}}, {{"type", "ipc"}}, {{"type", "uts"}}}}}}};
-    ASSERT_TRUE(write_file_atomic(bundle + "/config.json", config.dump()).ok());
+    EXPECT_TRUE(write_file_atomic(bundle + "/config.json", config.dump()).ok());
     // The bind targets, made as an engine's image would have them.
-    ASSERT_TRUE(write_file_atomic(bundle + "/rootfs/probe", "").ok());
-    ASSERT_EQ(::mkdir((bundle + "/rootfs/out").c_str(), 0755), 0);
+    EXPECT_TRUE(write_file_atomic(bundle + "/rootfs/probe", "").ok());
+    EXPECT_EQ(::mkdir((bundle + "/rootfs/out").c_str(), 0755), 0);
+    return bundle;
+}
+
+// The session alone keeps the terminal, as with runc, whose nsexec starts one too.
+TEST_F(TerminalEscape, OciRunCannotTypeIntoTheHostsTerminal) {
+    const std::string bundle = make_bundle(dir, out, {"/probe", "/out/report"});
     for (const auto& a : kArrangements) {
         const std::vector<std::string> argv = {LXBOX_BINARY, "oci", "--root", state, "run", "-b", bundle, "tty-probe"};
         expect_nothing_typed(on_terminal(argv, a), a, false, "oci run");
+    }
+}
+
+TEST_F(TerminalEscape, OciExecCannotTypeIntoTheHostsTerminal) {
+    const std::string bundle = make_bundle(dir, out, {"sleep", "60"});
+    oci_kept_ = true;
+    // Created detached: its stdio must not be run()'s pipes, which it would hold open.
+    const std::string oci = std::string(LXBOX_BINARY) + " oci --root " + state + " ";
+    ASSERT_EQ(run({"sh", "-c", oci + "create -b " + bundle + " tty-exec </dev/null >/dev/null 2>&1 && " + oci +
+                                   "start tty-exec && echo started"}).out,
+              "started\n");
+    for (const auto& a : kArrangements) {
+        const std::vector<std::string> argv = {LXBOX_BINARY, "oci", "--root", state, "exec", "tty-exec",
+                                               "--", "/probe", "/out/report"};
+        expect_nothing_typed(on_terminal(argv, a), a, false, "oci exec");
     }
 }
 
