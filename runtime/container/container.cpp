@@ -119,11 +119,22 @@ struct Member {
     UniqueFd pidfd;
     pid_t pid = -1;
 };
+// Until init's child has exec'd the command it shares init's memory, not dumpable either (its
+// /proc/PID/exe cannot be read) and not enterable (EPERM); a container just started may have
+// no child yet. Both last moments, but `ps` shows the container running from its init's birth,
+// and its first turn on a busy CPU can come milliseconds later (its session is a scheduler
+// group of its own): so this waits for an exec'd child, up to a second.
 Result<Member> enterable_member(pid_t init) {
-    for (pid_t child : fx::child_pids(init)) {
-        UniqueFd fd(sys::pidfd_open(child));
-        // Checked after the pidfd pins it: the child may have died and its pid been reused.
-        if (fd && fx::parent_pid(child) == init) return Member{std::move(fd), child};
+    for (int attempt = 0; attempt < 200 && fx::parent_pid(init); ++attempt) {
+        for (pid_t child : fx::child_pids(init)) {
+            UniqueFd fd(sys::pidfd_open(child));
+            // Checked after the pidfd pins it: the child may have died and its pid been reused.
+            if (!fd || fx::parent_pid(child) != init) continue;
+            char exe[1];
+            const std::string link = "/proc/" + std::to_string(child) + "/exe";
+            if (::readlink(link.c_str(), exe, sizeof exe) >= 0 || errno != EACCES) return Member{std::move(fd), child};
+        }
+        ::usleep(5000);
     }
     return Error(ErrorKind::NotFound, "the container has no process left to enter (its command is exiting)");
 }
