@@ -7,6 +7,9 @@
  *   tiocsti-high 1 ...           the same request with bits above 32 set (the kernel ignores
  *                                them; a filter comparing 64 bits would not)
  *   tioclinux 1 ...              TIOCLINUX (TIOCL_GETSHIFTSTATE: harmless where it is allowed)
+ * and then through /dev/tty, the caller's controlling terminal whatever its fds are:
+ *   devtty open ok | ENXIO | ...
+ *   devtty tiocsti ...           (only when it opened)
  *   tty_probe REPORT */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -50,5 +53,8 @@ int main(int argc, char** argv) {
         char subcode = 6; /* TIOCL_GETSHIFTSTATE */
         fprintf(report, "tioclinux %d %s\n", fd, answer(syscall(SYS_ioctl, fd, (unsigned long)TIOCLINUX, &subcode)));
     }
+    int tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    fprintf(report, "devtty open %s\n", answer(tty));
+    if (tty >= 0) fprintf(report, "devtty tiocsti %s\n", answer(type_line(tty, TIOCSTI)));
     return fclose(report) == 0 ? 0 : 2;
 }

@@ -36,7 +36,8 @@ struct Arrangement {
 };
 
 // The terminal as stdout and stderr with stdin from /dev/null or a pipe (`</dev/null`, `echo |`),
-// as stderr alone, as stdin alone (output to a file), and as all three with -T.
+// as stderr alone, as stdout alone, as stdin alone (output to a file), as all three with -T, and
+// as none of them: a process whose controlling terminal it is reaches it through /dev/tty.
 const Arrangement kArrangements[] = {
     {"stdin /dev/null", To::Null, To::Terminal, To::Terminal},
     {"stdin a pipe", To::Pipe, To::Terminal, To::Terminal},
@@ -44,6 +45,7 @@ const Arrangement kArrangements[] = {
     {"stdout alone", To::Pipe, To::Terminal, To::File},
     {"stdin alone", To::Terminal, To::File, To::File},
     {"all three, -T", To::Terminal, To::Terminal, To::Terminal},
+    {"none of them (/dev/tty only)", To::Null, To::File, To::File},
 };
 
 bool is_terminal(const Arrangement& a, int fd) { return (fd == 0 ? a.in : fd == 1 ? a.out : a.err) == To::Terminal; }
@@ -170,7 +172,8 @@ protected:
         EXPECT_EQ(s.code, 0) << s.printed;
         EXPECT_EQ(s.typed, "") << "typed into the host's terminal";
         auto m = answers(s.report);
-        ASSERT_EQ(m.size(), 12u) << s.report;
+        ASSERT_EQ(m.size(), 13u) << s.report;  // fds 0-2, and /dev/tty refused
+        EXPECT_NE(m["devtty open"], "ok") << "the host's terminal is the container's controlling one\n" << s.report;
         for (int fd = 0; fd < 3; ++fd) {
             const std::string n = std::to_string(fd);
             EXPECT_EQ(m["fd " + n], is_terminal(a, fd) ? "tty" : "other") << s.report;
