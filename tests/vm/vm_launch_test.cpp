@@ -126,7 +126,7 @@ TEST_F(VmLaunch, TheContainerRunsInTheGuestWithStdioAndItsExitCode) {
     EXPECT_EQ(r.err, "err\n");
     // The guest runs it with the same runtime: hostname, capabilities, the overlay root over
     // the distro's disk (mounted at its serial's place).
-    EXPECT_TRUE(std::regex_match(r.out, std::regex("out\ngot hello\nbusybox\nCapEff:\t00000000a80425fb\n"
+    EXPECT_TRUE(std::regex_match(r.out, std::regex("out\ngot hello\nbusybox\nCapEff:\t00000000a80405fb\n"
                                                    "overlay on / type overlay \\(rw,relatime,lowerdir=/run/lxbox/images/"
                                                    "d-[0-9a-f]+/rootfs,[^\n]*\\)\nclean\n")))
         << r.out;
