@@ -11,6 +11,7 @@
 #include "host/launch/launch.hpp"
 
 #include "host/backend/choose_backend.hpp"
+#include "host/launch/decide.hpp"
 #include "host/config/config.hpp"
 #include "host/detect/detect.hpp"
 #include "host/vm/qmp.hpp"
@@ -26,8 +27,7 @@
 
 namespace lxbox::launch {
 
-Result<Target> resolve_target(store::Store& store, const LaunchRequest& req) {
-    auto reg = LXBOX_TRY(store.load());
+Result<Target> choose_target(const store::Store& store, const store::Registry& reg, const LaunchRequest& req) {
     std::string target = req.target.empty() ? reg.default_distro : req.target;
     if (target.empty()) return Error(ErrorKind::NotFound, "no default distro: import one (lxbox import)");
     Target t;
@@ -43,9 +43,17 @@ Result<Target> resolve_target(store::Store& store, const LaunchRequest& req) {
     }
     LXBOX_TRY(store::validate_name(t.container));
     // A kept container lives where it was made: without --backend, launch follows it there.
-    t.backend = req.backend == "vm" ? "vm" : "native";
-    if (auto it = reg.containers.find(t.container); it != reg.containers.end() && req.backend == "auto" && !req.rm)
-        t.backend = it->second.backend;
+    const auto kept = reg.containers.find(t.container);
+    const std::string kept_backend = kept != reg.containers.end() && !req.rm ? kept->second.backend : "";
+    t.choice = LXBOX_TRY(decide_backend(store.root(), reg.images.at(t.image).arch, req.backend, kept_backend)
+                             .context("launch " + t.container));
+    t.backend = backend::to_string(t.choice.backend);
+    return t;
+}
+
+Result<Target> resolve_target(store::Store& store, const LaunchRequest& req) {
+    auto reg = LXBOX_TRY(store.load());
+    Target t = LXBOX_TRY(choose_target(store, reg, req));
     if (req.rm) {
         t.ephemeral = true;
         t.dir = store.root() + "/containers/" + store::work_dir_name(kEphemeralKind, store::self_owner(), t.container);
@@ -126,6 +134,7 @@ Result<int> run_container(store::Store& store, const runtime::ContainerSpec& mad
     st.start_time = linux_fx::process_start_time(c.pid()).value_or(0);
     st.started = store::now_rfc3339();
     st.command = spec.process.args;
+    st.backend = t.backend;
     st.security = spec.process.security;
     if (c.has_cgroup()) st.cgroup = spec.cgroup;
     st.namespaces = c.namespaces();
@@ -211,7 +220,10 @@ Result<int> launch_in_vm(store::Store& store, const LaunchRequest& req, const Ta
 
 Result<int> launch(store::Store& store, const LaunchRequest& req) {
     const Target t = LXBOX_TRY(resolve_target(store, req));
-    if (t.backend == "vm") return launch_in_vm(store, req, t);
+    if (t.backend == "vm") {
+        notice_vm_fallback_once(store.root(), t.choice);
+        return launch_in_vm(store, req, t);
+    }
     if (!req.publish.empty())
         return Error(ErrorKind::Invalid, "-p publishes a port of a vm container; a native container with --network host "
                                          "already uses the host's ports");

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "host/backend/choose_backend.hpp"
 #include "host/launch/containers.hpp"
 #include "runtime/base/error.hpp"
 #include "runtime/spec/spec.hpp"
@@ -30,10 +31,14 @@ struct Target {
     std::string container, image, dir;
     bool ephemeral = false;
     std::string backend = "native";  // native or vm
+    backend::BackendChoice choice;   // why (--log-level debug, the first vm notice)
 };
 
-// The distro or container the request names, and where its container lives (registered on
-// first use, unless --rm).
+// The distro or container the request names and the backend it would run on, changing nothing
+// (what `lxbox shim` checks before it writes a script).
+Result<Target> choose_target(const store::Store& store, const store::Registry& reg, const LaunchRequest& req);
+
+// choose_target, and where the container lives (registered on first use, unless --rm).
 Result<Target> resolve_target(store::Store& store, const LaunchRequest& req);
 
 // The container spec the native runtime (or the guest agent) runs.
