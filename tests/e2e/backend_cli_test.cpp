@@ -1,13 +1,20 @@
 // The one backend decision as a user meets it: doctor's "launch would use" is what launch used,
 // and a distro of another arch is listed, exported and unregistered as any other, while its
 // launch goes where its binaries can run or says in one line what is missing (issue 19).
+#include <fcntl.h>
+#include <seccomp.h>
+#include <sched.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "host/detect/detect.hpp"
 #include "tests/common/test_support.hpp"
+#include "tests/common/test_users.hpp"
 
 namespace lxbox::test {
 namespace {
@@ -102,6 +109,103 @@ TEST_F(BackendCli, ADistroOfAnotherArchIsListedExportedAndUnregisteredAndItsLaun
     auto gone = run_lxbox(root, {"unregister", "arm64"});
     ASSERT_EQ(gone.exit_code, 0) << gone.err;
     EXPECT_EQ(run_lxbox(root, {"list", "--json"}).out.find("arm64"), std::string::npos);
+}
+
+// A seccomp filter that refuses user namespaces (unshare and clone with CLONE_NEWUSER: EPERM;
+// clone3, whose flags a filter cannot read: ENOSYS, so libc falls back to clone), as a
+// container engine's default profile does to what runs inside it. Written as BPF for bwrap.
+bool write_no_userns_filter(const std::string& path) {
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+    if (!ctx) return false;
+    bool ok = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(unshare), 1,
+                               SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER)) == 0 &&
+              seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
+                               SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER)) == 0 &&
+              seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0) == 0;
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    ok = ok && fd >= 0 && seccomp_export_bpf(ctx, fd) == 0;
+    if (fd >= 0) ::close(fd);
+    seccomp_release(ctx);
+    return ok;
+}
+
+class BackendRootlessCli : public ::testing::Test {
+protected:
+    static inline TestUser user{"lxbox-bk-" + std::to_string(::getpid()), 0};
+    static inline bool user_ready = false;
+    static void SetUpTestSuite() {
+        if (::geteuid() == 0) user_ready = make_user(user);
+    }
+    static void TearDownTestSuite() { delete_user(user); }
+
+    ScratchDir dir;
+    std::string lxbox = dir / "bin/lxbox";
+    std::string store = dir / "store";
+
+    void SetUp() override {
+        if (!is_root()) LXBOX_SKIP("needs root (to create the unprivileged test user)");
+        ASSERT_TRUE(user_ready);
+        ASSERT_EQ(::chmod(dir.path().c_str(), 0711), 0);
+        ASSERT_EQ(run({"install", "-D", "-m", "0755", LXBOX_BINARY, lxbox}).exit_code, 0);
+        ASSERT_EQ(::mkdir(store.c_str(), 0700), 0);
+        ASSERT_EQ(::chown(store.c_str(), user.uid, user.uid), 0);
+        // Where an installed lxbox finds its embedded default distro; where the shims go.
+        ASSERT_EQ(run({"install", "-D", "-m", "0644", busybox_tarball(), dir / "share/lxbox/busybox-rootfs.tar"})
+                      .exit_code,
+                  0);
+        ASSERT_EQ(run({"install", "-d", "-o", std::to_string(user.uid), dir / "shims"}).exit_code, 0);
+    }
+    // lxbox run as the user, under the filter when refuse_userns.
+    CommandResult lx(bool refuse_userns, const std::vector<std::string>& args) {
+        std::vector<std::string> full = {lxbox, "--root", store};
+        full.insert(full.end(), args.begin(), args.end());
+        std::vector<std::string> argv = as_user(user, full);
+        if (refuse_userns) {
+            // bwrap loads the filter (from fd 9) and execs the user's lxbox under it.
+            const std::string bpf = dir / "no-userns.bpf";
+            EXPECT_TRUE(write_no_userns_filter(bpf));
+            argv.insert(argv.begin(), {"sh", "-c", "exec 9<\"$0\" && exec bwrap --dev-bind / / --seccomp 9 -- \"$@\"", bpf});
+        }
+        return run(argv);
+    }
+    nlohmann::json doctor(bool refuse_userns) {
+        auto r = lx(refuse_userns, {"doctor", "--json"});
+        EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 1) << r.err;
+        auto j = nlohmann::json::parse(r.out, nullptr, false);
+        EXPECT_TRUE(j.is_object()) << r.out << r.err;
+        return j;
+    }
+    // The backend `lxbox shim` found the busybox distro would run on (its debug line): the
+    // launch use case's decision, from the facts cache.
+    std::string shim_backend(bool refuse_userns) {
+        auto r = lx(refuse_userns, {"--log-level", "debug", "shim", "busybox", "true", "--dir", dir / "shims"});
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        for (const char* b : {"native", "vm"})
+            if (r.err.find(std::string("runs in busybox on the ") + b + " backend") != std::string::npos) return b;
+        return r.err;
+    }
+};
+
+// Where the kernel refuses this user the namespaces native needs (here: a seccomp filter of a
+// parent, as inside a docker container), auto takes the VM, says why, and the cache launch
+// reads holds that answer only under the same filter.
+TEST_F(BackendRootlessCli, RefusedUserNamespacesSendAutoToTheVm) {
+    const auto open = doctor(false);
+    EXPECT_EQ(open["backends"]["auto"]["backend"], "native") << open.dump(2);
+    const auto refused = doctor(true);
+    const auto& automatic = refused["backends"]["auto"];
+    EXPECT_EQ(automatic["backend"], "vm") << refused.dump(2);
+    EXPECT_EQ(automatic["fallback"], true);
+    const std::string why = automatic["reasons"][0];
+    EXPECT_EQ(why.rfind("not native: user namespaces are unavailable to uid " + std::to_string(user.uid), 0), 0)
+        << why;
+    EXPECT_NE(why.find("Operation not permitted"), std::string::npos) << why;
+    EXPECT_EQ(refused["backends"]["native"]["backend"], "none");
+    // Launch's decision reads the cached facts, which hold only under the seccomp mode they were
+    // probed in: each change of it is seen.
+    EXPECT_EQ(shim_backend(false), "native");
+    EXPECT_EQ(shim_backend(true), "vm");
+    EXPECT_EQ(shim_backend(false), "native");
 }
 
 }  // namespace
