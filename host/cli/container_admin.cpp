@@ -50,7 +50,7 @@ Result<int> cmd_ps(const GlobalOptions& g, bool json) {
                            {"state", i ? "running" : "stopped"},
                            {"pid", i ? nlohmann::json(i->pid) : nlohmann::json(nullptr)},
                            {"image", v.image},
-                           {"backend", v.backend},
+                           {"backend", i ? i->backend : v.backend},  // where it runs, else where its changes live
                            {"started", i ? nlohmann::json(i->started) : nlohmann::json(nullptr)},
                            {"command", i ? nlohmann::json(i->command) : nlohmann::json(nullptr)},
                            {"ephemeral", v.ephemeral}});
