@@ -28,20 +28,19 @@ FileStamp stamp(const std::string& path) {
             static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec};
 }
 
-nlohmann::json key_json(const FactsKey& k) {
+nlohmann::json host_key_json(const FactsKey& k) {
+    return {{"kernel_release", k.kernel_release}, {"boot_id", k.boot_id}, {"uid", k.uid}, {"seccomp_mode", k.seccomp_mode}};
+}
+
+nlohmann::json vm_key_json(const FactsKey& k) {
     nlohmann::json qemu = nlohmann::json::array();
     for (const auto& [name, s] : k.qemu) qemu.push_back({name, s.path, s.size, s.mtime_ns});
-    return {{"kernel_release", k.kernel_release},
-            {"boot_id", k.boot_id},
-            {"uid", k.uid},
-            {"seccomp_mode", k.seccomp_mode},
-            {"kvm_verdict", {k.kvm_verdict.path, k.kvm_verdict.size, k.kvm_verdict.mtime_ns}},
-            {"qemu", qemu}};
+    return {{"kvm_verdict", {k.kvm_verdict.path, k.kvm_verdict.size, k.kvm_verdict.mtime_ns}}, {"qemu", qemu}};
 }
 
 }  // namespace
 
-FactsKey current_facts_key(const DetectOptions& options) {
+FactsKey current_facts_key(const DetectOptions& options, bool with_vm) {
     FactsKey k;
     utsname u{};
     ::uname(&u);
@@ -51,6 +50,8 @@ FactsKey current_facts_key(const DetectOptions& options) {
 #ifdef __linux__
     k.seccomp_mode = ::prctl(PR_GET_SECCOMP, 0, 0, 0, 0);
 #endif
+    k.with_vm = with_vm;
+    if (!with_vm) return k;
     if (!options.vm_dir.empty()) k.kvm_verdict = stamp(options.vm_dir + "/kvm-verdict.json");
     const char* path = std::getenv("PATH");
     const std::string path_env = options.path_env.value_or(path ? path : "");
@@ -62,9 +63,11 @@ FactsKey current_facts_key(const DetectOptions& options) {
 std::optional<HostFacts> cached_facts(const std::string& text, const FactsKey& key) {
     auto j = nlohmann::json::parse(text, nullptr, false);
     if (!j.is_object() || j.value("version", 0) != kCacheVersion) return std::nullopt;
-    auto k = j.find("key");
+    auto host = j.find("host_key");
+    auto vm = j.find("vm_key");
     auto facts = j.find("facts");
-    if (k == j.end() || *k != key_json(key) || facts == j.end() || !facts->is_object()) return std::nullopt;
+    if (host == j.end() || *host != host_key_json(key) || facts == j.end() || !facts->is_object()) return std::nullopt;
+    if (key.with_vm && (vm == j.end() || *vm != vm_key_json(key))) return std::nullopt;
     try {
         return facts->get<HostFacts>();
     } catch (const nlohmann::json::exception&) {
@@ -73,14 +76,25 @@ std::optional<HostFacts> cached_facts(const std::string& text, const FactsKey& k
 }
 
 std::string cache_text(const FactsKey& key, const HostFacts& facts) {
-    return nlohmann::json{{"version", kCacheVersion}, {"key", key_json(key)}, {"facts", facts}}.dump() + "\n";
+    return nlohmann::json{{"version", kCacheVersion}, {"host_key", host_key_json(key)}, {"vm_key", vm_key_json(key)},
+                          {"facts", facts}}
+               .dump() +
+           "\n";
 }
 
 HostFacts detect_and_cache(const DetectOptions& options, const std::string& cache_path) {
     const FactsKey key = current_facts_key(options);
     HostFacts facts = detect_host(options);
+    // Only what the backend decision reads is kept: each launch parses this file, and the rest
+    // (cgroups, seccomp, ids, sysctls) is doctor's, which always probes afresh. binfmt_misc
+    // handlers are read afresh by whoever needs them (binfmt_handlers).
     HostFacts kept = facts;
-    kept.binfmt.clear();  // read afresh by whoever needs it (binfmt_handlers)
+    kept.binfmt.clear();
+    kept.cgroup = {};
+    kept.seccomp = {};
+    kept.rootless_ids = {};
+    kept.userns_sysctls = {};
+    kept.distro.clear();
     const std::string dir = cache_path.substr(0, cache_path.rfind('/'));
     ::mkdir(dir.c_str(), 0700);
     // A cache: failing to keep it costs the next command the detection again.
@@ -89,9 +103,9 @@ HostFacts detect_and_cache(const DetectOptions& options, const std::string& cach
     return facts;
 }
 
-HostFacts cached_host_facts(const DetectOptions& options, const std::string& cache_path) {
+HostFacts cached_host_facts(const DetectOptions& options, const std::string& cache_path, bool with_vm) {
     if (auto text = read_file(cache_path)) {
-        if (auto facts = cached_facts(*text, current_facts_key(options))) return std::move(*facts);
+        if (auto facts = cached_facts(*text, current_facts_key(options, with_vm))) return std::move(*facts);
         spdlog::debug("host facts cache {}: stale (kernel, boot, user, KVM verdict or QEMU changed)", cache_path);
     }
     return detect_and_cache(options, cache_path);

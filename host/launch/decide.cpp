@@ -12,19 +12,22 @@ namespace lxbox::launch {
 
 std::string host_facts_cache(const std::string& root) { return root + "/cache/host-facts.json"; }
 
-detect::HostFacts host_facts_for(const std::string& root, const std::string& image_arch) {
-    detect::HostFacts facts = detect::cached_host_facts({root + "/vm", std::nullopt}, host_facts_cache(root));
+detect::HostFacts host_facts_for(const std::string& root, const std::string& image_arch, bool with_vm) {
+    detect::HostFacts facts = detect::cached_host_facts({root + "/vm", std::nullopt}, host_facts_cache(root), with_vm);
     if (!image_arch.empty() && image_arch != facts.arch) facts.binfmt = detect::binfmt_handlers();
     return facts;
 }
 
 Result<backend::BackendChoice> decide_backend(const std::string& root, const std::string& image_arch,
                                               const std::string& requested, const std::string& kept_backend) {
-    const auto facts = host_facts_for(root, image_arch);
     const auto wanted = requested == "vm"       ? backend::RequestedBackend::Vm
                         : requested == "native" ? backend::RequestedBackend::Native
                                                 : backend::RequestedBackend::Auto;
-    auto choice = backend::choose_backend(facts, {image_arch}, {wanted, kept_backend});
+    // A native choice does not depend on QEMU or KVM: the cache's VM part (a PATH walk) is
+    // checked only when the choice is anything else, and the decision is then made again.
+    auto choice = backend::choose_backend(host_facts_for(root, image_arch, false), {image_arch}, {wanted, kept_backend});
+    if (choice.backend != backend::Backend::Native)
+        choice = backend::choose_backend(host_facts_for(root, image_arch, true), {image_arch}, {wanted, kept_backend});
     spdlog::debug("backend {}", backend::describe(choice));
     if (choice.backend == backend::Backend::None) return Error(ErrorKind::Unsupported, choice.error);
     return choice;

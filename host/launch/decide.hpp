@@ -15,9 +15,10 @@ namespace lxbox::launch {
 // Where a store keeps the cached host facts.
 std::string host_facts_cache(const std::string& root);
 
-// This host's facts as the decision reads them: the cache (detected afresh when stale), and the
-// binfmt_misc handlers read now when image_arch is not the host's.
-detect::HostFacts host_facts_for(const std::string& root, const std::string& image_arch);
+// This host's facts as the decision reads them: the cache (detected afresh when stale; its
+// QEMU and KVM part checked only with_vm), and the binfmt_misc handlers read now when
+// image_arch is not the host's.
+detect::HostFacts host_facts_for(const std::string& root, const std::string& image_arch, bool with_vm = true);
 
 // The backend for an image of image_arch ("" = the host's), requested as "auto", "native" or
 // "vm", of a kept container made on kept_backend ("" for a new or throwaway one). An error, its

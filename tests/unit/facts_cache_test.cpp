@@ -47,6 +47,17 @@ TEST(FactsCache, AKernelBootUserSeccompKvmVerdictOrQemuChangeInvalidatesIt) {
     for (size_t i = 0; i < changed.size(); ++i) EXPECT_FALSE(cached_facts(text, changed[i])) << i;
 }
 
+TEST(FactsCache, WithoutItsVmPartOnlyTheHostPartIsCompared) {
+    const std::string text = cache_text(key(), facts());
+    FactsKey host_only = key();
+    host_only.with_vm = false;
+    host_only.kvm_verdict = {};
+    host_only.qemu.clear();  // not taken: a native decision does not depend on them
+    EXPECT_TRUE(cached_facts(text, host_only));
+    host_only.boot_id = "another boot";
+    EXPECT_FALSE(cached_facts(text, host_only));
+}
+
 TEST(FactsCache, ATornOrForeignFileIsAMiss) {
     const std::string text = cache_text(key(), facts());
     EXPECT_FALSE(cached_facts(text.substr(0, text.size() / 2), key()));
