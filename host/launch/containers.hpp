@@ -6,13 +6,11 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
-
 #include "runtime/base/error.hpp"
 #include "runtime/spec/spec.hpp"
 #include "runtime/store/store.hpp"
 
-namespace lxbox::cli {
+namespace lxbox::launch {
 
 // Options of the process to run, common to launch and exec.
 struct ProcessOptions {
@@ -23,7 +21,6 @@ struct ProcessOptions {
     runtime::SecuritySpec security;
 };
 
-void add_process_options(CLI::App& cmd, ProcessOptions& opts);
 Result<runtime::ProcessSpec> make_process_spec(const ProcessOptions& opts);
 // A process joining a running container gets the container's security settings (docker exec
 // does the same) unless its own command line set some.
@@ -64,4 +61,4 @@ std::string unscoped_cgroup_name(const std::string& container_dir);
 // no fsync — a crash makes the whole throwaway dir stale anyway.
 Status write_ephemeral_state(const std::string& dir, const store::InstanceState& s, const std::string& image);
 
-}  // namespace lxbox::cli
+}  // namespace lxbox::launch

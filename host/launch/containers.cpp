@@ -1,4 +1,4 @@
-#include "host/cli/container_common.hpp"
+#include "host/launch/containers.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -15,7 +15,7 @@
 #include "runtime/plan/security.hpp"
 #include "runtime/store/stale.hpp"
 
-namespace lxbox::cli {
+namespace lxbox::launch {
 
 namespace {
 
@@ -25,23 +25,6 @@ namespace {
 constexpr size_t kEnvFileMax = 2u << 20;
 
 }  // namespace
-
-void add_process_options(CLI::App& cmd, ProcessOptions& o) {
-    cmd.add_option("-u,--user", o.user, "USER|UID[:GROUP|GID], resolved in the container's passwd and group");
-    cmd.add_option("--cd", o.cwd, "Working directory inside the container");
-    cmd.add_option("-e,--env", o.env, "Set K=V (K alone: take the value from here)")->allow_extra_args(false);
-    cmd.add_option("--env-file", o.env_files, "Read K=V lines from a file")->allow_extra_args(false);
-    cmd.add_flag("-t,--tty", o.force_tty, "Always allocate a pty");
-    cmd.add_flag("-T,--no-tty", o.no_tty, "Never allocate a pty");
-    cmd.add_flag("--privileged", o.security.privileged,
-                 "Every capability, no seccomp filter, no masked paths (docker's --privileged)");
-    cmd.add_option("--cap-add", o.security.cap_add, "Add a capability (NET_ADMIN, SYS_PTRACE, ..., ALL)")
-        ->allow_extra_args(false);
-    cmd.add_option("--cap-drop", o.security.cap_drop, "Drop a capability of the default set (or ALL)")
-        ->allow_extra_args(false);
-    cmd.add_option("--seccomp", o.security.seccomp,
-                   "default (docker's semantics), unconfined, or a docker-format profile file");
-}
 
 Result<runtime::ProcessSpec> make_process_spec(const ProcessOptions& o) {
     runtime::ProcessSpec p;
@@ -164,4 +147,4 @@ Result<ContainerView> find_container(const store::Store& store, const std::strin
     return Error(ErrorKind::NotFound, "no container named '" + name + "'");
 }
 
-}  // namespace lxbox::cli
+}  // namespace lxbox::launch
