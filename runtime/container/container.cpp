@@ -357,6 +357,7 @@ Result<Container> Container::start(const ContainerSpec& spec) {
 
 Status Container::warm_cache(const SecuritySpec& security, const std::string& cache_dir) {
     LXBOX_TRY(compiled_security(security, cache_dir));
+    LXBOX_TRY(fx::exec_stub_fd());
     return {};
 }
 
