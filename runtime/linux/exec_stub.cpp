@@ -5,7 +5,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <mutex>
 
 #include "runtime/base/unique_fd.hpp"
 
@@ -40,13 +39,28 @@ Result<int> make_stub_fd() {
     return owned.release();
 }
 
+// Whether fd is still the memfd made as (dev, ino): a caller may have closed every fd since
+// (the guest agent's runner does), and the number may now be another file's.
+bool still_ours(int fd, dev_t dev, ino_t ino) {
+    struct stat st {};
+    return fd >= 0 && ::fstat(fd, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+}
+
 }  // namespace
 
+// No lock: a process forked while another thread held one (the guest agent forks its runners
+// while its warm-up thread may be here) would wait for it forever. Each process calls this
+// from one thread at a time; a fork taken midway sees a stale or no fd and makes its own.
 Result<int> exec_stub_fd() {
-    static std::mutex mutex;
     static int fd = -1;
-    const std::lock_guard<std::mutex> lock(mutex);
-    if (fd < 0) fd = LXBOX_TRY(make_stub_fd());
+    static dev_t dev = 0;
+    static ino_t ino = 0;
+    if (still_ours(fd, dev, ino)) return fd;
+    fd = LXBOX_TRY(make_stub_fd());
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return Error::last("stat the exec stub");
+    dev = st.st_dev;
+    ino = st.st_ino;
     return fd;
 }
 

@@ -15,7 +15,7 @@ namespace lxbox::linux_fx {
 
 // A sealed memfd holding the exec stub (write, grow, shrink and further seals refused),
 // O_CLOEXEC. Made on the first call, then the same fd for the life of the process (the guest
-// agent makes it once).
+// agent makes it once), or made again if that fd was closed since.
 Result<int> exec_stub_fd();
 
 // The stub's argv for execvp(file, argv) whose failure is reported to report_fd (-1: on
