@@ -15,6 +15,7 @@
 #include "guest-agent/pid1.hpp"
 #include "runtime/container/container.hpp"
 #include "runtime/linux/mounts.hpp"
+#include "runtime/linux/exec_stub.hpp"
 #include "runtime/linux/process.hpp"
 #include "runtime/linux/pty.hpp"
 #include "runtime/linux/syscalls.hpp"
@@ -162,7 +163,15 @@ struct RunnerEnds {
     for (int i = 0; i < 5; ++i) moved[i] = ends.fds[i] >= 0 ? ::fcntl(ends.fds[i], F_DUPFD, 10) : -1;
     for (int target = 0; target < 5; ++target)
         if (moved[target] >= 0) ::dup2(moved[target], target);
-    sys::close_range(moved[kPtySockFd] >= 0 ? kPtySockFd + 1 : kPtySockFd, ~0U, 0);
+    // All others but the sealed exec stub the agent made while it booted (Container::warm_cache).
+    const unsigned first = moved[kPtySockFd] >= 0 ? kPtySockFd + 1 : kPtySockFd;
+    auto stub = linux_fx::exec_stub_fd();
+    if (stub && static_cast<unsigned>(*stub) >= first) {
+        if (static_cast<unsigned>(*stub) > first) sys::close_range(first, static_cast<unsigned>(*stub) - 1, 0);
+        sys::close_range(static_cast<unsigned>(*stub) + 1, ~0U, 0);
+    } else {
+        sys::close_range(first, ~0U, 0);
+    }
     const RunReport r = job();
     const std::string line = nlohmann::json{{"code", r.code}, {"message", r.message}}.dump() + "\n";
     (void)write_all(kReportFd, line);

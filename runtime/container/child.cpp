@@ -250,7 +250,7 @@ namespace {
         ::close(fifo_dir);
     }
     // startContainer: started, in the container, just before the command.
-    if (auto st = oci::run_hooks(spec.bundle->start_container_hooks, "startContainer", state); !st)
+    if (auto st = oci::run_hooks(spec.bundle->start_container_hooks, "startContainer", state, ch.exec_stub); !st)
         fail(after, st.error(), 125);
     run_process(*prepared, spec.process, after, false, false, &slave);
 }

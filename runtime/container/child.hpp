@@ -19,6 +19,7 @@ struct ChildChannel {
     int sync_fd = -1;   // read end: one byte once the parent has put us in the cgroup
     int pty_sock = -1;  // unix socket to pass the pty master back (tty only)
     int ready_fd = -1;  // bundle: one byte once the container is created (`oci create` returns)
+    int exec_stub = -1; // the sealed exec stub the command is exec'd through (linux_fx::exec_stub_fd)
 };
 
 // The command as resolved inside the container (its passwd, its group, its hostname).

@@ -19,6 +19,7 @@
 #include "runtime/cgroups/cgroup_fs.hpp"
 #include "runtime/container/child.hpp"
 #include "runtime/container/impl.hpp"
+#include "runtime/linux/exec_stub.hpp"
 #include "runtime/linux/namespaces.hpp"
 #include "runtime/linux/process.hpp"
 #include "runtime/linux/pty.hpp"
@@ -60,8 +61,8 @@ Result<Pipes> make_pipes(bool tty, bool ready = false) {
     return p;
 }
 
-detail::ChildChannel child_channel(const Pipes& p) {
-    return {p.error_write.get(), p.sync_read.get(), p.sock_child.get(), p.ready_write.get()};
+detail::ChildChannel child_channel(const Pipes& p, int exec_stub) {
+    return {p.error_write.get(), p.sync_read.get(), p.sock_child.get(), p.ready_write.get(), exec_stub};
 }
 
 Status enter_cgroup(Container::Impl& impl, const ContainerSpec& spec, pid_t pid) {
@@ -294,6 +295,7 @@ std::vector<std::string> Container::cgroup_paths() const {
 Result<Container> Container::start(const ContainerSpec& spec) {
     LXBOX_TRY(validate_spec(spec));
     const SecurityPlan security = LXBOX_TRY(compiled_security(spec.process.security, spec.cache_dir));
+    const int exec_stub = LXBOX_TRY(fx::exec_stub_fd().context("container " + spec.name));
     auto pipes = LXBOX_TRY(make_pipes(spec.process.tty, spec.bundle.has_value()));
     Container c;
     c.impl_ = std::make_unique<Impl>(waited_signals());
@@ -334,7 +336,7 @@ Result<Container> Container::start(const ContainerSpec& spec) {
         return Error::last("clone the container " + spec.name);
     }
     const pid_t pid = *cloned;
-    if (pid == 0) detail::container_child_main(spec, child_channel(pipes), security);
+    if (pid == 0) detail::container_child_main(spec, child_channel(pipes, exec_stub), security);
     spdlog::debug("container {}: init is pid {}", spec.name, pid);
     c.pid_ = pid;
     c.pidfd_ = userns ? std::move(init_pidfd) : UniqueFd(pidfd);
@@ -366,6 +368,7 @@ Result<Container> Container::start(const ContainerSpec& spec) {
 
 Status Container::warm_cache(const SecuritySpec& security, const std::string& cache_dir) {
     LXBOX_TRY(compiled_security(security, cache_dir));
+    LXBOX_TRY(fx::exec_stub_fd());
     return {};
 }
 
@@ -388,13 +391,15 @@ Result<Container> Container::join(const JoinSpec& join) {
         ids = fx::id_maps_of(member.pid);
     }
     const SecurityPlan security = LXBOX_TRY(compiled_security(join.process.security, join.cache_dir));
+    const int exec_stub = LXBOX_TRY(fx::exec_stub_fd());
     auto pipes = LXBOX_TRY(make_pipes(join.process.tty));
     Container c;
     c.impl_ = std::make_unique<Impl>(waited_signals());
     int pidfd = -1;
     const pid_t pid = sys::clone3_pidfd(0, &pidfd);
     if (pid < 0) return Error::last("fork");
-    if (pid == 0) detail::join_child_main(join, target.get(), namespaces, ids, child_channel(pipes), security);
+    if (pid == 0)
+        detail::join_child_main(join, target.get(), namespaces, ids, child_channel(pipes, exec_stub), security);
     c.pid_ = pid;
     c.pidfd_.reset(pidfd);
     c.tty_ = join.process.tty;

@@ -54,8 +54,9 @@ public:
     static Result<Container> start(const ContainerSpec& spec);
     // Starts process inside the running container described by join.
     static Result<Container> join(const JoinSpec& join);
-    // Compiles the seccomp filter of security into cache_dir (as start and join would, once):
-    // the guest agent does it while the VM boots, so the first container does not wait for it.
+    // Compiles the seccomp filter of security into cache_dir (as start and join would, once)
+    // and makes the sealed exec stub: the guest agent does it while the VM boots, so the first
+    // container does not wait for either.
     static Status warm_cache(const SecuritySpec& security, const std::string& cache_dir);
 
     Container(Container&&) noexcept;

@@ -9,10 +9,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <optional>
 #include <vector>
 
 #include "runtime/container/child.hpp"
+#include "runtime/linux/exec_stub.hpp"
 #include "runtime/linux/process.hpp"
 #include "runtime/linux/pty.hpp"
 #include "runtime/linux/security.hpp"
@@ -43,16 +45,19 @@ void reset_signals(uint64_t non_default) {
 }
 
 // The command's argv and environment as exec wants them, built before any fork: the command
-// is spawned with vfork (below), whose child must not allocate.
+// is spawned with vfork (below), whose child must not allocate. The command is exec'd through
+// the sealed exec stub (runtime/linux/exec_stub.hpp), whose argv this is.
 struct ExecArgs {
+    std::vector<std::string> strings;
     std::vector<char*> argv;
     std::vector<char*> envp;
     uint64_t signals_to_reset = ~0ULL;
 };
 
-ExecArgs exec_args(const Prepared& p) {
+ExecArgs exec_args(const Prepared& p, const ChildChannel& ch) {
     ExecArgs a;
-    for (const auto& s : p.exec.argv) a.argv.push_back(const_cast<char*>(s.c_str()));
+    a.strings = fx::exec_stub_argv(ch.error_fd, p.exec.file, p.exec.argv);
+    for (const auto& s : a.strings) a.argv.push_back(const_cast<char*>(s.c_str()));
     a.argv.push_back(nullptr);
     for (const auto& e : p.env) a.envp.push_back(const_cast<char*>(e.c_str()));
     a.envp.push_back(nullptr);
@@ -94,13 +99,13 @@ ExecArgs exec_args(const Prepared& p) {
     }
     if (die_with_parent) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     reset_signals(args.signals_to_reset);
-    // Every fd above 2 closes at exec (the error pipe stays usable until then).
+    // Every fd above 2 closes at exec but the error pipe, which the stub closes at the
+    // command's exec (it reports there when nothing could be exec'd).
     sys::close_range(3, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */);
-    // execvp searches the PATH of the environment it runs in: the container's, which the
-    // caller made `environ` before forking (a vfork child must not write the parent's globals).
-    ::execvp(p.exec.file.c_str(), args.argv.data());
-    const int err = errno;
-    fail(ch, Error::sys(err, "exec " + p.exec.file), exec_failure_exit_code(err));
+    if (ch.error_fd >= 0) ::fcntl(ch.error_fd, F_SETFD, 0);
+    // The stub does execvp's PATH search in the container's environment.
+    sys::execveat(ch.exec_stub, "", args.argv.data(), args.envp.data(), AT_EMPTY_PATH);
+    fail(ch, Error::last("exec " + p.exec.file + " through lxbox's exec stub"), 126);
 }
 
 // The signals a terminal sends to its whole foreground process group: the keys (Ctrl-C, Ctrl-\,
@@ -133,6 +138,17 @@ bool for_the_group(int sig) {
     }
 }
 
+// Closes every fd above 2 but keep_a and keep_b (-1: none).
+void close_all_but(int keep_a, int keep_b) {
+    unsigned first = 3;
+    for (int keep : {std::min(keep_a, keep_b), std::max(keep_a, keep_b)}) {
+        if (keep < static_cast<int>(first)) continue;
+        if (static_cast<unsigned>(keep) > first) sys::close_range(first, static_cast<unsigned>(keep) - 1, 0);
+        first = static_cast<unsigned>(keep) + 1;
+    }
+    sys::close_range(first, ~0U, 0);
+}
+
 void quiet_stdio() {
     int null = ::open("/dev/null", O_RDWR);
     if (null < 0) return;
@@ -157,7 +173,7 @@ std::string open_tty(const ChildChannel& ch) {
 void run_process(const Prepared& prepared, const ProcessSpec& process, const ChildChannel& ch, bool with_init,
                  bool die_with_parent, const std::string* tty_slave) {
     const std::string slave = tty_slave ? *tty_slave : process.tty ? open_tty(ch) : std::string();
-    const ExecArgs args = exec_args(prepared);
+    const ExecArgs args = exec_args(prepared, ch);
     environ = const_cast<char**>(args.envp.data());
     // Bounding set, no_new_privs and seccomp before the fork: init is confined as well, and
     // the command inherits it all (the filter is built here, where allocating is fine).
@@ -168,13 +184,13 @@ void run_process(const Prepared& prepared, const ProcessSpec& process, const Chi
     sigfillset(&all);
     ::sigprocmask(SIG_SETMASK, &all, nullptr);
     // Nothing of lxbox's may be reachable from the container, not even between the command's
-    // start and init's clean-up, so before the command exists: init keeps no fd but 0-2 and
-    // the error pipe (EOF at the command's exec), lets go of the host terminal when the command
-    // gets a pty, and is not dumpable: no process of the container can ptrace it, read its
-    // memory or fds, or reach the host binary through /proc/1/exe (the CVE-2019-5736 class;
-    // runc's init does the same). The command's exec makes it dumpable again as usual.
-    if (ch.error_fd > 3) sys::close_range(3, static_cast<unsigned>(ch.error_fd) - 1, 0);
-    sys::close_range(static_cast<unsigned>(ch.error_fd) + 1, ~0U, 0);
+    // start and init's clean-up, so before the command exists: init keeps no fd but 0-2 and,
+    // until the command's exec, the error pipe (EOF at that exec) and the sealed exec stub; it
+    // lets go of the host terminal when the command gets a pty, and is not dumpable: no process
+    // of the container can ptrace it, read its memory or fds, or reach the host binary through
+    // /proc/1/exe (the CVE-2019-5736 class; runc's init does the same). The command's exec
+    // makes it dumpable again as usual.
+    close_all_but(ch.error_fd, ch.exec_stub);
     if (process.tty) quiet_stdio();
     ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     // vfork: init is a copy of all of lxbox, and a fork would copy its page tables only for
@@ -186,6 +202,7 @@ void run_process(const Prepared& prepared, const ProcessSpec& process, const Chi
     if (child < 0) fail(ch, Error::last("fork the command"), 125);
     if (child == 0) exec_command(prepared, args, ch, slave, die_with_parent);
     ::close(ch.error_fd);
+    if (ch.exec_stub >= 0) ::close(ch.exec_stub);  // the command has exec'd through it
     (void)fx::set_capabilities(prepared.security, 0);  // init stays root, with the container's set
     init_loop(child, all);
 }

@@ -84,6 +84,10 @@ int close_range(unsigned first, unsigned last, unsigned flags) {
     return static_cast<int>(::syscall(SYS_close_range, first, last, flags));
 }
 
+int execveat(int dirfd, const char* path, char* const argv[], char* const envp[], int flags) {
+    return static_cast<int>(::syscall(SYS_execveat, dirfd, path, argv, envp, flags));
+}
+
 int openat2(int dirfd, const char* path, uint64_t flags, uint64_t resolve) {
     struct open_how how = {};
     how.flags = flags | O_CLOEXEC;

@@ -29,6 +29,7 @@ int fsconfig(int fs_fd, unsigned cmd, const char* key, const char* value);
 int fsmount(int fs_fd, unsigned attr_flags);
 int pivot_root(const char* new_root, const char* put_old);
 int close_range(unsigned first, unsigned last, unsigned flags);
+int execveat(int dirfd, const char* path, char* const argv[], char* const envp[], int flags);
 // openat2(2) with how = {flags | O_CLOEXEC, 0, resolve}: every fd lxbox opens is close-on-exec.
 int openat2(int dirfd, const char* path, uint64_t flags, uint64_t resolve);
 

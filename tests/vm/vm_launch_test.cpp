@@ -641,5 +641,38 @@ TEST_F(VmLaunch, StatusStopAndTheIdleTimeout) {
     EXPECT_EQ(r.exit_code, 0);
 }
 
+// The CVE-2019-5736 attack on the guest agent (docs/security.md): a vm container writes /evil =
+// "#!/proc/self/exe" and watches for a process whose executable is the agent (/init in the
+// guest); `exec` of /evil must run the sealed exec stub, not the agent, and the watcher must
+// never get a handle to the agent, let alone write it.
+TEST_F(VmLaunch, ExecCannotReachTheGuestAgentBinary) {
+    using namespace std::chrono_literals;
+    const std::string out = *dir / "escape";
+    run({"mkdir", "-p", out});
+    run({"cp", LXBOX_EXE_WATCHER, out + "/watcher"});
+    auto kid = spawn_lxbox({"launch", "--backend", "vm", "--name", "watched", "-v", out + ":/out", "--", "sh", "-c",
+                            "printf '#!/proc/self/exe\\n' >/evil && chmod +x /evil && "
+                            "/out/watcher /out/report 0 0 init & sleep 600"},
+                           *dir / "w.out", *dir / "w.err");
+    auto report = [&] { return run({"cat", out + "/report"}).out; };
+    for (int i = 0; i < 900 && report().find("ready") == std::string::npos; ++i) std::this_thread::sleep_for(200ms);
+    ASSERT_NE(report().find("ready"), std::string::npos) << run({"cat", *dir / "w.err"}).out;
+    for (int i = 0; i < 5; ++i) {
+        auto r = run_lxbox(root(), {"exec", "watched", "-T", "--", "/evil"});
+        EXPECT_EQ(r.exit_code, 127);
+        EXPECT_NE(r.err.find("lxbox-exec: not a program to run"), std::string::npos) << r.err;
+    }
+    std::ofstream(out + "/report.stop") << "";
+    for (int i = 0; i < 300 && report().find("done") == std::string::npos; ++i) std::this_thread::sleep_for(100ms);
+    const std::string rep = report();
+    EXPECT_NE(rep.find("done"), std::string::npos) << rep;
+    EXPECT_EQ(rep.find("seen"), std::string::npos) << rep;
+    EXPECT_EQ(rep.find("wrote"), std::string::npos) << rep;
+    auto stopped = run_lxbox(root(), {"stop", "watched", "-t", "20"});
+    EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
+    kid.wait();
+    EXPECT_EQ(run_lxbox(root(), {"rm", "watched"}).exit_code, 0);
+}
+
 }  // namespace
 }  // namespace lxbox::test
