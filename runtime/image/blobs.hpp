@@ -84,6 +84,8 @@ class BlobStore {
 public:
     // The blob store of the store at root (creates blobs/sha256, tmp and locks when missing).
     static Result<BlobStore> open(const std::string& root);
+    // The same, creating nothing: for readers (a launch reading its image's config).
+    static BlobStore at(const std::string& root) { return BlobStore(root); }
 
     const std::string& root() const { return root_; }
     std::string path(const Digest& d) const { return root_ + "/blobs/sha256/" + d.hex; }

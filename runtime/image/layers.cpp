@@ -85,7 +85,7 @@ std::vector<std::string> image_lower_dirs(const store::Store& store, const store
 
 Result<ImageConfig> image_config(const store::Store& store, const store::ImageRecord& image) {
     if (image.config.empty()) return ImageConfig{};
-    auto blobs = LXBOX_TRY(BlobStore::open(store.root()));
+    const auto blobs = BlobStore::at(store.root());
     auto digest = LXBOX_TRY_CTX(parse_digest(image.config), "image " + image.name);
     auto text = LXBOX_TRY_CTX(blobs.read(digest), "image " + image.name);
     return LXBOX_TRY_CTX(parse_config(text), "image " + image.name);
