@@ -11,8 +11,8 @@
 #include "host/distro/scripted_import.hpp"
 #include "host/vm/disks.hpp"
 #include "host/vm/supervisor_client.hpp"
-#include "runtime/image/import.hpp"
 #include "runtime/base/unique_fd.hpp"
+#include "runtime/image/import.hpp"
 #include "runtime/store/images.hpp"
 #include "runtime/store/stale.hpp"
 
