@@ -18,6 +18,7 @@
 #include "runtime/linux/process.hpp"
 #include "runtime/linux/pty.hpp"
 #include "runtime/linux/syscalls.hpp"
+#include "runtime/plan/plan.hpp"
 #include "runtime/spec/spec.hpp"
 
 namespace lxbox::agent {
@@ -75,8 +76,7 @@ Result<runtime::Outcome> wait_container(runtime::Container& c, bool tty, uint16_
 RunReport report_of(const runtime::Outcome& outcome) {
     RunReport r{outcome.exit_code, ""};
     if (outcome.exec_error) r.message = outcome.exec_error->message;
-    if (outcome.oom_killed)
-        r.message = "out of memory: the kernel killed a process of the container at its memory limit (raise --memory)";
+    if (outcome.oom_killed) r.message = runtime::oom_notice(outcome.exit_code, true);
     return r;
 }
 

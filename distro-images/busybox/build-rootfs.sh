@@ -4,7 +4,10 @@
 # Used at build time for the embedded default distro and by distro-images/busybox.json.
 set -eu
 BUSYBOX=${BUSYBOX:-/bin/busybox}
-if ! [ -x "$BUSYBOX" ] || ! "$BUSYBOX" --list >/dev/null 2>&1; then
+# Which busybox lists the applets: BUSYBOX itself, or (for one of another arch, which cannot run
+# here) a busybox of the same version and configuration (tools/fixtures/busybox-arm64.sh).
+APPLETS_FROM=${BUSYBOX_APPLETS_FROM:-$BUSYBOX}
+if ! [ -x "$BUSYBOX" ] || ! "$APPLETS_FROM" --list >/dev/null 2>&1; then
     echo "build-rootfs.sh: $BUSYBOX is missing: apt-get install busybox-static" >&2
     exit 1
 fi
@@ -21,7 +24,7 @@ chmod 1777 tmp var/tmp
 chmod 700 root
 cp "$BUSYBOX" bin/busybox
 chmod 755 bin/busybox
-for applet in $("$BUSYBOX" --list-full); do
+for applet in $("$APPLETS_FROM" --list-full); do
     case "$applet" in bin/busybox) continue ;; esac
     [ -e "$applet" ] || ln -s /bin/busybox "$applet"
 done

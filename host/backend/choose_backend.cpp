@@ -1,5 +1,6 @@
 #include "host/backend/choose_backend.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 namespace lxbox::backend {
@@ -22,6 +23,12 @@ Verdict refuse(std::string why) {
     return {false, Accelerator::None, {}, std::move(why)};
 }
 
+std::string join_words(const std::vector<std::string>& words) {
+    std::string out;
+    for (const auto& w : words) out += (out.empty() ? "" : ", ") + w;
+    return out;
+}
+
 bool has_word(const std::string& words, const std::string& word) {
     return (" " + words + " ").find(" " + word + " ") != std::string::npos;
 }
@@ -36,14 +43,34 @@ std::string missing_namespace(const HostFacts& f) {
     return "";
 }
 
+// Binaries of another architecture run natively only through a binfmt_misc handler the kernel
+// can use from inside a container: one registered with F opened its interpreter then.
+Verdict foreign_binaries(const HostFacts& f, const std::string& arch) {
+    auto it = f.binfmt.find(arch);
+    const std::string differ = "the distro is " + arch + " and the host " + f.arch;
+    if (it == f.binfmt.end() || !it->second.enabled)
+        return refuse(differ + ", with no binfmt_misc handler for " + arch +
+                      " binaries (qemu-user-static registers one)");
+    const detect::BinfmtHandler& h = it->second;
+    if (!h.fix_binary)
+        return refuse(differ + ", and its binfmt_misc handler " + h.name + " lacks the F flag: its interpreter " +
+                      h.interpreter + " cannot be found inside a container");
+    return {true, Accelerator::None,
+            {differ + ": its binaries run through the binfmt_misc handler " + h.name + " (" + h.interpreter + ")"},
+            ""};
+}
+
 Verdict native_verdict(const HostFacts& f, const std::string& arch) {
     if (f.os != HostOs::Linux)
         return refuse(std::string("native needs a Linux kernel; this host runs ") +
                       detect::to_string(f.os));
-    if (arch != f.arch)
-        return refuse("the distro is " + arch + " and the host " + f.arch +
-                      ": only a VM can run it");
-    Verdict v{true, Accelerator::None, {}, ""};
+    std::vector<std::string> first;
+    if (arch != f.arch) {
+        Verdict binaries = foreign_binaries(f, arch);
+        if (!binaries.ok) return binaries;
+        first = binaries.reasons;
+    }
+    Verdict v{true, Accelerator::None, first, ""};
     if (f.is_root) {
         v.reasons.push_back("Linux " + f.kernel_release +
                             " as root: namespaces are created directly");
@@ -103,9 +130,11 @@ std::pair<Accelerator, std::string> pick_accelerator(const HostFacts& f) {
                 Accelerator::Tcg,
                 "KVM hung a real guest with this kernel and QEMU (nested KVM?): emulation (tcg)"};
         case KvmState::ProbeOkBootUnverified:
-            return {Accelerator::Tcg,
-                    "KVM passes the probe but has not booted a real guest here yet (nested KVM can "
-                    "hang): emulation (tcg)"};
+            // Only a boot can tell (nested KVM passes the probe and hangs guests): the first one
+            // tries KVM within a budget and falls back to tcg, remembered (host/vm/vm_launcher).
+            return {Accelerator::Kvm,
+                    "KVM passes the probe; no guest has booted under it here yet: the first boot tries it and "
+                    "falls back to tcg if it hangs"};
         case KvmState::ProbeFailed:
             return {Accelerator::Tcg,
                     "the KVM probe failed (" + f.kvm.detail + "): emulation (tcg)"};
@@ -118,6 +147,10 @@ std::pair<Accelerator, std::string> pick_accelerator(const HostFacts& f) {
 }
 
 Verdict vm_verdict(const HostFacts& f, const std::string& arch) {
+    if (std::find(f.guest_arches.begin(), f.guest_arches.end(), arch) == f.guest_arches.end())
+        return refuse("lxbox has no " + arch + " guest to boot on this " + f.arch + " host" +
+                      (f.guest_arches.empty() ? std::string() : " (its VM image is built for " +
+                                                                    join_words(f.guest_arches) + " only)"));
     std::string binary = detect::qemu_binary_for(arch);
     auto it = f.qemu.find(binary);
     if (it == f.qemu.end() || it->second.path.empty())
@@ -136,13 +169,22 @@ Verdict vm_verdict(const HostFacts& f, const std::string& arch) {
     return v;
 }
 
-BackendChoice chosen(Backend b, Verdict v, std::vector<std::string> before = {}) {
+BackendChoice chosen(Backend b, Verdict v, const std::string& arch, std::vector<std::string> before = {}) {
     before.insert(before.end(), v.reasons.begin(), v.reasons.end());
-    return {b, v.accel, std::move(before), ""};
+    return {b, v.accel, arch, std::move(before), "", false};
 }
 
-BackendChoice none(std::string error) {
-    return {Backend::None, Accelerator::None, {}, std::move(error)};
+BackendChoice none(std::string error, const std::string& arch) {
+    return {Backend::None, Accelerator::None, arch, {}, std::move(error), false};
+}
+
+// A kept container's changes live on the backend it was made on: it runs there or nowhere.
+BackendChoice follow_kept(const std::string& kept, const Verdict& native, const Verdict& vm, const std::string& arch) {
+    const bool on_vm = kept == "vm";
+    const Verdict& v = on_vm ? vm : native;
+    const std::string where = "the container was made on the " + kept + " backend, where its changes live";
+    if (!v.ok) return none(where + ", which cannot run here: " + v.why_not, arch);
+    return chosen(on_vm ? Backend::Vm : Backend::Native, v, arch, {where});
 }
 
 }  // namespace
@@ -160,24 +202,39 @@ Result<OverlayMount> overlay_mount(const std::string& setting, bool rootless, co
     return OverlayMount{rootless ? fuse_found : "", false};
 }
 
-BackendChoice choose_backend(const HostFacts& facts, const BackendRequest& request) {
-    const std::string arch = request.distro_arch.empty() ? facts.arch : request.distro_arch;
+BackendChoice choose_backend(const HostFacts& facts, const ImageFacts& image, const BackendRequest& request) {
+    const std::string arch = image.arch.empty() ? facts.arch : image.arch;
     Verdict native = native_verdict(facts, arch);
     Verdict vm = vm_verdict(facts, arch);
     switch (request.backend) {
         case RequestedBackend::Native:
-            if (native.ok) return chosen(Backend::Native, native);
+            if (native.ok) return chosen(Backend::Native, native, arch);
             return none("the native backend cannot run here: " + native.why_not +
-                        (vm.ok ? " (--backend vm works on this host)" : ""));
+                            (vm.ok ? " (--backend vm works on this host)" : ""),
+                        arch);
         case RequestedBackend::Vm:
-            if (vm.ok) return chosen(Backend::Vm, vm);
-            return none("the VM backend cannot run here: " + vm.why_not);
+            if (vm.ok) return chosen(Backend::Vm, vm, arch);
+            return none("the VM backend cannot run here: " + vm.why_not, arch);
         case RequestedBackend::Auto:
             break;
     }
-    if (native.ok) return chosen(Backend::Native, native);
-    if (vm.ok) return chosen(Backend::Vm, vm, {"not native: " + native.why_not});
-    return none("no backend can run here: native: " + native.why_not + "; vm: " + vm.why_not);
+    if (!request.kept_backend.empty()) return follow_kept(request.kept_backend, native, vm, arch);
+    if (native.ok) return chosen(Backend::Native, native, arch);
+    if (vm.ok) {
+        BackendChoice c = chosen(Backend::Vm, vm, arch, {"not native: " + native.why_not});
+        c.fallback = true;
+        return c;
+    }
+    return none("no backend can run here: native: " + native.why_not + "; vm: " + vm.why_not, arch);
+}
+
+std::string describe(const BackendChoice& c) {
+    std::string what = to_string(c.backend);
+    if (c.backend == Backend::Vm) what += std::string(" (") + c.arch + ", " + to_string(c.accelerator) + ")";
+    if (c.backend == Backend::None) return what + ": " + c.error;
+    std::string why;
+    for (const auto& r : c.reasons) why += (why.empty() ? "" : "; ") + r;
+    return what + ": " + why;
 }
 
 std::string qemu_install_command(const HostFacts& f, const std::string& arch) {
@@ -239,6 +296,8 @@ Accelerator accelerator_from_string(const std::string& s) {
 void to_json(nlohmann::json& j, const BackendChoice& c) {
     j = {{"backend", to_string(c.backend)},
          {"accelerator", to_string(c.accelerator)},
+         {"arch", c.arch},
+         {"fallback", c.fallback},
          {"reasons", c.reasons},
          {"error", c.error}};
 }
@@ -246,6 +305,8 @@ void to_json(nlohmann::json& j, const BackendChoice& c) {
 void from_json(const nlohmann::json& j, BackendChoice& c) {
     c.backend = backend_from_string(j.value("backend", "none"));
     c.accelerator = accelerator_from_string(j.value("accelerator", "none"));
+    c.arch = j.value("arch", "");
+    c.fallback = j.value("fallback", false);
     c.reasons = j.value("reasons", std::vector<std::string>{});
     c.error = j.value("error", "");
 }

@@ -146,8 +146,8 @@ DoctorCheck kvm_check(const HostFacts& f) {
             break;
         case KvmState::ProbeOkBootUnverified:
             c.detail =
-                "present, probe ok, guest boot unverified (VMs use tcg until a KVM boot is "
-                "verified)";
+                "present, probe ok, guest boot unverified (the first VM boot tries KVM and falls back "
+                "to tcg, remembered, if the guest hangs)";
             break;
         case KvmState::BootHangs:
             c.fix = "VMs use tcg here; a kernel or QEMU update re-checks KVM";
@@ -181,6 +181,23 @@ void add_accelerators(const HostFacts& f, std::vector<DoctorCheck>& out) {
              f.whpx_supported ? "" : "enable the optional feature 'Windows Hypervisor Platform'"});
 }
 
+// Foreign-arch distros run natively through these (qemu-user-static registers them).
+void add_binfmt(const HostFacts& f, std::vector<DoctorCheck>& out) {
+    if (f.os != HostOs::Linux) return;
+    std::string usable, unusable;
+    for (const auto& [arch, h] : f.binfmt) {
+        if (arch == f.arch) continue;
+        std::string& list = h.fix_binary ? usable : unusable;
+        list += (list.empty() ? "" : ", ") + arch + " (" + h.name + ")";
+    }
+    DoctorCheck c{"binfmt_misc", CheckStatus::Info, "", ""};
+    c.detail = usable.empty() ? "no handler for another arch's binaries: such distros need a VM"
+                              : "distros of " + usable + " run natively through their handler";
+    if (!unusable.empty()) c.detail += "; without the F flag, unusable in a container: " + unusable;
+    if (usable.empty()) c.fix = "apt-get install qemu-user-static (only for distros of another arch)";
+    out.push_back(std::move(c));
+}
+
 void add_qemu(const HostFacts& f, std::vector<DoctorCheck>& out) {
     // The host arch's QEMU first: it is the one the VM backend needs.
     std::vector<std::pair<std::string, detect::QemuBinary>> rows(f.qemu.begin(), f.qemu.end());
@@ -196,8 +213,10 @@ void add_qemu(const HostFacts& f, std::vector<DoctorCheck>& out) {
             // QEMU for the host's arch is what the VM backend needs; another arch only serves
             // foreign-architecture distros.
             c.status = native_arch ? CheckStatus::Fail : CheckStatus::Info;
+            const bool guest = std::find(f.guest_arches.begin(), f.guest_arches.end(), arch) != f.guest_arches.end();
             c.detail = native_arch ? "not found in PATH (the VM backend needs it)"
-                                   : "not found in PATH (needed only for " + arch + " distros)";
+                       : guest     ? "not found in PATH (needed only for " + arch + " distros)"
+                                   : "not found in PATH (for " + arch + " distros, once lxbox has an " + arch + " guest)";
             c.fix = qemu_install_command(f, arch);
         } else if (bin.version.empty()) {
             c.status = CheckStatus::Warn;
@@ -221,9 +240,10 @@ DoctorCheck backend_check(const std::string& name, const BackendChoice& c,
 DoctorReport build_doctor_report(const HostFacts& facts) {
     DoctorReport r;
     r.host = facts;
-    r.native = choose_backend(facts, {RequestedBackend::Native, ""});
-    r.vm = choose_backend(facts, {RequestedBackend::Vm, ""});
-    r.automatic = choose_backend(facts, {RequestedBackend::Auto, ""});
+    // A new container of a distro of the host's arch: what `lxbox launch DISTRO` decides.
+    r.native = choose_backend(facts, {}, {RequestedBackend::Native, ""});
+    r.vm = choose_backend(facts, {}, {RequestedBackend::Vm, ""});
+    r.automatic = choose_backend(facts, {}, {RequestedBackend::Auto, ""});
     r.usable = r.automatic.backend != Backend::None;
     add_identity(facts, r.checks);
     add_namespaces(facts, r.checks);
@@ -231,6 +251,7 @@ DoctorReport build_doctor_report(const HostFacts& facts) {
     add_cgroups(facts, r.checks);
     add_overlay_and_seccomp(facts, r.checks);
     add_accelerators(facts, r.checks);
+    add_binfmt(facts, r.checks);
     add_qemu(facts, r.checks);
     std::string install = "install QEMU: " + qemu_install_command(facts, facts.arch);
     r.checks.push_back(

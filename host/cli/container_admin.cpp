@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <memory>
 
-#include "host/cli/container_common.hpp"
+#include "host/launch/exec.hpp"
 #include "runtime/base/log.hpp"
 #include "runtime/cgroups/cgroup.hpp"
 #include "host/cli/container_verbs.hpp"
@@ -21,27 +21,15 @@
 
 namespace lxbox::cli {
 
-namespace {
+using launch::ExecRequest;
+using launch::find_container;
+using launch::list_containers;
 
-struct ExecRequest {
-    std::string container;
-    ProcessOptions process;
-};
+namespace {
 
 Result<int> cmd_exec(const GlobalOptions& g, const ExecRequest& req) {
     auto store = LXBOX_TRY(open_store(g));
-    auto view = LXBOX_TRY(find_container(store, req.container));
-    if (!view.instance) return Error(ErrorKind::NotFound, "container '" + req.container + "' is not running");
-    if (view.backend == "vm" || view.instance->backend == "vm")
-        return exec_in_vm_container(store, req.container, *view.instance, req.process).context("exec in " + req.container);
-    runtime::JoinSpec j{view.instance->pid, view.instance->start_time, view.instance->cgroup,
-                        LXBOX_TRY(make_process_spec(req.process)), store.root() + "/cache",
-                        view.instance->namespaces};
-    inherit_security(j.process, req.process, *view.instance);
-    auto c = LXBOX_TRY(runtime::Container::join(j).context("exec in " + req.container));
-    auto outcome = LXBOX_TRY(c.wait().context("exec in " + req.container));
-    if (outcome.exec_error) std::fprintf(stderr, "lxbox: %s\n", outcome.exec_error->message.c_str());
-    return outcome.exit_code;
+    return launch::exec(store, req);
 }
 
 std::string join_command(const std::vector<std::string>& args) {
@@ -62,7 +50,7 @@ Result<int> cmd_ps(const GlobalOptions& g, bool json) {
                            {"state", i ? "running" : "stopped"},
                            {"pid", i ? nlohmann::json(i->pid) : nlohmann::json(nullptr)},
                            {"image", v.image},
-                           {"backend", v.backend},
+                           {"backend", i ? i->backend : v.backend},  // where it runs, else where its changes live
                            {"started", i ? nlohmann::json(i->started) : nlohmann::json(nullptr)},
                            {"command", i ? nlohmann::json(i->command) : nlohmann::json(nullptr)},
                            {"ephemeral", v.ephemeral}});
@@ -132,7 +120,7 @@ Result<int> cmd_rm(const GlobalOptions& g, const std::vector<std::string>& names
                 ::poll(nullptr, 0, 10);
             }
         }
-        const std::string cgroup = cgroup_name(store.container_dir(name));
+        const std::string cgroup = launch::cgroup_name(store, store.container_dir(name));
         // A vm container's changes are on the VM's containers disk: deleted there first (the
         // VM starts for it if it is not running), then its record here.
         if (auto view = find_container(store, name); view && view->backend == "vm" && !view->ephemeral) {
@@ -146,12 +134,15 @@ Result<int> cmd_rm(const GlobalOptions& g, const std::vector<std::string>& names
         // every hierarchy it may have used (limits, devices, membership) and removed here;
         // failing that (rootless, no writable hierarchy) the empty group is harmless, so it is
         // only logged.
-        if (auto found = cgroups::Cgroup::open_existing(cgroup); found) {
-            auto cg = cgroups::Cgroup::adopt(cgroup, found->paths());
-            if (auto st = cg.remove(); !st) spdlog::debug("rm {}: {}", name, st.error().message);
+        if (auto found = cgroups::Cgroup::open_leftover(cgroup); found) {
+            if (auto st = found->remove(); !st) spdlog::debug("rm {}: {}", name, st.error().message);
         } else {
             spdlog::debug("rm {}: {}", name, found.error().message);
         }
+        // One left by an lxbox that named cgroups without the store's id may be another store's
+        // running container: removed only if empty, nothing in it killed.
+        if (auto old = cgroups::Cgroup::open_existing(launch::unscoped_cgroup_name(store.container_dir(name))); old)
+            old->remove_if_empty();
     }
     return 0;
 }

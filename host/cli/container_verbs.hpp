@@ -2,8 +2,12 @@
 #pragma once
 
 #include "host/cli/app.hpp"
+#include "host/launch/containers.hpp"
 
 namespace lxbox::cli {
+
+// -u, --cd, -e, --env-file, -t, -T and the security flags: the process options of launch and exec.
+void add_process_options(CLI::App& cmd, launch::ProcessOptions& opts);
 
 void add_exec_command(CLI::App& app, CommandContext& ctx);  // exec CONTAINER [opts] -- CMD
 void add_ps_command(CLI::App& app, CommandContext& ctx);    // ps [--json]

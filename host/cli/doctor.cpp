@@ -8,7 +8,8 @@
 
 #include "host/backend/doctor_report.hpp"
 #include "host/cli/app.hpp"
-#include "host/detect/detect.hpp"
+#include "host/detect/facts_cache.hpp"
+#include "host/launch/decide.hpp"
 #include "runtime/store/store.hpp"
 
 namespace lxbox::cli {
@@ -20,10 +21,12 @@ struct DoctorRequest {
 };
 
 Result<int> cmd_doctor(const GlobalOptions& global, const DoctorRequest& request) {
-    // Only read from the state dir (the remembered KVM verdict): doctor never creates a store.
+    // Reads the state dir (the remembered KVM verdict) and refreshes the facts cache of an
+    // existing store: doctor never creates a store.
     const std::string root = store_root(global);
     auto start = std::chrono::steady_clock::now();
-    detect::HostFacts facts = detect::detect_host({root + "/vm", std::nullopt});
+    // Afresh, and cached for launch: the facts its decision reads are the ones shown here.
+    detect::HostFacts facts = detect::detect_and_cache({root + "/vm", std::nullopt}, launch::host_facts_cache(root));
     auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - start);
     backend::DoctorReport report = backend::build_doctor_report(facts);

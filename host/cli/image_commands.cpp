@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "host/cli/app.hpp"
-#include "host/cli/container_common.hpp"
+#include "host/launch/containers.hpp"
 #include "host/cli/progress.hpp"
 #include "host/cli/store_commands.hpp"
 #include "runtime/image/housekeeping.hpp"
@@ -98,7 +98,7 @@ Result<int> cmd_inspect(const GlobalOptions& g, const std::string& name, bool js
 // The lower dirs of every running container: prune must leave them.
 Result<std::set<std::string>> live_lower_dirs(const store::Store& store) {
     std::set<std::string> out;
-    for (const auto& c : LXBOX_TRY(list_containers(store)))
+    for (const auto& c : LXBOX_TRY(launch::list_containers(store)))
         if (c.instance) out.insert(c.instance->lower_dirs.begin(), c.instance->lower_dirs.end());
     return out;
 }

@@ -9,6 +9,8 @@
 
 #include "host/cli/app.hpp"
 #include "host/cli/store_commands.hpp"
+#include "host/launch/launch.hpp"
+#include "runtime/base/log.hpp"
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/store/store.hpp"
 
@@ -32,6 +34,13 @@ Result<int> cmd_shim(const GlobalOptions& g, const ShimRequest& req) {
     LXBOX_TRY(store::validate_name(req.container));
     if (req.command.empty() || req.command.find('/') != std::string::npos)
         return Error(ErrorKind::Invalid, "shim: CMD must be a command name, without '/'");
+    // The script runs `lxbox launch CONTAINER`: the launch use case checks here that it names
+    // something, and that a backend can run it, before a script that cannot work is written.
+    LXBOX_TRY(ensure_default_distro(store, g));
+    launch::LaunchRequest would_run;
+    would_run.target = req.container;
+    const auto reg = LXBOX_TRY(store.load());
+    const auto target = LXBOX_TRY_CTX(launch::choose_target(store, reg, would_run), "shim " + req.command);
     std::string dir = req.dir;
     if (dir.empty()) {
         const char* home = std::getenv("HOME");
@@ -49,6 +58,7 @@ Result<int> cmd_shim(const GlobalOptions& g, const ShimRequest& req) {
     LXBOX_TRY_CTX(write_file_atomic(path, script), "shim " + req.command);
     if (::chmod(path.c_str(), 0755) != 0) return Error::last("shim: chmod " + path);
     std::printf("%s\n", path.c_str());
+    spdlog::debug("shim {}: runs in {} on the {} backend", req.command, target.container, target.backend);
     return 0;
 }
 

@@ -11,6 +11,7 @@
 #include "host/distro/scripted_import.hpp"
 #include "host/vm/disks.hpp"
 #include "host/vm/supervisor_client.hpp"
+#include "runtime/base/files.hpp"
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/image/import.hpp"
 #include "runtime/store/images.hpp"
@@ -154,15 +155,15 @@ Result<int> cmd_export(const GlobalOptions& g, const ExportRequest& req) {
     }
     opts.compression = LXBOX_TRY_CTX(archive::compression_for_filename(req.file), "export " + req.name);
     // Written beside the target and renamed: an interrupted export never leaves a torn file
-    // under the name the user asked for.
-    const std::string tmp = req.file + ".lxbox-partial";
-    auto fd = LXBOX_TRY_CTX(open_fd(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644), "export " + req.name);
-    auto st = store::export_image(store, req.name, fd.get(), opts);
-    if (st && ::fsync(fd.get()) != 0) st = Error::last("fsync " + tmp);
-    fd.reset();
-    if (!st || ::rename(tmp.c_str(), req.file.c_str()) != 0) {
-        Error e = st ? Error::last("rename " + tmp + " to " + req.file) : std::move(st).error();
-        ::unlink(tmp.c_str());
+    // under the name the user asked for. The temp name is new and random (O_EXCL): the
+    // directory may be one where others can plant a symlink for it.
+    auto tmp = LXBOX_TRY_CTX(create_temp_beside(req.file, ".lxbox-partial-", 0644), "export " + req.name);
+    auto st = store::export_image(store, req.name, tmp.fd.get(), opts);
+    if (st && ::fsync(tmp.fd.get()) != 0) st = Error::last("fsync " + tmp.path);
+    tmp.fd.reset();
+    if (!st || ::rename(tmp.path.c_str(), req.file.c_str()) != 0) {
+        Error e = st ? Error::last("rename " + tmp.path + " to " + req.file) : std::move(st).error();
+        ::unlink(tmp.path.c_str());
         return std::move(e).context("export " + req.name);
     }
     return 0;

@@ -11,6 +11,7 @@
 #include "host/cli/app.hpp"
 #include "host/cli/progress.hpp"
 #include "host/config/config.hpp"
+#include "host/launch/decide.hpp"
 #include "host/vm/guest_image.hpp"
 #include "host/vm/host_facts.hpp"
 #include "host/vm/supervisor.hpp"
@@ -98,7 +99,11 @@ Result<int> cmd_vm_serve(const GlobalOptions& global, int ready_fd) {
     opts.vm.cpus = config->vm.cpus;
     opts.idle_timeout = config->vm.idle_timeout;
     opts.containers_disk_bytes = config->vm.disk_bytes;
-    opts.facts = vm::detect_vm_host_facts(opts.vm_dir);
+    opts.facts = vm::detect_vm_platform(opts.vm_dir);
+    // The accelerator is the one backend decision's, the one doctor reports.
+    auto choice = launch::decide_backend(root, "", "vm", "");
+    if (!choice) return fail(choice.error());
+    opts.facts.accel = launch::vm_accel(choice->accelerator);
     // Notices reach the user who is waiting for the boot; later ones go to the log.
     opts.notice = [&](const std::string& line) {
         if (!announced) say("notice " + line);

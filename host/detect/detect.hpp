@@ -37,6 +37,10 @@ std::string find_executable(const std::string& name, const std::string& path_env
 // The same in $PATH (a plain default when it is unset).
 std::string find_on_path(const std::string& name);
 
+// The enabled binfmt_misc handlers for ELF binaries, by arch (/proc/sys/fs/binfmt_misc; empty
+// where it is not mounted). Linux only. Cheap, never cached: a handler comes or goes at any time.
+std::map<std::string, BinfmtHandler> binfmt_handlers(const std::string& dir = "/proc/sys/fs/binfmt_misc");
+
 // ---- Pure helpers ----
 
 struct OsRelease {
@@ -48,6 +52,16 @@ OsRelease parse_os_release(std::string_view text);
 
 // uname/sysctl/Windows spellings to one: amd64/x64 → x86_64, arm64 → aarch64.
 std::string normalize_arch(std::string_view arch);
+
+// One /proc/sys/fs/binfmt_misc entry's text ("enabled\ninterpreter ...\nflags: PF\noffset 0\n
+// magic 7f454c46...\nmask ..."): the arch of the ELF binaries its magic matches (e_machine,
+// bytes 18-19) and the handler; nullopt for a handler of something else than ELF binaries.
+std::optional<std::pair<std::string, BinfmtHandler>> parse_binfmt_entry(const std::string& name,
+                                                                        std::string_view text);
+
+// The arches lxbox can boot a guest of on a host of host_arch: its guest image (Debian's
+// linux-image-amd64, the agent built with lxbox) exists for x86-64 only, so far.
+std::vector<std::string> bootable_guest_arches(const std::string& host_arch);
 
 // The probe says how far KVM got; a remembered verdict of the VM backend (a real guest booted
 // or hung, with this kernel + QEMU) upgrades a passed probe to boot-verified or boot-hangs.

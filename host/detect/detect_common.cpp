@@ -10,6 +10,8 @@
 #endif
 
 #include "host/detect/detect.hpp"
+
+#include "runtime/store/images.hpp"
 #include "runtime/cgroups/cgroup_fs.hpp"
 
 namespace lxbox::detect {
@@ -108,6 +110,44 @@ std::string normalize_arch(std::string_view arch) {
     if (a == "amd64" || a == "x64" || a == "x86-64") return "x86_64";
     if (a == "arm64" || a == "armv8" || a == "arm64e") return "aarch64";
     return a;
+}
+
+std::optional<std::pair<std::string, BinfmtHandler>> parse_binfmt_entry(const std::string& name,
+                                                                        std::string_view text) {
+    BinfmtHandler h;
+    h.name = name;
+    std::string magic;
+    bool offset_zero = false;
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t end = text.find('\n', pos);
+        if (end == std::string_view::npos) end = text.size();
+        const std::string line(text.substr(pos, end - pos));
+        pos = end + 1;
+        if (line == "enabled") h.enabled = true;
+        else if (line.starts_with("interpreter ")) h.interpreter = line.substr(12);
+        else if (line.starts_with("flags: ")) h.fix_binary = line.find('F', 7) != std::string::npos;
+        else if (line.starts_with("offset ")) offset_zero = line == "offset 0";
+        else if (line.starts_with("magic ")) magic = line.substr(6);
+    }
+    // ELF: "\x7fELF", class, data (1: little-endian), ..., e_machine at bytes 18-19.
+    if (!offset_zero || magic.size() < 40 || !magic.starts_with("7f454c46")) return std::nullopt;
+    auto byte = [&](size_t i) { return static_cast<unsigned>(std::stoul(magic.substr(2 * i, 2), nullptr, 16)); };
+    unsigned machine = 0;
+    try {
+        machine = byte(5) == 2 ? byte(18) << 8 | byte(19) : byte(19) << 8 | byte(18);
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+    std::string arch = store::arch_from_elf_machine(machine);
+    if (arch.empty()) return std::nullopt;
+    // A 32-bit arm handler (qemu-arm) is not aarch64's; arch_from_elf_machine already tells.
+    return std::make_pair(std::move(arch), std::move(h));
+}
+
+std::vector<std::string> bootable_guest_arches(const std::string& host_arch) {
+    if (host_arch == "x86_64") return {"x86_64"};
+    return {};
 }
 
 KvmFacts apply_kvm_verdict(KvmFacts probed, const std::optional<vm::KvmVerdict>& verdict,

@@ -49,6 +49,7 @@ HostFacts detect_host(const DetectOptions& options) {
     const char* path = std::getenv("PATH");
     f.qemu = find_qemu_binaries({"qemu-system-x86_64", "qemu-system-aarch64"},
                                 options.path_env.value_or(path ? path : ""), ':', "");
+    f.guest_arches = bootable_guest_arches(f.arch);
     return f;
 }
 

@@ -2,6 +2,7 @@
 // (probes_linux.cpp), the cgroup mounts, QEMU on PATH and the remembered KVM boot verdict.
 #ifdef __linux__
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <spdlog/spdlog.h>
@@ -132,10 +133,31 @@ void detect_kvm(HostFacts& f, const std::string& vm_dir) {
 
 }  // namespace
 
+std::map<std::string, BinfmtHandler> binfmt_handlers(const std::string& dir) {
+    std::map<std::string, BinfmtHandler> out;
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return out;
+    std::vector<std::string> names;
+    while (auto* e = ::readdir(d)) {
+        const std::string name = e->d_name;
+        if (name != "." && name != ".." && name != "register" && name != "status") names.push_back(name);
+    }
+    ::closedir(d);
+    for (const auto& name : names) {
+        auto text = read_file(dir + "/" + name);
+        if (!text) continue;
+        auto entry = parse_binfmt_entry(name, *text);
+        if (entry && entry->second.enabled) out.emplace(entry->first, std::move(entry->second));
+    }
+    return out;
+}
+
 HostFacts detect_host(const DetectOptions& options) {
     HostFacts f;
     f.os = HostOs::Linux;
     detect_identity(f);
+    f.guest_arches = bootable_guest_arches(f.arch);
+    f.binfmt = binfmt_handlers();
     const char* path = std::getenv("PATH");
     std::vector<std::string> names{"qemu-system-x86_64", "qemu-system-aarch64"};
     if (std::find(names.begin(), names.end(), qemu_binary_for(f.arch)) == names.end())

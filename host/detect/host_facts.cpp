@@ -152,6 +152,16 @@ void from_json(const nlohmann::json& j, QemuBinary& v) {
     v.version = j.value("version", "");
 }
 
+void to_json(nlohmann::json& j, const BinfmtHandler& v) {
+    j = {{"name", v.name}, {"interpreter", v.interpreter}, {"enabled", v.enabled}, {"fix_binary", v.fix_binary}};
+}
+void from_json(const nlohmann::json& j, BinfmtHandler& v) {
+    v.name = j.value("name", "");
+    v.interpreter = j.value("interpreter", "");
+    v.enabled = j.value("enabled", false);
+    v.fix_binary = j.value("fix_binary", false);
+}
+
 void to_json(nlohmann::json& j, const HostFacts& v) {
     j = {{"os", to_string(v.os)},
          {"kernel_release", v.kernel_release},
@@ -169,7 +179,9 @@ void to_json(nlohmann::json& j, const HostFacts& v) {
          {"kvm", v.kvm},
          {"hvf_supported", v.hvf_supported},
          {"whpx_supported", v.whpx_supported},
-         {"qemu", v.qemu}};
+         {"qemu", v.qemu},
+         {"guest_arches", v.guest_arches},
+         {"binfmt", v.binfmt}};
 }
 
 void from_json(const nlohmann::json& j, HostFacts& v) {
@@ -190,6 +202,8 @@ void from_json(const nlohmann::json& j, HostFacts& v) {
     v.hvf_supported = j.value("hvf_supported", false);
     v.whpx_supported = j.value("whpx_supported", false);
     v.qemu = j.value("qemu", std::map<std::string, QemuBinary>{});
+    v.guest_arches = j.value("guest_arches", std::vector<std::string>{});
+    v.binfmt = j.value("binfmt", std::map<std::string, BinfmtHandler>{});
 }
 
 }  // namespace lxbox::detect

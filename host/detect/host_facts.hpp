@@ -107,6 +107,19 @@ struct QemuBinary {
     bool operator==(const QemuBinary&) const = default;
 };
 
+// A binfmt_misc handler (/proc/sys/fs/binfmt_misc/NAME) for the ELF binaries of one arch, as
+// qemu-user-static registers them: with it, the host kernel runs that arch's binaries through
+// the interpreter (user-mode emulation). Only a handler with the F flag (the interpreter opened
+// when it was registered) works in a container, where the interpreter's path does not exist.
+struct BinfmtHandler {
+    std::string name;         // the entry's name ("qemu-aarch64")
+    std::string interpreter;  // "/usr/libexec/qemu-binfmt/aarch64-binfmt-P"
+    bool enabled = false;
+    bool fix_binary = false;  // flag F
+
+    bool operator==(const BinfmtHandler&) const = default;
+};
+
 struct HostFacts {
     HostOs os = HostOs::Unknown;
     std::string kernel_release;  // uname -r (Darwin: kern.osrelease; Windows: build)
@@ -128,6 +141,12 @@ struct HostFacts {
     bool whpx_supported = false;  // Windows Hypervisor Platform answers
     // "qemu-system-x86_64", "qemu-system-aarch64" → where and which version (both always listed).
     std::map<std::string, QemuBinary> qemu;
+    // The arches lxbox can boot a guest of here (its agent and kernel exist for them): the
+    // host's own; an aarch64 guest on x86-64 is not built yet.
+    std::vector<std::string> guest_arches;
+    // arch ("aarch64") → the enabled binfmt_misc handler for its ELF binaries. Read afresh by
+    // each launch that needs it (a foreign-arch image): a handler can come and go at any time.
+    std::map<std::string, BinfmtHandler> binfmt;
 
     bool operator==(const HostFacts&) const = default;
 };
@@ -151,6 +170,8 @@ void to_json(nlohmann::json& j, const KvmFacts& v);
 void from_json(const nlohmann::json& j, KvmFacts& v);
 void to_json(nlohmann::json& j, const QemuBinary& v);
 void from_json(const nlohmann::json& j, QemuBinary& v);
+void to_json(nlohmann::json& j, const BinfmtHandler& v);
+void from_json(const nlohmann::json& j, BinfmtHandler& v);
 void to_json(nlohmann::json& j, const HostFacts& v);
 void from_json(const nlohmann::json& j, HostFacts& v);
 

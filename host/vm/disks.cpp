@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <functional>
 
+#include "runtime/base/files.hpp"
 #include "runtime/base/unique_fd.hpp"
 
 namespace lxbox::vm {
@@ -69,7 +70,8 @@ Result<DistroDisk> ensure_distro_disk(const std::string& vm_dir, const std::stri
     const uint64_t used = tree_bytes(source);
     // Room for ext4's own metadata (inode tables, directories); read-only after this.
     const uint64_t kib = (used + used / 4) / 1024 + 16 * 1024;
-    const std::string tmp = disk.path + ".tmp." + std::to_string(::getpid());
+    // mkfs fills a file made here under a name of our own (mkfs would open a planted link).
+    const std::string tmp = LXBOX_TRY(create_temp_beside(disk.path, ".tmp.", 0644)).path;
     auto made = run_mkfs({"-q", "-F", "-L", "lxbox-" + image.substr(0, 9), "-O", "^has_journal", "-E", "root_owner=0:0",
                           "-d", source, tmp, std::to_string(kib) + "k"},
                          "build the disk of distro " + image);
@@ -110,7 +112,7 @@ std::vector<proto::AttachDisk> built_distro_disks(const std::string& vm_dir) {
 Status ensure_empty_disk(const std::string& path, uint64_t bytes, const std::string& label) {
     if (::access(path.c_str(), F_OK) == 0) return {};
     LXBOX_TRY(make_dir(path.substr(0, path.rfind('/'))));
-    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+    const std::string tmp = LXBOX_TRY(create_temp_beside(path, ".tmp.", 0644)).path;
     // A journal: these are the user's files, written while the VM runs.
     auto made = run_mkfs({"-q", "-F", "-L", label, "-E", "root_owner=0:0,lazy_itable_init=1,lazy_journal_init=1", tmp,
                           std::to_string(bytes / 1024) + "k"},

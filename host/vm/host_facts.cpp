@@ -1,8 +1,6 @@
 #include "host/vm/host_facts.hpp"
 
 #include <fcntl.h>
-#include <linux/kvm.h>
-#include <sys/ioctl.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,11 +48,6 @@ uint64_t measure_tsc_khz() {
 #endif
 }
 
-bool kvm_device_usable() {
-    auto fd = open_fd("/dev/kvm", O_RDWR);
-    return fd && ::ioctl(fd->get(), KVM_GET_API_VERSION, 0) == 12;
-}
-
 std::string host_kernel_release() {
     utsname u{};
     ::uname(&u);
@@ -83,13 +76,12 @@ uint64_t tsc_khz_of_this_boot(const std::string& path) {
     return khz;
 }
 
-VmHostFacts detect_vm_host_facts(const std::string& vm_dir) {
-    VmHostFacts facts;
+VmPlatform detect_vm_platform(const std::string& vm_dir) {
+    VmPlatform facts;
     facts.os = HostOs::Linux;
     utsname u{};
     ::uname(&u);
     facts.arch = std::string(u.machine) == "aarch64" ? Arch::Aarch64 : Arch::X86_64;
-    facts.kvm_usable = kvm_device_usable();
     if (facts.arch == Arch::X86_64)
         facts.tsc_khz = vm_dir.empty() ? measure_tsc_khz() : tsc_khz_of_this_boot(vm_dir + "/tsc.json");
     return facts;

@@ -17,10 +17,6 @@ namespace lxbox::vm {
 // is a scaled frequency on many hosts.
 uint64_t measure_tsc_khz();
 
-// /dev/kvm opens and answers KVM_GET_API_VERSION with 12. Says nothing about whether real
-// guests boot (nested KVM here passes this and hangs every guest).
-bool kvm_device_usable();
-
 // Pure: the rate a tsc.json text ({"boot_id", "tsc_khz"}) holds when it was measured in the
 // host boot boot_id; nullopt otherwise (another boot, a torn or foreign file).
 std::optional<uint64_t> remembered_tsc_khz(const std::string& text, const std::string& boot_id);
@@ -29,9 +25,10 @@ std::optional<uint64_t> remembered_tsc_khz(const std::string& text, const std::s
 // measuring sleeps 60 ms, which every cold start of the VM paid.
 uint64_t tsc_khz_of_this_boot(const std::string& path);
 
-// OS, arch, KVM device, TSC rate of this host (Linux). qemu_path stays empty (PATH lookup).
+// OS, arch and TSC rate of this host (Linux); accel stays tcg, for the caller to set from the
+// backend decision. qemu_path stays empty (PATH lookup).
 // The TSC rate is remembered in vm_dir/tsc.json (measured each time when vm_dir is "").
-VmHostFacts detect_vm_host_facts(const std::string& vm_dir = "");
+VmPlatform detect_vm_platform(const std::string& vm_dir = "");
 
 // The first line of `<qemu> --version`, e.g. "QEMU emulator version 7.2.22 (...)".
 Result<std::string> qemu_version(const std::string& qemu_binary);

@@ -1,6 +1,7 @@
 #include "host/vm/initramfs.hpp"
 
 #include "runtime/archive/libarchive.hpp"
+#include "runtime/base/files.hpp"
 
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -63,14 +64,17 @@ Status write_entries(archive* a, const std::vector<InitramfsFile>& files) {
 
 Status write_initramfs(const std::string& out_path, const std::vector<InitramfsFile>& files) {
     LXBOX_TRY(la::load());
-    std::string tmp = out_path + ".tmp." + std::to_string(::getpid());
+    auto tmp_file = LXBOX_TRY(create_temp_beside(out_path, ".tmp.", 0644));
+    const std::string tmp = tmp_file.path;
     la::WritePtr a(la::archive_write_new());
     la::archive_write_set_format_cpio_newc(a.get());
     la::archive_write_add_filter_none(a.get());
     // Kernel initramfs wants plain blocks; no padding to 10 KiB records needed.
     la::archive_write_set_bytes_in_last_block(a.get(), 1);
-    if (la::archive_write_open_filename(a.get(), tmp.c_str()) != ARCHIVE_OK)
+    if (la::archive_write_open_fd(a.get(), tmp_file.fd.get()) != ARCHIVE_OK) {
+        ::unlink(tmp.c_str());
         return Error(ErrorKind::System, "create " + tmp + ": " + la::archive_error_string(a.get()));
+    }
     Status written = write_entries(a.get(), files);
     bool closed = la::archive_write_close(a.get()) == ARCHIVE_OK;
     if (!written || !closed) {

@@ -23,27 +23,14 @@ const char* to_string(Accel accel) {
     return "tcg";
 }
 
-Accel choose_accel(const VmHostFacts& host, const std::optional<Accel>& forced) {
-    if (forced) return *forced;
-    switch (host.os) {
-        case HostOs::Darwin: return host.hvf_usable ? Accel::Hvf : Accel::Tcg;
-        case HostOs::Windows: return host.whpx_usable ? Accel::Whpx : Accel::Tcg;
-        case HostOs::Linux:
-            // A /dev/kvm that answers ioctls can still hang every real guest (nested KVM
-            // here): the remembered verdict overrides the probe.
-            return host.kvm_usable && !host.kvm_hangs ? Accel::Kvm : Accel::Tcg;
-    }
-    return Accel::Tcg;
-}
-
-std::string choose_machine(const VmHostFacts& host, Accel accel) {
+std::string choose_machine(const VmPlatform& host, Accel accel) {
     if (host.arch == Arch::Aarch64) return "virt";
     if (accel == Accel::Hvf || accel == Accel::Whpx) return "q35";
     if (accel == Accel::Tcg && host.tsc_khz == 0) return "q35";
     return "microvm";
 }
 
-std::string qemu_binary(const VmHostFacts& host) {
+std::string qemu_binary(const VmPlatform& host) {
     if (!host.qemu_path.empty()) return host.qemu_path;
     std::string name = host.arch == Arch::Aarch64 ? "qemu-system-aarch64" : "qemu-system-x86_64";
     if (host.os == HostOs::Windows) name += ".exe";
@@ -63,7 +50,7 @@ std::string calibration_flags(uint64_t tsc_khz) {
 
 }  // namespace
 
-std::string kernel_cmdline(const VmConfig& config, const VmHostFacts& host, Accel accel) {
+std::string kernel_cmdline(const VmConfig& config, const VmPlatform& host, Accel accel) {
     std::string cmdline = host.arch == Arch::Aarch64 ? "console=ttyAMA0" : "console=ttyS0";
     // panic=-1 with QEMU's -no-reboot: a dead agent ends QEMU instead of hanging the VM.
     cmdline += " quiet loglevel=1 panic=-1";
@@ -83,7 +70,7 @@ std::string kernel_cmdline(const VmConfig& config, const VmHostFacts& host, Acce
 
 namespace {
 
-void add_cpu(std::vector<std::string>& argv, const VmHostFacts& host, Accel accel) {
+void add_cpu(std::vector<std::string>& argv, const VmPlatform& host, Accel accel) {
     if (host.arch == Arch::Aarch64) {
         // virt's default CPU is a 32-bit cortex-a15: name a 64-bit one.
         argv.insert(argv.end(), {"-cpu", accel == Accel::Tcg ? "max" : "host"});
@@ -147,8 +134,8 @@ std::vector<std::pair<std::string, nlohmann::json>> hotplug_disk_commands(const 
                             {"serial", disk.serial}}}};
 }
 
-std::vector<std::string> qemu_command(const VmConfig& config, const VmHostFacts& host) {
-    Accel accel = choose_accel(host, config.force_accel);
+std::vector<std::string> qemu_command(const VmConfig& config, const VmPlatform& host) {
+    Accel accel = config.force_accel.value_or(host.accel);
     std::string machine = choose_machine(host, accel);
     std::vector<std::string> argv{qemu_binary(host), "-accel", to_string(accel), "-M", machine,
                                   "-nodefaults", "-no-user-config", "-nographic", "-no-reboot"};

@@ -25,14 +25,12 @@ const char* to_string(Accel accel);
 // /sys/class/virtio-ports/*/name, never by number.
 inline constexpr const char* kAgentPortName = "org.lxbox.agent.0";
 
-// What the host offers a VM; filled by host detection, plain data here.
-struct VmHostFacts {
+// What the VM is built for: the host's OS, the guest's arch, and the accelerator the one backend
+// decision chose (host/backend/choose_backend.hpp holds the rule; no second one here).
+struct VmPlatform {
     HostOs os = HostOs::Linux;
-    Arch arch = Arch::X86_64;  // the guest runs the host's architecture
-    bool kvm_usable = false;     // /dev/kvm opens and answers KVM_GET_API_VERSION
-    bool kvm_hangs = false;      // remembered verdict: KVM here hangs real guests (kvm-verdict.json)
-    bool hvf_usable = false;     // macOS Hypervisor.framework (kern.hv_support)
-    bool whpx_usable = false;    // Windows Hypervisor Platform enabled
+    Arch arch = Arch::X86_64;    // the guest runs the host's architecture
+    Accel accel = Accel::Tcg;    // backend::choose_backend's, or tcg after a KVM hang
     uint64_t tsc_khz = 0;        // host TSC rate (x86), 0 when unknown
     std::string qemu_path;       // explicit QEMU binary, else the default name on PATH
 };
@@ -72,20 +70,16 @@ struct VmConfig {
     std::vector<std::string> extra_args;  // appended to QEMU's argv
 };
 
-// Pure: hvf on macOS, whpx on Windows, kvm on Linux when usable and not known to hang,
-// tcg otherwise; a forced choice wins.
-Accel choose_accel(const VmHostFacts& host, const std::optional<Accel>& forced);
-
 // Pure: microvm for x86 under kvm/tcg (fastest boot measured); q35 for x86 under hvf/whpx
 // and for TCG without a known TSC rate (microvm hangs calibrating without tsc_early_khz);
 // virt for aarch64.
-std::string choose_machine(const VmHostFacts& host, Accel accel);
+std::string choose_machine(const VmPlatform& host, Accel accel);
 
 // Pure: qemu-system-x86_64 or qemu-system-aarch64 (.exe on Windows) unless facts name one.
-std::string qemu_binary(const VmHostFacts& host);
+std::string qemu_binary(const VmPlatform& host);
 
 // Pure: the guest kernel command line for this host and accelerator.
-std::string kernel_cmdline(const VmConfig& config, const VmHostFacts& host, Accel accel);
+std::string kernel_cmdline(const VmConfig& config, const VmPlatform& host, Accel accel);
 
 // The user-mode network's id in QEMU (hostfwd_add names it), and its DNS forwarder as the
 // guest sees it (QEMU's default address; the agent sets up the rest of that network).
@@ -114,6 +108,6 @@ struct DiskUnplug {
 DiskUnplug unplug_disk_commands(const std::string& serial);
 
 // Pure: the full argv, argv[0] the QEMU binary.
-std::vector<std::string> qemu_command(const VmConfig& config, const VmHostFacts& host);
+std::vector<std::string> qemu_command(const VmConfig& config, const VmPlatform& host);
 
 }  // namespace lxbox::vm

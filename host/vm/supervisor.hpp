@@ -59,7 +59,7 @@ std::string guest_image_dir(const std::string& serial);
 struct SupervisorOptions {
     std::string vm_dir;
     VmConfig vm;  // kernel, initrd, memory, cpus; sockets, logs and disks are filled in here
-    VmHostFacts facts;
+    VmPlatform facts;
     uint64_t containers_disk_bytes = 64ull << 30;
     std::chrono::seconds idle_timeout{300};  // 0: never
     std::chrono::milliseconds heartbeat_interval{2000};

@@ -91,7 +91,7 @@ Result<bp::child> start_qemu(const std::vector<std::string>& argv, const std::st
 }
 
 // One boot: QEMU started, channel connected, hello received — or the deadline.
-Attempt attempt_boot(const VmConfig& config, const VmHostFacts& facts, const std::string& vm_dir,
+Attempt attempt_boot(const VmConfig& config, const VmPlatform& facts, const std::string& vm_dir,
                      Millis deadline) {
     Attempt a;
     ::unlink(config.channel_socket.c_str());
@@ -156,13 +156,13 @@ Result<std::unique_ptr<RunningVm>> boot_vm(BootRequest req) {
     req.config = with_defaults(std::move(req.config), req.vm_dir);
     const std::string verdict_path = req.vm_dir + "/kvm-verdict.json";
     KvmVerdict current{host_kernel_release(), "", false};
-    Accel accel = choose_accel(req.facts, req.config.force_accel);
+    Accel accel = req.config.force_accel.value_or(req.facts.accel);
     if (accel == Accel::Kvm) {
         auto version = qemu_version(qemu_binary(req.facts));
         current.qemu_version = version ? *version : "";
         if (!req.config.force_accel && remembered_hang(verdict_path, current)) {
-            req.facts.kvm_hangs = true;
-            accel = choose_accel(req.facts, std::nullopt);
+            req.facts.accel = Accel::Tcg;
+            accel = Accel::Tcg;
         }
     }
     Attempt a = attempt_boot(req.config, req.facts, req.vm_dir,
@@ -174,7 +174,7 @@ Result<std::unique_ptr<RunningVm>> boot_vm(BootRequest req) {
                        " ms (nested KVM?): using TCG on this host until its kernel or QEMU changes");
         current.hangs = true;
         remember(verdict_path, current);
-        req.facts.kvm_hangs = true;
+        req.facts.accel = Accel::Tcg;
         accel = Accel::Tcg;
         a = attempt_boot(req.config, req.facts, req.vm_dir, req.boot_deadline);
     } else if (accel == Accel::Kvm && a.hello) {

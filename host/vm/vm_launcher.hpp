@@ -16,7 +16,7 @@ namespace lxbox::vm {
 
 struct BootRequest {
     VmConfig config;       // kernel/initrd set; sockets and log default into vm_dir
-    VmHostFacts facts;
+    VmPlatform facts;
     std::string vm_dir;    // $LXBOX_ROOT/vm: sockets, console.log, qemu.log, kvm-verdict.json
     // Under KVM the hello must come within this, else KVM is declared hanging (a good KVM
     // boot takes well under a second; TCG here takes ~2 s).

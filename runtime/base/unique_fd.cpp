@@ -1,5 +1,7 @@
 #include "runtime/base/unique_fd.hpp"
 
+#include "runtime/base/files.hpp"
+
 #include <fcntl.h>
 #include <limits.h>
 #include <ftw.h>
@@ -149,16 +151,15 @@ uint64_t tree_bytes(const std::string& path) {
 Status write_file_atomic(const std::string& path, const std::string& data, Durability durability,
                          unsigned mode) {
     const bool durable = durability == Durability::Durable;
-    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    {
-        auto fd = LXBOX_TRY(open_fd(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode));
-        if (auto st = write_all(fd.get(), data); !st) return std::move(st).context("write " + tmp);
-        if (durable && ::fsync(fd.get()) != 0) return Error::last("fsync " + tmp);
-    }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        Error e = Error::last("rename " + tmp + " to " + path);
-        ::unlink(tmp.c_str());
-        return e;
+    auto tmp = LXBOX_TRY(create_temp_beside(path, ".tmp.", mode));
+    auto written = write_all(tmp.fd.get(), data).context("write " + tmp.path);
+    if (written && durable && ::fsync(tmp.fd.get()) != 0) written = Error::last("fsync " + tmp.path);
+    tmp.fd.reset();
+    if (written && ::rename(tmp.path.c_str(), path.c_str()) != 0)
+        written = Error::last("rename " + tmp.path + " to " + path);
+    if (!written) {
+        ::unlink(tmp.path.c_str());
+        return written;
     }
     if (!durable) return {};
     const auto slash = path.rfind('/');

@@ -136,9 +136,9 @@ Status Cgroup::make_dir(const Hierarchy& h) {
 
 Status Cgroup::make_dir_once(const Hierarchy& h) {
     const std::string parent = h.parent_dir(), target = parent + "/" + name_;
-    // Up to three rounds: a concurrent remove() of another container may take the empty
-    // parent away between our two mkdirs.
-    for (int round = 0; round < 3; ++round) {
+    // A few rounds: the last container of another launch may take the empty parent away
+    // between our mkdirs (its remove() removes the parent it leaves empty).
+    for (int round = 0; round < 10; ++round) {
         bool parent_is_new = ::mkdir(parent.c_str(), 0755) == 0;
         if (parent_is_new)
             spdlog::debug("cgroup: mkdir {}", parent);
@@ -150,12 +150,15 @@ Status Cgroup::make_dir_once(const Hierarchy& h) {
                     ErrorKind::Unsupported);
             return Error::sys(err, "create " + parent);
         }
-        if (h.v2) LXBOX_TRY(detail::v2_enable_controllers(h, parent_is_new));
+        if (h.v2) {
+            auto enabled = detail::v2_enable_controllers(h, parent_is_new);
+            if (!enabled && enabled.error().errno_value == ENOENT) continue;  // the parent went
+            LXBOX_TRY(std::move(enabled));
+        }
 
         if (::mkdir(target.c_str(), 0755) == 0) {
             spdlog::debug("cgroup: mkdir {}", target);
-            dirs_.push_back(
-                Dir{target, h.v2, h.label == "memory" || has(h.enable, "memory")});
+            dirs_.push_back(Dir{target, h.v2, h.label == "memory" || has(h.enable, "memory"), true});
             return detail::write_limits(target, h.writes);
         }
         int err = errno;
@@ -223,8 +226,10 @@ Status Cgroup::make_dir_at(const Hierarchy& h) {
     if (h.v2 && !h.enable.empty())
         for (const auto& d : chain)
             if (auto st = detail::v2_hand_down(d, h.enable); !st.ok()) return undo(std::move(st));
-    // Owned from here: remove() takes the cgroup itself (not the directories above it).
-    dirs_.push_back(Dir{target, h.v2, h.label == "memory" || has(h.enable, "memory")});
+    // Owned from here: remove() takes the cgroup itself (not the directories above it, but for
+    // the "lxbox" group of lxbox's own place, where an OCI container without a cgroupsPath goes).
+    dirs_.push_back(Dir{target, h.v2, h.label == "memory" || has(h.enable, "memory"),
+                        h.base == h.own_dir && h.path == "lxbox/" + name_});
     if (made.empty() || made.back() != target) made.clear();
     else made.pop_back();
     if (auto st = detail::write_limits(target, h.writes); !st.ok()) return undo(std::move(st));
@@ -291,7 +296,7 @@ Result<Cgroup> Cgroup::open_existing_in(const CgroupMounts& mounts, const OwnCgr
         const std::string target = h.parent_dir() + "/" + name;
         struct stat st {};
         if (::stat(target.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
-            cg.dirs_.push_back(Dir{target, h.v2, h.label == "memory" || h.v2});
+            cg.dirs_.push_back(Dir{target, h.v2, h.label == "memory" || h.v2, true});
     }
     if (cg.dirs_.empty())
         return Error(
@@ -305,6 +310,18 @@ Result<Cgroup> Cgroup::open_existing(const std::string& name) {
     return open_existing_in(where.mounts, where.own, name);
 }
 
+Result<Cgroup> Cgroup::open_leftover(const std::string& name) {
+    auto cg = LXBOX_TRY(open_existing(name));
+    cg.owned_ = true;
+    return cg;
+}
+
+void Cgroup::remove_lxbox_group(const Dir& d) {
+    if (!d.in_lxbox_group) return;
+    const std::string parent = d.path.substr(0, d.path.rfind('/'));
+    if (::rmdir(parent.c_str()) == 0) spdlog::debug("cgroup: rmdir {}", parent);
+}
+
 Cgroup Cgroup::adopt(const std::string& name, const std::vector<std::string>& paths) {
     Cgroup cg(name, true);
     for (const auto& p : paths) {
@@ -312,7 +329,8 @@ Cgroup Cgroup::adopt(const std::string& name, const std::vector<std::string>& pa
         if (::stat(p.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
         // Only a v2 group has cgroup.controllers.
         const bool v2 = ::access((p + "/cgroup.controllers").c_str(), F_OK) == 0;
-        cg.dirs_.push_back(Dir{p, v2, v2 || ::access((p + "/memory.limit_in_bytes").c_str(), F_OK) == 0});
+        cg.dirs_.push_back(Dir{p, v2, v2 || ::access((p + "/memory.limit_in_bytes").c_str(), F_OK) == 0,
+                               p.ends_with("/lxbox/" + name)});
     }
     return cg;
 }
@@ -348,8 +366,9 @@ Status Cgroup::remove() {
         for (auto it = dirs_.begin(); it != dirs_.end();) {
             if (::rmdir(it->path.c_str()) == 0 || errno == ENOENT) {
                 spdlog::debug("cgroup: rmdir {}", it->path);
-                // The shared parent (lxbox/) stays, as docker's and systemd's do: creating and
-                // removing it around every container doubled the cgroupfs work of a launch.
+                // An empty "lxbox" group would stay in every hierarchy after the last container
+                // (docker's and systemd's stay, but lxbox has no daemon to keep one for).
+                remove_lxbox_group(*it);
                 it = dirs_.erase(it);
                 continue;
             }
@@ -382,6 +401,16 @@ Status Cgroup::remove() {
         pause = std::min(pause * 2, std::chrono::milliseconds(50));
     }
     return result;
+}
+
+void Cgroup::remove_if_empty() {
+    // rmdir refuses a cgroup with processes or children (EBUSY): nothing else to check.
+    for (const auto& d : dirs_)
+        if (::rmdir(d.path.c_str()) == 0) {
+            spdlog::debug("cgroup: rmdir {}", d.path);
+            remove_lxbox_group(d);
+        }
+    dirs_.clear();
 }
 
 void Cgroup::release() {

@@ -1,7 +1,8 @@
 // Per-container cgroups with resource limits, on cgroup v2, v1 and the v1/v2 hybrid.
 //
 // Placement: <mount>/<this process's own cgroup>/lxbox/<name> in each hierarchy touched, so
-// lxbox stays inside whatever cgroup (and delegation) its caller was given. Only the
+// lxbox stays inside whatever cgroup (and delegation) its caller was given. The "lxbox" group
+// is made by the first container and removed with the last. Only the
 // hierarchies a container needs are touched: memory, cpu and pids when limited, plus one
 // "membership" hierarchy (the v2 tree when mounted, else v1 name=systemd) that holds every
 // process of the container so they can be counted and killed together even without limits.
@@ -145,6 +146,9 @@ class Cgroup {
                                  const std::vector<Write>& v2, const Place& place);
     // A handle on an existing cgroup made by create(), for `exec` to join; NotFound if none.
     static Result<Cgroup> open_existing(const std::string& name);
+    // The same, owned: for a cgroup whose creator is gone (a launcher killed -9), so that
+    // remove() takes it, and the "lxbox" group with it if it was the last.
+    static Result<Cgroup> open_leftover(const std::string& name);
     // The same on given mounts and placement instead of this process's (tests: a v2 tree only).
     static Result<Cgroup> create_in(const CgroupMounts& mounts, const OwnCgroups& own,
                                     const std::string& name, const Limits& limits);
@@ -156,6 +160,7 @@ class Cgroup {
 
     // Takes ownership of a cgroup known by its directories (Cgroup::paths() of the one create()
     // made, kept by a caller that outlived it: `oci delete` runs where `oci create` did not).
+    // One at lxbox's own place (.../lxbox/<name>) takes the "lxbox" group along when last.
     static Cgroup adopt(const std::string& name, const std::vector<std::string>& paths);
 
     // Moves the process (all its threads) into the cgroup in every hierarchy.
@@ -165,9 +170,14 @@ class Cgroup {
     // memory limit.
     bool oom_killed() const;
     // Kills what is left (cgroup.kill on v2, SIGKILL of each listed pid otherwise), waits up to
-    // 5 s for it to empty and removes the directories (the shared parent "lxbox" group stays).
+    // 5 s for it to empty and removes the directories; the shared parent "lxbox" group goes
+    // too when this was its last container (a sibling keeps it: rmdir fails, as it should).
     // A no-op for a joined, released or moved-from handle.
     Status remove();
+    // Removes the directories that hold no process and no child group (and the "lxbox" group
+    // when left empty), kills nothing, and makes this handle inert: for a cgroup that may be
+    // another's (a name two stores shared).
+    void remove_if_empty();
     // Keeps the cgroup on the system and makes this handle inert (a detached container).
     void release();
 
@@ -186,7 +196,11 @@ class Cgroup {
         std::string path;
         bool v2 = false;
         bool memory = false;  // the memory controller is active here
+        bool in_lxbox_group = false;  // at lxbox's own place, <own cgroup>/lxbox/<name>
     };
+    // rmdir of the "lxbox" group above d, which fails (EBUSY, ENOTEMPTY) while another
+    // container, or a launch making one, has a group in it.
+    static void remove_lxbox_group(const Dir& d);
     Cgroup(std::string name, bool owned) : name_(std::move(name)), owned_(owned) {}
     Status make_dir(const Hierarchy& h);
     Status make_dir_once(const Hierarchy& h);

@@ -119,8 +119,10 @@ Result<Prepared> setup_container(const ContainerSpec& spec, const SecurityPlan& 
     Pending pending;
     LXBOX_TRY(mount_root(spec, system, pending));
     LXBOX_TRY(apply_mount_ops(system, pending.early));
-    for (auto& a : pending.injected) LXBOX_TRY(fx::attach_tree(a.tree.get(), a.target));
-    for (auto& a : pending.binds) LXBOX_TRY(fx::attach_tree(a.tree.get(), a.target));
+    // /etc/resolv.conf and the -v targets follow the image's symlinks (inside its root), as
+    // docker's do: systemd images link resolv.conf into /run.
+    for (auto& a : pending.injected) LXBOX_TRY(fx::attach_tree(a.tree.get(), a.target, true));
+    for (auto& a : pending.binds) LXBOX_TRY(fx::attach_tree(a.tree.get(), a.target, true));
     const std::string host = effective_hostname(spec);
     if (::sethostname(host.data(), host.size()) != 0) return Error::last("set hostname " + host);
     if (spec.network == "none") LXBOX_TRY(fx::bring_up_loopback());
@@ -158,7 +160,7 @@ Status apply_mount_ops(const std::vector<MountOp>& ops, std::vector<UniqueFd>& e
     for (size_t i = 0; i < ops.size(); ++i) {
         Status st;
         if (made_before_pivot(ops[i])) {
-            st = fx::attach_tree(early[i].get(), ops[i].target);
+            st = fx::attach_tree(early[i].get(), ops[i].target, ops[i].follow_symlinks);
             if (st && ops[i].propagation) st = fx::set_propagation(ops[i].target, ops[i].propagation);
         } else {
             st = fx::apply(ops[i]);
@@ -257,7 +259,19 @@ namespace {
 
 }  // namespace
 
+// Every process that enters a container first leaves lxbox's session, as runc's nsexec does:
+// with no controlling terminal, no process of the container can type into the host's terminal
+// with TIOCSTI (the kernel wants CAP_SYS_ADMIN for a terminal that is not the caller's
+// controlling one), although lxbox hands it its own stdio, which may be that terminal. lxbox
+// forwards the terminal's signals instead (Container::wait, init_loop).
+static void leave_the_callers_session(const ChildChannel& ch) {
+    if (::setsid() < 0) fail(ch, Error::last("start a session of the container's own"), 125);
+}
+
 void container_child_main(const ContainerSpec& spec, const ChildChannel& ch, const SecurityPlan& security) {
+    // PID 1 of the container: its /proc/1/cmdline would show lxbox's own command line.
+    fx::set_neutral_command_line("lxbox-init");
+    leave_the_callers_session(ch);
     // The container must not outlive lxbox's hold on it unnoticed (no one could reap or stop
     // it), unless it is made to (`oci create`: the caller is its reaper).
     if (!spec.detached) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -285,6 +299,7 @@ void container_child_main(const ContainerSpec& spec, const ChildChannel& ch, con
 
 void join_child_main(const JoinSpec& join, int target_pidfd, int namespaces, const IdMapsView& ids,
                      const ChildChannel& ch, const SecurityPlan& security) {
+    leave_the_callers_session(ch);
     if (!join.detached) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (auto st = wait_for_parent(ch); !st) fail(ch, st.error(), 125);
     if (namespaces != 0 && ::setns(target_pidfd, namespaces) != 0)

@@ -119,11 +119,22 @@ struct Member {
     UniqueFd pidfd;
     pid_t pid = -1;
 };
+// Until init's child has exec'd the command it shares init's memory, not dumpable either (its
+// /proc/PID/exe cannot be read) and not enterable (EPERM); a container just started may have
+// no child yet. Both last moments, but `ps` shows the container running from its init's birth,
+// and its first turn on a busy CPU can come milliseconds later (its session is a scheduler
+// group of its own): so this waits for an exec'd child, up to a second.
 Result<Member> enterable_member(pid_t init) {
-    for (pid_t child : fx::child_pids(init)) {
-        UniqueFd fd(sys::pidfd_open(child));
-        // Checked after the pidfd pins it: the child may have died and its pid been reused.
-        if (fd && fx::parent_pid(child) == init) return Member{std::move(fd), child};
+    for (int attempt = 0; attempt < 200 && fx::parent_pid(init); ++attempt) {
+        for (pid_t child : fx::child_pids(init)) {
+            UniqueFd fd(sys::pidfd_open(child));
+            // Checked after the pidfd pins it: the child may have died and its pid been reused.
+            if (!fd || fx::parent_pid(child) != init) continue;
+            char exe[1];
+            const std::string link = "/proc/" + std::to_string(child) + "/exe";
+            if (::readlink(link.c_str(), exe, sizeof exe) >= 0 || errno != EACCES) return Member{std::move(fd), child};
+        }
+        ::usleep(5000);
     }
     return Error(ErrorKind::NotFound, "the container has no process left to enter (its command is exiting)");
 }
@@ -285,7 +296,7 @@ Result<Container> Container::start(const ContainerSpec& spec) {
     const SecurityPlan security = LXBOX_TRY(compiled_security(spec.process.security, spec.cache_dir));
     auto pipes = LXBOX_TRY(make_pipes(spec.process.tty, spec.bundle.has_value()));
     Container c;
-    c.impl_ = std::make_unique<Impl>(fx::forwarded_signals());
+    c.impl_ = std::make_unique<Impl>(waited_signals());
     uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
     if (spec.network == "none") flags |= CLONE_NEWNET;
     std::string join_pid, join_user;
@@ -379,7 +390,7 @@ Result<Container> Container::join(const JoinSpec& join) {
     const SecurityPlan security = LXBOX_TRY(compiled_security(join.process.security, join.cache_dir));
     auto pipes = LXBOX_TRY(make_pipes(join.process.tty));
     Container c;
-    c.impl_ = std::make_unique<Impl>(fx::forwarded_signals());
+    c.impl_ = std::make_unique<Impl>(waited_signals());
     int pidfd = -1;
     const pid_t pid = sys::clone3_pidfd(0, &pidfd);
     if (pid < 0) return Error::last("fork");

@@ -74,8 +74,10 @@ public:
     const std::vector<std::string>& warnings() const;
     int pidfd() const { return pidfd_.get(); }
 
-    // Waits until the command ends; forwards TERM/INT/HUP/QUIT/USR1/USR2 to it, relays the pty
-    // (host terminal raw meanwhile), and propagates window size changes. A failure to set the
+    // Waits until the command ends; forwards TERM/INT/HUP/QUIT/USR1/USR2 to it (the container
+    // has no controlling terminal: what the host's terminal sends comes through here), stops
+    // it and then lxbox on TSTP and continues it on CONT, relays the pty (host terminal raw
+    // meanwhile), and propagates window size changes. A failure to set the
     // container up is an Error; a command that cannot be exec'd is an Outcome with exec_error.
     Result<Outcome> wait();
 

@@ -12,6 +12,10 @@
 
 namespace lxbox::runtime {
 
+// What the parent's wait loop reads: the signals it forwards (linux_fx::forwarded_signals)
+// and job control's stop (TSTP) and continue (CONT), which it forwards as well.
+sigset_t waited_signals();
+
 struct Container::Impl {
     explicit Impl(const sigset_t& set) : blocked(set) {}
     // Blocked from before clone3 until the container is reaped, then read through a signalfd:

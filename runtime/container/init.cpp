@@ -66,6 +66,11 @@ ExecArgs exec_args(const Prepared& p) {
                                const std::string& tty_slave, bool die_with_parent) {
     if (!tty_slave.empty()) {
         if (auto st = fx::become_tty_session(tty_slave); !st) fail(ch, st.error(), 125);
+    } else {
+        // A process group of its own, which init signals as a terminal signals its foreground
+        // group (init_loop). Init's own child only: a container's first process (no init)
+        // leads its session, and so its group, already.
+        (void)::setpgid(0, 0);
     }
     for (const auto& [resource, limits] : p.rlimits) {
         const struct rlimit rl{limits.first, limits.second};
@@ -98,15 +103,25 @@ ExecArgs exec_args(const Prepared& p) {
     fail(ch, Error::sys(err, "exec " + p.exec.file), exec_failure_exit_code(err));
 }
 
-// PID 1 of the container: reaps every zombie, forwards every signal to the command, and exits
-// with the command's status (128+N when it was killed by signal N).
+// The signals a terminal sends to its whole foreground process group: the keys (Ctrl-C, Ctrl-\,
+// Ctrl-Z), the hangup, the window's size, and the continue after a stop. The container has a
+// session of its own and never gets them from the host's terminal, only through lxbox; init
+// sends them on to the command's group, so that a shell's or make's children get them too, as
+// they would from the terminal. The others (a stop's TERM) go to the command alone, as docker's.
+bool for_the_group(int sig) {
+    return sig == SIGINT || sig == SIGQUIT || sig == SIGHUP || sig == SIGTSTP || sig == SIGCONT || sig == SIGWINCH;
+}
+
+// PID 1 of the container: reaps every zombie, forwards every signal to the command (or its
+// group), and exits with the command's status (128+N when it was killed by signal N).
 [[noreturn]] void init_loop(pid_t child, const sigset_t& all) {
     for (;;) {
         siginfo_t info{};
         const int sig = ::sigwaitinfo(&all, &info);
         if (sig < 0) continue;
         if (sig != SIGCHLD) {
-            ::kill(child, sig);
+            // The command may have left its group (a daemon's setsid): then it alone.
+            if (!for_the_group(sig) || ::kill(-child, sig) != 0) ::kill(child, sig);
             continue;
         }
         int status = 0;

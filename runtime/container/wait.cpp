@@ -47,20 +47,25 @@ struct Relay {
     bool master_open = true;
 };
 
+// The container has a session of its own, so the host's terminal signals lxbox alone (its
+// foreground process group): what it sends is passed on, and the container's init hands it to
+// the command's group (init_loop). A stop (Ctrl-Z) stops the container first, then lxbox, for
+// the shell's job control; the continue (fg, bg) follows the same way.
 void handle_signals(int sigfd, int pidfd, const Relay& relay) {
     struct signalfd_siginfo si;
     while (::read(sigfd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
-        if (si.ssi_signo == SIGWINCH) {
-            if (relay.master >= 0) fx::copy_window_size(0, relay.master);
+        if (si.ssi_signo == SIGWINCH && relay.master >= 0) {
+            fx::copy_window_size(0, relay.master);
             continue;
         }
         spdlog::debug("forwarding signal {} to the container", si.ssi_signo);
         sys::pidfd_send_signal(pidfd, static_cast<int>(si.ssi_signo));
+        if (si.ssi_signo == SIGTSTP) ::raise(SIGSTOP);
     }
 }
 
 Result<int> relay_until_exit(int pidfd, Relay relay) {
-    auto sigfd = LXBOX_TRY(fx::make_signal_fd(fx::forwarded_signals()));
+    auto sigfd = LXBOX_TRY(fx::make_signal_fd(waited_signals()));
     for (;;) {
         struct pollfd fds[4] = {{pidfd, POLLIN, 0}, {sigfd.get(), POLLIN, 0}, {-1, POLLIN, 0}, {-1, POLLIN, 0}};
         if (relay.master >= 0) {
@@ -86,6 +91,13 @@ Result<int> relay_until_exit(int pidfd, Relay relay) {
 }
 
 }  // namespace
+
+sigset_t waited_signals() {
+    sigset_t set = fx::forwarded_signals();
+    sigaddset(&set, SIGTSTP);
+    sigaddset(&set, SIGCONT);
+    return set;
+}
 
 Result<Outcome> Container::wait() {
     std::optional<fx::RawTerminal> raw;

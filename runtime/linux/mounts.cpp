@@ -12,6 +12,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <vector>
 
 #include "runtime/base/log.hpp"
@@ -152,15 +153,57 @@ Status make_dirs(const std::string& path, unsigned mode) {
     }
 }
 
+namespace {
+
+// The mount point `target`, opened O_PATH inside the container's root (after pivot_root the
+// working directory is "/", the root RESOLVE_IN_ROOT resolves from): through the root's
+// symlinks when follow, else through none; never through /proc's magic links.
+Result<UniqueFd> open_mount_target(const std::string& target, bool follow) {
+    const uint64_t resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | (follow ? 0 : RESOLVE_NO_SYMLINKS);
+    UniqueFd at(sys::openat2(AT_FDCWD, target.c_str(), O_PATH, resolve));
+    if (at) return at;
+    const int err = errno;
+    if (err == ELOOP && !follow) {
+        struct stat st;
+        const bool itself = ::lstat(target.c_str(), &st) == 0 && S_ISLNK(st.st_mode);
+        return Error(ErrorKind::Refused,
+                     std::string(itself ? "it" : "a directory above it") + " is a symlink in the container's root: refused");
+    }
+    Error e(ErrorKind::System, std::strerror(err));  // the caller names the target
+    e.errno_value = err;
+    return e;
+}
+
+// mount(2) on a directory reached through no symlink: opened first, then mounted on as the
+// working directory ("."), so that no link can be swapped in between the check and the mount.
+Status mount_in_place(const std::string& source, const std::string& target, const std::string& fstype,
+                      unsigned long flags, const std::string& data) {
+    const std::string what = "mount " + fstype + " on " + target;
+    auto at = LXBOX_TRY_CTX(open_mount_target(target, false), what);
+    spdlog::debug("mount {} on {} type {} ({}), no symlink followed", source, target, fstype, data);
+    if (::fchdir(at.get()) != 0) return Error::last(what);
+    const int rc = ::mount(source.c_str(), ".", fstype.c_str(), flags, data.empty() ? nullptr : data.c_str());
+    const int err = errno;
+    // Back to the root: the next target is resolved from the working directory.
+    if (::chdir("/") != 0) return Error::last("enter /");
+    if (rc != 0) return Error::sys(err, what);
+    return {};
+}
+
+}  // namespace
+
 Status apply(const runtime::MountOp& op) {
     using runtime::MountOpKind;
     switch (op.kind) {
     case MountOpKind::MakeDir:
         if (::mkdir(op.target.c_str(), op.mode) != 0 && errno != EEXIST) return Error::last("create " + op.target);
         return {};
-    case MountOpKind::Mount:
-        LXBOX_TRY(mount_fs(op.source.empty() ? op.fstype : op.source, op.target, op.fstype, op.flags, op.data));
+    case MountOpKind::Mount: {
+        const std::string& source = op.source.empty() ? op.fstype : op.source;
+        LXBOX_TRY(op.follow_symlinks ? mount_fs(source, op.target, op.fstype, op.flags, op.data)
+                                     : mount_in_place(source, op.target, op.fstype, op.flags, op.data));
         return op.propagation ? set_propagation(op.target, op.propagation) : Status();
+    }
     case MountOpKind::MakeDevice: {
         const mode_t type = op.device_type == 'b' ? S_IFBLK : op.device_type == 'p' ? S_IFIFO : S_IFCHR;
         if (::mknod(op.target.c_str(), type | op.mode, makedev(op.major, op.minor)) != 0) {
@@ -266,7 +309,7 @@ Result<UniqueFd> new_detached_mount(const std::string& fstype, unsigned long fla
     return mnt;
 }
 
-static Status make_mount_point(const std::string& target, bool directory) {
+static Status make_mount_point(const std::string& target, bool directory, bool follow) {
     const auto slash = target.rfind('/');
     if (slash > 0) LXBOX_TRY(make_dirs(target.substr(0, slash), 0755));
     if (directory) {
@@ -276,23 +319,22 @@ static Status make_mount_point(const std::string& target, bool directory) {
     // An existing file is a mount point as it is. Not opened for writing: that would copy an
     // image file up into the container's layer (and open a device node).
     struct stat st;
-    if (::stat(target.c_str(), &st) == 0) return {};
-    int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+    if ((follow ? ::stat(target.c_str(), &st) : ::lstat(target.c_str(), &st)) == 0) return {};
+    int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | (follow ? 0 : O_NOFOLLOW), 0644);
     if (fd < 0) return Error::last("create " + target);
     ::close(fd);
     return {};
 }
 
-Status attach_tree(int tree_fd, const std::string& target) {
+Status attach_tree(int tree_fd, const std::string& target, bool follow) {
     struct stat st;
     if (::fstat(tree_fd, &st) != 0) return Error::last("stat bind source for " + target);
-    LXBOX_TRY(make_mount_point(target, S_ISDIR(st.st_mode)));
+    LXBOX_TRY(make_mount_point(target, S_ISDIR(st.st_mode), follow));
     // Resolve the target once, inside the container's root and without /proc magic links, and
     // mount on what was resolved: a symlink the image plants (or swaps in meanwhile) cannot
     // move the mount elsewhere, and nothing is mounted into /proc, where it could hide one of
     // the masks or reach the kernel's knobs (runc refuses /proc destinations too).
-    UniqueFd at(sys::openat2(AT_FDCWD, target.c_str(), O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
-    if (!at) return Error::last("resolve mount target " + target);
+    auto at = LXBOX_TRY_CTX(open_mount_target(target, follow), "resolve mount target " + target);
     struct statfs fs;
     if (::fstatfs(at.get(), &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC)
         return Error(ErrorKind::Refused, "mount target " + target + " is in /proc: refused");

@@ -23,6 +23,7 @@ Status mount_fuse_overlay(const std::string& program, const runtime::OverlayPlan
 // short relative names from the plan's lower_base. force_short: the older kernels' way here too.
 Status mount_overlay_layers(const runtime::OverlayPlan& plan, bool force_short = false);
 // Carries out one step of plan_system_mounts (MakeDir and MakeDevice tolerate an existing node).
+// A Mount whose op.follow_symlinks is false is made on its target reached through no symlink.
 Status apply(const runtime::MountOp& op);
 // A detached copy of the mount tree at path (open_tree OPEN_TREE_CLONE), read-only if asked:
 // taken before pivot_root so the host path is resolved in the host's root.
@@ -36,8 +37,9 @@ Status set_propagation(const std::string& target, unsigned long propagation);
 // made before pivot_root. data: comma-separated options, "key=value" or flags.
 Result<UniqueFd> new_detached_mount(const std::string& fstype, unsigned long flags, const std::string& data);
 // Attaches a detached tree at target (inside the container), creating the mount point as a
-// file or a directory to match the tree.
-Status attach_tree(int tree_fd, const std::string& target);
+// file or a directory to match the tree. The target is resolved inside the container's root,
+// through its symlinks when follow (a -v target, as docker's), else through none (refused).
+Status attach_tree(int tree_fd, const std::string& target, bool follow);
 // pivot_root(".", ".") in new_root, then detaches the old root: no put_old directory is
 // written into the container, and nothing of the host stays reachable.
 Status pivot_into(const std::string& new_root);

@@ -3,11 +3,13 @@
 #include <grp.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <string>
@@ -19,6 +21,42 @@
 #endif
 
 namespace lxbox::linux_fx {
+
+namespace {
+
+// Where the kernel laid out this process's argument strings (what /proc/PID/cmdline shows):
+// argv[0] up to the NUL of the last one, one block. glibc passes main's arguments to the
+// .init_array functions too, so every binary that links this file (lxbox, lxbox-agent, the
+// tests) has them caught without its main's help.
+char* g_args = nullptr;
+size_t g_args_size = 0;
+
+void catch_args(int argc, char** argv, char**) {
+    if (argc < 1 || !argv || !argv[0]) return;
+    char* end = argv[0];
+    for (int i = 0; i < argc; ++i) {
+        if (!argv[i] || argv[i] != end) return;  // not one block: left alone
+        end += std::strlen(argv[i]) + 1;
+    }
+    g_args = argv[0];
+    g_args_size = static_cast<size_t>(end - argv[0]);
+}
+
+__attribute__((used, section(".init_array"))) void (*const g_catch_args)(int, char**, char**) = catch_args;
+
+}  // namespace
+
+void set_neutral_command_line(const char* name) {
+    ::prctl(PR_SET_NAME, name, 0, 0, 0);
+    if (!g_args || g_args_size < 2) return;
+    const size_t n = std::min(std::strlen(name), g_args_size - 1);
+    std::memset(g_args, 0, g_args_size);
+    std::memcpy(g_args, name, n);
+    // A last byte that is not NUL tells the kernel the arguments were rewritten (setproctitle's
+    // convention): it shows them up to their first NUL, `name` alone rather than name and the
+    // zeros that replaced the host's arguments.
+    if (n + 1 < g_args_size) g_args[g_args_size - 1] = ' ';
+}
 
 Status switch_user(const runtime::ResolvedUser& user) {
     // No groups: a user namespace that denies setgroups (runtime::fit_user decided).

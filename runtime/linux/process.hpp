@@ -71,6 +71,13 @@ std::string boot_id();
 // tool prints it last); "" for none.
 std::string last_line(std::string text);
 
+// Makes this process show as `name` in /proc/PID/cmdline and /proc/PID/comm (ps, top) instead
+// of the command line it was started with: the container's init is lxbox itself, and lxbox's
+// arguments (-v host paths, --root, the bundle's path) are the host's business. Its own copy
+// of the arguments is overwritten (a forked process's pages are its own), as runc's init,
+// exec'd as "runc init", shows no more.
+void set_neutral_command_line(const char* name);
+
 // Waits for the child behind pidfd and returns its exit code (128+N when killed by N).
 Result<int> wait_exit(int pidfd);
 // The same without blocking: nullopt while the child runs.

@@ -22,7 +22,9 @@ Result<PtyPair> open_pty() {
 }
 
 Status become_tty_session(const std::string& slave_path) {
-    if (::setsid() < 0) return Error::last("setsid");
+    // A container's first process leads a session of its own already (without --init, or an
+    // OCI process): then it is the one to take the terminal.
+    if (::setsid() < 0 && ::getsid(0) != ::getpid()) return Error::last("setsid");
     // Without O_CLOEXEC on purpose: this fd becomes the command's stdio below.
     int fd = ::open(slave_path.c_str(), O_RDWR);
     if (fd < 0) return Error::last("open " + slave_path);

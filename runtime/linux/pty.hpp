@@ -20,7 +20,8 @@ struct PtyPair {
 
 // Opens /dev/pts/ptmx of the current mount namespace and unlocks its slave.
 Result<PtyPair> open_pty();
-// Makes slave_path the calling process's controlling terminal and its fds 0-2 (after setsid).
+// Makes slave_path the calling process's controlling terminal and its fds 0-2 (after setsid,
+// unless it leads a session already).
 Status become_tty_session(const std::string& slave_path);
 
 // SCM_RIGHTS over a unix socket.

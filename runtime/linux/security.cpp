@@ -11,8 +11,11 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "runtime/base/unique_fd.hpp"
@@ -74,8 +77,8 @@ scmp_arg_cmp cmp_of(const SeccompArg& a) {
     return c;
 }
 
-Result<Ctx> build_filter(const SeccompPlan& plan) {
-    Ctx ctx(seccomp_init(action_of(plan.default_action, plan.default_errno)));
+Result<Ctx> build_filter(SeccompAction default_action, int default_errno, const std::vector<runtime::SeccompRule>& rules) {
+    Ctx ctx(seccomp_init(action_of(default_action, default_errno)));
     if (!ctx) return Error(ErrorKind::System, "seccomp: cannot create a filter");
     // A binary tree over the syscall numbers instead of a linear chain: every syscall of the
     // container runs this filter, ~10 comparisons instead of ~300 for docker's allowlist.
@@ -91,7 +94,7 @@ Result<Ctx> build_filter(const SeccompPlan& plan) {
     if (int r = seccomp_arch_add(ctx.get(), SCMP_ARCH_ARM); r != 0 && r != -EEXIST)
         return Error::sys(-r, "seccomp: add architecture");
 #endif
-    for (const auto& rule : plan.rules) {
+    for (const auto& rule : rules) {
         const int nr = seccomp_syscall_resolve_name(rule.syscall.c_str());
         if (nr == __NR_SCMP_ERROR) continue;  // unknown to this libseccomp: nothing to allow
         std::vector<scmp_arg_cmp> cmps;
@@ -104,17 +107,52 @@ Result<Ctx> build_filter(const SeccompPlan& plan) {
     return ctx;
 }
 
-// Installs a compiled filter (what seccomp_load would do with the same program).
-Status load_program(const std::string& bpf) {
-    sock_fprog prog{};
-    prog.len = static_cast<unsigned short>(bpf.size() / sizeof(sock_filter));
-    prog.filter = reinterpret_cast<sock_filter*>(const_cast<char*>(bpf.data()));
-    if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) return Error::last("seccomp: load the filter");
+// A plan's filters as one string, as they are cached and carried: each program's instruction
+// count (8 bytes, so that its instructions stay aligned as sock_filter wants) and then its
+// instructions, in the order they are loaded.
+using Count = uint64_t;
+static_assert(sizeof(Count) == sizeof(sock_filter));
+
+std::string pack(const std::vector<std::string>& programs) {
+    std::string out;
+    for (const auto& p : programs) {
+        const Count n = p.size() / sizeof(sock_filter);
+        out.append(reinterpret_cast<const char*>(&n), sizeof n);
+        out += p;
+    }
+    return out;
+}
+
+// The programs of a packed string; nullopt when it is not one (a cache file cut short).
+std::optional<std::vector<std::string_view>> unpack(std::string_view packed) {
+    std::vector<std::string_view> programs;
+    while (!packed.empty()) {
+        Count n = 0;
+        if (packed.size() < sizeof n) return std::nullopt;
+        std::memcpy(&n, packed.data(), sizeof n);
+        packed.remove_prefix(sizeof n);
+        if (n == 0 || n > BPF_MAXINSNS || packed.size() < n * sizeof(sock_filter)) return std::nullopt;
+        programs.push_back(packed.substr(0, n * sizeof(sock_filter)));
+        packed.remove_prefix(n * sizeof(sock_filter));
+    }
+    if (programs.empty()) return std::nullopt;
+    return programs;
+}
+
+// Installs compiled filters (what seccomp_load would do with each program).
+Status load_programs(std::string_view packed) {
+    auto programs = unpack(packed);
+    if (!programs) return Error(ErrorKind::Internal, "seccomp: the compiled filter is damaged");
+    for (auto bpf : *programs) {
+        sock_fprog prog{};
+        prog.len = static_cast<unsigned short>(bpf.size() / sizeof(sock_filter));
+        prog.filter = reinterpret_cast<sock_filter*>(const_cast<char*>(bpf.data()));
+        if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) return Error::last("seccomp: load the filter");
+    }
     return {};
 }
 
-Result<std::string> compile(const SeccompPlan& plan) {
-    Ctx ctx = LXBOX_TRY(build_filter(plan));
+Result<std::string> export_program(const Ctx& ctx) {
     UniqueFd mem(::memfd_create("lxbox-seccomp", MFD_CLOEXEC));
     if (!mem) return Error::last("seccomp: memfd");
     if (int r = seccomp_export_bpf(ctx.get(), mem.get()); r != 0) return Error::sys(-r, "seccomp: compile the filter");
@@ -122,9 +160,19 @@ Result<std::string> compile(const SeccompPlan& plan) {
     return read_all(mem.get());
 }
 
+// The plan's filters, packed: its refusals first (a filter that allows everything else, so
+// loading the allowlist after it cannot be refused by it), then the allowlist.
+Result<std::string> compile(const SeccompPlan& plan) {
+    std::vector<std::string> programs;
+    if (!plan.refusals.empty())
+        programs.push_back(LXBOX_TRY(export_program(LXBOX_TRY(build_filter(SeccompAction::Allow, 0, plan.refusals)))));
+    programs.push_back(LXBOX_TRY(export_program(LXBOX_TRY(build_filter(plan.default_action, plan.default_errno, plan.rules)))));
+    return pack(programs);
+}
+
 // Part of every cache key: bump it when the way a plan is compiled changes (attributes,
-// architectures), so no launch loads a program compiled the old way.
-constexpr const char* kCompileVersion = "tree-x86-2";
+// architectures, the packing), so no launch loads a program compiled the old way.
+constexpr const char* kCompileVersion = "tree-x86-3";
 
 std::string cache_salt() {
     const scmp_version* v = seccomp_version();
@@ -158,9 +206,8 @@ Status enter_security(const runtime::SecurityPlan& plan) {
         return Error::last("clear the ambient capabilities");
     if (plan.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return Error::last("set no_new_privs");
     if (plan.seccomp || plan.profile) {
-        if (!plan.seccomp_program.empty()) return load_program(plan.seccomp_program);
-        Ctx ctx = LXBOX_TRY(build_filter(plan.profile ? *plan.profile : runtime::default_seccomp(plan.capabilities)));
-        if (int r = seccomp_load(ctx.get()); r != 0) return Error::sys(-r, "seccomp: load the filter");
+        if (!plan.seccomp_program.empty()) return load_programs(plan.seccomp_program);
+        return load_programs(LXBOX_TRY(compile(plan.profile ? *plan.profile : runtime::default_seccomp(plan.capabilities))));
     }
     return {};
 }
@@ -172,7 +219,7 @@ Result<std::string> seccomp_program(const runtime::SecurityPlan& plan, const std
     const std::string path = cache_dir.empty() ? "" : cache_dir + "/seccomp-" + key + ".bpf";
     if (!path.empty()) {
         auto cached = read_file(path);
-        if (cached && !cached->empty() && cached->size() % sizeof(sock_filter) == 0) return std::move(*cached);
+        if (cached && unpack(*cached)) return std::move(*cached);
     }
     std::string bpf = LXBOX_TRY(compile(plan.profile ? *plan.profile : runtime::default_seccomp(plan.capabilities)));
     if (!path.empty()) {

@@ -15,9 +15,10 @@ namespace lxbox::linux_fx {
 // seccomp filter (inherited by every child; it cannot be removed). Nothing for privileged.
 Status enter_security(const runtime::SecurityPlan& plan);
 
-// The plan's seccomp filter as a BPF program, compiled with libseccomp (~15 ms for docker's
-// profile) or read from cache_dir, where a compiled one is kept by its cache key ("" = no
-// cache). Empty when the plan has no filter.
+// The plan's seccomp filters (its allowlist, and its refusals when it has any) as BPF
+// programs packed into one string, compiled with libseccomp (~15 ms for docker's profile) or
+// read from cache_dir, where compiled ones are kept by their cache key ("" = no cache). Empty
+// when the plan has no filter.
 Result<std::string> seccomp_program(const runtime::SecurityPlan& plan, const std::string& cache_dir);
 
 // After the user switch: permitted and effective = the plan's capabilities, inheritable and

@@ -134,11 +134,16 @@ std::vector<MountOp> plan_bundle_mounts(const BundleSpec& bundle, const CgroupVi
                                         bool new_netns) {
     std::vector<MountOp> ops;
     auto dir = [&](const std::string& t) { ops.push_back({MountOpKind::MakeDir, t, "", 0, "", 0755}); };
+    // A destination is resolved inside the root, through its symlinks (runc's securejoin),
+    // except proc's and sysfs's: those go on an ordinary directory only (runc's rule too: a
+    // link there has been the way to mount them over a mask or onto the host).
+    const auto follows = [](const std::string& fs) { return fs != "proc" && fs != "sysfs"; };
     auto mnt = [&](const std::string& t, const std::string& fs, const std::string& source, unsigned long flags,
                    const std::string& data, unsigned long propagation) {
         MountOp op{MountOpKind::Mount, t, fs, flags, data};
         op.source = source;
         op.propagation = propagation;
+        op.follow_symlinks = follows(fs);
         ops.push_back(std::move(op));
     };
     auto host_bind = [&](const std::string& t, const std::string& source, unsigned long flags, bool recursive,
@@ -147,6 +152,7 @@ std::vector<MountOp> plan_bundle_mounts(const BundleSpec& bundle, const CgroupVi
         op.source = source;
         op.recursive = recursive;
         op.propagation = propagation;
+        op.follow_symlinks = true;
         ops.push_back(std::move(op));
     };
     auto link = [&](const std::string& t, const std::string& to) {
@@ -211,6 +217,7 @@ std::vector<MountOp> plan_bundle_mounts(const BundleSpec& bundle, const CgroupVi
         if (userns && (m.type == "proc" || m.type == "sysfs")) {
             if (m.type == "sysfs" && !new_netns) {
                 host_bind(dest, "/sys", o.flags | MS_RDONLY, true, 0);
+                ops.back().follow_symlinks = false;  // sysfs's place, as for a sysfs mount
             } else {
                 MountOp op{MountOpKind::EarlyMount, dest, m.type, o.flags, o.data};
                 ops.push_back(std::move(op));

@@ -173,6 +173,14 @@ std::vector<MountOp> plan_system_mounts(const ContainerSpec& spec) {
     return ops;
 }
 
+std::string oom_notice(int exit_code, bool oom_killed) {
+    if (!oom_killed) return "";
+    if (exit_code == 128 + SIGKILL)
+        return "out of memory: the kernel killed a process of the container at its memory limit (raise --memory)";
+    return "warning: the kernel killed a process of the container at its memory limit (out of memory); the command "
+           "itself went on and exited " + std::to_string(exit_code);
+}
+
 std::string effective_hostname(const ContainerSpec& spec) {
     return spec.hostname.empty() ? spec.name : spec.hostname;
 }
@@ -249,7 +257,16 @@ Result<BindMount> parse_bind(const std::string& text) {
     return b;
 }
 
-Result<std::vector<std::string>> parse_env_file(const std::string& text) {
+Result<std::optional<std::string>> parse_env_var(const std::string& text, const EnvLookup& lookup) {
+    const auto eq = text.find('=');
+    if (eq == 0 || text.empty()) return Error(ErrorKind::Invalid, "no variable name");
+    if (eq != std::string::npos) return std::optional<std::string>{text};
+    const char* value = lookup(text);
+    if (!value) return std::optional<std::string>{};
+    return std::optional<std::string>{text + "=" + value};
+}
+
+Result<std::vector<std::string>> parse_env_file(const std::string& text, const EnvLookup& lookup) {
     std::vector<std::string> out;
     std::istringstream in(text);
     std::string line;
@@ -258,9 +275,8 @@ Result<std::vector<std::string>> parse_env_file(const std::string& text) {
         const auto first = line.find_first_not_of(" \t");
         if (first == std::string::npos || line[first] == '#') continue;
         line = line.substr(first);
-        const auto eq = line.find('=');
-        if (eq == 0) return Error(ErrorKind::Invalid, "env file line " + std::to_string(n) + ": no variable name");
-        out.push_back(line);
+        auto var = LXBOX_TRY_CTX(parse_env_var(line, lookup), "line " + std::to_string(n) + ": '" + line + "'");
+        if (var) out.push_back(std::move(*var));
     }
     return out;
 }
@@ -282,14 +298,11 @@ Result<uint64_t> parse_memory(const std::string& text) {
     return v * mul;
 }
 
-std::vector<std::string> resolve_env_args(const std::vector<std::string>& args, const std::function<const char*(const std::string&)>& lookup) {
+Result<std::vector<std::string>> resolve_env_args(const std::vector<std::string>& args, const EnvLookup& lookup) {
     std::vector<std::string> out;
     for (const auto& a : args) {
-        if (a.find('=') != std::string::npos) {
-            out.push_back(a);
-        } else if (const char* v = lookup(a)) {
-            out.push_back(a + "=" + v);
-        }
+        auto var = LXBOX_TRY_CTX(parse_env_var(a, lookup), "-e '" + a + "'");
+        if (var) out.push_back(std::move(*var));
     }
     return out;
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,7 +27,9 @@ enum class MountOpKind { MakeDir, Mount, MakeDevice, Symlink, Mask, ReadOnly, Ho
 
 // One step of building the container's /proc, /sys and /dev after pivot_root. Targets are
 // absolute paths inside the container (resolved after pivot_root, so a symlink in the image
-// can never lead a mount out to the host).
+// can never lead a mount out to the host). The target of a Mount, EarlyMount or HostBind is
+// reached through no symlink at all unless follow_symlinks: lxbox's own /proc, /sys and /dev
+// go where they belong or nowhere (an image's /dev -> /proc had its /dev tmpfs cover /proc).
 struct MountOp {
     MountOpKind kind = MountOpKind::MakeDir;
     std::string target;
@@ -43,6 +46,10 @@ struct MountOp {
     unsigned long propagation = 0;  // Mount, HostBind: MS_SHARED/MS_SLAVE/... applied after
     char device_type = 'c';  // MakeDevice: 'c' character, 'b' block, 'p' fifo
     uint32_t uid = 0, gid = 0;      // MakeDevice: owner (bundle devices)
+    // Mount, EarlyMount, HostBind: symlinks of the container's root are followed to the target
+    // (within the root, as runc resolves a bundle's mount destinations); false: a symlink at or
+    // above the target refuses the step.
+    bool follow_symlinks = false;
 };
 
 // The overlay that makes the container's root: lower = image, upper/work = the container's
@@ -98,6 +105,12 @@ struct ExecPlan {
 };
 ExecPlan plan_exec(const ProcessSpec& process, const ResolvedUser& user);
 
+// What to tell the user when the kernel's OOM killer killed a process of the container's cgroup
+// (at its memory limit), given the command's exit code: the command failing with SIGKILL's
+// 137 is "out of memory"; a command that went on to exit otherwise (a child of it was killed,
+// say) gets a warning that does not call it a failure. "" when nothing was killed.
+std::string oom_notice(int exit_code, bool oom_killed);
+
 // docker's convention: 127 when the command does not exist, 126 when it cannot be executed.
 int exec_failure_exit_code(int err);
 // Exit status of a child from waitid's si_code/si_status: the code, or 128+N when killed by N.
@@ -105,10 +118,16 @@ int exit_code_from_siginfo(int code, int status);
 
 // CLI parsing helpers, pure so they are unit-tested.
 Result<BindMount> parse_bind(const std::string& text);           // HOST:GUEST[:ro|:rw]
-Result<std::vector<std::string>> parse_env_file(const std::string& text);  // K=V lines, # comments
 Result<uint64_t> parse_memory(const std::string& text);          // 512m, 1g, 1048576, 64k
-// "K=V" stays; "K" alone takes the value from lookup (dropped when lookup has none).
-std::vector<std::string> resolve_env_args(const std::vector<std::string>& args,
-                                          const std::function<const char*(const std::string&)>& lookup);
+// One variable as `-e` gives it or a line of an env file holds it (docker's rule for both):
+// "K=V" as it is; "K" alone takes the value lookup has (none when it has none); "=V" is
+// refused ("no variable name").
+using EnvLookup = std::function<const char*(const std::string&)>;
+Result<std::optional<std::string>> parse_env_var(const std::string& text, const EnvLookup& lookup);
+// An env file: one variable a line (parse_env_var), blank lines and # comments skipped,
+// leading blanks and a trailing \r dropped. A refused line is named ("line 2: '=x': ...").
+Result<std::vector<std::string>> parse_env_file(const std::string& text, const EnvLookup& lookup);
+// The -e arguments; a refused one is named ("-e '=x': ...").
+Result<std::vector<std::string>> resolve_env_args(const std::vector<std::string>& args, const EnvLookup& lookup);
 
 }  // namespace lxbox::runtime

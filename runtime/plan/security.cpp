@@ -25,7 +25,7 @@ constexpr std::array<std::string_view, 41> kCapabilities = {
 
 enum Cap : int {
     kChown = 0, kDacOverride = 1, kDacReadSearch = 2, kFowner = 3, kFsetid = 4, kKill = 5,
-    kSetgid = 6, kSetuid = 7, kSetpcap = 8, kNetBindService = 10, kNetRaw = 13,
+    kSetgid = 6, kSetuid = 7, kSetpcap = 8, kNetBindService = 10,
     kSysModule = 16, kSysRawio = 17, kSysChroot = 18, kSysPtrace = 19, kSysPacct = 20,
     kSysAdmin = 21, kSysBoot = 22, kSysNice = 23, kSysTime = 25, kSysTtyConfig = 26,
     kMknod = 27, kAuditWrite = 29, kSetfcap = 31, kSyslog = 34, kPerfmon = 38, kBpf = 39,
@@ -126,6 +126,10 @@ constexpr uint64_t kNamespaceFlags = 0x00020000 /* NEWNS */ | 0x02000000 /* NEWC
                                      0x40000000 /* NEWNET */ | 0x00000080 /* NEWTIME */;
 
 constexpr int kAfVsock = 40;
+// asm-generic/ioctls.h: push a byte into a terminal's input queue; the console's subcommands
+// (TIOCL_PASTESEL pastes the selection into the input the same way).
+constexpr uint64_t kTiocsti = 0x5412;
+constexpr uint64_t kTioclinux = 0x541C;
 
 constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ULL;
 constexpr uint64_t kFnvPrime = 0x100000001b3ULL;
@@ -136,8 +140,8 @@ constexpr uint64_t fnv1a(uint64_t h, std::string_view text) {
 
 // What default_seccomp() is made of, hashed (once, ~10 µs) so a cached filter is found by its
 // key alone, without building the plan. kRulesVersion stands for the rules written out in default_seccomp() (clone,
-// clone3, personality, socket): change it with them.
-constexpr std::string_view kRulesVersion = "args-1";
+// clone3, personality, socket, the ioctl refusals): change it with them.
+constexpr std::string_view kRulesVersion = "args-2";
 uint64_t compute_rules_hash() {
     uint64_t h = fnv1a(kFnvOffset, kRulesVersion);
     for (auto name : kAllowed) h = fnv1a(h, name) * kFnvPrime;
@@ -176,9 +180,12 @@ std::string capability_name(int number) {
 }
 
 uint64_t default_capabilities() {
+    // Docker's set without NET_RAW, which podman drops too: a container shares the host's network
+    // namespace unless --network none, and a raw AF_PACKET socket there reads every host
+    // process's traffic, 127.0.0.1 included. --cap-add NET_RAW gives it back.
     uint64_t m = 0;
     for (int c : {kChown, kDacOverride, kFowner, kFsetid, kKill, kSetgid, kSetuid, kSetpcap, kNetBindService,
-                  kNetRaw, kSysChroot, kMknod, kAuditWrite, kSetfcap})
+                  kSysChroot, kMknod, kAuditWrite, kSetfcap})
         m |= cap_bit(c);
     return m;
 }
@@ -206,6 +213,13 @@ SeccompPlan default_seccomp(uint64_t caps) {
         plan.rules.push_back(allow("personality", {{0, SeccompArg::Op::Eq, persona, 0, true}}));
     // Sockets of every family but AF_VSOCK (a channel to the host of a VM).
     plan.rules.push_back(allow("socket", {{0, SeccompArg::Op::Ne, kAfVsock, 0, true}}));
+    // A terminal's input: a container may hold the host's terminal as fd 0-2 (lxbox passes its
+    // own stdio), and TIOCSTI would type commands into the host shell that runs after it. Its
+    // session has no controlling terminal, so the kernel wants CAP_SYS_ADMIN for it; this holds
+    // with that capability too. The low 32 bits only: the kernel truncates the request to an
+    // unsigned int, so high bits set would slip past a 64-bit compare (flatpak's CVE-2019-10063).
+    for (uint64_t request : {kTiocsti, kTioclinux})
+        plan.refusals.push_back({"ioctl", SeccompAction::Errno, 1, {{1, SeccompArg::Op::Eq, request, 0, true}}});
     return plan;
 }
 
@@ -228,12 +242,17 @@ static Status check_seccomp_mode(const SecuritySpec& spec) {
 std::string seccomp_plan_key(const SeccompPlan& plan, const std::string& salt) {
     std::string text = salt + "|" + std::to_string(static_cast<int>(plan.default_action)) + ":" +
                        std::to_string(plan.default_errno);
-    for (const auto& r : plan.rules) {
-        text += "|" + r.syscall + ":" + std::to_string(static_cast<int>(r.action)) + ":" + std::to_string(r.errno_value);
-        for (const auto& a : r.args)
-            text += ":" + std::to_string(a.index) + "," + std::to_string(static_cast<int>(a.op)) + "," +
-                    std::to_string(a.value) + "," + std::to_string(a.mask) + "," + (a.low32 ? "32" : "64");
-    }
+    auto add = [&text](const std::vector<SeccompRule>& rules) {
+        for (const auto& r : rules) {
+            text += "|" + r.syscall + ":" + std::to_string(static_cast<int>(r.action)) + ":" + std::to_string(r.errno_value);
+            for (const auto& a : r.args)
+                text += ":" + std::to_string(a.index) + "," + std::to_string(static_cast<int>(a.op)) + "," +
+                        std::to_string(a.value) + "," + std::to_string(a.mask) + "," + (a.low32 ? "32" : "64");
+        }
+    };
+    add(plan.rules);
+    text += "|refused";
+    add(plan.refusals);
     char out[19];
     std::snprintf(out, sizeof out, "p-%016llx", static_cast<unsigned long long>(fnv1a(kFnvOffset, text)));
     return out;

@@ -19,8 +19,8 @@ namespace lxbox::runtime {
 std::optional<int> capability_number(std::string_view name);
 // 12 -> "CAP_NET_ADMIN" ("CAP_<n>" for a number newer than this table).
 std::string capability_name(int number);
-// Docker's default set: CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP
-// NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP.
+// Docker's default set without NET_RAW (podman drops it too): CHOWN DAC_OVERRIDE FOWNER FSETID KILL
+// SETGID SETUID SETPCAP NET_BIND_SERVICE SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP.
 uint64_t default_capabilities();
 constexpr uint64_t cap_bit(int number) { return uint64_t{1} << number; }
 
@@ -48,14 +48,20 @@ struct SeccompPlan {
     SeccompAction default_action = SeccompAction::Errno;
     int default_errno = 1;  // EPERM
     std::vector<SeccompRule> rules;
+    // Refused even where `rules` allow the syscall, by a second filter that allows everything
+    // else: one libseccomp filter cannot say "ioctl, but not TIOCSTI" (a syscall allowed
+    // without arguments drops its rules with arguments, and a rule compares an argument only
+    // once). The kernel runs every filter a process has and takes the strictest answer.
+    std::vector<SeccompRule> refusals;
 };
 
 // Docker's default profile, for a process that keeps capabilities `caps`: an allowlist of
 // the ordinary syscalls; the privileged ones only with their capability (mount family with
 // SYS_ADMIN, reboot with SYS_BOOT, ...); clone without namespace flags, clone3 answering
 // ENOSYS (so libc falls back to clone, which can be checked); personality only for the
-// harmless personas; socket anything but AF_VSOCK; keyctl, add_key, request_key, kexec,
-// userfaultfd, swapon and the obsolete calls never.
+// harmless personas; socket anything but AF_VSOCK; ioctl anything but TIOCSTI and TIOCLINUX
+// (typing into a terminal's input, as snapd and flatpak refuse); keyctl, add_key,
+// request_key, kexec, userfaultfd, swapon and the obsolete calls never.
 SeccompPlan default_seccomp(uint64_t caps);
 
 // A name for the compiled default filter of a process keeping `caps`, for caching it across
@@ -79,7 +85,7 @@ struct SecurityPlan {
     bool no_new_privs = true;
     bool seccomp = true;                 // default_seccomp(capabilities); not when unconfined or privileged
     std::optional<SeccompPlan> profile;  // instead, a --seccomp profile's filter
-    std::string seccomp_program;         // the filter compiled to BPF, when the caller has it
+    std::string seccomp_program;         // the filters compiled to BPF and packed, when the caller has them
 };
 
 // The whole plan; an unknown capability or seccomp mode, or a bad profile, is an Invalid error

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cstdio>
 #include <charconv>
 #include <set>
 
@@ -55,7 +56,12 @@ Result<Store> Store::open(const std::string& root) {
     LXBOX_TRY_CTX(make_dirs(root, 0700), "open store " + root);
     for (const char* sub : {"/images", "/containers"})
         LXBOX_TRY_CTX(make_dir(root + sub, 0700), "open store " + root);
-    Store store(root);
+    struct stat st {};
+    if (::stat(root.c_str(), &st) != 0) return Error::last("open store " + root);
+    char id[40];
+    std::snprintf(id, sizeof id, "%llx.%llx", static_cast<unsigned long long>(st.st_dev),
+                  static_cast<unsigned long long>(st.st_ino));
+    Store store(root, id);
     LXBOX_TRY_CTX(store.clean_stale(), "open store " + root);
     return store;
 }

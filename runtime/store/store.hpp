@@ -110,6 +110,10 @@ public:
     static Result<Store> open(const std::string& root);
 
     const std::string& root() const { return root_; }
+    // This store among all stores of the host, while it exists: its root directory's device
+    // and inode, in hex ("fe01.2c4a1"). Two stores (two roots, two users) never share it, so
+    // it keeps apart what lives outside the store and is named after a container (its cgroup).
+    const std::string& id() const { return id_; }
     std::string image_dir(const std::string& name) const { return root_ + "/images/" + name; }
     std::string image_rootfs(const std::string& name) const { return image_dir(name) + "/rootfs"; }
     std::string container_dir(const std::string& name) const { return root_ + "/containers/" + name; }
@@ -147,8 +151,9 @@ public:
     Status clean_stale();
 
 private:
-    explicit Store(std::string root) : root_(std::move(root)) {}
+    Store(std::string root, std::string id) : root_(std::move(root)), id_(std::move(id)) {}
     std::string root_;
+    std::string id_;
     std::function<Status(const std::string&)> remover_;
 };
 

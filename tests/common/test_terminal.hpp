@@ -33,6 +33,7 @@ public:
     bool is_raw() const;
     // Waits for the child: its exit code, 128+N when killed by signal N.
     int wait();
+    pid_t pid() const { return pid_; }
 
 private:
     int master_ = -1;

@@ -1,8 +1,13 @@
 #include "tests/common/test_users.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <pwd.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <thread>
 
@@ -48,6 +53,34 @@ void delete_user(const TestUser& u) {
 std::vector<std::string> as_user(const TestUser& u, const std::vector<std::string>& argv) {
     std::vector<std::string> out = {"setpriv", "--reuid=" + u.name, "--regid=" + u.name, "--init-groups",
                                     "env", "-i", "PATH=/usr/local/bin:/usr/bin:/bin"};
+    out.insert(out.end(), argv.begin(), argv.end());
+    return out;
+}
+
+namespace {
+
+bool write_no_userns_filter(const std::string& path) {
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+    if (!ctx) return false;
+    bool ok = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(unshare), 1,
+                               SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER)) == 0 &&
+              seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
+                               SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER)) == 0 &&
+              seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0) == 0;
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    ok = ok && fd >= 0 && seccomp_export_bpf(ctx, fd) == 0;
+    if (fd >= 0) ::close(fd);
+    seccomp_release(ctx);
+    return ok;
+}
+
+}  // namespace
+
+std::vector<std::string> without_user_namespaces(const std::vector<std::string>& argv, const std::string& scratch_dir) {
+    const std::string bpf = scratch_dir + "/no-userns.bpf";
+    EXPECT_TRUE(write_no_userns_filter(bpf));
+    // bwrap reads the filter from fd 9 and execs argv under it.
+    std::vector<std::string> out = {"sh", "-c", "exec 9<\"$0\" && exec bwrap --dev-bind / / --seccomp 9 -- \"$@\"", bpf};
     out.insert(out.end(), argv.begin(), argv.end());
     return out;
 }

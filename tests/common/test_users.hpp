@@ -30,4 +30,10 @@ void delete_user(const TestUser& u);
 // argv run as u (setpriv, u's groups, a clean environment): no sudo, no capabilities.
 std::vector<std::string> as_user(const TestUser& u, const std::vector<std::string>& argv);
 
+// argv run under a seccomp filter that refuses user namespaces (unshare and clone with
+// CLONE_NEWUSER: EPERM; clone3, whose flags a filter cannot read: ENOSYS, so libc falls back to
+// clone), as a container engine's default profile does to what runs inside it: bwrap loads it
+// (written as BPF into scratch_dir). What the kernel refuses an unprivileged user, for real.
+std::vector<std::string> without_user_namespaces(const std::vector<std::string>& argv, const std::string& scratch_dir);
+
 }  // namespace lxbox::test

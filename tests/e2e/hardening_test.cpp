@@ -2,6 +2,10 @@
 // paths, each tried for real from inside a container (a static probe makes the syscalls).
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -42,8 +46,9 @@ protected:
 };
 
 TEST_F(Hardening, DockerCapabilitiesNoNewPrivsAndAFilterByDefault) {
-    EXPECT_EQ(status_line("CapEff"), "00000000a80425fb\n");
-    EXPECT_EQ(status_line("CapBnd"), "00000000a80425fb\n");
+    // docker's set without NET_RAW (0x2000), which podman drops too.
+    EXPECT_EQ(status_line("CapEff"), "00000000a80405fb\n");
+    EXPECT_EQ(status_line("CapBnd"), "00000000a80405fb\n");
     EXPECT_EQ(status_line("CapInh"), "0000000000000000\n");
     EXPECT_EQ(status_line("CapAmb"), "0000000000000000\n");
     EXPECT_EQ(status_line("NoNewPrivs"), "1\n");
@@ -54,7 +59,8 @@ TEST_F(Hardening, DockerCapabilitiesNoNewPrivsAndAFilterByDefault) {
 
 TEST_F(Hardening, CapAddCapDropAndPrivileged) {
     EXPECT_EQ(status_line("CapEff", {"--cap-drop", "ALL", "--cap-add", "NET_ADMIN"}), "0000000000001000\n");
-    EXPECT_EQ(status_line("CapEff", {"--cap-drop", "NET_RAW"}), "00000000a80405fb\n");
+    EXPECT_EQ(status_line("CapEff", {"--cap-drop", "MKNOD"}), "00000000a00405fb\n");
+    EXPECT_EQ(status_line("CapEff", {"--cap-add", "NET_RAW"}), "00000000a80425fb\n");
     EXPECT_EQ(status_line("Seccomp", {"--privileged"}), "0\n");
     EXPECT_EQ(status_line("NoNewPrivs", {"--privileged"}), "0\n");
     EXPECT_EQ(status_line("Seccomp", {"--seccomp", "unconfined"}), "0\n");
@@ -140,6 +146,67 @@ TEST_F(Hardening, AnImageSymlinkCannotSteerAMountIntoProc) {
     EXPECT_NE(r.err.find("mount target /etc/resolv.conf is in /proc: refused"), std::string::npos) << r.err;
 }
 
+// lxbox mounts its own /dev, /proc and /sys over whatever the image has there. An image with a
+// symlink in their place (/dev -> /proc) had lxbox's /dev tmpfs follow it and cover /proc,
+// and every mask was then skipped as absent. Those mounts never follow a symlink: the launch
+// is refused, and nothing is mounted anywhere.
+TEST_F(Hardening, SystemMountsNeverFollowASymlinkInTheImage) {
+    const std::string mounts = read_file("/proc/self/mountinfo").value();
+    const struct {
+        const char *name, *change, *error;
+    } cases[] = {
+        {"devlink", "rm -r dev && ln -s /proc dev",
+         "lxbox: launch devlink: mount tmpfs on /dev: it is a symlink in the container's root: refused\n"},
+        {"proclink", "rm -r proc && ln -s dev proc",
+         "lxbox: launch proclink: mount proc on /proc: it is a symlink in the container's root: refused\n"},
+        {"syslink", "rm -r sys && ln -s proc sys",
+         "lxbox: launch syslink: mount sysfs on /sys: it is a symlink in the container's root: refused\n"},
+    };
+    for (const auto& c : cases) {
+        ASSERT_EQ(run_lxbox(root, {"import", c.name, busybox_tarball()}).exit_code, 0);
+        ASSERT_EQ(run({"sh", "-c", "cd " + root + "/images/" + c.name + "/rootfs && " + c.change}).exit_code, 0);
+        auto r = run_lxbox(root, {"launch", c.name, "--rm", "-T", "--", "sh", "-c", "cat /proc/kcore | wc -c"});
+        EXPECT_EQ(r.exit_code, 125) << c.name << ": " << r.out;
+        EXPECT_EQ(r.err, c.error);
+    }
+    EXPECT_EQ(read_file("/proc/self/mountinfo").value(), mounts);
+}
+
+// A -v target below a symlink of the image is resolved inside the container's root: the bind
+// lands in the container (never on the host path the link names), never in /proc, and the
+// masks hold.
+TEST_F(Hardening, BindTargetsBelowAnImageSymlinkStayInTheContainer) {
+    const std::string outside = dir / "outside", source = dir / "source";
+    ASSERT_EQ(::mkdir(outside.c_str(), 0755), 0);
+    ASSERT_EQ(::mkdir(source.c_str(), 0755), 0);
+    { std::ofstream(source + "/from-host") << "x"; }
+    ASSERT_EQ(run_lxbox(root, {"import", "vlink", busybox_tarball()}).exit_code, 0);
+    // The link names a path that exists both in the image and on the host.
+    ASSERT_EQ(run({"sh", "-c", "cd " + root + "/images/vlink/rootfs && mkdir -p ./" + outside + " && ln -s " + outside +
+                                   " mnt && ln -s ../../../../../../../../proc/sys up"}).exit_code, 0);
+    const std::string mounts = read_file("/proc/self/mountinfo").value();
+    auto r = run_lxbox(root, {"launch", "vlink", "--rm", "-T", "-v", source + ":/mnt/x", "--", "sh", "-c",
+                              "ls " + outside + "/x; cat /proc/kcore | wc -c; ls /sys/firmware | wc -l"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "from-host\n0\n0\n");
+    EXPECT_NE(::access((outside + "/x").c_str(), F_OK), 0);
+    auto proc = run_lxbox(root, {"launch", "vlink", "--rm", "-T", "-v", source + ":/up/kernel", "--", "true"});
+    EXPECT_EQ(proc.exit_code, 125);
+    EXPECT_EQ(proc.err, "lxbox: launch vlink: mount target /up/kernel is in /proc: refused\n");
+    EXPECT_EQ(read_file("/proc/self/mountinfo").value(), mounts);
+}
+
+// The container's PID 1 shows no host command line (-v's host paths, --root): its argv and name
+// are "lxbox-init", as runc's init shows "runc init". Likewise for a process exec'd in.
+TEST_F(Hardening, InitShowsANeutralCommandLine) {
+    const std::string secret = dir / "host-secret-path";
+    ASSERT_EQ(::mkdir(secret.c_str(), 0755), 0);
+    auto r = run_lxbox(root, {"launch", "--rm", "-T", "-v", secret + ":/data", "--", "sh", "-c",
+                              "tr '\\0' '\\n' </proc/1/cmdline; cat /proc/1/comm"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "lxbox-init\nlxbox-init\n");
+}
+
 TEST_F(Hardening, ExecIsHardenedToo) {
     ASSERT_EQ(run_lxbox(root, {"launch", "--rm", "--", "true"}).exit_code, 0);
     // A long-running container, then exec into it: the joined process has the same limits.
@@ -153,7 +220,7 @@ TEST_F(Hardening, ExecIsHardenedToo) {
         if (r.exit_code == 0) out = r.out;
         else ::usleep(20000);
     }
-    EXPECT_EQ(out, "00000000a80425fb\n1\n2\n");
+    EXPECT_EQ(out, "00000000a80405fb\n1\n2\n");
     EXPECT_EQ(run_lxbox(root, {"rm", "-f", "svc"}).exit_code, 0);
 }
 

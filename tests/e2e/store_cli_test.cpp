@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "runtime/base/unique_fd.hpp"
 #include "runtime/store/store.hpp"
 #include "tests/common/tarball.hpp"
 #include "tests/common/test_support.hpp"
@@ -121,9 +122,31 @@ TEST_F(StoreCli, BadInputGetsOneClearLine) {
     EXPECT_EQ(noexp.err, "lxbox: export nosuch: no distro named 'nosuch'\n");
     auto badext = run_lxbox(root, {"export", "busybox", dir / "o.rar"});
     EXPECT_EQ(badext.exit_code, 125);
-    struct stat st;
-    EXPECT_NE(::stat((dir / "o.tar").c_str(), &st), 0);
-    EXPECT_NE(::stat((dir / "o.tar.lxbox-partial").c_str(), &st), 0);
+    // Nothing half-written under any name: neither the archive nor a temp file beside it.
+    EXPECT_EQ(run({"sh", "-c", "ls -A " + dir.path() + " | grep '^o\\.' || true"}).out, "");
+}
+
+// The temp file beside the user's archive is made with O_EXCL under a name of its own: a
+// symlink planted at the name export once used (by another user of /tmp, say) is neither
+// written through nor replaced.
+TEST_F(StoreCli, ExportDoesNotWriteThroughALinkPlantedBesideTheArchive) {
+    list_json();
+    const std::string victim = dir / "victim", out = dir / "out.tar", planted = out + ".lxbox-partial";
+    { std::ofstream(victim) << "precious\n"; }
+    ASSERT_EQ(::symlink(victim.c_str(), planted.c_str()), 0);
+    auto r = run_lxbox(root, {"export", "busybox", out});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    auto kept = read_file(victim);
+    EXPECT_TRUE(kept && *kept == "precious\n") << (kept ? *kept : kept.error().message);
+    struct stat st {};
+    ASSERT_EQ(::lstat(out.c_str(), &st), 0);
+    EXPECT_TRUE(S_ISREG(st.st_mode));
+    EXPECT_GT(st.st_size, 100000);
+    char link[4096] = {};
+    EXPECT_GT(::readlink(planted.c_str(), link, sizeof link - 1), 0);
+    EXPECT_EQ(std::string(link), victim);
+    // No temp file of lxbox's stays beside it.
+    EXPECT_EQ(run({"ls", "-A", dir.path()}).out, "out.tar\nout.tar.lxbox-partial\nstore\nvictim\n");
 }
 
 TEST_F(StoreCli, ExportImportExportRoundTripKeepsTheTree) {

@@ -31,6 +31,7 @@ HostFacts hybrid_root_host() {
     f.kvm = {KvmState::ProbeOkBootUnverified, 12, "probe ok"};
     f.qemu["qemu-system-x86_64"] = {};
     f.qemu["qemu-system-aarch64"] = {};
+    f.guest_arches = {"x86_64"};
     return f;
 }
 
@@ -47,6 +48,22 @@ TEST(DoctorReport, KvmThatOnlyPassedTheProbeIsNeverCalledUsable) {
     EXPECT_EQ(kvm->status, CheckStatus::Warn);
     EXPECT_NE(kvm->detail.find("present, probe ok, guest boot unverified"), std::string::npos);
     EXPECT_EQ(kvm->detail.find("usable"), std::string::npos);
+}
+
+TEST(DoctorReport, BinfmtHandlersSayWhichForeignDistrosRunNatively) {
+    HostFacts f = hybrid_root_host();
+    const DoctorReport plain = build_doctor_report(f);
+    const DoctorCheck* none = find_check(plain, "binfmt_misc");
+    ASSERT_NE(none, nullptr);
+    EXPECT_EQ(none->fix, "apt-get install qemu-user-static (only for distros of another arch)");
+    f.binfmt["aarch64"] = {"qemu-aarch64", "/usr/libexec/qemu-binfmt/aarch64-binfmt-P", true, true};
+    f.binfmt["riscv64"] = {"qemu-riscv64", "/usr/bin/qemu-riscv64", true, false};
+    auto r = build_doctor_report(f);
+    const DoctorCheck* some = find_check(r, "binfmt_misc");
+    ASSERT_NE(some, nullptr);
+    EXPECT_EQ(some->detail, "distros of aarch64 (qemu-aarch64) run natively through their handler; without the F "
+                            "flag, unusable in a container: riscv64 (qemu-riscv64)");
+    EXPECT_TRUE(some->fix.empty());
 }
 
 TEST(DoctorReport, MissingQemuHasAFixLineAndNativeKeepsTheHostUsable) {

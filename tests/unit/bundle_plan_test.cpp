@@ -494,6 +494,19 @@ TEST(BundlePlanMounts, RuncDefaultOnV2InOrder) {
     EXPECT_EQ(steps(ops), expected);
 }
 
+// A bundle's destinations are resolved through the root's symlinks (runc's securejoin), except
+// proc's and sysfs's, which go on an ordinary directory only, as runc requires.
+TEST(BundlePlanMounts, ProcAndSysfsNeverFollowASymlinkOtherMountsDo) {
+    for (const bool userns : {false, true}) {
+        for (const auto& op : plan_bundle_mounts(runc_default(), v2_view(), userns, false)) {
+            if (op.kind != MountOpKind::Mount && op.kind != MountOpKind::EarlyMount && op.kind != MountOpKind::HostBind)
+                continue;
+            const bool kernel_view = op.target == "/proc" || op.target == "/sys";
+            EXPECT_EQ(op.follow_symlinks, !kernel_view) << op.target << (userns ? " (user namespace)" : "");
+        }
+    }
+}
+
 TEST(BundlePlanMounts, EachMountPointAndItsParentsAreMadeFirst) {
     const auto ops = plan_bundle_mounts(runc_default(), v2_view(), false, true);
     const std::vector<std::pair<std::string, std::vector<std::string>>> needs = {

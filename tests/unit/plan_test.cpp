@@ -160,13 +160,44 @@ TEST(PlanParse, MemoryEnvFileAndEnvArgs) {
     EXPECT_EQ(*parse_memory("4096"), 4096u);
     EXPECT_FALSE(parse_memory("lots").ok());
     EXPECT_FALSE(parse_memory("5x").ok());
-    auto env = parse_env_file("# comment\nA=1\n\n  B=two words\r\n");
+    const EnvLookup lookup = [](const std::string& k) -> const char* { return k == "HOMEISH" ? "/h" : nullptr; };
+    auto env = parse_env_file("# comment\nA=1\n\n  B=two words\r\nHOMEISH\nMISSING\n", lookup);
     ASSERT_TRUE(env.ok());
-    EXPECT_EQ(*env, (std::vector<std::string>{"A=1", "B=two words"}));
-    EXPECT_FALSE(parse_env_file("=x\n").ok());
-    auto args = resolve_env_args({"X=1", "HOMEISH", "MISSING"},
-                                 [](const std::string& k) -> const char* { return k == "HOMEISH" ? "/h" : nullptr; });
-    EXPECT_EQ(args, (std::vector<std::string>{"X=1", "HOMEISH=/h"}));
+    EXPECT_EQ(*env, (std::vector<std::string>{"A=1", "B=two words", "HOMEISH=/h"}));
+    auto args = resolve_env_args({"X=1", "HOMEISH", "MISSING"}, lookup);
+    ASSERT_TRUE(args.ok());
+    EXPECT_EQ(*args, (std::vector<std::string>{"X=1", "HOMEISH=/h"}));
+}
+
+// An OOM kill is "out of memory" when the command ends with SIGKILL's 137, a warning that says
+// the command went on otherwise, nothing without one.
+TEST(PlanOom, TheNoticeSaysWhatHappenedToTheCommand) {
+    EXPECT_EQ(oom_notice(137, false), "");
+    EXPECT_EQ(oom_notice(0, false), "");
+    EXPECT_EQ(oom_notice(137, true),
+              "out of memory: the kernel killed a process of the container at its memory limit (raise --memory)");
+    for (int code : {0, 1, 2, 143})
+        EXPECT_EQ(oom_notice(code, true),
+                  "warning: the kernel killed a process of the container at its memory limit (out of memory); the "
+                  "command itself went on and exited " + std::to_string(code));
+}
+
+// -e and an env file are read by one parser: what one refuses, the other refuses too.
+TEST(PlanParse, EnvArgsAndEnvFilesAgree) {
+    const EnvLookup none = [](const std::string&) -> const char* { return nullptr; };
+    for (const std::string bad : {"=x", "="}) {
+        auto arg = resolve_env_args({bad}, none);
+        auto line = parse_env_file("A=1\n" + bad + "\n", none);
+        ASSERT_FALSE(arg.ok()) << bad;
+        ASSERT_FALSE(line.ok()) << bad;
+        EXPECT_EQ(arg.error().message, "-e '" + bad + "': no variable name");
+        EXPECT_EQ(line.error().message, "line 2: '" + bad + "': no variable name");
+    }
+    EXPECT_FALSE(resolve_env_args({""}, none).ok());
+    for (const std::string good : {"A=", "A==b", "A=b=c"}) {
+        EXPECT_EQ(resolve_env_args({good}, none).value(), std::vector<std::string>{good});
+        EXPECT_EQ(parse_env_file(good, none).value(), std::vector<std::string>{good});
+    }
 }
 
 ContainerSpec rootless(const std::string& network, std::vector<IdMapping> gids) {
@@ -203,6 +234,21 @@ TEST(PlanSystemMounts, ARootlessContainerBindsHostDevicesAndMakesProcBeforePivot
     EXPECT_TRUE(sys->flags & MS_RDONLY);
     // gid 5 (tty) is not mapped: devpts must not be asked for it.
     EXPECT_EQ(find_op(ops, "/dev/pts")->data.find("gid="), std::string::npos);
+}
+
+// lxbox's own /proc, /sys and /dev (and everything mounted in them) are reached through no
+// symlink of the image, as root and rootless, whatever the network.
+TEST(PlanSystemMounts, NoMountFollowsASymlinkOfTheImage) {
+    for (const auto& spec : {sample(), rootless("host", {{0, 1000, 1}}), rootless("none", {{0, 1000, 1}})}) {
+        size_t mounts = 0;
+        for (const auto& op : plan_system_mounts(spec)) {
+            if (op.kind != MountOpKind::Mount && op.kind != MountOpKind::EarlyMount && op.kind != MountOpKind::HostBind)
+                continue;
+            ++mounts;
+            EXPECT_FALSE(op.follow_symlinks) << op.target;
+        }
+        EXPECT_GE(mounts, 6u);
+    }
 }
 
 TEST(PlanSystemMounts, ARootlessContainerWithItsOwnNetworkMountsItsOwnSysfs) {

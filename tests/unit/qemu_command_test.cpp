@@ -18,9 +18,9 @@ VmConfig config() {
     return c;
 }
 
-VmHostFacts linux_x86(bool kvm) {
-    VmHostFacts h;
-    h.kvm_usable = kvm;
+VmPlatform linux_x86(bool kvm) {
+    VmPlatform h;
+    h.accel = kvm ? Accel::Kvm : Accel::Tcg;
     h.tsc_khz = 2100000;
     return h;
 }
@@ -58,13 +58,6 @@ TEST(QemuCommand, LinuxWithoutKvmPicksTcgWithCalibrationSkipped) {
     EXPECT_NE(append.find("mitigations=off"), std::string::npos);
 }
 
-TEST(QemuCommand, KvmThatHangsFallsBackToTcg) {
-    VmHostFacts h = linux_x86(true);
-    h.kvm_hangs = true;
-    EXPECT_EQ(choose_accel(h, std::nullopt), Accel::Tcg);
-    EXPECT_EQ(arg_after(qemu_command(config(), h), "-accel"), "tcg");
-}
-
 TEST(QemuCommand, ForcedAccelWins) {
     VmConfig c = config();
     c.force_accel = Accel::Tcg;
@@ -72,7 +65,7 @@ TEST(QemuCommand, ForcedAccelWins) {
 }
 
 TEST(QemuCommand, TcgWithoutKnownTscRateUsesQ35WithPciSerial) {
-    VmHostFacts h = linux_x86(false);
+    VmPlatform h = linux_x86(false);
     h.tsc_khz = 0;
     auto argv = qemu_command(config(), h);
     EXPECT_EQ(arg_after(argv, "-M"), "q35");
@@ -81,10 +74,10 @@ TEST(QemuCommand, TcgWithoutKnownTscRateUsesQ35WithPciSerial) {
 }
 
 TEST(QemuCommand, MacOsPicksHvf) {
-    VmHostFacts h;
+    VmPlatform h;
     h.os = HostOs::Darwin;
     h.arch = Arch::Aarch64;
-    h.hvf_usable = true;
+    h.accel = Accel::Hvf;
     auto argv = qemu_command(config(), h);
     EXPECT_EQ(argv[0], "qemu-system-aarch64");
     EXPECT_EQ(arg_after(argv, "-accel"), "hvf");
@@ -95,9 +88,9 @@ TEST(QemuCommand, MacOsPicksHvf) {
 }
 
 TEST(QemuCommand, IntelMacPicksHvfOnQ35) {
-    VmHostFacts h;
+    VmPlatform h;
     h.os = HostOs::Darwin;
-    h.hvf_usable = true;
+    h.accel = Accel::Hvf;
     auto argv = qemu_command(config(), h);
     EXPECT_EQ(arg_after(argv, "-accel"), "hvf");
     EXPECT_EQ(arg_after(argv, "-M"), "q35");
@@ -105,7 +98,7 @@ TEST(QemuCommand, IntelMacPicksHvfOnQ35) {
 }
 
 TEST(QemuCommand, MacOsWithoutHvfPicksTcg) {
-    VmHostFacts h;
+    VmPlatform h;
     h.os = HostOs::Darwin;
     h.arch = Arch::Aarch64;
     auto argv = qemu_command(config(), h);
@@ -114,9 +107,9 @@ TEST(QemuCommand, MacOsWithoutHvfPicksTcg) {
 }
 
 TEST(QemuCommand, WindowsPicksWhpxAndExe) {
-    VmHostFacts h;
+    VmPlatform h;
     h.os = HostOs::Windows;
-    h.whpx_usable = true;
+    h.accel = Accel::Whpx;
     h.tsc_khz = 3000000;
     auto argv = qemu_command(config(), h);
     EXPECT_EQ(argv[0], "qemu-system-x86_64.exe");
@@ -125,17 +118,17 @@ TEST(QemuCommand, WindowsPicksWhpxAndExe) {
 }
 
 TEST(QemuCommand, WindowsWithoutWhpxPicksTcg) {
-    VmHostFacts h;
+    VmPlatform h;
     h.os = HostOs::Windows;
     h.tsc_khz = 3000000;
-    EXPECT_EQ(choose_accel(h, std::nullopt), Accel::Tcg);
+    EXPECT_EQ(arg_after(qemu_command(config(), h), "-accel"), "tcg");
     EXPECT_EQ(arg_after(qemu_command(config(), h), "-M"), "microvm");
 }
 
 TEST(QemuCommand, LinuxArm64WithKvm) {
-    VmHostFacts h;
+    VmPlatform h;
     h.arch = Arch::Aarch64;
-    h.kvm_usable = true;
+    h.accel = Accel::Kvm;
     auto argv = qemu_command(config(), h);
     EXPECT_EQ(argv[0], "qemu-system-aarch64");
     EXPECT_EQ(arg_after(argv, "-accel"), "kvm");
@@ -170,7 +163,7 @@ TEST(QemuCommand, DisksAreVirtioBlockOnTheMachinesBusInOrder) {
     EXPECT_TRUE(has(argv, "file=/d/c1.img,if=none,id=disk1,format=raw"));
     // The guest finds a disk by its serial, not by its order.
     EXPECT_TRUE(has(argv, "virtio-blk-device,drive=disk1,serial=lxbox-containers"));
-    VmHostFacts no_tsc = linux_x86(false);
+    VmPlatform no_tsc = linux_x86(false);
     no_tsc.tsc_khz = 0;  // q35: PCI
     EXPECT_TRUE(has(qemu_command(c, no_tsc), "virtio-blk-pci,drive=disk0"));
 }
@@ -178,7 +171,7 @@ TEST(QemuCommand, DisksAreVirtioBlockOnTheMachinesBusInOrder) {
 TEST(QemuCommand, DisksHotPlugOnAVirtioScsiControllerAsScsiDisksWithTheirSerial) {
     VmConfig c = config();
     EXPECT_TRUE(has(qemu_command(c, linux_x86(false)), "virtio-scsi-device,id=scsi0"));
-    VmHostFacts no_tsc = linux_x86(false);
+    VmPlatform no_tsc = linux_x86(false);
     no_tsc.tsc_khz = 0;  // q35: PCI
     EXPECT_TRUE(has(qemu_command(c, no_tsc), "virtio-scsi-pci,id=scsi0"));
     c.hotplug_bus = false;
@@ -210,7 +203,7 @@ TEST(QemuCommand, TheGuestGetsUserModeNetworkingOnAVirtioNicUnlessTurnedOff) {
     auto argv = qemu_command(c, linux_x86(false));
     EXPECT_EQ(arg_after(argv, "-netdev"), "user,id=net0");
     EXPECT_TRUE(has(argv, "virtio-net-device,netdev=net0"));
-    VmHostFacts no_tsc = linux_x86(false);
+    VmPlatform no_tsc = linux_x86(false);
     no_tsc.tsc_khz = 0;  // q35: PCI
     EXPECT_TRUE(has(qemu_command(c, no_tsc), "virtio-net-pci,netdev=net0"));
     c.user_network = false;
@@ -225,7 +218,7 @@ TEST(QemuCommand, AHostShareIs9pOnTheMachinesBus) {
     EXPECT_EQ(arg_after(argv, "-fsdev"), "local,id=hostfs,path=/home/a,,b,security_model=passthrough");
     EXPECT_TRUE(has(argv, "virtio-9p-device,fsdev=hostfs,mount_tag=lxbox-host"));
     c.host_share_passthrough = false;
-    VmHostFacts no_tsc = linux_x86(false);
+    VmPlatform no_tsc = linux_x86(false);
     no_tsc.tsc_khz = 0;  // q35: PCI
     argv = qemu_command(c, no_tsc);
     EXPECT_EQ(arg_after(argv, "-fsdev"), "local,id=hostfs,path=/home/a,,b,security_model=none");
@@ -237,7 +230,7 @@ TEST(QemuCommand, ExplicitQemuPathExtraArgsAndCmdline) {
     c.extra_args = {"-drive", "file=x"};
     c.extra_cmdline = "lxbox.debug=1";
     c.mitigations_off = false;
-    VmHostFacts h = linux_x86(false);
+    VmPlatform h = linux_x86(false);
     h.qemu_path = "/opt/qemu/bin/qemu-system-x86_64";
     auto argv = qemu_command(c, h);
     EXPECT_EQ(argv[0], "/opt/qemu/bin/qemu-system-x86_64");

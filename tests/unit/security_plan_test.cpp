@@ -30,10 +30,12 @@ TEST(Capabilities, NamesAndNumbers) {
     EXPECT_EQ(capability_name(63), "CAP_63");
 }
 
-TEST(Capabilities, DefaultSetIsDockers) {
-    EXPECT_EQ(default_capabilities(), 0xa80425fbULL);  // /proc/self/status CapEff under docker run
+TEST(Capabilities, DefaultSetIsDockersWithoutNetRaw) {
+    // docker run's CapEff (0xa80425fb) without NET_RAW, bit 13.
+    EXPECT_EQ(default_capabilities(), 0xa80405fbULL);
+    EXPECT_FALSE(default_capabilities() & cap_bit(13));
     auto plan = plan_security({}).value();
-    EXPECT_EQ(plan.capabilities, 0xa80425fbULL);
+    EXPECT_EQ(plan.capabilities, 0xa80405fbULL);
     EXPECT_TRUE(plan.no_new_privs);
     EXPECT_TRUE(plan.seccomp);
     EXPECT_FALSE(plan.privileged);
@@ -46,7 +48,11 @@ TEST(Capabilities, DropAllThenAddKeepsOnlyTheAdded) {
     EXPECT_EQ(plan_security(s).value().capabilities, cap_bit(12) | cap_bit(19));
     s.cap_drop = {"NET_RAW", "MKNOD"};
     s.cap_add = {};
-    EXPECT_EQ(plan_security(s).value().capabilities, 0xa80425fbULL & ~cap_bit(13) & ~cap_bit(27));
+    EXPECT_EQ(plan_security(s).value().capabilities, 0xa80405fbULL & ~cap_bit(27));
+    // NET_RAW comes back only when asked for.
+    s.cap_drop = {};
+    s.cap_add = {"NET_RAW"};
+    EXPECT_EQ(plan_security(s).value().capabilities, 0xa80425fbULL);
 }
 
 TEST(Capabilities, UnknownNamesAndProfilesAreRefusedByName) {
@@ -111,6 +117,32 @@ TEST(DefaultSeccomp, ArgumentFiltersForCloneClone3PersonalityAndSocket) {
     ASSERT_NE(socket, nullptr);
     EXPECT_EQ(socket->args.at(0).op, SeccompArg::Op::Ne);
     EXPECT_EQ(socket->args.at(0).value, 40u) << "AF_VSOCK";
+}
+
+// Typing into a terminal (TIOCSTI, TIOCLINUX) is refused whatever the capabilities, by the
+// second filter: ioctl itself stays allowed, and only the low 32 bits of the request count, as
+// the kernel truncates it.
+TEST(DefaultSeccomp, TerminalInputRequestsAreRefusedEvenWithSysAdmin) {
+    for (uint64_t caps : {default_capabilities(), default_capabilities() | cap_bit(21)}) {
+        auto p = default_seccomp(caps);
+        EXPECT_TRUE(allows(p, "ioctl"));
+        std::vector<uint64_t> refused;
+        for (const auto& r : p.refusals) {
+            EXPECT_EQ(r.syscall, "ioctl");
+            EXPECT_EQ(r.action, SeccompAction::Errno);
+            EXPECT_EQ(r.errno_value, 1) << "EPERM";
+            ASSERT_EQ(r.args.size(), 1u);
+            EXPECT_EQ(r.args[0].index, 1u);
+            EXPECT_EQ(r.args[0].op, SeccompArg::Op::Eq);
+            EXPECT_TRUE(r.args[0].low32);
+            refused.push_back(r.args[0].value);
+        }
+        EXPECT_EQ(refused, (std::vector<uint64_t>{0x5412 /* TIOCSTI */, 0x541C /* TIOCLINUX */}));
+    }
+    SeccompPlan plain;
+    plain.rules = default_seccomp(default_capabilities()).rules;
+    EXPECT_NE(seccomp_plan_key(plain, "s"), seccomp_plan_key(default_seccomp(default_capabilities()), "s"))
+        << "the refusals are part of a plan's key";
 }
 
 TEST(DefaultSeccomp, CacheKeyFollowsTheCapabilitiesAndTheSalt) {

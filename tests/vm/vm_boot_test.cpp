@@ -190,7 +190,7 @@ std::string fake_kvm_qemu(const ScratchDir& dir) {
 
 TEST_F(VmTest, KvmThatHangsFallsBackToTcgWithinTheBudgetAndIsRemembered) {
     auto req = test_boot_request(image_, scratch_.path());
-    req.facts.kvm_usable = true;
+    req.facts.accel = vm::Accel::Kvm;
     req.facts.qemu_path = fake_kvm_qemu(scratch_);
     req.kvm_budget = 1500ms;
     std::vector<std::string> notices;

@@ -20,9 +20,9 @@ vm::BootRequest test_boot_request(const vm::GuestImage& image, const std::string
     vm::BootRequest req;
     req.config.kernel = image.vmlinux;
     req.config.initrd = image.initramfs;
-    req.facts = vm::detect_vm_host_facts();
+    req.facts = vm::detect_vm_platform();
     // Nested KVM hangs real guests on these hosts: the tests pin TCG unless they test KVM.
-    req.facts.kvm_usable = false;
+    req.facts.accel = vm::Accel::Tcg;
     req.vm_dir = run_dir;
     req.boot_deadline = std::chrono::seconds(40);
     return req;

@@ -26,6 +26,7 @@
 #include "tests/common/test_terminal.hpp"
 #include "tests/common/test_users.hpp"
 #include "tests/vm/vm_fixture.hpp"
+#include "tests/vm/vm_users.hpp"
 
 namespace lxbox::test {
 namespace {
@@ -126,7 +127,7 @@ TEST_F(VmLaunch, TheContainerRunsInTheGuestWithStdioAndItsExitCode) {
     EXPECT_EQ(r.err, "err\n");
     // The guest runs it with the same runtime: hostname, capabilities, the overlay root over
     // the distro's disk (mounted at its serial's place).
-    EXPECT_TRUE(std::regex_match(r.out, std::regex("out\ngot hello\nbusybox\nCapEff:\t00000000a80425fb\n"
+    EXPECT_TRUE(std::regex_match(r.out, std::regex("out\ngot hello\nbusybox\nCapEff:\t00000000a80405fb\n"
                                                    "overlay on / type overlay \\(rw,relatime,lowerdir=/run/lxbox/images/"
                                                    "d-[0-9a-f]+/rootfs,[^\n]*\\)\nclean\n")))
         << r.out;
@@ -383,19 +384,10 @@ TEST_F(VmLaunch, AnOrdinaryUserRunsVmContainersInAVmOfItsOwn) {
         run({"pkill", "-KILL", "-u", user.name});
         delete_user(user);
     }};
-    // What an installed lxbox finds beside itself, where the user can reach it: the agent, the
-    // default distro's tarball; and the kernel the suite fetched, so nothing is downloaded.
-    // (Readable, not only searchable: QEMU's 9p, running as the user, opens a shared path's
-    // parent directories for reading.)
-    ASSERT_EQ(::chmod(home.path().c_str(), 0755), 0);
-    ASSERT_EQ(run({"install", "-D", "-m", "0755", LXBOX_BINARY, lxbox}).exit_code, 0);
-    ASSERT_EQ(run({"install", "-D", "-m", "0755", LXBOX_AGENT_BINARY, home / "bin/lxbox-agent"}).exit_code, 0);
-    ASSERT_EQ(run({"install", "-D", "-m", "0644", busybox_tarball(), home / "share/lxbox/busybox-rootfs.tar"}).exit_code, 0);
-    const std::string shared = std::string(LXBOX_BUILD_DIR) + "/vm-test-cache";
-    ASSERT_EQ(run({"mkdir", "-p", store + "/vm", work}).exit_code, 0);
-    ASSERT_EQ(run({"cp", "-r", shared + "/cache", shared + "/kernel", store + "/vm/"}).exit_code, 0);
+    ASSERT_NO_FATAL_FAILURE(install_lxbox_for(user, home, store));
+    ASSERT_EQ(run({"mkdir", "-p", work}).exit_code, 0);
     ASSERT_EQ(run({"sh", "-c", "echo from-the-host > " + work + "/f"}).exit_code, 0);
-    ASSERT_EQ(run({"chown", "-R", user.name + ":", store, work}).exit_code, 0);
+    ASSERT_EQ(run({"chown", "-R", user.name + ":", work}).exit_code, 0);
     ASSERT_EQ(::chmod(work.c_str(), 0700), 0);
     // The first launch imports the default distro, builds the user's guest image and disks,
     // and boots the user's VM.

@@ -6,13 +6,11 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
-
 #include "runtime/base/error.hpp"
 #include "runtime/spec/spec.hpp"
 #include "runtime/store/store.hpp"
 
-namespace lxbox::cli {
+namespace lxbox::launch {
 
 // Options of the process to run, common to launch and exec.
 struct ProcessOptions {
@@ -23,7 +21,6 @@ struct ProcessOptions {
     runtime::SecuritySpec security;
 };
 
-void add_process_options(CLI::App& cmd, ProcessOptions& opts);
 Result<runtime::ProcessSpec> make_process_spec(const ProcessOptions& opts);
 // A process joining a running container gets the container's security settings (docker exec
 // does the same) unless its own command line set some.
@@ -51,11 +48,17 @@ inline constexpr const char* kEphemeralKind = "rm";
 Result<std::vector<ContainerView>> list_containers(const store::Store& store);
 Result<ContainerView> find_container(const store::Store& store, const std::string& name);
 
-// The cgroup name of a container (flat: one level under lxbox's own).
-std::string cgroup_name(const std::string& container_dir);
+// The cgroup name of a container (flat: one level under lxbox's own): "lxbox-<store id>-<dir>".
+// Every store of a user puts its containers' cgroups in the same place (<own cgroup>/lxbox/),
+// so the store's id is part of the name: `rm web` in one store must not find (and kill) the
+// running "web" of another.
+std::string cgroup_name(const store::Store& store, const std::string& container_dir);
+// The name given before the store's id was part of it ("lxbox-<dir>"): it may belong to a
+// container of any store.
+std::string unscoped_cgroup_name(const std::string& container_dir);
 
 // Writes the instance state of an ephemeral container: temp + rename (atomic for readers) but
 // no fsync — a crash makes the whole throwaway dir stale anyway.
 Status write_ephemeral_state(const std::string& dir, const store::InstanceState& s, const std::string& image);
 
-}  // namespace lxbox::cli
+}  // namespace lxbox::launch

@@ -1,4 +1,4 @@
-#include "host/cli/container_common.hpp"
+#include "host/launch/containers.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -8,30 +8,23 @@
 #include <cstdlib>
 
 #include "host/vm/vm_run.hpp"
+#include "runtime/base/files.hpp"
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/linux/process.hpp"
 #include "runtime/plan/plan.hpp"
 #include "runtime/plan/security.hpp"
 #include "runtime/store/stale.hpp"
 
-namespace lxbox::cli {
+namespace lxbox::launch {
 
-void add_process_options(CLI::App& cmd, ProcessOptions& o) {
-    cmd.add_option("-u,--user", o.user, "USER|UID[:GROUP|GID], resolved in the container's passwd and group");
-    cmd.add_option("--cd", o.cwd, "Working directory inside the container");
-    cmd.add_option("-e,--env", o.env, "Set K=V (K alone: take the value from here)")->allow_extra_args(false);
-    cmd.add_option("--env-file", o.env_files, "Read K=V lines from a file")->allow_extra_args(false);
-    cmd.add_flag("-t,--tty", o.force_tty, "Always allocate a pty");
-    cmd.add_flag("-T,--no-tty", o.no_tty, "Never allocate a pty");
-    cmd.add_flag("--privileged", o.security.privileged,
-                 "Every capability, no seccomp filter, no masked paths (docker's --privileged)");
-    cmd.add_option("--cap-add", o.security.cap_add, "Add a capability (NET_ADMIN, SYS_PTRACE, ..., ALL)")
-        ->allow_extra_args(false);
-    cmd.add_option("--cap-drop", o.security.cap_drop, "Drop a capability of the default set (or ALL)")
-        ->allow_extra_args(false);
-    cmd.add_option("--seccomp", o.security.seccomp,
-                   "default (docker's semantics), unconfined, or a docker-format profile file");
-}
+namespace {
+
+// The most an --env-file may hold: what exec(2) can pass as arguments and environment together
+// under the default 8 MiB stack (a quarter of the stack limit). A bigger file could never reach
+// the command; reading one only costs memory (a device like /dev/zero has no end at all).
+constexpr size_t kEnvFileMax = 2u << 20;
+
+}  // namespace
 
 Result<runtime::ProcessSpec> make_process_spec(const ProcessOptions& o) {
     runtime::ProcessSpec p;
@@ -45,12 +38,14 @@ Result<runtime::ProcessSpec> make_process_spec(const ProcessOptions& o) {
         p.security.seccomp = "profile";
     }
     LXBOX_TRY(runtime::validate_security(p.security));  // an unknown capability fails here, not in the child
+    const runtime::EnvLookup host_env = [](const std::string& k) { return std::getenv(k.c_str()); };
     for (const auto& f : o.env_files) {
-        auto text = LXBOX_TRY_CTX(read_file(f), "read env file " + f);
-        auto vars = LXBOX_TRY_CTX(runtime::parse_env_file(text), f);
+        const std::string what = "--env-file " + f;
+        auto text = LXBOX_TRY_CTX(read_regular_file(f, kEnvFileMax), what);
+        auto vars = LXBOX_TRY_CTX(runtime::parse_env_file(text, host_env), what);
         p.env.insert(p.env.end(), vars.begin(), vars.end());
     }
-    auto env = runtime::resolve_env_args(o.env, [](const std::string& k) { return std::getenv(k.c_str()); });
+    auto env = LXBOX_TRY(runtime::resolve_env_args(o.env, host_env));
     p.env.insert(p.env.end(), env.begin(), env.end());
     if (o.force_tty && o.no_tty) return Error(ErrorKind::Invalid, "-t and -T cannot be used together");
     // Like wsl: a pty when lxbox itself talks to a terminal, unless told otherwise.
@@ -74,8 +69,12 @@ Result<int> exec_in_vm_container(const store::Store& store, const std::string& n
     return vm::exec_in_vm(req);
 }
 
-std::string cgroup_name(const std::string& container_dir) {
+std::string unscoped_cgroup_name(const std::string& container_dir) {
     return "lxbox-" + container_dir.substr(container_dir.rfind('/') + 1);
+}
+
+std::string cgroup_name(const store::Store& store, const std::string& container_dir) {
+    return "lxbox-" + store.id() + "-" + container_dir.substr(container_dir.rfind('/') + 1);
 }
 
 Status write_ephemeral_state(const std::string& dir, const store::InstanceState& s, const std::string& image) {
@@ -148,4 +147,4 @@ Result<ContainerView> find_container(const store::Store& store, const std::strin
     return Error(ErrorKind::NotFound, "no container named '" + name + "'");
 }
 
-}  // namespace lxbox::cli
+}  // namespace lxbox::launch

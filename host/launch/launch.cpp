@@ -1,4 +1,4 @@
-// `lxbox launch`: resolve the distro or container, build the spec, run it natively.
+// `lxbox launch`: resolve the distro or container, build the spec, run it natively or in the VM.
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -8,11 +8,10 @@
 #include <cstring>
 #include <thread>
 
+#include "host/launch/launch.hpp"
+
 #include "host/backend/choose_backend.hpp"
-#include "host/cli/app.hpp"
-#include "host/cli/container_common.hpp"
-#include "host/cli/container_verbs.hpp"
-#include "host/cli/store_commands.hpp"
+#include "host/launch/decide.hpp"
 #include "host/config/config.hpp"
 #include "host/detect/detect.hpp"
 #include "host/vm/qmp.hpp"
@@ -27,36 +26,15 @@
 #include "runtime/linux/process.hpp"
 #include "runtime/linux/userns_holder.hpp"
 
-namespace lxbox::cli {
+namespace lxbox::launch {
 
-namespace {
-
-struct LaunchRequest {
-    std::string target;  // distro or container; "" = the default distro
-    std::string name, hostname, network = "host", backend = "auto", memory;
-    std::vector<std::string> volumes, publish;
-    std::optional<double> cpus;
-    std::optional<uint64_t> pids;
-    bool share_cwd = false, rm = false, no_init = false;
-    ProcessOptions process;
-};
-
-// What launch resolved the request to.
-struct Target {
-    std::string container, image, dir;
-    bool ephemeral = false;
-    std::string backend = "native";  // native or vm
-    store::ImageRecord image_record;  // its layers and config
-};
-
-Result<Target> resolve_target(store::Store& store, const LaunchRequest& req) {
-    auto reg = LXBOX_TRY(store.load());
+Result<Target> choose_target(const store::Store& store, const store::Registry& reg, const LaunchRequest& req) {
     std::string target = req.target.empty() ? reg.default_distro : req.target;
     if (target.empty()) return Error(ErrorKind::NotFound, "no default distro: import one (lxbox import)");
     Target t;
     if (reg.images.count(target)) {
         t.image = target;
-        t.image_record = reg.images[target];
+        t.image_record = reg.images.at(target);
         t.container = req.name.empty() ? target : req.name;
     } else if (auto it = reg.containers.find(target); it != reg.containers.end() && req.name.empty()) {
         t.image = it->second.image;
@@ -68,9 +46,17 @@ Result<Target> resolve_target(store::Store& store, const LaunchRequest& req) {
     }
     LXBOX_TRY(store::validate_name(t.container));
     // A kept container lives where it was made: without --backend, launch follows it there.
-    t.backend = req.backend == "vm" ? "vm" : "native";
-    if (auto it = reg.containers.find(t.container); it != reg.containers.end() && req.backend == "auto" && !req.rm)
-        t.backend = it->second.backend;
+    const auto kept = reg.containers.find(t.container);
+    const std::string kept_backend = kept != reg.containers.end() && !req.rm ? kept->second.backend : "";
+    t.choice = LXBOX_TRY(decide_backend(store.root(), reg.images.at(t.image).arch, req.backend, kept_backend)
+                             .context("launch " + t.container));
+    t.backend = backend::to_string(t.choice.backend);
+    return t;
+}
+
+Result<Target> resolve_target(store::Store& store, const LaunchRequest& req) {
+    auto reg = LXBOX_TRY(store.load());
+    Target t = LXBOX_TRY(choose_target(store, reg, req));
     if (req.rm) {
         t.ephemeral = true;
         t.dir = store.root() + "/containers/" + store::work_dir_name(kEphemeralKind, store::self_owner(), t.container);
@@ -93,7 +79,7 @@ Result<runtime::ContainerSpec> make_spec(const store::Store& store, const Launch
     s.hostname = req.hostname;
     s.network = req.network;
     s.init = !req.no_init;
-    s.cgroup = cgroup_name(t.dir);
+    s.cgroup = cgroup_name(store, t.dir);
     s.cache_dir = store.root() + "/cache";
     s.userns = linux_fx::rootless_userns();
     for (const auto& v : req.volumes) s.binds.push_back(LXBOX_TRY(runtime::parse_bind(v)));
@@ -128,13 +114,14 @@ Result<runtime::ContainerSpec> make_spec(const store::Store& store, const Launch
     return s;
 }
 
-// Prints a command's exec failure the way users know it, or that the memory limit killed it,
-// and returns its exit code (137 when the OOM killer's SIGKILL ended the command itself).
+namespace {
+
+// Prints a command's exec failure the way users know it, or that the memory limit killed a
+// process of it (runtime::oom_notice), and returns its exit code.
 int report(const runtime::Outcome& o) {
     if (o.exec_error) std::fprintf(stderr, "lxbox: %s\n", o.exec_error->message.c_str());
-    if (o.oom_killed)
-        std::fprintf(stderr, "lxbox: out of memory: the kernel killed a process of the container at its "
-                             "memory limit (raise --memory)\n");
+    if (const auto oom = runtime::oom_notice(o.exit_code, o.oom_killed); !oom.empty())
+        std::fprintf(stderr, "lxbox: %s\n", oom.c_str());
     return o.exit_code;
 }
 
@@ -151,6 +138,7 @@ Result<int> run_container(store::Store& store, const runtime::ContainerSpec& mad
     st.start_time = linux_fx::process_start_time(c.pid()).value_or(0);
     st.started = store::now_rfc3339();
     st.command = spec.process.args;
+    st.backend = t.backend;
     st.security = spec.process.security;
     if (c.has_cgroup()) st.cgroup = spec.cgroup;
     st.namespaces = c.namespaces();
@@ -233,11 +221,14 @@ Result<int> launch_in_vm(store::Store& store, const LaunchRequest& req, const Ta
     return rc;
 }
 
-Result<int> cmd_launch(const GlobalOptions& g, const LaunchRequest& req) {
-    auto store = LXBOX_TRY(open_store(g));
-    LXBOX_TRY(ensure_default_distro(store, g));
+}  // namespace
+
+Result<int> launch(store::Store& store, const LaunchRequest& req) {
     const Target t = LXBOX_TRY(resolve_target(store, req));
-    if (t.backend == "vm") return launch_in_vm(store, req, t);
+    if (t.backend == "vm") {
+        notice_vm_fallback_once(store.root(), t.choice);
+        return launch_in_vm(store, req, t);
+    }
     if (!req.publish.empty())
         return Error(ErrorKind::Invalid, "-p publishes a port of a vm container; a native container with --network host "
                                          "already uses the host's ports");
@@ -253,61 +244,4 @@ Result<int> cmd_launch(const GlobalOptions& g, const LaunchRequest& req) {
     return rc;
 }
 
-// CLI11 fills positionals in order across "--", so in `launch -- cmd` it would take cmd for the
-// distro. The raw argv tells on which side of "--" the first positional was written.
-void fix_target_after_double_dash(LaunchRequest& req) {
-    if (req.target.empty()) return;
-    auto text = read_file("/proc/self/cmdline");
-    if (!text) return;
-    std::vector<std::string> argv;
-    for (size_t pos = 0; pos < text->size();) {
-        size_t end = text->find('\0', pos);
-        if (end == std::string::npos) end = text->size();
-        argv.push_back(text->substr(pos, end - pos));
-        pos = end + 1;
-    }
-    auto verb = std::find(argv.begin(), argv.end(), "launch");
-    auto dash = std::find(verb, argv.end(), "--");
-    if (dash == argv.end() || std::find(verb, dash, req.target) != dash) return;
-    req.process.command.insert(req.process.command.begin(), req.target);
-    req.target.clear();
-}
-
-void add_launch(CLI::App& app, CommandContext& ctx) {
-    auto req = std::make_shared<LaunchRequest>();
-    auto* cmd = app.add_subcommand("launch", "Run a distro's container (its default one, or --name, or --rm)");
-    cmd->add_option("target", req->target, "Distro or container (default: the default distro)");
-    cmd->add_option("command", req->process.command, "Command and arguments (after --); default: login shell");
-    add_process_options(*cmd, req->process);
-    cmd->add_option("--name", req->name, "Make or enter this container of the distro");
-    cmd->add_flag("--rm", req->rm, "A throwaway container, deleted when it exits");
-    // One value per flag: a vector option would otherwise swallow the command after "--".
-    cmd->add_option("-v,--volume", req->volumes, "Bind mount HOST:GUEST[:ro]")->allow_extra_args(false);
-    cmd->add_option("-p,--publish", req->publish, "vm backend: publish HOSTPORT:PORT[/udp] on the host's loopback")
-        ->allow_extra_args(false);
-    cmd->add_flag("--share-cwd", req->share_cwd, "Bind the current directory at the same path and start there");
-    cmd->add_option("--hostname", req->hostname, "Hostname (default: the container's name)");
-    cmd->add_option("--network", req->network, "host or none")->check(CLI::IsMember({"host", "none"}));
-    cmd->add_option("--memory", req->memory, "Memory limit (512m, 2g)");
-    cmd->add_option("--cpus", req->cpus, "CPU limit (1.5 = one and a half CPUs)");
-    cmd->add_option("--pids-limit", req->pids, "Maximum number of processes");
-    cmd->add_option("--backend", req->backend, "auto, native or vm")->check(CLI::IsMember({"auto", "native", "vm"}));
-    cmd->add_flag("--no-init", req->no_init, "Run the command as PID 1 (no init to reap and forward signals)");
-    cmd->callback([&ctx, req] {
-        fix_target_after_double_dash(*req);
-        ctx.action = [&ctx, req] { return cmd_launch(ctx.global, *req); };
-    });
-}
-
-}  // namespace
-
-void add_container_commands(CLI::App& app, CommandContext& ctx) {
-    add_launch(app, ctx);
-    add_exec_command(app, ctx);
-    add_ps_command(app, ctx);
-    add_stop_command(app, ctx);
-    add_rm_command(app, ctx);
-    add_shutdown_command(app, ctx);
-}
-
-}  // namespace lxbox::cli
+}  // namespace lxbox::launch

@@ -1,0 +1,30 @@
+// Files made or read at a path a user chose, where others may have planted something: beside
+// an export's archive in /tmp, an --env-file that is a device. (unique_fd.hpp has the plain
+// helpers; write_file_atomic makes its temp file with create_temp_beside.)
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "runtime/base/error.hpp"
+#include "runtime/base/unique_fd.hpp"
+
+namespace lxbox {
+
+// A new file beside `path` ("<path><tag>" and six random characters), for a write that is
+// renamed onto path once complete. Made with O_CREAT | O_EXCL, which follows no symlink, under
+// a name no one could plant beforehand: a link left beside a user's file (in /tmp, say) is
+// never written through. mode is trimmed by the umask, as open(2) does.
+struct TempFile {
+    UniqueFd fd;
+    std::string path;
+};
+Result<TempFile> create_temp_beside(const std::string& path, const std::string& tag, unsigned mode);
+
+// Reads a file a user named for its content (--env-file): a regular file of at most max_bytes.
+// Anything else is refused ("not a regular file", "larger than N MiB"): a device would be read
+// for ever (/dev/zero) and a fifo would block. Opened O_NONBLOCK, so a fifo is refused, not
+// waited on.
+Result<std::string> read_regular_file(const std::string& path, size_t max_bytes);
+
+}  // namespace lxbox
