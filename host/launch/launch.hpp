@@ -32,6 +32,7 @@ struct Target {
     bool ephemeral = false;
     std::string backend = "native";  // native or vm
     backend::BackendChoice choice;   // why (--log-level debug, the first vm notice)
+    store::ImageRecord image_record;  // its layers and config
 };
 
 // The distro or container the request names and the backend it would run on, changing nothing

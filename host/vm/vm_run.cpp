@@ -244,6 +244,12 @@ SupervisorStart start_options(const std::string& root, const std::function<void(
 
 Result<int> run_in_vm(const VmRunRequest& request) {
     const std::string vm_dir = request.root + "/vm";
+    // The guest gets one distro disk per image, made from an images/<name>/rootfs tree: an OCI
+    // image's layers (layers/sha256/<hex>) do not reach it yet.
+    if (!request.spec.image_layers.empty() || !request.spec.image_rootfs.ends_with("/" + request.image + "/rootfs"))
+        return Error(ErrorKind::Unsupported, "image '" + request.image +
+                                                 "' is an OCI image: the VM backend runs rootfs imports only so far "
+                                                 "(use --backend native)");
     const DistroDisk disk = LXBOX_TRY(ensure_distro_disk(vm_dir, request.image, request.spec.image_rootfs));
     auto run = LXBOX_TRY(guest_run(request.spec, disk, std::to_string(::getpid()) + "-" +
                                                             std::to_string(Clock::now().time_since_epoch().count())));

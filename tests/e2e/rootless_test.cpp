@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "runtime/base/unique_fd.hpp"
+#include "tests/common/oci_image.hpp"
 #include "tests/common/test_support.hpp"
 #include "tests/common/test_users.hpp"
 
@@ -324,6 +325,26 @@ TEST_F(RootlessCli, FuseOverlayfsMountsTheRootWhenAskedOrWhereOverlayfsIsRefused
     EXPECT_NE(r.exit_code, 0);
     EXPECT_NE(r.err.find("'zfs' is not auto, kernel or fuse"), std::string::npos) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
+// A rootless store's layers: whiteouts made without CAP_MKNOD (Linux 5.8), opaque directories
+// marked with user.overlay.opaque, and the layer stack mounted with userxattr in the user's
+// namespace.
+TEST_F(RootlessCli, AnOrdinaryUserImportsAndLaunchesAnImageOfLayers) {
+    OciImage img;
+    img.layers.push_back({{}, TarFilter::None, tarball});
+    img.layers.push_back({{dir_entry("a"), file_entry("a/x", "x"), file_entry("a/y", "y"), dir_entry("b"),
+                           file_entry("b/z", "z")}});
+    img.layers.push_back({{file_entry("a/.wh.x", ""), dir_entry("b"), file_entry("b/.wh..wh..opq", ""),
+                           file_entry("b/new", "new")}, TarFilter::Zstd});
+    const std::string layout = dir / "layout";
+    write_oci_layout(layout, img);
+    ASSERT_EQ(run({"chmod", "-R", "a+rX", layout}).exit_code, 0);
+    auto r = lx(ranged, {"import", "img", layout});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = lx(ranged, {"launch", "--rm", "img", "--", "sh", "-c", "ls /a /b; id -u"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "/a:\ny\n\n/b:\nnew\n0\n");
 }
 
 }  // namespace
