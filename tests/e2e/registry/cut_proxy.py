@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""A plain-HTTP proxy in front of a registry that cuts the first large blob response after
+CUT bytes (the connection closes mid-body, as a dropped link does), then serves everything
+whole. Each blob request's Range header is logged to LOG, so a test sees the resume ask for
+the rest.
+
+usage: cut_proxy.py UPSTREAM_PORT CUT PORTFILE LOG
+"""
+import http.client, http.server, json, os, sys, threading
+
+upstream_port, cut, port_file, log_path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+state = {"cut_done": False}
+lock = threading.Lock()
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def relay(self, method):
+        length = int(self.headers.get("Content-Length", "0") or 0)
+        body = self.rfile.read(length) if length else None
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+        conn = http.client.HTTPConnection("127.0.0.1", upstream_port)
+        conn.request(method, self.path, body=body, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        is_blob = "/blobs/sha256:" in self.path and method == "GET"
+        if is_blob:
+            with open(log_path, "a") as f:
+                f.write(json.dumps({"path": self.path, "range": self.headers.get("Range", ""),
+                                    "status": resp.status}) + "\n")
+        self.send_response(resp.status)
+        for k, v in resp.getheaders():
+            if k.lower() not in ("connection", "transfer-encoding", "content-length"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        with lock:
+            cut_now = is_blob and resp.status == 200 and len(data) > cut and not state["cut_done"]
+            if cut_now:
+                state["cut_done"] = True
+        if cut_now:
+            self.wfile.write(data[:cut])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        if method != "HEAD":
+            self.wfile.write(data)
+
+    def do_GET(self):
+        self.relay("GET")
+
+    def do_HEAD(self):
+        self.relay("HEAD")
+
+    def log_message(self, *args):
+        pass
+
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+with open(port_file + ".tmp", "w") as f:
+    f.write(str(server.server_address[1]))
+os.rename(port_file + ".tmp", port_file)
+server.serve_forever()

@@ -1,0 +1,195 @@
+// lxbox pull, login and push against a real distribution registry on 127.0.0.1 (see
+// local_registry.hpp): TLS with the test's CA, htpasswd and bearer-token authentication,
+// resume after a cut download, concurrent pulls sharing blobs, and the one-line errors.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/common/test_support.hpp"
+#include "tests/e2e/registry/local_registry.hpp"
+
+namespace lxbox::test {
+namespace {
+
+std::vector<nlohmann::json> json_lines(const std::string& path) {
+    std::vector<nlohmann::json> out;
+    std::ifstream f(path);
+    for (std::string line; std::getline(f, line);)
+        if (auto j = nlohmann::json::parse(line, nullptr, false); j.is_object()) out.push_back(j);
+    return out;
+}
+
+bool one_line(const std::string& err) {
+    return !err.empty() && err.find('\n') == err.size() - 1;
+}
+
+class Registry : public ::testing::Test {
+protected:
+    ScratchDir dir;
+    std::string store = dir / "store";
+    std::string config_home = dir / "config";  // lxbox's auth file goes here
+    TestCerts certs = TestCerts::make(dir / "certs");
+    std::string layout = dir / "layout";
+    std::string manifest_digest;
+
+    void SetUp() override {
+        for (const char* tool : {"docker-registry", "skopeo", "htpasswd", "openssl", "python3"})
+            if (run({"sh", "-c", std::string("command -v ") + tool}).exit_code != 0)
+                LXBOX_SKIP(std::string(tool) + " is not installed (tools/setup --test)");
+        // Three layers, one of them 3 MiB of incompressible bytes (what the cut and resume need).
+        std::string big;
+        uint32_t x = 12345;
+        for (int i = 0; i < 3 << 20; ++i) big += static_cast<char>((x = x * 1103515245 + 12345) >> 24);
+        manifest_digest = write_oci_layout(layout, "v1",
+                                           {{dir_entry("etc"), file_entry("etc/os-release", "ID=regtest\n")},
+                                            {dir_entry("data"), file_entry("data/big.bin", big)},
+                                            {file_entry("etc/motd", "hello from the registry\n")}});
+    }
+
+    CommandResult lxbox(const std::vector<std::string>& args, const std::string& input = {}) {
+        std::vector<std::string> argv{LXBOX_BINARY, "--root", store};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return run(argv, input, {"XDG_CONFIG_HOME=" + config_home, "HOME=" + dir.path(), "XDG_RUNTIME_DIR="});
+    }
+
+    bool blob_in_store(const std::string& digest) {
+        return ::access((store + "/blobs/sha256/" + digest.substr(7)).c_str(), F_OK) == 0;
+    }
+};
+
+TEST_F(Registry, LoginThenPullOverTlsWithTheTestCa) {
+    LocalRegistry reg(dir / "reg", dir / "storage", LocalRegistry::Auth::Htpasswd, true, certs);
+    skopeo_push(layout, "v1", reg.host() + "/test/img:v1", certs, true, true);
+    const std::string ref = reg.host() + "/test/img:v1";
+
+    auto anonymous = lxbox({"pull", "--ca-file", certs.ca_crt, ref});
+    EXPECT_EQ(anonymous.exit_code, 125);
+    EXPECT_TRUE(one_line(anonymous.err)) << anonymous.err;
+    EXPECT_NE(anonymous.err.find("401"), std::string::npos) << anonymous.err;
+    EXPECT_NE(anonymous.err.find(ref), std::string::npos) << anonymous.err;
+    EXPECT_FALSE(blob_in_store(manifest_digest));
+
+    auto wrong = lxbox({"login", reg.host(), "-u", LocalRegistry::kUser, "--password-stdin", "--ca-file", certs.ca_crt},
+                       "wrong\n");
+    EXPECT_EQ(wrong.exit_code, 125);
+    EXPECT_NE(wrong.err.find("401"), std::string::npos) << wrong.err;
+    auto login = lxbox({"login", reg.host(), "-u", LocalRegistry::kUser, "--password-stdin", "--ca-file", certs.ca_crt},
+                       std::string(LocalRegistry::kPassword) + "\n");
+    ASSERT_EQ(login.exit_code, 0) << login.err;
+    struct stat st {};
+    ASSERT_EQ(::stat((config_home + "/lxbox/auth.json").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+    auto untrusted = lxbox({"pull", ref});
+    EXPECT_EQ(untrusted.exit_code, 125);
+    EXPECT_TRUE(one_line(untrusted.err)) << untrusted.err;
+    EXPECT_NE(untrusted.err.find("certificate"), std::string::npos) << untrusted.err;
+
+    auto pulled = lxbox({"pull", "--ca-file", certs.ca_crt, ref});
+    ASSERT_EQ(pulled.exit_code, 0) << pulled.err;
+    EXPECT_NE(pulled.out.find(manifest_digest), std::string::npos) << pulled.out;
+    EXPECT_TRUE(blob_in_store(manifest_digest));
+
+    auto again = lxbox({"pull", "--json", "--tls-verify", "false", ref});  // all present: nothing fetched
+    ASSERT_EQ(again.exit_code, 0) << again.err;
+    auto done = nlohmann::json::parse(again.out.substr(again.out.rfind("{\"event\":\"done\"")));
+    EXPECT_EQ(done["fetched"], 0);
+    EXPECT_EQ(done["present"], 4);
+
+    ASSERT_EQ(lxbox({"logout", reg.host()}).exit_code, 0);
+    EXPECT_EQ(lxbox({"pull", "--ca-file", certs.ca_crt, ref}).exit_code, 125);
+}
+
+TEST_F(Registry, AnonymousBearerTokenAndCredentialsFromPodmansAuthFile) {
+    // One storage, two registries: htpasswd for skopeo's push, the token flow for the pulls.
+    LocalRegistry basic(dir / "basic", dir / "storage", LocalRegistry::Auth::Htpasswd, true, certs);
+    skopeo_push(layout, "v1", basic.host() + "/pub/img:v1", certs, true, true);
+    LocalRegistry reg(dir / "reg", dir / "storage", LocalRegistry::Auth::Token, true, certs);
+
+    auto pulled = lxbox({"pull", "--ca-file", certs.ca_crt, reg.host() + "/pub/img:v1"});
+    ASSERT_EQ(pulled.exit_code, 0) << pulled.err;
+    auto log = json_lines(reg.token_log());
+    ASSERT_FALSE(log.empty());
+    EXPECT_EQ(log[0]["user"], "");  // anonymous
+    EXPECT_EQ(log[0]["scope"][0], "repository:pub/img:pull");
+
+    // podman's auth.json (XDG_CONFIG_HOME/containers/auth.json): the token request carries it.
+    ::mkdir((config_home).c_str(), 0700);
+    ::mkdir((config_home + "/containers").c_str(), 0700);
+    std::ofstream(config_home + "/containers/auth.json")
+        << nlohmann::json{{"auths", {{reg.host(), {{"auth", "dGVzdGVyOnMzY3JldC1wdw=="}}}}}}.dump();  // tester:s3cret-pw
+    ::unlink(reg.token_log().c_str());
+    auto digest_ref = reg.host() + "/pub/img@" + manifest_digest;
+    auto by_digest = lxbox({"pull", "--ca-file", certs.ca_crt, digest_ref});
+    ASSERT_EQ(by_digest.exit_code, 0) << by_digest.err;
+    log = json_lines(reg.token_log());
+    ASSERT_FALSE(log.empty());
+    EXPECT_EQ(log[0]["user"], LocalRegistry::kUser);
+}
+
+TEST_F(Registry, ResumesAnInterruptedPullWithARangeRequest) {
+    LocalRegistry reg(dir / "reg", dir / "storage", LocalRegistry::Auth::None, false, certs);
+    skopeo_push(layout, "v1", reg.host() + "/test/img:v1", certs, false, false);
+    CutProxy proxy(dir / "proxy", reg.port(), 1 << 20);
+    const std::string ref = proxy.host() + "/test/img:v1";
+
+    auto plain = lxbox({"pull", ref});  // plain HTTP needs --insecure
+    EXPECT_EQ(plain.exit_code, 125);
+    auto cut = lxbox({"pull", "--insecure", ref});
+    EXPECT_EQ(cut.exit_code, 125);
+    EXPECT_TRUE(one_line(cut.err)) << cut.err;
+    EXPECT_NE(cut.err.find("truncated"), std::string::npos) << cut.err;
+    EXPECT_FALSE(blob_in_store(manifest_digest));
+
+    auto resumed = lxbox({"pull", "--insecure", "--json", ref});
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+    EXPECT_NE(resumed.out.find("\"event\":\"resume\""), std::string::npos) << resumed.out;
+    bool ranged = false;
+    for (const auto& entry : json_lines(proxy.log()))
+        if (entry["range"] == "bytes=1048576-" && entry["status"] == 206) ranged = true;
+    EXPECT_TRUE(ranged) << "no Range request for the rest of the cut blob";
+    EXPECT_TRUE(blob_in_store(manifest_digest));
+}
+
+TEST_F(Registry, ConcurrentPullsFetchEachBlobOnce) {
+    LocalRegistry reg(dir / "reg", dir / "storage", LocalRegistry::Auth::None, false, certs);
+    skopeo_push(layout, "v1", reg.host() + "/test/img:v1", certs, false, false);
+    CutProxy proxy(dir / "proxy", reg.port(), 1L << 40);  // counts, never cuts
+    const std::string ref = proxy.host() + "/test/img:v1";
+    CommandResult a, b;
+    std::thread ta([&] { a = lxbox({"pull", "--insecure", ref}); });
+    std::thread tb([&] { b = lxbox({"pull", "--insecure", ref}); });
+    ta.join();
+    tb.join();
+    ASSERT_EQ(a.exit_code, 0) << a.err;
+    ASSERT_EQ(b.exit_code, 0) << b.err;
+    std::map<std::string, int> gets;
+    for (const auto& entry : json_lines(proxy.log())) gets[entry["path"]]++;
+    EXPECT_EQ(gets.size(), 4u);  // the config and three layers
+    for (const auto& [path, n] : gets) EXPECT_EQ(n, 1) << path;
+}
+
+TEST_F(Registry, BadReferencesAndMissingImagesAreOneLine) {
+    LocalRegistry reg(dir / "reg", dir / "storage", LocalRegistry::Auth::None, false, certs);
+    for (const std::string& bad : std::vector<std::string>{reg.host() + "/Upper/case", reg.host() + "/x:bad/tag", "x@sha256:123"}) {
+        auto r = lxbox({"pull", "--insecure", bad});
+        EXPECT_EQ(r.exit_code, 125) << bad;
+        EXPECT_TRUE(one_line(r.err)) << r.err;
+        EXPECT_NE(r.err.find("image reference"), std::string::npos) << r.err;
+    }
+    const std::string missing = reg.host() + "/no/such:v9";
+    auto r = lxbox({"pull", "--insecure", missing});
+    EXPECT_EQ(r.exit_code, 125);
+    EXPECT_TRUE(one_line(r.err)) << r.err;
+    EXPECT_NE(r.err.find("404 Not Found"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(missing), std::string::npos) << r.err;
+    EXPECT_EQ(run({"sh", "-c", "ls " + store + "/blobs/sha256 2>/dev/null | wc -l"}).out, "0\n");
+}
+
+}  // namespace
+}  // namespace lxbox::test
