@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""A plain-HTTP proxy in front of a registry that cuts the first large blob response after
-CUT bytes (the connection closes mid-body, as a dropped link does), then serves everything
-whole. Each blob request's Range header is logged to LOG, so a test sees the resume ask for
-the rest.
+"""A plain-HTTP proxy in front of a registry that misbehaves once, as MODE says:
+  cut      the first blob response over CUT bytes stops after CUT bytes (the connection
+           closes mid-body, as a dropped link does); everything after is served whole
+  corrupt  every blob over CUT bytes has one byte changed (its digest no longer matches)
+  notjson  every manifest is an HTML page
+Each blob request's path, Range header and status are logged to LOG as JSON lines.
 
-usage: cut_proxy.py UPSTREAM_PORT CUT PORTFILE LOG
+usage: cut_proxy.py UPSTREAM_PORT CUT PORTFILE LOG [MODE]
 """
 import http.client, http.server, json, os, sys, threading
 
 upstream_port, cut, port_file, log_path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+mode = sys.argv[5] if len(sys.argv) > 5 else "cut"
 state = {"cut_done": False}
 lock = threading.Lock()
 
@@ -25,18 +28,25 @@ class Handler(http.server.BaseHTTPRequestHandler):
         resp = conn.getresponse()
         data = resp.read()
         is_blob = "/blobs/sha256:" in self.path and method == "GET"
+        headers_out = resp.getheaders()
+        if mode == "corrupt" and is_blob and len(data) > cut:
+            data = data[:cut] + bytes([data[cut] ^ 0xff]) + data[cut + 1:]
+        if mode == "notjson" and "/manifests/" in self.path:
+            data = b"<html><body>maintenance</body></html>"
+            headers_out = [(k, v) for k, v in headers_out if k.lower() not in ("content-type", "docker-content-digest")]
+            headers_out.append(("Content-Type", "text/html"))
         if is_blob:
             with open(log_path, "a") as f:
                 f.write(json.dumps({"path": self.path, "range": self.headers.get("Range", ""),
                                     "status": resp.status}) + "\n")
         self.send_response(resp.status)
-        for k, v in resp.getheaders():
+        for k, v in headers_out:
             if k.lower() not in ("connection", "transfer-encoding", "content-length"):
                 self.send_header(k, v)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         with lock:
-            cut_now = is_blob and resp.status == 200 and len(data) > cut and not state["cut_done"]
+            cut_now = mode == "cut" and is_blob and resp.status == 200 and len(data) > cut and not state["cut_done"]
             if cut_now:
                 state["cut_done"] = True
         if cut_now:

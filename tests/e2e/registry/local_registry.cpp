@@ -145,10 +145,10 @@ LocalRegistry::LocalRegistry(const std::string& dir, const std::string& storage,
     if (!wait_for_port(port_)) throw std::runtime_error("docker-registry did not start: see " + dir + "/registry.out");
 }
 
-CutProxy::CutProxy(const std::string& dir, int upstream_port, long cut) : dir_(dir) {
+CutProxy::CutProxy(const std::string& dir, int upstream_port, long cut, const std::string& mode) : dir_(dir) {
     ::mkdir(dir.c_str(), 0755);
     server_ = Server({"python3", kScripts + "cut_proxy.py", std::to_string(upstream_port), std::to_string(cut),
-                      dir + "/proxy.port", log()},
+                      dir + "/proxy.port", log(), mode},
                      dir + "/proxy.out");
     port_ = read_port_file(dir + "/proxy.port");
 }

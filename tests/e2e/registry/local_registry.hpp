@@ -56,10 +56,12 @@ private:
     Server token_server_, registry_;
 };
 
-// A proxy in front of a plain-HTTP registry that cuts the first blob response over cut bytes.
+// A proxy in front of a plain-HTTP registry that misbehaves as mode says (cut_proxy.py): "cut"
+// the first blob response over cut bytes, "corrupt" a byte of blobs over cut bytes, "notjson"
+// every manifest.
 class CutProxy {
 public:
-    CutProxy(const std::string& dir, int upstream_port, long cut);
+    CutProxy(const std::string& dir, int upstream_port, long cut, const std::string& mode = "cut");
     std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
     std::string log() const { return dir_ + "/proxy.log"; }
 

@@ -174,6 +174,26 @@ TEST_F(Registry, ConcurrentPullsFetchEachBlobOnce) {
     for (const auto& [path, n] : gets) EXPECT_EQ(n, 1) << path;
 }
 
+TEST_F(Registry, ACorruptBlobOrAManifestThatIsNotJsonIsRefused) {
+    LocalRegistry reg(dir / "reg", dir / "storage", LocalRegistry::Auth::None, false, certs);
+    skopeo_push(layout, "v1", reg.host() + "/test/img:v1", certs, false, false);
+    {
+        CutProxy corrupt(dir / "corrupt", reg.port(), 1 << 20, "corrupt");
+        auto r = lxbox({"pull", "--insecure", corrupt.host() + "/test/img:v1"});
+        EXPECT_EQ(r.exit_code, 125);
+        EXPECT_TRUE(one_line(r.err)) << r.err;
+        EXPECT_NE(r.err.find("digest"), std::string::npos) << r.err;
+        EXPECT_FALSE(blob_in_store(manifest_digest));
+        // The big layer's bad copy is not kept, whole or partial.
+        EXPECT_EQ(run({"sh", "-c", "ls " + store + "/tmp | grep -c partial"}).out, "0\n");
+    }
+    CutProxy html(dir / "html", reg.port(), 1 << 20, "notjson");
+    auto r = lxbox({"pull", "--insecure", html.host() + "/test/img:v1"});
+    EXPECT_EQ(r.exit_code, 125);
+    EXPECT_TRUE(one_line(r.err)) << r.err;
+    EXPECT_NE(r.err.find("not JSON"), std::string::npos) << r.err;
+}
+
 TEST_F(Registry, BadReferencesAndMissingImagesAreOneLine) {
     LocalRegistry reg(dir / "reg", dir / "storage", LocalRegistry::Auth::None, false, certs);
     for (const std::string& bad : std::vector<std::string>{reg.host() + "/Upper/case", reg.host() + "/x:bad/tag", "x@sha256:123"}) {
