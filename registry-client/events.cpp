@@ -7,7 +7,7 @@ namespace lxbox::registry {
 void Events::emit(const nlohmann::json& event) {
     std::string line = event.dump() + "\n";
     std::lock_guard lock(mutex_);
-    (void)write_all(fd_, line);  // a reader gone away: lxbox was killed; the pull goes on to its end
+    (void)write_all(fd_, line);  // a reader gone away: lxbox was killed, and this process is next
 }
 
 void Events::set_total(uint64_t total) {

@@ -5,6 +5,8 @@
 //   lxbox-registry push --store DIR --manifest sha256:... REF
 //   lxbox-registry login -u USER REGISTRY   (the password on stdin)
 //   lxbox-registry logout REGISTRY
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -124,6 +126,10 @@ int run(int argc, char** argv) {
     auto* logout = app.add_subcommand("logout");
     logout->add_option("REGISTRY", a.ref)->required();
     CLI11_PARSE(app, argc, argv);
+    // lxbox killed means the pull is killed: the helper goes too (what it had stays in the blob
+    // store's partial file for the next pull), rather than finishing a pull nobody registers.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() == 1) return 1;  // the parent was gone before the line above
 
     if (auto st = http_global_init(); !st) {
         std::cout << nlohmann::json{{"event", "error"}, {"error", st.error()}}.dump() << std::endl;

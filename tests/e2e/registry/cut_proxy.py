@@ -4,11 +4,12 @@
            closes mid-body, as a dropped link does); everything after is served whole
   corrupt  every blob over CUT bytes has one byte changed (its digest no longer matches)
   notjson  every manifest is an HTML page
+  slow     the first blob response over CUT bytes stalls after CUT bytes (for a kill -9)
 Each blob request's path, Range header and status are logged to LOG as JSON lines.
 
 usage: cut_proxy.py UPSTREAM_PORT CUT PORTFILE LOG [MODE]
 """
-import http.client, http.server, json, os, sys, threading
+import http.client, http.server, json, os, sys, threading, time
 
 upstream_port, cut, port_file, log_path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 mode = sys.argv[5] if len(sys.argv) > 5 else "cut"
@@ -46,12 +47,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         with lock:
-            cut_now = mode == "cut" and is_blob and resp.status == 200 and len(data) > cut and not state["cut_done"]
+            cut_now = mode in ("cut", "slow") and is_blob and resp.status == 200 and len(data) > cut and not state["cut_done"]
             if cut_now:
                 state["cut_done"] = True
         if cut_now:
             self.wfile.write(data[:cut])
             self.wfile.flush()
+            if mode == "slow":
+                time.sleep(60)
             self.close_connection = True
             return
         if method != "HEAD":

@@ -1,11 +1,15 @@
 // lxbox pull, login and push against a real distribution registry on 127.0.0.1 (see
 // local_registry.hpp): TLS with the test's CA, htpasswd and bearer-token authentication,
 // resume after a cut download, concurrent pulls sharing blobs, and the one-line errors.
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <map>
+#include <chrono>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -154,6 +158,44 @@ TEST_F(Registry, ResumesAnInterruptedPullWithARangeRequest) {
         if (entry["range"] == "bytes=1048576-" && entry["status"] == 206) ranged = true;
     EXPECT_TRUE(ranged) << "no Range request for the rest of the cut blob";
     EXPECT_TRUE(blob_in_store(manifest_digest));
+}
+
+TEST_F(Registry, APullKilledMidwayIsFinishedByTheNext) {
+    LocalRegistry reg(dir / "reg", dir / "storage", LocalRegistry::Auth::None, false, certs);
+    skopeo_push(layout, "v1", reg.host() + "/test/img:v1", certs, false, false);
+    CutProxy proxy(dir / "proxy", reg.port(), 1 << 20, "slow");
+    const std::string ref = proxy.host() + "/test/img:v1";
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        ::setenv("XDG_CONFIG_HOME", config_home.c_str(), 1);
+        int null = ::open("/dev/null", O_WRONLY);
+        ::dup2(null, 1);
+        ::dup2(null, 2);
+        ::execl(LXBOX_BINARY, LXBOX_BINARY, "--root", store.c_str(), "pull", "--insecure", ref.c_str(), nullptr);
+        ::_exit(127);
+    }
+    // Killed once the big layer's first MiB is in its partial file (the proxy stalls after it).
+    bool midway = false;
+    for (int i = 0; i < 400 && !midway; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        midway = run({"sh", "-c", "find " + store + "/tmp -name 'partial-*' -size +1023k | grep -q ."}).exit_code == 0;
+    }
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    ASSERT_TRUE(midway) << "the pull never got its first MiB";
+    // The helper dies with lxbox (its parent-death signal).
+    for (int i = 0; i < 100 && run({"pgrep", "-f", "lxbox-registry pull --store " + store}).exit_code == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_NE(run({"pgrep", "-f", "lxbox-registry pull --store " + store}).exit_code, 0);
+    EXPECT_FALSE(blob_in_store(manifest_digest));
+
+    auto next = lxbox({"pull", "--insecure", "--json", ref});
+    ASSERT_EQ(next.exit_code, 0) << next.err;
+    EXPECT_NE(next.out.find("\"event\":\"resume\""), std::string::npos) << next.out;
+    EXPECT_TRUE(blob_in_store(manifest_digest));
+    EXPECT_EQ(run({"sh", "-c", "ls " + store + "/tmp | grep -c partial"}).out, "0\n");
 }
 
 TEST_F(Registry, ConcurrentPullsFetchEachBlobOnce) {
