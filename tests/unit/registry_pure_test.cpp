@@ -4,6 +4,7 @@
 
 #include "host/registry/challenge.hpp"
 #include "host/registry/credentials.hpp"
+#include "host/registry/helper.hpp"
 #include "host/registry/reference.hpp"
 
 namespace lxbox::registry {
@@ -149,6 +150,15 @@ TEST(RegistryCredentials, LookupOrder) {
     env = AuthEnv{"/h", "/c", "", "/d", "/r.json"};
     EXPECT_EQ(auth_file_paths(env), (std::vector<std::string>{"/c/lxbox/auth.json", "/r.json", "/c/containers/auth.json",
                                                                "/d/config.json"}));
+}
+
+TEST(RegistryHelper, ErrorEventsCarryTheErrorWhole) {
+    nlohmann::json event{{"event", "error"}, {"error", Error(ErrorKind::NotFound, "manifest v9 of x: 404 Not Found")}};
+    Error e = error_from_event(nlohmann::json::parse(event.dump()));
+    EXPECT_EQ(e.kind, ErrorKind::NotFound);
+    EXPECT_EQ(e.message, "manifest v9 of x: 404 Not Found");
+    EXPECT_EQ(error_from_event({{"event", "error"}}).kind, ErrorKind::Internal);
+    EXPECT_EQ(error_from_event({{"event", "error"}, {"error", "text"}}).kind, ErrorKind::Internal);
 }
 
 }  // namespace

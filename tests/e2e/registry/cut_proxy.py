@@ -4,6 +4,7 @@
            closes mid-body, as a dropped link does); everything after is served whole
   corrupt  every blob over CUT bytes has one byte changed (its digest no longer matches)
   notjson  every manifest is an HTML page
+  429, 500 every manifest request answers that status (with a registry's JSON error body)
   slow     the first blob response over CUT bytes stalls after CUT bytes (for a kill -9)
 Each blob request's path, Range header and status are logged to LOG as JSON lines.
 
@@ -21,6 +22,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def relay(self, method):
+        if mode.isdigit() and "/manifests/" in self.path:
+            body = json.dumps({"errors": [{"code": "TOOMANYREQUESTS" if mode == "429" else "UNKNOWN",
+                                           "message": "the proxy says " + mode}]}).encode()
+            self.send_response(int(mode))
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         length = int(self.headers.get("Content-Length", "0") or 0)
         body = self.rfile.read(length) if length else None
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}

@@ -250,6 +250,15 @@ TEST_F(Registry, BadReferencesAndMissingImagesAreOneLine) {
     EXPECT_TRUE(one_line(r.err)) << r.err;
     EXPECT_NE(r.err.find("404 Not Found"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find(missing), std::string::npos) << r.err;
+    for (const std::string status : {"429", "500"}) {
+        CutProxy proxy(dir / ("proxy" + status), reg.port(), 0, status);
+        const std::string ref = proxy.host() + "/test/img:v1";
+        auto s = lxbox({"pull", "--insecure", ref});
+        EXPECT_EQ(s.exit_code, 125);
+        EXPECT_TRUE(one_line(s.err)) << s.err;
+        EXPECT_NE(s.err.find(": " + status + " "), std::string::npos) << s.err;
+        EXPECT_NE(s.err.find(ref), std::string::npos) << s.err;
+    }
     EXPECT_EQ(run({"sh", "-c", "ls " + store + "/blobs/sha256 2>/dev/null | wc -l"}).out, "0\n");
 }
 
