@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/image/oci.hpp"
 #include "tests/common/test_support.hpp"
 #include "tests/e2e/registry/local_registry.hpp"
 
@@ -234,6 +235,50 @@ TEST_F(Registry, ACorruptBlobOrAManifestThatIsNotJsonIsRefused) {
     EXPECT_EQ(r.exit_code, 125);
     EXPECT_TRUE(one_line(r.err)) << r.err;
     EXPECT_NE(r.err.find("not JSON"), std::string::npos) << r.err;
+}
+
+TEST_F(Registry, AnIndexResolvesToTheHostsPlatformOrTheOneAskedFor) {
+    // A second image (arm64) beside the first; an index of both is the layout's "multi".
+    const std::string arm = write_oci_layout(layout, "arm", {{file_entry("etc/arch", "arm64\n")}});
+    auto entry = [&](const std::string& digest, const char* arch) {
+        struct stat st {};
+        ::stat((layout + "/blobs/sha256/" + digest.substr(7)).c_str(), &st);
+        return nlohmann::json{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                              {"digest", digest},
+                              {"size", st.st_size},
+                              {"platform", {{"os", "linux"}, {"architecture", arch}}}};
+    };
+    const std::string index = nlohmann::json{{"schemaVersion", 2},
+                                             {"mediaType", "application/vnd.oci.image.index.v1+json"},
+                                             {"manifests", {entry(manifest_digest, "amd64"), entry(arm, "arm64")}}}
+                                  .dump();
+    const std::string index_digest = "sha256:" + run({"sh", "-c", "printf %s \"$0\" | sha256sum", index}).out.substr(0, 64);
+    std::ofstream(layout + "/blobs/sha256/" + index_digest.substr(7)) << index;
+    std::ofstream(layout + "/index.json")
+        << nlohmann::json{{"schemaVersion", 2},
+                          {"manifests",
+                           {{{"mediaType", "application/vnd.oci.image.index.v1+json"},
+                             {"digest", index_digest},
+                             {"size", index.size()},
+                             {"annotations", {{"org.opencontainers.image.ref.name", "multi"}}}}}}}
+               .dump();
+    LocalRegistry reg(dir / "reg", dir / "storage", LocalRegistry::Auth::None, false, certs);
+    ASSERT_EQ(run({"skopeo", "copy", "--quiet", "--all", "--preserve-digests", "--dest-tls-verify=false",
+                   "oci:" + layout + ":multi", "docker://" + reg.host() + "/multi/img:v1"})
+                  .exit_code,
+              0);
+    const std::string ref = reg.host() + "/multi/img:v1";
+    auto host = lxbox({"pull", "--insecure", "--json", ref});
+    ASSERT_EQ(host.exit_code, 0) << host.err;
+    const std::string native = image::host_platform().architecture == "arm64" ? arm : manifest_digest;
+    EXPECT_NE(host.out.find("\"manifest\":\"" + native + "\""), std::string::npos) << host.out;
+    auto other = lxbox({"pull", "--insecure", "--json", "--platform", "linux/arm64", ref});
+    ASSERT_EQ(other.exit_code, 0) << other.err;
+    EXPECT_NE(other.out.find("\"manifest\":\"" + arm + "\""), std::string::npos) << other.out;
+    auto none = lxbox({"pull", "--insecure", "--platform", "linux/s390x", ref});
+    EXPECT_EQ(none.exit_code, 125);
+    EXPECT_TRUE(one_line(none.err)) << none.err;
+    EXPECT_NE(none.err.find("linux/amd64"), std::string::npos) << none.err;
 }
 
 TEST_F(Registry, BadReferencesAndMissingImagesAreOneLine) {
