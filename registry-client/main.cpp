@@ -2,7 +2,7 @@
 // CMakeLists.txt for why it is a separate executable). Its stdout is JSON lines for lxbox
 // (events.hpp); the last is "done" or "error". Not meant to be run by hand, but it can be:
 //   lxbox-registry pull --store DIR [--platform P] [--insecure] [--tls-verify=false] [--ca-file F] REF
-//   lxbox-registry push --store DIR --manifest sha256:... REF
+//   lxbox-registry push --store DIR --manifest sha256:... [--mount-from REPO] REF
 //   lxbox-registry login -u USER REGISTRY   (the password on stdin)
 //   lxbox-registry logout REGISTRY
 #include <signal.h>
@@ -23,7 +23,7 @@ namespace lxbox::registry {
 namespace {
 
 struct Args {
-    std::string ref, store, platform, manifest, user, ca_file;
+    std::string ref, store, platform, manifest, user, ca_file, mount_from;
     bool insecure = false, tls_verify = true;
     int jobs = 4;
 };
@@ -48,11 +48,13 @@ Result<nlohmann::json> run_push(const Args& a, Events& events) {
     o.transport = transport_of(a);
     o.store_root = a.store;
     o.manifest = LXBOX_TRY(image::parse_digest(a.manifest));
+    o.mount_from = a.mount_from;
     auto r = LXBOX_TRY(push_image(o, events));
     return nlohmann::json{{"event", "done"},
                           {"reference", o.ref.to_string()},
                           {"manifest", r.manifest.str()},
                           {"uploaded", r.uploaded},
+                          {"mounted", r.mounted},
                           {"present", r.present}};
 }
 
@@ -118,6 +120,7 @@ int run(int argc, char** argv) {
     push->add_option("REF", a.ref)->required();
     push->add_option("--store", a.store)->required();
     push->add_option("--manifest", a.manifest)->required();
+    push->add_option("--mount-from", a.mount_from, "A repository of the same registry to mount blobs from");
     add_transport(push, a);
     auto* login = app.add_subcommand("login");
     login->add_option("REGISTRY", a.ref)->required();

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 
+#include "host/registry/challenge.hpp"
 #include "runtime/image/blobs.hpp"
 #include "runtime/image/oci.hpp"
 
@@ -19,8 +20,10 @@ std::string upload_url(const RegistrySession& s, const std::string& location, co
     return url + (url.find('?') == std::string::npos ? "?" : "&") + "digest=" + d.str();
 }
 
-Result<bool> upload_blob(RegistrySession& s, HttpClient& c, const image::BlobStore& store, const image::Digest& d,
-                         Events& events) {
+enum class Sent { Present, Mounted, Uploaded };
+
+Result<Sent> upload_blob(RegistrySession& s, HttpClient& c, const image::BlobStore& store, const image::Digest& d,
+                         const std::string& mount_from, Events& events) {
     HttpRequest head;
     head.method = "HEAD";
     head.url = s.url("blobs/" + d.str());
@@ -28,12 +31,17 @@ Result<bool> upload_blob(RegistrySession& s, HttpClient& c, const image::BlobSto
     uint64_t size = LXBOX_TRY(store.size(d));
     if (exists.status == 200) {
         events.add_done(size);
-        return false;
+        return Sent::Present;
     }
     HttpRequest start;
     start.method = "POST";
     start.url = s.url("blobs/uploads/");
+    if (!mount_from.empty()) start.url += "?mount=" + d.str() + "&from=" + percent_encode(mount_from);
     auto opened = LXBOX_TRY(s.send(c, start));
+    if (opened.status == 201 && !mount_from.empty()) {  // mounted; a 202 is an upload to make after all
+        events.add_done(size);
+        return Sent::Mounted;
+    }
     if (opened.status != 202 || opened.header("location").empty())
         return Error(ErrorKind::Refused, s.describe_failure("upload of blob " + d.str(), opened));
     auto fd = LXBOX_TRY(store.open_blob(d));
@@ -46,14 +54,15 @@ Result<bool> upload_blob(RegistrySession& s, HttpClient& c, const image::BlobSto
     auto done = LXBOX_TRY(s.send(c, put));
     if (done.status != 201) return Error(ErrorKind::Refused, s.describe_failure("upload of blob " + d.str(), done));
     events.add_done(size);
-    return true;
+    return Sent::Uploaded;
 }
 
 }  // namespace
 
 Result<PushResult> push_image(const PushOptions& o, Events& events) {
     auto creds = LXBOX_TRY(find_credentials(o.ref.registry, AuthEnv::from_process()));
-    RegistrySession session(o.ref, o.transport, creds, "pull,push");
+    RegistrySession session(o.ref, o.transport, creds, "pull,push",
+                            o.mount_from.empty() ? std::vector<std::string>{} : std::vector<std::string>{o.mount_from});
     auto client = LXBOX_TRY(HttpClient::make(o.transport));
     auto store = LXBOX_TRY(image::BlobStore::open(o.store_root));
     const std::string body = LXBOX_TRY(store.read(o.manifest));
@@ -70,8 +79,8 @@ Result<PushResult> push_image(const PushOptions& o, Events& events) {
     events.set_total(total);
     PushResult result{o.manifest};
     for (const auto& d : blobs) {
-        bool uploaded = LXBOX_TRY_CTX(upload_blob(session, client, store, d, events), "push " + o.ref.to_string());
-        (uploaded ? result.uploaded : result.present)++;
+        Sent sent = LXBOX_TRY_CTX(upload_blob(session, client, store, d, o.mount_from, events), "push " + o.ref.to_string());
+        (sent == Sent::Uploaded ? result.uploaded : sent == Sent::Mounted ? result.mounted : result.present)++;
     }
     events.flush_progress();
     HttpRequest put;

@@ -1,6 +1,9 @@
 // A push: each blob of a local image (config, layers) that the registry lacks is uploaded
 // (HEAD to skip what is there, POST to open an upload, one PUT with the whole blob and its
-// digest, which the registry verifies), then the manifest is PUT under the tag.
+// digest, which the registry verifies), then the manifest is PUT under the tag. With
+// mount_from (a repository of the same registry that has the blobs: where the image was
+// pulled from), the POST asks the registry to mount each blob from there instead, and only
+// what it cannot mount is uploaded.
 #pragma once
 
 #include <string>
@@ -17,11 +20,12 @@ struct PushOptions {
     TransportOptions transport;
     std::string store_root;
     image::Digest manifest;  // the local image's manifest, in the blob store
+    std::string mount_from;  // a repository on the same registry ("library/debian"), or ""
 };
 
 struct PushResult {
     image::Digest manifest;
-    int uploaded = 0, present = 0;
+    int uploaded = 0, mounted = 0, present = 0;
 };
 
 Result<PushResult> push_image(const PushOptions& options, Events& events);

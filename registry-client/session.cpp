@@ -55,9 +55,10 @@ Result<std::optional<Credentials>> find_credentials(const std::string& registry,
 }
 
 RegistrySession::RegistrySession(ImageReference ref, TransportOptions transport,
-                                 std::optional<Credentials> credentials, std::string actions)
+                                 std::optional<Credentials> credentials, std::string actions,
+                                 std::vector<std::string> also_pull)
     : ref_(std::move(ref)), transport_(std::move(transport)), credentials_(std::move(credentials)),
-      actions_(std::move(actions)) {}
+      actions_(std::move(actions)), also_pull_(std::move(also_pull)) {}
 
 std::string RegistrySession::url(const std::string& path) const {
     std::lock_guard lock(mutex_);
@@ -86,6 +87,7 @@ Status RegistrySession::authenticate(HttpClient& client, const HttpResponse& cha
             HttpRequest token;
             // A login asks /v2/ with no repository: the challenge's own scope (none) then.
             token.url = token_url(c, ref_.repository.empty() ? "" : "repository:" + ref_.repository + ":" + actions_);
+            for (const std::string& repo : also_pull_) token.url += "&scope=" + percent_encode("repository:" + repo + ":pull");
             if (credentials_ && !credentials_->username.empty())
                 token.headers.push_back("Authorization: Basic " +
                                         base64_encode(credentials_->username + ":" + credentials_->password));

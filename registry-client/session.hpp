@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "host/registry/credentials.hpp"
 #include "host/registry/reference.hpp"
@@ -17,9 +18,10 @@ namespace lxbox::registry {
 
 class RegistrySession {
 public:
-    // actions: "pull" or "pull,push" (the token's scope).
+    // actions: "pull" or "pull,push" (the token's scope); also_pull: other repositories of the
+    // registry the token must read (a push's cross-repository mount source).
     RegistrySession(ImageReference ref, TransportOptions transport, std::optional<Credentials> credentials,
-                    std::string actions = "pull");
+                    std::string actions = "pull", std::vector<std::string> also_pull = {});
 
     const ImageReference& reference() const { return ref_; }
     const TransportOptions& transport() const { return transport_; }
@@ -39,6 +41,7 @@ private:
     TransportOptions transport_;
     std::optional<Credentials> credentials_;
     std::string actions_;
+    std::vector<std::string> also_pull_;
     mutable std::mutex mutex_;  // guards the two below
     std::string scheme_ = "https";
     std::string authorization_;  // "Authorization: Bearer …" once known

@@ -281,6 +281,37 @@ TEST_F(Registry, AnIndexResolvesToTheHostsPlatformOrTheOneAskedFor) {
     EXPECT_NE(none.err.find("linux/amd64"), std::string::npos) << none.err;
 }
 
+TEST_F(Registry, TheHelperPushesAndMountsAcrossRepositories) {
+    // lxbox-registry push on its own (lxbox push NAME REF resolves NAME to the manifest it pushes).
+    LocalRegistry basic(dir / "basic", dir / "storage", LocalRegistry::Auth::Htpasswd, true, certs);
+    skopeo_push(layout, "v1", basic.host() + "/src/img:v1", certs, true, true);
+    LocalRegistry reg(dir / "reg", dir / "storage", LocalRegistry::Auth::Token, true, certs);
+    ::mkdir(config_home.c_str(), 0700);
+    ASSERT_EQ(lxbox({"login", reg.host(), "-u", LocalRegistry::kUser, "--password-stdin", "--ca-file", certs.ca_crt},
+                    std::string(LocalRegistry::kPassword) + "\n")
+                  .exit_code,
+              0);
+    ASSERT_EQ(lxbox({"pull", "--ca-file", certs.ca_crt, reg.host() + "/src/img:v1"}).exit_code, 0);
+    auto push = [&](const std::string& dest, const std::vector<std::string>& extra) {
+        std::vector<std::string> argv{std::string(LXBOX_BUILD_DIR) + "/registry-client/lxbox-registry", "push",
+                                      "--store", store, "--manifest", manifest_digest, "--ca-file", certs.ca_crt};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        argv.push_back(dest);
+        auto r = run(argv, {}, {"XDG_CONFIG_HOME=" + config_home, "HOME=" + dir.path(), "XDG_RUNTIME_DIR="});
+        EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+        return nlohmann::json::parse(r.out.substr(r.out.rfind("{\"event\":\"done\"")));
+    };
+    auto uploaded = push(reg.host() + "/dst/one:v1", {});
+    EXPECT_EQ(uploaded["uploaded"], 4);
+    auto mounted = push(reg.host() + "/dst/two:v1", {"--mount-from", "src/img"});
+    EXPECT_EQ(mounted["mounted"], 4);
+    EXPECT_EQ(mounted["uploaded"], 0);
+    // The copies pull back by digest into a fresh store.
+    store = dir / "store2";
+    EXPECT_EQ(lxbox({"pull", "--ca-file", certs.ca_crt, reg.host() + "/dst/two@" + manifest_digest}).exit_code, 0);
+    EXPECT_TRUE(blob_in_store(manifest_digest));
+}
+
 TEST_F(Registry, BadReferencesAndMissingImagesAreOneLine) {
     LocalRegistry reg(dir / "reg", dir / "storage", LocalRegistry::Auth::None, false, certs);
     for (const std::string& bad : std::vector<std::string>{reg.host() + "/Upper/case", reg.host() + "/x:bad/tag", "x@sha256:123"}) {
