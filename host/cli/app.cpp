@@ -43,7 +43,7 @@ const std::vector<VerbGroup>& verb_groups() {
         {{"vm"}, add_vm_commands},
         {{"config"}, add_config_commands},
         {{"oci"}, add_oci_commands},
-        {{"pull", "push", "login", "logout"}, add_registry_commands},
+        {{"pull", "login", "logout"}, add_registry_commands},
     };
     return groups;
 }
