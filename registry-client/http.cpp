@@ -133,6 +133,8 @@ Result<HttpResponse> HttpClient::perform(const HttpRequest& req, const BodySink&
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "lxbox/" LXBOX_VERSION);
+    // Larger reads than curl's 16 KiB: a layer goes to the blob store in fewer write(2)s.
+    curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &Impl::on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, impl_.get());
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &Impl::on_body);
