@@ -43,6 +43,7 @@ const std::vector<VerbGroup>& verb_groups() {
         {{"vm"}, add_vm_commands},
         {{"config"}, add_config_commands},
         {{"oci"}, add_oci_commands},
+        {{"images", "inspect", "image"}, add_image_commands},
         {{"pull", "login", "logout"}, add_registry_commands},
     };
     return groups;

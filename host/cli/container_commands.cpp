@@ -17,6 +17,7 @@
 #include "host/detect/detect.hpp"
 #include "host/vm/qmp.hpp"
 #include "host/vm/vm_run.hpp"
+#include "runtime/image/launch.hpp"
 #include "runtime/base/log.hpp"
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/container/container.hpp"
@@ -45,6 +46,7 @@ struct Target {
     std::string container, image, dir;
     bool ephemeral = false;
     std::string backend = "native";  // native or vm
+    store::ImageRecord image_record;  // its layers and config
 };
 
 Result<Target> resolve_target(store::Store& store, const LaunchRequest& req) {
@@ -54,10 +56,12 @@ Result<Target> resolve_target(store::Store& store, const LaunchRequest& req) {
     Target t;
     if (reg.images.count(target)) {
         t.image = target;
+        t.image_record = reg.images[target];
         t.container = req.name.empty() ? target : req.name;
     } else if (auto it = reg.containers.find(target); it != reg.containers.end() && req.name.empty()) {
         t.image = it->second.image;
         t.container = target;
+        if (auto img = reg.images.find(t.image); img != reg.images.end()) t.image_record = img->second;
     } else {
         return Error(ErrorKind::NotFound, "no distro" + std::string(req.name.empty() ? " or container" : "") +
                                               " named '" + target + "'");
@@ -94,6 +98,8 @@ Result<runtime::ContainerSpec> make_spec(const store::Store& store, const Launch
     s.userns = linux_fx::rootless_userns();
     for (const auto& v : req.volumes) s.binds.push_back(LXBOX_TRY(runtime::parse_bind(v)));
     s.process = LXBOX_TRY(make_process_spec(req.process));
+    // The image's layers and its config's defaults (Env, Entrypoint + Cmd, WorkingDir, User).
+    LXBOX_TRY(image::apply_image(store, t.image_record, s));
     if (req.share_cwd) {
         char cwd[4096];
         if (!::getcwd(cwd, sizeof cwd)) return Error::last("read the current directory");
@@ -148,6 +154,7 @@ Result<int> run_container(store::Store& store, const runtime::ContainerSpec& mad
     st.security = spec.process.security;
     if (c.has_cgroup()) st.cgroup = spec.cgroup;
     st.namespaces = c.namespaces();
+    st.lower_dirs = spec.image_layers.empty() ? std::vector<std::string>{spec.image_rootfs} : spec.image_layers;
     Status written = t.ephemeral ? write_ephemeral_state(t.dir, st, t.image) : store.write_instance(t.container, st);
     if (!written) return std::move(written).error();
     auto outcome = c.wait();

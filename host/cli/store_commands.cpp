@@ -11,6 +11,7 @@
 #include "host/distro/scripted_import.hpp"
 #include "host/vm/disks.hpp"
 #include "host/vm/supervisor_client.hpp"
+#include "runtime/image/import.hpp"
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/store/images.hpp"
 #include "runtime/store/stale.hpp"
@@ -60,7 +61,7 @@ Status ensure_default_distro(store::Store& store, const GlobalOptions& global) {
 namespace {
 
 struct ImportRequest {
-    std::string name, source, script, arch;
+    std::string name, source, script, arch, platform;
     bool replace = false;
 };
 
@@ -79,6 +80,18 @@ Result<int> cmd_import(const GlobalOptions& g, const ImportRequest& req) {
     }
     if (req.name.empty() || req.source.empty())
         return Error(ErrorKind::Invalid, "import: give NAME and TARBALL (or - for stdin), or --script MANIFEST");
+    image::ImageImportOptions iopts;
+    iopts.replace = req.replace;
+    iopts.source = req.source == "-" ? "stdin" : req.source;
+    if (!req.platform.empty()) iopts.platform = LXBOX_TRY_CTX(image::parse_platform(req.platform), "import " + req.name);
+    struct stat st;
+    if (req.source != "-" && ::stat(req.source.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (image::classify_tree(req.source) != image::TreeKind::OciLayout)
+            return Error(ErrorKind::Invalid, "import " + req.name + ": directory " + req.source +
+                                                 " is not an OCI image layout (no oci-layout and index.json)");
+        LXBOX_TRY_CTX(image::import_oci_layout(store, req.name, req.source, iopts), "import " + req.name);
+        return 0;
+    }
     UniqueFd file;
     int fd = STDIN_FILENO;
     if (req.source != "-") {
@@ -91,6 +104,9 @@ Result<int> cmd_import(const GlobalOptions& g, const ImportRequest& req) {
     opts.source = req.source == "-" ? "stdin" : req.source;
     auto bar = std::make_shared<Progress>("importing " + req.name, Progress::wanted(g.quiet));
     opts.progress = progress_fn(bar);
+    // An oci-archive or docker save tar is told from a rootfs by what it holds, once extracted.
+    iopts.move_blobs = true;
+    opts.image_archive = [&](const std::string& tree) { return image::import_image_tree(store, req.name, tree, iopts); };
     LXBOX_TRY_CTX(store::import_image(store, req.name, fd, opts), "import " + req.name);
     return 0;
 }
@@ -158,9 +174,12 @@ void add_store_commands(CLI::App& app, CommandContext& ctx) {
     auto imp = std::make_shared<ImportRequest>();
     auto* i = app.add_subcommand("import", "Import a distro from a rootfs tarball (or --script MANIFEST)");
     i->add_option("name", imp->name, "Distro name");
-    i->add_option("tarball", imp->source, "Rootfs tarball (tar, .gz, .xz, .zst, .bz2; detected by content), - for stdin");
+    i->add_option("tarball", imp->source,
+                  "Rootfs tarball (tar, .gz, .xz, .zst, .bz2), oci-archive or docker save tar, or OCI layout "
+                  "directory (detected by content), - for stdin");
     i->add_option("--script", imp->script, "Scripted import from a manifest (distro-images/NAME.json)");
     i->add_option("--arch", imp->arch, "Architecture to record (default: read from the rootfs)");
+    i->add_option("--platform", imp->platform, "os/arch[/variant] of a multi-platform image (default: the host's)");
     i->add_flag("--replace", imp->replace, "Replace an existing distro of that name");
     i->callback([&ctx, imp] { ctx.action = [&ctx, imp] { return cmd_import(ctx.global, *imp); }; });
 

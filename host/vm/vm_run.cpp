@@ -244,6 +244,12 @@ SupervisorStart start_options(const std::string& root, const std::function<void(
 
 Result<int> run_in_vm(const VmRunRequest& request) {
     const std::string vm_dir = request.root + "/vm";
+    // The guest gets one distro disk per image, made from one tree: layer disks are not there yet.
+    if (!request.spec.image_layers.empty())
+        return Error(ErrorKind::Unsupported, "image '" + request.image + "' has " +
+                                                 std::to_string(request.spec.image_layers.size()) +
+                                                 " layers: the VM backend runs one-layer images only so far (use the "
+                                                 "native backend)");
     const DistroDisk disk = LXBOX_TRY(ensure_distro_disk(vm_dir, request.image, request.spec.image_rootfs));
     auto run = LXBOX_TRY(guest_run(request.spec, disk, std::to_string(::getpid()) + "-" +
                                                             std::to_string(Clock::now().time_since_epoch().count())));

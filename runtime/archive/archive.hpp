@@ -16,6 +16,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "runtime/base/error.hpp"
 
@@ -34,6 +35,17 @@ struct ExtractOptions {
     bool same_owner = true;     // restore numeric owners (root only)
     bool allow_devices = true;  // create device nodes (root only); otherwise they are skipped
     ProgressFn progress;
+    // An OCI image layer (layer_entry() below): ".wh.NAME" becomes an overlayfs whiteout (a 0/0
+    // character device; unprivileged since Linux 5.8), ".wh..wh..opq" the opaque xattr on its
+    // directory, and a hardlink to a file of a lower layer a copy of that file in this one.
+    bool oci_layer = false;
+    // "trusted.overlay.opaque"; a rootless store's layers use "user.overlay.opaque", which
+    // overlayfs reads when mounted with userxattr (trusted.* needs CAP_SYS_ADMIN).
+    std::string opaque_xattr = "trusted.overlay.opaque";
+    std::vector<std::string> lower_dirs;  // the layers below this one, topmost first
+    // Sees every byte of the uncompressed tar stream, in order, trailing padding included (an
+    // OCI layer's diff_id is its sha256). Called on the reader thread.
+    std::function<void(const void* data, size_t size)> tar_stream;
 };
 
 struct Stats {
@@ -52,6 +64,16 @@ Status check_entry_path(std::string_view path);
 
 // Pure: the entry's path without a leading "./" and trailing '/', or "" for the root itself.
 std::string normalize_entry_path(std::string_view path);
+
+// What a normalized entry of an OCI layer means (the image spec's "Whiteouts").
+struct LayerEntry {
+    enum class Kind { Plain, Whiteout, Opaque, Skip } kind = Kind::Plain;
+    std::string path;  // Whiteout: the path it hides; Opaque: its directory ("" = the root)
+};
+// Pure: ".wh.NAME" hides NAME beside it, ".wh..wh..opq" makes its directory opaque, other
+// ".wh..wh." names are AUFS bookkeeping (skipped). A whiteout naming "", "." or ".." would
+// reach outside its directory: Refused.
+Result<LayerEntry> layer_entry(const std::string& path);
 
 struct CreateOptions {
     Compression compression = Compression::None;

@@ -38,6 +38,21 @@ Status check_entry_path(std::string_view path) {
     return {};
 }
 
+Result<LayerEntry> layer_entry(const std::string& path) {
+    constexpr std::string_view kPrefix = ".wh.";
+    constexpr std::string_view kOpaque = ".wh..wh..opq";
+    auto slash = path.rfind('/');
+    const std::string dir = slash == std::string::npos ? std::string() : path.substr(0, slash);
+    const std::string_view leaf = std::string_view(path).substr(slash == std::string::npos ? 0 : slash + 1);
+    if (!leaf.starts_with(kPrefix)) return LayerEntry{LayerEntry::Kind::Plain, path};
+    if (leaf == kOpaque) return LayerEntry{LayerEntry::Kind::Opaque, dir};
+    if (leaf.starts_with(".wh..wh.")) return LayerEntry{LayerEntry::Kind::Skip, path};
+    const std::string_view name = leaf.substr(kPrefix.size());
+    if (name.empty() || name == "." || name == "..")
+        return Error(ErrorKind::Refused, "whiteout '" + path + "' names a path outside its directory: refused");
+    return LayerEntry{LayerEntry::Kind::Whiteout, (dir.empty() ? "" : dir + "/") + std::string(name)};
+}
+
 Result<Compression> compression_for_filename(const std::string& name) {
     auto ends = [&](std::string_view suffix) {
         return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;

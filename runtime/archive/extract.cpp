@@ -51,7 +51,7 @@ Result<Stats> extract(int input_fd, const std::string& dest_dir, const ExtractOp
     if (::fstat(input_fd, &st) == 0 && S_ISREG(st.st_mode)) total = static_cast<uint64_t>(st.st_size);
 
     BatchQueue queue(kQueueBatches);
-    std::thread reader([&] { read_archive(input_fd, total, opts.progress, queue); });
+    std::thread reader([&] { read_archive(input_fd, total, opts, queue); });
     TreeWriter writer(std::move(root), opts);
     Status result = drain(queue, writer);
     if (!result) {

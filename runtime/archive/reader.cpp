@@ -10,7 +10,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "runtime/base/log.hpp"
@@ -124,9 +126,10 @@ struct ReadState {
     const ProgressFn& progress;
     uint64_t total;
     Throttle throttle;
+    struct archive* counted;  // the archive that reads the input (a, or the decompressing stage)
 
     void report() {
-        if (progress && throttle.due()) progress(static_cast<uint64_t>(la::archive_filter_bytes(a, -1)), total);
+        if (progress && throttle.due()) progress(static_cast<uint64_t>(la::archive_filter_bytes(counted, -1)), total);
     }
 };
 
@@ -208,25 +211,89 @@ Error open_error(struct archive* a, const FdSource& src) {
     return archive_error(a, "not a tar archive");
 }
 
+// The decompressed input as a source for the tar reader, for callers that must see the
+// uncompressed stream (an OCI layer's diff_id): libarchive's raw format over every filter.
+struct RawSource {
+    struct archive* raw;
+    const std::function<void(const void*, size_t)>& sink;
+    std::vector<char> buf = std::vector<char>(1 << 20);
+    uint64_t consumed = 0;
+    bool eof = false;
+
+    static la_ssize_t read(struct archive* a, void* self, const void** out) {
+        auto* src = static_cast<RawSource*>(self);
+        la_ssize_t n = src->next();
+        if (n < 0) la::archive_set_error(a, EIO, "%s", la::archive_error_string(src->raw));
+        *out = src->buf.data();
+        return n;
+    }
+
+    la_ssize_t next() {
+        if (eof) return 0;
+        la_ssize_t n = la::archive_read_data(raw, buf.data(), buf.size());
+        if (n <= 0) {
+            eof = n == 0;
+            return n;
+        }
+        sink(buf.data(), static_cast<size_t>(n));
+        consumed += static_cast<uint64_t>(n);
+        return n;
+    }
+
+    // What follows the tar's end-of-archive blocks is part of the stream's digest too.
+    Status drain() {
+        while (!eof)
+            if (next() < 0) return archive_error(raw, "corrupt or truncated archive");
+        return {};
+    }
+};
+
+// Opens the decompressing stage over src; the raw format has one entry, the whole stream.
+Status open_raw(struct archive* raw, FdSource& src) {
+    la::archive_read_support_filter_all(raw);
+    la::archive_read_support_format_raw(raw);
+    if (la::archive_read_open(raw, &src, nullptr, &FdSource::read, nullptr) != ARCHIVE_OK) return open_error(raw, src);
+    struct archive_entry* ae;
+    int r = la::archive_read_next_header(raw, &ae);
+    if (r == ARCHIVE_EOF || (r == ARCHIVE_OK && src.consumed == 0))
+        return Error(ErrorKind::Invalid, "empty archive: the input holds no data");
+    if (r < ARCHIVE_WARN) return archive_error(raw, "not a tar archive");
+    return {};
+}
+
 }  // namespace
 
-void read_archive(int input_fd, uint64_t total, const ProgressFn& progress, BatchQueue& queue) {
+void read_archive(int input_fd, uint64_t total, const ExtractOptions& opts, BatchQueue& queue) {
     la::ReadPtr a(la::archive_read_new());
-    la::archive_read_support_filter_all(a.get());
     la::archive_read_support_format_tar(a.get());  // every tar dialect: ustar, pax, GNU, sparse
     Batcher out(queue);
     FdSource src{input_fd};
+    la::ReadPtr raw;
+    std::optional<RawSource> raw_src;
+    int opened;
+    if (opts.tar_stream) {
+        raw.reset(la::archive_read_new());
+        if (Status st = open_raw(raw.get(), src); !st) return out.finish(&st.error());
+        raw_src.emplace(RawSource{raw.get(), opts.tar_stream});
+        opened = la::archive_read_open(a.get(), &*raw_src, nullptr, &RawSource::read, nullptr);
+    } else {
+        la::archive_read_support_filter_all(a.get());
+        opened = la::archive_read_open(a.get(), &src, nullptr, &FdSource::read, nullptr);
+    }
     // libarchive bids on the format while opening: a bad input fails here, not at the header.
-    if (la::archive_read_open(a.get(), &src, nullptr, &FdSource::read, nullptr) != ARCHIVE_OK) {
-        Error e = open_error(a.get(), src);
+    if (opened != ARCHIVE_OK) {
+        Error e = !raw_src ? open_error(a.get(), src)
+                  : raw_src->consumed == 0 ? Error(ErrorKind::Invalid, "empty archive: the input holds no data")
+                                           : archive_error(a.get(), "not a tar archive");
         return out.finish(&e);
     }
-    ReadState st{a.get(), out, progress, total, {}};
+    ReadState st{a.get(), out, opts.progress, total, {}, raw ? raw.get() : a.get()};
     bool alive = true;
     Status status = read_entries(st, alive);
     if (!alive) return;
+    if (status && raw_src) status = raw_src->drain();
     if (!status) return out.finish(&status.error());
-    if (progress) progress(static_cast<uint64_t>(la::archive_filter_bytes(a.get(), -1)), total);
+    if (opts.progress) opts.progress(static_cast<uint64_t>(la::archive_filter_bytes(st.counted, -1)), total);
     out.finish(nullptr);
 }
 

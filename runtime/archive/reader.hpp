@@ -10,6 +10,7 @@ namespace lxbox::archive {
 
 // Reads the archive on input_fd into queue: batches of Header/Data items, then End or one Fail. Stops
 // early when the queue is cancelled. total: input size for progress (0 = unknown).
-void read_archive(int input_fd, uint64_t total, const ProgressFn& progress, BatchQueue& queue);
+// tar_stream, when set, sees the uncompressed stream (ExtractOptions::tar_stream).
+void read_archive(int input_fd, uint64_t total, const ExtractOptions& opts, BatchQueue& queue);
 
 }  // namespace lxbox::archive

@@ -17,6 +17,16 @@ namespace lxbox::archive {
 
 namespace {
 
+// The umask, read without changing it (umask(2) would, process-wide, racing other threads);
+// unknown reads as 0777, which makes every file get its explicit chmod.
+mode_t current_umask() {
+    auto status = read_file("/proc/self/status");
+    auto umask = status ? linux_fx::parse_status_number(*status, "Umask", 8) : std::nullopt;
+    return umask ? static_cast<mode_t>(*umask) : 0777;
+}
+
+}  // namespace
+
 std::pair<std::string, std::string> split_parent(const std::string& path) {
     auto slash = path.rfind('/');
     if (slash == std::string::npos) return {"", path};
@@ -27,23 +37,12 @@ Error refused(const std::string& path, const std::string& why) {
     return Error(ErrorKind::Refused, "entry '" + path + "' " + why + ": refused");
 }
 
-// Why openat2 said no, in the words of the issue a user would recognise.
 Error resolve_error(int err, const std::string& entry, const std::string& dir) {
     if (err == ELOOP || err == EXDEV)
         return refused(entry, "goes through a symlink or out of the root ('" + dir + "')");
     if (err == ENOTDIR) return Error(ErrorKind::Invalid, "entry '" + entry + "': '" + dir + "' is not a directory");
     return Error::sys(err, "entry '" + entry + "': open '" + dir + "'");
 }
-
-// The umask, read without changing it (umask(2) would, process-wide, racing other threads);
-// unknown reads as 0777, which makes every file get its explicit chmod.
-mode_t current_umask() {
-    auto status = read_file("/proc/self/status");
-    auto umask = status ? linux_fx::parse_status_number(*status, "Umask", 8) : std::nullopt;
-    return umask ? static_cast<mode_t>(*umask) : 0777;
-}
-
-}  // namespace
 
 TreeWriter::TreeWriter(UniqueFd root, const ExtractOptions& opts)
     : root_(std::move(root)), opts_(opts), self_uid_(::geteuid()), self_gid_(::getegid()) {
@@ -193,6 +192,12 @@ Status TreeWriter::begin_entry(const EntryHeader& h) {
         spdlog::debug("skipping device node {} (not root)", h.path);
         return {};
     }
+    if (opts_.oci_layer) {
+        LayerEntry e = LXBOX_TRY(layer_entry(h.path));
+        if (e.kind == LayerEntry::Kind::Whiteout) return make_whiteout(e.path, h);
+        if (e.kind == LayerEntry::Kind::Opaque) return make_opaque(e.path, h);
+        if (e.kind == LayerEntry::Kind::Skip) return {};
+    }
     auto [parent, leaf] = split_parent(h.path);
     if (!h.hardlink.empty()) return begin_hardlink(parent, leaf, h);
     if (h.type == S_IFREG) return begin_file(parent, leaf, h);
@@ -201,6 +206,12 @@ Status TreeWriter::begin_entry(const EntryHeader& h) {
 
 Status TreeWriter::begin_hardlink(const std::string& parent, const std::string& leaf, const EntryHeader& h) {
     auto [tparent, tleaf] = split_parent(h.hardlink);
+    if (!opts_.lower_dirs.empty()) {
+        struct stat st;
+        auto probe = open_beneath(root_.get(), tparent, O_PATH | O_DIRECTORY);
+        if (!probe || ::fstatat(probe->get(), tleaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+            LXBOX_TRY(copy_up(h.hardlink, h));
+    }
     auto tdir = open_beneath(root_.get(), tparent, O_PATH | O_DIRECTORY);
     if (!tdir) return resolve_error(tdir.error().errno_value, h.path, tparent);
     int dirfd = LXBOX_TRY(parent_dir(parent));

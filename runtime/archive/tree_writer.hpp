@@ -10,6 +10,12 @@
 
 namespace lxbox::archive {
 
+// "a/b/c" → {"a/b", "c"}; "c" → {"", "c"}.
+std::pair<std::string, std::string> split_parent(const std::string& path);
+Error refused(const std::string& path, const std::string& why);
+// Why openat2 said no, in the words of the issue a user would recognise.
+Error resolve_error(int err, const std::string& entry, const std::string& dir);
+
 class TreeWriter {
 public:
     TreeWriter(UniqueFd root, const ExtractOptions& opts);
@@ -36,6 +42,13 @@ private:
     Status make_parents(const std::string& parent);
     Status remove_existing(int dirfd, const std::string& leaf, const EntryHeader& h, bool& keep_dir);
     Status begin_hardlink(const std::string& parent, const std::string& leaf, const EntryHeader& h);
+    // OCI layers (layer_writer.cpp): whiteouts, opaque directories, links into lower layers.
+    Status make_whiteout(const std::string& path, const EntryHeader& h);
+    Status make_opaque(const std::string& dir, const EntryHeader& h);
+    // Copies the file `target` of the topmost lower layer that has it into this layer, so that
+    // a hardlink to it can be made here (a link cannot cross layers: containers/storage does
+    // the same). NotFound when no lower layer has it.
+    Status copy_up(const std::string& target, const EntryHeader& h);
     Status begin_file(const std::string& parent, const std::string& leaf, const EntryHeader& h);
     Status begin_node(const std::string& parent, const std::string& leaf, const EntryHeader& h);
     Status create_node(int dirfd, const std::string& leaf, const EntryHeader& h);

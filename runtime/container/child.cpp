@@ -84,7 +84,9 @@ Result<std::string> mount_fuse(const std::string& program, const OverlayPlan& ov
 // fuse-overlayfs when the host has it; or fuse-overlayfs alone when asked. Where the root is.
 Result<std::string> mount_overlay(const ContainerSpec& spec, const OverlayPlan& ov) {
     if (spec.fuse_overlay_only) return mount_fuse(spec.fuse_overlay, ov);
-    auto kernel = fx::mount_fs("overlay", ov.merged, "overlay", 0, ov.options);
+    // Many layers whose options outgrow the mount(2) page take the new mount API's way.
+    auto kernel = ov.options.size() > kOverlayOptionsMax ? fx::mount_overlay_layers(ov)
+                                                         : fx::mount_fs("overlay", ov.merged, "overlay", 0, ov.options);
     if (kernel) return ov.merged;
     if (!spec.userns.enabled || (kernel.error().errno_value != EPERM && kernel.error().errno_value != EINVAL))
         return std::move(kernel).error();

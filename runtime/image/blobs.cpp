@@ -10,20 +10,41 @@
 #include <vector>
 
 #include "runtime/base/log.hpp"
+#include "runtime/linux/mounts.hpp"
 #include "runtime/store/stale.hpp"
 
 namespace lxbox::image {
 
 namespace {
 
-Status make_dir(const std::string& path) {
-    if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) return Error::last("create " + path);
-    return {};
-}
-
 Status fsync_dir(const std::string& path) {
     auto fd = LXBOX_TRY(open_fd(path, O_RDONLY | O_DIRECTORY));
     if (::fsync(fd.get()) != 0) return Error::last("fsync " + path);
+    return {};
+}
+
+// Hashes what fd holds from its current offset to EOF; returns the byte count.
+Result<uint64_t> hash_rest(int fd, Sha256& hash, const std::string& what) {
+    std::vector<char> buf(1 << 20);
+    uint64_t total = 0;
+    for (;;) {
+        ssize_t n = ::read(fd, buf.data(), buf.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return Error::last("read " + what);
+        if (n == 0) return total;
+        hash.update(buf.data(), static_cast<size_t>(n));
+        total += static_cast<uint64_t>(n);
+    }
+}
+
+// What a finished blob must be: its size (when stated) and digest (when expected).
+Status check_blob(const Digest& got, uint64_t bytes, const std::optional<Digest>& expected,
+                  std::optional<uint64_t> size) {
+    if (size && bytes != *size)
+        return Error(ErrorKind::Invalid, "blob " + (expected ? expected->str() : got.str()) + " is truncated: " +
+                                             std::to_string(bytes) + " of " + std::to_string(*size) + " bytes");
+    if (expected && got != *expected)
+        return Error(ErrorKind::Invalid, "blob digest mismatch: expected " + expected->str() + ", got " + got.str());
     return {};
 }
 
@@ -87,16 +108,11 @@ Status BlobWriter::restart() {
 Result<Digest> BlobWriter::commit() {
     if (!fd_) return Error(ErrorKind::Internal, "commit a blob writer that is closed");
     Digest got = hash_.finish();
-    auto fail = [&](std::string why) {
+    if (Status ok = check_blob(got, offset_, expected_, size_); !ok) {
         keep_on_abort_ = false;  // a wrong partial must not be resumed either
         abort();
-        return Error(ErrorKind::Invalid, std::move(why));
-    };
-    if (size_ && offset_ != *size_)
-        return fail("blob " + (expected_ ? expected_->str() : got.str()) + " is truncated: " +
-                    std::to_string(offset_) + " of " + std::to_string(*size_) + " bytes");
-    if (expected_ && got != *expected_)
-        return fail("blob digest mismatch: expected " + expected_->str() + ", got " + got.str());
+        return std::move(ok).error();
+    }
     const std::string dir = root_ + "/blobs/sha256";
     const std::string target = dir + "/" + got.hex;
     struct stat st;
@@ -117,8 +133,8 @@ Result<Digest> BlobWriter::commit() {
 }
 
 Result<BlobStore> BlobStore::open(const std::string& root) {
-    for (const char* sub : {"/blobs", "/blobs/sha256", "/tmp", "/locks"})
-        LXBOX_TRY_CTX(make_dir(root + sub), "open the blob store");
+    for (const char* sub : {"/blobs/sha256", "/tmp", "/locks"})
+        LXBOX_TRY_CTX(linux_fx::make_dirs(root + sub, 0700), "open the blob store");
     return BlobStore(root);
 }
 
@@ -170,15 +186,7 @@ Result<BlobWriter> BlobStore::resume(const Digest& expected, std::optional<uint6
     auto fd = LXBOX_TRY(open_fd(temp, O_RDWR | O_CREAT, 0600));
     BlobWriter w(root_, temp, std::move(fd), expected, size, true);
     // Hash what is there: a digest's state cannot be saved across processes, its input can.
-    std::vector<char> buf(1 << 20);
-    for (;;) {
-        ssize_t n = ::read(w.fd_.get(), buf.data(), buf.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return Error::last("read " + temp);
-        if (n == 0) break;
-        w.hash_.update(buf.data(), static_cast<size_t>(n));
-        w.offset_ += static_cast<uint64_t>(n);
-    }
+    w.offset_ = LXBOX_TRY(hash_rest(w.fd_.get(), w.hash_, temp));
     if (size && w.offset_ > *size) LXBOX_TRY(w.restart());
     return w;
 }
@@ -206,22 +214,9 @@ Result<Digest> BlobStore::put_from_fd(int fd, const std::optional<Digest>& expec
 Result<Digest> BlobStore::adopt(int fd, const std::string& path, const std::optional<Digest>& expected,
                                 std::optional<uint64_t> size) const {
     Sha256 hash;
-    uint64_t total = 0;
-    std::vector<char> buf(1 << 20);
-    for (;;) {
-        ssize_t n = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(total));
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return Error::last("read " + path);
-        if (n == 0) break;
-        hash.update(buf.data(), static_cast<size_t>(n));
-        total += static_cast<uint64_t>(n);
-    }
+    const uint64_t total = LXBOX_TRY(hash_rest(fd, hash, path));
     const Digest got = hash.finish();
-    if (size && total != *size)
-        return Error(ErrorKind::Invalid, "blob " + (expected ? expected->str() : got.str()) + " is truncated: " +
-                                             std::to_string(total) + " of " + std::to_string(*size) + " bytes");
-    if (expected && got != *expected)
-        return Error(ErrorKind::Invalid, "blob digest mismatch: expected " + expected->str() + ", got " + got.str());
+    LXBOX_TRY(check_blob(got, total, expected, size));
     if (has(got)) return got;
     const std::string dir = root_ + "/blobs/sha256";
     if (::fchmod(fd, 0444) != 0 || ::fsync(fd) != 0) return Error::last("prepare " + path);

@@ -34,6 +34,56 @@ Status mount_fs(const std::string& source, const std::string& target, const std:
     return {};
 }
 
+namespace {
+
+// 6.8's lowerdir+: no page limit. EINVAL (an unknown key) on older kernels.
+Status mount_lowerdir_plus(const runtime::OverlayPlan& plan) {
+    const std::string what = "mount overlay on " + plan.merged;
+    UniqueFd fs(sys::fsopen("overlay"));
+    if (!fs) return Error::last(what);
+    for (const auto& lower : plan.lowers)
+        if (sys::fsconfig(fs.get(), FSCONFIG_SET_STRING, "lowerdir+", lower.c_str()) != 0)
+            return Error::last(what + " (lowerdir+ " + lower + ")");
+    if (sys::fsconfig(fs.get(), FSCONFIG_SET_STRING, "upperdir", plan.upper.c_str()) != 0 ||
+        sys::fsconfig(fs.get(), FSCONFIG_SET_STRING, "workdir", plan.work.c_str()) != 0)
+        return Error::last(what + " (upperdir, workdir)");
+    if (!plan.extra_options.empty() &&
+        sys::fsconfig(fs.get(), FSCONFIG_SET_FLAG, plan.extra_options.c_str(), nullptr) != 0)
+        return Error::last(what + " (" + plan.extra_options + ")");
+    if (sys::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr) != 0) return Error::last(what);
+    UniqueFd mnt(sys::fsmount(fs.get(), 0));
+    if (!mnt) return Error::last(what);
+    if (sys::move_mount(mnt.get(), "", AT_FDCWD, plan.merged.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
+        return Error::last(what);
+    return {};
+}
+
+// Before 6.8: short links relative to lower_base, mounted from there (the kernel resolves
+// relative lowers against the caller's working directory).
+Status mount_short_lowers(const runtime::OverlayPlan& plan) {
+    if (plan.short_options.size() > runtime::kOverlayOptionsMax)
+        return Error(ErrorKind::Unsupported, "mount overlay on " + plan.merged + ": " +
+                                                 std::to_string(plan.lowers.size()) +
+                                                 " layers do not fit in the mount options of this kernel "
+                                                 "(Linux 6.8 takes any number)");
+    auto here = LXBOX_TRY(open_fd(".", O_PATH | O_DIRECTORY));
+    if (::chdir(plan.lower_base.c_str()) != 0) return Error::last("enter " + plan.lower_base);
+    Status st = mount_fs("overlay", plan.merged, "overlay", 0, plan.short_options);
+    if (::fchdir(here.get()) != 0 && st) st = Error::last("return from " + plan.lower_base);
+    return st;
+}
+
+}  // namespace
+
+Status mount_overlay_layers(const runtime::OverlayPlan& plan, bool force_short) {
+    if (!force_short) {
+        Status st = mount_lowerdir_plus(plan);
+        if (st || st.error().errno_value != EINVAL) return st;
+        spdlog::debug("{}: short lower names instead", st.error().message);
+    }
+    return mount_short_lowers(plan);
+}
+
 Status mount_fuse_overlay(const std::string& program, const runtime::OverlayPlan& plan) {
     // allow_other: the kernel lets only the mount's owner (the container's root) in otherwise.
     const std::string options = plan.options + ",allow_other";

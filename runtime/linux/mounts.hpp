@@ -19,6 +19,9 @@ Status mount_fs(const std::string& source, const std::string& target, const std:
 // its daemon serving the mount, in the caller's namespaces (so it dies with the container's
 // pid namespace); it gets none of the caller's fds.
 Status mount_fuse_overlay(const std::string& program, const runtime::OverlayPlan& plan);
+// The overlay of a plan with many lowers: one fsconfig "lowerdir+" each (Linux 6.8), else the
+// short relative names from the plan's lower_base. force_short: the older kernels' way here too.
+Status mount_overlay_layers(const runtime::OverlayPlan& plan, bool force_short = false);
 // Carries out one step of plan_system_mounts (MakeDir and MakeDevice tolerate an existing node).
 Status apply(const runtime::MountOp& op);
 // A detached copy of the mount tree at path (open_tree OPEN_TREE_CLONE), read-only if asked:

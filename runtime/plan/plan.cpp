@@ -67,12 +67,32 @@ OverlayPlan plan_overlay(const ContainerSpec& spec) {
     // The scratch tmpfs sits on the mount point itself, under the overlay: it needs no
     // directory of its own on disk and vanishes with the container's mount namespace.
     p.scratch = p.merged;
-    p.lower = spec.image_rootfs;
+    p.lower = spec.image_layers.empty() ? spec.image_rootfs : spec.image_layers.front();
     const std::string layers = spec.ephemeral ? p.scratch : spec.container_dir;
     p.upper = layers + "/upper";
     p.work = layers + "/work";
-    p.options = "lowerdir=" + overlay_escape(p.lower) + ",upperdir=" + overlay_escape(p.upper) +
-                ",workdir=" + overlay_escape(p.work);
+    const std::string upper_work = ",upperdir=" + overlay_escape(p.upper) + ",workdir=" + overlay_escape(p.work);
+    if (spec.image_layers.size() <= 1) {  // one layer: the options as they always were
+        p.lowers = {p.lower};
+        p.options = "lowerdir=" + overlay_escape(p.lower) + upper_work;
+        return p;
+    }
+    p.lowers = spec.image_layers;
+    // Rootless layers mark opaque directories with user.overlay.opaque (trusted.* needs
+    // CAP_SYS_ADMIN in the host's namespace), which overlayfs reads in userxattr mode.
+    if (spec.userns.enabled) p.extra_options = "userxattr";
+    const std::string extra = p.extra_options.empty() ? "" : "," + p.extra_options;
+    std::string full, short_names;
+    p.lower_base = spec.layers_dir;
+    const std::string prefix = spec.layers_dir + "/sha256/";
+    for (const auto& l : p.lowers) {
+        full += (full.empty() ? "" : ":") + overlay_escape(l);
+        const bool linked = !spec.layers_dir.empty() && l.starts_with(prefix) && l.size() >= prefix.size() + 16;
+        short_names += (short_names.empty() ? "" : ":") +
+                       (linked ? "l/" + l.substr(prefix.size(), 16) : overlay_escape(l));
+    }
+    p.options = "lowerdir=" + full + upper_work + extra;
+    p.short_options = "lowerdir=" + short_names + upper_work + extra;
     return p;
 }
 

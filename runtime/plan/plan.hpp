@@ -51,7 +51,17 @@ struct OverlayPlan {
     std::string scratch;  // mount point of the per-run tmpfs (generated files, ephemeral layers)
     std::string lower, upper, work, merged;
     std::string options;  // the overlay mount data string
+    // Many layers: every lower, topmost first (lower is the first). Their options may not fit
+    // mount(2)'s one page (127 layers of full paths are ~12 KiB): Linux 6.8's lowerdir+ takes
+    // them one fsconfig each; older kernels get short_options, whose lowers are short links
+    // relative to lower_base (as containers/storage does), mounted from that directory.
+    std::vector<std::string> lowers;
+    std::string extra_options;  // beyond lowerdir/upperdir/workdir ("userxattr"), "" = none
+    std::string lower_base, short_options;
 };
+
+// mount(2)'s data is one page: longer options need lowerdir+ or short_options.
+inline constexpr size_t kOverlayOptionsMax = 4095;
 
 // The same overlay as fuse-overlayfs mounts it. Its daemon reaches upper and work by path, so
 // they must not lie under the mount it serves (it would wait on itself): a throwaway container,

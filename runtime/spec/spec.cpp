@@ -211,6 +211,10 @@ void to_json(nlohmann::json& j, const ContainerSpec& s) {
          {"limits", s.limits},     {"cgroup", s.cgroup},             {"process", s.process},
          {"cache_dir", s.cache_dir}, {"cgroup_optional", s.cgroup_optional}, {"userns", s.userns},
          {"detached", s.detached}};
+    if (!s.image_layers.empty()) {
+        j["image_layers"] = s.image_layers;
+        j["layers_dir"] = s.layers_dir;
+    }
     if (!s.fuse_overlay.empty()) j["fuse_overlay"] = s.fuse_overlay;
     if (s.fuse_overlay_only) j["fuse_overlay_only"] = true;
     put_optional(j, "bundle", s.bundle);
@@ -218,6 +222,8 @@ void to_json(nlohmann::json& j, const ContainerSpec& s) {
 void from_json(const nlohmann::json& j, ContainerSpec& s) {
     get_opt(j, "name", s.name);
     get_opt(j, "image_rootfs", s.image_rootfs);
+    get_opt(j, "image_layers", s.image_layers);
+    get_opt(j, "layers_dir", s.layers_dir);
     get_opt(j, "container_dir", s.container_dir);
     get_opt(j, "ephemeral", s.ephemeral);
     get_opt(j, "hostname", s.hostname);

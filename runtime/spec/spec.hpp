@@ -153,6 +153,11 @@ struct BundleSpec {
 struct ContainerSpec {
     std::string name;           // the container's name (also the default hostname)
     std::string image_rootfs;   // the read-only lower layer
+    // An image of several layers: every one, topmost first (image_rootfs is then the first);
+    // empty for one layer. layers_dir holds their short links (l/<name>) for kernels without
+    // overlayfs's lowerdir+ (before 6.8), whose mount options must fit in one page.
+    std::vector<std::string> image_layers;
+    std::string layers_dir;
     std::string container_dir;  // holds upper/, work/ and rootfs/ (the mount point)
     bool ephemeral = false;     // --rm: upper and work live in a tmpfs that dies with the container
     std::string hostname;       // "" = name

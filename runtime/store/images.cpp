@@ -94,6 +94,10 @@ Result<ImageRecord> import_image(Store& store, const std::string& name, int inpu
     xo.allow_devices = ::geteuid() == 0;
     xo.progress = opts.progress;
     auto stats = LXBOX_TRY(archive::extract(input_fd, rootfs, xo));
+    if (opts.image_archive) {
+        // The extracted tree goes with the guard: its blobs were moved into the blob store.
+        if (auto image = LXBOX_TRY(opts.image_archive(rootfs))) return std::move(*image);
+    }
     if (opts.before_commit) LXBOX_TRY(opts.before_commit(rootfs));
 
     ImageRecord record;
@@ -155,8 +159,15 @@ Status set_default_image(Store& store, const std::string& name) {
 Result<archive::Stats> export_image(const Store& store, const std::string& name, int output_fd,
                                     const archive::CreateOptions& opts) {
     auto reg = LXBOX_TRY(store.load());
-    if (!reg.images.count(name)) return Error(ErrorKind::NotFound, "no distro named '" + name + "'");
-    return archive::create(store.image_rootfs(name), output_fd, opts);
+    auto it = reg.images.find(name);
+    if (it == reg.images.end()) return Error(ErrorKind::NotFound, "no distro named '" + name + "'");
+    const auto& layers = it->second.layers;
+    if (layers.empty()) return archive::create(store.image_rootfs(name), output_fd, opts);
+    // An OCI image of one layer is that layer's tree; several would need flattening (whiteouts).
+    if (layers.size() > 1)
+        return Error(ErrorKind::Unsupported, "image '" + name + "' has " + std::to_string(layers.size()) +
+                                                 " layers: export flattens one-layer images only so far");
+    return archive::create(store.layer_dir(layers[0].substr(layers[0].find(':') + 1)), output_fd, opts);
 }
 
 }  // namespace lxbox::store

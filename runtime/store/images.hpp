@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "runtime/archive/archive.hpp"
@@ -17,6 +18,9 @@ struct ImportOptions {
     // Runs on the complete rootfs before it is registered (scripted imports' post-import
     // steps, a build command's exit status); an error aborts the import.
     std::function<Status(const std::string& rootfs)> before_commit;
+    // Looks at the extracted tree first: an image archive (oci-archive, docker save) is
+    // imported as an image by it (its record returned), a rootfs is left alone (nullopt).
+    std::function<Result<std::optional<ImageRecord>>(const std::string& tree)> image_archive;
 };
 
 // Extracts the archive on input_fd into a temp dir beside images/<name> and, only when it is

@@ -15,6 +15,11 @@ namespace lxbox::store {
 void to_json(nlohmann::json& j, const ImageRecord& r) {
     j = {{"name", r.name}, {"arch", r.arch}, {"created", r.created}, {"size_bytes", r.size_bytes},
          {"source", r.source}};
+    if (!r.manifest.empty()) {
+        j["manifest"] = r.manifest;
+        j["config"] = r.config;
+        j["layers"] = r.layers;
+    }
 }
 void from_json(const nlohmann::json& j, ImageRecord& r) {
     r.name = j.at("name").get<std::string>();
@@ -22,6 +27,14 @@ void from_json(const nlohmann::json& j, ImageRecord& r) {
     r.created = j.value("created", "");
     r.size_bytes = j.value("size_bytes", uint64_t{0});
     r.source = j.value("source", "");
+    r.manifest = j.value("manifest", "");
+    r.config = j.value("config", "");
+    r.layers = j.value("layers", std::vector<std::string>{});
+}
+void to_json(nlohmann::json& j, const LayerRecord& r) { j = {{"size_bytes", r.size_bytes}, {"created", r.created}}; }
+void from_json(const nlohmann::json& j, LayerRecord& r) {
+    r.size_bytes = j.value("size_bytes", uint64_t{0});
+    r.created = j.value("created", "");
 }
 void to_json(nlohmann::json& j, const ContainerRecord& r) {
     j = {{"name", r.name}, {"image", r.image}, {"created", r.created}, {"backend", r.backend}};
@@ -35,7 +48,7 @@ void from_json(const nlohmann::json& j, ContainerRecord& r) {
 void to_json(nlohmann::json& j, const Registry& r) {
     j = {{"version", r.version}, {"default_distro", r.default_distro},
          {"embedded_registered", r.embedded_registered}, {"images", r.images},
-         {"containers", r.containers}};
+         {"containers", r.containers}, {"layers", r.layers}};
 }
 void from_json(const nlohmann::json& j, Registry& r) {
     r.version = j.value("version", 1);
@@ -43,12 +56,14 @@ void from_json(const nlohmann::json& j, Registry& r) {
     r.embedded_registered = j.value("embedded_registered", false);
     r.images = j.value("images", std::map<std::string, ImageRecord>{});
     r.containers = j.value("containers", std::map<std::string, ContainerRecord>{});
+    r.layers = j.value("layers", std::map<std::string, LayerRecord>{});
 }
 void to_json(nlohmann::json& j, const InstanceState& s) {
     j = {{"pid", s.pid},         {"start_time", s.start_time}, {"started", s.started},
          {"command", s.command}, {"backend", s.backend},       {"security", s.security},
          {"cgroup", s.cgroup},   {"namespaces", s.namespaces}};
     if (!s.guest_dir.empty()) j["guest_dir"] = s.guest_dir;
+    if (!s.lower_dirs.empty()) j["lower_dirs"] = s.lower_dirs;
 }
 void from_json(const nlohmann::json& j, InstanceState& s) {
     s.pid = j.at("pid").get<pid_t>();
@@ -60,6 +75,7 @@ void from_json(const nlohmann::json& j, InstanceState& s) {
     s.cgroup = j.value("cgroup", "");
     s.namespaces = j.value("namespaces", 0);
     s.guest_dir = j.value("guest_dir", "");
+    s.lower_dirs = j.value("lower_dirs", std::vector<std::string>{});
 }
 
 std::string now_rfc3339() {
@@ -116,10 +132,12 @@ Status Store::update(const std::function<Status(Registry&)>& fn) {
     Registry reg = LXBOX_TRY(read_registry(root_));
     const std::string before = nlohmann::json(reg).dump(2) + "\n";
     LXBOX_TRY(fn(reg));
-    const std::string after = nlohmann::json(reg).dump(2) + "\n";
     // Most updates on the launch path find what they need already there (an existing
     // container): no write, no fsync.
-    if (after == before) return {};
+    if (nlohmann::json(reg).dump(2) + "\n" == before) return {};
+    // A version 1 file becomes version 2 on its first change: its records read the same.
+    reg.version = Registry::kVersion;
+    const std::string after = nlohmann::json(reg).dump(2) + "\n";
     spdlog::debug("write {}/registry.json", root_);
     return write_file_atomic(root_ + "/registry.json", after);
 }

@@ -78,7 +78,13 @@ Status Store::clean_stale() {
     // exclusive registry lock so a concurrent import cannot be mistaken for a dead one.
     return with_lock([&](const Registry& reg) -> Status {
         LXBOX_TRY(clean_folder(root_ + "/images", [&](const std::string& n) { return reg.images.count(n) > 0; }));
-        return clean_folder(root_ + "/containers", [&](const std::string& n) { return reg.containers.count(n) > 0; });
+        LXBOX_TRY(clean_folder(root_ + "/containers", [&](const std::string& n) { return reg.containers.count(n) > 0; }));
+        // Layers: unpacks of dead owners, and a layer renamed into place whose record a kill
+        // kept from the registry. tmp/: blob writes of dead owners (partial downloads, named
+        // without an owner, stay for the next pull to resume).
+        LXBOX_TRY(clean_folder(root_ + "/layers/sha256",
+                               [&](const std::string& n) { return reg.layers.count("sha256:" + n) > 0; }));
+        return clean_folder(root_ + "/tmp", [](const std::string&) { return true; });
     });
 }
 

@@ -29,7 +29,20 @@ struct ImageRecord {
     std::string arch;     // "x86_64", "aarch64", ...
     std::string created;  // RFC 3339, UTC
     uint64_t size_bytes = 0;
-    std::string source;   // the tarball or manifest it came from
+    std::string source;   // the tarball, manifest, layout or reference it came from
+    // An OCI image (registry version 2): its manifest and config blobs ("sha256:<hex>") and its
+    // layers' diff_ids, bottom first (each in layers/sha256/<hex>). A rootfs tarball's import
+    // (and every distro of a version 1 store) has none: it is a one-layer image whose layer is
+    // images/<name>/rootfs, exactly as before.
+    std::string manifest;
+    std::string config;
+    std::vector<std::string> layers;
+};
+
+// One extracted layer, shared by every image that lists it (Registry::layers, by diff_id).
+struct LayerRecord {
+    uint64_t size_bytes = 0;  // du of its tree
+    std::string created;
 };
 
 struct ContainerRecord {
@@ -42,13 +55,17 @@ struct ContainerRecord {
 };
 
 struct Registry {
-    int version = 1;
+    // 2: images may be OCI images (ImageRecord::manifest/config/layers) over shared layers.
+    // A version 1 file reads as is: its distros are one-layer images.
+    static constexpr int kVersion = 2;
+    int version = kVersion;
     std::string default_distro;
     // The embedded busybox distro is registered once, on first use; a user who unregisters it
     // does not get it back.
     bool embedded_registered = false;
     std::map<std::string, ImageRecord> images;
     std::map<std::string, ContainerRecord> containers;
+    std::map<std::string, LayerRecord> layers;  // "sha256:<diff_id hex>" → layer
 };
 
 // The running instance of a container, written by `launch` and checked by `ps`: a pid alone
@@ -63,10 +80,15 @@ struct InstanceState {
     std::string cgroup;              // the cgroup exec joins; "" = none (rootless, undelegated)
     int namespaces = 0;              // CLONE_NEW* flags of its own namespaces (JoinSpec::namespaces)
     std::string guest_dir;           // vm backend: its directory in the VM, what an exec names
+    // The lower dirs its root was mounted over (image layers): prune keeps them while it runs,
+    // even once its image is removed or replaced.
+    std::vector<std::string> lower_dirs;
 };
 
 void to_json(nlohmann::json& j, const ImageRecord& r);
 void from_json(const nlohmann::json& j, ImageRecord& r);
+void to_json(nlohmann::json& j, const LayerRecord& r);
+void from_json(const nlohmann::json& j, LayerRecord& r);
 void to_json(nlohmann::json& j, const ContainerRecord& r);
 void from_json(const nlohmann::json& j, ContainerRecord& r);
 void to_json(nlohmann::json& j, const Registry& r);
@@ -91,6 +113,8 @@ public:
     std::string image_dir(const std::string& name) const { return root_ + "/images/" + name; }
     std::string image_rootfs(const std::string& name) const { return image_dir(name) + "/rootfs"; }
     std::string container_dir(const std::string& name) const { return root_ + "/containers/" + name; }
+    // A layer's tree, by its diff_id's hex.
+    std::string layer_dir(const std::string& diff_id_hex) const { return root_ + "/layers/sha256/" + diff_id_hex; }
     std::string tmp_dir() const { return root_ + "/tmp"; }
 
     // Reads the registry (a shared lock while reading).
