@@ -13,6 +13,9 @@
 #include "host/cli/store_commands.hpp"
 #include "host/registry/helper.hpp"
 #include "host/registry/reference.hpp"
+#include "runtime/image/blobs.hpp"
+#include "runtime/image/register.hpp"
+#include "runtime/store/store.hpp"
 
 namespace lxbox::cli {
 
@@ -31,7 +34,7 @@ struct TransportFlags {
 };
 
 struct PullRequest {
-    std::string ref, platform;
+    std::string ref, platform, name;
     TransportFlags transport;
     bool json = false;
 };
@@ -66,19 +69,75 @@ registry::EventFn show_events(const std::shared_ptr<Progress>& bar, bool json) {
     };
 }
 
+// The store name for ref: --name, else default_image_name. A re-pull of the same reference
+// replaces its image (docker's tag moves too); another image of that name is not touched.
+Result<std::pair<std::string, bool>> pull_target(store::Store& store, const registry::ImageReference& ref,
+                                                 const std::string& name_flag) {
+    const std::string name = name_flag.empty() ? registry::default_image_name(ref) : name_flag;
+    LXBOX_TRY(store::validate_name(name));
+    auto reg = LXBOX_TRY(store.load());
+    auto it = reg.images.find(name);
+    if (it == reg.images.end()) return std::make_pair(name, false);
+    if (it->second.source != ref.to_string())
+        return Error(ErrorKind::Exists, "an image named " + name + " exists (from " + it->second.source +
+                                            "): choose another with --name");
+    return std::make_pair(name, true);
+}
+
 Result<int> cmd_pull(const GlobalOptions& g, const PullRequest& req) {
     auto ref = LXBOX_TRY_CTX(registry::parse_reference(req.ref), "pull");
     auto store = LXBOX_TRY(open_store(g));  // made if new: the helper writes into its blob store
+    auto [name, replace] = LXBOX_TRY_CTX(pull_target(store, ref, req.name), "pull " + req.ref);
+    // From the first blob to the registration, prune must not take what no image lists yet.
+    auto blobs = LXBOX_TRY(image::BlobStore::open(store.root()));
+    auto hold = LXBOX_TRY(blobs.hold_against_prune());
     std::vector<std::string> args{"pull", "--store", store.root(), ref.to_string()};
     if (!req.platform.empty()) args.insert(args.end(), {"--platform", req.platform});
     for (const auto& a : req.transport.args()) args.push_back(a);
     auto bar = std::make_shared<Progress>("pulling " + ref.to_string(), !req.json && Progress::wanted(g.quiet));
     auto done = LXBOX_TRY_CTX(registry::run_registry_helper(args, show_events(bar, req.json)), "pull " + req.ref);
+    auto manifest = LXBOX_TRY_CTX(image::parse_digest(done.value("manifest", "")), "pull " + req.ref);
+    image::RegisterOptions opts;
+    opts.replace = replace;
+    opts.source = ref.to_string();
+    bar.reset();
+    auto registered = image::register_image(store, name, manifest, opts);
+    if (!registered && registered.error().kind == ErrorKind::Exists) {
+        // A concurrent pull of the same reference registered it first: this one replaces it.
+        opts.replace = LXBOX_TRY_CTX(pull_target(store, ref, req.name), "pull " + req.ref).second;
+        registered = image::register_image(store, name, manifest, opts);
+    }
+    if (!registered) return std::move(registered).error().context("pull " + req.ref);
+    done["name"] = name;
+    if (req.json) {
+        std::cout << done.dump() << std::endl;
+    } else if (!g.quiet) {
+        std::printf("%s: %s (%s)\n", name.c_str(), ref.to_string().c_str(), manifest.str().c_str());
+    }
+    return 0;
+}
+
+Result<int> cmd_push(const GlobalOptions& g, const PushRequest& req) {
+    auto ref = LXBOX_TRY_CTX(registry::parse_reference(req.ref), "push");
+    auto store = LXBOX_TRY(open_store(g));
+    auto reg = LXBOX_TRY(store.load());
+    auto it = reg.images.find(req.name);
+    if (it == reg.images.end()) return Error(ErrorKind::NotFound, "push: no image named " + req.name);
+    if (it->second.manifest.empty())
+        return Error(ErrorKind::Unsupported, "push " + req.name +
+                                                 ": imported from a rootfs tarball, it has no image manifest to push");
+    std::vector<std::string> args{"push", "--store", store.root(), "--manifest", it->second.manifest, ref.to_string()};
+    // Pulled from the same registry: the registry mounts the blobs it has instead of taking them again.
+    if (auto from = registry::parse_reference(it->second.source); from && from->registry == ref.registry)
+        args.insert(args.end(), {"--mount-from", from->repository});
+    for (const auto& a : req.transport.args()) args.push_back(a);
+    auto bar = std::make_shared<Progress>("pushing " + ref.to_string(), !req.json && Progress::wanted(g.quiet));
+    auto done = LXBOX_TRY_CTX(registry::run_registry_helper(args, show_events(bar, req.json)), "push " + req.name);
     bar.reset();
     if (req.json) {
         std::cout << done.dump() << std::endl;
     } else if (!g.quiet) {
-        std::printf("%s %s\n", ref.to_string().c_str(), done.value("manifest", "").c_str());
+        std::printf("%s: %s (%s)\n", ref.to_string().c_str(), it->second.manifest.c_str(), req.name.c_str());
     }
     return 0;
 }
@@ -126,6 +185,7 @@ void add_registry_commands(CLI::App& app, CommandContext& ctx) {
     auto* p = app.add_subcommand("pull", "Pull an image from a registry (debian:bookworm, localhost:5000/x@sha256:...)");
     p->add_option("reference", pull->ref, "Image reference")->required();
     p->add_option("--platform", pull->platform, "os/arch[/variant] of a multi-platform image (default: this host's)");
+    p->add_option("--name", pull->name, "Store name (default: from the reference, debian:bookworm -> debian-bookworm)");
     p->add_flag("--json", pull->json, "Events and the result as JSON lines");
     add_transport_flags(p, pull->transport);
     p->callback([&ctx, pull] { ctx.action = [&ctx, pull] { return cmd_pull(ctx.global, *pull); }; });
@@ -137,6 +197,14 @@ void add_registry_commands(CLI::App& app, CommandContext& ctx) {
     l->add_flag("--password-stdin", login->password_stdin, "Read the password from stdin");
     add_transport_flags(l, login->transport);
     l->callback([&ctx, login] { ctx.action = [&ctx, login] { return cmd_login(ctx.global, *login); }; });
+
+    auto push = std::make_shared<PushRequest>();
+    auto* u = app.add_subcommand("push", "Push a local image to a registry (blobs it lacks, then the manifest)");
+    u->add_option("name", push->name, "Local image name")->required();
+    u->add_option("reference", push->ref, "Where to (localhost:5000/app:1.0)")->required();
+    u->add_flag("--json", push->json, "Events and the result as JSON lines");
+    add_transport_flags(u, push->transport);
+    u->callback([&ctx, push] { ctx.action = [&ctx, push] { return cmd_push(ctx.global, *push); }; });
 
     auto logout = std::make_shared<std::string>();
     auto* o = app.add_subcommand("logout", "Remove a registry's login from lxbox's auth file");

@@ -18,7 +18,6 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/base/unique_fd.hpp"
-#include "runtime/image/digest.hpp"
 #include "tests/common/test_support.hpp"
 
 namespace lxbox::test {
@@ -44,12 +43,6 @@ int read_port_file(const std::string& path) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     throw std::runtime_error("no port in " + path);
-}
-
-std::string put_blob(const std::string& layout, const std::string& data) {
-    image::Digest d = image::sha256_of(data);
-    write_text(layout + "/blobs/sha256/" + d.hex, data);
-    return d.str();
 }
 
 }  // namespace
@@ -151,47 +144,6 @@ CutProxy::CutProxy(const std::string& dir, int upstream_port, long cut, const st
                       dir + "/proxy.port", log(), mode},
                      dir + "/proxy.out");
     port_ = read_port_file(dir + "/proxy.port");
-}
-
-std::string write_oci_layout(const std::string& dir, const std::string& tag,
-                             const std::vector<std::vector<TarEntry>>& layers, const std::vector<std::string>& cmd) {
-    must({"mkdir", "-p", dir + "/blobs/sha256"});
-    write_text(dir + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
-    auto layer_list = nlohmann::json::array();
-    auto diff_ids = nlohmann::json::array();
-    for (size_t i = 0; i < layers.size(); ++i) {
-        const std::string tar = dir + "/layer" + std::to_string(i) + ".tar";
-        write_tarball(tar, layers[i]);
-        diff_ids.push_back(image::sha256_of(read_file(tar).value()).str());
-        must({"gzip", "-n", "-f", tar});
-        const std::string gz = read_file(tar + ".gz").value();
-        ::unlink((tar + ".gz").c_str());
-        layer_list.push_back({{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
-                              {"digest", put_blob(dir, gz)},
-                              {"size", gz.size()}});
-    }
-    nlohmann::json config = {{"architecture", "amd64"},
-                             {"os", "linux"},
-                             {"config", {{"Cmd", cmd}, {"Env", {"PATH=/bin"}}}},
-                             {"rootfs", {{"type", "layers"}, {"diff_ids", diff_ids}}}};
-    const std::string config_text = config.dump();
-    nlohmann::json manifest = {{"schemaVersion", 2},
-                               {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-                               {"config",
-                                {{"mediaType", "application/vnd.oci.image.config.v1+json"},
-                                 {"digest", put_blob(dir, config_text)},
-                                 {"size", config_text.size()}}},
-                               {"layers", layer_list}};
-    const std::string manifest_text = manifest.dump();
-    const std::string digest = put_blob(dir, manifest_text);
-    nlohmann::json index = {{"schemaVersion", 2},
-                            {"manifests",
-                             {{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-                               {"digest", digest},
-                               {"size", manifest_text.size()},
-                               {"annotations", {{"org.opencontainers.image.ref.name", tag}}}}}}};
-    write_text(dir + "/index.json", index.dump());
-    return digest;
 }
 
 void skopeo_push(const std::string& layout, const std::string& tag, const std::string& dest_ref,

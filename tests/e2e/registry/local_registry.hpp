@@ -71,11 +71,6 @@ private:
     Server server_;
 };
 
-// An OCI image layout at dir with one image tagged `tag`: each layer a gzip'd tar of its
-// entries, a config naming their diff_ids and `cmd`. Returns the manifest's digest.
-std::string write_oci_layout(const std::string& dir, const std::string& tag,
-                             const std::vector<std::vector<TarEntry>>& layers,
-                             const std::vector<std::string>& cmd = {"/bin/sh"});
 // skopeo copy of that layout into the registry as repo:tag (with the test's credentials and CA).
 void skopeo_push(const std::string& layout, const std::string& tag, const std::string& dest_ref,
                  const TestCerts& certs, bool tls, bool with_credentials);

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/image/oci.hpp"
+#include "tests/common/oci_image.hpp"
 #include "tests/common/test_support.hpp"
 #include "tests/e2e/registry/local_registry.hpp"
 
@@ -50,16 +51,26 @@ protected:
         std::string big;
         uint32_t x = 12345;
         for (int i = 0; i < 3 << 20; ++i) big += static_cast<char>((x = x * 1103515245 + 12345) >> 24);
-        manifest_digest = write_oci_layout(layout, "v1",
-                                           {{dir_entry("etc"), file_entry("etc/os-release", "ID=regtest\n")},
-                                            {dir_entry("data"), file_entry("data/big.bin", big)},
-                                            {file_entry("etc/motd", "hello from the registry\n")}});
+        OciImage img;
+        img.layers = {OciLayer{{dir_entry("etc"), file_entry("etc/os-release", "ID=regtest\n")}},
+                      OciLayer{{dir_entry("data"), file_entry("data/big.bin", big)}},
+                      OciLayer{{file_entry("etc/motd", "hello from the registry\n")}}};
+        img.config = {{"Cmd", {"/bin/sh"}}};
+        manifest_digest = write_oci_layout(layout, img, "v1").manifest;
     }
 
     CommandResult lxbox(const std::vector<std::string>& args, const std::string& input = {}) {
         std::vector<std::string> argv{LXBOX_BINARY, "--root", store};
         argv.insert(argv.end(), args.begin(), args.end());
         return run(argv, input, {"XDG_CONFIG_HOME=" + config_home, "HOME=" + dir.path(), "XDG_RUNTIME_DIR="});
+    }
+
+    // The manifest digest the store registered for an image ("" when there is none).
+    std::string image_manifest(const std::string& name) {
+        std::ifstream f(store + "/registry.json");
+        auto j = nlohmann::json::parse(f, nullptr, false);
+        if (!j.is_object() || !j.contains("images") || !j["images"].contains(name)) return "";
+        return j["images"][name].value("manifest", "");
     }
 
     bool blob_in_store(const std::string& digest) {
@@ -99,6 +110,7 @@ TEST_F(Registry, LoginThenPullOverTlsWithTheTestCa) {
     ASSERT_EQ(pulled.exit_code, 0) << pulled.err;
     EXPECT_NE(pulled.out.find(manifest_digest), std::string::npos) << pulled.out;
     EXPECT_TRUE(blob_in_store(manifest_digest));
+    EXPECT_EQ(image_manifest("img-v1"), manifest_digest);
 
     auto again = lxbox({"pull", "--json", "--tls-verify", "false", ref});  // all present: nothing fetched
     ASSERT_EQ(again.exit_code, 0) << again.err;
@@ -150,6 +162,7 @@ TEST_F(Registry, ResumesAnInterruptedPullWithARangeRequest) {
     EXPECT_TRUE(one_line(cut.err)) << cut.err;
     EXPECT_NE(cut.err.find("truncated"), std::string::npos) << cut.err;
     EXPECT_FALSE(blob_in_store(manifest_digest));
+    EXPECT_EQ(image_manifest("img-v1"), "");  // nothing registered
 
     auto resumed = lxbox({"pull", "--insecure", "--json", ref});
     ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
@@ -159,6 +172,7 @@ TEST_F(Registry, ResumesAnInterruptedPullWithARangeRequest) {
         if (entry["range"] == "bytes=1048576-" && entry["status"] == 206) ranged = true;
     EXPECT_TRUE(ranged) << "no Range request for the rest of the cut blob";
     EXPECT_TRUE(blob_in_store(manifest_digest));
+    EXPECT_EQ(image_manifest("img-v1"), manifest_digest);
 }
 
 TEST_F(Registry, APullKilledMidwayIsFinishedByTheNext) {
@@ -239,7 +253,10 @@ TEST_F(Registry, ACorruptBlobOrAManifestThatIsNotJsonIsRefused) {
 
 TEST_F(Registry, AnIndexResolvesToTheHostsPlatformOrTheOneAskedFor) {
     // A second image (arm64) beside the first; an index of both is the layout's "multi".
-    const std::string arm = write_oci_layout(layout, "arm", {{file_entry("etc/arch", "arm64\n")}});
+    OciImage arm_image;
+    arm_image.layers = {OciLayer{{file_entry("etc/arch", "arm64\n")}}};
+    arm_image.architecture = "arm64";
+    const std::string arm = write_oci_layout(layout, arm_image, "arm").manifest;
     auto entry = [&](const std::string& digest, const char* arch) {
         struct stat st {};
         ::stat((layout + "/blobs/sha256/" + digest.substr(7)).c_str(), &st);
@@ -252,8 +269,7 @@ TEST_F(Registry, AnIndexResolvesToTheHostsPlatformOrTheOneAskedFor) {
                                              {"mediaType", "application/vnd.oci.image.index.v1+json"},
                                              {"manifests", {entry(manifest_digest, "amd64"), entry(arm, "arm64")}}}
                                   .dump();
-    const std::string index_digest = "sha256:" + run({"sh", "-c", "printf %s \"$0\" | sha256sum", index}).out.substr(0, 64);
-    std::ofstream(layout + "/blobs/sha256/" + index_digest.substr(7)) << index;
+    const std::string index_digest = write_blob(layout, index);
     std::ofstream(layout + "/index.json")
         << nlohmann::json{{"schemaVersion", 2},
                           {"manifests",
@@ -310,6 +326,35 @@ TEST_F(Registry, TheHelperPushesAndMountsAcrossRepositories) {
     store = dir / "store2";
     EXPECT_EQ(lxbox({"pull", "--ca-file", certs.ca_crt, reg.host() + "/dst/two@" + manifest_digest}).exit_code, 0);
     EXPECT_TRUE(blob_in_store(manifest_digest));
+}
+
+TEST_F(Registry, PushThenPullRoundTrip) {
+    LocalRegistry reg(dir / "reg", dir / "storage", LocalRegistry::Auth::Htpasswd, true, certs);
+    skopeo_push(layout, "v1", reg.host() + "/test/img:v1", certs, true, true);
+    ASSERT_EQ(lxbox({"login", reg.host(), "-u", LocalRegistry::kUser, "--password-stdin", "--ca-file", certs.ca_crt},
+                    std::string(LocalRegistry::kPassword) + "\n")
+                  .exit_code,
+              0);
+    ASSERT_EQ(lxbox({"pull", "--ca-file", certs.ca_crt, "--name", "mine", reg.host() + "/test/img:v1"}).exit_code, 0);
+
+    const std::string copy = reg.host() + "/copies/mine:v2";
+    auto pushed = lxbox({"push", "--json", "--ca-file", certs.ca_crt, "mine", copy});
+    ASSERT_EQ(pushed.exit_code, 0) << pushed.err;
+    auto done = nlohmann::json::parse(pushed.out.substr(pushed.out.rfind("{\"event\":\"done\"")));
+    EXPECT_EQ(done["mounted"], 4);  // pulled from this registry: mounted from where it came
+    auto again = lxbox({"push", "--json", "--ca-file", certs.ca_crt, "mine", copy});
+    ASSERT_EQ(again.exit_code, 0) << again.err;
+    EXPECT_EQ(nlohmann::json::parse(again.out.substr(again.out.rfind("{\"event\":\"done\"")))["present"], 4);
+
+    // A fresh store pulls the copy by digest: the same manifest, byte for byte.
+    store = dir / "store2";
+    auto back = lxbox({"pull", "--ca-file", certs.ca_crt, reg.host() + "/copies/mine@" + manifest_digest});
+    ASSERT_EQ(back.exit_code, 0) << back.err;
+    EXPECT_EQ(image_manifest("mine-" + manifest_digest.substr(7, 12)), manifest_digest);
+
+    auto missing = lxbox({"push", "--ca-file", certs.ca_crt, "nosuch", copy});
+    EXPECT_EQ(missing.exit_code, 125);
+    EXPECT_TRUE(one_line(missing.err)) << missing.err;
 }
 
 TEST_F(Registry, BadReferencesAndMissingImagesAreOneLine) {
