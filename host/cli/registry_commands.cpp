@@ -8,7 +8,7 @@
 #include <iostream>
 #include <memory>
 
-#include "host/cli/app.hpp"
+#include "host/cli/registry_commands.hpp"
 #include "host/cli/progress.hpp"
 #include "host/cli/store_commands.hpp"
 #include "host/registry/helper.hpp"
@@ -19,25 +19,15 @@
 
 namespace lxbox::cli {
 
+std::vector<std::string> TransportFlags::args() const {
+    std::vector<std::string> a;
+    if (insecure) a.push_back("--insecure");
+    if (tls_verify != "true") a.insert(a.end(), {"--tls-verify", tls_verify});
+    if (!ca_file.empty()) a.insert(a.end(), {"--ca-file", ca_file});
+    return a;
+}
+
 namespace {
-
-struct TransportFlags {
-    bool insecure = false;
-    std::string tls_verify = "true", ca_file;
-    std::vector<std::string> args() const {
-        std::vector<std::string> a;
-        if (insecure) a.push_back("--insecure");
-        if (tls_verify != "true") a.insert(a.end(), {"--tls-verify", tls_verify});
-        if (!ca_file.empty()) a.insert(a.end(), {"--ca-file", ca_file});
-        return a;
-    }
-};
-
-struct PullRequest {
-    std::string ref, platform, name;
-    TransportFlags transport;
-    bool json = false;
-};
 
 struct PushRequest {
     std::string name, ref;
@@ -84,7 +74,9 @@ Result<std::pair<std::string, bool>> pull_target(store::Store& store, const regi
     return std::make_pair(name, true);
 }
 
-Result<int> cmd_pull(const GlobalOptions& g, const PullRequest& req) {
+}  // namespace
+
+Result<nlohmann::json> pull_and_register(const GlobalOptions& g, const PullRequest& req) {
     auto ref = LXBOX_TRY_CTX(registry::parse_reference(req.ref), "pull");
     auto store = LXBOX_TRY(open_store(g));  // made if new: the helper writes into its blob store
     auto [name, replace] = LXBOX_TRY_CTX(pull_target(store, ref, req.name), "pull " + req.ref);
@@ -109,10 +101,18 @@ Result<int> cmd_pull(const GlobalOptions& g, const PullRequest& req) {
     }
     if (!registered) return std::move(registered).error().context("pull " + req.ref);
     done["name"] = name;
+    return done;
+}
+
+namespace {
+
+Result<int> cmd_pull(const GlobalOptions& g, const PullRequest& req) {
+    auto done = LXBOX_TRY(pull_and_register(g, req));
+    const std::string name = done.value("name", ""), manifest = done.value("manifest", "");
     if (req.json) {
         std::cout << done.dump() << std::endl;
     } else if (!g.quiet) {
-        std::printf("%s: %s (%s)\n", name.c_str(), ref.to_string().c_str(), manifest.str().c_str());
+        std::printf("%s: %s (%s)\n", name.c_str(), done.value("reference", "").c_str(), manifest.c_str());
     }
     return 0;
 }
