@@ -44,6 +44,7 @@ const std::vector<VerbGroup>& verb_groups() {
         {{"config"}, add_config_commands},
         {{"oci"}, add_oci_commands},
         {{"images", "inspect", "image"}, add_image_commands},
+        {{"pull", "login", "push", "logout"}, add_registry_commands},
     };
     return groups;
 }

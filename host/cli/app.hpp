@@ -36,8 +36,10 @@ void add_container_commands(CLI::App& app, CommandContext& ctx);  // launch, exe
 void add_shim_command(CLI::App& app, CommandContext& ctx);
 void add_vm_commands(CLI::App& app, CommandContext& ctx);  // vm image, serve, status, stop, ping, logs
 void add_config_commands(CLI::App& app, CommandContext& ctx);  // config list, get, set, unset
-void add_oci_commands(CLI::App& app, CommandContext& ctx);
-void add_image_commands(CLI::App& app, CommandContext& ctx);  // images, inspect, image rm, image prune  // oci create, start, state, kill, delete, run, ps, features
+void add_oci_commands(CLI::App& app, CommandContext& ctx);  // oci create, start, state, kill, delete, run, ps, features
+void add_oci_commands(CLI::App& app, CommandContext& ctx);  // oci create, start, state, kill, delete, run, ps, features
+void add_image_commands(CLI::App& app, CommandContext& ctx);  // images, inspect, image rm, image prune
+void add_registry_commands(CLI::App& app, CommandContext& ctx);  // pull, login, push, logout
 
 // The verbs each add_*_command registers, in one table: run_main registers only the group of
 // the verb argv names (building and destroying CLI11's whole tree was ~8% of a launch), and

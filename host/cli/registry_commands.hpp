@@ -1,0 +1,32 @@
+// The registry verbs (pull, login, push, logout; host/cli/registry_commands.cpp), and the pull
+// that `launch REF` runs on first use.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "host/cli/app.hpp"
+
+namespace lxbox::cli {
+
+// --insecure, --tls-verify, --ca-file, as lxbox-registry takes them.
+struct TransportFlags {
+    bool insecure = false;
+    std::string tls_verify = "true", ca_file;
+    std::vector<std::string> args() const;  // lxbox-registry's flags for these
+};
+
+// What `lxbox pull` was asked.
+struct PullRequest {
+    std::string ref, platform, name;
+    TransportFlags transport;
+    bool json = false;
+};
+
+// Pulls req.ref (lxbox-registry) and registers it in the store: the helper's "done" event
+// ({"reference","manifest","fetched","present",...}) with the image's store "name" added.
+Result<nlohmann::json> pull_and_register(const GlobalOptions& g, const PullRequest& req);
+
+}  // namespace lxbox::cli

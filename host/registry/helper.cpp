@@ -1,0 +1,72 @@
+#include "host/registry/helper.hpp"
+
+#include <unistd.h>
+
+#include <boost/process.hpp>
+
+#include "runtime/base/unique_fd.hpp"
+
+namespace bp = boost::process;
+
+namespace lxbox::registry {
+
+Result<std::string> find_registry_helper() {
+    if (const char* env = std::getenv("LXBOX_REGISTRY_HELPER"); env && *env) {
+        if (::access(env, X_OK) != 0) return Error::last("LXBOX_REGISTRY_HELPER=" + std::string(env), ErrorKind::NotFound);
+        return std::string(env);
+    }
+    const std::string exe = LXBOX_TRY(self_executable());
+    const std::string dir = exe.substr(0, exe.rfind('/'));
+    for (const std::string& candidate : {dir + "/lxbox-registry", dir + "/../registry-client/lxbox-registry",
+                                         dir + "/../libexec/lxbox/lxbox-registry"})
+        if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    return Error(ErrorKind::NotFound, "lxbox-registry not found beside " + exe +
+                                          " (the registry client; build it, or set LXBOX_REGISTRY_HELPER)");
+}
+
+Error error_from_event(const nlohmann::json& event) {
+    auto it = event.find("error");
+    if (it != event.end() && it->is_object()) {
+        try {
+            return it->get<Error>();
+        } catch (const nlohmann::json::exception&) {
+        }
+    }
+    return Error(ErrorKind::Internal, "lxbox-registry failed without a message");
+}
+
+Result<nlohmann::json> run_registry_helper(const std::vector<std::string>& args, const EventFn& on_event,
+                                           const std::string& stdin_text) {
+    const std::string exe = LXBOX_TRY(find_registry_helper());
+    bp::ipstream out;
+    bp::opstream in;
+    bp::child child;
+    try {
+        child = bp::child(exe, bp::args(args), bp::std_out > out, bp::std_in < in);
+    } catch (const bp::process_error& e) {
+        return Error(ErrorKind::System, "run " + exe + ": " + e.what());
+    }
+    in << stdin_text;
+    in.flush();
+    in.pipe().close();
+    nlohmann::json last;
+    for (std::string line; std::getline(out, line);) {
+        auto event = nlohmann::json::parse(line, nullptr, false);
+        if (!event.is_object()) continue;
+        const std::string kind = event.value("event", "");
+        if (kind == "done" || kind == "error") {
+            last = std::move(event);
+        } else if (on_event) {
+            on_event(event);
+        }
+    }
+    std::error_code ec;
+    child.wait(ec);
+    if (last.value("event", "") == "error") return error_from_event(last);
+    if (ec || child.exit_code() != 0 || last.is_null())
+        return Error(ErrorKind::System, exe + " ended with status " + std::to_string(child.exit_code()) +
+                                            " without an answer");
+    return last;
+}
+
+}  // namespace lxbox::registry
