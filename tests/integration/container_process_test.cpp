@@ -7,6 +7,7 @@
 #include <set>
 #include <thread>
 
+#include "runtime/linux/exec_stub.hpp"
 #include "runtime/linux/syscalls.hpp"
 #include "tests/common/test_terminal.hpp"
 #include "tests/integration/container_fixture.hpp"
@@ -164,6 +165,9 @@ TEST_F(ContainerProcesses, RepeatedRunsLeakNoMountsProcessesOrFds) {
     // A host fd without O_CLOEXEC, as a careless library might leave: it must not get in.
     const int stray = ::open("/dev/null", O_RDONLY);
     const std::string mounts_before = read_file("/proc/self/mountinfo").value();
+    // The sealed exec stub is made once per process and kept (O_CLOEXEC, never in a container):
+    // made before the count, so that the count shows what each run leaves.
+    ASSERT_TRUE(linux_fx::exec_stub_fd());
     const auto fds_before = open_fds();
     for (int i = 0; i < 10; ++i) {
         // init lets go of the error pipe the moment the command has exec'd (it cannot be opened
