@@ -4,6 +4,7 @@
 
 #include "host/cli/app.hpp"
 #include "host/cli/container_verbs.hpp"
+#include "host/cli/registry_commands.hpp"
 #include "host/cli/store_commands.hpp"
 #include "host/launch/launch.hpp"
 #include "runtime/base/unique_fd.hpp"
@@ -33,7 +34,8 @@ void add_process_options(CLI::App& cmd, ProcessOptions& o) {
 
 namespace {
 
-Result<int> cmd_launch(const GlobalOptions& g, const LaunchRequest& req) {
+Result<int> cmd_launch(const GlobalOptions& g, LaunchRequest req, const TransportFlags& transport) {
+    if (names_a_registry_image(req.target)) req.target = LXBOX_TRY(image_for_launch(g, req.target, transport));
     auto store = LXBOX_TRY(open_store(g));
     LXBOX_TRY(ensure_default_distro(store, g));
     return launch::launch(store, req);
@@ -61,8 +63,11 @@ void fix_target_after_double_dash(LaunchRequest& req) {
 
 void add_launch(CLI::App& app, CommandContext& ctx) {
     auto req = std::make_shared<LaunchRequest>();
+    auto transport = std::make_shared<TransportFlags>();
     auto* cmd = app.add_subcommand("launch", "Run a distro's container (its default one, or --name, or --rm)");
-    cmd->add_option("target", req->target, "Distro or container (default: the default distro)");
+    cmd->add_option("target", req->target,
+                    "Distro, container or image reference (debian:bookworm: pulled on first use; "
+                    "default: the default distro)");
     cmd->add_option("command", req->process.command, "Command and arguments (after --); default: login shell");
     add_process_options(*cmd, req->process);
     cmd->add_option("--name", req->name, "Make or enter this container of the distro");
@@ -79,9 +84,10 @@ void add_launch(CLI::App& app, CommandContext& ctx) {
     cmd->add_option("--pids-limit", req->pids, "Maximum number of processes");
     cmd->add_option("--backend", req->backend, "auto, native or vm")->check(CLI::IsMember({"auto", "native", "vm"}));
     cmd->add_flag("--no-init", req->no_init, "Run the command as PID 1 (no init to reap and forward signals)");
-    cmd->callback([&ctx, req] {
+    add_transport_flags(cmd, *transport);
+    cmd->callback([&ctx, req, transport] {
         fix_target_after_double_dash(*req);
-        ctx.action = [&ctx, req] { return cmd_launch(ctx.global, *req); };
+        ctx.action = [&ctx, req, transport] { return cmd_launch(ctx.global, *req, *transport); };
     });
 }
 

@@ -41,12 +41,16 @@ struct LoginRequest {
     TransportFlags transport;
 };
 
+}  // namespace
+
 void add_transport_flags(CLI::App* cmd, TransportFlags& t) {
     cmd->add_flag("--insecure", t.insecure, "Allow plain HTTP when the registry does not speak TLS (a local registry)");
     cmd->add_option("--tls-verify", t.tls_verify, "false: do not verify the registry's certificate")
         ->check(CLI::IsMember({"true", "false"}));
     cmd->add_option("--ca-file", t.ca_file, "Trust this CA certificate (PEM) for the registry");
 }
+
+namespace {
 
 // The helper's events as a progress bar, or as JSON lines on stdout (--json).
 registry::EventFn show_events(const std::shared_ptr<Progress>& bar, bool json) {
@@ -102,6 +106,27 @@ Result<nlohmann::json> pull_and_register(const GlobalOptions& g, const PullReque
     if (!registered) return std::move(registered).error().context("pull " + req.ref);
     done["name"] = name;
     return done;
+}
+
+bool names_a_registry_image(const std::string& target) {
+    return target.find_first_of(":/@") != std::string::npos;
+}
+
+Result<std::string> image_for_launch(const GlobalOptions& g, const std::string& target,
+                                     const TransportFlags& transport) {
+    auto ref = LXBOX_TRY_CTX(registry::parse_reference(target), "launch");
+    {
+        auto store = LXBOX_TRY(open_store(g));
+        auto reg = LXBOX_TRY(store.load());
+        const std::string name = registry::default_image_name(ref);
+        if (auto it = reg.images.find(name); it != reg.images.end() && it->second.source == ref.to_string())
+            return name;
+    }
+    PullRequest req;
+    req.ref = target;
+    req.transport = transport;
+    auto done = LXBOX_TRY(pull_and_register(g, req));
+    return done.value("name", "");
 }
 
 namespace {

@@ -29,4 +29,16 @@ struct PullRequest {
 // ({"reference","manifest","fetched","present",...}) with the image's store "name" added.
 Result<nlohmann::json> pull_and_register(const GlobalOptions& g, const PullRequest& req);
 
+// --insecure, --tls-verify and --ca-file on a verb that talks to a registry.
+void add_transport_flags(CLI::App* cmd, TransportFlags& t);
+
+// Whether launch's target is a registry reference: it has ':', '/' or '@', which no distro or
+// container name may have (store::validate_name), so `launch debian` stays a local name.
+bool names_a_registry_image(const std::string& target);
+
+// `launch REF`: the store's image pulled from REF, pulled now if it was not yet (docker run's
+// pull on first use; a later `lxbox pull REF` updates it). Returns the image's store name.
+Result<std::string> image_for_launch(const GlobalOptions& g, const std::string& target,
+                                     const TransportFlags& transport);
+
 }  // namespace lxbox::cli

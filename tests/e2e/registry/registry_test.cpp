@@ -357,6 +357,44 @@ TEST_F(Registry, PushThenPullRoundTrip) {
     EXPECT_TRUE(one_line(missing.err)) << missing.err;
 }
 
+TEST_F(Registry, LaunchOfAReferencePullsOnFirstUseOnly) {
+    if (!is_root()) LXBOX_SKIP("launching containers of images needs root here");
+    OciImage img;
+    img.layers = {OciLayer{{}, TarFilter::None, busybox_tarball()},
+                  OciLayer{{dir_entry("etc"), file_entry("etc/motd", "launched from the registry\n")}}};
+    img.config = {{"Cmd", {"cat", "/etc/motd"}}};
+    const std::string bb = dir / "bb-layout";
+    write_oci_layout(bb, img, "v1");
+    const std::string ref = "test/bb:v1";
+    std::string full;
+    {
+        LocalRegistry reg(dir / "reg", dir / "storage", LocalRegistry::Auth::None, true, certs);
+        skopeo_push(bb, "v1", reg.host() + "/" + ref, certs, true, false);
+        // A distro name has no ':', '/' or '@': `launch NAME` stays local, REF is pulled.
+        auto local = lxbox({"launch", "--rm", "bb"});
+        EXPECT_EQ(local.exit_code, 125);
+        EXPECT_NE(local.err.find("no distro or container named 'bb'"), std::string::npos) << local.err;
+        full = reg.host() + "/" + ref;
+        auto first = lxbox({"launch", "--rm", "--ca-file", certs.ca_crt, full});
+        ASSERT_EQ(first.exit_code, 0) << first.err;
+        EXPECT_EQ(first.out, "launched from the registry\n");  // the image's Cmd
+        EXPECT_FALSE(image_manifest("bb-v1").empty());
+        // Not trusted without the CA: a pull of a reference not yet in the store fails in one line.
+        auto untrusted = lxbox({"launch", "--rm", reg.host() + "/test/other:v1"});
+        EXPECT_EQ(untrusted.exit_code, 125);
+        EXPECT_TRUE(one_line(untrusted.err)) << untrusted.err;
+    }
+    // The registry is gone: the image pulled on first use serves the next launches (no pull),
+    // a kept container of it included, and -- CMD overrides the image's Cmd.
+    auto again = lxbox({"launch", "--rm", full});
+    EXPECT_EQ(again.exit_code, 0) << again.err;
+    EXPECT_EQ(again.out, "launched from the registry\n");
+    auto kept = lxbox({"launch", "--name", "web", full, "--", "sh", "-c", "echo kept > /k; cat /k"});
+    EXPECT_EQ(kept.exit_code, 0) << kept.err;
+    EXPECT_EQ(kept.out, "kept\n");
+    EXPECT_EQ(lxbox({"rm", "web"}).exit_code, 0);
+}
+
 TEST_F(Registry, BadReferencesAndMissingImagesAreOneLine) {
     LocalRegistry reg(dir / "reg", dir / "storage", LocalRegistry::Auth::None, false, certs);
     for (const std::string& bad : std::vector<std::string>{reg.host() + "/Upper/case", reg.host() + "/x:bad/tag", "x@sha256:123"}) {
