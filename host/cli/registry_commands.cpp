@@ -116,11 +116,10 @@ Result<std::string> image_for_launch(const GlobalOptions& g, const std::string& 
                                      const TransportFlags& transport) {
     auto ref = LXBOX_TRY_CTX(registry::parse_reference(target), "launch");
     {
+        // pull's own naming: an image of that name pulled from this reference is the one to use.
         auto store = LXBOX_TRY(open_store(g));
-        auto reg = LXBOX_TRY(store.load());
-        const std::string name = registry::default_image_name(ref);
-        if (auto it = reg.images.find(name); it != reg.images.end() && it->second.source == ref.to_string())
-            return name;
+        auto [name, pulled_before] = LXBOX_TRY_CTX(pull_target(store, ref, ""), "launch " + target);
+        if (pulled_before) return name;
     }
     PullRequest req;
     req.ref = target;
