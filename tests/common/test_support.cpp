@@ -12,6 +12,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include <nlohmann/json.hpp>
+
 #include "runtime/base/unique_fd.hpp"
 
 extern char** environ;
@@ -106,6 +108,14 @@ CommandResult run_lxbox(const std::string& root, const std::vector<std::string>&
     std::vector<std::string> argv{LXBOX_BINARY, "--root", root};
     argv.insert(argv.end(), args.begin(), args.end());
     return run(argv, input);
+}
+
+nlohmann::json ps_entry(const std::string& root, const std::string& name) {
+    auto r = run_lxbox(root, {"ps", "--json"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    for (auto& c : nlohmann::json::parse(r.out))
+        if (c["name"] == name) return c;
+    return nullptr;
 }
 
 ScratchDir::ScratchDir() {

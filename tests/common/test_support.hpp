@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <nlohmann/json_fwd.hpp>
 
 #include <string>
 #include <vector>
@@ -33,6 +34,8 @@ CommandResult run(const std::vector<std::string>& argv, const std::string& input
 // Runs the built lxbox binary with `--root root` prepended.
 CommandResult run_lxbox(const std::string& root, const std::vector<std::string>& args,
                         const std::string& input = {});
+// The `lxbox ps --json` entry of container name in the store at root (null when absent).
+nlohmann::json ps_entry(const std::string& root, const std::string& name);
 
 // A fresh directory under /tmp removed (recursively) when the fixture ends.
 class ScratchDir {

@@ -23,13 +23,7 @@ protected:
     void SetUp() override {
         if (!is_root()) LXBOX_SKIP("needs root (namespaces, mounts)");
     }
-    nlohmann::json ps_entry(const std::string& name) {
-        auto r = run_lxbox(root, {"ps", "--json"});
-        EXPECT_EQ(r.exit_code, 0) << r.err;
-        for (auto& c : nlohmann::json::parse(r.out))
-            if (c["name"] == name) return c;
-        return nullptr;
-    }
+    nlohmann::json ps_entry(const std::string& name) { return test::ps_entry(root, name); }
     std::string host_arch() {
         utsname u{};
         ::uname(&u);

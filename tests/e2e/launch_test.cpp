@@ -57,13 +57,7 @@ protected:
         return spawn_argv(std::move(full));
     }
     pid_t spawn_shell(const std::string& script) { return spawn_argv({"/bin/sh", "-c", script}); }
-    nlohmann::json ps_entry(const std::string& name) {
-        auto r = run_lxbox(root, {"ps", "--json"});
-        EXPECT_EQ(r.exit_code, 0) << r.err;
-        for (auto& c : nlohmann::json::parse(r.out))
-            if (c["name"] == name) return c;
-        return nullptr;
-    }
+    nlohmann::json ps_entry(const std::string& name) { return test::ps_entry(root, name); }
     bool wait_state(const std::string& name, const std::string& state) {
         for (int i = 0; i < 500; ++i) {
             auto e = ps_entry(name);
