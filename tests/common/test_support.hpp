@@ -9,6 +9,23 @@
 
 namespace lxbox::test {
 
+// Paths of this build tree (tests/common/build_paths.cpp). They are kept out of every other
+// object's compile line so that ccache serves the same test objects to every checkout.
+namespace build {
+extern const char* const lxbox_binary;
+extern const char* const source_dir;
+extern const char* const build_dir;
+extern const char* const syscall_probe;
+extern const char* const tty_probe;
+extern const char* const exe_watcher;
+}  // namespace build
+#define LXBOX_BINARY (::lxbox::test::build::lxbox_binary)
+#define LXBOX_SOURCE_DIR (::lxbox::test::build::source_dir)
+#define LXBOX_BUILD_DIR (::lxbox::test::build::build_dir)
+#define LXBOX_SYSCALL_PROBE (::lxbox::test::build::syscall_probe)
+#define LXBOX_TTY_PROBE (::lxbox::test::build::tty_probe)
+#define LXBOX_EXE_WATCHER (::lxbox::test::build::exe_watcher)
+
 // True when LXBOX_NO_SKIP=1 (CI): a test that would skip must fail instead.
 bool skips_forbidden();
 

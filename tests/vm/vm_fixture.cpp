@@ -11,7 +11,7 @@ Result<vm::GuestImage> test_guest_image() {
     static std::mutex mutex;
     std::lock_guard lock(mutex);
     vm::ImageRequest req;
-    req.vm_dir = std::string(LXBOX_BUILD_DIR) + "/vm-test-cache";
+    req.vm_dir = LXBOX_VM_CACHE_DIR;
     req.agent_path = LXBOX_AGENT_BINARY;
     return vm::ensure_guest_image(req);
 }
