@@ -70,7 +70,13 @@ Result<Prepared> setup_bundle(const ContainerSpec& spec, const SecurityPlan& sec
     // A joined user namespace's maps are its own: read while /proc is still the host's.
     const bool userns = spec.userns.enabled || !ns.join_user.empty();
     const IdMapsView ids = ns.join_user.empty() ? id_maps_view(spec.userns) : fx::id_maps_in("/proc/self");
-    const std::vector<MountOp> ops = plan_bundle_mounts(b, cgroups, userns, (ns.create & CLONE_NEWNET) != 0);
+    std::vector<MountOp> ops = plan_bundle_mounts(b, cgroups, userns, (ns.create & CLONE_NEWNET) != 0);
+    // runc makes a missing process.cwd, after the mounts and before the root turns read-only.
+    std::optional<MountOp> readonly_root;
+    if (!ops.empty() && ops.back().kind == MountOpKind::ReadOnly && ops.back().target == "/") {
+        readonly_root = std::move(ops.back());
+        ops.pop_back();
+    }
     auto early = LXBOX_TRY(prepare_early_mounts(ops));
     if (!b.exec_fifo.empty()) {
         const std::string dir = b.exec_fifo.substr(0, b.exec_fifo.rfind('/'));
@@ -82,6 +88,9 @@ Result<Prepared> setup_bundle(const ContainerSpec& spec, const SecurityPlan& sec
     LXBOX_TRY(oci::run_hooks(b.create_container_hooks, "createContainer", state));
     LXBOX_TRY(fx::pivot_into(b.rootfs));
     LXBOX_TRY(apply_mount_ops(ops, early));
+    if (!spec.process.cwd.empty() && spec.process.cwd != "/")
+        LXBOX_TRY(fx::make_dirs(spec.process.cwd, 0755).context("create process.cwd " + spec.process.cwd));
+    if (readonly_root) LXBOX_TRY(fx::apply(*readonly_root));
     if (wanted && !slave && (wanted & ~MS_REC) != MS_PRIVATE) LXBOX_TRY(fx::set_propagation("/", wanted));
     if (ns.has(CLONE_NEWUTS) && !spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
         return Error::last("set hostname " + spec.hostname);

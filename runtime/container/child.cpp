@@ -15,8 +15,11 @@
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/linux/mounts.hpp"
 #include "runtime/linux/process.hpp"
+#include "runtime/linux/pty.hpp"
+#include "runtime/linux/syscalls.hpp"
 #include "runtime/oci/hooks.hpp"
 #include "runtime/plan/bundle.hpp"
+#include "runtime/plan/oci_process.hpp"
 
 namespace lxbox::runtime::detail {
 
@@ -184,7 +187,9 @@ Result<Prepared> prepare_process(const ProcessSpec& process, const std::string& 
         p.user.gid = u.gid;
         p.user.groups.assign(u.additional_gids.begin(), u.additional_gids.end());
         p.user.exact_groups = !ids.in_userns || ids.setgroups_allowed;
-        p.env = process.env;
+        // runc's HOME: the user's entry in the container's passwd, when the spec sets none.
+        auto passwd = read_file("/etc/passwd");
+        p.env = env_with_home(process.env, parse_passwd(passwd ? *passwd : ""), u.uid);
         if (process.args.empty()) return Error(ErrorKind::Invalid, "process.args: no command");
         p.exec.file = process.args[0];
         p.exec.argv = process.args;
@@ -215,6 +220,21 @@ Result<Prepared> prepare_process(const ProcessSpec& process, const std::string& 
 
 namespace {
 
+// What runc checks before `create` returns, so that it fails there and not after `start`: the
+// command is found (in the spec's own PATH), and its rlimits and oom_score_adj are set now.
+Status ready_to_start(Prepared& p) {
+    auto check = [](const std::string& path) {
+        struct stat st {};
+        if (::stat(path.c_str(), &st) != 0) return errno;
+        return S_ISREG(st.st_mode) && (st.st_mode & 0111) != 0 ? 0 : EACCES;
+    };
+    p.exec.file = LXBOX_TRY(look_path(p.exec.file, p.env, check));
+    LXBOX_TRY(apply_process_limits(p));
+    p.rlimits.clear();
+    p.oom_score_adj.clear();
+    return {};
+}
+
 // A bundle's container: in its cgroup before anything is mounted (so a cgroup namespace and
 // the cgroup mounts show the container's own cgroup), then set up, then reported created; the
 // command runs once `start` opens the exec fifo.
@@ -228,17 +248,18 @@ namespace {
     std::string state;
     auto prepared = setup_bundle(spec, security, fifo_dir, state);
     if (!prepared) fail(ch, prepared.error(), 125);
+    if (auto st = ready_to_start(*prepared); !st) fail(ch, st.error(), 125);
     const std::string slave = spec.process.tty ? open_tty(ch) : std::string();
+    // runc's waiting process holds the pty on 0-2 (the caller's stdio goes: containerd's shim
+    // reads `create`'s output to its end), and no fd of the caller or of lxbox's but the fifo's.
+    if (!slave.empty())
+        if (auto st = fx::become_tty_session(slave); !st) fail(ch, st.error(), 125);
     const char ready = 'R';
     if (auto st = write_all(ch.ready_fd, &ready, 1); !st) fail(ch, st.error(), 125);
-    ::close(ch.ready_fd);
     ChildChannel after = ch;
-    after.ready_fd = -1;
-    if (spec.detached) {
-        // `create` returns now: from here on an error can only go to the container's stderr.
-        ::close(ch.error_fd);
-        after.error_fd = -1;
-    }
+    after.ready_fd = after.sync_fd = after.pty_sock = -1;
+    if (spec.detached) after.error_fd = -1;  // `create` returns now: errors go to the container's stderr
+    close_all_but({after.error_fd, after.exec_stub, fifo_dir});
     if (fifo_dir >= 0) {
         // Blocks until `start` opens the fifo for reading.
         const std::string& fifo = spec.bundle->exec_fifo;
@@ -310,8 +331,18 @@ void join_child_main(const JoinSpec& join, int target_pidfd, int namespaces, con
     ::gethostname(host, sizeof host - 1);
     auto prepared = prepare_process(join.process, host, security, ids);
     if (!prepared) fail(ch, prepared.error(), 125);
+    if (join.detached) {
+        // runc's exec --detach: the command itself, inside the pid namespace, is the caller's
+        // child (its reaper once lxbox exits), and its pid is the one lxbox reports: a signal to
+        // it reaches the command, and the caller sees its real exit status.
+        const pid_t command = sys::clone3_sibling(0);
+        if (command < 0) fail(ch, Error::last("fork the command"), 125);
+        if (command == 0) run_process(*prepared, join.process, ch, false, false);
+        (void)write_all(ch.ready_fd, &command, sizeof command);
+        ::_exit(0);
+    }
     // The forwarder stays outside the pid namespace; the command, forked, lands inside it.
-    run_process(*prepared, join.process, ch, true, !join.detached);
+    run_process(*prepared, join.process, ch, true, true);
 }
 
 }  // namespace lxbox::runtime::detail

@@ -65,6 +65,11 @@ Result<Prepared> setup_bundle(const ContainerSpec& spec, const SecurityPlan& sec
 // The steps of a mount plan after pivot_root; early[i] holds the tree of a step made before it.
 Status apply_mount_ops(const std::vector<MountOp>& ops, std::vector<UniqueFd>& early);
 Result<std::vector<UniqueFd>> prepare_early_mounts(const std::vector<MountOp>& ops);
+// The process's rlimits and oom_score_adj (a bundle's are set before `create` returns: a
+// failure, such as a lower oom_score_adj without CAP_SYS_RESOURCE, fails the create).
+Status apply_process_limits(const Prepared& p);
+// Closes every fd above 2 but those in keep (-1 entries are ignored).
+void close_all_but(std::vector<int> keep);
 // Reports an error to the parent and exits with code.
 [[noreturn]] void fail(const ChildChannel& ch, const Error& error, int code);
 

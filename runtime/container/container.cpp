@@ -248,7 +248,25 @@ Result<UniqueFd> Container::receive_pty_master(uint16_t rows, uint16_t cols) {
     return master;
 }
 
+// A detached exec's command is our child beside the process that made it, which exits: the
+// command's pid and pidfd become this container's.
+Status Container::adopt_command() {
+    pid_t command = -1;
+    ssize_t n;
+    while ((n = ::read(ready_.get(), &command, sizeof command)) < 0 && errno == EINTR) {
+    }
+    ready_.reset();
+    if (n != sizeof command) return {};  // it failed first: the error pipe says why, wait() reaps it
+    (void)fx::wait_exit(pidfd_.get());   // the process that made it, gone once it wrote the pid
+    UniqueFd fd(sys::pidfd_open(command));  // our child, not reaped: the pid is still its own
+    if (!fd) return Error::last("open the command's process");
+    pid_ = command;
+    pidfd_ = std::move(fd);
+    return {};
+}
+
 Status Container::wait_started() {
+    if (ready_) LXBOX_TRY(adopt_command());
     LXBOX_TRY(take_pty());
     auto text = LXBOX_TRY(read_all(error_pipe_.get()));
     if (text.empty()) {
@@ -392,7 +410,7 @@ Result<Container> Container::join(const JoinSpec& join) {
     }
     const SecurityPlan security = LXBOX_TRY(compiled_security(join.process.security, join.cache_dir));
     const int exec_stub = LXBOX_TRY(fx::exec_stub_fd());
-    auto pipes = LXBOX_TRY(make_pipes(join.process.tty));
+    auto pipes = LXBOX_TRY(make_pipes(join.process.tty, join.detached));
     Container c;
     c.impl_ = std::make_unique<Impl>(waited_signals());
     int pidfd = -1;
@@ -405,6 +423,8 @@ Result<Container> Container::join(const JoinSpec& join) {
     c.tty_ = join.process.tty;
     c.error_pipe_ = std::move(pipes.error_read);
     c.pty_sock_ = std::move(pipes.sock_parent);
+    c.ready_ = std::move(pipes.ready_read);  // detached: the command's pid comes here
+    pipes.ready_write.reset();
     LXBOX_TRY(join_cgroup(join, pid));
     LXBOX_TRY(release_child(pipes));
     return c;

@@ -106,6 +106,7 @@ private:
     Status take_pty();  // receives the pty master (tty only) and lets the child go on
     Result<UniqueFd> receive_pty();  // the master the child sends, once
     void release_pty_command();      // the child waits for this after sending its master
+    Status adopt_command();          // a detached exec: the command's pid becomes ours
     pid_t pid_ = -1;
     UniqueFd pidfd_, error_pipe_, pty_sock_, ready_, pty_master_;
     bool tty_ = false;

@@ -77,16 +77,7 @@ ExecArgs exec_args(const Prepared& p, const ChildChannel& ch) {
         // leads its session, and so its group, already.
         (void)::setpgid(0, 0);
     }
-    for (const auto& [resource, limits] : p.rlimits) {
-        const struct rlimit rl{limits.first, limits.second};
-        if (::setrlimit(resource, &rl) != 0) fail(ch, Error::last("set rlimit " + std::to_string(resource)), 125);
-    }
-    if (!p.oom_score_adj.empty()) {
-        const int fd = ::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || ::write(fd, p.oom_score_adj.data(), p.oom_score_adj.size()) < 0)
-            fail(ch, Error::last("set oom_score_adj " + p.oom_score_adj), 125);
-        ::close(fd);
-    }
+    if (auto st = apply_process_limits(p); !st) fail(ch, st.error(), 125);
     if (p.umask) ::umask(*p.umask);
     // Explicit capability sets survive the switch to any user, and are set right after it.
     if (p.security.sets && ::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) fail(ch, Error::last("keep capabilities"), 125);
@@ -138,17 +129,6 @@ bool for_the_group(int sig) {
     }
 }
 
-// Closes every fd above 2 but keep_a and keep_b (-1: none).
-void close_all_but(int keep_a, int keep_b) {
-    unsigned first = 3;
-    for (int keep : {std::min(keep_a, keep_b), std::max(keep_a, keep_b)}) {
-        if (keep < static_cast<int>(first)) continue;
-        if (static_cast<unsigned>(keep) > first) sys::close_range(first, static_cast<unsigned>(keep) - 1, 0);
-        first = static_cast<unsigned>(keep) + 1;
-    }
-    sys::close_range(first, ~0U, 0);
-}
-
 void quiet_stdio() {
     int null = ::open("/dev/null", O_RDWR);
     if (null < 0) return;
@@ -157,6 +137,30 @@ void quiet_stdio() {
 }
 
 }  // namespace
+
+Status apply_process_limits(const Prepared& p) {
+    for (const auto& [resource, limits] : p.rlimits) {
+        const struct rlimit rl{limits.first, limits.second};
+        if (::setrlimit(resource, &rl) != 0) return Error::last("set rlimit " + std::to_string(resource));
+    }
+    if (!p.oom_score_adj.empty()) {
+        const UniqueFd fd(::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC));
+        if (!fd || ::write(fd.get(), p.oom_score_adj.data(), p.oom_score_adj.size()) < 0)
+            return Error::last("set oom_score_adj " + p.oom_score_adj);
+    }
+    return {};
+}
+
+void close_all_but(std::vector<int> keep) {
+    std::sort(keep.begin(), keep.end());
+    unsigned first = 3;
+    for (int k : keep) {
+        if (k < static_cast<int>(first)) continue;
+        if (static_cast<unsigned>(k) > first) sys::close_range(first, static_cast<unsigned>(k) - 1, 0);
+        first = static_cast<unsigned>(k) + 1;
+    }
+    sys::close_range(first, ~0U, 0);
+}
 
 std::string open_tty(const ChildChannel& ch) {
     auto pty = fx::open_pty();
@@ -190,7 +194,7 @@ void run_process(const Prepared& prepared, const ProcessSpec& process, const Chi
     // of the container can ptrace it, read its memory or fds, or reach the host binary through
     // /proc/1/exe (the CVE-2019-5736 class; runc's init does the same). The command's exec
     // makes it dumpable again as usual.
-    close_all_but(ch.error_fd, ch.exec_stub);
+    close_all_but({ch.error_fd, ch.exec_stub});
     if (process.tty) quiet_stdio();
     ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     // vfork: init is a copy of all of lxbox, and a fork would copy its page tables only for

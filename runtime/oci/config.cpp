@@ -153,6 +153,8 @@ Result<std::vector<cgroups::DeviceRule>> parse_device_rules(const json& res, con
     return rules;
 }
 
+}  // namespace
+
 // linux.resources (runtime-spec config-linux.md "Control groups").
 Result<cgroups::Resources> parse_resources(const json& res, const std::string& q) {
     cgroups::Resources r;
@@ -281,6 +283,8 @@ Result<cgroups::Resources> parse_resources(const json& res, const std::string& q
     if (find(res, "rdma")) return Error(ErrorKind::Unsupported, q + ".rdma: RDMA limits are not supported");
     return r;
 }
+
+namespace {
 
 Status parse_linux(const json& lx, Config& c) {
     const std::string p = "linux";

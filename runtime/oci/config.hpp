@@ -38,6 +38,9 @@ struct Config {
 // bundle_dir: absolute; root.path and relative bind sources are taken relative to it.
 Result<Config> parse_config(const std::string& json_text, const std::string& bundle_dir);
 
+// linux.resources (or `update --resources FILE`'s object); q names it in errors.
+Result<cgroups::Resources> parse_resources(const nlohmann::json& res, const std::string& q);
+
 // A process object (config.json's "process", or `exec --process FILE`); path names it in errors.
 Result<ProcessSpec> parse_process(const nlohmann::json& j, const std::string& path);
 
