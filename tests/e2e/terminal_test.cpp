@@ -281,7 +281,7 @@ TEST_F(TerminalEscape, OciRunCannotTypeIntoTheHostsTerminal) {
 }
 
 TEST_F(TerminalEscape, OciExecCannotTypeIntoTheHostsTerminal) {
-    const std::string bundle = make_bundle(dir, out, {"sleep", "60"});
+    const std::string bundle = make_bundle(dir, out, {"/bin/sleep", "60"});  // no PATH: as runc, none by default
     oci_kept_ = true;
     // Created detached: its stdio must not be run()'s pipes, which it would hold open.
     const std::string oci = std::string(LXBOX_BINARY) + " oci --root " + state + " ";

@@ -11,11 +11,12 @@ rounds="${1:-30}"
 lxbox="${LXBOX:-$repo/build/host/lxbox}"
 runc="$(command -v runc)"
 dir="$(mktemp -d /tmp/lxbox-ctd-bench.XXXXXX)"
-ns=bench
+ns="lxbox-bench-$$"  # ctr puts its cgroups at /NAMESPACE/ID: removed at the end
 cleanup() {
     [ -n "${ctd_pid:-}" ] && kill "$ctd_pid" 2>/dev/null && wait "$ctd_pid" 2>/dev/null || true
     grep -o " $dir[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done || true
     rm -rf "$dir"
+    for cg in /sys/fs/cgroup/*/"$ns" /sys/fs/cgroup/"$ns"; do [ -d "$cg" ] && rmdir "$cg" 2>/dev/null; done || true
 }
 trap cleanup EXIT
 ln -s "$lxbox" "$dir/lxbox-oci"
