@@ -214,6 +214,27 @@ TEST_F(Containerd, RunExitCodesDetachExecPsPauseMetricsKillDelete) {
     EXPECT_EQ(kill_exec.exit_code, 0) << kill_exec.err;
     for (int i = 0; i < 250 && task_pids("c1").size() != 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     EXPECT_EQ(task_pids("c1").size(), 1u);
+    // CRI's ExecSync on timeout: a KILL by exec id while the client waits on the exec's output,
+    // which must end then (it hung while the command, not the killed helper, held the output).
+    std::vector<std::string> argv = ctr_argv({"tasks", "exec", "--exec-id", "e3", "c1", "sleep", "100"});
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    pid_t waiting = -1;
+    ASSERT_EQ(posix_spawnp(&waiting, args[0], nullptr, nullptr, args.data(), environ), 0);
+    for (int i = 0; i < 250 && task_pids("c1").size() != 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_EQ(task_pids("c1").size(), 2u);
+    EXPECT_EQ(ctr({"tasks", "kill", "--exec-id", "e3", "-s", "KILL", "c1"}).exit_code, 0);
+    int status = -1;
+    for (int i = 0; i < 1000 && ::waitpid(waiting, &status, WNOHANG) == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (!WIFEXITED(status)) {
+        ::kill(waiting, SIGKILL);
+        ::waitpid(waiting, nullptr, 0);
+        ADD_FAILURE() << "ctr tasks exec still waits 20 s after its process was killed";
+    } else {
+        EXPECT_EQ(WEXITSTATUS(status), 137);
+    }
     ASSERT_EQ(ctr({"tasks", "pause", "c1"}).exit_code, 0);
     EXPECT_EQ(task_status("c1"), "PAUSED");
     ASSERT_EQ(ctr({"tasks", "resume", "c1"}).exit_code, 0);
