@@ -78,6 +78,8 @@ std::string AgentSession::refuse_session(uint32_t session, const char* what) con
 
 void AgentSession::on_run(const Frame& frame, SessionActions& out) {
     if (auto why = refuse_session(frame.session, "run"); !why.empty()) return reply_error(frame.session, why, out);
+    if (!boot_failure_.empty())
+        return reply_error(frame.session, "the VM did not boot cleanly (lxbox vm stop restarts it): " + boot_failure_, out);
     auto run = parse_message<Run>(frame);
     if (!run) return reply_error(frame.session, run.error().message, out);
     // A spec the runtime would refuse is refused here, on the session, before any fork.

@@ -73,6 +73,9 @@ public:
     // The host disconnected: forget the handshake and any partial frame.
     void on_disconnect();
     bool handshake_done() const { return hello_done_; }
+    // What failed while the VM booted (its early mounts), "" when nothing did: every Run is
+    // then refused with it, so the host shows why instead of a container that cannot work.
+    void set_boot_failure(std::string failure) { boot_failure_ = std::move(failure); }
 
     // The running sessions' side. How many of `want` output bytes the host lets us send now.
     size_t sendable(uint32_t session, size_t want);
@@ -110,6 +113,7 @@ private:
     void reply(uint32_t session, const M& m, SessionActions& out);
 
     std::string version_;
+    std::string boot_failure_;
     proto::FrameDecoder decoder_;
     proto::FlowTable flow_;
     bool hello_done_ = false;

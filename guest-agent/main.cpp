@@ -87,9 +87,15 @@ int main() {
                         std::clamp(std::thread::hardware_concurrency(), 2u, 4u),
                         [dir](const ModuleToLoad& m) { return load_module_file(dir, m.file); });
     loader.request(ModulePhase::Later);
+    // A boot that failed is told to every container the host asks for (not only to the
+    // console): a container without /proc, /dev or cgroups would fail obscurely, or run unconfined.
+    std::string boot_failure;
     if (::getpid() == 1) {
-        if (auto left = leave_initramfs(); !left) log_line(left.error().message);
-        if (auto mounted = mount_early_filesystems(); !mounted) log_line(mounted.error().message);
+        for (Status st : {leave_initramfs(), mount_early_filesystems()}) {
+            if (st) continue;
+            log_line(st.error().message);
+            boot_failure += (boot_failure.empty() ? "" : "; ") + st.error().message;
+        }
     }
     // The network comes up as soon as its driver is in, beside ext4's load: a container may use
     // it from its first command, so it waits for both.
@@ -129,6 +135,7 @@ int main() {
     };
     UniqueFd port = open_port();
     AgentSession session(LXBOX_VERSION);
+    session.set_boot_failure(boot_failure);
     // PID 1 must never exit (the kernel panics): any failure restarts the serving loop.
     for (;;) {
         try {

@@ -59,15 +59,22 @@ Status leave_initramfs() {
 
 Status mount_early_filesystems() {
     constexpr unsigned long common = MS_NOSUID | MS_NOEXEC | MS_NODEV;
-    LXBOX_TRY(mount_one("proc", "/proc", "proc", common));
-    LXBOX_TRY(mount_one("sysfs", "/sys", "sysfs", common));
-    LXBOX_TRY(mount_one("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755"));
-    LXBOX_TRY(mount_one("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "ptmxmode=0666,newinstance"));
-    LXBOX_TRY(mount_one("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"));
-    LXBOX_TRY(mount_one("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"));
-    LXBOX_TRY(mount_one("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"));
-    // Containers get cgroups (limits, OOM reports) in the VM as natively.
-    LXBOX_TRY(mount_one("cgroup2", "/sys/fs/cgroup", "cgroup2", common));
+    // Each is tried, whatever failed before it: what did mount serves, and every failure is named.
+    const Status results[] = {
+        mount_one("proc", "/proc", "proc", common),
+        mount_one("sysfs", "/sys", "sysfs", common),
+        mount_one("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755"),
+        mount_one("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "ptmxmode=0666,newinstance"),
+        mount_one("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"),
+        mount_one("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"),
+        mount_one("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"),
+        // Containers get cgroups (limits, OOM reports) in the VM as natively.
+        mount_one("cgroup2", "/sys/fs/cgroup", "cgroup2", common),
+    };
+    std::string failed;
+    for (const auto& st : results)
+        if (!st) failed += (failed.empty() ? "" : "; ") + st.error().message;
+    if (!failed.empty()) return Error(ErrorKind::System, failed);
     return {};
 }
 

@@ -3,7 +3,9 @@
 // config.json becomes a ContainerSpec (runtime/oci) and runs on the same runtime/ as `launch`.
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -24,13 +26,16 @@
 #include "runtime/cgroups/cgroup.hpp"
 #include "runtime/cgroups/cgroup_fs.hpp"
 #include "runtime/container/container.hpp"
+#include "runtime/linux/mounts.hpp"
 #include "runtime/linux/namespaces.hpp"
 #include "runtime/linux/process.hpp"
 #include "runtime/linux/pty.hpp"
 #include "runtime/linux/syscalls.hpp"
 #include "runtime/oci/config.hpp"
 #include "runtime/oci/hooks.hpp"
+#include "runtime/plan/bundle.hpp"
 #include "runtime/plan/idmap.hpp"
+#include "runtime/plan/users.hpp"
 
 namespace lxbox::cli {
 
@@ -71,7 +76,8 @@ std::string absolute_path(const std::string& path) {
     return path.empty() || path == "." ? std::string(cwd) : std::string(cwd) + "/" + path;
 }
 
-StateDir state_dir(const OciGlobal& g) { return StateDir(g.root.empty() ? StateDir::default_root() : g.root); }
+// g.root is set before any verb runs (add_oci_commands: the default, checked).
+StateDir state_dir(const OciGlobal& g) { return StateDir(g.root); }
 
 // A pidfd on the record's process, only while it is still that process.
 Result<UniqueFd> open_process(const Record& r) {
@@ -103,8 +109,21 @@ Status send_console(const std::string& socket_path, int master) {
     return linux_fx::send_fd(sock.get(), master).context("send the pty to " + socket_path);
 }
 
-// What `delete` does once the process is gone or killed: the cgroup, poststop hooks, the state.
+// A container set up in the caller's mount namespace leaves its root's bind there, with its
+// mounts under it (runc leaves them all): detached here, but only while the mount at the path
+// is still the one the container made (mount_id), not one the caller put there since.
+Status detach_root_mount(const std::string& path, uint64_t mount_id) {
+    if (path.empty() || mount_id == 0) return {};
+    auto now = linux_fx::mount_id(path);
+    if (!now || *now != mount_id) return {};
+    if (::umount2(path.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) != 0) return Error::last("unmount the root " + path);
+    return {};
+}
+
+// What `delete` does once the process is gone or killed: the cgroup, the root's mounts in the
+// caller's namespace, poststop hooks, the state.
 Status tear_down(const StateDir& sd, const Record& r) {
+    LXBOX_TRY(detach_root_mount(r.root_mount, r.root_mount_id).context("delete " + r.id));
     if (!r.cgroup_paths.empty()) {
         auto cg = cgroups::Cgroup::adopt(r.cgroup, r.cgroup_paths);
         LXBOX_TRY(cg.remove().context("remove the cgroup of " + r.id));
@@ -167,6 +186,14 @@ Result<Created> create_container(const OciGlobal& g, const CreateOptions& o, boo
     // A compiled seccomp filter is kept by its hash: the next container with the same profile
     // loads it instead of compiling it again (~15 ms of libseccomp).
     spec.cache_dir = sd.root() + "/.seccomp-cache";
+    // Without a mount namespace of its own the container binds its root in ours: the mount at
+    // the root's path before it does tells that bind apart (and what a failed create removes).
+    std::string root_mount;
+    uint64_t mount_before = 0;
+    if (!LXBOX_TRY(runtime::plan_namespaces(*spec.bundle)).has(CLONE_NEWNS)) {
+        root_mount = spec.bundle->rootfs;
+        mount_before = LXBOX_TRY(linux_fx::mount_id(root_mount).context("the root of the bundle"));
+    }
     LXBOX_TRY(sd.claim(o.id));
     auto undo = [&](Error e) -> Error {
         (void)sd.remove(o.id);
@@ -188,16 +215,25 @@ Result<Created> create_container(const OciGlobal& g, const CreateOptions& o, boo
         if (uid && ::chown(sd.fifo(o.id).c_str(), *uid, gid ? *gid : static_cast<gid_t>(-1)) != 0)
             return undo(Error::last("chown " + sd.fifo(o.id)));
     }
+    auto made_root = [&]() -> uint64_t {
+        if (root_mount.empty()) return 0;
+        auto now = linux_fx::mount_id(root_mount);
+        return now && *now != mount_before ? *now : 0;
+    };
+    auto undo_all = [&](Error e) -> Error {
+        (void)detach_root_mount(root_mount, made_root());
+        return undo(std::move(e));
+    };
     // No lock is needed while creating: the directory is ours (claim) and others see no state
     // until it is saved. (A lock held now would be inherited by the container's process.)
     auto started = runtime::Container::start(spec);
-    if (!started) return undo(std::move(started).error());
+    if (!started) return undo_all(std::move(started).error());
     runtime::Container c = std::move(*started);
     for (const auto& w : c.warnings()) spdlog::warn("{}", w);
-    if (auto st = c.wait_created(); !st) return undo(std::move(st).error());
+    if (auto st = c.wait_created(); !st) return undo_all(std::move(st).error());
     if (spec.process.tty && !o.console_socket.empty()) {
         UniqueFd master = c.take_pty_master();
-        if (auto st = send_console(o.console_socket, master.get()); !st) return undo(std::move(st).error());
+        if (auto st = send_console(o.console_socket, master.get()); !st) return undo_all(std::move(st).error());
     }
     Record r;
     r.oci_version = config.oci_version;
@@ -210,18 +246,20 @@ Result<Created> create_container(const OciGlobal& g, const CreateOptions& o, boo
     r.cgroup = c.has_cgroup() ? cgroup : "";
     r.cgroup_paths = c.cgroup_paths();
     r.namespaces = c.namespaces();
+    r.root_mount_id = made_root();
+    if (r.root_mount_id != 0) r.root_mount = root_mount;
     r.userns = spec.userns.enabled;
     r.poststart = config.hooks.poststart;
     r.poststop = config.hooks.poststop;
-    if (auto st = sd.save(r); !st) return undo(std::move(st).error());
+    if (auto st = sd.save(r); !st) return undo_all(std::move(st).error());
     if (!o.pid_file.empty()) {
         if (auto st = write_file_atomic(absolute_path(o.pid_file), std::to_string(r.pid), Durability::RenameOnly, 0644); !st)
-            return undo(std::move(st).error());
+            return undo_all(std::move(st).error());
     }
     const std::string state = oci::state_json(r, RunState::Created).dump();
     Status hooks = runtime::oci::run_hooks(config.hooks.prestart, "prestart", state);
     if (hooks) hooks = runtime::oci::run_hooks(config.hooks.create_runtime, "createRuntime", state);
-    if (!hooks) return undo(std::move(hooks).error());  // ~Container kills it, and its cgroup goes
+    if (!hooks) return undo_all(std::move(hooks).error());  // ~Container kills it, and its cgroup goes
     return Created{std::move(c), std::move(r)};
 }
 
@@ -309,14 +347,10 @@ Result<runtime::ProcessSpec> exec_process(const Record& r, const ExecOptions& o)
         if (!o.cwd.empty()) p.cwd = o.cwd;
         for (const auto& e : o.env) p.env.push_back(e);
         if (!o.user.empty()) {
-            const auto colon = o.user.find(':');
-            try {
-                p.explicit_user->uid = static_cast<uint32_t>(std::stoul(o.user.substr(0, colon)));
-                p.explicit_user->gid = colon == std::string::npos ? 0 : static_cast<uint32_t>(std::stoul(o.user.substr(colon + 1)));
-                p.explicit_user->additional_gids.clear();
-            } catch (const std::exception&) {
-                return Error(ErrorKind::Invalid, "--user: expected UID[:GID], got '" + o.user + "'");
-            }
+            const auto user = LXBOX_TRY(runtime::parse_numeric_user(o.user).context("--user"));
+            p.explicit_user->uid = user.uid;
+            p.explicit_user->gid = user.gid;
+            p.explicit_user->additional_gids.clear();
         }
     }
     p.security.seccomp = config.spec.process.security.seccomp;
@@ -502,6 +536,11 @@ void add_oci_commands(CLI::App& app, CommandContext& ctx) {
     auto wrap = [&ctx](std::function<Result<int>()> f) {
         ctx.action = [f = std::move(f)] {
             if (g.debug) spdlog::set_level(spdlog::level::debug);
+            if (g.root.empty()) {
+                auto root = StateDir::default_root();
+                if (!root) return logged(g, std::move(root).error());
+                g.root = *root;
+            }
             return logged(g, f());
         };
     };

@@ -23,6 +23,8 @@ namespace {
 // under the default 8 MiB stack (a quarter of the stack limit). A bigger file could never reach
 // the command; reading one only costs memory (a device like /dev/zero has no end at all).
 constexpr size_t kEnvFileMax = 2u << 20;
+// docker's default profile is 20 KiB.
+constexpr size_t kSeccompProfileMax = 2u << 20;
 
 }  // namespace
 
@@ -34,7 +36,8 @@ Result<runtime::ProcessSpec> make_process_spec(const ProcessOptions& o) {
     p.security = o.security;
     if (p.security.seccomp != "default" && p.security.seccomp != "unconfined") {
         const std::string path = p.security.seccomp;
-        p.security.seccomp_profile = LXBOX_TRY_CTX(read_file(path), "--seccomp");
+        // A file a user names, as --env-file: a device or a fifo would be read (or waited on) for ever.
+        p.security.seccomp_profile = LXBOX_TRY_CTX(read_regular_file(path, kSeccompProfileMax), "--seccomp " + path);
         p.security.seccomp = "profile";
     }
     LXBOX_TRY(runtime::validate_security(p.security));  // an unknown capability fails here, not in the child

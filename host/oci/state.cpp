@@ -30,7 +30,7 @@ void to_json(nlohmann::json& j, const Record& r) {
     j = {{"ociVersion", r.oci_version}, {"id", r.id},         {"pid", r.pid},
          {"start_time", r.start_time},  {"bundle", r.bundle}, {"created", r.created},
          {"annotations", r.annotations}, {"cgroup", r.cgroup}, {"cgroup_paths", r.cgroup_paths}, {"namespaces", r.namespaces},
-         {"userns", r.userns}, {"poststart", r.poststart}, {"poststop", r.poststop}};
+         {"root_mount", r.root_mount}, {"root_mount_id", r.root_mount_id}, {"userns", r.userns}, {"poststart", r.poststart}, {"poststop", r.poststop}};
 }
 
 void from_json(const nlohmann::json& j, Record& r) {
@@ -44,6 +44,8 @@ void from_json(const nlohmann::json& j, Record& r) {
     get_opt(j, "cgroup", r.cgroup);
     get_opt(j, "cgroup_paths", r.cgroup_paths);
     get_opt(j, "namespaces", r.namespaces);
+    get_opt(j, "root_mount", r.root_mount);
+    get_opt(j, "root_mount_id", r.root_mount_id);
     get_opt(j, "userns", r.userns);
     get_opt(j, "poststart", r.poststart);
     get_opt(j, "poststop", r.poststop);
@@ -107,11 +109,19 @@ Result<int> parse_signal(const std::string& text) {
     return Error(ErrorKind::Invalid, "unknown signal '" + text + "'");
 }
 
-std::string StateDir::default_root() {
-    if (::geteuid() == 0) return "/run/lxbox/oci";
+Result<std::string> StateDir::default_root() {
+    if (::geteuid() == 0) return std::string("/run/lxbox/oci");
     const char* xdg = std::getenv("XDG_RUNTIME_DIR");
     if (xdg && *xdg) return std::string(xdg) + "/lxbox/oci";
-    return "/tmp/lxbox-" + std::to_string(::geteuid()) + "/oci";
+    const std::string own = "/tmp/lxbox-" + std::to_string(::geteuid());
+    if (::mkdir(own.c_str(), 0700) != 0 && errno != EEXIST) return Error::last("create " + own);
+    // Opened without following a link, then checked as opened: nothing can be swapped in between.
+    UniqueFd dir(::open(own.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    struct stat st {};
+    if (!dir || ::fstat(dir.get(), &st) != 0 || st.st_uid != ::geteuid() || (st.st_mode & 077) != 0)
+        return Error(ErrorKind::Refused, own + " is not a directory of this user's that only it can use "
+                                              "(set XDG_RUNTIME_DIR, or --root)");
+    return own + "/oci";
 }
 
 Status StateDir::claim(const std::string& id) const {

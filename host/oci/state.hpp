@@ -31,6 +31,10 @@ struct Record {
     std::string cgroup;       // lxbox's cgroup name ("" = none)
     std::vector<std::string> cgroup_paths;  // its directory in each hierarchy
     int namespaces = 0;       // CLONE_NEW* the container has of its own (for exec)
+    // A container without a mount namespace of its own: its root's bind in the caller's
+    // namespace (path, mount id), detached by `delete` with everything mounted under it.
+    std::string root_mount;
+    uint64_t root_mount_id = 0;
     bool userns = false;
     std::vector<runtime::oci::Hook> poststart, poststop;
 };
@@ -65,8 +69,11 @@ Result<int> parse_signal(const std::string& text);
 class StateDir {
   public:
     explicit StateDir(std::string root) : root_(std::move(root)) {}
-    // The default root: /run/lxbox/oci for root, $XDG_RUNTIME_DIR/lxbox/oci otherwise.
-    static std::string default_root();
+    // The default root: /run/lxbox/oci for root, $XDG_RUNTIME_DIR/lxbox/oci otherwise, and
+    // without one /tmp/lxbox-UID/oci, where /tmp/lxbox-UID is made 0700 or, when it is there,
+    // used only if it is a directory (not a link) of this user's that no one else can write:
+    // in /tmp anyone may make it first and plant states there. Refused otherwise, naming it.
+    static Result<std::string> default_root();
 
     const std::string& root() const { return root_; }
     std::string dir(const std::string& id) const { return root_ + "/" + id; }

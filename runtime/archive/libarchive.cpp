@@ -4,7 +4,6 @@
 
 #include <dlfcn.h>
 
-#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 
@@ -38,29 +37,42 @@ const Loaded& loaded() {
     return state;
 }
 
+// Every function lxbox calls, resolved while loading: a library without one of them is an
+// error load() returns (the archive verbs print it in one line), not a failure at the first
+// call of that function, half-way through an import.
+Status resolve_all(const Loaded& s) {
+#define LXBOX_LIBARCHIVE_RESOLVE(name)                                                               \
+    if (!name.resolve(s.handle))                                                                     \
+        return Error(ErrorKind::Unsupported, std::string(kLibrary) + " has no symbol " #name         \
+                                                 ": lxbox was built against a newer libarchive");
+    LXBOX_LIBARCHIVE_FUNCTIONS(LXBOX_LIBARCHIVE_RESOLVE)
+    LXBOX_LIBARCHIVE_RESOLVE(archive_set_error)
+#undef LXBOX_LIBARCHIVE_RESOLVE
+    return {};
+}
+
 }  // namespace
 
 Result<void> load() {
     const Loaded& s = loaded();
     if (s.handle == nullptr) return Error(ErrorKind::Unsupported, s.error);
-    return {};
+    static const Status resolved = resolve_all(s);
+    return resolved;
+}
+
+bool resolve_in(void* handle, const char* name, std::atomic<void*>& ptr) noexcept {
+    void* p = ::dlsym(handle, name);
+    if (p != nullptr) ptr.store(p, std::memory_order_release);
+    return p != nullptr;
 }
 
 namespace detail {
 
 void* symbol(const char* name) noexcept {
-    const Loaded& s = loaded();
-    if (s.handle == nullptr) {
-        std::fprintf(stderr, "lxbox: %s\n", s.error.c_str());
-        std::abort();
-    }
-    void* p = ::dlsym(s.handle, name);
-    if (p == nullptr) {
-        std::fprintf(stderr, "lxbox: %s has no symbol %s: lxbox was built against a newer libarchive\n",
-                     kLibrary, name);
-        std::abort();
-    }
-    return p;
+    // Reached only by a call before load() succeeded, which every entry point makes first: a
+    // defect of lxbox's own, not of the library, and nothing a caller could handle.
+    if (!load()) std::abort();
+    return ::dlsym(loaded().handle, name);
 }
 
 }  // namespace detail

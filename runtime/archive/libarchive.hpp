@@ -77,16 +77,19 @@ using ::archive_set_error;
 
 #else
 
-// Loads the library once (thread-safe; later calls are free). The error names the library
-// and the package that ships it.
+// Loads the library once and resolves every function of the list above (thread-safe; later
+// calls are free). The error names the library and the package that ships it, or the function
+// the library lacks. Every entry point calls it before any function.
 Result<void> load();
 
 namespace detail {
-// The address of `name` in the loaded library. A function called before load() loads it
-// here; if that fails, or the symbol is missing, the process ends with a one-line message:
-// a missing symbol is a build/packaging defect, not a user error to recover from.
+// The address of `name` in the loaded library, for a function called before load(): loads it
+// here (a call without a successful load() is lxbox's defect, and ends the process).
 void* symbol(const char* name) noexcept;
 }  // namespace detail
+
+// dlsym(handle, name) into ptr; false when the library has no such symbol.
+bool resolve_in(void* handle, const char* name, std::atomic<void*>& ptr) noexcept;
 
 template <typename F>
 class Fn;
@@ -97,6 +100,8 @@ class Fn<R(A...)> {
 public:
     explicit constexpr Fn(const char* name) : name_(name) {}
     R operator()(A... args) const { return get()(args...); }
+    // load()'s step: false when the library has no such function.
+    bool resolve(void* handle) const { return resolve_in(handle, name_, ptr_); }
 
 private:
     using Ptr = R (*)(A...);
@@ -117,6 +122,7 @@ template <typename R, typename... A>
 class Fn<R(A..., ...)> {
 public:
     explicit constexpr Fn(const char* name) : name_(name) {}
+    bool resolve(void* handle) const { return resolve_in(handle, name_, ptr_); }
     template <typename... V>
     R operator()(A... args, V... varargs) const {
         void* p = ptr_.load(std::memory_order_acquire);

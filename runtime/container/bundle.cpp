@@ -55,13 +55,19 @@ Result<Prepared> setup_bundle(const ContainerSpec& spec, const SecurityPlan& sec
     // The parent has put us in our cgroup: a cgroup namespace made now has it as its root.
     if ((ns.create & CLONE_NEWCGROUP) && ::unshare(CLONE_NEWCGROUP) != 0)
         return Error::last("unshare the cgroup namespace");
-    // Nothing mounted from here propagates to the host; a slave root still receives the host's.
+    // Nothing mounted from here propagates to the host. The mounts stay slaves of the host's by
+    // default, as runc's do: a mount the host makes under a shared directory the bundle binds
+    // reaches the container (its "slave" and "shared" binds), unless it asks for "private".
     const unsigned long wanted = propagation_of(b.rootfs_propagation);
-    const bool slave = (wanted & MS_SLAVE) != 0;
-    if (::mount(nullptr, "/", nullptr, MS_REC | (slave ? MS_SLAVE : MS_PRIVATE), nullptr) != 0)
-        return Error::last("make / private");
-    // pivot_root needs the new root to be a mount point.
+    const unsigned long kept = MS_REC | ((wanted & ~MS_REC) == MS_PRIVATE ? MS_PRIVATE : MS_SLAVE);
+    // Without a mount namespace of its own (no "mount" in linux.namespaces) the container is
+    // set up in the caller's, as runc does: the caller's own mounts keep their propagation, and
+    // only the root's bind below gets it.
+    const bool own_mounts = ns.has(CLONE_NEWNS);
+    if (own_mounts) LXBOX_TRY(fx::set_propagation("/", kept).context("make / private"));
+    // pivot_root (or, in the caller's namespace, the chroot) needs the new root to be a mount point.
     LXBOX_TRY(fx::mount_fs(b.rootfs, b.rootfs, "", MS_BIND | MS_REC, "").context("bind the root " + b.rootfs));
+    if (!own_mounts) LXBOX_TRY(fx::set_propagation(b.rootfs, kept));
     auto mountinfo = LXBOX_TRY(read_file("/proc/self/mountinfo"));
     // In the host's cgroup namespace the container sees only its own cgroup, bound.
     std::optional<cgroups::OwnCgroups> own;
@@ -86,12 +92,15 @@ Result<Prepared> setup_bundle(const ContainerSpec& spec, const SecurityPlan& sec
     // createContainer: in the container's namespaces, before pivot_root, resolved on the host.
     if (!b.create_container_hooks.empty() || !b.start_container_hooks.empty()) state = hook_state(b);
     LXBOX_TRY(oci::run_hooks(b.create_container_hooks, "createContainer", state));
-    LXBOX_TRY(fx::pivot_into(b.rootfs));
+    // pivot_root in the caller's namespace would move the root of every process in it: the
+    // container is chrooted there instead (runc's way; the root's bind is what `delete` removes).
+    LXBOX_TRY(own_mounts ? fx::pivot_into(b.rootfs) : fx::chroot_into(b.rootfs));
     LXBOX_TRY(apply_mount_ops(ops, early));
     if (!spec.process.cwd.empty() && spec.process.cwd != "/")
         LXBOX_TRY(fx::make_dirs(spec.process.cwd, 0755).context("create process.cwd " + spec.process.cwd));
     if (readonly_root) LXBOX_TRY(fx::apply(*readonly_root));
-    if (wanted && !slave && (wanted & ~MS_REC) != MS_PRIVATE) LXBOX_TRY(fx::set_propagation("/", wanted));
+    if (wanted && (wanted & ~MS_REC) != MS_SLAVE && (wanted & ~MS_REC) != MS_PRIVATE)
+        LXBOX_TRY(fx::set_propagation("/", wanted));
     if (ns.has(CLONE_NEWUTS) && !spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
         return Error::last("set hostname " + spec.hostname);
     if (ns.create & CLONE_NEWNET) LXBOX_TRY(fx::bring_up_loopback());

@@ -151,7 +151,8 @@ Result<std::vector<UniqueFd>> prepare_early_mounts(const std::vector<MountOp>& o
             out[i] = LXBOX_TRY(fx::clone_tree_with(ops[i].source, ops[i].recursive, ops[i].flags)
                                    .context("mount " + ops[i].target));
         if (ops[i].kind == MountOpKind::EarlyMount)
-            out[i] = LXBOX_TRY(fx::new_detached_mount(ops[i].fstype, ops[i].flags, ops[i].data)
+            out[i] = LXBOX_TRY(fx::new_detached_mount(ops[i].fstype, ops[i].flags, ops[i].data,
+                                                      ops[i].source.empty() ? ops[i].fstype : ops[i].source)
                                    .context("mount " + ops[i].target));
     }
     return out;
@@ -326,6 +327,11 @@ void join_child_main(const JoinSpec& join, int target_pidfd, int namespaces, con
     if (namespaces != 0 && ::setns(target_pidfd, namespaces) != 0)
         fail(ch, Error::last("join the container's namespaces"), 125);
     ::close(target_pidfd);
+    // A container without a mount namespace of its own is chrooted in the caller's: joining
+    // its namespaces leaves this process at the host's root, so its root is entered here.
+    if (!(namespaces & CLONE_NEWNS)) {
+        if (auto st = fx::enter_root_of(join.pid); !st) fail(ch, st.error().context("enter the container's root"), 125);
+    }
     if (::chdir("/") != 0) fail(ch, Error::last("enter /"), 125);
     char host[65] = {};
     ::gethostname(host, sizeof host - 1);

@@ -398,7 +398,8 @@ Result<Container> Container::join(const JoinSpec& join) {
     if (join.start_time != 0 && linux_fx::process_start_time(join.pid) != join.start_time)
         return Error(ErrorKind::NotFound, "the container's init (pid " + std::to_string(join.pid) + ") is gone");
     constexpr int kAllButUser = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP;
-    const int namespaces = join.namespaces != 0 ? join.namespaces : kAllButUser;
+    // An OCI container records what it has (a bundle may have no namespace at all).
+    const int namespaces = join.namespaces != 0 || join.through_pid ? join.namespaces : kAllButUser;
     // A rootless container's user namespace decides which users the command may become.
     IdMapsView ids;
     if ((namespaces & CLONE_NEWUSER) && join.through_pid) {

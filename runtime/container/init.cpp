@@ -52,7 +52,15 @@ struct ExecArgs {
     std::vector<char*> argv;
     std::vector<char*> envp;
     uint64_t signals_to_reset = ~0ULL;
+    // Set by the command's process when it reports a failure before its exec: init's vfork
+    // child shares init's memory, so init knows the report is made (it is one message).
+    mutable volatile bool reported = false;
 };
+
+[[noreturn]] void fail_command(const ExecArgs& args, const ChildChannel& ch, const Error& error, int code) {
+    args.reported = true;
+    fail(ch, error, code);
+}
 
 ExecArgs exec_args(const Prepared& p, const ChildChannel& ch) {
     ExecArgs a;
@@ -70,23 +78,23 @@ ExecArgs exec_args(const Prepared& p, const ChildChannel& ch) {
 [[noreturn]] void exec_command(const Prepared& p, const ExecArgs& args, const ChildChannel& ch,
                                const std::string& tty_slave, bool die_with_parent) {
     if (!tty_slave.empty()) {
-        if (auto st = fx::become_tty_session(tty_slave); !st) fail(ch, st.error(), 125);
+        if (auto st = fx::become_tty_session(tty_slave); !st) fail_command(args, ch, st.error(), 125);
     } else {
         // A process group of its own, which init signals as a terminal signals its foreground
         // group (init_loop). Init's own child only: a container's first process (no init)
         // leads its session, and so its group, already.
         (void)::setpgid(0, 0);
     }
-    if (auto st = apply_process_limits(p); !st) fail(ch, st.error(), 125);
+    if (auto st = apply_process_limits(p); !st) fail_command(args, ch, st.error(), 125);
     if (p.umask) ::umask(*p.umask);
     // Explicit capability sets survive the switch to any user, and are set right after it.
-    if (p.security.sets && ::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) fail(ch, Error::last("keep capabilities"), 125);
-    if (auto st = fx::switch_user(p.user); !st) fail(ch, st.error().context("switch to user " + p.user.name), 125);
-    if (auto st = fx::set_capabilities(p.security, p.user.uid); !st) fail(ch, st.error(), 125);
+    if (p.security.sets && ::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) fail_command(args, ch, Error::last("keep capabilities"), 125);
+    if (auto st = fx::switch_user(p.user); !st) fail_command(args, ch, st.error().context("switch to user " + p.user.name), 125);
+    if (auto st = fx::set_capabilities(p.security, p.user.uid); !st) fail_command(args, ch, st.error(), 125);
     // After the switch, so the user's own permissions decide whether the directory can be entered.
     if (::chdir(p.exec.cwd.c_str()) != 0) {
-        if (p.exec.cwd_required) fail(ch, Error::last("enter " + p.exec.cwd), 125);
-        if (::chdir("/") != 0) fail(ch, Error::last("enter /"), 125);
+        if (p.exec.cwd_required) fail_command(args, ch, Error::last("enter " + p.exec.cwd), 125);
+        if (::chdir("/") != 0) fail_command(args, ch, Error::last("enter /"), 125);
     }
     if (die_with_parent) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     reset_signals(args.signals_to_reset);
@@ -96,7 +104,7 @@ ExecArgs exec_args(const Prepared& p, const ChildChannel& ch) {
     if (ch.error_fd >= 0) ::fcntl(ch.error_fd, F_SETFD, 0);
     // The stub does execvp's PATH search in the container's environment.
     sys::execveat(ch.exec_stub, "", args.argv.data(), args.envp.data(), AT_EMPTY_PATH);
-    fail(ch, Error::last("exec " + p.exec.file + " through lxbox's exec stub"), 126);
+    fail_command(args, ch, Error::last("exec " + p.exec.file + " through lxbox's exec stub"), 126);
 }
 
 // The signals a terminal sends to its whole foreground process group: the keys (Ctrl-C, Ctrl-\,
@@ -205,9 +213,19 @@ void run_process(const Prepared& prepared, const ProcessSpec& process, const Chi
     const pid_t child = ::vfork();
     if (child < 0) fail(ch, Error::last("fork the command"), 125);
     if (child == 0) exec_command(prepared, args, ch, slave, die_with_parent);
+    // Init stays root, with the container's capabilities. If it cannot lower its own (a
+    // profile refusing capset), PID 1 would keep every one the bounding set does not take from
+    // a process that never execs: the container fails instead, while the error pipe is open.
+    if (auto st = fx::set_capabilities(prepared.security, 0); !st) {
+        // A command that failed before its exec (the same capset, as root) has reported why
+        // already, and the report is one message: init then only passes its status on.
+        ::kill(child, SIGKILL);
+        if (!args.reported) fail(ch, st.error().context("lower the capabilities of the container's init"), 125);
+        ::close(ch.error_fd);
+        init_loop(child, all);
+    }
     ::close(ch.error_fd);
     if (ch.exec_stub >= 0) ::close(ch.exec_stub);  // the command has exec'd through it
-    (void)fx::set_capabilities(prepared.security, 0);  // init stays root, with the container's set
     init_loop(child, all);
 }
 

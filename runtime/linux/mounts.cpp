@@ -9,6 +9,7 @@
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -259,18 +260,33 @@ Status set_propagation(const std::string& target, unsigned long propagation) {
     return {};
 }
 
+MountAttrChange mount_attrs_of(unsigned long flags) {
+    MountAttrChange c;
+    if (flags & MS_RDONLY) c.set |= MOUNT_ATTR_RDONLY;
+    if (flags & MS_NOSUID) c.set |= MOUNT_ATTR_NOSUID;
+    if (flags & MS_NODEV) c.set |= MOUNT_ATTR_NODEV;
+    if (flags & MS_NOEXEC) c.set |= MOUNT_ATTR_NOEXEC;
+    if (flags & MS_NODIRATIME) c.set |= MOUNT_ATTR_NODIRATIME;
+    // The atime modes are one field, not bits: the kernel refuses (EINVAL) a mode set without
+    // MOUNT_ATTR__ATIME cleared, as mount(8)'s "noatime" on a bind would ask.
+    const unsigned long atime = flags & (MS_NOATIME | MS_STRICTATIME | MS_RELATIME);
+    if (atime) {
+        c.clear |= MOUNT_ATTR__ATIME;
+        c.set |= (atime & MS_NOATIME) ? MOUNT_ATTR_NOATIME : (atime & MS_STRICTATIME) ? MOUNT_ATTR_STRICTATIME
+                                                                                      : MOUNT_ATTR_RELATIME;
+    }
+    return c;
+}
+
 Result<UniqueFd> clone_tree_with(const std::string& path, bool recursive, unsigned long flags) {
     UniqueFd fd(sys::open_tree(AT_FDCWD, path.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0)));
     if (!fd) return Error::last("bind " + path, errno == ENOENT ? ErrorKind::NotFound : ErrorKind::System);
-    uint64_t attr = 0;
-    if (flags & MS_RDONLY) attr |= MOUNT_ATTR_RDONLY;
-    if (flags & MS_NOSUID) attr |= MOUNT_ATTR_NOSUID;
-    if (flags & MS_NODEV) attr |= MOUNT_ATTR_NODEV;
-    if (flags & MS_NOEXEC) attr |= MOUNT_ATTR_NOEXEC;
-    if (flags & MS_NOATIME) attr |= MOUNT_ATTR_NOATIME;
-    if (flags & MS_NODIRATIME) attr |= MOUNT_ATTR_NODIRATIME;
-    if (flags & MS_STRICTATIME) attr |= MOUNT_ATTR_STRICTATIME;
-    if (attr && sys::mount_setattr_set(fd.get(), attr, recursive) != 0)
+    const MountAttrChange attr = mount_attrs_of(flags);
+    struct mount_attr change {};
+    change.attr_set = attr.set;
+    change.attr_clr = attr.clear;
+    const unsigned at = AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0);
+    if ((attr.set || attr.clear) && ::syscall(SYS_mount_setattr, fd.get(), "", at, &change, sizeof change) != 0)
         return Error::last("set the mount options of " + path);
     return fd;
 }
@@ -282,10 +298,13 @@ Result<UniqueFd> clone_tree(const std::string& path, bool readonly) {
     return fd;
 }
 
-Result<UniqueFd> new_detached_mount(const std::string& fstype, unsigned long flags, const std::string& data) {
+Result<UniqueFd> new_detached_mount(const std::string& fstype, unsigned long flags, const std::string& data,
+                                    const std::string& source) {
     const std::string what = "mount " + fstype;
     UniqueFd fs(sys::fsopen(fstype.c_str()));
     if (!fs) return Error::last(what);
+    if (!source.empty() && sys::fsconfig(fs.get(), FSCONFIG_SET_STRING, "source", source.c_str()) != 0)
+        return Error::last(what + " (source " + source + ")");
     for (size_t pos = 0; pos < data.size();) {
         size_t end = data.find(',', pos);
         if (end == std::string::npos) end = data.size();
@@ -350,6 +369,28 @@ Status pivot_into(const std::string& new_root) {
     if (::umount2(".", MNT_DETACH) != 0) return Error::last("detach the old root");
     if (::chdir("/") != 0) return Error::last("enter /");
     return {};
+}
+
+Status chroot_into(const std::string& new_root) {
+    if (::chdir(new_root.c_str()) != 0) return Error::last("enter " + new_root);
+    if (::chroot(".") != 0) return Error::last("chroot to " + new_root);
+    if (::chdir("/") != 0) return Error::last("enter /");
+    return {};
+}
+
+Status enter_root_of(pid_t pid) {
+    const std::string path = "/proc/" + std::to_string(pid) + "/root";
+    auto root = LXBOX_TRY(open_fd(path, O_PATH | O_DIRECTORY));
+    if (::fchdir(root.get()) != 0 || ::chroot(".") != 0) return Error::last("enter the root of process " + std::to_string(pid));
+    if (::chdir("/") != 0) return Error::last("enter /");
+    return {};
+}
+
+Result<uint64_t> mount_id(const std::string& path) {
+    struct statx st {};
+    if (::statx(AT_FDCWD, path.c_str(), AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &st) != 0) return Error::last("stat " + path);
+    if (!(st.stx_mask & STATX_MNT_ID)) return Error(ErrorKind::Unsupported, "stat " + path + ": no mount id (Linux 5.8)");
+    return st.stx_mnt_id;
 }
 
 }  // namespace lxbox::linux_fx

@@ -2,6 +2,9 @@
 // runtime/plan and hold no decisions of their own.
 #pragma once
 
+#include <sys/types.h>
+
+#include <cstdint>
 #include <string>
 
 #include "runtime/base/error.hpp"
@@ -28,14 +31,23 @@ Status apply(const runtime::MountOp& op);
 // A detached copy of the mount tree at path (open_tree OPEN_TREE_CLONE), read-only if asked:
 // taken before pivot_root so the host path is resolved in the host's root.
 Result<UniqueFd> clone_tree(const std::string& path, bool readonly);
+// MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_NODIRATIME and the atime mode (MS_NOATIME,
+// MS_STRICTATIME, MS_RELATIME) as mount_setattr's MOUNT_ATTR_* to set and to clear (pure).
+struct MountAttrChange {
+    uint64_t set = 0, clear = 0;
+    bool operator==(const MountAttrChange&) const = default;
+};
+MountAttrChange mount_attrs_of(unsigned long flags);
 // The same with MS_RDONLY/MS_NOSUID/MS_NODEV/MS_NOEXEC/MS_NOATIME... of `flags` as mount
 // attributes, and the submounts only when recursive (bind vs rbind).
 Result<UniqueFd> clone_tree_with(const std::string& path, bool recursive, unsigned long flags);
 // mount(NULL, target, NULL, propagation): MS_SHARED, MS_SLAVE, MS_PRIVATE... (| MS_REC).
 Status set_propagation(const std::string& target, unsigned long propagation);
 // A new filesystem as a detached mount (fsopen, fsconfig, fsmount): the EarlyMount steps,
-// made before pivot_root. data: comma-separated options, "key=value" or flags.
-Result<UniqueFd> new_detached_mount(const std::string& fstype, unsigned long flags, const std::string& data);
+// made before pivot_root. data: comma-separated options, "key=value" or flags. source: what
+// /proc/mounts shows as the mount's source ("proc").
+Result<UniqueFd> new_detached_mount(const std::string& fstype, unsigned long flags, const std::string& data,
+                                    const std::string& source);
 // Attaches a detached tree at target (inside the container), creating the mount point as a
 // file or a directory to match the tree. The target is resolved inside the container's root,
 // through its symlinks when follow (a -v target, as docker's), else through none (refused).
@@ -43,6 +55,14 @@ Status attach_tree(int tree_fd, const std::string& target, bool follow);
 // pivot_root(".", ".") in new_root, then detaches the old root: no put_old directory is
 // written into the container, and nothing of the host stays reachable.
 Status pivot_into(const std::string& new_root);
+// chroot(2) to new_root, entered: a container set up in the caller's mount namespace, where
+// pivot_root would move the root of every process of that namespace (runc does the same).
+Status chroot_into(const std::string& new_root);
+// chroot(2) to the root of process pid (/proc/PID/root): an exec into a container that has no
+// mount namespace of its own, so joining the namespaces does not put it in its root.
+Status enter_root_of(pid_t pid);
+// The id of the mount at path (the topmost one there), as /proc/self/mountinfo numbers it.
+Result<uint64_t> mount_id(const std::string& path);
 // mkdir -p inside the current root.
 Status make_dirs(const std::string& path, unsigned mode);
 

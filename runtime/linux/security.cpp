@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "runtime/base/unique_fd.hpp"
+#include "runtime/image/digest.hpp"
 
 namespace lxbox::linux_fx {
 
@@ -172,7 +173,7 @@ Result<std::string> compile(const SeccompPlan& plan) {
 
 // Part of every cache key: bump it when the way a plan is compiled changes (attributes,
 // architectures, the packing), so no launch loads a program compiled the old way.
-constexpr const char* kCompileVersion = "tree-x86-3";
+constexpr const char* kCompileVersion = "tree-x86-4";
 
 std::string cache_salt() {
     const scmp_version* v = seccomp_version();
@@ -212,20 +213,52 @@ Status enter_security(const runtime::SecurityPlan& plan) {
     return {};
 }
 
+namespace {
+
+// A cached filter is its packed programs, then the SHA-256 (64 hex digits) of what it was
+// compiled from and of the programs: the file name is a 64-bit hash of the plan, which two
+// plans may share, and a file of the right size may hold anything (a damaged or planted one).
+constexpr size_t kSealSize = 64;
+
+std::string seal(std::string_view identity, std::string_view programs) {
+    image::Sha256 h;
+    h.update(identity);
+    h.update(std::string_view("\0", 1));
+    h.update(programs);
+    return h.finish().hex;
+}
+
+// The programs of a cached file, only when its seal matches identity and they unpack.
+std::optional<std::string> unseal(std::string text, std::string_view identity) {
+    if (text.size() <= kSealSize) return std::nullopt;
+    const std::string_view programs(text.data(), text.size() - kSealSize);
+    if (seal(identity, programs) != std::string_view(text).substr(programs.size()) || !unpack(programs))
+        return std::nullopt;
+    text.resize(programs.size());
+    return text;
+}
+
+}  // namespace
+
 Result<std::string> seccomp_program(const runtime::SecurityPlan& plan, const std::string& cache_dir) {
     if (!plan.seccomp && !plan.profile) return std::string();
-    const std::string key = plan.profile ? runtime::seccomp_plan_key(*plan.profile, cache_salt())
-                                         : runtime::seccomp_cache_key(plan.capabilities, cache_salt());
+    const std::string salt = cache_salt();
+    const std::string key = plan.profile ? runtime::seccomp_plan_key(*plan.profile, salt)
+                                         : runtime::seccomp_cache_key(plan.capabilities, salt);
     const std::string path = cache_dir.empty() ? "" : cache_dir + "/seccomp-" + key + ".bpf";
+    // The default filter is the binary's own rules for a capability set; a profile is its rules.
+    const std::string identity = plan.profile ? runtime::seccomp_plan_text(*plan.profile, salt)
+                                              : "default|" + salt + "|" + std::to_string(plan.capabilities);
     if (!path.empty()) {
         auto cached = read_file(path);
-        if (cached && unpack(*cached)) return std::move(*cached);
+        if (cached)
+            if (auto programs = unseal(std::move(*cached), identity)) return std::move(*programs);
     }
     std::string bpf = LXBOX_TRY(compile(plan.profile ? *plan.profile : runtime::default_seccomp(plan.capabilities)));
     if (!path.empty()) {
         // A cache: failing to keep it only costs the next launch the compile.
         if (::mkdir(cache_dir.c_str(), 0700) == 0 || errno == EEXIST)
-            (void)write_file_atomic(path, bpf, Durability::RenameOnly, 0600);
+            (void)write_file_atomic(path, bpf + seal(identity, bpf), Durability::RenameOnly, 0600);
     }
     return bpf;
 }

@@ -124,9 +124,6 @@ Result<NamespacePlan> plan_namespaces(const BundleSpec& bundle) {
         else
             plan.join.emplace_back(flag, ns.path);
     }
-    // The container's root is set up by mounting and pivot_root: never in the host's namespace.
-    if (!(seen & CLONE_NEWNS))
-        return Error(ErrorKind::Unsupported, "linux.namespaces: a container without a mount namespace of its own is not supported");
     return plan;
 }
 
@@ -220,6 +217,7 @@ std::vector<MountOp> plan_bundle_mounts(const BundleSpec& bundle, const CgroupVi
                 ops.back().follow_symlinks = false;  // sysfs's place, as for a sysfs mount
             } else {
                 MountOp op{MountOpKind::EarlyMount, dest, m.type, o.flags, o.data};
+                op.source = m.source;  // "proc on /proc" in /proc/mounts, as without a user namespace
                 ops.push_back(std::move(op));
             }
             continue;

@@ -30,9 +30,9 @@ MountOptions parse_mount_options(const std::vector<std::string>& options);
 int namespace_flag(const std::string& type);
 
 // The namespaces of a bundle: `create` for clone3, `join` (flag, path) for setns in the child
-// before it mounts anything. Invalid names a type that is unknown or listed twice; Unsupported
-// one whose joining lxbox cannot do (pid, user and mount: they must be entered before the
-// clone), and a bundle without a mount namespace.
+// before it mounts anything. Invalid names a type that is unknown or listed twice, or a path
+// that is not absolute. Without "mount" the container is set up in the caller's mount
+// namespace, as runc does (runtime/container/bundle.cpp).
 struct NamespacePlan {
     uint64_t create = 0;
     std::vector<std::pair<int, std::string>> join;  // entered by the child, the mount one first

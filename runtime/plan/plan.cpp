@@ -7,6 +7,7 @@
 #include <charconv>
 #include <sstream>
 
+#include "runtime/cgroups/cgroup.hpp"
 #include "runtime/plan/bundle.hpp"
 #include "runtime/plan/idmap.hpp"
 #include "runtime/plan/security.hpp"
@@ -281,22 +282,9 @@ Result<std::vector<std::string>> parse_env_file(const std::string& text, const E
     return out;
 }
 
-Result<uint64_t> parse_memory(const std::string& text) {
-    uint64_t v = 0;
-    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc() || p == text.data()) return Error(ErrorKind::Invalid, "memory '" + text + "' is not a size");
-    std::string unit(p, text.data() + text.size());
-    for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (unit == "b") unit.clear();
-    if (!unit.empty() && unit.back() == 'b') unit.pop_back();  // "512mb"
-    uint64_t mul = 1;
-    if (unit == "k") mul = 1ull << 10;
-    else if (unit == "m") mul = 1ull << 20;
-    else if (unit == "g") mul = 1ull << 30;
-    else if (!unit.empty()) return Error(ErrorKind::Invalid, "memory '" + text + "': unknown unit (use k, m or g)");
-    if (v == 0) return Error(ErrorKind::Invalid, "memory '" + text + "' must be more than zero");
-    return v * mul;
-}
+// --memory and the VM's sizes: the cgroup code's parser (docker's rules: "1.5g", "512MiB"),
+// so that one size means the same everywhere. Its own was a second one, which refused "1.5g".
+Result<uint64_t> parse_memory(const std::string& text) { return cgroups::parse_memory_size(text); }
 
 Result<std::vector<std::string>> resolve_env_args(const std::vector<std::string>& args, const EnvLookup& lookup) {
     std::vector<std::string> out;

@@ -240,6 +240,13 @@ static Status check_seccomp_mode(const SecuritySpec& spec) {
 }
 
 std::string seccomp_plan_key(const SeccompPlan& plan, const std::string& salt) {
+    char out[19];
+    std::snprintf(out, sizeof out, "p-%016llx",
+                  static_cast<unsigned long long>(fnv1a(kFnvOffset, seccomp_plan_text(plan, salt))));
+    return out;
+}
+
+std::string seccomp_plan_text(const SeccompPlan& plan, const std::string& salt) {
     std::string text = salt + "|" + std::to_string(static_cast<int>(plan.default_action)) + ":" +
                        std::to_string(plan.default_errno);
     auto add = [&text](const std::vector<SeccompRule>& rules) {
@@ -253,9 +260,7 @@ std::string seccomp_plan_key(const SeccompPlan& plan, const std::string& salt) {
     add(plan.rules);
     text += "|refused";
     add(plan.refusals);
-    char out[19];
-    std::snprintf(out, sizeof out, "p-%016llx", static_cast<unsigned long long>(fnv1a(kFnvOffset, text)));
-    return out;
+    return text;
 }
 
 Status validate_security(const SecuritySpec& spec) {

@@ -70,6 +70,8 @@ SeccompPlan default_seccomp(uint64_t caps);
 std::string seccomp_cache_key(uint64_t caps, const std::string& salt);
 // The same for any plan (a --seccomp profile): a hash of its rules.
 std::string seccomp_plan_key(const SeccompPlan& plan, const std::string& salt);
+// What that key hashes: every rule of the plan, in words (a cached filter is checked against it).
+std::string seccomp_plan_text(const SeccompPlan& plan, const std::string& salt);
 
 // Every capability set named on its own (an OCI process), as bit masks.
 struct CapabilityMasks {

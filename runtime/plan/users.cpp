@@ -113,4 +113,12 @@ Result<ResolvedUser> resolve_user(const std::string& spec, const std::vector<Pas
     return u;
 }
 
+Result<NumericUser> parse_numeric_user(const std::string& spec) {
+    const auto colon = spec.find(':');
+    const auto uid = parse_id<uint32_t>(spec.substr(0, colon));
+    const auto gid = colon == std::string::npos ? std::optional<uint32_t>(0) : parse_id<uint32_t>(spec.substr(colon + 1));
+    if (!uid || !gid) return Error(ErrorKind::Invalid, "expected UID[:GID] (numbers), got '" + spec + "'");
+    return NumericUser{*uid, *gid};
+}
+
 }  // namespace lxbox::runtime

@@ -42,4 +42,12 @@ std::vector<GroupEntry> parse_group(const std::string& text);
 Result<ResolvedUser> resolve_user(const std::string& spec, const std::vector<PasswdEntry>& passwd,
                                   const std::vector<GroupEntry>& groups);
 
+// "UID" or "UID:GID", numbers only (`oci exec --user`, runc's rule): anything else, such as
+// "12abc" or "-1", is Invalid rather than read as far as it goes. A missing GID is 0.
+struct NumericUser {
+    uint32_t uid = 0, gid = 0;
+    bool operator==(const NumericUser&) const = default;
+};
+Result<NumericUser> parse_numeric_user(const std::string& spec);
+
 }  // namespace lxbox::runtime

@@ -5,6 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -106,6 +109,75 @@ TEST_F(Hardening, ADockerFormatProfileFromAFile) {
     EXPECT_EQ(bad.exit_code, 125);
     EXPECT_EQ(bad.err, "lxbox: seccomp profile: defaultAction: action 'SCMP_ACT_TRACE' needs a tracer or a notify "
                        "listener: not supported\n");
+}
+
+// Init lowers its own capabilities once the command runs; when it cannot (a profile refusing
+// capset; a non-root command sets none itself), PID 1 would keep every capability: the launch
+// fails instead. (The error was dropped: the container ran with an init at CapEff 000001fffeffffff.)
+TEST_F(Hardening, AnInitThatCannotLowerItsCapabilitiesFailsTheLaunch) {
+    const std::string profile = dir / "no-capset.json";
+    ASSERT_TRUE(write_file_atomic(profile, R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["capset"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]})").ok());
+    auto r = run_lxbox(root, {"launch", "--rm", "-T", "--user", "1000", "--seccomp", profile, "--", "sh", "-c",
+                              "grep CapEff /proc/1/status"});
+    EXPECT_EQ(r.exit_code, 125) << r.out;
+    EXPECT_TRUE(r.err.starts_with("lxbox: ")) << r.err;
+    EXPECT_TRUE(r.err.ends_with(": lower the capabilities of the container's init: set capabilities: Operation not "
+                                "permitted\n"))
+        << r.err;
+    // The same profile as root: the command's own capset is refused first, and that is the report.
+    auto as_root = run_lxbox(root, {"launch", "--rm", "-T", "--seccomp", profile, "--", "true"});
+    EXPECT_EQ(as_root.exit_code, 125);
+    EXPECT_TRUE(as_root.err.ends_with(": set capabilities: Operation not permitted\n")) << as_root.err;
+    EXPECT_EQ(std::count(as_root.err.begin(), as_root.err.end(), '\n'), 1) << as_root.err;
+}
+
+// The compiled filter is cached by a hash of the plan; a cached file is loaded only when it is
+// sealed by what it was compiled from. One whose instructions were replaced (the same size, a
+// filter refusing every syscall) was loaded as it was: no command could run any more.
+TEST_F(Hardening, ACachedFilterThatWasChangedIsCompiledAgain) {
+    ASSERT_EQ(run_lxbox(root, {"launch", "--rm", "-T", "--", "true"}).exit_code, 0);
+    std::string cached;
+    for (const auto& entry : std::filesystem::directory_iterator(root + "/cache"))
+        if (entry.path().filename().string().starts_with("seccomp-")) cached = entry.path().string();
+    ASSERT_FALSE(cached.empty());
+    const std::string original = read_file(cached).value();
+    // Each program: an 8-byte count, then that many 8-byte instructions, each made "return EPERM".
+    std::string forged = original;
+    for (size_t pos = 0; pos + 8 <= forged.size();) {
+        uint64_t n = 0;
+        std::memcpy(&n, forged.data() + pos, 8);
+        if (n == 0 || n > (forged.size() - pos - 8) / 8) break;
+        for (uint64_t i = 0; i < n; ++i) {
+            const uint16_t code = 0x06;           // BPF_RET | BPF_K
+            const uint32_t k = 0x00050000 | 1;    // SECCOMP_RET_ERRNO | EPERM
+            char* insn = forged.data() + pos + 8 + 8 * i;
+            std::memset(insn, 0, 8);
+            std::memcpy(insn, &code, 2);
+            std::memcpy(insn + 4, &k, 4);
+        }
+        pos += 8 + 8 * n;
+    }
+    ASSERT_NE(forged, original);
+    ASSERT_TRUE(write_file_atomic(cached, forged).ok());
+    auto r = run_lxbox(root, {"launch", "--rm", "-T", "--", "echo", "ran"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "ran\n");
+    EXPECT_EQ(read_file(cached).value(), original);
+}
+
+// --seccomp reads a file the user names as --env-file does: a regular file of at most 2 MiB
+// (it was read whole, whatever it was: /dev/zero for ever).
+TEST_F(Hardening, ASeccompProfileIsARegularFileOfBoundedSize) {
+    const std::string big = dir / "big.json";
+    ASSERT_TRUE(write_file_atomic(big, std::string(3u << 20, ' ')).ok());
+    for (const std::string& path : {std::string("/dev/null"), big}) {
+        auto r = run_lxbox(root, {"launch", "--rm", "--seccomp", path, "--", "true"});
+        EXPECT_EQ(r.exit_code, 125);
+        EXPECT_TRUE(r.err.starts_with("lxbox: --seccomp " + path + ": ")) << r.err;
+        EXPECT_NE(r.err.find(path == big ? "larger than" : "not a regular file"), std::string::npos) << r.err;
+        EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    }
 }
 
 TEST_F(Hardening, ProcAndSysPathsAreMaskedOrReadOnly) {

@@ -187,6 +187,21 @@ TEST_F(LaunchCli, MemoryLimitOomKillIsReportedAndTheStatusIs137) {
     EXPECT_EQ(ok.err, "");
 }
 
+// --memory and the VM's config read sizes with one parser (docker's): "1.5g" was refused here
+// while the cgroup code took it.
+TEST_F(LaunchCli, MemoryTakesAFractionalSizeAsDockerDoes) {
+    // The container's own cgroup, seen through a cgroup mount of its own (v2, else v1's memory).
+    auto r = run_lxbox(root, {"launch", "--rm", "--privileged", "--memory", "1.5g", "--", "sh", "-c",
+                              "mkdir -p /tmp/cg; (mount -t cgroup2 none /tmp/cg && cat /tmp/cg/memory.max) 2>/dev/null || "
+                              "{ umount /tmp/cg 2>/dev/null; mount -t cgroup -o memory none /tmp/cg && "
+                              "cat /tmp/cg/memory.limit_in_bytes; }"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "1610612736\n");
+    auto bad = run_lxbox(root, {"launch", "--rm", "--memory", "1.5", "--", "true"});
+    EXPECT_EQ(bad.exit_code, 125);
+    EXPECT_NE(bad.err.find("invalid memory size '1.5': a number of bytes must be whole\n"), std::string::npos) << bad.err;
+}
+
 // A command killed at the memory limit fails with 137 and the report above; when a process of
 // the container is killed but the command itself goes on and succeeds, lxbox says what happened
 // without calling it a failure.

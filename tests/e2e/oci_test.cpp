@@ -3,8 +3,10 @@
 // bundle's own security settings, each checked from inside the container.
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -531,6 +533,123 @@ TEST_F(OciCli, JoinsATimeNamespaceByPath) {
     ASSERT_NE(nl, std::string::npos) << out;
     EXPECT_EQ(out.substr(0, nl), want);
     EXPECT_GE(std::stol(out.substr(nl + 1)), 1000000) << out;
+}
+
+// No "mount" in linux.namespaces: the container is set up in the caller's mount namespace and
+// chrooted there, as runc does; exec enters its root, and delete (or a failed create) takes
+// its mounts away, which runc leaves behind.
+TEST_F(OciCli, WithoutAMountNamespaceItRunsInTheCallersAndLeavesNoMount) {
+    json config = default_config({"sleep", "60"});
+    auto& ns = config["linux"]["namespaces"];
+    ns.erase(std::remove_if(ns.begin(), ns.end(), [](const json& n) { return n["type"] == "mount"; }), ns.end());
+    write_config(config);
+    ASSERT_EQ(text_of("/proc/self/mountinfo").find(bundle), std::string::npos);
+    auto r = run_detached({"run", "-d", "-b", bundle, "c1"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::string c = "/proc/" + std::to_string(state_of("c1")["pid"].get<int>()) + "/";
+    EXPECT_EQ(ns_link(c + "ns/mnt"), ns_link("/proc/self/ns/mnt"));
+    // Its root and its mounts are in our namespace, under the bundle's rootfs.
+    const std::string during = text_of("/proc/self/mountinfo");
+    EXPECT_NE(during.find(" " + bundle + "/rootfs/proc "), std::string::npos) << during;
+    auto ex = run_oci({"exec", "c1", "--", "sh", "-c",
+                       "readlink /proc/self/ns/mnt; ls /linuxrc; tr '\\0' ' ' < /proc/1/cmdline; echo; hostname"});
+    EXPECT_EQ(ex.exit_code, 0) << ex.err;
+    EXPECT_EQ(ex.out, ns_link("/proc/self/ns/mnt") + "\n/linuxrc\nsleep 60 \nocibox\n") << ex.err;
+    EXPECT_EQ(run_oci({"delete", "--force", "c1"}).exit_code, 0);
+    reap();
+    EXPECT_EQ(text_of("/proc/self/mountinfo").find(bundle), std::string::npos);
+    // In the foreground (run's own tear-down), with the masks and the read-only root.
+    EXPECT_EQ(output("ls /linuxrc; grep -c '^proc /proc proc' /proc/mounts; touch /x 2>/dev/null || echo ro", config),
+              "/linuxrc\n1\nro\n");
+    EXPECT_EQ(text_of("/proc/self/mountinfo").find(bundle), std::string::npos);
+    // A create that fails half-way leaves no mount either.
+    config["mounts"].push_back({{"destination", "/mnt/x"}, {"type", "bind"}, {"source", dir / "missing"},
+                                {"options", {"bind"}}});
+    write_config(config);
+    auto failed = run_oci({"run", "-b", bundle, "c1"});
+    EXPECT_EQ(failed.exit_code, 125);
+    EXPECT_NE(failed.err.find(dir / "missing"), std::string::npos) << failed.err;
+    EXPECT_EQ(text_of("/proc/self/mountinfo").find(bundle), std::string::npos);
+}
+
+// With a user namespace proc and sysfs are made before pivot_root (fsopen): they are named as
+// the bundle names them, as runc's are and as without one ("none" before, which a look for the
+// proc mount in /proc/mounts did not find).
+TEST_F(OciCli, UserNamespaceBundleMountsProcAndSysfsByTheirNames) {
+    json config = default_config({});
+    config["linux"]["namespaces"].push_back({{"type", "user"}});
+    config["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 200000}, {"size", 65536}}};
+    config["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 200000}, {"size", 65536}}};
+    ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
+    EXPECT_EQ(output("grep -E '^[^ ]+ /(proc|sys) ' /proc/mounts | cut -d' ' -f1-3; ls /proc/1/status", config),
+              "proc /proc proc\nsysfs /sys sysfs\n/proc/1/status\n");
+}
+
+// Bind mounts with a propagation option: the bind, then mount(2) with the propagation, as runc
+// does. The container's mounts stay slaves of the host's (runc's default), so a mount the host
+// makes under a shared source reaches the "shared" and "slave" binds and not the private one,
+// and nothing the container mounts reaches the host. "noatime" on a bind was refused (EINVAL).
+TEST_F(OciCli, BindMountsWithPropagationOptionsPropagateAsAsked) {
+    const std::string src = dir / "src";
+    ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
+    ASSERT_EQ(::mount("lxbox-src", src.c_str(), "tmpfs", 0, "mode=755"), 0);
+    ASSERT_EQ(::mount(nullptr, src.c_str(), nullptr, MS_SHARED, nullptr), 0);
+    json config = default_config({"sleep", "60"});
+    const std::vector<std::pair<std::string, std::vector<std::string>>> binds = {
+        {"shared", {"bind", "shared"}},     {"rshared", {"rbind", "rshared"}},
+        {"slave", {"bind", "slave"}},       {"private", {"rbind", "rprivate", "noatime"}}};
+    for (const auto& [name, options] : binds)
+        config["mounts"].push_back({{"destination", "/mnt/" + name}, {"type", "bind"}, {"source", src}, {"options", options}});
+    config["mounts"].push_back({{"destination", "/mnt/etc"}, {"type", "bind"}, {"source", "/etc"},
+                                {"options", {"rbind", "rprivate", "ro", "strictatime"}}});
+    write_config(config);
+    auto r = run_detached({"run", "-d", "-b", bundle, "c1"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::string pid = std::to_string(state_of("c1")["pid"].get<int>());
+    const std::string root = "/proc/" + pid + "/root";
+    // The host mounts under its shared directory.
+    for (const char* sub : {"/sub", "/sub2"}) ASSERT_EQ(::mkdir((src + sub).c_str(), 0755), 0);
+    ASSERT_EQ(::mount("lxbox-host", (src + "/sub").c_str(), "tmpfs", 0, nullptr), 0);
+    ASSERT_EQ(::close(::open((src + "/sub/marker").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644)), 0);
+    for (const char* name : {"shared", "rshared", "slave"})
+        EXPECT_EQ(::access((root + "/mnt/" + name + "/sub/marker").c_str(), F_OK), 0) << name;
+    EXPECT_NE(::access((root + "/mnt/private/sub/marker").c_str(), F_OK), 0);
+    EXPECT_EQ(::access((root + "/mnt/etc/passwd").c_str(), F_OK), 0);
+    // The container mounts under its shared bind: the host does not see it.
+    const pid_t child = ::fork();
+    if (child == 0) {
+        const int ns = ::open(("/proc/" + pid + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC);
+        ::_exit(ns >= 0 && ::setns(ns, CLONE_NEWNS) == 0 &&
+                        ::mount("lxbox-inside", "/mnt/shared/sub2", "tmpfs", 0, nullptr) == 0
+                    ? 0
+                    : 1);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    EXPECT_EQ(text_of("/proc/self/mountinfo").find("lxbox-inside"), std::string::npos);
+    auto ex = run_oci({"exec", "c1", "--", "sh", "-c",
+                       "grep -c lxbox-inside /proc/self/mountinfo; grep ' /mnt/private ' /proc/self/mountinfo | "
+                       "grep -c -e shared: -e master:; touch /mnt/etc/x 2>/dev/null || echo ro"});
+    EXPECT_EQ(ex.out, "1\n0\nro\n") << ex.err;
+    EXPECT_EQ(run_oci({"delete", "--force", "c1"}).exit_code, 0);
+    reap();
+    EXPECT_EQ(::umount2(src.c_str(), MNT_DETACH), 0);
+}
+
+// --user is numbers only, as runc's: "12abc" became uid 12.
+TEST_F(OciCli, ExecRefusesAUserThatIsNotNumbers) {
+    write_config(default_config({"sleep", "60"}));
+    ASSERT_EQ(run_detached({"run", "-d", "-b", bundle, "c1"}).exit_code, 0);
+    auto bad = run_oci({"exec", "--user", "12abc", "c1", "--", "id", "-u"});
+    EXPECT_EQ(bad.exit_code, 125);
+    EXPECT_EQ(bad.err, "lxbox: exec c1: --user: expected UID[:GID] (numbers), got '12abc'\n");
+    EXPECT_EQ(bad.out, "");
+    auto good = run_oci({"exec", "--user", "12:34", "c1", "--", "id"});
+    EXPECT_EQ(good.exit_code, 0) << good.err;
+    EXPECT_TRUE(good.out.starts_with("uid=12 gid=34")) << good.out;
+    EXPECT_EQ(run_oci({"delete", "--force", "c1"}).exit_code, 0);
+    reap();
 }
 
 TEST_F(OciCli, ExecRunsInTheContainersNamespacesCgroupAndFilter) {

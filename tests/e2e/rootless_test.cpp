@@ -121,6 +121,32 @@ protected:
     }
 };
 
+// `lxbox oci` of a user without $XDG_RUNTIME_DIR keeps its states in /tmp/lxbox-UID: made 0700
+// when missing, used only when it is the user's own and private. Anyone may make it first in
+// /tmp (it was used whoever had made it, and planted states read from it).
+TEST_F(RootlessCli, OciStatesOutsideXdgRuntimeDirAreInAPrivateDirectoryOfTheUsersOwn) {
+    const std::string fallback = "/tmp/lxbox-" + std::to_string(plain.uid);
+    run({"rm", "-rf", fallback});
+    ASSERT_EQ(::mkdir(fallback.c_str(), 0777), 0);  // root's, and anyone's to write
+    ASSERT_EQ(::chmod(fallback.c_str(), 0777), 0);
+    auto squatted = run(as_user(plain, {lxbox, "oci", "state", "x"}));
+    EXPECT_EQ(squatted.exit_code, 125);
+    EXPECT_EQ(squatted.err, "lxbox: " + fallback + " is not a directory of this user's that only it can use "
+                            "(set XDG_RUNTIME_DIR, or --root)\n");
+    ASSERT_EQ(::rmdir(fallback.c_str()), 0);
+    ASSERT_EQ(::symlink(dir.path().c_str(), fallback.c_str()), 0);  // a link to elsewhere: refused too
+    EXPECT_EQ(run(as_user(plain, {lxbox, "oci", "state", "x"})).exit_code, 125);
+    ASSERT_EQ(::unlink(fallback.c_str()), 0);
+    auto made = run(as_user(plain, {lxbox, "oci", "state", "x"}));
+    EXPECT_EQ(made.err, "lxbox: state x: container 'x' does not exist\n");
+    struct stat st {};
+    ASSERT_EQ(::lstat(fallback.c_str(), &st), 0);
+    EXPECT_TRUE(S_ISDIR(st.st_mode));
+    EXPECT_EQ(st.st_uid, plain.uid);
+    EXPECT_EQ(st.st_mode & 07777, 0700u);
+    run({"rm", "-rf", fallback});
+}
+
 TEST_F(RootlessCli, AnOrdinaryUserImportsLaunchesExecsStopsAndRemoves) {
     import_busybox(ranged);
     // Root inside is the user outside; ids 1.. are its subordinate range.

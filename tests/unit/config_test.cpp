@@ -59,6 +59,9 @@ TEST(ConfigParse, ReadsEveryKey) {
     EXPECT_EQ(c.vm.idle_timeout.count(), 3600);
     EXPECT_EQ(c.vm.disk_bytes, 128ull << 30);
     EXPECT_EQ(parsed(vm_json("memory", "512M")).vm.memory_mib, 512u);
+    // The parser of --memory and the cgroup limits: "1.5g" was "not a size" here.
+    EXPECT_EQ(parsed(vm_json("memory", "1.5g")).vm.memory_mib, 1536u);
+    EXPECT_EQ(parsed(vm_json("memory", "512MiB")).vm.memory_mib, 512u);
 }
 
 TEST(ConfigParse, AcceptsWholeNumbersWithoutQuotes) {

@@ -51,4 +51,17 @@ TEST(Users, UnknownNamesAreErrors) {
 }
 
 }  // namespace
+TEST(Users, NumericUserIsNumbersOnly) {
+    EXPECT_EQ(*parse_numeric_user("12"), (NumericUser{12, 0}));
+    EXPECT_EQ(*parse_numeric_user("1000:100"), (NumericUser{1000, 100}));
+    EXPECT_EQ(*parse_numeric_user("4294967294:0"), (NumericUser{4294967294u, 0}));
+    // Each was read as far as it went: "12abc" became uid 12.
+    for (const char* bad : {"12abc", "abc", "", ":", "12:", ":5", "-1", "1:2:3", "12 ", "4294967296", "0x10", "1.5"}) {
+        auto r = parse_numeric_user(bad);
+        ASSERT_FALSE(r.ok()) << bad;
+        EXPECT_EQ(r.error().kind, ErrorKind::Invalid);
+        EXPECT_EQ(r.error().message, std::string("expected UID[:GID] (numbers), got '") + bad + "'");
+    }
+}
+
 }  // namespace lxbox::runtime

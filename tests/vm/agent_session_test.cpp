@@ -275,6 +275,20 @@ proto::Run sample_run() {
     return run;
 }
 
+// A Run on session that is refused: the message of the one Error frame it gets on that session
+// ("" and a test failure for anything else).
+std::string refused_run(AgentSession& s, uint32_t session) {
+    auto out = s.on_bytes(encode_frame(make_frame(session, sample_run())));
+    EXPECT_TRUE(out.start.empty());
+    auto frames = decode(out.output);
+    if (frames.size() != 1u || frames[0].type != FrameType::Error || frames[0].session != session) {
+        ADD_FAILURE() << "not one Error frame on session " << session;
+        return "";
+    }
+    auto error = parse_message<ErrorMessage>(frames[0]);
+    return error ? error->message : "";
+}
+
 TEST(AgentSessionRun, ARunStartsAContainerOnItsOwnSessionOnly) {
     AgentSession s("0.1.0");
     s.on_bytes(hello_bytes());
@@ -284,14 +298,21 @@ TEST(AgentSessionRun, ARunStartsAContainerOnItsOwnSessionOnly) {
     EXPECT_EQ(out.start[0].run.mounts, sample_run().mounts);
     EXPECT_TRUE(out.output.empty());
     // A second run on a busy session, and a run on the connection's session, are refused.
-    for (uint32_t session : {7u, 0u}) {
-        auto again = s.on_bytes(encode_frame(make_frame(session, sample_run())));
-        EXPECT_TRUE(again.start.empty());
-        auto frames = decode(again.output);
-        ASSERT_EQ(frames.size(), 1u);
-        EXPECT_EQ(frames[0].type, FrameType::Error);
-        EXPECT_EQ(frames[0].session, session);
-    }
+    for (uint32_t session : {7u, 0u}) EXPECT_NE(refused_run(s, session), "");
+}
+
+// A boot mount that failed was only written to the console: containers then started without
+// /proc or cgroups. Every Run is answered with it instead.
+TEST(AgentSessionRun, AFailedBootIsTheAnswerToEveryRun) {
+    AgentSession s("0.1.0");
+    s.set_boot_failure("mount cgroup2 on /sys/fs/cgroup: No such device");
+    s.on_bytes(hello_bytes());
+    for (uint32_t session : {7u, 8u})
+        EXPECT_EQ(refused_run(s, session), "the VM did not boot cleanly (lxbox vm stop restarts it): mount cgroup2 on "
+                                           "/sys/fs/cgroup: No such device");
+    // A clean boot runs them.
+    s.set_boot_failure("");
+    EXPECT_EQ(s.on_bytes(encode_frame(make_frame(9, sample_run()))).start.size(), 1u);
 }
 
 TEST(AgentSessionRun, MountsOutsideRunLxboxOrDevicesWithPathsAreRefused) {
