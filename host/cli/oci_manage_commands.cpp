@@ -31,7 +31,8 @@ using oci::Record;
 using oci::RunState;
 using oci::StateDir;
 
-StateDir state_dir(const std::string& root) { return StateDir(root.empty() ? StateDir::default_root() : root); }
+// root is oci's --root, set (to the checked default when not given) before any verb runs.
+StateDir state_dir(const std::string& root) { return StateDir(root); }
 
 bool is_v2_dir(const std::string& dir) {
     struct stat st;
