@@ -10,6 +10,7 @@
 #include "host/cli/progress.hpp"
 #include "host/distro/scripted_import.hpp"
 #include "host/vm/disks.hpp"
+#include "host/vm/image_disk.hpp"
 #include "host/vm/supervisor_client.hpp"
 #include "runtime/base/files.hpp"
 #include "runtime/base/unique_fd.hpp"
@@ -21,6 +22,23 @@ namespace lxbox::cli {
 
 Result<store::Store> open_store(const GlobalOptions& global) {
     return store::Store::open(store_root(global));
+}
+
+void drop_vm_disks(store::Store& store, const std::string& what, const std::string& distro) {
+    const std::string vm_dir = store.root() + "/vm";
+    Status removed = distro.empty() ? Status{} : vm::remove_distro_disk(vm_dir, distro);
+    if (removed) {
+        auto images = vm::remove_unused_image_disks(store);
+        removed = images ? Status{} : Status(std::move(images).error());
+    }
+    if (!removed) {
+        std::fprintf(stderr, "lxbox: %s: %s: the file is left behind\n", what.c_str(), removed.error().message.c_str());
+        return;
+    }
+    // A running VM lets go of them (unplugs them) unless a session still uses one.
+    if (auto vm = vm::detach_removed_disks(vm_dir); !vm)
+        std::fprintf(stderr, "lxbox: %s: the running VM keeps its disk until it stops: %s\n", what.c_str(),
+                     vm.error().message.c_str());
 }
 
 std::string embedded_busybox_tarball() {
@@ -208,15 +226,8 @@ void add_store_commands(CLI::App& app, CommandContext& ctx) {
         ctx.action = [&ctx, unr]() -> Result<int> {
             auto store = LXBOX_TRY(open_store(ctx.global));
             LXBOX_TRY_CTX(store::unregister_image(store, unr->name, unr->force), "unregister " + unr->name);
-            // Its disk for the VM backend goes too. The distro is gone by now: a file that
-            // cannot be removed is said, not a failure.
-            if (auto st = vm::remove_distro_disk(store.root() + "/vm", unr->name); !st)
-                std::fprintf(stderr, "lxbox: unregister %s: %s: the file is left behind\n", unr->name.c_str(),
-                             st.error().message.c_str());
-            // A running VM lets go of it (unplugs it) unless a session still uses it.
-            else if (auto vm = vm::detach_removed_disks(store.root() + "/vm"); !vm)
-                std::fprintf(stderr, "lxbox: unregister %s: the running VM keeps its disk until it stops: %s\n",
-                             unr->name.c_str(), vm.error().message.c_str());
+            // Its disk for the VM backend goes too.
+            drop_vm_disks(store, "unregister " + unr->name, unr->name);
             return 0;
         };
     });
