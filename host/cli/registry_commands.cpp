@@ -97,6 +97,9 @@ Result<nlohmann::json> pull_and_register(const GlobalOptions& g, const PullReque
     opts.replace = replace;
     opts.source = ref.to_string();
     bar.reset();
+    // The downloaded layers' unpacking: a bar of its own.
+    opts.progress = progress_callback(
+        std::make_shared<Progress>("unpacking " + ref.to_string(), !req.json && Progress::wanted(g.quiet)));
     auto registered = image::register_image(store, name, manifest, opts);
     if (!registered && registered.error().kind == ErrorKind::Exists) {
         // A concurrent pull of the same reference registered it first: this one replaces it.

@@ -84,17 +84,13 @@ struct ImportRequest {
     bool replace = false;
 };
 
-archive::ProgressFn progress_fn(std::shared_ptr<Progress> bar) {
-    return [bar](uint64_t done, uint64_t total) { bar->update(done, total); };
-}
-
 Result<int> cmd_import(const GlobalOptions& g, const ImportRequest& req) {
     auto store = LXBOX_TRY(open_store(g));
     if (!req.script.empty()) {
         auto m = LXBOX_TRY(distro::load_manifest(req.script));
         if (!req.name.empty()) m.name = req.name;
         auto bar = std::make_shared<Progress>("importing " + m.name, Progress::wanted(g.quiet));
-        auto rec = LXBOX_TRY_CTX(distro::scripted_import(store, m, req.replace, progress_fn(bar)), "import " + m.name);
+        auto rec = LXBOX_TRY_CTX(distro::scripted_import(store, m, req.replace, progress_callback(bar)), "import " + m.name);
         return 0;
     }
     if (req.name.empty() || req.source.empty())
@@ -108,6 +104,8 @@ Result<int> cmd_import(const GlobalOptions& g, const ImportRequest& req) {
         if (image::classify_tree(req.source) != image::TreeKind::OciLayout)
             return Error(ErrorKind::Invalid, "import " + req.name + ": directory " + req.source +
                                                  " is not an OCI image layout (no oci-layout and index.json)");
+        // The layers' unpacking is the time an import of a layout takes.
+        iopts.progress = progress_callback(std::make_shared<Progress>("unpacking " + req.name, Progress::wanted(g.quiet)));
         LXBOX_TRY_CTX(image::import_oci_layout(store, req.name, req.source, iopts), "import " + req.name);
         return 0;
     }
@@ -122,10 +120,15 @@ Result<int> cmd_import(const GlobalOptions& g, const ImportRequest& req) {
     opts.arch = req.arch;
     opts.source = req.source == "-" ? "stdin" : req.source;
     auto bar = std::make_shared<Progress>("importing " + req.name, Progress::wanted(g.quiet));
-    opts.progress = progress_fn(bar);
+    opts.progress = progress_callback(bar);
     // An oci-archive or docker save tar is told from a rootfs by what it holds, once extracted.
     iopts.move_blobs = true;
-    opts.image_archive = [&](const std::string& tree) { return image::import_image_tree(store, req.name, tree, iopts); };
+    opts.image_archive = [&](const std::string& tree) {
+        // The archive is read by now: the layers' unpacking draws over its bar.
+        auto unpacking = std::make_shared<Progress>("unpacking " + req.name, Progress::wanted(g.quiet));
+        iopts.progress = progress_callback(unpacking);
+        return image::import_image_tree(store, req.name, tree, iopts);
+    };
     LXBOX_TRY_CTX(store::import_image(store, req.name, fd, opts), "import " + req.name);
     return 0;
 }
@@ -164,7 +167,7 @@ Result<int> cmd_export(const GlobalOptions& g, const ExportRequest& req) {
     auto store = LXBOX_TRY(open_store(g));
     archive::CreateOptions opts;
     auto bar = std::make_shared<Progress>("exporting " + req.name, Progress::wanted(g.quiet));
-    opts.progress = progress_fn(bar);
+    opts.progress = progress_callback(bar);
     if (req.file == "-") {
         if (::isatty(STDOUT_FILENO))
             return Error(ErrorKind::Refused, "export " + req.name + ": refusing to write an archive to a terminal");
