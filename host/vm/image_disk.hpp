@@ -6,7 +6,7 @@
 // memory for --rm), so they never reach the image or another container.
 //
 // Why one flattened disk per image, not one disk per layer stacked by overlayfs in the guest
-// (docs/images.md, tools/bench/vm-images.sh): a launch plugs and mounts one disk instead of
+// (docs/vm-images.md, tools/bench/vm-images.sh): a launch plugs and mounts one disk instead of
 // one per layer (127 layers is a real image: 127 SCSI hot-plugs and 127 ext4 mounts under
 // TCG at each VM boot), and mkfs.ext4's fixed cost is paid once per image instead of once per
 // layer. The price is disk space: two images sharing a base each hold a copy of it in their

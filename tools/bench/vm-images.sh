@@ -42,7 +42,8 @@ for ((i = 0; i < runs; i++)); do
     lx import "oci$i" "$work/five$i"
     for kind in tar oci; do
         t=$(ms_now)
-        "$lxbox" --log-level info launch --rm --backend vm "$kind$i" -- true 2>"$work/first.err"
+        "$lxbox" --log-level info launch --rm --backend vm "$kind$i" -- true 2>"$work/first.err" ||
+            { cat "$work/first.err" >&2; exit 1; }
         first=$(($(ms_now) - t))
         second=$(timed lx launch --rm --backend vm "$kind$i" -- true)
         # The OCI disk's build time, as lxbox logs it (the tarball's disk is mkfs.ext4 -d alone).
@@ -69,8 +70,8 @@ lx import a "$work/a"
 t_a=$(timed lx launch --rm --backend vm a -- true)
 lx import b "$work/b"
 t_b=$(timed lx launch --rm --backend vm b -- true)
-per_image=$(du -cb --apparent-size "$LXBOX_ROOT"/vm/disks/sha256:*.ext4 | tail -1 | cut -f1)
-per_image_du=$(du -cb "$LXBOX_ROOT"/vm/disks/sha256:*.ext4 | tail -1 | cut -f1)
+per_image=$(du -cb "$LXBOX_ROOT"/vm/disks/sha256:*.ext4 | tail -1 | cut -f1)
+per_image_du=$(du -c -B1 "$LXBOX_ROOT"/vm/disks/sha256:*.ext4 | tail -1 | cut -f1)
 # A disk per layer, as lxbox would size it (tree + 25% + 16 MiB), built from each layer tree.
 mkdir "$work/layer-disks"
 layer_ms=0
@@ -81,7 +82,7 @@ for layer in "$LXBOX_ROOT"/layers/sha256/*/; do
     t=$(timed mkfs.ext4 -q -F -O ^has_journal -E root_owner=0:0 -d "$layer" "$work/layer-disks/$hex.ext4" "${kib}k")
     layer_ms=$((layer_ms + t))
 done
-per_layer_du=$(du -cb "$work/layer-disks"/*.ext4 | tail -1 | cut -f1)
+per_layer_du=$(du -c -B1 "$work/layer-disks"/*.ext4 | tail -1 | cut -f1)
 n_layers=$(ls "$work/layer-disks" | wc -l)
 echo "lxbox, a flattened disk per image: first launch of a $t_a ms, of b $t_b ms (its own disk built)"
 echo "  disks on the host (du): $((per_image_du / 1048576)) MiB for a + b ($((per_image / 1048576)) MiB apparent)"
