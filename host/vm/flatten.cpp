@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <string_view>
+#include <vector>
 
 #include "runtime/base/unique_fd.hpp"
 
@@ -33,23 +34,39 @@ bool is_opaque(int dir_fd) {
     return false;
 }
 
-Status copy_xattrs(int from, int to, const std::string& path) {
-    ssize_t size = ::flistxattr(from, nullptr, 0);
-    if (size <= 0) return {};  // none, or a filesystem without them
+// The names of an inode's xattrs (none on a filesystem without them).
+Result<std::vector<std::string>> xattr_names(int fd, const std::string& path) {
+    ssize_t size = ::flistxattr(fd, nullptr, 0);
+    if (size <= 0) return std::vector<std::string>{};
     std::string names(static_cast<size_t>(size), '\0');
-    size = ::flistxattr(from, names.data(), names.size());
+    size = ::flistxattr(fd, names.data(), names.size());
     if (size < 0) return Error::last("list the xattrs of " + path);
-    for (size_t at = 0; at < static_cast<size_t>(size); at += std::string_view(names.data() + at).size() + 1) {
-        const char* name = names.data() + at;
+    std::vector<std::string> out;
+    for (size_t at = 0; at < static_cast<size_t>(size); at += out.back().size() + 1)
+        out.emplace_back(names.data() + at);
+    return out;
+}
+
+Status copy_xattrs(int from, int to, const std::string& path) {
+    for (const auto& name : LXBOX_TRY(xattr_names(from, path))) {
         if (is_overlay_xattr(name)) continue;
-        ssize_t len = ::fgetxattr(from, name, nullptr, 0);
-        if (len < 0) return Error::last("read the xattr " + std::string(name) + " of " + path);
+        ssize_t len = ::fgetxattr(from, name.c_str(), nullptr, 0);
+        if (len < 0) return Error::last("read the xattr " + name + " of " + path);
         std::string value(static_cast<size_t>(len), '\0');
-        len = ::fgetxattr(from, name, value.data(), value.size());
-        if (len < 0) return Error::last("read the xattr " + std::string(name) + " of " + path);
-        if (::fsetxattr(to, name, value.data(), static_cast<size_t>(len), 0) != 0)
-            return Error::last("set the xattr " + std::string(name) + " on " + path);
+        len = ::fgetxattr(from, name.c_str(), value.data(), value.size());
+        if (len < 0) return Error::last("read the xattr " + name + " of " + path);
+        if (::fsetxattr(to, name.c_str(), value.data(), static_cast<size_t>(len), 0) != 0)
+            return Error::last("set the xattr " + name + " on " + path);
     }
+    return {};
+}
+
+// The xattrs of a directory a lower layer made, before an upper layer's directory gives its
+// own: the overlay shows the topmost directory's alone.
+Status drop_xattrs(int fd, const std::string& path) {
+    for (const auto& name : LXBOX_TRY(xattr_names(fd, path)))
+        if (::fremovexattr(fd, name.c_str()) != 0 && errno != ENODATA)
+            return Error::last("remove the xattr " + name + " of " + path);
     return {};
 }
 
@@ -162,6 +179,7 @@ Status apply_entry(int src, int dst, const std::string& name, const std::string&
     LXBOX_TRY(apply_dir(from.get(), to.get(), path));
     // The topmost layer's directory gives its attributes, as in the overlay; its times last,
     // after its entries changed them.
+    if (exists) LXBOX_TRY(drop_xattrs(to.get(), path));
     return copy_metadata(from.get(), to.get(), st, path);
 }
 

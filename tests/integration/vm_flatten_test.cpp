@@ -55,6 +55,7 @@ protected:
         put(low + "/keep/k", "k");
         ASSERT_EQ(::chown((low + "/keep/k").c_str(), 1000, 1001), 0);
         ASSERT_EQ(::setxattr((low + "/keep/k").c_str(), "trusted.test", "v", 1, 0), 0);
+        ASSERT_EQ(::setxattr((low + "/d").c_str(), "trusted.lower", "l", 1, 0), 0);
         // The upper layer: a whiteout, an opaque directory, a replaced file, a file turned
         // into a directory, a directory's new mode and owner.
         ASSERT_EQ(::mknod((high + "/gone").c_str(), S_IFCHR | 0000, makedev(0, 0)), 0);
@@ -63,6 +64,7 @@ protected:
         put(high + "/o/fresh", "fresh");
         ASSERT_EQ(::mkdir((high + "/d").c_str(), 0700), 0);
         ASSERT_EQ(::chown((high + "/d").c_str(), 7, 8), 0);
+        ASSERT_EQ(::setxattr((high + "/d").c_str(), "trusted.upper", "u", 1, 0), 0);
         put(high + "/d/f", "high f");
         ASSERT_EQ(::mkdir((high + "/x").c_str(), 0755), 0);
         put(high + "/x/inside", "x is a dir");
@@ -89,6 +91,9 @@ TEST_F(VmFlatten, LayersMergeAsTheOverlayShowsThem) {
     EXPECT_EQ(k.st_gid, 1001u);
     char value[4] = {};
     EXPECT_EQ(::getxattr((merged + "/keep/k").c_str(), "trusted.test", value, sizeof value), 1);
+    // A directory has the topmost layer's xattrs alone, as in the overlay.
+    EXPECT_EQ(::getxattr((merged + "/d").c_str(), "trusted.upper", value, sizeof value), 1);
+    EXPECT_LT(::getxattr((merged + "/d").c_str(), "trusted.lower", value, sizeof value), 0);
     // overlayfs's own marks are applied, not carried.
     EXPECT_LT(::getxattr((merged + "/o").c_str(), "trusted.overlay.opaque", value, sizeof value), 0);
     // The layers are as they were.
