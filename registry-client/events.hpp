@@ -1,5 +1,7 @@
 // What lxbox-registry tells lxbox, one JSON object a line on stdout (lxbox reads them in
-// host/registry/helper.cpp): {"event":"progress","done":N,"total":N}, {"event":"blob",...},
+// host/registry/helper.cpp): {"event":"progress","done":N,"total":N}, {"event":"manifest",
+// "digest":...,"layers":N,"text":...} before the blobs, {"event":"blob","digest":...} when one
+// is in the blob store (fetched, or there already), {"event":"resume",...},
 // {"event":"done",...} last on success, {"event":"error","message":"..."} last on failure.
 #pragma once
 

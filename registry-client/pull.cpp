@@ -136,7 +136,13 @@ Result<PullResult> pull_image(const PullOptions& o, Events& events) {
     RegistrySession session(o.ref, o.transport, creds);
     auto client = LXBOX_TRY(HttpClient::make(o.transport));
     auto fetched = LXBOX_TRY(fetch_manifest(session, client, o.platform));
-    events.emit({{"event", "manifest"}, {"digest", fetched.digest.str()}, {"layers", fetched.manifest.layers.size()}});
+    // The manifest's text too: lxbox unpacks each layer as soon as its blob (and those beneath
+    // it) is in, while the rest still downloads. The manifest blob itself is stored last: in
+    // the store it means the pull is complete.
+    events.emit({{"event", "manifest"},
+                 {"digest", fetched.digest.str()},
+                 {"layers", fetched.manifest.layers.size()},
+                 {"text", fetched.body}});
 
     auto store = LXBOX_TRY(image::BlobStore::open(o.store_root));
     auto hold = LXBOX_TRY(store.hold_against_prune());  // from the first blob until lxbox registers
@@ -161,6 +167,7 @@ Result<PullResult> pull_image(const PullOptions& o, Events& events) {
         auto c = HttpClient::make(o.transport);
         for (size_t i; !cancel && (i = next++) < blobs.size();) {
             auto r = c ? fetcher.fetch(*c, blobs[i]) : Result<bool>(c.error());
+            if (r) events.emit({{"event", "blob"}, {"digest", blobs[i].digest.str()}});
             if (r && *r) {
                 ++fetched_count;
                 fetched_bytes += blobs[i].size;

@@ -107,6 +107,7 @@ Result<int> cmd_prune(const GlobalOptions& g) {
     auto store = LXBOX_TRY(open_store(g));
     auto live = LXBOX_TRY(live_lower_dirs(store));
     auto r = LXBOX_TRY_CTX(image::prune(store, live), "image prune");
+    drop_vm_disks(store, "image prune", "");
     if (!g.quiet)
         std::printf("removed %zu layers and %zu blobs, %s\n", r.layers, r.blobs, format_bytes(r.bytes).c_str());
     return 0;
@@ -118,6 +119,8 @@ Result<int> cmd_image_rm(const GlobalOptions& g, const std::string& name, bool f
     // What only it used goes with it; what another image or a running container uses stays.
     auto live = LXBOX_TRY(live_lower_dirs(store));
     LXBOX_TRY_CTX(image::prune(store, live), "image rm " + name);
+    // Its disk for the VM backend too (a rootfs distro's, or its manifest's once no image names it).
+    drop_vm_disks(store, "image rm " + name, name);
     return 0;
 }
 

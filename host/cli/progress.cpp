@@ -54,4 +54,8 @@ void Progress::update(uint64_t done, uint64_t total) {
     std::fflush(stderr);
 }
 
+std::function<void(uint64_t, uint64_t)> progress_callback(std::shared_ptr<Progress> bar) {
+    return [bar](uint64_t done, uint64_t total) { bar->update(done, total); };
+}
+
 }  // namespace lxbox::cli

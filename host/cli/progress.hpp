@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 
 namespace lxbox::cli {
@@ -23,6 +25,9 @@ private:
     bool drawn_ = false;
     std::chrono::steady_clock::time_point start_, last_;
 };
+
+// A callback (done, total) that draws on bar, which it keeps alive.
+std::function<void(uint64_t done, uint64_t total)> progress_callback(std::shared_ptr<Progress> bar);
 
 // Pure: the text of one progress line, e.g. "importing debian  45.0 MiB / 93.0 MiB  48%  120.0 MiB/s".
 std::string format_progress(const std::string& label, uint64_t done, uint64_t total, double seconds);

@@ -13,7 +13,9 @@
 #include "host/cli/store_commands.hpp"
 #include "host/registry/helper.hpp"
 #include "host/registry/reference.hpp"
+#include "runtime/base/log.hpp"
 #include "runtime/image/blobs.hpp"
+#include "runtime/image/prefetch.hpp"
 #include "runtime/image/register.hpp"
 #include "runtime/store/store.hpp"
 
@@ -52,12 +54,17 @@ void add_transport_flags(CLI::App* cmd, TransportFlags& t) {
 
 namespace {
 
-// The helper's events as a progress bar, or as JSON lines on stdout (--json).
-registry::EventFn show_events(const std::shared_ptr<Progress>& bar, bool json) {
-    return [bar, json](const nlohmann::json& e) {
+// The helper's events as a progress bar, or as JSON lines on stdout (--json); the manifest and
+// each blob's arrival to the layers' unpacking (a pull's), which overlaps the downloads.
+registry::EventFn show_events(const std::shared_ptr<Progress>& bar, bool json,
+                              image::LayerPrefetch* prefetch = nullptr) {
+    return [bar, json, prefetch](const nlohmann::json& e) {
+        const std::string event = e.value("event", "");
+        if (prefetch && event == "manifest") prefetch->start(e.value("text", ""));
+        if (prefetch && event == "blob") prefetch->arrived(e.value("digest", ""));
         if (json) {
             std::cout << e.dump() << std::endl;
-        } else if (e.value("event", "") == "progress") {
+        } else if (event == "progress") {
             bar->update(e.value("done", uint64_t{0}), e.value("total", uint64_t{0}));
         }
     };
@@ -91,12 +98,20 @@ Result<nlohmann::json> pull_and_register(const GlobalOptions& g, const PullReque
     if (!req.platform.empty()) args.insert(args.end(), {"--platform", req.platform});
     for (const auto& a : req.transport.args()) args.push_back(a);
     auto bar = std::make_shared<Progress>("pulling " + ref.to_string(), !req.json && Progress::wanted(g.quiet));
-    auto done = LXBOX_TRY_CTX(registry::run_registry_helper(args, show_events(bar, req.json)), "pull " + req.ref);
-    auto manifest = LXBOX_TRY_CTX(image::parse_digest(done.value("manifest", "")), "pull " + req.ref);
+    image::LayerPrefetch prefetch(store);
+    auto done = registry::run_registry_helper(args, show_events(bar, req.json, &prefetch));
+    // The layer being unpacked is finished; register_image unpacks what is left.
+    prefetch.stop();
+    if (!done) return std::move(done).error().context("pull " + req.ref);
+    spdlog::debug("{} layers unpacked while the pull downloaded", prefetch.unpacked());
+    auto manifest = LXBOX_TRY_CTX(image::parse_digest(done->value("manifest", "")), "pull " + req.ref);
     image::RegisterOptions opts;
     opts.replace = replace;
     opts.source = ref.to_string();
     bar.reset();
+    // The downloaded layers' unpacking: a bar of its own.
+    opts.progress = progress_callback(
+        std::make_shared<Progress>("unpacking " + ref.to_string(), !req.json && Progress::wanted(g.quiet)));
     auto registered = image::register_image(store, name, manifest, opts);
     if (!registered && registered.error().kind == ErrorKind::Exists) {
         // A concurrent pull of the same reference registered it first: this one replaces it.
@@ -104,8 +119,8 @@ Result<nlohmann::json> pull_and_register(const GlobalOptions& g, const PullReque
         registered = image::register_image(store, name, manifest, opts);
     }
     if (!registered) return std::move(registered).error().context("pull " + req.ref);
-    done["name"] = name;
-    return done;
+    (*done)["name"] = name;
+    return std::move(*done);
 }
 
 bool names_a_registry_image(const std::string& target) {

@@ -10,6 +10,7 @@
 #include "host/cli/progress.hpp"
 #include "host/distro/scripted_import.hpp"
 #include "host/vm/disks.hpp"
+#include "host/vm/image_disk.hpp"
 #include "host/vm/supervisor_client.hpp"
 #include "runtime/base/files.hpp"
 #include "runtime/base/unique_fd.hpp"
@@ -21,6 +22,23 @@ namespace lxbox::cli {
 
 Result<store::Store> open_store(const GlobalOptions& global) {
     return store::Store::open(store_root(global));
+}
+
+void drop_vm_disks(store::Store& store, const std::string& what, const std::string& distro) {
+    const std::string vm_dir = store.root() + "/vm";
+    Status removed = distro.empty() ? Status{} : vm::remove_distro_disk(vm_dir, distro);
+    if (removed) {
+        auto images = vm::remove_unused_image_disks(store);
+        removed = images ? Status{} : Status(std::move(images).error());
+    }
+    if (!removed) {
+        std::fprintf(stderr, "lxbox: %s: %s: the file is left behind\n", what.c_str(), removed.error().message.c_str());
+        return;
+    }
+    // A running VM lets go of them (unplugs them) unless a session still uses one.
+    if (auto vm = vm::detach_removed_disks(vm_dir); !vm)
+        std::fprintf(stderr, "lxbox: %s: the running VM keeps its disk until it stops: %s\n", what.c_str(),
+                     vm.error().message.c_str());
 }
 
 std::string embedded_busybox_tarball() {
@@ -66,17 +84,13 @@ struct ImportRequest {
     bool replace = false;
 };
 
-archive::ProgressFn progress_fn(std::shared_ptr<Progress> bar) {
-    return [bar](uint64_t done, uint64_t total) { bar->update(done, total); };
-}
-
 Result<int> cmd_import(const GlobalOptions& g, const ImportRequest& req) {
     auto store = LXBOX_TRY(open_store(g));
     if (!req.script.empty()) {
         auto m = LXBOX_TRY(distro::load_manifest(req.script));
         if (!req.name.empty()) m.name = req.name;
         auto bar = std::make_shared<Progress>("importing " + m.name, Progress::wanted(g.quiet));
-        auto rec = LXBOX_TRY_CTX(distro::scripted_import(store, m, req.replace, progress_fn(bar)), "import " + m.name);
+        auto rec = LXBOX_TRY_CTX(distro::scripted_import(store, m, req.replace, progress_callback(bar)), "import " + m.name);
         return 0;
     }
     if (req.name.empty() || req.source.empty())
@@ -90,6 +104,8 @@ Result<int> cmd_import(const GlobalOptions& g, const ImportRequest& req) {
         if (image::classify_tree(req.source) != image::TreeKind::OciLayout)
             return Error(ErrorKind::Invalid, "import " + req.name + ": directory " + req.source +
                                                  " is not an OCI image layout (no oci-layout and index.json)");
+        // The layers' unpacking is the time an import of a layout takes.
+        iopts.progress = progress_callback(std::make_shared<Progress>("unpacking " + req.name, Progress::wanted(g.quiet)));
         LXBOX_TRY_CTX(image::import_oci_layout(store, req.name, req.source, iopts), "import " + req.name);
         return 0;
     }
@@ -104,10 +120,15 @@ Result<int> cmd_import(const GlobalOptions& g, const ImportRequest& req) {
     opts.arch = req.arch;
     opts.source = req.source == "-" ? "stdin" : req.source;
     auto bar = std::make_shared<Progress>("importing " + req.name, Progress::wanted(g.quiet));
-    opts.progress = progress_fn(bar);
+    opts.progress = progress_callback(bar);
     // An oci-archive or docker save tar is told from a rootfs by what it holds, once extracted.
     iopts.move_blobs = true;
-    opts.image_archive = [&](const std::string& tree) { return image::import_image_tree(store, req.name, tree, iopts); };
+    opts.image_archive = [&](const std::string& tree) {
+        // The archive is read by now: the layers' unpacking draws over its bar.
+        auto unpacking = std::make_shared<Progress>("unpacking " + req.name, Progress::wanted(g.quiet));
+        iopts.progress = progress_callback(unpacking);
+        return image::import_image_tree(store, req.name, tree, iopts);
+    };
     LXBOX_TRY_CTX(store::import_image(store, req.name, fd, opts), "import " + req.name);
     return 0;
 }
@@ -146,7 +167,7 @@ Result<int> cmd_export(const GlobalOptions& g, const ExportRequest& req) {
     auto store = LXBOX_TRY(open_store(g));
     archive::CreateOptions opts;
     auto bar = std::make_shared<Progress>("exporting " + req.name, Progress::wanted(g.quiet));
-    opts.progress = progress_fn(bar);
+    opts.progress = progress_callback(bar);
     if (req.file == "-") {
         if (::isatty(STDOUT_FILENO))
             return Error(ErrorKind::Refused, "export " + req.name + ": refusing to write an archive to a terminal");
@@ -208,15 +229,8 @@ void add_store_commands(CLI::App& app, CommandContext& ctx) {
         ctx.action = [&ctx, unr]() -> Result<int> {
             auto store = LXBOX_TRY(open_store(ctx.global));
             LXBOX_TRY_CTX(store::unregister_image(store, unr->name, unr->force), "unregister " + unr->name);
-            // Its disk for the VM backend goes too. The distro is gone by now: a file that
-            // cannot be removed is said, not a failure.
-            if (auto st = vm::remove_distro_disk(store.root() + "/vm", unr->name); !st)
-                std::fprintf(stderr, "lxbox: unregister %s: %s: the file is left behind\n", unr->name.c_str(),
-                             st.error().message.c_str());
-            // A running VM lets go of it (unplugs it) unless a session still uses it.
-            else if (auto vm = vm::detach_removed_disks(store.root() + "/vm"); !vm)
-                std::fprintf(stderr, "lxbox: unregister %s: the running VM keeps its disk until it stops: %s\n",
-                             unr->name.c_str(), vm.error().message.c_str());
+            // Its disk for the VM backend goes too.
+            drop_vm_disks(store, "unregister " + unr->name, unr->name);
             return 0;
         };
     });

@@ -13,6 +13,13 @@ Result<store::Store> open_store(const GlobalOptions& global);
 // something to launch before importing anything.
 Status ensure_default_distro(store::Store& store, const GlobalOptions& global);
 
+// After an image left the registry (unregister, image rm, image prune): the VM disks nothing
+// names any more are deleted (a rootfs distro's own, `distro`, when given; OCI images' disks
+// of manifests no image names) and a running VM lets go of them unless a session still uses
+// one. The image is gone by now: a file that cannot be removed is said on stderr (what starts
+// the line), not a failure.
+void drop_vm_disks(store::Store& store, const std::string& what, const std::string& distro);
+
 // Where the busybox rootfs tarball built with lxbox lives ($LXBOX_BUSYBOX_TARBALL overrides).
 std::string embedded_busybox_tarball();
 

@@ -14,6 +14,7 @@
 #include "host/launch/decide.hpp"
 #include "host/config/config.hpp"
 #include "host/detect/detect.hpp"
+#include "host/vm/image_disk.hpp"
 #include "host/vm/qmp.hpp"
 #include "host/vm/vm_run.hpp"
 #include "runtime/image/launch.hpp"
@@ -177,6 +178,13 @@ Result<std::optional<int>> join_if_running(store::Store& store, const Target& t,
     return std::optional<int>{report(outcome)};
 }
 
+// The image's disk for the VM: a rootfs import's tree as it is, an OCI image's layers merged.
+Result<vm::DistroDisk> vm_disk(store::Store& store, const Target& t) {
+    if (t.image_record.manifest.empty())
+        return vm::ensure_distro_disk(store.root() + "/vm", t.image, store.image_rootfs(t.image));
+    return vm::ensure_image_disk(store, t.image_record);
+}
+
 // The vm backend: the same spec, run by the guest agent in the shared VM. The launching lxbox
 // stands for the container on the host: its pid is the instance's (ps, stop: a SIGTERM to it
 // is forwarded), and the container's lock is held as natively.
@@ -199,6 +207,12 @@ Result<int> launch_in_vm(store::Store& store, const LaunchRequest& req, const Ta
     vr.spec = std::move(*spec);
     vr.image = t.image;
     vr.root = store.root();
+    auto disk = vm_disk(store, t);
+    if (!disk) {
+        if (t.ephemeral) (void)remove_tree(t.dir);
+        return std::move(disk).error().context("launch " + t.container);
+    }
+    vr.disk = std::move(*disk);
     vr.notice = [](const std::string& line) { std::fprintf(stderr, "lxbox: %s\n", line.c_str()); };
     Status state_written;
     vr.ports = std::move(ports);

@@ -42,6 +42,16 @@ Status make_dir(const std::string& dir) {
 
 }  // namespace
 
+Status build_readonly_disk(const std::string& source, const std::string& path, const std::string& name,
+                           const std::string& what) {
+    const uint64_t used = tree_bytes(source);
+    // Room for ext4's own metadata (inode tables, directories); read-only after this.
+    const uint64_t kib = (used + used / 4) / 1024 + 16 * 1024;
+    return run_mkfs({"-q", "-F", "-L", "lxbox-" + name.substr(0, 9), "-O", "^has_journal", "-E", "root_owner=0:0",
+                     "-d", source, path, std::to_string(kib) + "k"},
+                    what);
+}
+
 std::string distro_disk_serial(const std::string& image, const std::string& stamp) {
     // "d-" and 18 hex digits: unique enough per host, inside virtio-blk's 20-byte serial.
     const uint64_t h = std::hash<std::string>{}(image + '\0' + stamp);
@@ -67,14 +77,9 @@ Result<DistroDisk> ensure_distro_disk(const std::string& vm_dir, const std::stri
     // The image's directory goes in, rootfs/ under the disk's root: the guest mounts the disk
     // at the image's place and ext4's lost+found stays out of the container's root.
     const std::string source = rootfs.substr(0, rootfs.rfind('/'));
-    const uint64_t used = tree_bytes(source);
-    // Room for ext4's own metadata (inode tables, directories); read-only after this.
-    const uint64_t kib = (used + used / 4) / 1024 + 16 * 1024;
     // mkfs fills a file made here under a name of our own (mkfs would open a planted link).
     const std::string tmp = LXBOX_TRY(create_temp_beside(disk.path, ".tmp.", 0644)).path;
-    auto made = run_mkfs({"-q", "-F", "-L", "lxbox-" + image.substr(0, 9), "-O", "^has_journal", "-E", "root_owner=0:0",
-                          "-d", source, tmp, std::to_string(kib) + "k"},
-                         "build the disk of distro " + image);
+    auto made = build_readonly_disk(source, tmp, image, "build the disk of distro " + image);
     if (!made) {
         ::unlink(tmp.c_str());
         return std::move(made).error();

@@ -33,6 +33,11 @@ Status remove_distro_disk(const std::string& vm_dir, const std::string& image);
 // launch after a boot finds its distro attached.
 std::vector<proto::AttachDisk> built_distro_disks(const std::string& vm_dir);
 
+// A read-only ext4 filesystem at path (an existing file, overwritten) holding source's tree,
+// sized to it; labelled after name. `what` starts its error.
+Status build_readonly_disk(const std::string& source, const std::string& path, const std::string& name,
+                           const std::string& what);
+
 // Pure: the serial of a distro disk from its name and build stamp (at most 20 bytes).
 std::string distro_disk_serial(const std::string& image, const std::string& stamp);
 

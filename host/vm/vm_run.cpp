@@ -46,7 +46,11 @@ Result<proto::Run> guest_run(const runtime::ContainerSpec& host_spec, const Dist
         b.source = kGuestHost + b.source;
     }
     const std::string image_dir = guest_image_dir(disk.serial);
+    // One lower layer in the guest: a distro's rootfs, or an OCI image's layers merged into its
+    // disk (image_disk.hpp).
     g.image_rootfs = image_dir + "/rootfs";
+    g.image_layers.clear();
+    g.layers_dir.clear();
     g.container_dir = host_spec.ephemeral ? kGuestEphemeral + host_spec.name + "-" + unique
                                           : std::string(kGuestContainersDir) + "/" + host_spec.name;
     g.cache_dir = "/run/lxbox/cache";
@@ -244,13 +248,7 @@ SupervisorStart start_options(const std::string& root, const std::function<void(
 
 Result<int> run_in_vm(const VmRunRequest& request) {
     const std::string vm_dir = request.root + "/vm";
-    // The guest gets one distro disk per image, made from an images/<name>/rootfs tree: an OCI
-    // image's layers (layers/sha256/<hex>) do not reach it yet.
-    if (!request.spec.image_layers.empty() || !request.spec.image_rootfs.ends_with("/" + request.image + "/rootfs"))
-        return Error(ErrorKind::Unsupported, "image '" + request.image +
-                                                 "' is an OCI image: the VM backend runs rootfs imports only so far "
-                                                 "(use --backend native)");
-    const DistroDisk disk = LXBOX_TRY(ensure_distro_disk(vm_dir, request.image, request.spec.image_rootfs));
+    const DistroDisk& disk = request.disk;
     auto run = LXBOX_TRY(guest_run(request.spec, disk, std::to_string(::getpid()) + "-" +
                                                             std::to_string(Clock::now().time_since_epoch().count())));
     // Signals reach the container, not lxbox, from here on (they are forwarded as messages).

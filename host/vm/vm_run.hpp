@@ -1,7 +1,8 @@
 // `lxbox launch --backend vm` and `lxbox exec` into a vm container: a container run by the
 // guest agent in the shared VM (host/vm/supervisor.hpp), with the same spec and the same
 // runtime/ as natively. The distro reaches the guest as a read-only ext4 disk image built
-// once per imported distro (research: 4-20x faster than 9p); a kept container's changes live
+// once per imported distro (research: 4-20x faster than 9p), an OCI image as one disk of its
+// layers merged (image_disk.hpp); a kept container's changes live
 // on the VM's containers disk, a throwaway one's in the guest's memory; stdio crosses the
 // channel as frames under credit-based flow control.
 #pragma once
@@ -30,6 +31,7 @@ proto::Remove guest_remove(const std::string& container);
 struct VmRunRequest {
     runtime::ContainerSpec spec;  // as the native path would run it
     std::string image;            // the distro's name
+    DistroDisk disk;              // its disk: ensure_distro_disk's, or ensure_image_disk's
     std::string root;             // the store root ($LXBOX_ROOT)
     std::function<void(const std::string&)> notice;  // one-line notices (the KVM fallback)
     // Called once the Run is sent (the container is running), with the container's directory in

@@ -78,6 +78,7 @@ RegisterOptions register_options(const ImageImportOptions& opts) {
     r.replace = opts.replace;
     r.source = opts.source;
     r.on_layer = opts.on_layer;
+    r.progress = opts.progress;
     return r;
 }
 

@@ -20,6 +20,7 @@ struct ImageImportOptions {
     // are verified and renamed into the blob store instead of copied.
     bool move_blobs = false;
     std::function<void(size_t layer, size_t count, const Digest& diff_id)> on_layer;
+    std::function<void(uint64_t done, uint64_t total)> progress;  // RegisterOptions::progress
 };
 
 enum class TreeKind { OciLayout, DockerSave, Rootfs };

@@ -24,7 +24,7 @@ bool layer_present(const store::Store& store, const Digest& diff_id) {
 
 // Extracts the blob into work_dir; returns the diff_id the stream turned out to have.
 Result<Digest> unpack(const BlobStore& blobs, const Descriptor& blob, const std::string& work_dir,
-                      const std::vector<std::string>& lower_dirs) {
+                      const std::vector<std::string>& lower_dirs, const LayerProgress& progress) {
     LXBOX_TRY(layer_compression(blob.media_type));  // the archive reader detects the filter by content
     auto fd = LXBOX_TRY(blobs.open_blob(blob.digest));
     Sha256 hash;
@@ -36,6 +36,7 @@ Result<Digest> unpack(const BlobStore& blobs, const Descriptor& blob, const std:
     xo.opaque_xattr = root ? "trusted.overlay.opaque" : "user.overlay.opaque";
     xo.lower_dirs = lower_dirs;
     xo.tar_stream = [&](const void* data, size_t size) { hash.update(data, size); };
+    if (progress) xo.progress = [&](uint64_t done, uint64_t) { progress(done); };
     LXBOX_TRY(archive::extract(fd.get(), work_dir, xo));
     return hash.finish();
 }
@@ -43,7 +44,7 @@ Result<Digest> unpack(const BlobStore& blobs, const Descriptor& blob, const std:
 }  // namespace
 
 Status ensure_layer(store::Store& store, const BlobStore& blobs, const Descriptor& blob, const Digest& diff_id,
-                    const std::vector<std::string>& lower_dirs) {
+                    const std::vector<std::string>& lower_dirs, const LayerProgress& progress) {
     if (layer_present(store, diff_id)) return {};
     auto lock = LXBOX_TRY(blobs.lock_layer(diff_id));
     if (layer_present(store, diff_id)) return {};  // unpacked by whoever held the lock before us
@@ -54,7 +55,7 @@ Status ensure_layer(store::Store& store, const BlobStore& blobs, const Descripto
     if (::mkdir(work.c_str(), 0755) != 0) return Error::last("create " + work);
     TempDir guard = TempDir::adopt(work);
     const std::string what = "layer " + blob.digest.str();
-    Digest got = LXBOX_TRY_CTX(unpack(blobs, blob, work, lower_dirs), what);
+    Digest got = LXBOX_TRY_CTX(unpack(blobs, blob, work, lower_dirs, progress), what);
     if (got != diff_id)
         return Error(ErrorKind::Invalid, what + ": its uncompressed digest is " + got.str() + ", the config says " +
                                              diff_id.str());

@@ -7,6 +7,7 @@
 //                                    on kernels without lowerdir+ (before 6.8)
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,8 +27,10 @@ std::string layer_short_name(const Digest& diff_id);
 // diff_id, and renames it into place with its registry record under the store's lock. Takes
 // the layer's lock, so two imports of one layer unpack it once. A mismatch or a hostile entry
 // leaves nothing.
+// progress: the blob's bytes unpacked so far, now and then (not called for a layer present).
+using LayerProgress = std::function<void(uint64_t done)>;
 Status ensure_layer(store::Store& store, const BlobStore& blobs, const Descriptor& blob, const Digest& diff_id,
-                    const std::vector<std::string>& lower_dirs);
+                    const std::vector<std::string>& lower_dirs, const LayerProgress& progress = {});
 
 // The overlay lower directories of an image, topmost first: its layers, or images/<name>/rootfs
 // for a rootfs import (a one-layer image).

@@ -73,10 +73,17 @@ Result<store::ImageRecord> register_image(store::Store& store, const std::string
     Parsed p = LXBOX_TRY(read_image(blobs, manifest));
     std::vector<std::string> lowers;  // topmost first
     store::ImageRecord record;
+    uint64_t total = 0, before = 0;  // the layers' blob bytes; those of the layers done
+    for (const auto& l : p.manifest.layers) total += l.size;
+    const LayerProgress progress = [&](uint64_t done) {
+        if (opts.progress) opts.progress(before + done, total);
+    };
     for (size_t i = 0; i < p.manifest.layers.size(); ++i) {
         const Digest& diff_id = p.config.diff_ids[i];
         if (opts.on_layer) opts.on_layer(i, p.manifest.layers.size(), diff_id);
-        LXBOX_TRY(ensure_layer(store, blobs, p.manifest.layers[i], diff_id, lowers));
+        LXBOX_TRY(ensure_layer(store, blobs, p.manifest.layers[i], diff_id, lowers, progress));
+        before += p.manifest.layers[i].size;
+        progress(0);
         lowers.insert(lowers.begin(), store.layer_dir(diff_id.hex));
         record.layers.push_back(diff_id.str());
     }

@@ -17,6 +17,9 @@ struct RegisterOptions {
     // Called before each layer that has to be unpacked (0-based, of `count`); not for layers
     // already in the store.
     std::function<void(size_t layer, size_t count, const Digest& diff_id)> on_layer;
+    // The unpacking's progress: compressed bytes of the layer blobs done, of all of them (a
+    // layer already in the store counts as done at once). For a progress bar.
+    std::function<void(uint64_t done, uint64_t total)> progress;
 };
 
 // Registers `name` as the image whose manifest (one platform's, not an index) is the blob

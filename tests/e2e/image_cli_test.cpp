@@ -178,16 +178,6 @@ TEST_F(ImageCli, ImagesCountSharedLayersOnceAndPruneDeletesWhatNoneUses) {
     EXPECT_EQ(run({"sh", "-c", "ls " + root + "/blobs/sha256 | wc -l"}).out, "0\n");
 }
 
-// The VM backend does not get OCI layers yet: one line saying so, before any VM starts.
-TEST_F(ImageCli, VmBackendRefusesAnOciImageInOneLine) {
-    write_oci_layout(dir / "layout", on_busybox({}));
-    ASSERT_EQ(lx({"import", "img", dir / "layout"}).exit_code, 0);
-    auto r = lx({"launch", "--rm", "--backend", "vm", "img", "--", "true"});
-    EXPECT_EQ(r.exit_code, 125);
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-    EXPECT_NE(r.err.find("the VM backend runs rootfs imports only so far"), std::string::npos) << r.err;
-}
-
 // registry.json as lxbox wrote it before images (version 1, no layers): every distro is read as
 // a one-layer image, launches as before, and the file becomes version 2 on its next write.
 TEST_F(ImageCli, StoreFromBeforeImagesStillWorks) {

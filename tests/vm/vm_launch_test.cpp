@@ -25,48 +25,19 @@
 #include "tests/common/test_support.hpp"
 #include "tests/common/test_terminal.hpp"
 #include "tests/common/test_users.hpp"
-#include "tests/vm/vm_fixture.hpp"
+#include "tests/vm/vm_cli_suite.hpp"
 #include "tests/vm/vm_users.hpp"
 
 namespace lxbox::test {
 namespace {
 
-class VmLaunch : public ::testing::Test {
+class VmLaunch : public VmCliSuite {
 protected:
-    static inline ScratchDir* dir = nullptr;
-    static std::string root() { return *dir / "store"; }
-
-    static void SetUpTestSuite() {
-        dir = new ScratchDir;
-        // The guest image the other VM tests use (built once per build tree), linked into the
-        // store instead of fetched and built again.
-        auto image = test_guest_image();
-        if (!image) return;
-        const std::string shared = std::string(LXBOX_BUILD_DIR) + "/vm-test-cache";
-        const std::string vm = root() + "/vm";
-        run({"mkdir", "-p", vm});
-        for (const char* sub : {"cache", "kernel", "image"}) ::symlink((shared + "/" + sub).c_str(), (vm + "/" + sub).c_str());
-    }
-    static void TearDownTestSuite() {
-        run_lxbox(root(), {"vm", "stop"});
-        delete dir;
-        dir = nullptr;
-    }
-    void SetUp() override {
-        if (auto why = vm_unavailable_reason(); !why.empty()) LXBOX_SKIP(why);
-        if (!is_root()) LXBOX_SKIP("needs root (the store's busybox import keeps owners)");
-        auto image = test_guest_image();
-        ASSERT_TRUE(image) << image.error().message;
-    }
     CommandResult vm_launch(const std::vector<std::string>& args, const std::string& input = {}) {
         std::vector<std::string> full{"launch", "--rm", "--backend", "vm"};
         full.insert(full.end(), args.begin(), args.end());
         auto r = run_lxbox(root(), full, input);
-        // Each test has a store of its own, so on a host whose KVM fails (nested, as here at
-        // times) every test's first boot says once that it fell back to TCG: expected, and not
-        // what these tests look at.
-        static const std::regex kvm_notice("lxbox: KVM did not boot the VM within [^\n]*\n");
-        r.err = std::regex_replace(r.err, kvm_notice, "");
+        r.err = without_kvm_notice(r.err);
         return r;
     }
     static nlohmann::json vm_status() {

@@ -3,7 +3,8 @@
 # >100 MB compressed: parts of this host's /usr, gzip'd) from a local registry (Debian's
 # docker-registry on 127.0.0.1, plain HTTP), each into an empty store, so both download,
 # verify and unpack everything. One hyperfine run; the ratio is what to compare.
-#   tools/bench/pull.sh [RUNS]        (root; BUILD=build dir, default build)
+#   tools/bench/pull.sh [RUNS]        (root; BUILD=build dir, default build; PODMAN=0 skips
+#                                      podman; HELPER_BEFORE=path adds lxbox with that helper)
 # The bar (issue 18): lxbox at least 2x faster than podman.
 set -euo pipefail
 src="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -69,10 +70,19 @@ skopeo copy --quiet --dest-tls-verify=false "oci:$work/layout:v1" "docker://$ref
 # Cold page cache when the kernel lets us; every run starts from an empty store.
 drop='sync; { echo 3 >/proc/sys/vm/drop_caches; } 2>/dev/null || true'
 pod="podman --root $work/podman --runroot $work/podman-run --storage-driver overlay"
-hyperfine --runs "$runs" --export-json "$work/result.json" --style basic \
-    --prepare "rm -rf $work/lxbox; $drop" \
-    -n lxbox "$lxbox -q --root $work/lxbox pull --insecure $ref" \
-    --prepare "$pod rmi -af >/dev/null 2>&1; rm -rf $work/podman $work/podman-run; $drop" \
-    -n podman "$pod pull -q --tls-verify=false $ref"
-jq -r '.results | map({(.command): .mean}) | add |
-    "ratio (mean time): podman/lxbox \(.podman / .lxbox * 100 | round / 100) (target >= 2)"' "$work/result.json"
+commands=(--prepare "rm -rf $work/lxbox; $drop" -n lxbox "$lxbox -q --root $work/lxbox pull --insecure $ref")
+# HELPER_BEFORE=path: lxbox also with another lxbox-registry (one without blob events, say, so
+# that no layer is unpacked while the rest downloads), to measure that overlap.
+if [ -n "${HELPER_BEFORE:-}" ]; then
+    commands+=(--prepare "rm -rf $work/lxbox; $drop" -n "lxbox, helper $HELPER_BEFORE"
+               "env LXBOX_REGISTRY_HELPER=$HELPER_BEFORE $lxbox -q --root $work/lxbox pull --insecure $ref")
+fi
+if [ "${PODMAN:-1}" != 0 ]; then
+    commands+=(--prepare "$pod rmi -af >/dev/null 2>&1; rm -rf $work/podman $work/podman-run; $drop"
+               -n podman "$pod pull -q --tls-verify=false $ref")
+fi
+hyperfine --runs "$runs" --export-json "$work/result.json" --style basic "${commands[@]}"
+jq -r '.results | map({(.command): .mean}) | add | to_entries | .[0].value as $lxbox |
+    .[] | select(.key != "lxbox") | "ratio (mean time): \(.key)/lxbox \(.value / $lxbox * 100 | round / 100)"' \
+    "$work/result.json"
+echo "(the bar: podman/lxbox >= 2)"

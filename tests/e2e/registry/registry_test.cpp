@@ -209,6 +209,8 @@ TEST_F(Registry, APullKilledMidwayIsFinishedByTheNext) {
     auto next = lxbox({"pull", "--insecure", "--json", ref});
     ASSERT_EQ(next.exit_code, 0) << next.err;
     EXPECT_NE(next.out.find("\"event\":\"resume\""), std::string::npos) << next.out;
+    // Each blob's arrival is told (lxbox unpacks a layer while the rest downloads).
+    EXPECT_NE(next.out.find("\"event\":\"blob\""), std::string::npos) << next.out;
     EXPECT_TRUE(blob_in_store(manifest_digest));
     EXPECT_EQ(run({"sh", "-c", "ls " + store + "/tmp | grep -c partial"}).out, "0\n");
 }

@@ -1,0 +1,50 @@
+// The fixture of the suites that drive `lxbox` against a real VM: one store per suite, with
+// the guest image the other VM tests use (built once per build tree) linked in instead of
+// fetched and built again; the suite ends with `lxbox vm stop`, so no QEMU is left.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <regex>
+
+#include "tests/common/test_support.hpp"
+#include "tests/vm/vm_fixture.hpp"
+
+namespace lxbox::test {
+
+class VmCliSuite : public ::testing::Test {
+protected:
+    static inline ScratchDir* dir = nullptr;
+    static std::string root() { return *dir / "store"; }
+
+    static void SetUpTestSuite() {
+        dir = new ScratchDir;
+        auto image = test_guest_image();
+        if (!image) return;
+        const std::string shared = std::string(LXBOX_BUILD_DIR) + "/vm-test-cache";
+        const std::string vm = root() + "/vm";
+        run({"mkdir", "-p", vm});
+        for (const char* sub : {"cache", "kernel", "image"}) ::symlink((shared + "/" + sub).c_str(), (vm + "/" + sub).c_str());
+    }
+    static void TearDownTestSuite() {
+        run_lxbox(root(), {"vm", "stop"});
+        delete dir;
+        dir = nullptr;
+    }
+    void SetUp() override {
+        if (auto why = vm_unavailable_reason(); !why.empty()) LXBOX_SKIP(why);
+        if (!is_root()) LXBOX_SKIP("needs root (the store's imports keep owners)");
+        auto image = test_guest_image();
+        ASSERT_TRUE(image) << image.error().message;
+    }
+    // Each suite has a store of its own, so on a host whose KVM fails (nested, as here at
+    // times) the first boot says once that it fell back to TCG: expected, and not what these
+    // tests look at.
+    static std::string without_kvm_notice(const std::string& err) {
+        static const std::regex kvm_notice("lxbox: KVM did not boot the VM within [^\n]*\n");
+        return std::regex_replace(err, kvm_notice, "");
+    }
+};
+
+}  // namespace lxbox::test

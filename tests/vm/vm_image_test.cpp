@@ -1,0 +1,112 @@
+// OCI images on the VM backend through the CLI: a multi-layer image (a whiteout, an opaque
+// directory) imported and launched with `--backend vm` shows its merged view and runs its Cmd
+// with its Env, WorkingDir and User; a container's writes reach neither another container of
+// the image nor the image; `image rm` deletes the image's VM disk. One store and one VM for
+// the suite (a TCG boot is seconds); the suite ends with `lxbox vm stop`: no QEMU is left.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <regex>
+
+#include "tests/common/oci_image.hpp"
+#include "tests/common/test_support.hpp"
+#include "tests/vm/vm_cli_suite.hpp"
+
+namespace lxbox::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+class VmImage : public VmCliSuite {
+protected:
+    static CommandResult lx(const std::vector<std::string>& args) {
+        auto r = run_lxbox(root(), args);
+        r.err = without_kvm_notice(r.err);
+        return r;
+    }
+    // The image disks on file (vm/disks/sha256:<hex>.ext4).
+    static std::vector<std::string> image_disks() {
+        std::vector<std::string> out;
+        std::error_code ec;
+        for (const auto& e : fs::directory_iterator(root() + "/vm/disks", ec))
+            if (e.path().filename().string().starts_with("sha256:") && e.path().extension() == ".ext4")
+                out.push_back(e.path().filename());
+        return out;
+    }
+    // Imports `name`: busybox, a layer of a/{x,y}, b/z and srv/, and a layer that whites out
+    // a/x, makes b opaque (b/new only) and adds srv/a; its config runs a report of them all.
+    static void import_image(const std::string& name) {
+        OciImage img;
+        img.layers.push_back({{}, TarFilter::None, busybox_tarball()});
+        img.layers.push_back({{dir_entry("a"), file_entry("a/x", "x"), file_entry("a/y", "y"), dir_entry("b"),
+                               file_entry("b/z", "z"), dir_entry("srv", 0777)}});
+        img.layers.push_back({{file_entry("a/.wh.x", ""), dir_entry("b"), file_entry("b/.wh..wh..opq", ""),
+                               file_entry("b/new", "new"), file_entry("srv/a", "A\n")},
+                              TarFilter::Zstd});
+        img.config = {{"Env", {"FOO=bar", "PATH=/bin:/usr/bin"}},
+                      {"Entrypoint", {"/bin/sh", "-c"}},
+                      {"Cmd", {"echo $FOO in $(pwd) as $(id -u); ls /a /b; cat a"}},
+                      {"WorkingDir", "/srv"},
+                      {"User", "1000"}};
+        const std::string layout = *dir / ("layout-" + name);
+        write_oci_layout(layout, img);
+        auto r = lx({"import", name, layout});
+        ASSERT_EQ(r.exit_code, 0) << r.err;
+    }
+};
+
+TEST_F(VmImage, AMultiLayerImageRunsItsCmdWithItsConfigOverItsMergedLayers) {
+    import_image("img");
+    auto r = lx({"launch", "--rm", "--backend", "vm", "img"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.err, "");
+    // The whiteout hid a/x, the opaque b shows only what its own layer holds.
+    EXPECT_EQ(r.out, "bar in /srv as 1000\n/a:\ny\n\n/b:\nnew\nA\n");
+    // -- CMD replaces Cmd and keeps the entrypoint; the root is an overlay over the one disk.
+    r = lx({"launch", "--rm", "--backend", "vm", "img", "--", "mount | grep ' / '"});
+    EXPECT_TRUE(std::regex_search(r.out, std::regex("^overlay on / type overlay \\(rw,relatime,lowerdir=/run/lxbox/"
+                                                    "images/d-[0-9a-f]+/rootfs,")))
+        << r.out << r.err;
+    EXPECT_EQ(image_disks().size(), 1u);
+    EXPECT_EQ(lx({"image", "rm", "img"}).exit_code, 0);
+}
+
+TEST_F(VmImage, AContainersWritesReachNeitherAnotherContainerNorTheImage) {
+    import_image("shared");
+    auto r = lx({"launch", "--backend", "vm", "--name", "one", "-u", "0", "shared", "--",
+                 "echo mine > /srv/mine; echo changed-by-one > /srv/a; rm /a/y; cat /srv/mine"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "mine\n");
+    // Another container of the image, kept or not, sees the image as it was.
+    for (const std::vector<std::string>& how : {std::vector<std::string>{"--rm"}, {"--name", "two"}}) {
+        std::vector<std::string> args{"launch", "--backend", "vm"};
+        args.insert(args.end(), how.begin(), how.end());
+        args.insert(args.end(), {"shared", "--", "cat /srv/a /a/y; ls /srv"});
+        r = lx(args);
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        EXPECT_EQ(r.out, "A\nya\n") << how[0];
+    }
+    // The first keeps its changes; the image's layers on the host never saw them.
+    r = lx({"launch", "one", "--", "cat /srv/mine /srv/a; ls /a"});
+    EXPECT_EQ(r.out, "mine\nchanged-by-one\n") << r.err;
+    EXPECT_EQ(run({"sh", "-c", "grep -rlx changed-by-one " + root() + "/layers; find " + root() + "/layers -name mine"}).out,
+              "");
+    // image rm: its containers first, then the image and its VM disk.
+    const auto disks = image_disks();
+    ASSERT_EQ(disks.size(), 1u);
+    EXPECT_NE(lx({"image", "rm", "shared"}).exit_code, 0);  // its containers still exist
+    for (const char* c : {"one", "two"}) EXPECT_EQ(lx({"rm", c}).exit_code, 0) << c;
+    // A disk build killed midway left its directory (its owner is dead): cleaned up too.
+    const std::string killed = root() + "/vm/disks/.build-4194302-1-abc";
+    ASSERT_EQ(run({"mkdir", "-p", killed + "/tree/rootfs"}).exit_code, 0);
+    r = lx({"image", "rm", "shared"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.err, "");
+    EXPECT_TRUE(image_disks().empty());
+    EXPECT_FALSE(fs::exists(root() + "/vm/disks/" + disks[0] + ".stamp"));
+    EXPECT_FALSE(fs::exists(killed));
+}
+
+}  // namespace
+}  // namespace lxbox::test
