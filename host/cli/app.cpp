@@ -46,6 +46,7 @@ const std::vector<VerbGroup>& verb_groups() {
         {{"oci"}, add_oci_commands},
         {{"images", "inspect", "image"}, add_image_commands},
         {{"pull", "login", "push", "logout"}, add_registry_commands},
+        {{"completion", "__complete", "__man"}, add_completion_commands},
     };
     return groups;
 }
