@@ -131,6 +131,20 @@ TEST(CompletionScripts, ZshAndFishScriptsParse) {
     }
 }
 
+// fish's own `complete -C` (what <TAB> runs) with the script loaded and lxbox on PATH.
+TEST(CompletionScripts, FishCompletesThroughItsScript) {
+    ScratchDir dir;
+    auto s = run({LXBOX_BINARY, "completion", "fish"});
+    ASSERT_EQ(s.exit_code, 0) << s.err;
+    std::ofstream(dir / "lxbox.fish") << s.out;
+    const std::string bin = std::string(LXBOX_BINARY).substr(0, std::string(LXBOX_BINARY).rfind('/'));
+    auto r = run({"fish", "-c",
+                  "set -x PATH " + bin + " $PATH; source " + dir / "lxbox.fish" +
+                      "; complete -C 'lxbox co'; complete -C 'lxbox config get vm.c'"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "completion\nconfig\nvm.cpus\n");
+}
+
 TEST(ManPage, RendersThroughManWithoutWarnings) {
     const std::string page = std::string(LXBOX_BUILD_DIR) + "/host/share/lxbox.1.gz";
     struct stat st;
