@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "host/install/version.hpp"
 #include "runtime/base/log.hpp"
 #include "runtime/store/store.hpp"
 
@@ -45,8 +46,20 @@ const std::vector<VerbGroup>& verb_groups() {
         {{"oci"}, add_oci_commands},
         {{"images", "inspect", "image"}, add_image_commands},
         {{"pull", "login", "push", "logout"}, add_registry_commands},
+        {{"completion", "__complete", "__man"}, add_completion_commands},
     };
     return groups;
+}
+
+void add_root(CLI::App& app, CommandContext& ctx) {
+    app.set_version_flag("--version", install::version_line(install::kVersion, install::kCommit));
+    app.require_subcommand(1);
+    add_global_options(app, ctx.global);
+}
+
+void add_every_verb(CLI::App& app, CommandContext& ctx) {
+    add_root(app, ctx);
+    for (const VerbGroup& g : verb_groups()) g.add(app, ctx);
 }
 
 void add_global_options(CLI::App& app, GlobalOptions& global) {
@@ -113,12 +126,9 @@ int parse_and_run(CLI::App& app, CommandContext& ctx, const std::vector<std::str
 
 void run_main(int argc, char** argv) {
     std::vector<std::string> args = expand_shim_argv(std::vector<std::string>(argv, argv + argc));
-    CLI::App app{"lxbox: a Linux distribution's userland on any host", "lxbox"};
-    app.set_version_flag("--version", std::string("lxbox ") + LXBOX_VERSION);
-    app.require_subcommand(1);
+    CLI::App app{kDescription, "lxbox"};
     CommandContext ctx;
-    add_global_options(app, ctx.global);
-
+    add_root(app, ctx);
     const std::string verb = named_verb(args, value_option_names(app));
     const VerbGroup* named = nullptr;
     for (const VerbGroup& g : verb_groups()) {

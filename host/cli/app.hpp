@@ -40,6 +40,7 @@ void add_oci_commands(CLI::App& app, CommandContext& ctx);  // oci create, start
 void add_oci_commands(CLI::App& app, CommandContext& ctx);  // oci create, start, state, kill, delete, run, ps, features
 void add_image_commands(CLI::App& app, CommandContext& ctx);  // images, inspect, image rm, image prune
 void add_registry_commands(CLI::App& app, CommandContext& ctx);  // pull, login, push, logout
+void add_completion_commands(CLI::App& app, CommandContext& ctx);  // completion, __complete, __man
 
 // The verbs each add_*_command registers, in one table: run_main registers only the group of
 // the verb argv names (building and destroying CLI11's whole tree was ~8% of a launch), and
@@ -49,6 +50,13 @@ struct VerbGroup {
     void (*add)(CLI::App&, CommandContext&);
 };
 const std::vector<VerbGroup>& verb_groups();
+
+inline constexpr const char* kDescription = "lxbox: a Linux distribution's userland on any host";
+
+// The root of the tree: --version, the global options, one verb required.
+void add_root(CLI::App& app, CommandContext& ctx);
+// The root and every verb: the tree --help shows, and completion and the man page describe.
+void add_every_verb(CLI::App& app, CommandContext& ctx);
 
 // --root, --log-level and -q: the options every verb understands.
 void add_global_options(CLI::App& app, GlobalOptions& global);

@@ -9,6 +9,7 @@
 #include "host/backend/doctor_report.hpp"
 #include "host/cli/app.hpp"
 #include "host/detect/facts_cache.hpp"
+#include "host/install/version.hpp"
 #include "host/launch/decide.hpp"
 #include "runtime/store/store.hpp"
 
@@ -33,6 +34,8 @@ Result<int> cmd_doctor(const GlobalOptions& global, const DoctorRequest& request
     if (request.json) {
         nlohmann::json j = report;
         j["probe_ms"] = elapsed.count();
+        j["version"] = install::kVersion;
+        j["commit"] = install::kCommit;
         std::printf("%s\n", j.dump(2).c_str());
     } else {
         std::fputs(backend::render_doctor_table(report).c_str(), stdout);

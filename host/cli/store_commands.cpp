@@ -9,6 +9,7 @@
 
 #include "host/cli/progress.hpp"
 #include "host/distro/scripted_import.hpp"
+#include "host/install/layout.hpp"
 #include "host/vm/disks.hpp"
 #include "host/vm/image_disk.hpp"
 #include "host/vm/supervisor_client.hpp"
@@ -42,16 +43,8 @@ void drop_vm_disks(store::Store& store, const std::string& what, const std::stri
 }
 
 std::string embedded_busybox_tarball() {
-    if (const char* env = std::getenv("LXBOX_BUSYBOX_TARBALL"); env && *env) return env;
-    auto exe = self_executable();
-    if (!exe) return "";
-    const std::string dir = exe->substr(0, exe->rfind('/'));
-    // Build tree: build/host/lxbox → build/distro-images/; installed: bin/lxbox → share/lxbox/.
-    for (const std::string& candidate : {dir + "/../distro-images/busybox-rootfs.tar",
-                                         dir + "/../share/lxbox/busybox-rootfs.tar"}) {
-        if (::access(candidate.c_str(), R_OK) == 0) return candidate;
-    }
-    return "";
+    auto path = install::find_companion(install::Companion::BusyboxTarball);
+    return path ? *path : "";
 }
 
 Status ensure_default_distro(store::Store& store, const GlobalOptions& global) {
@@ -59,8 +52,9 @@ Status ensure_default_distro(store::Store& store, const GlobalOptions& global) {
     if (reg.embedded_registered) return {};
     if (!reg.images.count("busybox")) {
         const std::string tarball = embedded_busybox_tarball();
-        if (tarball.empty())
-            return Error(ErrorKind::NotFound, "the embedded busybox distro is missing (rebuild lxbox: tools/setup)");
+        // A binary copied away from its share/lxbox/ has no default distro, but every other
+        // verb still works; launch without a distro says how to get one (no_distro_hint).
+        if (tarball.empty()) return {};
         auto fd = LXBOX_TRY(open_fd(tarball, O_RDONLY));
         store::ImportOptions opts;
         opts.source = "embedded:" + tarball;

@@ -31,7 +31,11 @@ namespace lxbox::launch {
 
 Result<Target> choose_target(const store::Store& store, const store::Registry& reg, const LaunchRequest& req) {
     std::string target = req.target.empty() ? reg.default_distro : req.target;
-    if (target.empty()) return Error(ErrorKind::NotFound, "no default distro: import one (lxbox import)");
+    // No default: the store is empty and this lxbox has no share/lxbox/ with its busybox.
+    if (target.empty())
+        return Error(ErrorKind::NotFound,
+                     "no distro to launch: import one (lxbox import NAME ROOTFS.tar.gz, or lxbox import --script "
+                     "MANIFEST.json), then lxbox launch NAME; the busybox default ships in share/lxbox/ of an installed lxbox");
     Target t;
     if (reg.images.count(target)) {
         t.image = target;

@@ -4,6 +4,7 @@
 
 #include <boost/process.hpp>
 
+#include "host/install/layout.hpp"
 #include "runtime/base/unique_fd.hpp"
 
 namespace bp = boost::process;
@@ -11,17 +12,7 @@ namespace bp = boost::process;
 namespace lxbox::registry {
 
 Result<std::string> find_registry_helper() {
-    if (const char* env = std::getenv("LXBOX_REGISTRY_HELPER"); env && *env) {
-        if (::access(env, X_OK) != 0) return Error::last("LXBOX_REGISTRY_HELPER=" + std::string(env), ErrorKind::NotFound);
-        return std::string(env);
-    }
-    const std::string exe = LXBOX_TRY(self_executable());
-    const std::string dir = exe.substr(0, exe.rfind('/'));
-    for (const std::string& candidate : {dir + "/lxbox-registry", dir + "/../registry-client/lxbox-registry",
-                                         dir + "/../libexec/lxbox/lxbox-registry"})
-        if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-    return Error(ErrorKind::NotFound, "lxbox-registry not found beside " + exe +
-                                          " (the registry client; build it, or set LXBOX_REGISTRY_HELPER)");
+    return install::find_companion(install::Companion::RegistryClient);
 }
 
 Error error_from_event(const nlohmann::json& event) {

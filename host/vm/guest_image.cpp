@@ -11,6 +11,7 @@
 #include <set>
 #include <nlohmann/json.hpp>
 
+#include "host/install/layout.hpp"
 #include "host/vm/initramfs.hpp"
 #include "host/vm/kernel_package.hpp"
 #include "host/vm/module_order.hpp"
@@ -119,18 +120,7 @@ std::string load_order_text(const std::vector<std::string>& names, PhaseEnds end
 }
 
 Result<std::string> find_agent_binary() {
-    if (const char* env = std::getenv("LXBOX_AGENT"); env && *env) {
-        if (::access(env, X_OK) != 0) return Error::last("LXBOX_AGENT=" + std::string(env), ErrorKind::NotFound);
-        return std::string(env);
-    }
-    const fs::path exe = LXBOX_TRY(self_executable());
-    fs::path dir = exe.parent_path();
-    for (fs::path candidate : {dir / "lxbox-agent", dir.parent_path() / "guest-agent" / "lxbox-agent",
-                               dir.parent_path() / "libexec" / "lxbox" / "lxbox-agent"}) {
-        if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-    }
-    return Error(ErrorKind::NotFound,
-                 "lxbox-agent not found beside " + exe.string() + " (build it, or set LXBOX_AGENT)");
+    return install::find_companion(install::Companion::GuestAgent);
 }
 
 Result<GuestImage> load_guest_image(const std::string& vm_dir) {

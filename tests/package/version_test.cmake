@@ -1,0 +1,25 @@
+# cmake/version.cmake on a tree without its own .git (a release tarball, here docs/ of this
+# checkout: inside a git work tree, whose commit it must not take) says "unknown"; on this
+# checkout it names HEAD. Run as: cmake -DSRC=<source dir> -DWORK=<scratch dir> -P version_test.cmake
+set(IN ${SRC}/host/install/version.cpp.in)
+foreach(case tarball checkout)
+  if(case STREQUAL tarball)
+    set(tree ${SRC}/docs)
+  else()
+    set(tree ${SRC})
+  endif()
+  execute_process(COMMAND ${CMAKE_COMMAND} -DSRC=${tree} -DVERSION=9.8.7 -DIN=${IN} -DOUT=${WORK}/${case}.cpp
+    -P ${SRC}/cmake/version.cmake RESULT_VARIABLE rc)
+  file(READ ${WORK}/${case}.cpp text)
+  file(REMOVE ${WORK}/${case}.cpp)
+  if(NOT rc EQUAL 0 OR NOT text MATCHES "kVersion = \"9.8.7\"")
+    message(FATAL_ERROR "${case}: version.cmake failed or wrote no version:\n${text}")
+  endif()
+  if(case STREQUAL tarball AND NOT text MATCHES "kCommit = \"unknown\"")
+    message(FATAL_ERROR "a tree without .git got a commit:\n${text}")
+  endif()
+  if(case STREQUAL checkout AND NOT text MATCHES "kCommit = \"[0-9a-f]([0-9a-f])+(-dirty)?\"")
+    message(FATAL_ERROR "this checkout got no commit:\n${text}")
+  endif()
+endforeach()
+message(STATUS "version.cmake: unknown without .git, the commit with it")
