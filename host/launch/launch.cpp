@@ -138,6 +138,31 @@ int report(const runtime::Outcome& o) {
     return o.exit_code;
 }
 
+// The distro's boot.command, as WSL runs [boot] command: as root (sh -c), in the container
+// that just started, beside its command, with the container's own security settings; its
+// output goes nowhere, its failure is a warning.
+Status run_boot_command(const store::Store& store, const std::string& command, const runtime::ContainerSpec& spec,
+                        const store::InstanceState& st) {
+    runtime::JoinSpec j{st.pid, st.start_time, st.cgroup, {}, store.root() + "/cache", st.namespaces};
+    j.process.args = {"/bin/sh", "-c", command};
+    j.process.user = "0";
+    j.process.security = spec.process.security;
+    // The joining process takes lxbox's fds 0-2 at its clone: /dev/null for that moment.
+    UniqueFd null = LXBOX_TRY(open_fd("/dev/null", O_RDWR));
+    UniqueFd saved[3];
+    for (int fd = 0; fd < 3; ++fd) {
+        saved[fd] = UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
+        ::dup2(null.get(), fd);
+    }
+    auto joined = runtime::Container::join(j);
+    for (int fd = 0; fd < 3; ++fd)
+        if (saved[fd].get() >= 0) ::dup2(saved[fd].get(), fd);
+    if (!joined) return std::move(joined).error();
+    auto outcome = LXBOX_TRY(joined->wait());
+    if (outcome.exit_code != 0) return Error(ErrorKind::Internal, "'" + command + "' exited " + std::to_string(outcome.exit_code));
+    return {};
+}
+
 Result<int> run_container(store::Store& store, const runtime::ContainerSpec& made, const Target& t) {
     runtime::ContainerSpec spec = made;
     // Rootless with subordinate ids: the holder's namespace has the maps, without a setuid
@@ -158,6 +183,10 @@ Result<int> run_container(store::Store& store, const runtime::ContainerSpec& mad
     st.lower_dirs = spec.image_layers.empty() ? std::vector<std::string>{spec.image_rootfs} : spec.image_layers;
     Status written = t.ephemeral ? write_ephemeral_state(t.dir, st, t.image) : store.write_instance(t.container, st);
     if (!written) return std::move(written).error();
+    if (!t.settings.boot_command.empty()) {
+        if (auto st_boot = run_boot_command(store, t.settings.boot_command, spec, st); !st_boot)
+            std::fprintf(stderr, "lxbox: warning: boot.command: %s\n", st_boot.error().message.c_str());
+    }
     auto outcome = c.wait();
     if (!t.ephemeral) (void)store.clear_instance(t.container);
     if (!outcome) return std::move(outcome).error().context("launch " + t.container);

@@ -146,6 +146,16 @@ TEST_F(IntegrateRootless, AnUnprivilegedUserIsThemselvesInsideAndTheirFilesStayT
     EXPECT_EQ(lx(ranged, {"rm", "mine"}).exit_code, 0);
 }
 
+TEST_F(IntegrateRootless, TheBootCommandRunsAsTheContainersRootBesideTheUsersCommand) {
+    ASSERT_EQ(lx(ranged, {"import", "bb", dir / "bb.tar"}).exit_code, 0);
+    ASSERT_EQ(lx(ranged, {"config", "set", "--distro", "bb", "boot.command", "id -u > /tmp/boot-mark"}).exit_code, 0);
+    auto r = lx(ranged, {"launch", "--rm", "--integrate", "bb", "--", "sh", "-c",
+                         "for i in $(seq 200); do [ -s /tmp/boot-mark ] && break; sleep 0.05; done; "
+                         "cat /tmp/boot-mark; id -u"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "0\n" + std::to_string(ranged.uid) + "\n") << r.err;
+}
+
 TEST_F(IntegrateRootless, WithoutASubordinateRangeItIsRefusedInOneLine) {
     ASSERT_EQ(lx(plain, {"import", "bb", dir / "bb.tar"}).exit_code, 0);
     auto r = lx(plain, {"launch", "--rm", "--integrate", "bb", "--", "true"});
@@ -193,6 +203,22 @@ TEST_F(IntegrateCli, DistroSettingsRoundTripAndBadValuesAreRefused) {
     auto out = run({"env", "HOME=" + home, LXBOX_BINARY, "--root", root, "launch", "--rm", "--isolated", "bb", "--",
                     "ls", "-d", home});
     EXPECT_NE(out.exit_code, 0);
+}
+
+TEST_F(IntegrateCli, TheBootCommandRunsAsRootWhenAContainerStarts) {
+    ASSERT_EQ(run_lxbox(root, {"config", "set", "--distro", "bb", "boot.command", "id -u > /tmp/boot-mark"}).exit_code, 0);
+    ASSERT_EQ(run_lxbox(root, {"config", "set", "--distro", "bb", "user.default", "nobody"}).exit_code, 0);
+    // It runs beside the command: the command waits for its mark.
+    auto r = run_lxbox(root, {"launch", "--rm", "bb", "--", "sh", "-c",
+                              "for i in $(seq 200); do [ -s /tmp/boot-mark ] && break; sleep 0.05; done; "
+                              "cat /tmp/boot-mark; id -un"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "0\nnobody\n") << r.err;
+    // A failing boot command is a warning; the command still runs.
+    ASSERT_EQ(run_lxbox(root, {"config", "set", "--distro", "bb", "boot.command", "exit 3"}).exit_code, 0);
+    auto w = run_lxbox(root, {"launch", "--rm", "bb", "--", "true"});
+    EXPECT_EQ(w.exit_code, 0);
+    EXPECT_EQ(w.err, "lxbox: warning: boot.command: 'exit 3' exited 3\n");
 }
 
 // A real X client from Debian (xmessage, x11-utils, in the fixture tools/fixtures/debian-x11.sh
