@@ -18,8 +18,10 @@ fi
 mirror=${mirror:-http://deb.debian.org/debian}
 dir=$(mktemp -d /var/tmp/lxbox-debootstrap.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
-echo "debootstrap --variant=minbase $suite from $mirror" >&2
-debootstrap --variant=minbase "$suite" "$dir" "$mirror" >&2
+# $DEBOOTSTRAP_INCLUDE: packages to add (comma-separated), as a test fixture needs.
+include=${DEBOOTSTRAP_INCLUDE:+--include=$DEBOOTSTRAP_INCLUDE}
+echo "debootstrap --variant=minbase $include $suite from $mirror" >&2
+debootstrap --variant=minbase $include "$suite" "$dir" "$mirror" >&2
 # apt's caches are re-downloadable: leave them out of the image.
 rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/*_* 2>/dev/null || true
 tar --numeric-owner --xattrs --xattrs-include='*' -C "$dir" -cf - .

@@ -76,6 +76,13 @@ void add_launch(CLI::App& app, CommandContext& ctx) {
     cmd->add_option("-v,--volume", req->volumes, "Bind mount HOST:GUEST[:ro]")->allow_extra_args(false);
     cmd->add_option("-p,--publish", req->publish, "vm backend: publish HOSTPORT:PORT[/udp] on the host's loopback")
         ->allow_extra_args(false);
+    // Two flags rather than CLI11's "--integrate,!--isolated" on the optional, which it sets
+    // to false when neither is given, hiding the distro's setting.
+    auto integrate = std::make_shared<std::pair<bool, bool>>();
+    auto* on = cmd->add_flag("--integrate", integrate->first,
+                             "A new container runs as you, with your home, cwd, display, sound and session bus");
+    cmd->add_flag("--isolated", integrate->second, "A new container is isolated, whatever the distro's integration setting")
+        ->excludes(on);
     cmd->add_flag("--share-cwd", req->share_cwd, "Bind the current directory at the same path and start there");
     cmd->add_option("--hostname", req->hostname, "Hostname (default: the container's name)");
     cmd->add_option("--network", req->network, "host or none")->check(CLI::IsMember({"host", "none"}));
@@ -85,8 +92,9 @@ void add_launch(CLI::App& app, CommandContext& ctx) {
     cmd->add_option("--backend", req->backend, "auto, native or vm")->check(CLI::IsMember({"auto", "native", "vm"}));
     cmd->add_flag("--no-init", req->no_init, "Run the command as PID 1 (no init to reap and forward signals)");
     add_transport_flags(cmd, *transport);
-    cmd->callback([&ctx, req, transport] {
+    cmd->callback([&ctx, req, transport, integrate] {
         fix_target_after_double_dash(*req);
+        if (integrate->first || integrate->second) req->integrate = integrate->first;
         ctx.action = [&ctx, req, transport] { return cmd_launch(ctx.global, *req, *transport); };
     });
 }

@@ -12,6 +12,7 @@
 
 #include "host/backend/choose_backend.hpp"
 #include "host/launch/decide.hpp"
+#include "host/launch/integrate.hpp"
 #include "host/config/config.hpp"
 #include "host/detect/detect.hpp"
 #include "host/vm/image_disk.hpp"
@@ -50,8 +51,18 @@ Result<Target> choose_target(const store::Store& store, const store::Registry& r
                                               " named '" + target + "'");
     }
     LXBOX_TRY(store::validate_name(t.container));
+    t.settings = LXBOX_TRY(config::parse_distro_settings(t.image_record.settings)
+                               .context("distro " + t.image + "'s settings (lxbox config list --distro " + t.image + ")"));
     // A kept container lives where it was made: without --backend, launch follows it there.
     const auto kept = reg.containers.find(t.container);
+    t.integrated = req.integrate.value_or(t.settings.integration);
+    if (kept != reg.containers.end() && !req.rm) {
+        if (req.integrate && *req.integrate != kept->second.integrated)
+            return Error(ErrorKind::Exists, "container '" + t.container + "' was made " +
+                                                (kept->second.integrated ? "integrated" : "isolated") +
+                                                ": give another with --name");
+        t.integrated = kept->second.integrated;
+    }
     const std::string kept_backend = kept != reg.containers.end() && !req.rm ? kept->second.backend : "";
     t.choice = LXBOX_TRY(decide_backend(store.root(), reg.images.at(t.image).arch, req.backend, kept_backend)
                              .context("launch " + t.container));
@@ -70,7 +81,7 @@ Result<Target> resolve_target(store::Store& store, const LaunchRequest& req) {
     // Only a new container pays for a registry write (flock + fsync).
     auto known = reg.containers.find(t.container);
     if (known == reg.containers.end() || known->second.image != t.image || known->second.backend != t.backend)
-        LXBOX_TRY(store.ensure_container(t.container, t.image, t.backend));
+        LXBOX_TRY(store.ensure_container(t.container, t.image, t.backend, t.integrated));
     t.dir = store.container_dir(t.container);
     return t;
 }
@@ -89,6 +100,7 @@ Result<runtime::ContainerSpec> make_spec(const store::Store& store, const Launch
     s.userns = linux_fx::rootless_userns();
     for (const auto& v : req.volumes) s.binds.push_back(LXBOX_TRY(runtime::parse_bind(v)));
     s.process = LXBOX_TRY(make_process_spec(req.process));
+    if (s.process.user.empty() && !t.integrated) s.process.user = t.settings.default_user;
     // The image's layers and its config's defaults (Env, Entrypoint + Cmd, WorkingDir, User).
     LXBOX_TRY(image::apply_image(store, t.image_record, s));
     if (req.share_cwd) {
@@ -99,6 +111,7 @@ Result<runtime::ContainerSpec> make_spec(const store::Store& store, const Launch
     }
     auto resolv = read_file("/etc/resolv.conf");
     s.resolv_conf = resolv ? *resolv : "";
+    if (t.integrated) LXBOX_TRY(integrate(s, LXBOX_TRY(read_host_session())).context("integrate " + t.container));
     if (!req.memory.empty()) s.limits.memory_bytes = LXBOX_TRY(runtime::parse_memory(req.memory));
     s.limits.cpus = req.cpus;
     s.limits.pids = req.pids;
@@ -130,11 +143,36 @@ int report(const runtime::Outcome& o) {
     return o.exit_code;
 }
 
+// The distro's boot.command, as WSL runs [boot] command: as root (sh -c), in the container
+// that just started, beside its command, with the container's own security settings; its
+// output goes nowhere, its failure is a warning.
+Status run_boot_command(const store::Store& store, const std::string& command, const runtime::ContainerSpec& spec,
+                        const store::InstanceState& st) {
+    runtime::JoinSpec j{st.pid, st.start_time, st.cgroup, {}, store.root() + "/cache", st.namespaces};
+    j.process.args = {"/bin/sh", "-c", command};
+    j.process.user = "0";
+    j.process.security = spec.process.security;
+    // The joining process takes lxbox's fds 0-2 at its clone: /dev/null for that moment.
+    UniqueFd null = LXBOX_TRY(open_fd("/dev/null", O_RDWR));
+    UniqueFd saved[3];
+    for (int fd = 0; fd < 3; ++fd) {
+        saved[fd] = UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
+        ::dup2(null.get(), fd);
+    }
+    auto joined = runtime::Container::join(j);
+    for (int fd = 0; fd < 3; ++fd)
+        if (saved[fd].get() >= 0) ::dup2(saved[fd].get(), fd);
+    if (!joined) return std::move(joined).error();
+    auto outcome = LXBOX_TRY(joined->wait());
+    if (outcome.exit_code != 0) return Error(ErrorKind::Internal, "'" + command + "' exited " + std::to_string(outcome.exit_code));
+    return {};
+}
+
 Result<int> run_container(store::Store& store, const runtime::ContainerSpec& made, const Target& t) {
     runtime::ContainerSpec spec = made;
     // Rootless with subordinate ids: the holder's namespace has the maps, without a setuid
     // newuidmap and newgidmap per launch (the caller's own id alone is mapped without them).
-    if (spec.userns.enabled && spec.userns.use_helpers)
+    if (spec.userns.enabled && spec.userns.use_helpers && !t.integrated)
         spec.userns.join = LXBOX_TRY(linux_fx::ensure_userns_holder(store.root(), spec.userns));
     auto c = LXBOX_TRY(runtime::Container::start(spec));
     for (const auto& w : c.warnings()) std::fprintf(stderr, "lxbox: warning: %s\n", w.c_str());
@@ -150,6 +188,10 @@ Result<int> run_container(store::Store& store, const runtime::ContainerSpec& mad
     st.lower_dirs = spec.image_layers.empty() ? std::vector<std::string>{spec.image_rootfs} : spec.image_layers;
     Status written = t.ephemeral ? write_ephemeral_state(t.dir, st, t.image) : store.write_instance(t.container, st);
     if (!written) return std::move(written).error();
+    if (!t.settings.boot_command.empty()) {
+        if (auto st_boot = run_boot_command(store, t.settings.boot_command, spec, st); !st_boot)
+            std::fprintf(stderr, "lxbox: warning: boot.command: %s\n", st_boot.error().message.c_str());
+    }
     auto outcome = c.wait();
     if (!t.ephemeral) (void)store.clear_instance(t.container);
     if (!outcome) return std::move(outcome).error().context("launch " + t.container);
@@ -177,6 +219,7 @@ Result<std::optional<int>> join_if_running(store::Store& store, const Target& t,
     runtime::JoinSpec j{inst->pid, inst->start_time, inst->cgroup, LXBOX_TRY(make_process_spec(req.process)),
                         store.root() + "/cache", inst->namespaces};
     inherit_security(j.process, req.process, *inst);
+    if (t.integrated) integrate_process(j.process, plan_integration(LXBOX_TRY(read_host_session())));
     auto c = LXBOX_TRY(runtime::Container::join(j));
     auto outcome = LXBOX_TRY(c.wait());
     return std::optional<int>{report(outcome)};
@@ -244,6 +287,9 @@ Result<int> launch_in_vm(store::Store& store, const LaunchRequest& req, const Ta
 Result<int> launch(store::Store& store, const LaunchRequest& req) {
     const Target t = LXBOX_TRY(resolve_target(store, req));
     if (t.backend == "vm") {
+        if (t.integrated)
+            return Error(ErrorKind::Unsupported, "launch " + t.container + ": an integrated container runs natively "
+                                                 "only so far (--backend native, or --isolated)");
         notice_vm_fallback_once(store.root(), t.choice);
         return launch_in_vm(store, req, t);
     }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "host/backend/choose_backend.hpp"
+#include "host/config/distro_settings.hpp"
 #include "host/launch/containers.hpp"
 #include "runtime/base/error.hpp"
 #include "runtime/spec/spec.hpp"
@@ -23,6 +24,8 @@ struct LaunchRequest {
     std::optional<double> cpus;
     std::optional<uint64_t> pids;
     bool share_cwd = false, rm = false, no_init = false;
+    // --integrate / --isolated for a new container; unset: the distro's integration setting.
+    std::optional<bool> integrate;
     ProcessOptions process;
 };
 
@@ -33,6 +36,8 @@ struct Target {
     std::string backend = "native";  // native or vm
     backend::BackendChoice choice;   // why (--log-level debug, the first vm notice)
     store::ImageRecord image_record;  // its layers and config
+    config::DistroSettings settings;  // the distro's (lxbox config --distro)
+    bool integrated = false;          // runs as the invoking user (host/launch/integrate.hpp)
 };
 
 // The distro or container the request names and the backend it would run on, changing nothing

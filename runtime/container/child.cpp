@@ -18,6 +18,7 @@
 #include "runtime/linux/pty.hpp"
 #include "runtime/linux/syscalls.hpp"
 #include "runtime/oci/hooks.hpp"
+#include "runtime/plan/accounts.hpp"
 #include "runtime/plan/bundle.hpp"
 #include "runtime/plan/oci_process.hpp"
 
@@ -117,6 +118,56 @@ Status mount_root(const ContainerSpec& spec, const std::vector<MountOp>& system,
     return fx::pivot_into(root);
 }
 
+// A file's text, "" when it cannot be read (absent: an image without /etc/group).
+std::string text_or_empty(const std::string& path) {
+    auto text = read_file(path);
+    return text ? std::move(*text) : std::string();
+}
+
+// Replaces a file of the container's /etc by temp + rename (a reader never sees half of it),
+// keeping the mode and owner of the file it replaces (shadow stays 0640 root:shadow).
+Status replace_etc_file(const std::string& path, const std::string& content, mode_t mode) {
+    struct stat st;
+    const bool existed = ::stat(path.c_str(), &st) == 0;
+    const std::string tmp = path + ".lxbox-new";
+    {
+        auto fd = LXBOX_TRY(open_fd(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, existed ? st.st_mode & 07777 : mode));
+        LXBOX_TRY(write_all(fd.get(), content));
+        if (existed && ::fchown(fd.get(), st.st_uid, st.st_gid) != 0) return Error::last("chown " + tmp);
+        if (::fchmod(fd.get(), existed ? st.st_mode & 07777 : mode) != 0) return Error::last("chmod " + tmp);
+    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0) return Error::last("replace " + path);
+    return {};
+}
+
+bool exists(const std::string& path) {
+    struct stat st;
+    return ::stat(path.c_str(), &st) == 0;
+}
+
+// WSL's first-run step: the host user's account in the container's /etc (after pivot_root, so
+// the writes land in the container's upper layer, never in the image). A no-op once done.
+Status ensure_account(const AccountSpec& account) {
+    AccountFiles files;
+    files.passwd = text_or_empty("/etc/passwd");
+    files.group = text_or_empty("/etc/group");
+    auto shadow = read_file("/etc/shadow");
+    files.has_shadow = shadow.ok();
+    files.shadow = shadow ? *shadow : "";
+    files.has_sudo = exists("/usr/bin/sudo") && exists("/etc/sudoers.d");
+    const std::string sudoers = "/etc/sudoers.d/lxbox-" + account.name;
+    files.has_sudoers_entry = exists(sudoers);
+    files.shell_exists = exists(account.shell);
+    const AccountChanges c = plan_account(files, account);
+    if (!c.any()) return {};
+    ::umask(022);
+    if (c.passwd) LXBOX_TRY(replace_etc_file("/etc/passwd", *c.passwd, 0644));
+    if (c.group) LXBOX_TRY(replace_etc_file("/etc/group", *c.group, 0644));
+    if (c.shadow) LXBOX_TRY(replace_etc_file("/etc/shadow", *c.shadow, 0640));
+    if (c.sudoers) LXBOX_TRY(replace_etc_file(sudoers, *c.sudoers, 0440));
+    return {};
+}
+
 Result<Prepared> setup_container(const ContainerSpec& spec, const SecurityPlan& security) {
     const std::vector<MountOp> system = plan_system_mounts(spec);
     Pending pending;
@@ -129,6 +180,7 @@ Result<Prepared> setup_container(const ContainerSpec& spec, const SecurityPlan& 
     const std::string host = effective_hostname(spec);
     if (::sethostname(host.data(), host.size()) != 0) return Error::last("set hostname " + host);
     if (spec.network == "none") LXBOX_TRY(fx::bring_up_loopback());
+    if (spec.account) LXBOX_TRY_CTX(ensure_account(*spec.account), "add user " + spec.account->name + " to the container");
     return prepare_process(spec.process, host, security, id_maps_view(spec.userns));
 }
 

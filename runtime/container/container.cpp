@@ -74,6 +74,8 @@ Status enter_cgroup(Container::Impl& impl, const ContainerSpec& spec, pid_t pid)
     // docker's device rules: a root container keeps CAP_MKNOD, and without them could make and
     // open a node for any host device. --privileged (all devices, as docker's) goes without.
     if (!spec.process.security.privileged && !spec.userns.enabled) limits.devices = cgroups::default_device_rules();
+    // An integrated container's /dev/dri (the host's GPU render and card nodes, major 226).
+    if (!limits.devices.empty() && spec.gpu) limits.devices.push_back({true, 'c', 226, -1, "rw"});
     // An OCI bundle brings its own resources and place; launch its --memory/--cpus/--pids-limit.
     auto made = spec.bundle ? cgroups::Cgroup::create(spec.cgroup, spec.bundle->cgroup_v1, spec.bundle->cgroup_v2,
                                                       {spec.bundle->cgroups_path})

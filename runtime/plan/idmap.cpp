@@ -1,5 +1,6 @@
 #include "runtime/plan/idmap.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <sstream>
 
@@ -60,6 +61,38 @@ UserNamespaceSpec plan_rootless_userns(uid_t uid, gid_t gid, const std::vector<S
     u.uids = plan_maps(uid, subuids, helpers);
     u.gids = plan_maps(gid, subgids, helpers);
     u.use_helpers = u.uids.size() > 1 || u.gids.size() > 1;
+    return u;
+}
+
+static std::vector<IdMapping> keep_id_maps(const std::vector<IdMapping>& maps, uint32_t id) {
+    std::vector<IdMapping> out;
+    uint64_t next = 0;
+    std::optional<uint32_t> self;
+    for (const auto& m : maps) {
+        if (m.inside == 0 && m.count == 1) {
+            self = m.outside;  // the caller, 0 in a plain rootless container
+            continue;
+        }
+        uint64_t host = m.outside, left = m.count;
+        while (left > 0) {
+            if (next == id) ++next;  // kept for the caller
+            const uint64_t span = next < id ? std::min<uint64_t>(left, id - next) : left;
+            out.push_back({static_cast<uint32_t>(next), static_cast<uint32_t>(host), static_cast<uint32_t>(span)});
+            next += span;
+            host += span;
+            left -= span;
+        }
+    }
+    if (self) out.push_back({id, *self, 1});
+    std::sort(out.begin(), out.end(), [](const IdMapping& a, const IdMapping& b) { return a.inside < b.inside; });
+    return out;
+}
+
+UserNamespaceSpec keep_id_userns(const UserNamespaceSpec& rootless, uid_t uid, gid_t gid) {
+    UserNamespaceSpec u = rootless;
+    u.uids = keep_id_maps(rootless.uids, uid);
+    u.gids = keep_id_maps(rootless.gids, gid);
+    u.join.clear();  // the store's held namespace has the plain maps
     return u;
 }
 

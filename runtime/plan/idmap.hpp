@@ -32,6 +32,12 @@ std::vector<SubIdRange> parse_subids(const std::string& text, const std::string&
 UserNamespaceSpec plan_rootless_userns(uid_t uid, gid_t gid, const std::vector<SubIdRange>& subuids,
                                        const std::vector<SubIdRange>& subgids, bool helpers_available);
 
+// An integrated container's user namespace (podman's --userns=keep-id): the caller's own ids
+// are uid/gid inside too (files in the shared home stay theirs), and the subordinate ranges
+// fill the ids around them (0 .. uid-1, then uid+1 ..), so the container's root is the first
+// subordinate id. Needs maps of plan_rootless_userns with a range (use_helpers).
+UserNamespaceSpec keep_id_userns(const UserNamespaceSpec& rootless, uid_t uid, gid_t gid);
+
 // True when id (as seen inside) is mapped by maps.
 bool id_mapped(const std::vector<IdMapping>& maps, uint32_t id);
 // The host id that id (as seen inside) maps to, if any.

@@ -190,6 +190,10 @@ std::vector<InjectedFile> plan_injected_files(const ContainerSpec& spec) {
     const std::string host = effective_hostname(spec);
     std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
     if (!host.empty()) hosts += "127.0.1.1\t" + host + "\n";
+    // An integrated container's: the host's own, and its hostname if the host's lacks it.
+    if (!spec.hosts.empty())
+        hosts = spec.hosts + (spec.hosts.back() == '\n' ? "" : "\n") +
+                (host.empty() || spec.hosts.find(host) != std::string::npos ? "" : "127.0.1.1\t" + host + "\n");
     return {
         {"hostname", "/etc/hostname", host + "\n"},
         {"hosts", "/etc/hosts", hosts},

@@ -204,6 +204,25 @@ void from_json(const nlohmann::json& j, UserNamespaceSpec& u) {
     get_opt(j, "join", u.join);
 }
 
+void to_json(nlohmann::json& j, const HostGroup& g) { j = {{"gid", g.gid}, {"name", g.name}}; }
+void from_json(const nlohmann::json& j, HostGroup& g) {
+    g.gid = j.at("gid").get<gid_t>();
+    g.name = j.value("name", "");
+}
+void to_json(nlohmann::json& j, const AccountSpec& a) {
+    j = {{"name", a.name},   {"uid", a.uid},   {"gid", a.gid},     {"group_name", a.group_name},
+         {"groups", a.groups}, {"home", a.home}, {"shell", a.shell}};
+}
+void from_json(const nlohmann::json& j, AccountSpec& a) {
+    a.name = j.at("name").get<std::string>();
+    a.uid = j.at("uid").get<uid_t>();
+    a.gid = j.at("gid").get<gid_t>();
+    a.group_name = j.value("group_name", "");
+    a.groups = j.value("groups", std::vector<HostGroup>{});
+    a.home = j.value("home", "/");
+    a.shell = j.value("shell", "/bin/sh");
+}
+
 void to_json(nlohmann::json& j, const ContainerSpec& s) {
     j = {{"name", s.name},         {"image_rootfs", s.image_rootfs}, {"container_dir", s.container_dir},
          {"ephemeral", s.ephemeral}, {"hostname", s.hostname},     {"network", s.network},
@@ -218,6 +237,9 @@ void to_json(nlohmann::json& j, const ContainerSpec& s) {
     if (!s.fuse_overlay.empty()) j["fuse_overlay"] = s.fuse_overlay;
     if (s.fuse_overlay_only) j["fuse_overlay_only"] = true;
     put_optional(j, "bundle", s.bundle);
+    if (!s.hosts.empty()) j["hosts"] = s.hosts;
+    put_optional(j, "account", s.account);
+    if (s.gpu) j["gpu"] = true;
 }
 void from_json(const nlohmann::json& j, ContainerSpec& s) {
     get_opt(j, "name", s.name);
@@ -241,6 +263,9 @@ void from_json(const nlohmann::json& j, ContainerSpec& s) {
     get_opt(j, "fuse_overlay", s.fuse_overlay);
     get_opt(j, "fuse_overlay_only", s.fuse_overlay_only);
     get_optional(j, "bundle", s.bundle);
+    get_opt(j, "hosts", s.hosts);
+    get_optional(j, "account", s.account);
+    get_opt(j, "gpu", s.gpu);
 }
 
 }  // namespace lxbox::runtime

@@ -3,6 +3,8 @@
 // what travels is a spec, never a shell command string.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -150,6 +152,24 @@ struct BundleSpec {
     std::vector<cgroups::Write> cgroup_v1, cgroup_v2;
 };
 
+// A host group the user is in, by id and name.
+struct HostGroup {
+    gid_t gid = 0;
+    std::string name;
+    bool operator==(const HostGroup&) const = default;
+};
+
+// The invoking host user as the container should know them (same name, ids, groups, shell).
+struct AccountSpec {
+    std::string name;
+    uid_t uid = 0;
+    gid_t gid = 0;
+    std::string group_name;          // the primary group's name on the host
+    std::vector<HostGroup> groups;   // supplementary groups (the primary one may be among them)
+    std::string home, shell;
+    bool operator==(const AccountSpec&) const = default;
+};
+
 struct ContainerSpec {
     std::string name;           // the container's name (also the default hostname)
     std::string image_rootfs;   // the read-only lower layer
@@ -164,6 +184,11 @@ struct ContainerSpec {
     std::string network = "host";  // "host" or "none" (a new net namespace with lo up)
     std::vector<BindMount> binds;
     std::string resolv_conf;    // content of the injected /etc/resolv.conf
+    std::string hosts;          // content of the injected /etc/hosts; "" = localhost and the hostname
+    // An integrated container (launch --integrate): the host user's account, added to the
+    // container's /etc files on its start when missing (runtime/plan/accounts.hpp).
+    std::optional<AccountSpec> account;
+    bool gpu = false;           // /dev/dri is bound in: its nodes (major 226) pass the device cgroup
     bool init = true;           // a tiny init as PID 1 (reaps zombies, forwards signals)
     ResourceLimits limits;
     std::string cgroup;         // cgroup name; "" = no cgroup (runtime tests)
@@ -217,6 +242,10 @@ void to_json(nlohmann::json& j, const DeviceNode& d);
 void from_json(const nlohmann::json& j, DeviceNode& d);
 void to_json(nlohmann::json& j, const BundleSpec& b);
 void from_json(const nlohmann::json& j, BundleSpec& b);
+void to_json(nlohmann::json& j, const HostGroup& g);
+void from_json(const nlohmann::json& j, HostGroup& g);
+void to_json(nlohmann::json& j, const AccountSpec& a);
+void from_json(const nlohmann::json& j, AccountSpec& a);
 void to_json(nlohmann::json& j, const ContainerSpec& s);
 void from_json(const nlohmann::json& j, ContainerSpec& s);
 

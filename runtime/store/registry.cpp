@@ -20,6 +20,7 @@ void to_json(nlohmann::json& j, const ImageRecord& r) {
         j["config"] = r.config;
         j["layers"] = r.layers;
     }
+    if (!r.settings.empty()) j["settings"] = r.settings;
 }
 void from_json(const nlohmann::json& j, ImageRecord& r) {
     r.name = j.at("name").get<std::string>();
@@ -30,6 +31,7 @@ void from_json(const nlohmann::json& j, ImageRecord& r) {
     r.manifest = j.value("manifest", "");
     r.config = j.value("config", "");
     r.layers = j.value("layers", std::vector<std::string>{});
+    r.settings = j.value("settings", std::map<std::string, std::string>{});
 }
 void to_json(nlohmann::json& j, const LayerRecord& r) { j = {{"size_bytes", r.size_bytes}, {"created", r.created}}; }
 void from_json(const nlohmann::json& j, LayerRecord& r) {
@@ -38,12 +40,14 @@ void from_json(const nlohmann::json& j, LayerRecord& r) {
 }
 void to_json(nlohmann::json& j, const ContainerRecord& r) {
     j = {{"name", r.name}, {"image", r.image}, {"created", r.created}, {"backend", r.backend}};
+    if (r.integrated) j["integrated"] = true;
 }
 void from_json(const nlohmann::json& j, ContainerRecord& r) {
     r.name = j.at("name").get<std::string>();
     r.image = j.at("image").get<std::string>();
     r.created = j.value("created", "");
     r.backend = j.value("backend", "native");
+    r.integrated = j.value("integrated", false);
 }
 void to_json(nlohmann::json& j, const Registry& r) {
     j = {{"version", r.version}, {"default_distro", r.default_distro},

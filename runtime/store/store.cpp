@@ -67,7 +67,7 @@ Result<Store> Store::open(const std::string& root) {
 }
 
 Result<ContainerRecord> Store::ensure_container(const std::string& name, const std::string& image,
-                                                const std::string& backend) {
+                                                const std::string& backend, bool integrated) {
     LXBOX_TRY(validate_name(name));
     ContainerRecord out;
     LXBOX_TRY(update([&](Registry& reg) -> Status {
@@ -85,7 +85,7 @@ Result<ContainerRecord> Store::ensure_container(const std::string& name, const s
         const std::string dir = container_dir(name);
         LXBOX_TRY(make_dir(dir, 0700));
         for (const char* sub : {"/upper", "/work", "/rootfs"}) LXBOX_TRY(make_dir(dir + sub, 0755));
-        out = ContainerRecord{name, image, now_rfc3339(), backend};
+        out = ContainerRecord{name, image, now_rfc3339(), backend, integrated};
         reg.containers[name] = out;
         spdlog::debug("created container {} from {}", name, image);
         return {};

@@ -37,6 +37,8 @@ struct ImageRecord {
     std::string manifest;
     std::string config;
     std::vector<std::string> layers;
+    // Per-distro settings (host/config/distro_settings.hpp), as set: key -> value.
+    std::map<std::string, std::string> settings;
 };
 
 // One extracted layer, shared by every image that lists it (Registry::layers, by diff_id).
@@ -52,6 +54,9 @@ struct ContainerRecord {
     // Where its changes live: "native" (the store's containers/<name>) or "vm" (the VM's
     // containers disk). Fixed when the container is made; launch without --backend follows it.
     std::string backend = "native";
+    // Made integrated (launch --integrate, or its distro's integration setting): fixed at
+    // creation, as its files' owners depend on it (rootless: the id map that keeps your uid).
+    bool integrated = false;
 };
 
 struct Registry {
@@ -131,8 +136,9 @@ public:
 
     // The container `name`, made from `image` on first use (upper/work/rootfs dirs + record).
     // An existing container of another image, or of another backend, is an error.
+    // integrated: how a new one is made (an existing one keeps how it was made).
     Result<ContainerRecord> ensure_container(const std::string& name, const std::string& image,
-                                             const std::string& backend = "native");
+                                             const std::string& backend = "native", bool integrated = false);
     // Deletes a container's changes and record; refuses while it runs (ErrorKind::Busy).
     Status remove_container(const std::string& name);
     // How remove_container deletes a container's files: remove_tree unless set. Rootless mode

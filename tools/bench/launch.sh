@@ -6,7 +6,8 @@
 #      unshare -mpfiu and the bare host, one hyperfine run per rootfs; then the busybox
 #      headline (host, bwrap, lxbox --rm, runc run, lxbox oci run) interleaved round by round;
 #   2. cat of a 1 GiB file through the container's stdout against cat on the host;
-#   3. peak RSS of lxbox, bwrap and runc for one launch.
+#   3. peak RSS of lxbox, bwrap and runc for one launch;
+#   4. launch --rm --integrate against launch --rm, interleaved (target: at most 1.2x).
 # `lxbox oci run` runs the very bundle `runc run` does (runc spec's config, read-only root), and
 # both again with docker's default seccomp profile in the bundle.
 # Targets: lxbox launch --rm at least 5x faster than runc run and within 1.5x of bwrap, stdout
@@ -124,6 +125,16 @@ python3 "$src/tools/bench/interleave.py" --json "$work/interleaved.json" "$((run
     "runc run" "runc --root $work/runc run -b $work/bundle-busybox bench-busybox" \
     "lxbox oci run" "$lxbox oci --root $work/oci run -b $work/bundle-busybox bench-busybox"
 jq -r "$ratio_text" "$work/interleaved.json"
+
+# An integrated launch (issue 20: as the invoking user, the home, the host's hosts file, the
+# session's sockets where present) against a plain one, interleaved. Target: at most 1.2x.
+echo "== launch --rm --integrate against launch --rm, busybox rootfs, interleaved ($((runs * 4)) rounds)"
+mkdir -p "$work/home"
+HOME="$work/home" python3 "$src/tools/bench/interleave.py" --json "$work/integrate.json" "$((runs * 4))" 5 \
+    "lxbox --rm" "$lxbox launch busybox --rm -T -- /bin/true" \
+    "lxbox --rm --integrate" "$lxbox launch busybox --rm --integrate -T -- /bin/true"
+jq -r '"ratio: integrated / plain = \(."lxbox --rm --integrate" / ."lxbox --rm" * 100 | round / 100) (target <= 1.2)"' \
+    "$work/integrate.json"
 
 if [ "$crun_runs" = no ] && command -v crun >/dev/null; then
     # As in ../shared/research/measurements.md: crun starts here only with the cgroup v2 mount
