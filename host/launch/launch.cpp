@@ -157,8 +157,10 @@ Result<int> run_container(store::Store& store, const runtime::ContainerSpec& mad
 // wsl does, on either backend.
 Result<std::optional<store::InstanceState>> lock_or_running(store::Store& store, const Target& t, UniqueFd& lock) {
     lock = LXBOX_TRY(open_fd(t.dir + "/lock", O_RDWR | O_CREAT, 0600));
-    if (::flock(lock.get(), LOCK_EX | LOCK_NB) == 0) return std::optional<store::InstanceState>{};
     for (int tries = 0; tries < 200; ++tries) {
+        // Again each round: the launch holding it may end before its instance is seen (a
+        // short command), and the container is then stopped, ours to start.
+        if (::flock(lock.get(), LOCK_EX | LOCK_NB) == 0) return std::optional<store::InstanceState>{};
         if (auto inst = LXBOX_TRY(store.running_instance(t.container))) return inst;
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
