@@ -43,8 +43,10 @@ WorkOwner self_owner() {
 }
 
 bool owner_alive(const WorkOwner& owner) {
-    auto start = linux_fx::process_start_time(owner.pid);
-    return start && *start == owner.start_time;
+    // A zombie is dead: a launcher killed -9 leaves its container's init to be reaped by PID 1,
+    // which may take its time (seen: seconds), and its state and cgroup must not look busy.
+    auto st = linux_fx::proc_stat(owner.pid);
+    return st && st->start_time == owner.start_time && st->state != 'Z' && st->state != 'X';
 }
 
 // Removes, in one store folder, ".import-*"/".trash-*" dirs of dead owners and, for a folder of

@@ -130,8 +130,7 @@ Result<std::optional<InstanceState>> Store::running_instance(const std::string& 
         ::unlink(path.c_str());  // torn by a crash: the instance cannot be trusted to exist
         return std::optional<InstanceState>{};
     }
-    auto start = linux_fx::process_start_time(s.pid);
-    if (!start || *start != s.start_time) {
+    if (!owner_alive(WorkOwner{s.pid, s.start_time})) {
         spdlog::debug("container {}: pid {} is gone, clearing stale state", name, s.pid);
         ::unlink(path.c_str());
         return std::optional<InstanceState>{};
