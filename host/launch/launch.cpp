@@ -167,10 +167,10 @@ Result<std::optional<store::InstanceState>> lock_or_running(store::Store& store,
     return Error(ErrorKind::Busy, "container '" + t.container + "' is starting or stopping: try again");
 }
 
-// Whether the running instance of a container is gone within a second (its launcher reaps and
-// clears it; a zombie init still looks alive until then).
+// Whether the running instance of a container is gone within 0.2 s (its init dying: a zombie
+// counts as gone). A container that still runs keeps a genuine join error from being retried.
 Result<bool> ended_soon(store::Store& store, const std::string& container) {
-    for (int tries = 0; tries < 100; ++tries) {
+    for (int tries = 0; tries < 20; ++tries) {
         if (!LXBOX_TRY(store.running_instance(container))) return true;
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
@@ -185,17 +185,19 @@ Result<std::optional<int>> join_if_running(store::Store& store, const Target& t,
         runtime::JoinSpec j{inst->pid, inst->start_time, inst->cgroup, LXBOX_TRY(make_process_spec(req.process)),
                             store.root() + "/cache", inst->namespaces};
         inherit_security(j.process, req.process, *inst);
+        // The container may end between the look and the join (its namespaces or cgroup gone:
+        // ESRCH, ENODEV, ENOMEM of a dead pid namespace, before the command was exec'd): it is
+        // stopped now, so this launch starts it, or joins whichever launch did.
         auto c = runtime::Container::join(j);
         if (!c) {
-            // The container ended between the look and the join (its namespaces or cgroup gone:
-            // ESRCH, ENODEV, ENOMEM of a dead pid namespace): it is stopped now, so this launch
-            // starts it, or joins whichever launch did. Measured: 8 launches of one kept
-            // container running `true` at once failed 25 of 40 times without this.
             if (attempt >= 10 || !LXBOX_TRY(ended_soon(store, t.container))) return std::move(c).error();
             continue;
         }
-        auto outcome = LXBOX_TRY(c->wait());
-        return std::optional<int>{report(outcome)};
+        auto outcome = c->wait();
+        const bool failed = !outcome || (outcome->exec_error && outcome->exit_code == 125);
+        if (failed && attempt < 10 && LXBOX_TRY(ended_soon(store, t.container))) continue;
+        if (!outcome) return std::move(outcome).error();
+        return std::optional<int>{report(*outcome)};
     }
 }
 
