@@ -26,7 +26,7 @@ TEST(CliVerbs, EachGroupRegistersExactlyTheVerbsTheTableNames) {
         EXPECT_EQ(registered(g), g.verbs);
         for (const std::string& v : g.verbs) EXPECT_TRUE(seen.insert(v).second) << v << " is in two groups";
     }
-    EXPECT_EQ(seen.size(), 23u);  // doctor, 5 store verbs, 6 container verbs, shim, vm, config, oci, images, inspect, image, pull, push, login, logout
+    EXPECT_EQ(seen.size(), 24u);  // doctor, check, 5 store verbs, 6 container verbs, shim, vm, config, oci, images, inspect, image, pull, push, login, logout
 }
 
 const V kValueOptions{"--root", "--log-level"};
