@@ -38,6 +38,7 @@ std::vector<std::string> expand_shim_argv(const std::vector<std::string>& argv) 
 const std::vector<VerbGroup>& verb_groups() {
     static const std::vector<VerbGroup> groups = {
         {{"doctor"}, add_doctor_command},
+        {{"check"}, add_check_command},
         {{"import", "list", "export", "unregister", "set-default"}, add_store_commands},
         {{"launch", "exec", "ps", "stop", "rm", "shutdown"}, add_container_commands},
         {{"shim"}, add_shim_command},

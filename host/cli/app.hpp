@@ -31,6 +31,7 @@ struct CommandContext {
 
 // Each verb registers its subcommand and, when selected, sets ctx.action.
 void add_doctor_command(CLI::App& app, CommandContext& ctx);
+void add_check_command(CLI::App& app, CommandContext& ctx);  // check: the store's health and repair
 void add_store_commands(CLI::App& app, CommandContext& ctx);  // import, list, export, unregister, set-default
 void add_container_commands(CLI::App& app, CommandContext& ctx);  // launch, exec, ps, stop, rm, shutdown
 void add_shim_command(CLI::App& app, CommandContext& ctx);

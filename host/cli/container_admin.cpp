@@ -134,11 +134,7 @@ Result<int> cmd_rm(const GlobalOptions& g, const std::vector<std::string>& names
         // every hierarchy it may have used (limits, devices, membership) and removed here;
         // failing that (rootless, no writable hierarchy) the empty group is harmless, so it is
         // only logged.
-        if (auto found = cgroups::Cgroup::open_leftover(cgroup); found) {
-            if (auto st = found->remove(); !st) spdlog::debug("rm {}: {}", name, st.error().message);
-        } else {
-            spdlog::debug("rm {}: {}", name, found.error().message);
-        }
+        launch::remove_leftover_cgroup(cgroup);
         // One left by an lxbox that named cgroups without the store's id may be another store's
         // running container: removed only if empty, nothing in it killed.
         if (auto old = cgroups::Cgroup::open_existing(launch::unscoped_cgroup_name(store.container_dir(name))); old)

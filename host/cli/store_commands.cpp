@@ -10,6 +10,7 @@
 #include "host/cli/progress.hpp"
 #include "host/distro/scripted_import.hpp"
 #include "host/install/layout.hpp"
+#include "host/launch/containers.hpp"
 #include "host/vm/disks.hpp"
 #include "host/vm/image_disk.hpp"
 #include "host/vm/supervisor_client.hpp"
@@ -22,7 +23,15 @@
 namespace lxbox::cli {
 
 Result<store::Store> open_store(const GlobalOptions& global) {
-    return store::Store::open(store_root(global));
+    auto store = LXBOX_TRY(store::Store::open(store_root(global)));
+    // A --rm launch killed with SIGKILL cannot remove its container's cgroup: the throwaway
+    // dir clean_stale() just removed was that container's, so its cgroup (its processes died
+    // with their launcher: PDEATHSIG) goes too. Only owner-named dirs: their names are never
+    // reused, whereas a plain name may be launched again meanwhile (lxbox check removes those,
+    // under the container's lock). Nothing to do, and no cgroup lookup, in the common case.
+    for (const auto& entry : store.removed_containers())
+        if (store::parse_work_dir_name(entry)) launch::remove_leftover_cgroup(launch::cgroup_name(store, entry));
+    return store;
 }
 
 void drop_vm_disks(store::Store& store, const std::string& what, const std::string& distro) {
@@ -169,17 +178,18 @@ Result<int> cmd_export(const GlobalOptions& g, const ExportRequest& req) {
         return 0;
     }
     opts.compression = LXBOX_TRY_CTX(archive::compression_for_filename(req.file), "export " + req.name);
-    // Written beside the target and renamed: an interrupted export never leaves a torn file
-    // under the name the user asked for. The temp name is new and random (O_EXCL): the
-    // directory may be one where others can plant a symlink for it.
-    auto tmp = LXBOX_TRY_CTX(create_temp_beside(req.file, ".lxbox-partial-", 0644), "export " + req.name);
-    auto st = store::export_image(store, req.name, tmp.fd.get(), opts);
-    if (st && ::fsync(tmp.fd.get()) != 0) st = Error::last("fsync " + tmp.path);
-    tmp.fd.reset();
-    if (!st || ::rename(tmp.path.c_str(), req.file.c_str()) != 0) {
-        Error e = st ? Error::last("rename " + tmp.path + " to " + req.file) : std::move(st).error();
-        ::unlink(tmp.path.c_str());
-        return std::move(e).context("export " + req.name);
+    // Written unnamed beside the target (O_TMPFILE), then named and renamed: an interrupted
+    // export never leaves a torn file under the name the user asked for, and a kill leaves no
+    // partial file either. The name it passes through is new and random (linkat fails on an
+    // existing one): the directory may be one where others can plant a symlink for it.
+    auto tmp = LXBOX_TRY_CTX(create_unnamed_beside(req.file, ".lxbox-partial-", 0644), "export " + req.name);
+    auto exported = store::export_image(store, req.name, tmp.fd.get(), opts);
+    Status st = exported ? Status{} : Status(std::move(exported).error());
+    if (st && ::fsync(tmp.fd.get()) != 0) st = Error::last("fsync the archive");
+    if (st) st = publish_temp(tmp, req.file, ".lxbox-partial-");
+    if (!st) {
+        if (!tmp.path.empty()) ::unlink(tmp.path.c_str());
+        return std::move(st).error().context("export " + req.name);
     }
     return 0;
 }

@@ -9,6 +9,8 @@
 
 #include "host/vm/vm_run.hpp"
 #include "runtime/base/files.hpp"
+#include "runtime/base/log.hpp"
+#include "runtime/cgroups/cgroup.hpp"
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/linux/process.hpp"
 #include "runtime/plan/plan.hpp"
@@ -78,6 +80,15 @@ std::string unscoped_cgroup_name(const std::string& container_dir) {
 
 std::string cgroup_name(const store::Store& store, const std::string& container_dir) {
     return "lxbox-" + store.id() + "-" + container_dir.substr(container_dir.rfind('/') + 1);
+}
+
+void remove_leftover_cgroup(const std::string& name) {
+    auto found = cgroups::Cgroup::open_leftover(name);
+    if (!found) {
+        spdlog::debug("{}", found.error().message);
+        return;
+    }
+    if (auto st = found->remove(); !st) spdlog::debug("{}", st.error().message);
 }
 
 Status write_ephemeral_state(const std::string& dir, const store::InstanceState& s, const std::string& image) {

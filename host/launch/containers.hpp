@@ -57,6 +57,11 @@ std::string cgroup_name(const store::Store& store, const std::string& container_
 // container of any store.
 std::string unscoped_cgroup_name(const std::string& container_dir);
 
+// Removes the cgroup `name` of a container whose launcher is gone (killed -9), killing what is
+// left in it; absent or not removable (rootless, no writable hierarchy: an empty group is
+// harmless) is only logged.
+void remove_leftover_cgroup(const std::string& name);
+
 // Writes the instance state of an ephemeral container: temp + rename (atomic for readers) but
 // no fsync — a crash makes the whole throwaway dir stale anyway.
 Status write_ephemeral_state(const std::string& dir, const store::InstanceState& s, const std::string& image);

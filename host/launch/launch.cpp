@@ -204,25 +204,49 @@ Result<int> run_container(store::Store& store, const runtime::ContainerSpec& mad
 // wsl does, on either backend.
 Result<std::optional<store::InstanceState>> lock_or_running(store::Store& store, const Target& t, UniqueFd& lock) {
     lock = LXBOX_TRY(open_fd(t.dir + "/lock", O_RDWR | O_CREAT, 0600));
-    if (::flock(lock.get(), LOCK_EX | LOCK_NB) == 0) return std::optional<store::InstanceState>{};
     for (int tries = 0; tries < 200; ++tries) {
+        // Again each round: the launch holding it may end before its instance is seen (a
+        // short command), and the container is then stopped, ours to start.
+        if (::flock(lock.get(), LOCK_EX | LOCK_NB) == 0) return std::optional<store::InstanceState>{};
         if (auto inst = LXBOX_TRY(store.running_instance(t.container))) return inst;
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return Error(ErrorKind::Busy, "container '" + t.container + "' is starting or stopping: try again");
 }
 
+// Whether the running instance of a container is gone within 0.2 s (its init dying: a zombie
+// counts as gone). A container that still runs keeps a genuine join error from being retried.
+Result<bool> ended_soon(store::Store& store, const std::string& container) {
+    for (int tries = 0; tries < 20; ++tries) {
+        if (!LXBOX_TRY(store.running_instance(container))) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+}
+
 Result<std::optional<int>> join_if_running(store::Store& store, const Target& t, const LaunchRequest& req,
                                            UniqueFd& lock) {
-    auto inst = LXBOX_TRY(lock_or_running(store, t, lock));
-    if (!inst) return std::optional<int>{};
-    runtime::JoinSpec j{inst->pid, inst->start_time, inst->cgroup, LXBOX_TRY(make_process_spec(req.process)),
-                        store.root() + "/cache", inst->namespaces};
-    inherit_security(j.process, req.process, *inst);
-    if (t.integrated) integrate_process(j.process, plan_integration(LXBOX_TRY(read_host_session())));
-    auto c = LXBOX_TRY(runtime::Container::join(j));
-    auto outcome = LXBOX_TRY(c.wait());
-    return std::optional<int>{report(outcome)};
+    for (int attempt = 0;; ++attempt) {
+        auto inst = LXBOX_TRY(lock_or_running(store, t, lock));
+        if (!inst) return std::optional<int>{};
+        runtime::JoinSpec j{inst->pid, inst->start_time, inst->cgroup, LXBOX_TRY(make_process_spec(req.process)),
+                            store.root() + "/cache", inst->namespaces};
+        inherit_security(j.process, req.process, *inst);
+        if (t.integrated) integrate_process(j.process, plan_integration(LXBOX_TRY(read_host_session())));
+        // The container may end between the look and the join (its namespaces or cgroup gone:
+        // ESRCH, ENODEV, ENOMEM of a dead pid namespace, before the command was exec'd): it is
+        // stopped now, so this launch starts it, or joins whichever launch did.
+        auto c = runtime::Container::join(j);
+        if (!c) {
+            if (attempt >= 10 || !LXBOX_TRY(ended_soon(store, t.container))) return std::move(c).error();
+            continue;
+        }
+        auto outcome = c->wait();
+        const bool failed = !outcome || (outcome->exec_error && outcome->exit_code == 125);
+        if (failed && attempt < 10 && LXBOX_TRY(ended_soon(store, t.container))) continue;
+        if (!outcome) return std::move(outcome).error();
+        return std::optional<int>{report(*outcome)};
+    }
 }
 
 // The image's disk for the VM: a rootfs import's tree as it is, an OCI image's layers merged.

@@ -21,6 +21,16 @@ struct TempFile {
 };
 Result<TempFile> create_temp_beside(const std::string& path, const std::string& tag, unsigned mode);
 
+// The same, but unnamed while it is written (O_TMPFILE in path's directory): a process killed
+// mid-write leaves nothing behind. path stays empty; where the filesystem has no O_TMPFILE the
+// file is made by create_temp_beside instead (named).
+Result<TempFile> create_unnamed_beside(const std::string& path, const std::string& tag, unsigned mode);
+// Puts a complete temp file at path, replacing what was there: an unnamed one is linked under a
+// fresh "<path><tag>XXXXXX" (linkat, which follows no planted link) and renamed onto path, so a
+// kill can leave a named temp only between those two calls. The fd is closed; on failure the
+// temp is gone.
+Status publish_temp(TempFile& tmp, const std::string& path, const std::string& tag);
+
 // Reads a file a user named for its content (--env-file): a regular file of at most max_bytes.
 // Anything else is refused ("not a regular file", "larger than N MiB"): a device would be read
 // for ever (/dev/zero) and a fifo would block. Opened O_NONBLOCK, so a fifo is refused, not

@@ -151,14 +151,13 @@ uint64_t tree_bytes(const std::string& path) {
 Status write_file_atomic(const std::string& path, const std::string& data, Durability durability,
                          unsigned mode) {
     const bool durable = durability == Durability::Durable;
-    auto tmp = LXBOX_TRY(create_temp_beside(path, ".tmp.", mode));
-    auto written = write_all(tmp.fd.get(), data).context("write " + tmp.path);
-    if (written && durable && ::fsync(tmp.fd.get()) != 0) written = Error::last("fsync " + tmp.path);
-    tmp.fd.reset();
-    if (written && ::rename(tmp.path.c_str(), path.c_str()) != 0)
-        written = Error::last("rename " + tmp.path + " to " + path);
+    // Unnamed while written: a kill leaves no temp file behind (registry.json, config.json).
+    auto tmp = LXBOX_TRY(create_unnamed_beside(path, ".tmp.", mode));
+    auto written = write_all(tmp.fd.get(), data).context("write a temporary file for " + path);
+    if (written && durable && ::fsync(tmp.fd.get()) != 0) written = Error::last("fsync a temporary file for " + path);
+    if (written) written = publish_temp(tmp, path, ".tmp.");
     if (!written) {
-        ::unlink(tmp.path.c_str());
+        if (!tmp.path.empty()) ::unlink(tmp.path.c_str());
         return written;
     }
     if (!durable) return {};

@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <set>
+#include <string_view>
 #include <chrono>
 #include <thread>
 
@@ -270,10 +272,9 @@ Result<Cgroup> Cgroup::create(const std::string& name, const Limits& limits) {
     return create_in(where.mounts, where.own, name, limits);
 }
 
-Result<Cgroup> Cgroup::open_existing_in(const CgroupMounts& mounts, const OwnCgroups& own,
-                                        const std::string& name) {
-    LXBOX_TRY_CTX(validate_name(name), "open cgroup " + name);
-    // Every hierarchy create() may have used: the membership one and each limit's. A stat each.
+// Every hierarchy create() may have used for a container at lxbox's own place: the membership
+// one and each limit's.
+static std::vector<Hierarchy> lxbox_hierarchies(const CgroupMounts& mounts, const OwnCgroups& own) {
     std::vector<Hierarchy> candidates;
     auto add = [&](const Limits& l) {
         auto plan = plan_hierarchies(mounts, own, l);
@@ -291,6 +292,13 @@ Result<Cgroup> Cgroup::open_existing_in(const CgroupMounts& mounts, const OwnCgr
     add(Limits{std::nullopt, std::nullopt, 1, {}});
     add(Limits{std::nullopt, std::nullopt, std::nullopt, default_device_rules()});
 
+    return candidates;
+}
+
+Result<Cgroup> Cgroup::open_existing_in(const CgroupMounts& mounts, const OwnCgroups& own,
+                                        const std::string& name) {
+    LXBOX_TRY_CTX(validate_name(name), "open cgroup " + name);
+    const std::vector<Hierarchy> candidates = lxbox_hierarchies(mounts, own);
     Cgroup cg(name, false);
     for (const auto& h : candidates) {
         const std::string target = h.parent_dir() + "/" + name;
@@ -308,6 +316,19 @@ Result<Cgroup> Cgroup::open_existing_in(const CgroupMounts& mounts, const OwnCgr
 Result<Cgroup> Cgroup::open_existing(const std::string& name) {
     auto where = LXBOX_TRY_CTX(current_placement(), "open cgroup " + name);
     return open_existing_in(where.mounts, where.own, name);
+}
+
+Result<std::vector<std::string>> Cgroup::list_lxbox_groups(const std::string& prefix) {
+    auto where = LXBOX_TRY_CTX(current_placement(), "list lxbox cgroups");
+    std::set<std::string> names;
+    for (const auto& h : lxbox_hierarchies(where.mounts, where.own)) {
+        DIR* d = ::opendir(h.parent_dir().c_str());
+        if (!d) continue;
+        while (auto* e = ::readdir(d))
+            if (e->d_type == DT_DIR && std::string_view(e->d_name).starts_with(prefix)) names.insert(e->d_name);
+        ::closedir(d);
+    }
+    return std::vector<std::string>(names.begin(), names.end());
 }
 
 Result<Cgroup> Cgroup::open_leftover(const std::string& name) {

@@ -149,6 +149,9 @@ class Cgroup {
     // The same, owned: for a cgroup whose creator is gone (a launcher killed -9), so that
     // remove() takes it, and the "lxbox" group with it if it was the last.
     static Result<Cgroup> open_leftover(const std::string& name);
+    // The names of the groups at lxbox's own place (<own cgroup>/lxbox/*) that start with
+    // prefix, in any hierarchy (`lxbox check`: a store's leftover containers' groups).
+    static Result<std::vector<std::string>> list_lxbox_groups(const std::string& prefix);
     // The same on given mounts and placement instead of this process's (tests: a v2 tree only).
     static Result<Cgroup> create_in(const CgroupMounts& mounts, const OwnCgroups& own,
                                     const std::string& name, const Limits& limits);

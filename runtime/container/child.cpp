@@ -343,6 +343,7 @@ static void leave_the_callers_session(const ChildChannel& ch) {
 }
 
 void container_child_main(const ContainerSpec& spec, const ChildChannel& ch, const SecurityPlan& security) {
+    if (ch.sync_write >= 0) ::close(ch.sync_write);
     // PID 1 of the container: its /proc/1/cmdline would show lxbox's own command line.
     fx::set_neutral_command_line("lxbox-init");
     leave_the_callers_session(ch);
@@ -373,6 +374,7 @@ void container_child_main(const ContainerSpec& spec, const ChildChannel& ch, con
 
 void join_child_main(const JoinSpec& join, int target_pidfd, int namespaces, const IdMapsView& ids,
                      const ChildChannel& ch, const SecurityPlan& security) {
+    if (ch.sync_write >= 0) ::close(ch.sync_write);
     leave_the_callers_session(ch);
     if (!join.detached) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (auto st = wait_for_parent(ch); !st) fail(ch, st.error(), 125);

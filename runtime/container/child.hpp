@@ -20,6 +20,10 @@ struct ChildChannel {
     int pty_sock = -1;  // unix socket to pass the pty master back (tty only)
     int ready_fd = -1;  // bundle: one byte once the container is created (`oci create` returns)
     int exec_stub = -1; // the sealed exec stub the command is exec'd through (linux_fx::exec_stub_fd)
+    // The parent's (write) end of the sync pipe, which the child inherits with the fd table and
+    // closes first: then a parent killed before the child set PR_SET_PDEATHSIG reads as EOF
+    // in wait_for_parent, instead of a child blocked for ever holding the container's lock.
+    int sync_write = -1;
 };
 
 // The command as resolved inside the container (its passwd, its group, its hostname).

@@ -62,7 +62,8 @@ Result<Pipes> make_pipes(bool tty, bool ready = false) {
 }
 
 detail::ChildChannel child_channel(const Pipes& p, int exec_stub) {
-    return {p.error_write.get(), p.sync_read.get(), p.sock_child.get(), p.ready_write.get(), exec_stub};
+    return {p.error_write.get(), p.sync_read.get(), p.sock_child.get(), p.ready_write.get(), exec_stub,
+            p.sync_write.get()};
 }
 
 Status enter_cgroup(Container::Impl& impl, const ContainerSpec& spec, pid_t pid) {

@@ -72,7 +72,8 @@ Result<PruneResult> prune(store::Store& store, const std::set<std::string>& live
     auto blobs = LXBOX_TRY(BlobStore::open(store.root()));
     auto gc = LXBOX_TRY(blobs.lock_for_prune());
     PruneResult result;
-    std::vector<std::string> trash;
+    std::vector<std::string> trash, links;
+    std::vector<std::pair<std::string, std::string>> moves;
     LXBOX_TRY(store.update([&](store::Registry& reg) -> Status {
         std::set<std::string> all;
         for (const auto& d : LXBOX_TRY(blobs.list())) all.insert(d.str());
@@ -82,10 +83,10 @@ Result<PruneResult> prune(store::Store& store, const std::set<std::string>& live
             const Digest d = LXBOX_TRY(parse_digest(id));
             // Out of sight under the lock; deleted after it (a kill leaves a trash dir that the
             // next open removes).
-            const std::string t = store.root() + "/layers/sha256/" +
-                                  store::work_dir_name("trash", store::self_owner(), d.hex);
-            if (::rename(store.layer_dir(d.hex).c_str(), t.c_str()) == 0) trash.push_back(t);
-            ::unlink((store.root() + "/layers/l/" + layer_short_name(d)).c_str());
+            trash.push_back(store.root() + "/layers/sha256/" +
+                            store::work_dir_name("trash", store::self_owner(), d.hex));
+            moves.emplace_back(store.layer_dir(d.hex), trash.back());
+            links.push_back(store.root() + "/layers/l/" + layer_short_name(d));
             result.bytes += reg.layers[id].size_bytes;
             reg.layers.erase(id);
             ++result.layers;
@@ -97,6 +98,12 @@ Result<PruneResult> prune(store::Store& store, const std::set<std::string>& live
             ++result.blobs;
         }
         return {};
+    },
+    // Once the records are gone (a kill before leaves the layers registered and whole; after,
+    // unregistered dirs that the next open removes).
+    [&] {
+        for (const auto& [from, to] : moves) (void)::rename(from.c_str(), to.c_str());
+        for (const auto& l : links) ::unlink(l.c_str());
     }));
     for (const auto& t : trash) LXBOX_TRY(remove_tree(t));
     spdlog::debug("pruned {} layers, {} blobs", result.layers, result.blobs);

@@ -39,21 +39,26 @@ Result<Parsed> read_image(const BlobStore& blobs, const Digest& manifest_digest)
 // The record goes in under the lock; a replaced rootfs import's directory goes to the trash.
 Status commit_image(store::Store& store, const store::ImageRecord& record, bool replace) {
     std::string trash;
-    LXBOX_TRY(store.update([&](store::Registry& reg) -> Status {
-        if (reg.images.count(record.name)) {
-            if (!replace)
-                return Error(ErrorKind::Exists, "an image named '" + record.name + "' exists (use --replace)");
-            const std::string t = store.root() + "/images/" +
-                                  store::work_dir_name("trash", store::self_owner(), record.name);
-            if (::rename(store.image_dir(record.name).c_str(), t.c_str()) == 0) trash = t;
-        }
-        for (const auto& id : record.layers) {
-            if (!reg.layers.count(id)) return Error(ErrorKind::Internal, "layer " + id + " vanished before registration");
-        }
-        reg.images[record.name] = record;
-        if (reg.default_distro.empty()) reg.default_distro = record.name;
-        return {};
-    }));
+    LXBOX_TRY(store.update(
+        [&](store::Registry& reg) -> Status {
+            if (reg.images.count(record.name)) {
+                if (!replace)
+                    return Error(ErrorKind::Exists, "an image named '" + record.name + "' exists (use --replace)");
+                trash = store.root() + "/images/" + store::work_dir_name("trash", store::self_owner(), record.name);
+            }
+            for (const auto& id : record.layers) {
+                if (!reg.layers.count(id))
+                    return Error(ErrorKind::Internal, "layer " + id + " vanished before registration");
+            }
+            reg.images[record.name] = record;
+            if (reg.default_distro.empty()) reg.default_distro = record.name;
+            return {};
+        },
+        // The old rootfs goes once the new record is written (a kill before leaves the old
+        // record over its tree; after, an unregistered dir for clean_stale()).
+        [&] {
+            if (!trash.empty() && ::rename(store.image_dir(record.name).c_str(), trash.c_str()) != 0) trash.clear();
+        }));
     if (!trash.empty()) (void)remove_tree(trash);  // a leftover is cleaned by the next open
     return {};
 }

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "runtime/base/log.hpp"
@@ -55,25 +56,51 @@ static std::string host_arch() {
 #endif
 }
 
+// Swaps two directories in one step (renameat2 RENAME_EXCHANGE, Linux 3.15; ext4, xfs, btrfs,
+// tmpfs and overlayfs have it).
+static Status exchange_paths(const std::string& a, const std::string& b) {
+    if (::renameat2(AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE) != 0)
+        return Error::last("exchange " + a + " and " + b);
+    return {};
+}
+
+// Renames each (from, to), skipping what is already gone; a failure is logged only: the record
+// is gone already, and clean_stale() removes an unregistered dir left in place.
+static void rename_all(const std::vector<std::pair<std::string, std::string>>& moves) {
+    for (const auto& [from, to] : moves)
+        if (::rename(from.c_str(), to.c_str()) != 0 && errno != ENOENT)
+            spdlog::warn("{}", Error::last("rename " + from + " to " + to).message);
+}
+
 // Registers the extracted tree at work_dir as `name`: renames it into place and writes the
 // registry in one locked section, so no other lxbox can see one without the other.
 static Status commit_import(Store& store, const std::string& name, const std::string& work_dir,
                             const ImageRecord& record, bool replace) {
-    return store.update([&](Registry& reg) -> Status {
+    bool exchanged = false;
+    Status done = store.update([&](Registry& reg) -> Status {
         const std::string target = store.image_dir(name);
-        std::string old_trash;
         if (reg.images.count(name)) {
             if (!replace)
                 return Error(ErrorKind::Exists, "a distro named '" + name + "' exists (use --replace)");
-            old_trash = store.root() + "/images/" + work_dir_name("trash", self_owner(), name);
-            if (::rename(target.c_str(), old_trash.c_str()) != 0) return Error::last("move " + target + " aside");
+            // One atomic swap: a kill at any moment leaves the old tree or the new one in place
+            // (the other under the dead import's name, for clean_stale()), never neither.
+            LXBOX_TRY(exchange_paths(work_dir, target));
+            exchanged = true;
+        } else if (::rename(work_dir.c_str(), target.c_str()) != 0) {
+            return Error::last("rename " + work_dir + " to " + target);
         }
-        if (::rename(work_dir.c_str(), target.c_str()) != 0) return Error::last("rename " + work_dir + " to " + target);
         reg.images[name] = record;
         if (reg.default_distro.empty()) reg.default_distro = name;
-        if (!old_trash.empty()) (void)remove_tree(old_trash);  // a leftover is cleaned next time
         return {};
     });
+    if (!done) {
+        // The registry kept the old record: the old tree goes back under it.
+        if (exchanged) (void)exchange_paths(work_dir, store.image_dir(name));
+        return done;
+    }
+    // The old tree, now under the import's name (a kill leaves it to clean_stale()).
+    if (exchanged) (void)remove_tree(work_dir);
+    return {};
 }
 
 Result<ImageRecord> import_image(Store& store, const std::string& name, int input_fd, const ImportOptions& opts) {
@@ -114,37 +141,39 @@ Result<ImageRecord> import_image(Store& store, const std::string& name, int inpu
 }
 
 Status unregister_image(Store& store, const std::string& name, bool force) {
-    std::vector<std::string> trash;
-    LXBOX_TRY(store.update([&](Registry& reg) -> Status {
-        if (!reg.images.count(name)) return Error(ErrorKind::NotFound, "no distro named '" + name + "'");
-        std::vector<std::string> users;
-        for (const auto& [cname, c] : reg.containers)
-            if (c.image == name) users.push_back(cname);
-        if (!users.empty() && !force) {
-            std::string list;
-            for (const auto& u : users) list += (list.empty() ? "" : ", ") + u;
-            return Error(ErrorKind::Busy, "distro '" + name + "' has containers (" + list +
-                                              "): remove them or use --force");
-        }
-        for (const auto& u : users) {
-            if (auto inst = LXBOX_TRY(store.running_instance(u)))
-                return Error(ErrorKind::Busy, "container '" + u + "' of distro '" + name + "' is running");
-        }
-        // Rename everything out of sight first; the slow deletion happens after the lock.
-        for (const auto& u : users) {
-            std::string t = store.root() + "/containers/" + work_dir_name("trash", self_owner(), u);
-            if (::rename(store.container_dir(u).c_str(), t.c_str()) == 0) trash.push_back(t);
-            reg.containers.erase(u);
-        }
-        std::string t = store.root() + "/images/" + work_dir_name("trash", self_owner(), name);
-        if (::rename(store.image_dir(name).c_str(), t.c_str()) != 0 && errno != ENOENT)
-            return Error::last("remove " + store.image_dir(name));
-        trash.push_back(t);
-        reg.images.erase(name);
-        if (reg.default_distro == name) reg.default_distro = reg.images.empty() ? "" : reg.images.begin()->first;
-        return {};
-    }));
-    for (const auto& t : trash) LXBOX_TRY(remove_tree(t));
+    std::vector<std::pair<std::string, std::string>> moves;  // what → its trash name
+    LXBOX_TRY(store.update(
+        [&](Registry& reg) -> Status {
+            if (!reg.images.count(name)) return Error(ErrorKind::NotFound, "no distro named '" + name + "'");
+            std::vector<std::string> users;
+            for (const auto& [cname, c] : reg.containers)
+                if (c.image == name) users.push_back(cname);
+            if (!users.empty() && !force) {
+                std::string list;
+                for (const auto& u : users) list += (list.empty() ? "" : ", ") + u;
+                return Error(ErrorKind::Busy, "distro '" + name + "' has containers (" + list +
+                                                  "): remove them or use --force");
+            }
+            for (const auto& u : users) {
+                if (auto inst = LXBOX_TRY(store.running_instance(u)))
+                    return Error(ErrorKind::Busy, "container '" + u + "' of distro '" + name + "' is running");
+            }
+            for (const auto& u : users) {
+                moves.emplace_back(store.container_dir(u),
+                                   store.root() + "/containers/" + work_dir_name("trash", self_owner(), u));
+                reg.containers.erase(u);
+            }
+            moves.emplace_back(store.image_dir(name),
+                               store.root() + "/images/" + work_dir_name("trash", self_owner(), name));
+            reg.images.erase(name);
+            if (reg.default_distro == name) reg.default_distro = reg.images.empty() ? "" : reg.images.begin()->first;
+            return {};
+        },
+        // Out of sight once the records are gone, still under the lock (Store::update); the slow
+        // deletion happens after the lock. A kill in between leaves unregistered dirs, which
+        // clean_stale() removes.
+        [&] { rename_all(moves); }));
+    for (const auto& m : moves) LXBOX_TRY(remove_tree(m.second));
     return {};
 }
 

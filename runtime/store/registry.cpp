@@ -131,25 +131,33 @@ Result<Registry> Store::load() const {
     return read_registry(root_);
 }
 
-Status Store::update(const std::function<Status(Registry&)>& fn) {
+Status Store::update(const std::function<Status(Registry&)>& fn, const std::function<void()>& after_write) {
     auto lock = LXBOX_TRY(RegistryLock::take(root_, LOCK_EX));
     Registry reg = LXBOX_TRY(read_registry(root_));
     const std::string before = nlohmann::json(reg).dump(2) + "\n";
     LXBOX_TRY(fn(reg));
     // Most updates on the launch path find what they need already there (an existing
     // container): no write, no fsync.
-    if (nlohmann::json(reg).dump(2) + "\n" == before) return {};
-    // A version 1 file becomes version 2 on its first change: its records read the same.
-    reg.version = Registry::kVersion;
-    const std::string after = nlohmann::json(reg).dump(2) + "\n";
-    spdlog::debug("write {}/registry.json", root_);
-    return write_file_atomic(root_ + "/registry.json", after);
+    if (nlohmann::json(reg).dump(2) + "\n" != before) {
+        // A version 1 file becomes version 2 on its first change: its records read the same.
+        reg.version = Registry::kVersion;
+        const std::string after = nlohmann::json(reg).dump(2) + "\n";
+        spdlog::debug("write {}/registry.json", root_);
+        LXBOX_TRY(write_file_atomic(root_ + "/registry.json", after));
+    }
+    if (after_write) after_write();
+    return {};
 }
 
 Status Store::with_lock(const std::function<Status(const Registry&)>& fn) {
     auto lock = LXBOX_TRY(RegistryLock::take(root_, LOCK_EX));
     const Registry reg = LXBOX_TRY(read_registry(root_));
     return fn(reg);
+}
+
+Status Store::with_lock_raw(const std::function<Status(const Result<Registry>&)>& fn) {
+    auto lock = LXBOX_TRY(RegistryLock::take(root_, LOCK_EX));
+    return fn(read_registry(root_));
 }
 
 }  // namespace lxbox::store

@@ -43,14 +43,17 @@ WorkOwner self_owner() {
 }
 
 bool owner_alive(const WorkOwner& owner) {
-    auto start = linux_fx::process_start_time(owner.pid);
-    return start && *start == owner.start_time;
+    // A zombie is dead: a launcher killed -9 leaves its container's init to be reaped by PID 1,
+    // which may take its time (seen: seconds), and its state and cgroup must not look busy.
+    auto st = linux_fx::proc_stat(owner.pid);
+    return st && st->start_time == owner.start_time && st->state != 'Z' && st->state != 'X';
 }
 
 // Removes, in one store folder, ".import-*"/".trash-*" dirs of dead owners and, for a folder of
 // registered objects, dirs that the registry does not know: only an import killed between its
 // rename into place and its registry write (both under the lock we hold) leaves one.
-static Status clean_folder(const std::string& folder, const std::function<bool(const std::string&)>& known) {
+static Status clean_folder(const std::string& folder, const std::function<bool(const std::string&)>& known,
+                           std::vector<std::string>* removed = nullptr) {
     DIR* d = ::opendir(folder.c_str());
     if (!d) return errno == ENOENT ? Status{} : Error::last("open " + folder);
     std::vector<std::string> stale;
@@ -69,8 +72,25 @@ static Status clean_folder(const std::string& folder, const std::function<bool(c
         // Leftovers must not make the store unusable: a dir we cannot remove (files of a
         // rootless container's users) is reported, and the next clean-up tries again.
         if (auto st = remove_tree(folder + "/" + n); !st) spdlog::warn("{}", st.error().message);
+        if (removed) removed->push_back(n);
     }
     return {};
+}
+
+// registry.json's temp files: write_file_atomic names one only between its linkat and its
+// rename (O_TMPFILE before), both under the lock held here, so any seen now is a killed
+// writer's.
+static void clean_registry_temps(const std::string& root) {
+    DIR* d = ::opendir(root.c_str());
+    if (!d) return;
+    std::vector<std::string> stale;
+    while (auto* e = ::readdir(d))
+        if (std::string_view(e->d_name).starts_with("registry.json.tmp.")) stale.push_back(e->d_name);
+    ::closedir(d);
+    for (const auto& n : stale) {
+        spdlog::info("removing {}/{}, left by an interrupted lxbox", root, n);
+        ::unlink((root + "/" + n).c_str());
+    }
 }
 
 Status Store::clean_stale() {
@@ -78,7 +98,9 @@ Status Store::clean_stale() {
     // exclusive registry lock so a concurrent import cannot be mistaken for a dead one.
     return with_lock([&](const Registry& reg) -> Status {
         LXBOX_TRY(clean_folder(root_ + "/images", [&](const std::string& n) { return reg.images.count(n) > 0; }));
-        LXBOX_TRY(clean_folder(root_ + "/containers", [&](const std::string& n) { return reg.containers.count(n) > 0; }));
+        clean_registry_temps(root_);
+        LXBOX_TRY(clean_folder(root_ + "/containers", [&](const std::string& n) { return reg.containers.count(n) > 0; },
+                               &removed_containers_));
         // Layers: unpacks of dead owners, and a layer renamed into place whose record a kill
         // kept from the registry. tmp/: blob writes of dead owners (partial downloads, named
         // without an owner, stay for the next pull to resume).

@@ -50,7 +50,7 @@ static Status make_dirs(const std::string& path, mode_t mode) {
     return make_dir(path, mode);
 }
 
-Result<Store> Store::open(const std::string& root) {
+Result<Store> Store::open(const std::string& root, bool clean) {
     if (root.empty() || root[0] != '/')
         return Error(ErrorKind::Invalid, "store root '" + root + "' must be an absolute path");
     LXBOX_TRY_CTX(make_dirs(root, 0700), "open store " + root);
@@ -62,7 +62,7 @@ Result<Store> Store::open(const std::string& root) {
     std::snprintf(id, sizeof id, "%llx.%llx", static_cast<unsigned long long>(st.st_dev),
                   static_cast<unsigned long long>(st.st_ino));
     Store store(root, id);
-    LXBOX_TRY_CTX(store.clean_stale(), "open store " + root);
+    if (clean) LXBOX_TRY_CTX(store.clean_stale(), "open store " + root);
     return store;
 }
 
@@ -95,19 +95,23 @@ Result<ContainerRecord> Store::ensure_container(const std::string& name, const s
 
 Status Store::remove_container(const std::string& name) {
     const std::string trash = root_ + "/containers/" + work_dir_name("trash", self_owner(), name);
-    LXBOX_TRY(update([&](Registry& reg) -> Status {
-        if (!reg.containers.count(name)) return Error(ErrorKind::NotFound, "no container named '" + name + "'");
-        auto inst = LXBOX_TRY(running_instance(name));
-        if (inst)
-            return Error(ErrorKind::Busy, "container '" + name + "' is running (pid " +
-                                              std::to_string(inst->pid) + "): stop it first");
-        // Rename first so a crash mid-removal leaves a trash dir that clean_stale() finishes,
-        // never a half-deleted container that still looks registered.
-        if (::rename(container_dir(name).c_str(), trash.c_str()) != 0 && errno != ENOENT)
-            return Error::last("remove container " + name);
-        reg.containers.erase(name);
-        return {};
-    }));
+    LXBOX_TRY(update(
+        [&](Registry& reg) -> Status {
+            if (!reg.containers.count(name)) return Error(ErrorKind::NotFound, "no container named '" + name + "'");
+            auto inst = LXBOX_TRY(running_instance(name));
+            if (inst)
+                return Error(ErrorKind::Busy, "container '" + name + "' is running (pid " +
+                                                  std::to_string(inst->pid) + "): stop it first");
+            reg.containers.erase(name);
+            return {};
+        },
+        // Renamed once the record is gone, still under the lock: a kill before the rename
+        // leaves an unregistered dir that clean_stale() removes, one after it a trash dir; never
+        // a registered container whose dir is missing.
+        [&] {
+            if (::rename(container_dir(name).c_str(), trash.c_str()) != 0 && errno != ENOENT)
+                spdlog::warn("remove container {}: {}", name, Error::last("rename").message);
+        }));
     // After the registry write: a failure here leaves only a trash dir for clean_stale().
     return remover_ ? remover_(trash) : remove_tree(trash);
 }
@@ -126,8 +130,7 @@ Result<std::optional<InstanceState>> Store::running_instance(const std::string& 
         ::unlink(path.c_str());  // torn by a crash: the instance cannot be trusted to exist
         return std::optional<InstanceState>{};
     }
-    auto start = linux_fx::process_start_time(s.pid);
-    if (!start || *start != s.start_time) {
+    if (!owner_alive(WorkOwner{s.pid, s.start_time})) {
         spdlog::debug("container {}: pid {} is gone, clearing stale state", name, s.pid);
         ::unlink(path.c_str());
         return std::optional<InstanceState>{};

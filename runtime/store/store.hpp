@@ -112,7 +112,8 @@ class Store {
 public:
     // Opens (creating if needed) the store at root and removes stale temp dirs of imports
     // whose process is gone.
-    static Result<Store> open(const std::string& root);
+    // clean = false leaves them (`lxbox check`, which reports what it removes).
+    static Result<Store> open(const std::string& root, bool clean = true);
 
     const std::string& root() const { return root_; }
     // This store among all stores of the host, while it exists: its root directory's device
@@ -130,9 +131,16 @@ public:
     Result<Registry> load() const;
     // Runs fn on the registry under the exclusive lock; when fn succeeds and changed it, the
     // result is written atomically (temp + fsync + rename + fsync of the directory).
-    Status update(const std::function<Status(Registry&)>& fn);
+    // after_write runs once the registry is written, still under the lock: a change on disk
+    // that must follow the record, not precede it (a removal's rename to the trash), so that a
+    // kill between the two leaves an unregistered dir for clean_stale(), never a registered
+    // object whose files are gone.
+    Status update(const std::function<Status(Registry&)>& fn, const std::function<void()>& after_write = {});
     // Runs fn on the registry under the exclusive lock, without writing it.
     Status with_lock(const std::function<Status(const Registry&)>& fn);
+    // The same, handing fn the registry or the error reading it (`lxbox check` reports an
+    // unreadable registry instead of stopping at it).
+    Status with_lock_raw(const std::function<Status(const Result<Registry>&)>& fn);
 
     // The container `name`, made from `image` on first use (upper/work/rootfs dirs + record).
     // An existing container of another image, or of another backend, is an error.
@@ -155,12 +163,17 @@ public:
     // Removes leftovers of imports and removals that were killed midway. Runs under the
     // registry lock, so it never races a live import (which renames under the same lock).
     Status clean_stale();
+    // The entries of containers/ that clean_stale() removed (a killed launch's throwaway dir, a
+    // dead removal's trash): what lives outside the store under their names (a cgroup) is
+    // left for the caller, which knows those names.
+    const std::vector<std::string>& removed_containers() const { return removed_containers_; }
 
 private:
     Store(std::string root, std::string id) : root_(std::move(root)), id_(std::move(id)) {}
     std::string root_;
     std::string id_;
     std::function<Status(const std::string&)> remover_;
+    std::vector<std::string> removed_containers_;
 };
 
 // Current time as RFC 3339 UTC ("2026-11-28T16:03:24Z").

@@ -26,7 +26,7 @@ TEST(CliVerbs, EachGroupRegistersExactlyTheVerbsTheTableNames) {
         EXPECT_EQ(registered(g), g.verbs);
         for (const std::string& v : g.verbs) EXPECT_TRUE(seen.insert(v).second) << v << " is in two groups";
     }
-    EXPECT_EQ(seen.size(), 26u);  // doctor, 5 store verbs, 6 container verbs, shim, vm, config, oci, images, inspect, image, pull, push, login, logout, completion, __complete, __man
+    EXPECT_EQ(seen.size(), 27u);  // doctor, check, 5 store verbs, 6 container verbs, shim, vm, config, oci, images, inspect, image, pull, push, login, logout, completion, __complete, __man
 }
 
 const V kValueOptions{"--root", "--log-level"};
