@@ -208,15 +208,18 @@ void add_store_commands(CLI::App& app, CommandContext& ctx) {
         ctx.action = [&ctx, unr]() -> Result<int> {
             auto store = LXBOX_TRY(open_store(ctx.global));
             LXBOX_TRY_CTX(store::unregister_image(store, unr->name, unr->force), "unregister " + unr->name);
-            // Its disk for the VM backend goes too. The distro is gone by now: a file that
-            // cannot be removed is said, not a failure.
-            if (auto st = vm::remove_distro_disk(store.root() + "/vm", unr->name); !st)
-                std::fprintf(stderr, "lxbox: unregister %s: %s: the file is left behind\n", unr->name.c_str(),
-                             st.error().message.c_str());
-            // A running VM lets go of it (unplugs it) unless a session still uses it.
-            else if (auto vm = vm::detach_removed_disks(store.root() + "/vm"); !vm)
-                std::fprintf(stderr, "lxbox: unregister %s: the running VM keeps its disk until it stops: %s\n",
-                             unr->name.c_str(), vm.error().message.c_str());
+            // Its disk for the VM backend goes too, from the VM of whichever arch made one. The
+            // distro is gone by now: a file that cannot be removed is said, not a failure.
+            for (const auto& arch : vm::guest_arches(vm::build_arch())) {
+                const std::string vm_dir = vm::vm_dir_for(store.root(), arch);
+                if (auto st = vm::remove_distro_disk(vm_dir, unr->name); !st)
+                    std::fprintf(stderr, "lxbox: unregister %s: %s: the file is left behind\n", unr->name.c_str(),
+                                 st.error().message.c_str());
+                // A running VM lets go of it (unplugs it) unless a session still uses it.
+                else if (auto vm = vm::detach_removed_disks(vm_dir); !vm)
+                    std::fprintf(stderr, "lxbox: unregister %s: the running VM keeps its disk until it stops: %s\n",
+                                 unr->name.c_str(), vm.error().message.c_str());
+            }
             return 0;
         };
     });

@@ -199,6 +199,7 @@ Result<int> launch_in_vm(store::Store& store, const LaunchRequest& req, const Ta
     vr.spec = std::move(*spec);
     vr.image = t.image;
     vr.root = store.root();
+    vr.arch = t.choice.arch;
     vr.notice = [](const std::string& line) { std::fprintf(stderr, "lxbox: %s\n", line.c_str()); };
     Status state_written;
     vr.ports = std::move(ports);
@@ -211,6 +212,7 @@ Result<int> launch_in_vm(store::Store& store, const LaunchRequest& req, const Ta
         st.backend = "vm";
         st.security = vr.spec.process.security;
         st.guest_dir = guest_dir;
+        st.arch = vr.arch;
         state_written = t.ephemeral ? write_ephemeral_state(t.dir, st, t.image) : store.write_instance(t.container, st);
     };
     auto rc = vm::run_in_vm(vr);

@@ -5,6 +5,7 @@
 
 #include <boost/process.hpp>
 #include <boost/uuid/detail/sha1.hpp>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -14,6 +15,7 @@
 #include "host/vm/initramfs.hpp"
 #include "host/vm/kernel_package.hpp"
 #include "host/vm/module_order.hpp"
+#include "host/vm/qemu_command.hpp"
 #include "runtime/base/unique_fd.hpp"
 
 namespace lxbox::vm {
@@ -25,8 +27,13 @@ namespace fs = std::filesystem;
 // 2: load-order has dependencies; 3: the share phase.
 constexpr const char* kBuilderFormat = "lxbox-guest-image-3";
 
-GuestRecipe default_recipe() {
+GuestRecipe default_recipe(const std::string& arch) {
     GuestRecipe r;
+    if ((arch.empty() ? std::string(build_arch()) : arch) == "aarch64") {
+        r.arch = "aarch64";
+        r.deb_arch = "arm64";
+        r.kernel_meta_package = "linux-image-arm64";
+    }
     // Both virtio transports: microvm/virt use mmio, q35 uses PCI.
     r.boot_modules = {"virtio_mmio", "virtio_pci", "virtio_console"};
     // crc32c_generic: ext4 needs a crc32c implementation and the guest has no modprobe to
@@ -118,19 +125,33 @@ std::string load_order_text(const std::vector<std::string>& names, PhaseEnds end
     return text;
 }
 
-Result<std::string> find_agent_binary() {
-    if (const char* env = std::getenv("LXBOX_AGENT"); env && *env) {
-        if (::access(env, X_OK) != 0) return Error::last("LXBOX_AGENT=" + std::string(env), ErrorKind::NotFound);
+std::string agent_file_name(const std::string& arch, const std::string& host_arch) {
+    return arch.empty() || arch == host_arch ? "lxbox-agent" : "lxbox-agent-" + arch;
+}
+
+std::string agent_env_name(const std::string& arch, const std::string& host_arch) {
+    if (arch.empty() || arch == host_arch) return "LXBOX_AGENT";
+    std::string name = "LXBOX_AGENT_";
+    for (char c : arch) name += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return name;
+}
+
+Result<std::string> find_agent_binary(const std::string& arch) {
+    const std::string file = agent_file_name(arch, build_arch()), var = agent_env_name(arch, build_arch());
+    if (const char* env = std::getenv(var.c_str()); env && *env) {
+        if (::access(env, X_OK) != 0) return Error::last(var + "=" + std::string(env), ErrorKind::NotFound);
         return std::string(env);
     }
     const fs::path exe = LXBOX_TRY(self_executable());
     fs::path dir = exe.parent_path();
-    for (fs::path candidate : {dir / "lxbox-agent", dir.parent_path() / "guest-agent" / "lxbox-agent",
-                               dir.parent_path() / "libexec" / "lxbox" / "lxbox-agent"}) {
+    for (fs::path candidate : {dir / file, dir.parent_path() / "guest-agent" / file,
+                               dir.parent_path() / "libexec" / "lxbox" / file}) {
         if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
     }
-    return Error(ErrorKind::NotFound,
-                 "lxbox-agent not found beside " + exe.string() + " (build it, or set LXBOX_AGENT)");
+    return Error(ErrorKind::NotFound, file + " not found beside " + exe.string() + " (build it, or set " + var + ")" +
+                                          (file == "lxbox-agent" ? ""
+                                                                 : ": tools/setup cross-compiles it when "
+                                                                   "g++-aarch64-linux-gnu is installed"));
 }
 
 Result<GuestImage> load_guest_image(const std::string& vm_dir) {

@@ -13,6 +13,22 @@ const char* to_string(HostOs os) {
 
 const char* to_string(Arch arch) { return arch == Arch::Aarch64 ? "aarch64" : "x86_64"; }
 
+Arch arch_from_string(const std::string& arch) { return arch == "aarch64" ? Arch::Aarch64 : Arch::X86_64; }
+
+const char* build_arch() {
+#if defined(__aarch64__)
+    return "aarch64";
+#else
+    return "x86_64";
+#endif
+}
+
+std::vector<std::string> guest_arches(const std::string& host_arch) {
+    if (host_arch == "x86_64") return {"x86_64", "aarch64"};
+    if (host_arch == "aarch64") return {"aarch64"};
+    return {};
+}
+
 const char* to_string(Accel accel) {
     switch (accel) {
         case Accel::Kvm: return "kvm";
