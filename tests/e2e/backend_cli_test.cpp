@@ -50,7 +50,7 @@ TEST_F(BackendCli, DoctorsAutoBackendIsTheOneLaunchUses) {
     EXPECT_NE(r.err.find(reasons), std::string::npos) << r.err << "\n" << reasons;
 }
 
-TEST_F(BackendCli, ADistroOfAnotherArchIsListedExportedAndUnregisteredAndItsLaunchSaysWhatIsMissing) {
+TEST_F(BackendCli, ADistroOfAnotherArchIsListedExportedAndUnregisteredAndNativeSaysWhatIsMissing) {
     const std::string tar = std::string(LXBOX_BUILD_DIR) + "/fixtures/busybox-arm64-rootfs.tar";
     if (!std::ifstream(tar)) LXBOX_SKIP("no " + tar + ": tools/setup --test makes it");
     if (host_arch() != "x86_64") LXBOX_SKIP("the arm64 fixture is foreign only on x86-64");
