@@ -1,7 +1,7 @@
 #!/bin/bash
 # The aarch64 guest's cold start under TCG (issue 19): `lxbox launch --rm -- true` of the arm64
 # busybox distro with no VM running (supervisor start, QEMU, kernel, agent, the container), beside
-# a bare boot of the same arm64 kernel Image on the same machine (-M virt -cpu max, the same
+# a bare boot of the same arm64 kernel Image on the same machine (-M virt -cpu cortex-a57, the same
 # memory, vCPUs and command line) to a trivial /init that powers off (tests/vm/trivial_init.c,
 # cross-compiled) -- the x86-64 method of tools/bench/vm.sh. Rounds interleaved; medians, ratio.
 #   tools/bench/vm-aarch64.sh [ROUNDS]     (root; build/ made by tools/setup --test)
@@ -32,7 +32,7 @@ aarch64-linux-gnu-gcc -O2 -static -s -o "$work/bare/init" "$src/tests/vm/trivial
 cmdline="console=ttyAMA0 quiet loglevel=1 panic=-1 cryptomgr.notests random.trust_cpu=on rcupdate.rcu_expedited=1"
 cmdline="$cmdline audit=0 init_on_alloc=0 init_on_free=0 mitigations=off"
 bare() {
-    qemu-system-aarch64 -accel tcg -M virt -cpu max -nodefaults -no-user-config -nographic -no-reboot \
+    qemu-system-aarch64 -accel tcg -M virt -cpu cortex-a57 -nodefaults -no-user-config -nographic -no-reboot \
         -m "$mib" -smp "$cpus" -kernel "$kernel" -initrd "$work/bare.cpio" -append "$cmdline" \
         -serial "file:$work/bare-console.log"
 }
