@@ -51,6 +51,7 @@ Result<int> cmd_ps(const GlobalOptions& g, bool json) {
                            {"pid", i ? nlohmann::json(i->pid) : nlohmann::json(nullptr)},
                            {"image", v.image},
                            {"backend", i ? i->backend : v.backend},  // where it runs, else where its changes live
+                           {"arch", v.arch},
                            {"started", i ? nlohmann::json(i->started) : nlohmann::json(nullptr)},
                            {"command", i ? nlohmann::json(i->command) : nlohmann::json(nullptr)},
                            {"ephemeral", v.ephemeral}});
@@ -125,7 +126,7 @@ Result<int> cmd_rm(const GlobalOptions& g, const std::vector<std::string>& names
         // VM starts for it if it is not running), then its record here.
         if (auto view = find_container(store, name); view && view->backend == "vm" && !view->ephemeral) {
             if (view->instance) return Error(ErrorKind::Busy, "rm " + name + ": the container is running (stop it, or rm -f)");
-            LXBOX_TRY(vm::remove_in_vm(store.root(), name, [](const std::string& line) {
+            LXBOX_TRY(vm::remove_in_vm(store.root(), view->arch, name, [](const std::string& line) {
                           std::fprintf(stderr, "lxbox: %s\n", line.c_str());
                       }).context("rm " + name));
         }
@@ -153,7 +154,9 @@ Result<int> cmd_shutdown(const GlobalOptions& g, double seconds) {
         if (!v.instance) continue;
         if (auto st = stop_instance(*v.instance, seconds); !st) failed += (failed.empty() ? "" : ", ") + v.name;
     }
-    LXBOX_TRY(vm::stop_supervisor(store.root() + "/vm", std::chrono::seconds(60)).context("stop the VM"));
+    for (const auto& arch : vm::guest_arches(vm::build_arch()))
+        LXBOX_TRY(vm::stop_supervisor(vm::vm_dir_for(store.root(), arch), std::chrono::seconds(60))
+                      .context("stop the " + arch + " VM"));
     // Rootless: the user namespace holder (containers that still run keep their namespace).
     LXBOX_TRY(linux_fx::stop_userns_holder(store.root()).context("stop the user namespace holder"));
     if (!failed.empty()) return Error(ErrorKind::System, "shutdown: could not stop " + failed);

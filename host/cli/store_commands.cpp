@@ -13,6 +13,8 @@
 #include "host/launch/containers.hpp"
 #include "host/vm/disks.hpp"
 #include "host/vm/image_disk.hpp"
+#include "host/vm/qemu_command.hpp"
+#include "host/vm/supervisor.hpp"
 #include "host/vm/supervisor_client.hpp"
 #include "runtime/base/files.hpp"
 #include "runtime/base/unique_fd.hpp"
@@ -35,20 +37,23 @@ Result<store::Store> open_store(const GlobalOptions& global) {
 }
 
 void drop_vm_disks(store::Store& store, const std::string& what, const std::string& distro) {
-    const std::string vm_dir = store.root() + "/vm";
-    Status removed = distro.empty() ? Status{} : vm::remove_distro_disk(vm_dir, distro);
-    if (removed) {
-        auto images = vm::remove_unused_image_disks(store);
-        removed = images ? Status{} : Status(std::move(images).error());
+    // From the VM of each arch (vm_dir_for): a distro's or an image's disk is in the one it ran in.
+    for (const auto& arch : vm::guest_arches(vm::build_arch())) {
+        const std::string vm_dir = vm::vm_dir_for(store.root(), arch);
+        Status removed = distro.empty() ? Status{} : vm::remove_distro_disk(vm_dir, distro);
+        if (removed) {
+            auto images = vm::remove_unused_image_disks(store, vm_dir);
+            removed = images ? Status{} : Status(std::move(images).error());
+        }
+        if (!removed) {
+            std::fprintf(stderr, "lxbox: %s: %s: the file is left behind\n", what.c_str(), removed.error().message.c_str());
+            continue;
+        }
+        // A running VM lets go of them (unplugs them) unless a session still uses one.
+        if (auto vm = vm::detach_removed_disks(vm_dir); !vm)
+            std::fprintf(stderr, "lxbox: %s: the running VM keeps its disk until it stops: %s\n", what.c_str(),
+                         vm.error().message.c_str());
     }
-    if (!removed) {
-        std::fprintf(stderr, "lxbox: %s: %s: the file is left behind\n", what.c_str(), removed.error().message.c_str());
-        return;
-    }
-    // A running VM lets go of them (unplugs them) unless a session still uses one.
-    if (auto vm = vm::detach_removed_disks(vm_dir); !vm)
-        std::fprintf(stderr, "lxbox: %s: the running VM keeps its disk until it stops: %s\n", what.c_str(),
-                     vm.error().message.c_str());
 }
 
 std::string embedded_busybox_tarball() {

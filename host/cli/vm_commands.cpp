@@ -29,7 +29,19 @@ struct VmImageRequest {
     bool json = false;
 };
 
-std::string vm_dir(const GlobalOptions& global) { return store_root(global) + "/vm"; }
+// Every vm verb takes --arch: the guest arch whose VM it means ("" = the host's). Each arch's
+// VM has a dir, a supervisor and a socket of its own (vm::vm_dir_for).
+std::string vm_dir(const GlobalOptions& global, const std::string& arch) {
+    return vm::vm_dir_for(store_root(global), arch);
+}
+
+Status check_arch(const std::string& arch) {
+    const auto arches = vm::guest_arches(vm::build_arch());
+    if (arch.empty() || std::find(arches.begin(), arches.end(), arch) != arches.end()) return {};
+    std::string known;
+    for (const auto& a : arches) known += (known.empty() ? "" : ", ") + a;
+    return Error(ErrorKind::Invalid, "--arch " + arch + ": lxbox boots guests of " + known + " on this host");
+}
 
 void print_image(const vm::GuestImage& image) {
     std::printf("guest image  %s\n", image.rebuilt ? "built now" : "up to date");
@@ -45,9 +57,11 @@ void print_image(const vm::GuestImage& image) {
     std::printf("inputs hash  %s\n", image.inputs_hash.c_str());
 }
 
-Result<int> cmd_vm_image(const GlobalOptions& global, const VmImageRequest& request) {
+Result<int> cmd_vm_image(const GlobalOptions& global, const VmImageRequest& request, const std::string& arch) {
+    LXBOX_TRY(check_arch(arch));
     vm::ImageRequest req;
-    req.vm_dir = vm_dir(global);
+    req.vm_dir = vm_dir(global, arch);
+    req.recipe = vm::default_recipe(arch);
     req.rebuild = request.rebuild;
     std::unique_ptr<Progress> bar;
     std::string current;
@@ -74,7 +88,7 @@ Result<int> cmd_vm_image(const GlobalOptions& global, const VmImageRequest& requ
 }
 
 // `vm serve`: the supervisor in the foreground (launch starts it detached, with --ready-fd).
-Result<int> cmd_vm_serve(const GlobalOptions& global, int ready_fd) {
+Result<int> cmd_vm_serve(const GlobalOptions& global, int ready_fd, const std::string& arch) {
     const std::string root = store_root(global);
     auto say = [ready_fd](const std::string& line) {
         if (ready_fd >= 0) (void)write_all(ready_fd, line + "\n");
@@ -85,14 +99,16 @@ Result<int> cmd_vm_serve(const GlobalOptions& global, int ready_fd) {
         if (!announced) say("error " + e.message);
         return e;
     };
+    if (auto known = check_arch(arch); !known) return fail(known.error());
     auto config = config::load(root);
     if (!config) return fail(config.error());
     vm::ImageRequest image_req;
-    image_req.vm_dir = root + "/vm";
+    image_req.vm_dir = vm_dir(global, arch);
+    image_req.recipe = vm::default_recipe(arch);
     auto image = vm::ensure_guest_image(image_req);
     if (!image) return fail(image.error().context("the guest image"));
     vm::SupervisorOptions opts;
-    opts.vm_dir = root + "/vm";
+    opts.vm_dir = image_req.vm_dir;
     opts.vm.kernel = image->vmlinux;
     opts.vm.initrd = image->initramfs;
     opts.vm.memory_mib = config->vm.memory_mib;
@@ -100,8 +116,10 @@ Result<int> cmd_vm_serve(const GlobalOptions& global, int ready_fd) {
     opts.idle_timeout = config->vm.idle_timeout;
     opts.containers_disk_bytes = config->vm.disk_bytes;
     opts.facts = vm::detect_vm_platform(opts.vm_dir);
-    // The accelerator is the one backend decision's, the one doctor reports.
-    auto choice = launch::decide_backend(root, "", "vm", "");
+    opts.facts.arch = vm::arch_from_string(image_req.recipe.arch);
+    // The accelerator is the one backend decision's, the one doctor reports (tcg for a guest
+    // of another arch than the host's).
+    auto choice = launch::decide_backend(root, arch, "vm", "");
     if (!choice) return fail(choice.error());
     opts.facts.accel = launch::vm_accel(choice->accelerator);
     // Notices reach the user who is waiting for the boot; later ones go to the log.
@@ -118,12 +136,12 @@ Result<int> cmd_vm_serve(const GlobalOptions& global, int ready_fd) {
     return 0;
 }
 
-void print_status(const vm::VmStatus& s, const std::string& dir) {
+void print_status(const vm::VmStatus& s, const std::string& dir, const std::string& arch) {
     if (!s.running) {
-        std::printf("state        stopped\n");
+        std::printf("%-12s stopped\n", arch.c_str());
         return;
     }
-    std::printf("state        running\n");
+    std::printf("%-12s running\n", arch.c_str());
     std::printf("accelerator  %s (booted in %lld ms, %s)\n", s.accel.c_str(), static_cast<long long>(s.boot_ms),
                 s.started.c_str());
     std::printf("size         %u MiB, %u CPU(s)\n", s.memory_mib, s.cpus);
@@ -139,27 +157,46 @@ void print_status(const vm::VmStatus& s, const std::string& dir) {
     std::printf("logs         %s/console.log, %s/supervisor.log\n", dir.c_str(), dir.c_str());
 }
 
-Result<int> cmd_vm_status(const GlobalOptions& global, bool json) {
-    auto s = LXBOX_TRY(vm::query_status(vm_dir(global)));
-    if (json) {
+// The VMs `vm status` and `vm stop` cover: the one of --arch, else every arch's.
+std::vector<std::string> arches_meant(const std::string& arch) {
+    return arch.empty() ? vm::guest_arches(vm::build_arch()) : std::vector<std::string>{arch};
+}
+
+// Every arch's VM, the host's first. --json: the host's VM's status at the top level, as before
+// there was a second, and every arch's in "vms" (each with its "arch" and "state").
+Result<int> cmd_vm_status(const GlobalOptions& global, bool json, const std::string& arch) {
+    LXBOX_TRY(check_arch(arch));
+    nlohmann::json all = nlohmann::json::object(), vms = nlohmann::json::array();
+    for (const auto& a : arches_meant(arch)) {
+        auto s = LXBOX_TRY(vm::query_status(vm_dir(global, a)));
+        if (!json) {
+            print_status(s, vm_dir(global, a), a);
+            continue;
+        }
         nlohmann::json j = s;
         j["state"] = s.running ? "running" : "stopped";
-        std::printf("%s\n", j.dump(2).c_str());
-    } else {
-        print_status(s, vm_dir(global));
+        j["arch"] = a;
+        if (vms.empty()) all = j;
+        vms.push_back(std::move(j));
     }
+    all["vms"] = std::move(vms);
+    if (json) std::printf("%s\n", all.dump(2).c_str());
     return 0;
 }
 
-Result<int> cmd_vm_stop(const GlobalOptions& global) {
-    auto stopped = LXBOX_TRY(vm::stop_supervisor(vm_dir(global), std::chrono::seconds(60)));
-    if (!stopped && !global.quiet) std::fprintf(stderr, "lxbox: the VM is not running\n");
+Result<int> cmd_vm_stop(const GlobalOptions& global, const std::string& arch) {
+    LXBOX_TRY(check_arch(arch));
+    bool any = false;
+    for (const auto& a : arches_meant(arch))
+        any |= LXBOX_TRY(vm::stop_supervisor(vm_dir(global, a), std::chrono::seconds(60)));
+    if (!any && !global.quiet) std::fprintf(stderr, "lxbox: the VM is not running\n");
     return 0;
 }
 
 // `vm ping`: the protocol's round trip through the supervisor to the agent and back.
-Result<int> cmd_vm_ping(const GlobalOptions& global, int count, bool json) {
-    auto c = LXBOX_TRY(vm::connect_running(vm_dir(global)));
+Result<int> cmd_vm_ping(const GlobalOptions& global, int count, bool json, const std::string& arch) {
+    LXBOX_TRY(check_arch(arch));
+    auto c = LXBOX_TRY(vm::connect_running(vm_dir(global, arch)));
     if (!c) return Error(ErrorKind::NotFound, "the VM is not running");
     std::vector<double> us;
     for (int i = 0; i < std::max(count, 1); ++i) {
@@ -182,8 +219,9 @@ Result<int> cmd_vm_ping(const GlobalOptions& global, int count, bool json) {
     return 0;
 }
 
-Result<int> cmd_vm_logs(const GlobalOptions& global, bool supervisor) {
-    const auto paths = vm::vm_paths(vm_dir(global));
+Result<int> cmd_vm_logs(const GlobalOptions& global, bool supervisor, const std::string& arch) {
+    LXBOX_TRY(check_arch(arch));
+    const auto paths = vm::vm_paths(vm_dir(global, arch));
     const std::string& path = supervisor ? paths.supervisor_log : paths.console_log;
     auto text = read_file(path);
     if (!text) return Error(ErrorKind::NotFound, "no VM log yet (" + path + "): the VM has not run");
@@ -196,43 +234,55 @@ Result<int> cmd_vm_logs(const GlobalOptions& global, bool supervisor) {
 void add_vm_commands(CLI::App& app, CommandContext& ctx) {
     auto* vm = app.add_subcommand("vm", "The utility VM that runs containers on non-Linux hosts");
     vm->require_subcommand(1);
+    auto arch = std::make_shared<std::string>();
+    const auto add_arch = [arch](CLI::App* verb, const char* what) { verb->add_option("--arch", *arch, what); };
     auto request = std::make_shared<VmImageRequest>();
     auto* image = vm->add_subcommand("image", "Build the guest image if an input changed; show it");
     image->add_flag("--rebuild", request->rebuild, "Rebuild even when nothing changed");
     image->add_flag("--json", request->json, "Print the image's manifest as JSON");
-    image->callback([&ctx, request] {
-        ctx.action = [&ctx, request] { return cmd_vm_image(ctx.global, *request); };
+    add_arch(image, "The guest arch's image (default: the host's)");
+    image->callback([&ctx, request, arch] {
+        ctx.action = [&ctx, request, arch] { return cmd_vm_image(ctx.global, *request, *arch); };
     });
 
     auto ready_fd = std::make_shared<int>(-1);
     auto* serve = vm->add_subcommand("serve", "Run the VM supervisor in the foreground (launch starts it on demand)");
     serve->add_option("--ready-fd", *ready_fd, "Write 'ready' or 'error MESSAGE' to this fd once the VM is up");
-    serve->callback([&ctx, ready_fd] { ctx.action = [&ctx, ready_fd] { return cmd_vm_serve(ctx.global, *ready_fd); }; });
+    add_arch(serve, "The guest arch to serve (default: the host's)");
+    serve->callback([&ctx, ready_fd, arch] {
+        ctx.action = [&ctx, ready_fd, arch] { return cmd_vm_serve(ctx.global, *ready_fd, *arch); };
+    });
 
     auto status_json = std::make_shared<bool>(false);
     auto* status = vm->add_subcommand("status", "Whether the VM runs, its accelerator, size and sessions");
     status->add_flag("--json", *status_json, "Machine-readable output");
-    status->callback([&ctx, status_json] {
-        ctx.action = [&ctx, status_json] { return cmd_vm_status(ctx.global, *status_json); };
+    add_arch(status, "Only the VM of this guest arch (default: every arch's)");
+    status->callback([&ctx, status_json, arch] {
+        ctx.action = [&ctx, status_json, arch] { return cmd_vm_status(ctx.global, *status_json, *arch); };
     });
 
     auto* stop = vm->add_subcommand("stop", "Power the VM off (its sessions end; kept containers stay)");
-    stop->callback([&ctx] { ctx.action = [&ctx] { return cmd_vm_stop(ctx.global); }; });
+    add_arch(stop, "Only the VM of this guest arch (default: every arch's)");
+    stop->callback([&ctx, arch] { ctx.action = [&ctx, arch] { return cmd_vm_stop(ctx.global, *arch); }; });
 
     auto ping_count = std::make_shared<int>(10);
     auto ping_json = std::make_shared<bool>(false);
     auto* ping = vm->add_subcommand("ping", "Round trips to the guest agent through the supervisor");
     ping->add_option("-c,--count", *ping_count, "How many (default 10)");
     ping->add_flag("--json", *ping_json, "Machine-readable output");
-    ping->callback([&ctx, ping_count, ping_json] {
-        ctx.action = [&ctx, ping_count, ping_json] { return cmd_vm_ping(ctx.global, *ping_count, *ping_json); };
+    add_arch(ping, "The VM of this guest arch (default: the host's)");
+    ping->callback([&ctx, ping_count, ping_json, arch] {
+        ctx.action = [&ctx, ping_count, ping_json, arch] {
+            return cmd_vm_ping(ctx.global, *ping_count, *ping_json, *arch);
+        };
     });
 
     auto supervisor_log = std::make_shared<bool>(false);
     auto* logs = vm->add_subcommand("logs", "Print the VM's console log");
     logs->add_flag("--supervisor", *supervisor_log, "The supervisor's log instead");
-    logs->callback([&ctx, supervisor_log] {
-        ctx.action = [&ctx, supervisor_log] { return cmd_vm_logs(ctx.global, *supervisor_log); };
+    add_arch(logs, "The VM of this guest arch (default: the host's)");
+    logs->callback([&ctx, supervisor_log, arch] {
+        ctx.action = [&ctx, supervisor_log, arch] { return cmd_vm_logs(ctx.global, *supervisor_log, *arch); };
     });
 }
 

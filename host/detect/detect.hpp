@@ -59,8 +59,8 @@ std::string normalize_arch(std::string_view arch);
 std::optional<std::pair<std::string, BinfmtHandler>> parse_binfmt_entry(const std::string& name,
                                                                         std::string_view text);
 
-// The arches lxbox can boot a guest of on a host of host_arch: its guest image (Debian's
-// linux-image-amd64, the agent built with lxbox) exists for x86-64 only, so far.
+// The arches lxbox can boot a guest of on a host of host_arch (vm::guest_arches): Debian's
+// kernel of that arch and the agent built for it (cross-compiled for aarch64 on x86-64).
 std::vector<std::string> bootable_guest_arches(const std::string& host_arch);
 
 // The probe says how far KVM got; a remembered verdict of the VM backend (a real guest booted

@@ -145,10 +145,7 @@ std::optional<std::pair<std::string, BinfmtHandler>> parse_binfmt_entry(const st
     return std::make_pair(std::move(arch), std::move(h));
 }
 
-std::vector<std::string> bootable_guest_arches(const std::string& host_arch) {
-    if (host_arch == "x86_64") return {"x86_64"};
-    return {};
-}
+std::vector<std::string> bootable_guest_arches(const std::string& host_arch) { return vm::guest_arches(host_arch); }
 
 KvmFacts apply_kvm_verdict(KvmFacts probed, const std::optional<vm::KvmVerdict>& verdict,
                            const std::string& kernel_release, const std::string& qemu_version) {

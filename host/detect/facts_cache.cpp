@@ -19,7 +19,7 @@ namespace lxbox::detect {
 namespace {
 
 // Bumped when HostFacts gains what an older lxbox's cache lacks.
-constexpr int kCacheVersion = 1;
+constexpr int kCacheVersion = 2;  // 2: guest_arches has aarch64 on x86-64
 
 FileStamp stamp(const std::string& path) {
     struct stat st{};

@@ -23,6 +23,7 @@ const CompanionInfo& info(Companion c) {
         {"busybox-rootfs.tar", "LXBOX_BUSYBOX_TARBALL", "distro-images", false},
         {"lxbox-agent", "LXBOX_AGENT", "guest-agent", true},
         {"lxbox-registry", "LXBOX_REGISTRY_HELPER", "registry-client", true},
+        {"lxbox-agent-aarch64", "LXBOX_AGENT_AARCH64", "guest-agent", true},
     };
     return table[static_cast<int>(c)];
 }

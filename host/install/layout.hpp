@@ -13,6 +13,7 @@ enum class Companion {
     BusyboxTarball,  // data:        share/lxbox/busybox-rootfs.tar
     GuestAgent,      // executables: libexec/lxbox/lxbox-agent
     RegistryClient,  //              libexec/lxbox/lxbox-registry
+    GuestAgentAarch64,  //           libexec/lxbox/lxbox-agent-aarch64 (cross-compiled on x86-64)
 };
 
 // The paths where a binary at exe (absolute, as /proc/self/exe names it) looks for c, in order:

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "host/vm/qemu_command.hpp"
 #include "host/vm/vm_run.hpp"
 #include "runtime/base/files.hpp"
 #include "runtime/base/log.hpp"
@@ -69,7 +70,7 @@ Result<int> exec_in_vm_container(const store::Store& store, const std::string& n
     if (instance.guest_dir.empty())
         return Error(ErrorKind::Unsupported, "container '" + name + "' was started by an lxbox without exec into vm "
                                              "containers: start it again");
-    vm::VmExecRequest req{store.root(), name, instance.guest_dir, LXBOX_TRY(make_process_spec(opts))};
+    vm::VmExecRequest req{store.root(), instance.arch, name, instance.guest_dir, LXBOX_TRY(make_process_spec(opts))};
     inherit_security(req.process, opts, instance);
     return vm::exec_in_vm(req);
 }
@@ -148,6 +149,12 @@ Result<std::vector<ContainerView>> list_containers(const store::Store& store) {
     for (const auto& entry : entries) {
         auto v = LXBOX_TRY(ephemeral_view(store, entry));
         if (v) out.push_back(std::move(*v));
+    }
+    for (auto& v : out) {
+        auto image = reg.images.find(v.image);
+        v.arch = v.instance && !v.instance->arch.empty()       ? v.instance->arch
+                 : image != reg.images.end() && !image->second.arch.empty() ? image->second.arch
+                                                                          : vm::build_arch();
     }
     std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
     return out;

@@ -38,6 +38,7 @@ struct ContainerView {
     bool ephemeral = false;
     std::optional<store::InstanceState> instance;  // set while it runs
     std::string backend = "native";  // where its changes live (vm: the VM's containers disk)
+    std::string arch;                // what it runs as: its image's arch (its VM's, on the vm backend)
 };
 
 // Throwaway (--rm) containers live in "containers/.rm-<owner pid>-<owner start>-<name>", are

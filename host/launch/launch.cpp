@@ -16,6 +16,7 @@
 #include "host/config/config.hpp"
 #include "host/detect/detect.hpp"
 #include "host/vm/image_disk.hpp"
+#include "host/vm/supervisor.hpp"
 #include "host/vm/qmp.hpp"
 #include "host/vm/vm_run.hpp"
 #include "runtime/image/launch.hpp"
@@ -251,9 +252,9 @@ Result<std::optional<int>> join_if_running(store::Store& store, const Target& t,
 
 // The image's disk for the VM: a rootfs import's tree as it is, an OCI image's layers merged.
 Result<vm::DistroDisk> vm_disk(store::Store& store, const Target& t) {
-    if (t.image_record.manifest.empty())
-        return vm::ensure_distro_disk(store.root() + "/vm", t.image, store.image_rootfs(t.image));
-    return vm::ensure_image_disk(store, t.image_record);
+    const std::string vm_dir = vm::vm_dir_for(store.root(), t.choice.arch);
+    if (t.image_record.manifest.empty()) return vm::ensure_distro_disk(vm_dir, t.image, store.image_rootfs(t.image));
+    return vm::ensure_image_disk(store, t.image_record, vm_dir);
 }
 
 // The vm backend: the same spec, run by the guest agent in the shared VM. The launching lxbox
@@ -278,6 +279,7 @@ Result<int> launch_in_vm(store::Store& store, const LaunchRequest& req, const Ta
     vr.spec = std::move(*spec);
     vr.image = t.image;
     vr.root = store.root();
+    vr.arch = t.choice.arch;
     auto disk = vm_disk(store, t);
     if (!disk) {
         if (t.ephemeral) (void)remove_tree(t.dir);
@@ -296,6 +298,7 @@ Result<int> launch_in_vm(store::Store& store, const LaunchRequest& req, const Ta
         st.backend = "vm";
         st.security = vr.spec.process.security;
         st.guest_dir = guest_dir;
+        st.arch = vr.arch;
         state_written = t.ephemeral ? write_ephemeral_state(t.dir, st, t.image) : store.write_instance(t.container, st);
     };
     auto rc = vm::run_in_vm(vr);

@@ -5,6 +5,7 @@
 
 #include <boost/process.hpp>
 #include <boost/uuid/detail/sha1.hpp>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -15,6 +16,7 @@
 #include "host/vm/initramfs.hpp"
 #include "host/vm/kernel_package.hpp"
 #include "host/vm/module_order.hpp"
+#include "host/vm/qemu_command.hpp"
 #include "runtime/base/unique_fd.hpp"
 
 namespace lxbox::vm {
@@ -26,8 +28,13 @@ namespace fs = std::filesystem;
 // 2: load-order has dependencies; 3: the share phase.
 constexpr const char* kBuilderFormat = "lxbox-guest-image-3";
 
-GuestRecipe default_recipe() {
+GuestRecipe default_recipe(const std::string& arch) {
     GuestRecipe r;
+    if ((arch.empty() ? std::string(build_arch()) : arch) == "aarch64") {
+        r.arch = "aarch64";
+        r.deb_arch = "arm64";
+        r.kernel_meta_package = "linux-image-arm64";
+    }
     // Both virtio transports: microvm/virt use mmio, q35 uses PCI.
     r.boot_modules = {"virtio_mmio", "virtio_pci", "virtio_console"};
     // crc32c_generic: ext4 needs a crc32c implementation and the guest has no modprobe to
@@ -119,8 +126,25 @@ std::string load_order_text(const std::vector<std::string>& names, PhaseEnds end
     return text;
 }
 
-Result<std::string> find_agent_binary() {
-    return install::find_companion(install::Companion::GuestAgent);
+std::string agent_file_name(const std::string& arch, const std::string& host_arch) {
+    return arch.empty() || arch == host_arch ? "lxbox-agent" : "lxbox-agent-" + arch;
+}
+
+std::string agent_env_name(const std::string& arch, const std::string& host_arch) {
+    if (arch.empty() || arch == host_arch) return "LXBOX_AGENT";
+    std::string name = "LXBOX_AGENT_";
+    for (char c : arch) name += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return name;
+}
+
+Result<std::string> find_agent_binary(const std::string& arch) {
+    if (arch.empty() || arch == build_arch()) return install::find_companion(install::Companion::GuestAgent);
+    if (arch == "aarch64") {
+        auto found = install::find_companion(install::Companion::GuestAgentAarch64);
+        if (!found) return std::move(found).error().context("tools/setup cross-compiles it when g++-aarch64-linux-gnu is installed");
+        return found;
+    }
+    return Error(ErrorKind::NotFound, "lxbox has no guest agent for " + arch);
 }
 
 Result<GuestImage> load_guest_image(const std::string& vm_dir) {

@@ -19,6 +19,8 @@ namespace lxbox::vm {
 
 // What goes into the image (distro-images/guest/README.md explains each module).
 struct GuestRecipe {
+    std::string arch = "x86_64";                            // the guest's
+    std::string deb_arch = "amd64";                         // Debian's name for it
     std::string kernel_meta_package = "linux-image-amd64";
     // Loaded before the agent opens its port: the channel needs them.
     std::vector<std::string> boot_modules;
@@ -30,11 +32,14 @@ struct GuestRecipe {
     std::vector<std::string> hotplug_modules;
 };
 
-GuestRecipe default_recipe();
+// Pure: the recipe of the guest of arch ("" = build_arch()): x86_64 boots Debian's amd64 kernel
+// (its vmlinux by PVH), aarch64 the arm64 one (its Image, on QEMU's virt machine). The modules
+// are the same: both kernels build them as modules.
+GuestRecipe default_recipe(const std::string& arch = "");
 
 // What `lxbox vm image` reports; vm/image/manifest.json.
 struct GuestImage {
-    std::string vmlinux;    // absolute paths
+    std::string vmlinux;    // absolute paths; aarch64: the kernel's Image
     std::string initramfs;
     std::string kernel_package;  // linux-image-6.1.0-56-amd64
     std::string kernel_release;  // 6.1.0-56-amd64
@@ -69,9 +74,15 @@ Result<GuestImage> ensure_guest_image(const ImageRequest& request);
 // The image built last, from its manifest (NotFound when none).
 Result<GuestImage> load_guest_image(const std::string& vm_dir);
 
-// The lxbox-agent binary: $LXBOX_AGENT, else beside this executable, else the build tree's
-// guest-agent/ next to host/, else <prefix>/libexec/lxbox/.
-Result<std::string> find_agent_binary();
+// The lxbox-agent binary for a guest of arch ("" = the host's): $LXBOX_AGENT (another arch's:
+// $LXBOX_AGENT_AARCH64 ...), else beside this executable, else the build tree's guest-agent/
+// next to host/, else <prefix>/libexec/lxbox/. Another arch's agent is lxbox-agent-<arch>.
+Result<std::string> find_agent_binary(const std::string& arch = "");
+
+// Pure: the file name of the agent for a guest of arch on a host of host_arch, and the
+// environment variable that names it instead.
+std::string agent_file_name(const std::string& arch, const std::string& host_arch);
+std::string agent_env_name(const std::string& arch, const std::string& host_arch);
 
 // Pure: the hash over every input of the image (the agent by its content's sha1).
 std::string image_inputs_hash(const GuestRecipe& recipe, const std::string& kernel_package,

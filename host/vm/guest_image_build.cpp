@@ -13,6 +13,7 @@
 #include "host/vm/initramfs.hpp"
 #include "host/vm/kernel_package.hpp"
 #include "host/vm/module_order.hpp"
+#include "host/vm/qemu_command.hpp"
 #include "runtime/base/log.hpp"
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/container/container.hpp"
@@ -78,7 +79,8 @@ Result<std::string> resolve_kernel_package(const GuestRecipe& recipe, const std:
             j.value("apt_lists_mtime_ns", int64_t(-1)) == lists && !j.value("package", "").empty())
             return j.value("package", "");
     }
-    auto out = LXBOX_TRY(run_tool({"apt-cache", "depends", recipe.kernel_meta_package}, cache,
+    // Qualified with the arch: the arm64 kernel on an amd64 host is a foreign package.
+    auto out = LXBOX_TRY(run_tool({"apt-cache", "depends", recipe.kernel_meta_package + ":" + recipe.deb_arch}, cache,
                                   cache + "/apt.log"));
     auto package = LXBOX_TRY(parse_kernel_dependency(out).context("resolve " + recipe.kernel_meta_package));
     nlohmann::json j{{"meta", recipe.kernel_meta_package}, {"package", package}, {"apt_lists_mtime_ns", lists}};
@@ -97,17 +99,19 @@ std::string find_cached_deb(const std::string& cache, const std::string& package
 }
 
 // The package file, downloaded once with `apt-get download` (Debian's mirror, signed index).
-Result<std::string> fetch_kernel_deb(const std::string& package, const std::string& cache) {
+// A foreign arch's needs `dpkg --add-architecture` first (tools/setup does it for arm64).
+Result<std::string> fetch_kernel_deb(const std::string& package, const std::string& deb_arch, const std::string& cache) {
     if (auto deb = find_cached_deb(cache, package); !deb.empty()) return deb;
-    spdlog::info("downloading {} with apt-get", package);
-    LXBOX_TRY(run_tool({"apt-get", "download", "-q", package}, cache, cache + "/apt.log"));
+    spdlog::info("downloading {}:{} with apt-get", package, deb_arch);
+    LXBOX_TRY(run_tool({"apt-get", "download", "-q", package + ":" + deb_arch}, cache, cache + "/apt.log"));
     if (auto deb = find_cached_deb(cache, package); !deb.empty()) return deb;
     return Error(ErrorKind::NotFound, "apt-get download " + package + " left no .deb in " + cache);
 }
 
 struct KernelCache {
-    std::string dir;  // vm/kernel/<release>
-    std::string vmlinux() const { return dir + "/vmlinux"; }
+    std::string dir;   // vm/kernel/<release>
+    std::string arch;  // the guest's: x86_64 boots the vmlinux by PVH, aarch64 the Image
+    std::string vmlinux() const { return dir + (arch == "aarch64" ? "/Image" : "/vmlinux"); }
     std::string modules_dep() const { return dir + "/modules.dep"; }
     std::string builtin() const { return dir + "/modules.builtin"; }
     std::string module(const std::string& name) const { return dir + "/modules/" + name + ".ko"; }
@@ -127,6 +131,12 @@ Status scan_kernel_package(const std::string& deb, const std::string& release,
     std::map<std::string, ModuleFile> modules;
     bool found_kernel = false;
     auto visit = [&](const std::string& path, uint64_t, const auto& read) -> Status {
+        if (path == vmlinuz && cache.arch == "aarch64") {
+            auto image = LXBOX_TRY(read());
+            if (!is_arm64_image(image)) return Error(ErrorKind::Unsupported, path + ": not an arm64 kernel Image");
+            found_kernel = true;
+            return write_file_atomic(cache.vmlinux(), image);
+        }
         if (path == vmlinuz) {
             auto bz = LXBOX_TRY(read());
             auto elf = LXBOX_TRY_CTX(extract_vmlinux(bz), path);
@@ -217,7 +227,9 @@ Result<std::vector<InitramfsFile>> image_files(const std::string& agent_bytes, c
         files.push_back({"lib/modules/" + names.back() + ".ko", std::move(ko), 0644});
     }
     files.push_back({"lib/modules/load-order", load_order_text(names, plan.ends, depends), 0644});
-    for (auto& f : LXBOX_TRY(compiled_cache_files())) files.push_back(std::move(f));
+    // A filter compiled here fits only a guest of this host's arch (another's compiles its own).
+    if (cache.arch == build_arch())
+        for (auto& f : LXBOX_TRY(compiled_cache_files())) files.push_back(std::move(f));
     return files;
 }
 
@@ -238,7 +250,7 @@ Result<ModulePlan> module_plan(const GuestRecipe& recipe, const KernelCache& cac
 }
 
 Result<GuestImage> build_image(const ImageRequest& req, GuestImage image, const std::string& agent_bytes) {
-    KernelCache cache{req.vm_dir + "/kernel/" + image.kernel_release};
+    KernelCache cache{req.vm_dir + "/kernel/" + image.kernel_release, req.recipe.arch};
     LXBOX_TRY(make_dirs(cache.dir));
     if (req.rebuild || !exists(cache.vmlinux()) || !exists(cache.modules_dep()))
         LXBOX_TRY(scan_kernel_package(image.deb, image.kernel_release, cache, req.progress));
@@ -267,7 +279,7 @@ Result<GuestImage> ensure_guest_image(const ImageRequest& req) {
     LXBOX_TRY(make_dirs(cache));
     LXBOX_TRY(make_dirs(req.vm_dir + "/image"));
     GuestImage image;
-    image.agent = req.agent_path.empty() ? LXBOX_TRY(find_agent_binary()) : req.agent_path;
+    image.agent = req.agent_path.empty() ? LXBOX_TRY(find_agent_binary(req.recipe.arch)) : req.agent_path;
     // Hashing the agent is most of a check that finds the image current (~40 ms of 50, twice
     // per cold start): its sha1 is kept with the file's stamp and taken again while that holds.
     struct stat st {};
@@ -285,7 +297,7 @@ Result<GuestImage> ensure_guest_image(const ImageRequest& req) {
     }
     image.kernel_package = LXBOX_TRY(resolve_kernel_package(req.recipe, cache));
     image.kernel_release = image.kernel_package.substr(std::string("linux-image-").size());
-    image.deb = LXBOX_TRY(fetch_kernel_deb(image.kernel_package, cache));
+    image.deb = LXBOX_TRY(fetch_kernel_deb(image.kernel_package, req.recipe.deb_arch, cache));
     image.inputs_hash = image_inputs_hash(req.recipe, image.kernel_package,
                                           fs::path(image.deb).filename().string(), image.agent_sha1);
     if (!req.rebuild && image_current(req.vm_dir, image.inputs_hash)) {

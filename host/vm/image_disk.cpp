@@ -22,8 +22,6 @@ namespace {
 constexpr const char* kImageDiskPrefix = "sha256:";
 constexpr const char* kBuildKind = "build";
 
-std::string disks_dir(const store::Store& store) { return store.root() + "/vm/disks"; }
-
 Status make_dir(const std::string& dir) {
     if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Error::last("create " + dir);
     return {};
@@ -87,16 +85,16 @@ std::vector<std::string> unused_image_disks(const std::vector<std::string>& disk
     return out;
 }
 
-Result<DistroDisk> ensure_image_disk(store::Store& store, const store::ImageRecord& image) {
+Result<DistroDisk> ensure_image_disk(store::Store& store, const store::ImageRecord& image, const std::string& vm_dir) {
     if (!image.manifest.starts_with(kImageDiskPrefix) || image.manifest.find('/') != std::string::npos)
         return Error(ErrorKind::Invalid, "image '" + image.name + "' has no manifest digest the VM disk can be named by");
-    const std::string dir = disks_dir(store);
+    const std::string dir = vm_dir + "/disks";
     const std::string name = image_disk_name(image.manifest);
     const std::string stamp = image_disk_stamp(image.manifest);
     DistroDisk disk{dir + "/" + name + ".ext4", distro_disk_serial(name, stamp)};
     if (disk_on_file(disk.path, stamp)) return disk;
-    LXBOX_TRY(make_dir(store.root() + "/vm"));
-    LXBOX_TRY(make_dir(dir));
+    // vm_dir is the store's vm/, or vm/ARCH for another arch's guest (vm_dir_for).
+    for (const std::string& d : {store.root() + "/vm", vm_dir, dir}) LXBOX_TRY(make_dir(d));
     // One build at a time: two first launches of one image build it once.
     auto lock = LXBOX_TRY(open_fd(dir + "/.build.lock", O_RDWR | O_CREAT, 0600));
     if (::flock(lock.get(), LOCK_EX) != 0) return Error::last("lock " + dir + "/.build.lock");
@@ -120,8 +118,8 @@ Result<DistroDisk> ensure_image_disk(store::Store& store, const store::ImageReco
     return disk;
 }
 
-Result<size_t> remove_unused_image_disks(store::Store& store) {
-    const std::string dir = disks_dir(store);
+Result<size_t> remove_unused_image_disks(store::Store& store, const std::string& vm_dir) {
+    const std::string dir = vm_dir + "/disks";
     size_t removed = 0;
     LXBOX_TRY(store.with_lock([&](const store::Registry& reg) -> Status {
         std::vector<std::string> disks;

@@ -36,12 +36,13 @@ std::vector<std::string> unused_image_disks(const std::vector<std::string>& disk
 // The image's disk, built when it is not on file: its layers merged (flatten.hpp) into a
 // build directory of this process, mkfs.ext4 -d, and renamed into place under the store's
 // lock only while an image still names the manifest (an `image rm` meanwhile wins). Builds
-// are serialized by vm/disks/.build.lock; a killed build's directory is removed by the next.
-Result<DistroDisk> ensure_image_disk(store::Store& store, const store::ImageRecord& image);
+// are serialized by VM_DIR/disks/.build.lock; a killed build's directory is removed by the next.
+// vm_dir is the VM of the arch the image runs in (vm_dir_for).
+Result<DistroDisk> ensure_image_disk(store::Store& store, const store::ImageRecord& image, const std::string& vm_dir);
 
 // Deletes the disks of manifests no image names any more (after `image rm`, `image prune`,
 // `unregister`), under the store's lock, and the build directories of dead builds; returns how
-// many disks went.
-Result<size_t> remove_unused_image_disks(store::Store& store);
+// many disks went. In one VM's disks (vm_dir).
+Result<size_t> remove_unused_image_disks(store::Store& store, const std::string& vm_dir);
 
 }  // namespace lxbox::vm

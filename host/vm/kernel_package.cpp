@@ -19,6 +19,7 @@ Result<std::string> parse_kernel_dependency(std::string_view text) {
         size_t start = at + key.size();
         size_t end = text.find_first_of(" \n\r", start);
         std::string_view name = text.substr(start, end - start);
+        name = name.substr(0, name.find(':'));
         if (name.rfind("linux-image-", 0) == 0) return std::string(name);
     }
     return Error(ErrorKind::NotFound, "no linux-image-* dependency in apt-cache's answer");
@@ -170,6 +171,10 @@ Result<std::string> extract_vmlinux(std::string_view bzimage) {
     if (vmlinux.size() < SELFMAG || std::memcmp(vmlinux.data(), ELFMAG, SELFMAG) != 0)
         return Error(ErrorKind::Invalid, "bzImage: the payload is not an ELF vmlinux");
     return vmlinux;
+}
+
+bool is_arm64_image(std::string_view bytes) {
+    return bytes.size() >= 64 && bytes.substr(0x38, 4) == std::string_view("ARM\x64", 4);
 }
 
 bool has_pvh_note(std::string_view elf) {

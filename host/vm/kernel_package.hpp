@@ -13,7 +13,8 @@
 
 namespace lxbox::vm {
 
-// Pure: "linux-image-6.1.0-56-amd64" from `apt-cache depends linux-image-amd64` output.
+// Pure: "linux-image-6.1.0-56-amd64" from `apt-cache depends linux-image-amd64` output (a
+// foreign arch's ":arm64" qualifier is left off: the name is the package's, as its file has it).
 Result<std::string> parse_kernel_dependency(std::string_view apt_cache_output);
 
 // Pure: the module name of a path as the kernel spells it: "kernel/fs/9p/9pnet-virtio.ko.xz"
@@ -40,6 +41,10 @@ Result<std::string> decompress_module(std::string_view path, std::string bytes);
 // Pure-ish (libarchive's xz filter on memory): the uncompressed vmlinux inside a bzImage.
 // Booting it by PVH skips the decompressor, which costs 4-7 s per boot under TCG.
 Result<std::string> extract_vmlinux(std::string_view bzimage);
+
+// Pure: whether bytes are an arm64 kernel Image (the boot header's "ARM\x64" magic at 0x38), which
+// QEMU's virt machine boots as it is: Debian's arm64 vmlinuz is one, uncompressed.
+bool is_arm64_image(std::string_view bytes);
 
 // Pure: whether an ELF kernel carries XEN_ELFNOTE_PHYS32_ENTRY, i.e. QEMU can PVH-boot it.
 bool has_pvh_note(std::string_view elf);

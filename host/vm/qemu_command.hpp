@@ -20,6 +20,16 @@ enum class Accel { Kvm, Hvf, Whpx, Tcg };
 const char* to_string(HostOs os);
 const char* to_string(Arch arch);
 const char* to_string(Accel accel);
+// Pure: Aarch64 for "aarch64", X86_64 otherwise.
+Arch arch_from_string(const std::string& arch);
+
+// The arch this lxbox was built for (the host's, as far as lxbox runs natively).
+const char* build_arch();
+
+// Pure: the guest arches lxbox boots on a host of host_arch, its own first: an x86-64 host
+// boots the x86-64 guest (KVM or TCG) and the aarch64 one (TCG; its agent cross-compiled,
+// guest-agent/CMakeLists.txt); an aarch64 host (Linux under KVM, a Mac under hvf) its own.
+std::vector<std::string> guest_arches(const std::string& host_arch);
 
 // The virtio-serial port the agent serves on; the guest finds it by this name in
 // /sys/class/virtio-ports/*/name, never by number.

@@ -44,6 +44,15 @@ VmPaths vm_paths(const std::string& vm_dir) {
     return p;
 }
 
+std::string vm_dir_for(const std::string& root, const std::string& arch, const std::string& host_arch) {
+    if (arch.empty() || arch == host_arch) return root + "/vm";
+    return root + "/vm/" + arch;
+}
+
+std::string vm_dir_for(const std::string& root, const std::string& arch) {
+    return vm_dir_for(root, arch, build_arch());
+}
+
 void to_json(nlohmann::json& j, const VmStatus& s) {
     j = {{"running", s.running},   {"pid", s.pid},           {"qemu_pid", s.qemu_pid},
          {"accel", s.accel},       {"boot_ms", s.boot_ms},   {"started", s.started},

@@ -49,6 +49,14 @@ struct VmPaths {
 // Pure.
 VmPaths vm_paths(const std::string& vm_dir);
 
+// Pure: the VM dir of the guest of `arch` in the store at root: the host's own arch's VM keeps
+// $ROOT/vm (where it was before there was a second), another arch's is $ROOT/vm/<arch>. Each
+// has its own supervisor, sockets, guest image, distro disks and containers disk, so the VMs
+// of both arches run at once, each on its own.
+std::string vm_dir_for(const std::string& root, const std::string& arch, const std::string& host_arch);
+// vm_dir_for this host (build_arch()); "" = the host's arch.
+std::string vm_dir_for(const std::string& root, const std::string& arch);
+
 // The containers disk's serial in the guest and where the agent mounts it.
 inline constexpr const char* kContainersDiskSerial = "lxbox-containers";
 inline constexpr const char* kGuestContainersDir = "/run/lxbox/containers";

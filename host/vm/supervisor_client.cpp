@@ -41,8 +41,9 @@ Result<ChannelClient> hello_to(ChannelClient client) {
     ::dup2(log >= 0 ? log : null, 2);
     ::dup2(ready_fd, 3);
     sys::close_range(4, ~0U, 0);
-    const char* argv[] = {"lxbox", "--root", start.root.c_str(), "--log-level", "info", "vm", "serve", "--ready-fd", "3",
-                          nullptr};
+    const std::string arch = start.arch.empty() ? build_arch() : start.arch;
+    const char* argv[] = {"lxbox",        "--root", start.root.c_str(), "--log-level", "info", "vm", "serve",
+                          "--ready-fd",   "3",      "--arch",           arch.c_str(),  nullptr};
     ::execv(start.exe.c_str(), const_cast<char* const*>(argv));
     const std::string line = std::string("error exec ") + start.exe + ": " + ::strerror(errno) + "\n";
     (void)!::write(3, line.data(), line.size());

@@ -15,6 +15,7 @@ namespace lxbox::vm {
 
 struct SupervisorStart {
     std::string root;                  // the store root, passed on as --root
+    std::string arch;                  // the guest's, passed on as vm serve --arch ("" = the host's)
     std::string exe = "/proc/self/exe";  // the lxbox binary that serves
     // A first boot may build nothing (the client builds the guest image first) but can wait
     // out a hanging KVM before TCG: generous.

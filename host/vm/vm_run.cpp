@@ -230,13 +230,16 @@ private:
 
 namespace {
 
-SupervisorStart start_options(const std::string& root, const std::function<void(const std::string&)>& notice) {
+SupervisorStart start_options(const std::string& root, const std::string& arch,
+                              const std::function<void(const std::string&)>& notice) {
     SupervisorStart start;
     start.root = root;
+    start.arch = arch;
     start.notice = notice;
-    start.prepare = [root]() -> Status {
+    start.prepare = [root, arch]() -> Status {
         ImageRequest image_req;
-        image_req.vm_dir = root + "/vm";
+        image_req.vm_dir = vm_dir_for(root, arch);
+        image_req.recipe = default_recipe(arch);
         auto image = ensure_guest_image(image_req);
         if (!image) return std::move(image).error().context("the guest image");
         return {};
@@ -247,14 +250,14 @@ SupervisorStart start_options(const std::string& root, const std::function<void(
 }  // namespace
 
 Result<int> run_in_vm(const VmRunRequest& request) {
-    const std::string vm_dir = request.root + "/vm";
+    const std::string vm_dir = vm_dir_for(request.root, request.arch);
     const DistroDisk& disk = request.disk;
     auto run = LXBOX_TRY(guest_run(request.spec, disk, std::to_string(::getpid()) + "-" +
                                                             std::to_string(Clock::now().time_since_epoch().count())));
     // Signals reach the container, not lxbox, from here on (they are forwarded as messages).
     linux_fx::SignalBlock blocked(linux_fx::forwarded_signals());
     size_as_host_terminal(run);
-    auto channel = LXBOX_TRY(connect_supervisor(vm_dir, start_options(request.root, request.notice)));
+    auto channel = LXBOX_TRY(connect_supervisor(vm_dir, start_options(request.root, request.arch, request.notice)));
     constexpr uint32_t kSession = 1;
     proto::Attach attach{{{disk.serial, disk.path, true}}, request.ports};
     LXBOX_TRY(channel.send(proto::make_frame(kSession, attach)));
@@ -271,7 +274,7 @@ Result<int> exec_in_vm(const VmExecRequest& request) {
     exec.tty = request.process.tty;
     linux_fx::SignalBlock blocked(linux_fx::forwarded_signals());
     size_as_host_terminal(exec);
-    auto channel = LXBOX_TRY(connect_running(request.root + "/vm"));
+    auto channel = LXBOX_TRY(connect_running(vm_dir_for(request.root, request.arch)));
     if (!channel) return Error(ErrorKind::NotFound, "container '" + request.container + "' is not running (no VM runs)");
     constexpr uint32_t kSession = 1;
     LXBOX_TRY(channel->send(proto::make_frame(kSession, exec)));
@@ -279,10 +282,10 @@ Result<int> exec_in_vm(const VmExecRequest& request) {
     return relay.run();
 }
 
-Status remove_in_vm(const std::string& root, const std::string& container,
+Status remove_in_vm(const std::string& root, const std::string& arch, const std::string& container,
                     const std::function<void(const std::string&)>& notice) {
-    const std::string vm_dir = root + "/vm";
-    auto channel = LXBOX_TRY(connect_supervisor(vm_dir, start_options(root, notice)));
+    const std::string vm_dir = vm_dir_for(root, arch);
+    auto channel = LXBOX_TRY(connect_supervisor(vm_dir, start_options(root, arch, notice)));
     constexpr uint32_t kSession = 1;
     LXBOX_TRY(channel.send(proto::make_frame(kSession, guest_remove(container))));
     for (;;) {

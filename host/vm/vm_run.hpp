@@ -33,6 +33,7 @@ struct VmRunRequest {
     std::string image;            // the distro's name
     DistroDisk disk;              // its disk: ensure_distro_disk's, or ensure_image_disk's
     std::string root;             // the store root ($LXBOX_ROOT)
+    std::string arch;             // the guest's: the image's ("" = the host's); its own VM
     std::function<void(const std::string&)> notice;  // one-line notices (the KVM fallback)
     // Called once the Run is sent (the container is running), with the container's directory in
     // the guest: what an exec into it names (VmExecRequest::guest_dir).
@@ -47,6 +48,7 @@ Result<int> run_in_vm(const VmRunRequest& request);
 
 struct VmExecRequest {
     std::string root;             // the store root
+    std::string arch;             // the VM it runs in (InstanceState::arch; "" = the host's)
     std::string container;        // its name, for messages
     std::string guest_dir;        // as VmRunRequest::started gave it
     runtime::ProcessSpec process; // as natively (user, cwd, env, security, tty)
@@ -57,8 +59,8 @@ struct VmExecRequest {
 // container is not running.
 Result<int> exec_in_vm(const VmExecRequest& request);
 
-// Deletes a kept vm container's changes in the VM (starting it when none runs).
-Status remove_in_vm(const std::string& root, const std::string& container,
+// Deletes a kept vm container's changes in the VM of arch (starting it when none runs).
+Status remove_in_vm(const std::string& root, const std::string& arch, const std::string& container,
                     const std::function<void(const std::string&)>& notice);
 
 }  // namespace lxbox::vm

@@ -67,6 +67,7 @@ void to_json(nlohmann::json& j, const InstanceState& s) {
          {"command", s.command}, {"backend", s.backend},       {"security", s.security},
          {"cgroup", s.cgroup},   {"namespaces", s.namespaces}};
     if (!s.guest_dir.empty()) j["guest_dir"] = s.guest_dir;
+    if (!s.arch.empty()) j["arch"] = s.arch;
     if (!s.lower_dirs.empty()) j["lower_dirs"] = s.lower_dirs;
 }
 void from_json(const nlohmann::json& j, InstanceState& s) {
@@ -79,6 +80,7 @@ void from_json(const nlohmann::json& j, InstanceState& s) {
     s.cgroup = j.value("cgroup", "");
     s.namespaces = j.value("namespaces", 0);
     s.guest_dir = j.value("guest_dir", "");
+    s.arch = j.value("arch", "");
     s.lower_dirs = j.value("lower_dirs", std::vector<std::string>{});
 }
 

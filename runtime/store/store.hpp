@@ -85,6 +85,7 @@ struct InstanceState {
     std::string cgroup;              // the cgroup exec joins; "" = none (rootless, undelegated)
     int namespaces = 0;              // CLONE_NEW* flags of its own namespaces (JoinSpec::namespaces)
     std::string guest_dir;           // vm backend: its directory in the VM, what an exec names
+    std::string arch;                // vm backend: the VM's guest arch, what an exec goes to ("" = the host's)
     // The lower dirs its root was mounted over (image layers): prune keeps them while it runs,
     // even once its image is removed or replaced.
     std::vector<std::string> lower_dirs;

@@ -27,6 +27,35 @@ TEST(GuestImageKernel, ParsesTheVersionedPackageFromAptCache) {
     EXPECT_FALSE(parse_kernel_dependency("linux-image-amd64\n  Depends: initramfs-tools\n").ok());
 }
 
+TEST(GuestImageKernel, TheArm64KernelIsAForeignPackageOfItsOwn) {
+    // apt-cache names a foreign arch's package with its qualifier: the file's name has none.
+    auto p = parse_kernel_dependency("linux-image-arm64:arm64\n  Depends: linux-image-6.1.0-57-arm64:arm64\n");
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(*p, "linux-image-6.1.0-57-arm64");
+    const GuestRecipe arm = default_recipe("aarch64"), x86 = default_recipe("x86_64");
+    EXPECT_EQ(arm.arch, "aarch64");
+    EXPECT_EQ(arm.deb_arch, "arm64");
+    EXPECT_EQ(arm.kernel_meta_package, "linux-image-arm64");
+    EXPECT_EQ(x86.kernel_meta_package, "linux-image-amd64");
+    EXPECT_EQ(arm.boot_modules, x86.boot_modules);  // both kernels build virtio as modules
+    EXPECT_NE(image_inputs_hash(arm, "k", "k.deb", "a"), image_inputs_hash(x86, "k", "k.deb", "a"));
+    // An arm64 Image's boot header; a bzImage or an ELF is not one.
+    std::string image(64, '\0');
+    image.replace(0x38, 4, std::string("ARM\x64", 4));
+    EXPECT_TRUE(is_arm64_image(image));
+    EXPECT_FALSE(is_arm64_image(std::string(64, '\0')));
+    EXPECT_FALSE(is_arm64_image("ARM"));
+}
+
+TEST(GuestImageAgent, AnotherArchsAgentHasANameAndVariableOfItsOwn) {
+    EXPECT_EQ(agent_file_name("", "x86_64"), "lxbox-agent");
+    EXPECT_EQ(agent_file_name("x86_64", "x86_64"), "lxbox-agent");
+    EXPECT_EQ(agent_file_name("aarch64", "x86_64"), "lxbox-agent-aarch64");
+    EXPECT_EQ(agent_file_name("aarch64", "aarch64"), "lxbox-agent");
+    EXPECT_EQ(agent_env_name("", "x86_64"), "LXBOX_AGENT");
+    EXPECT_EQ(agent_env_name("aarch64", "x86_64"), "LXBOX_AGENT_AARCH64");
+}
+
 TEST(GuestImageModules, NamesAsTheKernelSpellsThem) {
     EXPECT_EQ(module_name("kernel/net/9p/9pnet_virtio.ko"), "9pnet_virtio");
     EXPECT_EQ(module_name("kernel/drivers/char/hw_random/virtio-rng.ko.xz"), "virtio_rng");

@@ -103,7 +103,7 @@ TEST(QemuCommand, MacOsWithoutHvfPicksTcg) {
     h.arch = Arch::Aarch64;
     auto argv = qemu_command(config(), h);
     EXPECT_EQ(arg_after(argv, "-accel"), "tcg");
-    EXPECT_EQ(arg_after(argv, "-cpu"), "max");  // virt's default CPU is 32-bit
+    EXPECT_EQ(arg_after(argv, "-cpu"), "cortex-a57");  // virt's default CPU is 32-bit; max is slow
 }
 
 TEST(QemuCommand, WindowsPicksWhpxAndExe) {
@@ -134,6 +134,39 @@ TEST(QemuCommand, LinuxArm64WithKvm) {
     EXPECT_EQ(arg_after(argv, "-accel"), "kvm");
     EXPECT_EQ(arg_after(argv, "-M"), "virt");
     EXPECT_EQ(arg_after(argv, "-cpu"), "host");
+}
+
+// The aarch64 guest on an x86-64 Linux host (what tests/vm boots): emulated on virt, every
+// device on virtio-mmio, and none of the x86 clock flags though the host's TSC rate is known.
+TEST(QemuCommand, Aarch64GuestOnX86HostUnderTcg) {
+    VmPlatform h = linux_x86(false);
+    h.tsc_khz = 3000000;
+    h.arch = Arch::Aarch64;
+    VmConfig c = config();
+    c.host_share = "/srv/share";
+    c.disks = {{"/d/img.ext4", true, "img"}};
+    auto argv = qemu_command(c, h);
+    EXPECT_EQ(argv[0], "qemu-system-aarch64");
+    EXPECT_EQ(arg_after(argv, "-accel"), "tcg");
+    EXPECT_EQ(arg_after(argv, "-M"), "virt");
+    EXPECT_EQ(arg_after(argv, "-cpu"), "cortex-a57");
+    const std::string append = arg_after(argv, "-append");
+    EXPECT_NE(append.find("console=ttyAMA0"), std::string::npos) << append;
+    for (const char* x86_only : {"tsc_early_khz", "console=ttyS0", "i8042", "8250.nr_uarts"})
+        EXPECT_EQ(append.find(x86_only), std::string::npos) << x86_only << " in " << append;
+    for (const char* device : {"virtio-serial-device", "virtio-blk-device,drive=disk0,serial=img",
+                               "virtio-scsi-device,id=scsi0", "virtio-net-device,netdev=net0"})
+        EXPECT_TRUE(has(argv, device)) << device;
+    EXPECT_TRUE(has(argv, "virtio-9p-device,fsdev=hostfs,mount_tag=lxbox-host"));
+    for (const auto& a : argv) EXPECT_EQ(a.find("-pci"), std::string::npos) << a;
+}
+
+TEST(QemuCommand, GuestArchesPerHost) {
+    EXPECT_EQ(guest_arches("x86_64"), (std::vector<std::string>{"x86_64", "aarch64"}));
+    EXPECT_EQ(guest_arches("aarch64"), (std::vector<std::string>{"aarch64"}));
+    EXPECT_TRUE(guest_arches("riscv64").empty());
+    EXPECT_EQ(arch_from_string("aarch64"), Arch::Aarch64);
+    EXPECT_EQ(arch_from_string("x86_64"), Arch::X86_64);
 }
 
 TEST(QemuCommand, ChannelQmpConsoleAndIsolationFlags) {

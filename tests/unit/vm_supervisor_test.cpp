@@ -13,6 +13,14 @@
 namespace lxbox::vm {
 namespace {
 
+TEST(VmDirs, EachGuestArchHasAVmDirOfItsOwn) {
+    EXPECT_EQ(vm_dir_for("/s", "", "x86_64"), "/s/vm");
+    EXPECT_EQ(vm_dir_for("/s", "x86_64", "x86_64"), "/s/vm");
+    EXPECT_EQ(vm_dir_for("/s", "aarch64", "x86_64"), "/s/vm/aarch64");
+    EXPECT_EQ(vm_dir_for("/s", "aarch64", "aarch64"), "/s/vm");
+    EXPECT_NE(vm_paths(vm_dir_for("/s", "aarch64", "x86_64")).socket, vm_paths(vm_dir_for("/s", "", "x86_64")).socket);
+}
+
 TEST(SessionRouter, ClientsChoosingTheSameIdsGetDistinctChannelIds) {
     SessionRouter r;
     const uint32_t a = r.open({1, 1});
