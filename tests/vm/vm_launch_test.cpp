@@ -280,7 +280,9 @@ TEST_F(VmLaunch, ARunningKeptContainerIsStoppedThroughItsLauncher) {
 TEST_F(VmLaunch, ExecAndASecondLaunchJoinARunningVmContainer) {
     using namespace std::chrono_literals;
     auto kid = spawn_lxbox({"launch", "--backend", "vm", "--name", "joinme", "--", "sh", "-c",
-                            "echo up > /tmp/ready; exec sleep 600"},
+                            // Renamed into place: a poll between the redirect's create and
+                            // echo's write read an empty file (seen once in CI).
+                            "echo up > /tmp/ready.new && mv /tmp/ready.new /tmp/ready; exec sleep 600"},
                            *dir / "j.out", *dir / "j.err");
     // Until its container is up (the VM may be booting).
     CommandResult r;
