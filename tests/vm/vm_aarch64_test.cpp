@@ -17,6 +17,7 @@
 #include "runtime/base/unique_fd.hpp"
 #include "tests/common/test_support.hpp"
 #include "tests/common/test_terminal.hpp"
+#include "tests/vm/vm_cli_suite.hpp"
 #include "tests/vm/vm_fixture.hpp"
 
 namespace lxbox::test {
@@ -24,58 +25,32 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class VmAarch64 : public ::testing::Test {
+class VmAarch64 : public VmCliSuite {
 protected:
-    static inline ScratchDir* dir = nullptr;
-    static std::string root() { return *dir / "store"; }
     static std::string fixture() { return std::string(LXBOX_BUILD_DIR) + "/fixtures/busybox-arm64-rootfs.tar"; }
 
+    // The x86-64 guest's image linked in as for every VM suite, and the aarch64 one the same
+    // way from a cache of its own (built once per build tree).
     static void SetUpTestSuite() {
-        dir = new ScratchDir;
-        // Both guests' images are built once per build tree and linked into the store: the
-        // x86-64 one the other VM tests use, the aarch64 one in a cache of its own.
-        const std::string build = LXBOX_BUILD_DIR;
-        for (const auto& [shared, vm] : {std::pair{build + "/vm-test-cache", root() + "/vm"},
-                                         std::pair{build + "/vm-test-cache-aarch64", root() + "/vm/aarch64"}}) {
-            run({"mkdir", "-p", vm, shared + "/cache", shared + "/kernel", shared + "/image"});
-            for (const char* sub : {"cache", "kernel", "image"})
-                ::symlink((shared + "/" + sub).c_str(), (vm + "/" + sub).c_str());
-        }
-    }
-    static void TearDownTestSuite() {
-        run_lxbox(root(), {"vm", "stop"});
-        delete dir;
-        dir = nullptr;
+        VmCliSuite::SetUpTestSuite();
+        const std::string shared = std::string(LXBOX_BUILD_DIR) + "/vm-test-cache-aarch64";
+        const std::string vm = root() + "/vm/aarch64";
+        run({"mkdir", "-p", vm, shared + "/cache", shared + "/kernel", shared + "/image"});
+        for (const char* sub : {"cache", "kernel", "image"}) ::symlink((shared + "/" + sub).c_str(), (vm + "/" + sub).c_str());
     }
     void SetUp() override {
-        if (auto why = vm_unavailable_reason(); !why.empty()) LXBOX_SKIP(why);
-        if (!is_root()) LXBOX_SKIP("needs root (the store's imports keep owners)");
+        VmCliSuite::SetUp();
+        if (IsSkipped() || HasFatalFailure()) return;
         ASSERT_TRUE(std::ifstream(fixture())) << "no " << fixture() << ": tools/setup --test makes it";
-        ASSERT_TRUE(test_guest_image());
         if (run_lxbox(root(), {"list", "--json"}).out.find("\"arm64\"") == std::string::npos) {
             auto imported = run_lxbox(root(), {"-q", "import", "arm64", fixture()});
             ASSERT_EQ(imported.exit_code, 0) << imported.err;
         }
     }
-    static nlohmann::json vm_status() {
-        auto r = run_lxbox(root(), {"vm", "status", "--json"});
-        EXPECT_EQ(r.exit_code, 0) << r.err;
-        return nlohmann::json::parse(r.out, nullptr, false);
-    }
     static nlohmann::json vm_of(const nlohmann::json& status, const std::string& arch) {
         for (const auto& v : status.value("vms", nlohmann::json::array()))
             if (v.value("arch", "") == arch) return v;
         return nullptr;
-    }
-    static std::function<int()> lxbox_on_terminal(std::vector<std::string> args) {
-        args.insert(args.begin(), {LXBOX_BINARY, "--root", root()});
-        return [args] {
-            std::vector<char*> argv;
-            for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-            argv.push_back(nullptr);
-            ::execv(LXBOX_BINARY, argv.data());
-            return 127;
-        };
     }
 };
 

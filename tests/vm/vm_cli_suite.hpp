@@ -6,7 +6,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <functional>
+#include <nlohmann/json.hpp>
 #include <regex>
+#include <string>
+#include <vector>
 
 #include "tests/common/test_support.hpp"
 #include "tests/vm/vm_fixture.hpp"
@@ -44,6 +48,22 @@ protected:
     static std::string without_kvm_notice(const std::string& err) {
         static const std::regex kvm_notice("lxbox: KVM did not boot the VM within [^\n]*\n");
         return std::regex_replace(err, kvm_notice, "");
+    }
+    static nlohmann::json vm_status() {
+        auto r = run_lxbox(root(), {"vm", "status", "--json"});
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        return nlohmann::json::parse(r.out, nullptr, false);
+    }
+    // What a TestTerminal's child runs: lxbox with args, on that terminal.
+    static std::function<int()> lxbox_on_terminal(std::vector<std::string> args) {
+        args.insert(args.begin(), {LXBOX_BINARY, "--root", root()});
+        return [args] {
+            std::vector<char*> argv;
+            for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+            argv.push_back(nullptr);
+            ::execv(LXBOX_BINARY, argv.data());
+            return 127;
+        };
     }
 };
 

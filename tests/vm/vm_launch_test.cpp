@@ -40,11 +40,6 @@ protected:
         r.err = without_kvm_notice(r.err);
         return r;
     }
-    static nlohmann::json vm_status() {
-        auto r = run_lxbox(root(), {"vm", "status", "--json"});
-        EXPECT_EQ(r.exit_code, 0) << r.err;
-        return nlohmann::json::parse(r.out, nullptr, false);
-    }
     // lxbox in the background, its output in files of the scratch dir.
     static boost::process::child spawn_lxbox(const std::vector<std::string>& args, const std::string& out,
                                              const std::string& err) {
@@ -52,17 +47,6 @@ protected:
         full.insert(full.end(), args.begin(), args.end());
         return boost::process::child(LXBOX_BINARY, boost::process::args(full), boost::process::std_in < boost::process::null,
                                      boost::process::std_out > out, boost::process::std_err > err);
-    }
-    // What a TestTerminal's child runs: lxbox with args, on that terminal.
-    static std::function<int()> lxbox_on_terminal(std::vector<std::string> args) {
-        args.insert(args.begin(), {LXBOX_BINARY, "--root", root()});
-        return [args] {
-            std::vector<char*> argv;
-            for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-            argv.push_back(nullptr);
-            ::execv(LXBOX_BINARY, argv.data());
-            return 127;
-        };
     }
     // The body of GET path from 127.0.0.1:port ("" when nothing answers). Our own client: the
     // host's static busybox wget crashes resolving names.
