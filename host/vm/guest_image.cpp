@@ -126,25 +126,19 @@ std::string load_order_text(const std::vector<std::string>& names, PhaseEnds end
     return text;
 }
 
-std::string agent_file_name(const std::string& arch, const std::string& host_arch) {
-    return arch.empty() || arch == host_arch ? "lxbox-agent" : "lxbox-agent-" + arch;
-}
-
-std::string agent_env_name(const std::string& arch, const std::string& host_arch) {
-    if (arch.empty() || arch == host_arch) return "LXBOX_AGENT";
-    std::string name = "LXBOX_AGENT_";
-    for (char c : arch) name += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    return name;
+std::optional<install::Companion> agent_companion(const std::string& arch, const std::string& host_arch) {
+    if (arch.empty() || arch == host_arch) return install::Companion::GuestAgent;
+    if (arch == "aarch64") return install::Companion::GuestAgentAarch64;
+    return std::nullopt;
 }
 
 Result<std::string> find_agent_binary(const std::string& arch) {
-    if (arch.empty() || arch == build_arch()) return install::find_companion(install::Companion::GuestAgent);
-    if (arch == "aarch64") {
-        auto found = install::find_companion(install::Companion::GuestAgentAarch64);
-        if (!found) return std::move(found).error().context("tools/setup cross-compiles it when g++-aarch64-linux-gnu is installed");
-        return found;
-    }
-    return Error(ErrorKind::NotFound, "lxbox has no guest agent for " + arch);
+    const auto companion = agent_companion(arch, build_arch());
+    if (!companion) return Error(ErrorKind::NotFound, "lxbox has no guest agent for " + arch);
+    auto found = install::find_companion(*companion);
+    if (!found && *companion != install::Companion::GuestAgent)
+        return std::move(found).error().context("tools/setup cross-compiles it when g++-aarch64-linux-gnu is installed");
+    return found;
 }
 
 Result<GuestImage> load_guest_image(const std::string& vm_dir) {

@@ -8,11 +8,13 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "host/install/layout.hpp"
 #include "runtime/base/error.hpp"
 
 namespace lxbox::vm {
@@ -79,10 +81,10 @@ Result<GuestImage> load_guest_image(const std::string& vm_dir);
 // next to host/, else <prefix>/libexec/lxbox/. Another arch's agent is lxbox-agent-<arch>.
 Result<std::string> find_agent_binary(const std::string& arch = "");
 
-// Pure: the file name of the agent for a guest of arch on a host of host_arch, and the
-// environment variable that names it instead.
-std::string agent_file_name(const std::string& arch, const std::string& host_arch);
-std::string agent_env_name(const std::string& arch, const std::string& host_arch);
+// Pure: which shipped agent serves a guest of arch on a host of host_arch (its file name and
+// overriding variable are install::companion_file/companion_env's); none for an arch lxbox has
+// no agent for.
+std::optional<install::Companion> agent_companion(const std::string& arch, const std::string& host_arch);
 
 // Pure: the hash over every input of the image (the agent by its content's sha1).
 std::string image_inputs_hash(const GuestRecipe& recipe, const std::string& kernel_package,

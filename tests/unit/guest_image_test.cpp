@@ -48,12 +48,20 @@ TEST(GuestImageKernel, TheArm64KernelIsAForeignPackageOfItsOwn) {
 }
 
 TEST(GuestImageAgent, AnotherArchsAgentHasANameAndVariableOfItsOwn) {
-    EXPECT_EQ(agent_file_name("", "x86_64"), "lxbox-agent");
-    EXPECT_EQ(agent_file_name("x86_64", "x86_64"), "lxbox-agent");
-    EXPECT_EQ(agent_file_name("aarch64", "x86_64"), "lxbox-agent-aarch64");
-    EXPECT_EQ(agent_file_name("aarch64", "aarch64"), "lxbox-agent");
-    EXPECT_EQ(agent_env_name("", "x86_64"), "LXBOX_AGENT");
-    EXPECT_EQ(agent_env_name("aarch64", "x86_64"), "LXBOX_AGENT_AARCH64");
+    auto file = [](const std::string& arch, const std::string& host) {
+        auto c = agent_companion(arch, host);
+        return c ? std::string(install::companion_file(*c)) : "";
+    };
+    auto env = [](const std::string& arch, const std::string& host) {
+        auto c = agent_companion(arch, host);
+        return c ? std::string(install::companion_env(*c)) : "";
+    };
+    EXPECT_EQ(file("", "x86_64"), "lxbox-agent");
+    EXPECT_EQ(file("x86_64", "x86_64"), "lxbox-agent");
+    EXPECT_EQ(file("aarch64", "x86_64"), "lxbox-agent-aarch64");
+    EXPECT_EQ(file("aarch64", "aarch64"), "lxbox-agent");
+    EXPECT_EQ(env("", "x86_64"), "LXBOX_AGENT");
+    EXPECT_EQ(env("aarch64", "x86_64"), "LXBOX_AGENT_AARCH64");
 }
 
 TEST(GuestImageModules, NamesAsTheKernelSpellsThem) {
