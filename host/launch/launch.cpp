@@ -145,8 +145,10 @@ int report(const runtime::Outcome& o) {
 }
 
 // The distro's boot.command, as WSL runs [boot] command: as root (sh -c), in the container
-// that just started, beside its command, with the container's own security settings; its
-// output goes nowhere, its failure is a warning.
+// that just started, with the container's own security settings, before its command runs
+// (spec.hold_command): what it starts is up when the command starts, and the container cannot
+// end under it. It runs to its end (`service x start`, or `x &` for a daemon); its output goes
+// nowhere, its failure is a warning.
 Status run_boot_command(const store::Store& store, const std::string& command, const runtime::ContainerSpec& spec,
                         const store::InstanceState& st) {
     runtime::JoinSpec j{st.pid, st.start_time, st.cgroup, {}, store.root() + "/cache", st.namespaces};
@@ -165,12 +167,16 @@ Status run_boot_command(const store::Store& store, const std::string& command, c
         if (saved[fd].get() >= 0) ::dup2(saved[fd].get(), fd);
     if (!joined) return std::move(joined).error();
     auto outcome = LXBOX_TRY(joined->wait());
+    if (outcome.exec_error) return *outcome.exec_error;
     if (outcome.exit_code != 0) return Error(ErrorKind::Internal, "'" + command + "' exited " + std::to_string(outcome.exit_code));
     return {};
 }
 
 Result<int> run_container(store::Store& store, const runtime::ContainerSpec& made, const Target& t) {
     runtime::ContainerSpec spec = made;
+    // A container in a user namespace of its own is entered through a child of its init (which
+    // is not dumpable), so there the boot command runs beside the command, not before it.
+    spec.hold_command = !t.settings.boot_command.empty() && !spec.userns.enabled;
     // Rootless with subordinate ids: the holder's namespace has the maps, without a setuid
     // newuidmap and newgidmap per launch (the caller's own id alone is mapped without them).
     if (spec.userns.enabled && spec.userns.use_helpers && !t.integrated)
@@ -189,7 +195,16 @@ Result<int> run_container(store::Store& store, const runtime::ContainerSpec& mad
     st.lower_dirs = spec.image_layers.empty() ? std::vector<std::string>{spec.image_rootfs} : spec.image_layers;
     Status written = t.ephemeral ? write_ephemeral_state(t.dir, st, t.image) : store.write_instance(t.container, st);
     if (!written) return std::move(written).error();
-    if (!t.settings.boot_command.empty()) {
+    if (spec.hold_command) {
+        if (auto held = c.wait_held(); !held) {
+            if (!t.ephemeral) (void)store.clear_instance(t.container);
+            return std::move(held).error().context("launch " + t.container);
+        }
+        if (auto st_boot = run_boot_command(store, t.settings.boot_command, spec, st); !st_boot)
+            std::fprintf(stderr, "lxbox: warning: boot.command: %s\n", st_boot.error().message.c_str());
+        // Fails only when the container died meanwhile, which its wait reports.
+        (void)c.release();
+    } else if (!t.settings.boot_command.empty()) {
         if (auto st_boot = run_boot_command(store, t.settings.boot_command, spec, st); !st_boot)
             std::fprintf(stderr, "lxbox: warning: boot.command: %s\n", st_boot.error().message.c_str());
     }

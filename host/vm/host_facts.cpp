@@ -113,6 +113,13 @@ bool kvm_verdict_applies(const KvmVerdict& verdict, const std::string& kernel_re
     return verdict.kernel_release == kernel_release && verdict.qemu_version == qemu_version;
 }
 
+std::string kvm_fallback_notice(std::chrono::milliseconds took, std::chrono::milliseconds budget,
+                                const std::string& complaint) {
+    const std::string tail = ": using TCG on this host until its kernel or QEMU changes";
+    if (took < budget) return "KVM could not boot the VM" + complaint + tail;
+    return "KVM did not boot the VM within " + std::to_string(budget.count()) + " ms (nested KVM?)" + tail;
+}
+
 std::optional<KvmVerdict> load_kvm_verdict(const std::string& path) {
     auto text = read_file(path);
     if (!text) return std::nullopt;

@@ -3,6 +3,7 @@
 // qemu_command.hpp and kvm_verdict_applies.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 
@@ -44,6 +45,12 @@ struct KvmVerdict {
 // Pure: whether a stored verdict describes the current host kernel and QEMU.
 bool kvm_verdict_applies(const KvmVerdict& verdict, const std::string& kernel_release,
                          const std::string& qemu_version);
+
+// Pure: the one line a user sees when a KVM boot failed and TCG takes over. A boot that ran
+// out of budget hung (nested KVM, usually); one that ended sooner failed, and QEMU's last
+// complaint (" (QEMU: ...)", or "") says why.
+std::string kvm_fallback_notice(std::chrono::milliseconds took, std::chrono::milliseconds budget,
+                                const std::string& complaint);
 
 // std::nullopt when there is no verdict file (or it is unreadable: it is only a cache).
 std::optional<KvmVerdict> load_kvm_verdict(const std::string& path);

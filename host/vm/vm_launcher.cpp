@@ -170,8 +170,7 @@ Result<std::unique_ptr<RunningVm>> boot_vm(BootRequest req) {
     if (accel == Accel::Kvm && !a.hello && !req.config.force_accel) {
         kill_attempt(a);
         if (req.notice)
-            req.notice("KVM did not boot the VM within " + std::to_string(req.kvm_budget.count()) +
-                       " ms (nested KVM?): using TCG on this host until its kernel or QEMU changes");
+            req.notice(kvm_fallback_notice(a.took, req.kvm_budget, qemu_complaint(req.vm_dir + "/qemu.log")));
         current.hangs = true;
         remember(verdict_path, current);
         req.facts.accel = Accel::Tcg;

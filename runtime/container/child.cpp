@@ -369,6 +369,11 @@ void container_child_main(const ContainerSpec& spec, const ChildChannel& ch, con
     // A cgroup namespace made now has the container's own cgroup as its root.
     if (!spec.cgroup.empty() && ::unshare(CLONE_NEWCGROUP) != 0)
         fail(ch, Error::last("unshare the cgroup namespace"), 125);
+    if (spec.hold_command) {
+        const char ready = 'R';
+        if (auto st = write_all(ch.ready_fd, &ready, 1); !st) fail(ch, st.error(), 125);
+        if (auto st = wait_for_parent(ch); !st) fail(ch, st.error(), 125);
+    }
     run_process(*prepared, spec.process, ch, spec.init, false);
 }
 

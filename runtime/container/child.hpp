@@ -18,7 +18,7 @@ struct ChildChannel {
     int error_fd = -1;  // write end of the error pipe (O_CLOEXEC: EOF at the command's exec)
     int sync_fd = -1;   // read end: one byte once the parent has put us in the cgroup
     int pty_sock = -1;  // unix socket to pass the pty master back (tty only)
-    int ready_fd = -1;  // bundle: one byte once the container is created (`oci create` returns)
+    int ready_fd = -1;  // bundle, or a held command: one byte once the container is set up
     int exec_stub = -1; // the sealed exec stub the command is exec'd through (linux_fx::exec_stub_fd)
     // The parent's (write) end of the sync pipe, which the child inherits with the fd table and
     // closes first: then a parent killed before the child set PR_SET_PDEATHSIG reads as EOF

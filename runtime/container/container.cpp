@@ -207,7 +207,7 @@ Status release_child(const Pipes& p) {
 Container::Container() = default;
 Container::Container(Container&& o) noexcept
     : pid_(std::exchange(o.pid_, -1)), pidfd_(std::move(o.pidfd_)), error_pipe_(std::move(o.error_pipe_)),
-      pty_sock_(std::move(o.pty_sock_)), ready_(std::move(o.ready_)), pty_master_(std::move(o.pty_master_)), tty_(o.tty_), pty_received_(o.pty_received_), reaped_(o.reaped_), namespaces_(o.namespaces_), impl_(std::move(o.impl_)) {}
+      pty_sock_(std::move(o.pty_sock_)), ready_(std::move(o.ready_)), pty_master_(std::move(o.pty_master_)), hold_(std::move(o.hold_)), tty_(o.tty_), pty_received_(o.pty_received_), reaped_(o.reaped_), namespaces_(o.namespaces_), impl_(std::move(o.impl_)) {}
 
 Container::~Container() {
     if (pidfd_ && !reaped_) {
@@ -288,6 +288,20 @@ Status Container::wait_started() {
 
 Status Container::wait_created() {
     LXBOX_TRY(take_pty());
+    return wait_ready();
+}
+
+Status Container::wait_held() { return wait_ready(); }
+
+Status Container::release() {
+    if (!hold_) return Error(ErrorKind::Internal, "the container is not held");
+    const char go = 'G';
+    Status st = write_all(hold_.get(), &go, 1).context("release the container's command");
+    hold_.reset();
+    return st;
+}
+
+Status Container::wait_ready() {
     char byte = 0;
     ssize_t n;
     while ((n = ::read(ready_.get(), &byte, 1)) < 0 && errno == EINTR) {
@@ -317,7 +331,7 @@ Result<Container> Container::start(const ContainerSpec& spec) {
     LXBOX_TRY(validate_spec(spec));
     const SecurityPlan security = LXBOX_TRY(compiled_security(spec.process.security, spec.cache_dir));
     const int exec_stub = LXBOX_TRY(fx::exec_stub_fd().context("container " + spec.name));
-    auto pipes = LXBOX_TRY(make_pipes(spec.process.tty, spec.bundle.has_value()));
+    auto pipes = LXBOX_TRY(make_pipes(spec.process.tty, spec.bundle.has_value() || spec.hold_command));
     Container c;
     c.impl_ = std::make_unique<Impl>(waited_signals());
     uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
@@ -384,6 +398,7 @@ Result<Container> Container::start(const ContainerSpec& spec) {
     // The child mounts its root meanwhile; it waits for this byte only before the command runs.
     LXBOX_TRY(enter_cgroup(*c.impl_, spec, pid).context("container " + spec.name));
     LXBOX_TRY(release_child(pipes));
+    if (spec.hold_command) c.hold_ = std::move(pipes.sync_write);
     return c;
 }
 

@@ -89,6 +89,11 @@ public:
     // A joined process: waits until its command was exec'd (with a tty, its pty master is ours
     // first); the error that kept it from running otherwise.
     Status wait_started();
+    // A held container (spec.hold_command): waits until it is set up and waiting for
+    // release(); the error that stopped it otherwise. Its pty, if any, comes after release().
+    Status wait_held();
+    // Lets a held container's command run.
+    Status release();
     UniqueFd take_pty_master();
     // With a tty, before wait(), for a caller that relays the terminal itself (the guest
     // agent): receives the command's pty master, sizes it rows x cols (unless 0) and lets the
@@ -107,8 +112,10 @@ private:
     Result<UniqueFd> receive_pty();  // the master the child sends, once
     void release_pty_command();      // the child waits for this after sending its master
     Status adopt_command();          // a detached exec: the command's pid becomes ours
+    Status wait_ready();             // the child's ready byte, or the error it died of
     pid_t pid_ = -1;
     UniqueFd pidfd_, error_pipe_, pty_sock_, ready_, pty_master_;
+    UniqueFd hold_;  // a held container's go: the parent's end of its sync pipe
     bool tty_ = false;
     bool pty_received_ = false;  // the master came over pty_sock_ (it comes once)
     bool reaped_ = false;

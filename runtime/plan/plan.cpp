@@ -22,6 +22,8 @@ bool absolute(const std::string& p) { return !p.empty() && p[0] == '/'; }
 
 Status validate_spec(const ContainerSpec& spec) {
     if (spec.bundle) {
+        if (spec.hold_command)
+            return Error(ErrorKind::Invalid, "a bundle's command is held by its exec fifo, not by hold_command");
         LXBOX_TRY(validate_bundle(*spec.bundle));
         LXBOX_TRY(validate_security(spec.process.security));
         if (spec.userns.enabled && (spec.userns.uids.empty() || spec.userns.gids.empty()))

@@ -206,6 +206,10 @@ struct ContainerSpec {
     std::optional<BundleSpec> bundle;
     // The container outlives the lxbox that made it (`oci create`): no PDEATHSIG.
     bool detached = false;
+    // The container is set up (mounted, pivoted, in its cgroup) and then waits for
+    // Container::release() before its command runs: launch runs the distro's boot.command in it
+    // first (Container::wait_held). Not for a bundle, whose exec fifo does this.
+    bool hold_command = false;
 };
 
 void to_json(nlohmann::json& j, const BindMount& b);

@@ -51,6 +51,17 @@ TEST(QemuKvmVerdict, ATscRateIsRememberedForTheHostBootThatMeasuredIt) {
     EXPECT_FALSE(remembered_tsc_khz(R"({"boot_id":"","tsc_khz":2096000})", "")) << "no boot id: never trusted";
 }
 
+TEST(QemuKvmVerdict, TheFallbackNoticeSaysAHangFromAFailure) {
+    using std::chrono::milliseconds;
+    EXPECT_EQ(kvm_fallback_notice(milliseconds(6000), milliseconds(6000), ""),
+              "KVM did not boot the VM within 6000 ms (nested KVM?): using TCG on this host until its "
+              "kernel or QEMU changes");
+    EXPECT_EQ(kvm_fallback_notice(milliseconds(40), milliseconds(6000),
+                                  " (QEMU: Could not access KVM kernel module: Permission denied)"),
+              "KVM could not boot the VM (QEMU: Could not access KVM kernel module: Permission denied): "
+              "using TCG on this host until its kernel or QEMU changes");
+}
+
 TEST(QemuKvmVerdict, TheTscRateIsMeasuredOncePerHostBoot) {
 #if defined(__x86_64__)
     test::ScratchDir dir;
