@@ -4,6 +4,7 @@
 // the image nor the image; `image rm` deletes the image's VM disk. One store and one VM for
 // the suite (a TCG boot is seconds); the suite ends with `lxbox vm stop`: no QEMU is left.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -104,9 +105,28 @@ TEST_F(VmImage, AnImagePulledFromARegistryRunsItsCmdInTheVmWithItsConfigAndExitC
     auto r = lx({"launch", "--rm", "--backend", "vm", ref, "--", "cat /srv/a; exit 4"});
     EXPECT_EQ(r.exit_code, 4) << r.err;
     EXPECT_EQ(r.out, "A\n");
-    EXPECT_EQ(image_disks().size(), 1u);
+    const auto disks = image_disks();
+    ASSERT_EQ(disks.size(), 1u);
+    // `images` counts the image's VM disk (what the sparse file takes) in its size and the total.
+    struct stat st {};
+    ASSERT_EQ(::stat((root() + "/vm/disks/" + disks[0]).c_str(), &st), 0);
+    const uint64_t disk_bytes = static_cast<uint64_t>(st.st_blocks) * 512;
+    uint64_t layer_bytes = 0;
+    for (const auto& l : inspect["layers"]) layer_bytes += l.value("size_bytes", uint64_t{0});
+    auto images = nlohmann::json::parse(lx({"images", "--json"}).out, nullptr, false);
+    ASSERT_TRUE(images.is_object());
+    EXPECT_EQ(images.value("vm_disk_bytes", uint64_t{0}), disk_bytes) << images.dump();
+    for (const auto& img : images["images"])
+        if (img.value("name", "") == "layered-v1") {
+            EXPECT_EQ(img.value("vm_disk_bytes", uint64_t{0}), disk_bytes) << img.dump();
+            EXPECT_EQ(img.value("size_bytes", uint64_t{0}), layer_bytes + disk_bytes) << img.dump();
+        }
+    EXPECT_GT(disk_bytes, layer_bytes / 2);  // the disk holds the merged layers' files
+    EXPECT_NE(lx({"images"}).out.find(" of it VM disks)"), std::string::npos);
     EXPECT_EQ(lx({"image", "rm", "layered-v1"}).exit_code, 0);
     EXPECT_TRUE(image_disks().empty());
+    images = nlohmann::json::parse(lx({"images", "--json"}).out, nullptr, false);
+    EXPECT_EQ(images.value("vm_disk_bytes", uint64_t{1}), 0u) << images.dump();
 }
 
 TEST_F(VmImage, AContainersWritesReachNeitherAnotherContainerNorTheImage) {
