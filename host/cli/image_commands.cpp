@@ -9,6 +9,9 @@
 #include "host/launch/containers.hpp"
 #include "host/cli/progress.hpp"
 #include "host/cli/store_commands.hpp"
+#include "host/vm/image_disk.hpp"
+#include "host/vm/qemu_command.hpp"
+#include "host/vm/supervisor.hpp"
 #include "runtime/image/housekeeping.hpp"
 #include "runtime/image/layers.hpp"
 #include "runtime/store/images.hpp"
@@ -17,17 +20,34 @@ namespace lxbox::cli {
 
 namespace {
 
+// The VM disks on file in every arch's VM dir (vm_dir_for): an image's is in the one it ran in.
+std::vector<vm::DiskOnFile> vm_disks_on_file(const store::Store& store) {
+    std::vector<vm::DiskOnFile> out;
+    for (const auto& arch : vm::guest_arches(vm::build_arch())) {
+        auto disks = vm::disks_on_file(vm::vm_dir_for(store.root(), arch));
+        out.insert(out.end(), disks.begin(), disks.end());
+    }
+    return out;
+}
+
+// Sizes count each image's layers and its VM disks (built on its first vm launch: a distro's
+// rootfs, or an OCI image's layers merged, as ext4), the total each layer and disk once.
 Result<int> cmd_images(const GlobalOptions& g, bool json) {
     auto store = LXBOX_TRY(open_store(g));
     auto reg = LXBOX_TRY(store.load());
     const auto usage = image::disk_usage(reg);
+    const auto vm = vm::vm_disk_usage(reg, vm_disks_on_file(store));
+    auto size_of = [&](const std::string& name) { return usage.image_bytes.at(name) + vm.image_bytes.at(name); };
+    const uint64_t total = usage.total_bytes + vm.total_bytes;
     if (json) {
-        nlohmann::json out = {{"images", nlohmann::json::array()}, {"total_bytes", usage.total_bytes}};
+        nlohmann::json out = {
+            {"images", nlohmann::json::array()}, {"total_bytes", total}, {"vm_disk_bytes", vm.total_bytes}};
         for (const auto& [name, img] : reg.images)
             out["images"].push_back({{"name", name},
                                      {"arch", img.arch},
                                      {"layers", img.layers.empty() ? 1 : img.layers.size()},
-                                     {"size_bytes", usage.image_bytes.at(name)},
+                                     {"size_bytes", size_of(name)},
+                                     {"vm_disk_bytes", vm.image_bytes.at(name)},
                                      {"source", img.source},
                                      {"created", img.created}});
         std::printf("%s\n", out.dump(2).c_str());
@@ -36,10 +56,11 @@ Result<int> cmd_images(const GlobalOptions& g, bool json) {
     std::printf("%-24s %-8s %6s %10s  %s\n", "NAME", "ARCH", "LAYERS", "SIZE", "SOURCE");
     for (const auto& [name, img] : reg.images)
         std::printf("%-24s %-8s %6zu %10s  %s\n", name.c_str(), img.arch.c_str(),
-                    img.layers.empty() ? size_t{1} : img.layers.size(),
-                    format_bytes(usage.image_bytes.at(name)).c_str(), img.source.c_str());
-    std::printf("%zu images, %s on disk (shared layers counted once)\n", reg.images.size(),
-                format_bytes(usage.total_bytes).c_str());
+                    img.layers.empty() ? size_t{1} : img.layers.size(), format_bytes(size_of(name)).c_str(),
+                    img.source.c_str());
+    std::printf("%zu images, %s on disk (shared layers counted once", reg.images.size(), format_bytes(total).c_str());
+    if (vm.total_bytes > 0) std::printf("; %s of it VM disks", format_bytes(vm.total_bytes).c_str());
+    std::printf(")\n");
     return 0;
 }
 

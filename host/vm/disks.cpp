@@ -96,21 +96,42 @@ Status remove_distro_disk(const std::string& vm_dir, const std::string& image) {
     return {};
 }
 
-std::vector<proto::AttachDisk> built_distro_disks(const std::string& vm_dir) {
-    std::vector<proto::AttachDisk> out;
-    const std::string dir = vm_dir + "/disks";
-    DIR* d = ::opendir(dir.c_str());
+namespace {
+
+// The disks' names in vm_dir/disks (NAME of NAME.ext4), sorted; not the build directories (".build-*").
+std::vector<std::string> disk_names(const std::string& vm_dir) {
+    std::vector<std::string> out;
+    DIR* d = ::opendir((vm_dir + "/disks").c_str());
     if (!d) return out;
     while (dirent* e = ::readdir(d)) {
         const std::string name = e->d_name;
-        if (!name.ends_with(".ext4") || name.starts_with(".")) continue;
-        const std::string path = dir + "/" + name;
-        auto stamp = read_file(path + ".stamp");
-        if (!stamp) continue;
-        out.push_back({distro_disk_serial(name.substr(0, name.size() - 5), *stamp), path, true});
+        if (name.ends_with(".ext4") && !name.starts_with(".")) out.push_back(name.substr(0, name.size() - 5));
     }
     ::closedir(d);
-    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+}  // namespace
+
+std::vector<proto::AttachDisk> built_distro_disks(const std::string& vm_dir) {
+    std::vector<proto::AttachDisk> out;
+    for (const auto& name : disk_names(vm_dir)) {
+        const std::string path = vm_dir + "/disks/" + name + ".ext4";
+        auto stamp = read_file(path + ".stamp");
+        if (!stamp) continue;
+        out.push_back({distro_disk_serial(name, *stamp), path, true});
+    }
+    return out;
+}
+
+std::vector<DiskOnFile> disks_on_file(const std::string& vm_dir) {
+    std::vector<DiskOnFile> out;
+    for (const auto& name : disk_names(vm_dir)) {
+        struct stat st {};
+        if (::stat((vm_dir + "/disks/" + name + ".ext4").c_str(), &st) != 0) continue;  // removed meanwhile
+        out.push_back({name, static_cast<uint64_t>(st.st_blocks) * 512});
+    }
     return out;
 }
 

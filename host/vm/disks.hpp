@@ -33,6 +33,14 @@ Status remove_distro_disk(const std::string& vm_dir, const std::string& image);
 // launch after a boot finds its distro attached.
 std::vector<proto::AttachDisk> built_distro_disks(const std::string& vm_dir);
 
+struct DiskOnFile {
+    std::string name;    // NAME of vm_dir/disks/NAME.ext4: a distro's name or an image's manifest digest
+    uint64_t bytes = 0;  // what the file takes: its allocated blocks (the disks are sparse)
+};
+
+// The distro and image disks in vm_dir/disks, stamped or not (not the build directories).
+std::vector<DiskOnFile> disks_on_file(const std::string& vm_dir);
+
 // A read-only ext4 filesystem at path (an existing file, overwritten) holding source's tree,
 // sized to it; labelled after name. `what` starts its error.
 Status build_readonly_disk(const std::string& source, const std::string& path, const std::string& name,

@@ -85,6 +85,19 @@ std::vector<std::string> unused_image_disks(const std::vector<std::string>& disk
     return out;
 }
 
+VmDiskUsage vm_disk_usage(const store::Registry& reg, const std::vector<DiskOnFile>& disks) {
+    VmDiskUsage u;
+    for (const auto& [name, img] : reg.images) u.image_bytes[name] = 0;
+    for (const auto& disk : disks) {
+        u.total_bytes += disk.bytes;
+        for (const auto& [name, img] : reg.images) {
+            const bool its = img.manifest.empty() ? disk.name == name : disk.name == image_disk_name(img.manifest);
+            if (its) u.image_bytes[name] += disk.bytes;
+        }
+    }
+    return u;
+}
+
 Result<DistroDisk> ensure_image_disk(store::Store& store, const store::ImageRecord& image, const std::string& vm_dir) {
     if (!image.manifest.starts_with(kImageDiskPrefix) || image.manifest.find('/') != std::string::npos)
         return Error(ErrorKind::Invalid, "image '" + image.name + "' has no manifest digest the VM disk can be named by");

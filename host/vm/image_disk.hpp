@@ -13,6 +13,8 @@
 // disks (sparse files: what the merged tree takes, once per image).
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -32,6 +34,16 @@ std::string image_disk_stamp(const std::string& manifest);
 
 // Pure: which of the image disks on file (their names) no image of reg names by its manifest.
 std::vector<std::string> unused_image_disks(const std::vector<std::string>& disk_names, const store::Registry& reg);
+
+struct VmDiskUsage {
+    std::map<std::string, uint64_t> image_bytes;  // each image: its disks in every arch's VM dir
+    uint64_t total_bytes = 0;                     // every disk on file, once
+};
+
+// Pure: what the VM disks on file (of every arch's VM dir) take for each image of reg: a rootfs
+// distro's disk is named by the distro, an OCI image's by its manifest (image_disk_name), so
+// two names of one image both count its disk, and the total counts it once.
+VmDiskUsage vm_disk_usage(const store::Registry& reg, const std::vector<DiskOnFile>& disks);
 
 // The image's disk, built when it is not on file: its layers merged (flatten.hpp) into a
 // build directory of this process, mkfs.ext4 -d, and renamed into place under the store's

@@ -70,18 +70,44 @@ BuiltImage write_oci_blobs(const std::string& layout_dir, const OciImage& image)
     return out;
 }
 
+namespace {
+
+// The layout's oci-layout and index.json, whose one entry names (as ref) the blob of that digest.
+void write_layout_index(const std::string& layout_dir, const char* media_type, const std::string& digest,
+                        size_t size, const std::string& ref) {
+    std::ofstream(layout_dir + "/oci-layout") << R"({"imageLayoutVersion":"1.0.0"})";
+    nlohmann::json index = {{"schemaVersion", 2},
+                            {"mediaType", image::media::kOciIndex},
+                            {"manifests",
+                             {{{"mediaType", media_type},
+                               {"digest", digest},
+                               {"size", size},
+                               {"annotations", {{"org.opencontainers.image.ref.name", ref}}}}}}};
+    std::ofstream(layout_dir + "/index.json") << index.dump();
+}
+
+}  // namespace
+
 BuiltImage write_oci_layout(const std::string& layout_dir, const OciImage& image, const std::string& ref) {
     BuiltImage out = write_oci_blobs(layout_dir, image);
-    std::ofstream(layout_dir + "/oci-layout") << R"({"imageLayoutVersion":"1.0.0"})";
-    nlohmann::json index = {
-        {"schemaVersion", 2},
-        {"mediaType", image::media::kOciIndex},
-        {"manifests",
-         {{{"mediaType", image::media::kOciManifest},
-           {"digest", out.manifest},
-           {"size", out.manifest_text.size()},
-           {"annotations", {{"org.opencontainers.image.ref.name", ref}}}}}}};
-    std::ofstream(layout_dir + "/index.json") << index.dump();
+    write_layout_index(layout_dir, image::media::kOciManifest, out.manifest, out.manifest_text.size(), ref);
+    return out;
+}
+
+std::vector<BuiltImage> write_multi_platform_layout(const std::string& layout_dir, const std::vector<OciImage>& images,
+                                                    const std::string& ref) {
+    std::vector<BuiltImage> out;
+    nlohmann::json manifests = nlohmann::json::array();
+    for (const auto& img : images) {
+        out.push_back(write_oci_blobs(layout_dir, img));
+        manifests.push_back({{"mediaType", image::media::kOciManifest},
+                             {"digest", out.back().manifest},
+                             {"size", out.back().manifest_text.size()},
+                             {"platform", {{"os", "linux"}, {"architecture", img.architecture}}}});
+    }
+    const std::string index =
+        nlohmann::json{{"schemaVersion", 2}, {"mediaType", image::media::kOciIndex}, {"manifests", manifests}}.dump();
+    write_layout_index(layout_dir, image::media::kOciIndex, write_blob(layout_dir, index), index.size(), ref);
     return out;
 }
 

@@ -38,6 +38,11 @@ BuiltImage write_oci_blobs(const std::string& layout_dir, const OciImage& image)
 // A complete OCI image layout (oci-layout, index.json naming the manifest with a ref name).
 BuiltImage write_oci_layout(const std::string& layout_dir, const OciImage& image, const std::string& ref = "latest");
 
+// A layout whose ref names an index of the images, each for linux/<its architecture>, as a
+// multi-platform image is pushed; returns what each image is made of, in order.
+std::vector<BuiltImage> write_multi_platform_layout(const std::string& layout_dir, const std::vector<OciImage>& images,
+                                                    const std::string& ref = "latest");
+
 // Writes a blob file into layout_dir/blobs/sha256; returns "sha256:<hex>".
 std::string write_blob(const std::string& layout_dir, const std::string& data);
 

@@ -36,6 +36,20 @@ TEST(VmImageDisk, OnlyDisksOfManifestsNoImageNamesAreUnused) {
     EXPECT_EQ(unused_image_disks({kA, kB}, registry_of({})), (std::vector<std::string>{kA, kB}));
 }
 
+TEST(VmImageDisk, EachImageCountsItsVmDisksOfEveryArchAndTheTotalEachDiskOnce) {
+    // x and y name one manifest (one disk, in both arches' VM dirs); debian's disk is by its name.
+    const auto reg = registry_of({{"x", kA}, {"y", kA}, {"debian", ""}, {"never-run", kB}});
+    const auto u = vm_disk_usage(reg, {{kA, 100}, {"debian", 20}, {kA, 5}, {"gone-distro", 7}});
+    EXPECT_EQ(u.image_bytes.at("x"), 105u);
+    EXPECT_EQ(u.image_bytes.at("y"), 105u);
+    EXPECT_EQ(u.image_bytes.at("debian"), 20u);
+    EXPECT_EQ(u.image_bytes.at("never-run"), 0u);
+    EXPECT_EQ(u.total_bytes, 132u);  // what is on file, a leftover too, each disk once
+    // A distro named like nothing on file, and no disks: all zero.
+    EXPECT_EQ(vm_disk_usage(reg, {}).total_bytes, 0u);
+    EXPECT_EQ(vm_disk_usage(reg, {}).image_bytes.size(), 4u);
+}
+
 TEST(VmImageDisk, TheGuestRunsAnImageOfLayersOverItsOneDisk) {
     runtime::ContainerSpec spec;
     spec.name = "c";

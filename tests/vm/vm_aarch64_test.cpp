@@ -15,10 +15,12 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/base/unique_fd.hpp"
+#include "tests/common/oci_image.hpp"
 #include "tests/common/test_support.hpp"
 #include "tests/common/test_terminal.hpp"
 #include "tests/vm/vm_cli_suite.hpp"
 #include "tests/vm/vm_fixture.hpp"
+#include "tests/vm/vm_registry.hpp"
 
 namespace lxbox::test {
 namespace {
@@ -111,6 +113,42 @@ TEST_F(VmAarch64, APtyWorksInTheAarch64Vm) {
     term.type("exit 4\r");
     EXPECT_EQ(term.wait(), 4);
     EXPECT_FALSE(term.is_raw()) << "lxbox left the terminal raw";
+}
+
+// Issue 19's "an image pulled for --platform linux/arm64 takes the same path": a multi-platform
+// index (amd64: the x86-64 busybox; arm64: Debian's arm64 busybox-static, the distro fixture's
+// tar) in a local registry (TLS, htpasswd), pulled for linux/arm64 and launched with no --backend.
+TEST_F(VmAarch64, AnImagePulledForLinuxArm64RunsInTheAarch64Vm) {
+    if (auto why = VmRegistry::unavailable_reason(); !why.empty()) LXBOX_SKIP(why);
+    auto image_of = [](const std::string& arch, const std::string& rootfs) {
+        OciImage img;
+        img.architecture = arch;
+        img.layers = {OciLayer{{}, TarFilter::Gzip, rootfs}, OciLayer{{file_entry("etc/built-for", arch + "\n")}}};
+        img.config = {{"Cmd", {"/bin/sh", "-c", "cat /etc/built-for; uname -m"}}};
+        return img;
+    };
+    const std::string layout = *dir / "multi";
+    const auto built = write_multi_platform_layout(layout, {image_of("amd64", busybox_tarball()), image_of("arm64", fixture())},
+                                                   "v1");
+    VmRegistry reg(root());
+    const std::string ref = reg.push(layout, "v1", "multi/box");
+    auto r = reg.lxbox({"pull", "--platform", "linux/arm64", "--ca-file", reg.ca_file(), ref});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find(built[1].manifest), std::string::npos) << r.out;
+    auto listed = nlohmann::json::parse(run_lxbox(root(), {"images", "--json"}).out, nullptr, false);
+    ASSERT_TRUE(listed.is_object());
+    bool seen = false;
+    for (const auto& img : listed["images"])
+        if (img.value("name", "") == "box-v1") seen = img.value("arch", "") == "aarch64";
+    EXPECT_TRUE(seen) << listed.dump();
+    // launch REF finds the image pulled from it: its Cmd runs in the aarch64 VM.
+    r = run_lxbox(root(), {"launch", "--rm", ref});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "arm64\naarch64\n");
+    const std::string disk = root() + "/vm/aarch64/disks/" + built[1].manifest + ".ext4";
+    EXPECT_EQ(::access(disk.c_str(), F_OK), 0) << disk;
+    EXPECT_EQ(run_lxbox(root(), {"image", "rm", "box-v1"}).exit_code, 0);
+    EXPECT_NE(::access(disk.c_str(), F_OK), 0) << disk;
 }
 
 TEST_F(VmAarch64, BothArchesVmsRunAtOnceEachOnItsOwnAndStop) {

@@ -147,8 +147,9 @@ CutProxy::CutProxy(const std::string& dir, int upstream_port, long cut, const st
 }
 
 void skopeo_push(const std::string& layout, const std::string& tag, const std::string& dest_ref,
-                 const TestCerts& certs, bool tls, bool with_credentials) {
+                 const TestCerts& certs, bool tls, bool with_credentials, bool all_platforms) {
     std::vector<std::string> argv{"skopeo", "copy", "--quiet", "--preserve-digests"};
+    if (all_platforms) argv.push_back("--all");
     if (tls) {
         // skopeo reads a directory of CA certificates (*.crt).
         must({"sh", "-c", "mkdir -p '" + certs.dir + "/skopeo' && cp '" + certs.ca_crt + "' '" + certs.dir + "/skopeo/ca.crt'"});

@@ -71,9 +71,10 @@ private:
     Server server_;
 };
 
-// skopeo copy of that layout into the registry as repo:tag (with the test's credentials and CA).
+// skopeo copy of that layout into the registry as repo:tag (with the test's credentials and CA);
+// all_platforms: every image of a multi-platform index, not only the host's.
 void skopeo_push(const std::string& layout, const std::string& tag, const std::string& dest_ref,
-                 const TestCerts& certs, bool tls, bool with_credentials);
+                 const TestCerts& certs, bool tls, bool with_credentials, bool all_platforms = false);
 
 // A free TCP port on 127.0.0.1 (bound and released; the registry binds it next).
 int free_port();
