@@ -12,6 +12,13 @@ namespace {
 
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
+// Writes `lxbox completion SHELL` to path.
+void write_completion(const std::string& shell, const std::string& path) {
+    auto s = run({LXBOX_BINARY, "completion", shell});
+    ASSERT_EQ(s.exit_code, 0) << s.err;
+    std::ofstream(path) << s.out;
+}
+
 // A copy of the built binary in a directory of its own: nothing it ships is found.
 class LoneBinary : public ::testing::Test {
   protected:
@@ -80,11 +87,7 @@ class Completion : public ::testing::Test {
     ScratchDir dir;
     std::string root = dir / "store";
     std::string script = dir / "lxbox.bash";
-    void SetUp() override {
-        auto s = run({LXBOX_BINARY, "completion", "bash"});
-        ASSERT_EQ(s.exit_code, 0) << s.err;
-        std::ofstream(script) << s.out;
-    }
+    void SetUp() override { write_completion("bash", script); }
     // The words of the command line, the last being completed; COMPREPLY sorted, one a line.
     std::string bash_complete(std::vector<std::string> words) {
         words.insert(words.begin(), {LXBOX_BINARY, "--root", root});
@@ -122,9 +125,7 @@ TEST_F(Completion, BashCompletesFilesForATarball) {
 TEST(CompletionScripts, ZshAndFishScriptsParse) {
     ScratchDir dir;
     for (const char* shell : {"zsh", "fish"}) {
-        auto s = run({LXBOX_BINARY, "completion", shell});
-        ASSERT_EQ(s.exit_code, 0) << s.err;
-        std::ofstream(dir / shell) << s.out;
+        write_completion(shell, dir / shell);
         auto n = run({shell, "-n", dir / shell});
         EXPECT_EQ(n.exit_code, 0) << shell << ": " << n.err;
         EXPECT_EQ(n.err, "") << shell;
@@ -134,15 +135,43 @@ TEST(CompletionScripts, ZshAndFishScriptsParse) {
 // fish's own `complete -C` (what <TAB> runs) with the script loaded and lxbox on PATH.
 TEST(CompletionScripts, FishCompletesThroughItsScript) {
     ScratchDir dir;
-    auto s = run({LXBOX_BINARY, "completion", "fish"});
-    ASSERT_EQ(s.exit_code, 0) << s.err;
-    std::ofstream(dir / "lxbox.fish") << s.out;
+    write_completion("fish", dir / "lxbox.fish");
     const std::string bin = std::string(LXBOX_BINARY).substr(0, std::string(LXBOX_BINARY).rfind('/'));
     auto r = run({"fish", "-c",
                   "set -x PATH " + bin + " $PATH; source " + dir / "lxbox.fish" +
                       "; complete -C 'lxbox co'; complete -C 'lxbox config get vm.c'"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(r.out, "completion\nconfig\nvm.cpus\n");
+}
+
+// zsh's completion system as <TAB> drives it: an interactive zsh on a pty (zsh_complete.zsh)
+// with compinit and the script loaded; the candidates sorted, one a line.
+class ZshCompletion : public ::testing::Test {
+  protected:
+    ScratchDir dir;
+    std::string root = dir / "store";
+    std::string script = dir / "lxbox.zsh";
+    void SetUp() override { write_completion("zsh", script); }
+    std::string complete(const std::string& line) {
+        // The binary by its full path: compdef's "lxbox" matches the command's last component.
+        const std::string driver = std::string(LXBOX_SOURCE_DIR) + "/tests/e2e/zsh_complete.zsh";
+        auto r = run({"timeout", "60", "zsh", "-f", driver, script,
+                      std::string(LXBOX_BINARY) + " --root " + root + " " + line});
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        auto s = run({"sort"}, r.out);
+        return s.out;
+    }
+};
+
+TEST_F(ZshCompletion, CompletesVerbsFlagsAndConfigKeys) {
+    EXPECT_EQ(complete("co"), "completion\nconfig\n");
+    EXPECT_EQ(complete("launch --pri"), "--privileged\n");
+    EXPECT_EQ(complete("config get vm.c"), "vm.cpus\n");
+}
+
+TEST_F(ZshCompletion, CompletesDistroNamesFromTheStore) {
+    ASSERT_EQ(run_lxbox(root, {"import", "alpha", busybox_tarball()}).exit_code, 0);
+    EXPECT_EQ(complete("set-default a"), "alpha\n");
 }
 
 TEST(ManPage, RendersThroughManWithoutWarnings) {
