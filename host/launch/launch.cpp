@@ -195,18 +195,15 @@ Result<int> run_container(store::Store& store, const runtime::ContainerSpec& mad
     st.lower_dirs = spec.image_layers.empty() ? std::vector<std::string>{spec.image_rootfs} : spec.image_layers;
     Status written = t.ephemeral ? write_ephemeral_state(t.dir, st, t.image) : store.write_instance(t.container, st);
     if (!written) return std::move(written).error();
-    if (spec.hold_command) {
-        if (auto held = c.wait_held(); !held) {
+    if (!t.settings.boot_command.empty()) {
+        if (auto held = spec.hold_command ? c.wait_held() : Status{}; !held) {
             if (!t.ephemeral) (void)store.clear_instance(t.container);
             return std::move(held).error().context("launch " + t.container);
         }
         if (auto st_boot = run_boot_command(store, t.settings.boot_command, spec, st); !st_boot)
             std::fprintf(stderr, "lxbox: warning: boot.command: %s\n", st_boot.error().message.c_str());
         // Fails only when the container died meanwhile, which its wait reports.
-        (void)c.release();
-    } else if (!t.settings.boot_command.empty()) {
-        if (auto st_boot = run_boot_command(store, t.settings.boot_command, spec, st); !st_boot)
-            std::fprintf(stderr, "lxbox: warning: boot.command: %s\n", st_boot.error().message.c_str());
+        if (spec.hold_command) (void)c.release();
     }
     auto outcome = c.wait();
     if (!t.ephemeral) (void)store.clear_instance(t.container);
