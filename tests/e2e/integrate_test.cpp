@@ -220,9 +220,12 @@ TEST_F(IntegrateCli, TheBootCommandRunsAsRootWhenAContainerStarts) {
         EXPECT_EQ(w.exit_code, 0);
         EXPECT_EQ(w.err, "lxbox: warning: boot.command: 'exit 3' exited 3\n");
     }
-    // A daemon it leaves in the background runs beside the command.
-    ASSERT_EQ(run_lxbox(root, {"config", "set", "--distro", "bb", "boot.command", "sleep 600 &"}).exit_code, 0);
-    auto d = run_lxbox(root, {"launch", "--rm", "bb", "--", "sh", "-c", "grep -qx sleep /proc/[0-9]*/comm && echo up"});
+    // A daemon it leaves in the background runs beside the command. (Its pid is written when it
+    // is forked; its comm would be `sleep` only once it has exec'd, which may be later.)
+    ASSERT_EQ(run_lxbox(root, {"config", "set", "--distro", "bb", "boot.command", "sleep 600 & echo $! > /tmp/d.pid"})
+                  .exit_code,
+              0);
+    auto d = run_lxbox(root, {"launch", "--rm", "bb", "--", "sh", "-c", "test -d /proc/$(cat /tmp/d.pid) && echo up"});
     EXPECT_EQ(d.exit_code, 0) << d.err;
     EXPECT_EQ(d.out, "up\n") << d.err;
 }
