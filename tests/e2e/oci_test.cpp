@@ -719,10 +719,10 @@ TEST_F(OciCli, ExecRunsInTheContainersNamespacesCgroupAndFilter) {
     EXPECT_EQ(::kill(std::stoi(exec_pid), 0), 0);
     auto ps = run_oci({"ps", "--format", "json", "c1"});
     EXPECT_EQ(json::parse(ps.out).size(), 2u) << ps.out;  // sleep 60 and sleep 30: no forwarder
-    // Not found: 127 with the reason; a stopped container: one line.
+    // Not found: exec's own error, 255 as runc's, with the reason; a stopped container: one line.
     auto missing = run_oci({"exec", "c1", "--", "/no/such"});
-    EXPECT_EQ(missing.exit_code, 127);
-    EXPECT_EQ(missing.err, "lxbox: exec /no/such: No such file or directory\n");
+    EXPECT_EQ(missing.exit_code, 255);
+    EXPECT_EQ(missing.err, "lxbox: exec c1: exec /no/such: No such file or directory\n");
     // The detached command is our child, as it is the shim's under containerd: the namespace's
     // init ends only once it is reaped, which its reaper does meanwhile.
     std::thread reaper([pid = std::stoi(exec_pid)] { ::waitpid(pid, nullptr, 0); });
