@@ -111,14 +111,14 @@ int parse_and_run(CLI::App& app, CommandContext& ctx, const std::vector<std::str
         app.parse(reversed);
     } catch (const CLI::ParseError& e) {
         int rc = app.exit(e);
-        return rc == 0 ? 0 : kExitLxboxError;
+        return rc == 0 ? 0 : ctx.error_exit;
     }
     init_logging(ctx.global.log_level);
-    if (!ctx.action) return kExitLxboxError;
+    if (!ctx.action) return ctx.error_exit;
     auto result = ctx.action();
     if (!result) {
         std::fprintf(stderr, "lxbox: %s\n", result.error().message.c_str());
-        return kExitLxboxError;
+        return ctx.error_exit;
     }
     return *result;
 }
@@ -135,6 +135,7 @@ void run_main(int argc, char** argv) {
     for (const VerbGroup& g : verb_groups()) {
         if (std::find(g.verbs.begin(), g.verbs.end(), verb) != g.verbs.end()) named = &g;
     }
+    if (verb == "oci") ctx.error_exit = kExitOciError;
     if (named != nullptr) {
         named->add(app, ctx);
     } else {

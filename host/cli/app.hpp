@@ -23,10 +23,19 @@ struct GlobalOptions {
 // The store root these options name: --root, else store::default_root() over the environment.
 std::string store_root(const GlobalOptions& global);
 
+// Exit code for an lxbox error of its own (docker's convention).
+inline constexpr int kExitLxboxError = 125;
+// runc's: every error of `runc VERB` exits 1, and `runc exec`'s 255 (its command not started).
+inline constexpr int kExitOciError = 1;
+inline constexpr int kExitOciExecError = 255;
+
 // Filled by the verb that CLI11 selected; run_main calls `action` after parsing.
 struct CommandContext {
     GlobalOptions global;
     std::function<Result<int>()> action;
+    // The exit code of an error of lxbox's own (a parse error included): docker's 125, and
+    // runc's 1 under `lxbox oci` (255 for its exec), which engines read as runc's.
+    int error_exit = kExitLxboxError;
 };
 
 // Each verb registers its subcommand and, when selected, sets ctx.action.
@@ -68,9 +77,6 @@ std::vector<std::string> value_option_names(const CLI::App& app);
 // The verb argv names: its first argument that is not an option or the value of one of
 // value_options; "" when there is none or a -h/--help comes first. argv[0] is the program. Pure.
 std::string named_verb(const std::vector<std::string>& argv, const std::vector<std::string>& value_options);
-
-// Exit code for an lxbox error of its own (docker's convention).
-inline constexpr int kExitLxboxError = 125;
 
 // Parses argv, runs the verb and ends the process with its exit code. It does not return: by
 // the time a verb is done it has released all it held (the container, its cgroup and dirs, the

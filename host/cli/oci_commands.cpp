@@ -251,6 +251,8 @@ Result<Created> create_container(const OciGlobal& g, const CreateOptions& o, boo
     r.userns = spec.userns.enabled;
     r.poststart = config.hooks.poststart;
     r.poststop = config.hooks.poststop;
+    if (const auto j = nlohmann::json::parse(text, nullptr, false); j.is_object() && j.contains("linux"))
+        r.resources = oci::merged_resources(nullptr, j["linux"].value("resources", nlohmann::json::object()));
     if (auto st = sd.save(r); !st) return undo_all(std::move(st).error());
     if (!o.pid_file.empty()) {
         if (auto st = write_file_atomic(absolute_path(o.pid_file), std::to_string(r.pid), Durability::RenameOnly, 0644); !st)
@@ -389,13 +391,17 @@ Result<int> cmd_exec(const OciGlobal& g, const ExecOptions& o) {
         return 0;
     }
     auto outcome = LXBOX_TRY(c.wait().context("exec " + o.id));
-    if (outcome.exec_error) std::fprintf(stderr, "lxbox: %s\n", outcome.exec_error->message.c_str());
+    // runc looks the command up before it starts it: one it cannot exec is exec's own error.
+    if (outcome.exec_error) return std::move(*outcome.exec_error).context("exec " + o.id);
     return outcome.exit_code;
 }
 
 Result<int> cmd_state(const OciGlobal& g, const std::string& id) {
     auto [r, status] = LXBOX_TRY(state_dir(g).current(id).context("state " + id));
-    std::printf("%s\n", oci::state_json(r, status).dump(2).c_str());
+    nlohmann::json j = oci::state_json(r, status);
+    // Beyond runtime-spec's keys (its schema allows more): the resources as applied and updated.
+    if (!r.resources.is_null()) j["resources"] = r.resources;
+    std::printf("%s\n", j.dump(2).c_str());
     return 0;
 }
 
@@ -602,7 +608,10 @@ void add_oci_commands(CLI::App& app, CommandContext& ctx) {
     exec->add_option("-u,--user", exec_o.user, "UID[:GID]");
     exec->add_flag("-t,--tty", exec_o.tty, "Give the process a pty");
     exec->add_flag("-d,--detach", exec_o.detach, "Return once the process runs");
-    exec->callback([wrap] { wrap([] { return cmd_exec(g, exec_o); }); });
+    exec->callback([wrap, &ctx] {
+        ctx.error_exit = kExitOciExecError;
+        wrap([] { return cmd_exec(g, exec_o); });
+    });
 
     add_oci_manage_commands(oci, g.root, wrap);
 

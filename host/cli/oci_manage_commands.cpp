@@ -113,14 +113,22 @@ Result<json> resources_from(const std::string& file, const oci::UpdateFlags& fla
     return j;
 }
 
+// runc's update: what the update names over what the container has (a lone --cpu-period keeps
+// the quota), every value written again, and kept in the container's state.
 Result<int> cmd_update(const std::string& root, const std::string& id, const std::string& file,
                        const oci::UpdateFlags& flags) {
-    auto [r, status] = LXBOX_TRY(state_dir(root).current(id).context("update " + id));
+    const StateDir sd = state_dir(root);
+    auto lock = LXBOX_TRY(sd.lock(id).context("update " + id));
+    auto [r, status] = LXBOX_TRY(sd.current(id).context("update " + id));
     if (status == RunState::Stopped) return Error(ErrorKind::Invalid, "update " + id + ": container not running");
     if (r.cgroup_paths.empty()) return Error(ErrorKind::Unsupported, "update " + id + ": the container has no cgroup");
-    const json res = LXBOX_TRY(resources_from(file, flags).context("update " + id));
-    const auto parsed = LXBOX_TRY(runtime::oci::parse_resources(res, "resources").context("update " + id));
+    const json update = LXBOX_TRY(resources_from(file, flags).context("update " + id));
+    LXBOX_TRY(runtime::oci::parse_resources(update, "resources").context("update " + id));
+    const json merged = oci::merged_resources(r.resources, update);
+    const auto parsed = LXBOX_TRY(runtime::oci::parse_resources(merged, "resources").context("update " + id));
     LXBOX_TRY(apply_writes(r, parsed).context("update " + id));
+    r.resources = merged;
+    LXBOX_TRY(sd.save(r).context("update " + id));
     return 0;
 }
 

@@ -31,6 +31,7 @@ void to_json(nlohmann::json& j, const Record& r) {
          {"start_time", r.start_time},  {"bundle", r.bundle}, {"created", r.created},
          {"annotations", r.annotations}, {"cgroup", r.cgroup}, {"cgroup_paths", r.cgroup_paths}, {"namespaces", r.namespaces},
          {"root_mount", r.root_mount}, {"root_mount_id", r.root_mount_id}, {"userns", r.userns}, {"poststart", r.poststart}, {"poststop", r.poststop}};
+    if (!r.resources.is_null()) j["resources"] = r.resources;
 }
 
 void from_json(const nlohmann::json& j, Record& r) {
@@ -49,6 +50,7 @@ void from_json(const nlohmann::json& j, Record& r) {
     get_opt(j, "userns", r.userns);
     get_opt(j, "poststart", r.poststart);
     get_opt(j, "poststop", r.poststop);
+    if (auto it = j.find("resources"); it != j.end()) r.resources = *it;
 }
 
 const char* status_name(RunState s) {
@@ -73,6 +75,13 @@ nlohmann::json state_json(const Record& r, RunState s) {
     j["bundle"] = r.bundle;
     if (!r.annotations.empty()) j["annotations"] = r.annotations;
     return j;
+}
+
+nlohmann::json merged_resources(const nlohmann::json& applied, const nlohmann::json& update) {
+    nlohmann::json out = applied.is_object() ? applied : nlohmann::json::object();
+    out.merge_patch(update);
+    out.erase("devices");
+    return out;
 }
 
 Status validate_id(const std::string& id) {

@@ -37,6 +37,10 @@ struct Record {
     uint64_t root_mount_id = 0;
     bool userns = false;
     std::vector<runtime::oci::Hook> poststart, poststop;
+    // linux.resources as applied (the bundle's, then each `update` merged over them; devices
+    // left out): what a later update keeps of what it does not change (v2's cpu.max takes
+    // quota and period together), and what `state` shows. null: none.
+    nlohmann::json resources;
 };
 void to_json(nlohmann::json& j, const Record& r);
 void from_json(const nlohmann::json& j, Record& r);
@@ -58,6 +62,11 @@ RunState status_of(const Record& r, const ProcessFacts& facts, bool fifo_exists)
 // The state as runtime-spec defines it: ociVersion, id, status, pid (created/running only),
 // bundle, annotations.
 nlohmann::json state_json(const Record& r, RunState s);
+
+// The resources a container has after an update: the update's linux.resources object merged
+// over the applied ones (RFC 7396: what it names replaces, what it leaves out stays), devices
+// left out (`update` does not change them). Pure.
+nlohmann::json merged_resources(const nlohmann::json& applied, const nlohmann::json& update);
 
 // runc's rule for ids: [A-Za-z0-9_+.-]+, not "." or "..".
 Status validate_id(const std::string& id);

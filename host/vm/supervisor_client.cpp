@@ -89,6 +89,30 @@ Result<std::optional<ChannelClient>> try_connect(const VmPaths& paths) {
     return std::optional<ChannelClient>{LXBOX_TRY(hello_to(std::move(*c)))};
 }
 
+// Whether a supervisor holds the VM dir's lock (it does for its whole life). Probed with a
+// shared lock taken and dropped at once; a supervisor starting in that instant retries (serve).
+bool supervisor_alive(const VmPaths& paths) {
+    UniqueFd fd(::open(paths.lock.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return false;
+    return ::flock(fd.get(), LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+}
+
+// The running supervisor's connection, or nullopt once none runs. One that holds its lock
+// without a socket is booting (the socket comes once its VM answered) or on its way out (the
+// socket goes first, then the VM powers off, up to 20 s): waited for until deadline. Taking
+// the missing socket for "not running" made a `vm stop` after a killed one return while QEMU
+// still ran, and a launch then start a second supervisor that found the lock taken.
+Result<std::optional<ChannelClient>> connect_or_none(const VmPaths& paths, Clock::time_point deadline) {
+    for (;;) {
+        if (auto c = LXBOX_TRY(try_connect(paths))) return c;
+        if (!supervisor_alive(paths)) return std::optional<ChannelClient>{};
+        if (Clock::now() >= deadline)
+            return Error(ErrorKind::Busy, "the VM supervisor of " + paths.dir + " neither answers nor exits (see " +
+                                              paths.supervisor_log + ")");
+        std::this_thread::sleep_for(Millis(20));
+    }
+}
+
 }  // namespace
 
 Result<std::optional<ChannelClient>> connect_running(const std::string& vm_dir) {
@@ -102,7 +126,7 @@ Result<ChannelClient> connect_supervisor(const std::string& vm_dir, const Superv
     // One client starts the supervisor; the others wait on this lock and then connect.
     auto lock = LXBOX_TRY(open_fd(paths.start_lock, O_RDWR | O_CREAT, 0600));
     if (::flock(lock.get(), LOCK_EX) != 0) return Error::last("lock " + paths.start_lock);
-    if (auto c = LXBOX_TRY(try_connect(paths))) return std::move(*c);
+    if (auto c = LXBOX_TRY(connect_or_none(paths, Clock::now() + start.timeout))) return std::move(*c);
     if (start.prepare) LXBOX_TRY(start.prepare());
     auto ready = LXBOX_TRY(make_pipe());
     const pid_t child = ::fork();
@@ -146,10 +170,10 @@ Result<VmStatus> detach_removed_disks(const std::string& vm_dir) {
 
 Result<bool> stop_supervisor(const std::string& vm_dir, Millis timeout) {
     const VmPaths paths = vm_paths(vm_dir);
-    auto c = LXBOX_TRY(connect_running(vm_dir));
+    const auto deadline = Clock::now() + timeout;
+    auto c = LXBOX_TRY(connect_or_none(paths, deadline));
     if (!c) return false;
     LXBOX_TRY(c->send(proto::make_frame(proto::kConnectionSession, proto::Shutdown{})));
-    const auto deadline = Clock::now() + timeout;
     // The supervisor closes every connection once the VM is off...
     for (;;) {
         auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now());
@@ -160,8 +184,7 @@ Result<bool> stop_supervisor(const std::string& vm_dir, Millis timeout) {
         if (!f && f.error().kind != ErrorKind::Refused) return std::move(f).error().context("stop the VM");
     }
     // ... and then exits, releasing its lock: after this, a launch starts a fresh one.
-    auto lock = LXBOX_TRY(open_fd(paths.lock, O_RDWR | O_CREAT, 0600));
-    while (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    while (supervisor_alive(paths)) {
         if (Clock::now() >= deadline) return Error(ErrorKind::System, "the VM supervisor did not exit");
         std::this_thread::sleep_for(Millis(10));
     }

@@ -55,19 +55,25 @@ Result<Prepared> setup_bundle(const ContainerSpec& spec, const SecurityPlan& sec
     // The parent has put us in our cgroup: a cgroup namespace made now has it as its root.
     if ((ns.create & CLONE_NEWCGROUP) && ::unshare(CLONE_NEWCGROUP) != 0)
         return Error::last("unshare the cgroup namespace");
-    // Nothing mounted from here propagates to the host. The mounts stay slaves of the host's by
-    // default, as runc's do: a mount the host makes under a shared directory the bundle binds
-    // reaches the container (its "slave" and "shared" binds), unless it asks for "private".
+    // The mounts stay slaves of the host's by default, as runc's do: a mount the host makes
+    // under a shared directory the bundle binds reaches the container (its "slave" and "shared"
+    // binds), unless it asks for "private"; nothing the container mounts reaches the host.
+    // rootfsPropagation "shared"/"rshared" is two-way, as runc's: the copies of the host's
+    // shared mounts stay the host's peers (a container's mount under a bind of one reaches the
+    // host), and only the root's parent is made private, so that the root's own bind does not.
     const unsigned long wanted = propagation_of(b.rootfs_propagation);
-    const unsigned long kept = MS_REC | ((wanted & ~MS_REC) == MS_PRIVATE ? MS_PRIVATE : MS_SLAVE);
+    const bool shared_root = (wanted & ~MS_REC) == MS_SHARED;
+    const unsigned long isolated = MS_REC | ((wanted & ~MS_REC) == MS_PRIVATE ? MS_PRIVATE : MS_SLAVE);
+    const unsigned long kept = shared_root ? wanted : isolated;
     // Without a mount namespace of its own (no "mount" in linux.namespaces) the container is
     // set up in the caller's, as runc does: the caller's own mounts keep their propagation, and
     // only the root's bind below gets it.
     const bool own_mounts = ns.has(CLONE_NEWNS);
-    if (own_mounts) LXBOX_TRY(fx::set_propagation("/", kept).context("make / private"));
+    if (own_mounts) LXBOX_TRY(fx::set_propagation("/", kept).context("set the propagation of /"));
+    if (own_mounts && shared_root) LXBOX_TRY(fx::make_mount_of_private(b.rootfs));
     // pivot_root (or, in the caller's namespace, the chroot) needs the new root to be a mount point.
     LXBOX_TRY(fx::mount_fs(b.rootfs, b.rootfs, "", MS_BIND | MS_REC, "").context("bind the root " + b.rootfs));
-    if (!own_mounts) LXBOX_TRY(fx::set_propagation(b.rootfs, kept));
+    if (!own_mounts) LXBOX_TRY(fx::set_propagation(b.rootfs, isolated));
     auto mountinfo = LXBOX_TRY(read_file("/proc/self/mountinfo"));
     // In the host's cgroup namespace the container sees only its own cgroup, bound.
     std::optional<cgroups::OwnCgroups> own;
@@ -94,7 +100,7 @@ Result<Prepared> setup_bundle(const ContainerSpec& spec, const SecurityPlan& sec
     LXBOX_TRY(oci::run_hooks(b.create_container_hooks, "createContainer", state));
     // pivot_root in the caller's namespace would move the root of every process in it: the
     // container is chrooted there instead (runc's way; the root's bind is what `delete` removes).
-    LXBOX_TRY(own_mounts ? fx::pivot_into(b.rootfs) : fx::chroot_into(b.rootfs));
+    LXBOX_TRY(own_mounts ? fx::pivot_into(b.rootfs, shared_root) : fx::chroot_into(b.rootfs));
     LXBOX_TRY(apply_mount_ops(ops, early));
     if (!spec.process.cwd.empty() && spec.process.cwd != "/")
         LXBOX_TRY(fx::make_dirs(spec.process.cwd, 0755).context("create process.cwd " + spec.process.cwd));

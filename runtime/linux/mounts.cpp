@@ -362,10 +362,24 @@ Status attach_tree(int tree_fd, const std::string& target, bool follow) {
     return {};
 }
 
-Status pivot_into(const std::string& new_root) {
+Status make_mount_of_private(const std::string& path) {
+    // EINVAL: not a mount point; the mount it is on is its nearest ancestor that is one.
+    for (std::string p = path;;) {
+        if (::mount(nullptr, p.c_str(), nullptr, MS_PRIVATE, nullptr) == 0) return {};
+        if (errno != EINVAL || p == "/") return Error::last("make the mount of " + path + " private");
+        const auto slash = p.rfind('/');
+        p = slash == 0 || slash == std::string::npos ? "/" : p.substr(0, slash);
+    }
+}
+
+Status pivot_into(const std::string& new_root, bool old_root_shared) {
     if (::chdir(new_root.c_str()) != 0) return Error::last("enter " + new_root);
-    // The old root ends up stacked on "." and is lazily detached right away.
+    // The old root ends up stacked on "." and is lazily detached right away; when its mounts
+    // are the host's peers (rootfsPropagation rshared), made a slave first (runc's order), so
+    // that their unmounts do not reach the host's.
     if (sys::pivot_root(".", ".") != 0) return Error::last("pivot_root to " + new_root);
+    if (old_root_shared && ::mount(nullptr, ".", nullptr, MS_SLAVE | MS_REC, nullptr) != 0)
+        return Error::last("make the old root a slave");
     if (::umount2(".", MNT_DETACH) != 0) return Error::last("detach the old root");
     if (::chdir("/") != 0) return Error::last("enter /");
     return {};

@@ -43,6 +43,9 @@ MountAttrChange mount_attrs_of(unsigned long flags);
 Result<UniqueFd> clone_tree_with(const std::string& path, bool recursive, unsigned long flags);
 // mount(NULL, target, NULL, propagation): MS_SHARED, MS_SLAVE, MS_PRIVATE... (| MS_REC).
 Status set_propagation(const std::string& target, unsigned long propagation);
+// Makes the mount path is on private (not recursively): runc's rootfsParentMountPrivate, so
+// that a bind of path made next does not propagate to that mount's peers.
+Status make_mount_of_private(const std::string& path);
 // A new filesystem as a detached mount (fsopen, fsconfig, fsmount): the EarlyMount steps,
 // made before pivot_root. data: comma-separated options, "key=value" or flags. source: what
 // /proc/mounts shows as the mount's source ("proc").
@@ -54,7 +57,8 @@ Result<UniqueFd> new_detached_mount(const std::string& fstype, unsigned long fla
 Status attach_tree(int tree_fd, const std::string& target, bool follow);
 // pivot_root(".", ".") in new_root, then detaches the old root: no put_old directory is
 // written into the container, and nothing of the host stays reachable.
-Status pivot_into(const std::string& new_root);
+// old_root_shared: the old root's mounts are peers of the host's (made slaves before the detach).
+Status pivot_into(const std::string& new_root, bool old_root_shared = false);
 // chroot(2) to new_root, entered: a container set up in the caller's mount namespace, where
 // pivot_root would move the root of every process of that namespace (runc does the same).
 Status chroot_into(const std::string& new_root);

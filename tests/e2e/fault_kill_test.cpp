@@ -21,6 +21,7 @@
 #include <random>
 #include <thread>
 
+#include "tests/common/fault_injection.hpp"
 #include "tests/common/store_leftovers.hpp"
 #include "tests/common/test_support.hpp"
 
@@ -31,37 +32,8 @@ using test::run_lxbox;
 namespace fs = std::filesystem;
 
 // 9 verbs (launch three ways) x 36 = 324 kills; LXBOX_FAULT_KILLS=N changes the count per verb.
-int kills_per_verb() {
-    if (const char* s = std::getenv("LXBOX_FAULT_KILLS"); s && *s) return std::atoi(s);
-    return 36;
-}
+int kills_per_verb() { return test::count_from_env("LXBOX_FAULT_KILLS", 36); }
 constexpr const char* kMarker = "LXBOX_FAULT_MARK";
-
-unsigned fault_seed() {
-    if (const char* s = std::getenv("LXBOX_FAULT_SEED"); s && *s) return static_cast<unsigned>(std::strtoul(s, nullptr, 10));
-    return static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count());
-}
-
-// Starts lxbox, kills it after delay; true when the kill landed (it was still running).
-bool run_and_kill(const std::vector<std::string>& argv, std::chrono::microseconds delay) {
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-        const int null = ::open("/dev/null", O_RDWR);
-        ::dup2(null, 0);
-        ::dup2(null, 1);
-        ::dup2(null, 2);
-        ::execv(args[0], args.data());
-        ::_exit(127);
-    }
-    std::this_thread::sleep_for(delay);
-    ::kill(pid, SIGKILL);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
-}
 
 // Waits (10 s at most) until no process holds a file of the store open or is in one of its
 // cgroups: what the killed lxbox
@@ -199,7 +171,7 @@ protected:
 };
 
 TEST_P(FaultKill, KillNineAnywhereLosesNothing) {
-    const unsigned seed = fault_seed();
+    const unsigned seed = test::fault_seed();
     std::cout << "LXBOX_FAULT_SEED=" << seed << " (verb " << GetParam() << ")" << std::endl;
     RecordProperty("seed", std::to_string(seed));
     std::mt19937 rng(seed);
@@ -216,15 +188,9 @@ TEST_P(FaultKill, KillNineAnywhereLosesNothing) {
         v.prepare();
         std::vector<std::string> argv{LXBOX_BINARY, "--root", root_};
         for (auto& a : v.argv()) argv.push_back(a);
-        // Uniform over the whole run; halved on each retry when the verb won the race.
-        auto delay = std::chrono::microseconds(std::uniform_int_distribution<long>(0, full.count())(rng));
-        bool killed = false;
-        for (int tries = 0; !killed && tries < 12; ++tries, delay /= 2) {
-            ++attempts;
-            killed = run_and_kill(argv, delay);
-            if (!killed) v.prepare();
-        }
-        if (!killed) continue;
+        const int tries = test::kill_somewhere(argv, full, rng, v.prepare);
+        attempts += tries ? tries : 12;
+        if (!tries) continue;
         ++kills;
         ASSERT_NO_FATAL_FAILURE(after_kill(v, kills, repaired)) << "LXBOX_FAULT_SEED=" << seed;
     }

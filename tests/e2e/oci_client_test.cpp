@@ -287,5 +287,67 @@ TEST_F(OciClient, UpdateEventsListVersionAndCriu) {
     EXPECT_EQ(checkpoint.err, "lxbox: checkpoint: not supported: lxbox has no CRIU support to checkpoint or restore containers\n");
 }
 
+// update keeps what it set in the container's state: `state` shows the resources, and a later
+// update changes only what it names (a lone --cpu-period keeps the quota; cgroup v2 writes
+// both in one file, so the quota was lost as "max" before).
+TEST_F(OciClient, UpdateKeepsTheResourcesInTheState) {
+    json config = default_config({"sleep", "60"});
+    config["linux"]["resources"]["cpu"] = {{"quota", 50000}, {"period", 100000}};
+    config["linux"]["resources"]["memory"] = {{"limit", 256 << 20}};
+    write_config(config);
+    ASSERT_EQ(run_detached({"run", "-d", "-b", bundle, "c1"}).exit_code, 0);
+    EXPECT_EQ(state_of("c1")["resources"], json({{"cpu", {{"quota", 50000}, {"period", 100000}}},
+                                                 {"memory", {{"limit", 256 << 20}}}}));
+    auto period = run_oci({"update", "--cpu-period", "200000", "c1"});
+    ASSERT_EQ(period.exit_code, 0) << period.err;
+    auto memory = run_oci({"update", "-r", "-", "c1"}, json{{"memory", {{"limit", 128 << 20}}}}.dump());
+    ASSERT_EQ(memory.exit_code, 0) << memory.err;
+    EXPECT_EQ(state_of("c1")["resources"], json({{"cpu", {{"quota", 50000}, {"period", 200000}}},
+                                                 {"memory", {{"limit", 128 << 20}}}}));
+    // The cgroup holds the same, in either version.
+    const json record = json::parse(text_of(state + "/c1/state.json"));
+    int checked = 0;
+    for (const auto& dir : record["cgroup_paths"]) {
+        const std::string d = dir.get<std::string>();
+        if (auto max = read_file(d + "/cpu.max")) {
+            EXPECT_EQ(*max, "50000 200000\n");
+            ++checked;
+        }
+        if (auto quota = read_file(d + "/cpu.cfs_quota_us")) {
+            EXPECT_EQ(*quota, "50000\n");
+            EXPECT_EQ(text_of(d + "/cpu.cfs_period_us"), "200000\n");
+            ++checked;
+        }
+    }
+    EXPECT_EQ(checked, 1) << record.dump();
+    // A refused update changes nothing, in the cgroup or the state.
+    EXPECT_NE(run_oci({"update", "--memory", "lots", "c1"}).exit_code, 0);
+    EXPECT_EQ(state_of("c1")["resources"]["memory"]["limit"], 128 << 20);
+}
+
+// runc's exit codes: 1 for an error of any verb (a usage error included), 255 for exec's; the
+// command's own status otherwise. Engines read them as runc's.
+TEST_F(OciClient, ErrorsExitAsRuncs) {
+    write_config(default_config({"/no/such/command"}));
+    auto missing = run_oci({"run", "-b", bundle, "c1"});
+    EXPECT_EQ(missing.exit_code, 1);
+    EXPECT_EQ(missing.err, "lxbox: run c1: exec: \"/no/such/command\": stat /no/such/command: no such file or directory\n");
+    EXPECT_NE(run_oci({"state", "c1"}).exit_code, 0);  // nothing left
+    auto unknown = run_oci({"state", "c9"});
+    EXPECT_EQ(unknown.exit_code, 1);
+    EXPECT_EQ(unknown.err, "lxbox: state c9: container 'c9' does not exist\n");
+    EXPECT_EQ(run_oci({"state"}).exit_code, 1);
+    EXPECT_EQ(run_oci({"--bogus", "state", "c1"}).exit_code, 1);
+    write_config(default_config({"sleep", "60"}));
+    ASSERT_EQ(run_detached({"run", "-d", "-b", bundle, "c1"}).exit_code, 0);
+    auto exec = run_oci({"exec", "c1", "--", "/no/such/command"});
+    EXPECT_EQ(exec.exit_code, 255);
+    EXPECT_NE(exec.err.find("exec c1: "), std::string::npos) << exec.err;
+    EXPECT_EQ(run_oci({"exec", "c1"}).exit_code, 255);
+    EXPECT_EQ(run_oci({"exec", "c1", "--", "sh", "-c", "exit 7"}).exit_code, 7);
+    // And lxbox's own verbs keep docker's 125.
+    EXPECT_EQ(run({LXBOX_BINARY, "--root", dir / "store", "rm", "nosuch"}).exit_code, 125);
+}
+
 }  // namespace
 }  // namespace lxbox::test

@@ -5,7 +5,9 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sched.h>
 #include <spawn.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -130,6 +132,20 @@ protected:
         r.out = text_of(out);
         r.err = text_of(err);
         return r;
+    }
+    // A tmpfs named source mounted at target by a process in the mount namespace of pid (setns
+    // enters its root too), as the container would mount it.
+    static bool mount_tmpfs_inside(const std::string& pid, const std::string& source, const std::string& target) {
+        const pid_t child = ::fork();
+        if (child == 0) {
+            const int ns = ::open(("/proc/" + pid + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC);
+            ::_exit(ns >= 0 && ::setns(ns, CLONE_NEWNS) == 0 &&
+                            ::mount(source.c_str(), target.c_str(), "tmpfs", 0, nullptr) == 0
+                        ? 0
+                        : 1);
+        }
+        int status = 0;
+        return ::waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0;
     }
     json state_of(const std::string& id) {
         auto r = run_oci({"state", id});

@@ -572,7 +572,7 @@ TEST_F(OciCli, WithoutAMountNamespaceItRunsInTheCallersAndLeavesNoMount) {
                                 {"options", {"bind"}}});
     write_config(config);
     auto failed = run_oci({"run", "-b", bundle, "c1"});
-    EXPECT_EQ(failed.exit_code, 125);
+    EXPECT_EQ(failed.exit_code, 1);
     EXPECT_NE(failed.err.find(dir / "missing"), std::string::npos) << failed.err;
     EXPECT_EQ(text_of("/proc/self/mountinfo").find(bundle), std::string::npos);
 }
@@ -621,17 +621,7 @@ TEST_F(OciCli, BindMountsWithPropagationOptionsPropagateAsAsked) {
     EXPECT_NE(::access((root + "/mnt/private/sub/marker").c_str(), F_OK), 0);
     EXPECT_EQ(::access((root + "/mnt/etc/passwd").c_str(), F_OK), 0);
     // The container mounts under its shared bind: the host does not see it.
-    const pid_t child = ::fork();
-    if (child == 0) {
-        const int ns = ::open(("/proc/" + pid + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC);
-        ::_exit(ns >= 0 && ::setns(ns, CLONE_NEWNS) == 0 &&
-                        ::mount("lxbox-inside", "/mnt/shared/sub2", "tmpfs", 0, nullptr) == 0
-                    ? 0
-                    : 1);
-    }
-    int status = 0;
-    ASSERT_EQ(::waitpid(child, &status, 0), child);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    EXPECT_TRUE(mount_tmpfs_inside(pid, "lxbox-inside", "/mnt/shared/sub2"));
     EXPECT_EQ(text_of("/proc/self/mountinfo").find("lxbox-inside"), std::string::npos);
     auto ex = run_oci({"exec", "c1", "--", "sh", "-c",
                        "grep -c lxbox-inside /proc/self/mountinfo; grep ' /mnt/private ' /proc/self/mountinfo | "
@@ -642,12 +632,45 @@ TEST_F(OciCli, BindMountsWithPropagationOptionsPropagateAsAsked) {
     EXPECT_EQ(::umount2(src.c_str(), MNT_DETACH), 0);
 }
 
+// rootfsPropagation rshared is two-way, as runc's: a bind of a host directory under a shared
+// mount is the host's peer, so the host's mounts under it reach the container and the
+// container's reach the host; the root's own bind does not (its parent is made private).
+TEST_F(OciCli, RootfsPropagationRsharedIsTwoWay) {
+    const std::string src = dir / "src";
+    ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
+    ASSERT_EQ(::mount("lxbox-src", src.c_str(), "tmpfs", 0, "mode=755"), 0);
+    ASSERT_EQ(::mount(nullptr, src.c_str(), nullptr, MS_SHARED, nullptr), 0);
+    for (const char* sub : {"/fromhost", "/fromctr"}) ASSERT_EQ(::mkdir((src + sub).c_str(), 0755), 0);
+    json config = default_config({"sleep", "60"});
+    config["linux"]["rootfsPropagation"] = "rshared";
+    config["mounts"].push_back({{"destination", "/mnt/src"}, {"type", "bind"}, {"source", src}, {"options", {"rbind"}}});
+    write_config(config);
+    auto r = run_detached({"run", "-d", "-b", bundle, "c1"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::string pid = std::to_string(state_of("c1")["pid"].get<int>());
+    // Host to container.
+    ASSERT_EQ(::mount("lxbox-fromhost", (src + "/fromhost").c_str(), "tmpfs", 0, nullptr), 0);
+    auto seen = run_oci({"exec", "c1", "--", "grep", "-c", "lxbox-fromhost", "/proc/self/mountinfo"});
+    EXPECT_EQ(seen.out, "1\n") << seen.err;
+    // Container to host: a mount made in the container's mount namespace.
+    EXPECT_TRUE(mount_tmpfs_inside(pid, "lxbox-fromctr", "/mnt/src/fromctr"));
+    const std::string host_mounts = text_of("/proc/self/mountinfo");
+    EXPECT_NE(host_mounts.find(" " + src + "/fromctr "), std::string::npos);
+    // Nothing of the container's own root reached the host.
+    EXPECT_EQ(host_mounts.find(bundle), std::string::npos);
+    EXPECT_EQ(run_oci({"delete", "--force", "c1"}).exit_code, 0);
+    reap();
+    ::umount2((src + "/fromctr").c_str(), MNT_DETACH);
+    EXPECT_EQ(::umount2(src.c_str(), MNT_DETACH), 0);
+    EXPECT_EQ(text_of("/proc/self/mountinfo").find(src), std::string::npos);
+}
+
 // --user is numbers only, as runc's: "12abc" became uid 12.
 TEST_F(OciCli, ExecRefusesAUserThatIsNotNumbers) {
     write_config(default_config({"sleep", "60"}));
     ASSERT_EQ(run_detached({"run", "-d", "-b", bundle, "c1"}).exit_code, 0);
     auto bad = run_oci({"exec", "--user", "12abc", "c1", "--", "id", "-u"});
-    EXPECT_EQ(bad.exit_code, 125);
+    EXPECT_EQ(bad.exit_code, 255);
     EXPECT_EQ(bad.err, "lxbox: exec c1: --user: expected UID[:GID] (numbers), got '12abc'\n");
     EXPECT_EQ(bad.out, "");
     auto good = run_oci({"exec", "--user", "12:34", "c1", "--", "id"});
@@ -701,10 +724,10 @@ TEST_F(OciCli, ExecRunsInTheContainersNamespacesCgroupAndFilter) {
     EXPECT_EQ(::kill(std::stoi(exec_pid), 0), 0);
     auto ps = run_oci({"ps", "--format", "json", "c1"});
     EXPECT_EQ(json::parse(ps.out).size(), 2u) << ps.out;  // sleep 60 and sleep 30: no forwarder
-    // Not found: 127 with the reason; a stopped container: one line.
+    // Not found: exec's own error, 255 as runc's, with the reason; a stopped container: one line.
     auto missing = run_oci({"exec", "c1", "--", "/no/such"});
-    EXPECT_EQ(missing.exit_code, 127);
-    EXPECT_EQ(missing.err, "lxbox: exec /no/such: No such file or directory\n");
+    EXPECT_EQ(missing.exit_code, 255);
+    EXPECT_EQ(missing.err, "lxbox: exec c1: exec /no/such: No such file or directory\n");
     // The detached command is our child, as it is the shim's under containerd: the namespace's
     // init ends only once it is reaped, which its reaper does meanwhile.
     std::thread reaper([pid = std::stoi(exec_pid)] { ::waitpid(pid, nullptr, 0); });

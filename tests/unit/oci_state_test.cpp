@@ -86,6 +86,22 @@ TEST(OciState, RecordRoundTripsThroughJson) {
     EXPECT_EQ(nlohmann::json(back), nlohmann::json(r));
     ASSERT_EQ(back.poststop.size(), 1u);
     EXPECT_EQ(back.poststop[0].timeout, 5);
+    r.resources = {{"pids", {{"limit", 50}}}};
+    EXPECT_EQ(nlohmann::json(r).get<Record>().resources, r.resources);
+}
+
+// runc's update: a lone period keeps the quota (cgroup v2 writes both at once), a limit given
+// replaces the one applied, what the update leaves out stays; the devices are create's only.
+TEST(OciState, AnUpdateIsMergedOverTheAppliedResources) {
+    using nlohmann::json;
+    const json applied = {{"cpu", {{"quota", 50000}, {"period", 100000}}},
+                          {"memory", {{"limit", 268435456}}},
+                          {"devices", json::array({{{"allow", false}, {"access", "rwm"}}})}};
+    const json merged = merged_resources(applied, {{"cpu", {{"period", 200000}}}, {"pids", {{"limit", 50}}}});
+    EXPECT_EQ(merged, json({{"cpu", {{"quota", 50000}, {"period", 200000}}},
+                            {"memory", {{"limit", 268435456}}},
+                            {"pids", {{"limit", 50}}}}));
+    EXPECT_EQ(merged_resources(nullptr, {{"memory", {{"limit", 1}}}}), json({{"memory", {{"limit", 1}}}}));
 }
 
 TEST(OciState, IdsAreRuncs) {

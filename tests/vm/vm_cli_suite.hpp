@@ -6,7 +6,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cctype>
+#include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <string>
@@ -53,6 +57,27 @@ protected:
         auto r = run_lxbox(root(), {"vm", "status", "--json"});
         EXPECT_EQ(r.exit_code, 0) << r.err;
         return nlohmann::json::parse(r.out, nullptr, false);
+    }
+    // What a VM leaves when it is not stopped cleanly: processes of this store (QEMU, the
+    // supervisor, a launcher: their command line names it) and sockets in the VM dir. "" when
+    // none is left.
+    static std::string vm_leftovers() {
+        namespace fs = std::filesystem;
+        std::string bad;
+        for (const auto& p : fs::directory_iterator("/proc")) {
+            if (!std::isdigit(static_cast<unsigned char>(p.path().filename().string()[0]))) continue;
+            std::ifstream cmd(p.path() / "cmdline"), st(p.path() / "stat");
+            const std::string cmdline((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+            std::string pid, comm, state;
+            st >> pid >> comm >> state;
+            if (state != "Z" && cmdline.find(root() + "/") != std::string::npos)
+                bad += "process " + pid + " " + comm + " left; ";
+        }
+        std::error_code ec;
+        for (auto it = fs::recursive_directory_iterator(root() + "/vm", ec); it != fs::recursive_directory_iterator();
+             it.increment(ec))
+            if (it->is_socket()) bad += "socket " + it->path().string() + " left; ";
+        return bad;
     }
     // What a TestTerminal's child runs: lxbox with args, on that terminal.
     static std::function<int()> lxbox_on_terminal(std::vector<std::string> args) {
