@@ -53,7 +53,7 @@ TEST_F(VmPortForward, ServersInAVmContainerAreReachedOnTheHostsLoopbackUntilThey
     // One server bound to the guest's 127.0.0.1 only (WSL forwards those too), one to every
     // address; the first stops when the host says so, the second with the container.
     auto kid = spawn_lxbox({"launch", "--rm", "--backend", "vm", "-v", shared + ":/out", "--", "sh", "-c",
-                            "mkdir /srv && echo from-vm > /srv/index.html && "
+                            "mkdir /srv; echo from-vm > /srv/index.html; "
                             "httpd -f -p 127.0.0.1:" + std::to_string(local) + " -h /srv & a=$!; "
                             "httpd -f -p " + std::to_string(any) + " -h /srv & "
                             "while [ ! -e /out/stop ]; do sleep 1; done; kill $a; exec sleep 600"},
