@@ -40,6 +40,7 @@ void AgentSession::on_disconnect() {
     decoder_ = FrameDecoder();
     flow_ = FlowTable();
     hello_done_ = false;
+    ports_sent_.reset();
     // The server ends every process of the lost connection (they have no reader left).
     running_.clear();
     busy_dirs_.clear();
@@ -156,6 +157,21 @@ void AgentSession::on_detach(const Frame& frame, SessionActions& out) {
 
 std::string AgentSession::on_detached(const Detach& done) {
     return encode_frame(make_frame(kConnectionSession, done));
+}
+
+void AgentSession::on_connect(const Frame& frame, SessionActions& out) {
+    if (auto why = refuse_session(frame.session, "connect"); !why.empty()) return reply_error(frame.session, why, out);
+    auto connect = parse_message<Connect>(frame);
+    if (!connect) return reply_error(frame.session, connect.error().message, out);
+    running_.insert(frame.session);
+    flow_.session(frame.session);
+    out.connect.push_back({frame.session, connect->port});
+}
+
+std::string AgentSession::on_ports(const std::vector<ListeningPort>& ports) {
+    if (!hello_done_ || ports_sent_ == ports) return {};
+    ports_sent_ = ports;
+    return encode_frame(make_frame(kConnectionSession, Ports{ports}));
 }
 
 void AgentSession::on_stdin(const Frame& frame, SessionActions& out) {
@@ -300,6 +316,8 @@ void AgentSession::on_frame(const Frame& frame, SessionActions& out) {
             return on_remove(frame, out);
         case FrameType::Detach:
             return on_detach(frame, out);
+        case FrameType::Connect:
+            return on_connect(frame, out);
         case FrameType::Stdin:
         case FrameType::StdinClose:
         case FrameType::Signal:

@@ -19,7 +19,7 @@ namespace lxbox::agent {
 
 // What the agent announces in its hello.
 inline constexpr const char* kCapabilities[] = {"ping", "shutdown", "credit",     "run",  "remove",
-                                                "serial-disks", "pty", "exec", "detach"};
+                                                "serial-disks", "pty", "exec", "detach", "ports"};
 
 // A container to start on a session (the session's frames then carry its stdio).
 struct StartRun {
@@ -41,6 +41,12 @@ struct StartRemove {
     proto::Remove remove;
 };
 
+// A forwarded TCP connection to open on a session: to the guest's port (host/vm/port_forward.hpp).
+struct StartConnect {
+    uint32_t session = 0;
+    uint16_t port = 0;
+};
+
 // What the server must do for a running session's process. Kill: the host gave up on the
 // session (its client went away): the process and its container end. Resize: the host's
 // terminal changed size (a session without a pty has nothing to resize).
@@ -60,6 +66,7 @@ struct SessionActions {
     std::vector<StartExec> exec;        // processes to start in running containers
     std::vector<StartRemove> remove;    // kept containers' changes to delete
     std::vector<proto::Detach> detach;  // distro disks to unmount before the host unplugs them
+    std::vector<StartConnect> connect;  // forwarded connections to open
     std::vector<ProcessAction> process; // stdin, its end, signals for running sessions
 };
 
@@ -93,6 +100,11 @@ public:
     std::string on_failure(uint32_t session, const std::string& message);
     // A Detach was carried out (error "") or not: the answer to the host.
     std::string on_detached(const proto::Detach& done);
+    // The guest's listening ports now: a Ports frame when they differ from what the host was
+    // last told since its hello, "" otherwise (and before the hello).
+    std::string on_ports(const std::vector<proto::ListeningPort>& ports);
+    // What the host was last told (nullopt: nothing since its hello).
+    const std::optional<std::vector<proto::ListeningPort>>& ports_sent() const { return ports_sent_; }
 
 private:
     void on_frame(const proto::Frame& frame, SessionActions& out);
@@ -103,6 +115,7 @@ private:
     void on_exec(const proto::Frame& frame, SessionActions& out);
     void on_remove(const proto::Frame& frame, SessionActions& out);
     void on_detach(const proto::Frame& frame, SessionActions& out);
+    void on_connect(const proto::Frame& frame, SessionActions& out);
     // Why a new process cannot start on session ("" when it can).
     std::string refuse_session(uint32_t session, const char* what) const;
     // Why these mounts are refused ("" when they are fine).
@@ -125,6 +138,7 @@ private:
     // Every running container (kept or not) by directory, with its Run's session: what an
     // Exec names.
     std::map<std::string, uint32_t> containers_;
+    std::optional<std::vector<proto::ListeningPort>> ports_sent_;
 };
 
 }  // namespace lxbox::agent

@@ -1,18 +1,23 @@
 #include "guest-agent/server.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <map>
 #include <optional>
+#include <set>
 #include <vector>
 
+#include "guest-agent/listeners.hpp"
 #include "guest-agent/pid1.hpp"
 #include "guest-agent/runner.hpp"
 #include "runtime/base/unique_fd.hpp"
@@ -40,10 +45,17 @@ struct Process {
     bool close_stdin = false;   // the host's stdin ended: close once pending is written
     std::string report;         // the runner's report lines, read to EOF
     bool removal = false;       // a Remove's runner: a failure is an Error, not stderr + Exit
+    // A forwarded TCP connection (a Connect), not a process: stdin_fd and stdout_fd are the
+    // socket (two fds, one socket), there is no runner pid to signal, and its end is an Exit 0.
+    bool stream = false;
     // tty: the newest size a Resize asked for (0x0: none since the Run's), applied again
     // when the pty master arrives.
     linux_fx::WindowSize resize;
 };
+
+// How often the listening ports are looked at while something runs: a server is reachable from
+// the host at most this long after it listens, and its forward goes as late after it stops.
+constexpr auto kPortScanInterval = std::chrono::seconds(1);
 
 // The kernel sends SIGWINCH to the pty's foreground processes. Without a pty (yet: the
 // container is starting; or at all: no tty) there is nothing to size: the newest size waits.
@@ -73,11 +85,19 @@ private:
     Status pump_output(uint32_t id, int& fd, proto::FrameType type);
     Status finish_if_done(uint32_t id);
     void drop_all();
+    Status connect(const StartConnect& c);
+    // Tells the host the guest's listening ports when they changed.
+    Status scan_ports();
+    // Whether ports may be listening: a container runs, or the host was told of some.
+    bool scanning() const;
 
     int port_, signals_;
     AgentSession& session_;
     const PrepareMounts& prepare_;
     std::map<uint32_t, Process> processes_;
+    std::vector<Listener> listeners_;               // as of the last scan
+    std::map<uint64_t, uint32_t> inode_sessions_;   // a listening socket's session (0: unknown)
+    std::chrono::steady_clock::time_point next_scan_{};
 };
 
 Status Server::apply(SessionActions actions) {
@@ -88,6 +108,7 @@ Status Server::apply(SessionActions actions) {
     for (auto& s : actions.start) LXBOX_TRY(start(s));
     for (auto& e : actions.exec) LXBOX_TRY(exec(e));
     for (auto& r : actions.remove) LXBOX_TRY(remove(r));
+    for (const auto& c : actions.connect) LXBOX_TRY(connect(c));
     for (auto& d : actions.detach) {
         if (auto done = detach_disk(d.serial, d.target); !done) {
             d.error = done.error().message;
@@ -135,10 +156,69 @@ Status Server::remove(StartRemove& r) {
     return {};
 }
 
+Status Server::connect(const StartConnect& c) {
+    auto address = connect_address(listeners_, c.port);
+    if (!address) {
+        listeners_ = read_listeners();
+        address = connect_address(listeners_, c.port);
+    }
+    if (!address)
+        return send(session_.on_failure(c.session, "nothing listens on port " + std::to_string(c.port) + " in the VM"));
+    auto sock = connect_tcp(*address, c.port);
+    if (!sock) return send(session_.on_failure(c.session, sock.error().message));
+    UniqueFd reading(::fcntl(sock->get(), F_DUPFD_CLOEXEC, 0));
+    if (!reading) return send(session_.on_failure(c.session, Error::last("dup a socket").message));
+    Process& p = processes_[c.session];
+    p.stream = true;
+    p.runner.stdout_fd = std::move(reading);
+    p.runner.stdin_fd = std::move(*sock);
+    return {};
+}
+
+bool Server::scanning() const {
+    const auto& sent = session_.ports_sent();
+    return (sent && !sent->empty()) ||
+           std::any_of(processes_.begin(), processes_.end(), [](const auto& e) { return !e.second.stream; });
+}
+
+Status Server::scan_ports() {
+    next_scan_ = std::chrono::steady_clock::now() + kPortScanInterval;
+    listeners_ = read_listeners();
+    std::set<uint64_t> current, unknown;
+    for (const auto& l : listeners_) {
+        current.insert(l.inode);
+        if (!inode_sessions_.count(l.inode)) unknown.insert(l.inode);
+    }
+    std::erase_if(inode_sessions_, [&](const auto& e) { return !current.count(e.first); });
+    if (!unknown.empty()) {
+        // A new socket: whose container is it (the host tells that session's client when the
+        // port cannot be forwarded)?
+        std::map<pid_t, uint32_t> roots;
+        for (const auto& [id, p] : processes_)
+            if (!p.stream && p.runner.pid > 0) roots[p.runner.pid] = id;
+        const auto found = socket_sessions(unknown, roots);
+        for (uint64_t inode : unknown) {
+            auto it = found.find(inode);
+            inode_sessions_[inode] = it == found.end() ? 0 : it->second;
+        }
+    }
+    return send(session_.on_ports(listening_ports(listeners_, inode_sessions_)));
+}
+
 Status Server::act(const ProcessAction& a) {
     auto it = processes_.find(a.session);
     if (it == processes_.end()) return {};
     Process& p = it->second;
+    if (p.stream) {
+        // A connection has no process to signal or resize; the host giving up on it closes it.
+        if (a.kind != ProcessAction::Kill && a.kind != ProcessAction::Stdin && a.kind != ProcessAction::CloseStdin)
+            return {};
+        if (a.kind == ProcessAction::Kill) {
+            p.runner.stdin_fd.reset();
+            p.runner.stdout_fd.reset();
+            return finish_if_done(a.session);
+        }
+    }
     switch (a.kind) {
         case ProcessAction::Stdin:
             p.pending_stdin += a.data;
@@ -191,7 +271,11 @@ Status Server::write_stdin(uint32_t id, Process& p) {
     }
     p.pending_stdin.erase(0, written);
     LXBOX_TRY(send(session_.on_stdin_consumed(id, written)));
-    if (p.close_stdin && p.pending_stdin.empty()) p.runner.stdin_fd.reset();
+    if (p.close_stdin && p.pending_stdin.empty()) {
+        // The host's side half-closed: so does ours (the socket stays open for reading).
+        if (p.stream && p.runner.stdin_fd) ::shutdown(p.runner.stdin_fd.get(), SHUT_WR);
+        p.runner.stdin_fd.reset();
+    }
     return {};
 }
 
@@ -215,6 +299,11 @@ Status Server::pump_output(uint32_t id, int& fd, proto::FrameType type) {
 Status Server::finish_if_done(uint32_t id) {
     Process& p = processes_.at(id);
     if (p.runner.stdout_fd || p.runner.stderr_fd || p.runner.report_fd || p.runner.pty_sock) return {};
+    if (p.stream) {
+        // The guest's side closed (or reset) the connection: the host closes its side too.
+        processes_.erase(id);
+        return send(session_.on_exit(id, 0));
+    }
     const RunReport r = parse_run_report(p.report);
     const bool removal = p.removal;
     processes_.erase(id);
@@ -226,7 +315,8 @@ Status Server::finish_if_done(uint32_t id) {
 
 void Server::drop_all() {
     // A session does not outlive its connection: its output would have no reader.
-    for (auto& [id, p] : processes_) ::kill(p.runner.pid, SIGKILL);
+    for (auto& [id, p] : processes_)
+        if (!p.stream && p.runner.pid > 0) ::kill(p.runner.pid, SIGKILL);
     processes_.clear();
 }
 
@@ -248,8 +338,14 @@ Status Server::run() {
             fds.push_back({p.runner.pty_sock.get(), POLLIN, 0});
             ids.push_back(id);
         }
-        if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) return Error::last("poll");
+        int timeout = -1;
+        if (connected && scanning()) {
+            const auto left = next_scan_ - std::chrono::steady_clock::now();
+            timeout = int(std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(left).count()));
+        }
+        if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) return Error::last("poll");
         if (fds[1].revents & POLLIN) drain_signals(signals_);
+        if (connected && scanning() && std::chrono::steady_clock::now() >= next_scan_) LXBOX_TRY(scan_ports());
         for (size_t i = 0; i < ids.size(); ++i) {
             Process& p = processes_.at(ids[i]);
             const pollfd* f = &fds[2 + kPerProcess * i];

@@ -154,6 +154,11 @@ void print_status(const vm::VmStatus& s, const std::string& dir, const std::stri
     if (!s.held_disks.empty())
         std::printf(" (%zu of a removed distro, open until the VM stops)", s.held_disks.size());
     std::printf("\n");
+    if (!s.forwarded_ports.empty()) {
+        std::string ports;
+        for (uint16_t p : s.forwarded_ports) ports += (ports.empty() ? "" : " ") + std::to_string(p);
+        std::printf("forwarded    %s (127.0.0.1, from the VM's listening ports)\n", ports.c_str());
+    }
     std::printf("logs         %s/console.log, %s/supervisor.log\n", dir.c_str(), dir.c_str());
 }
 

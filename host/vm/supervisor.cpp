@@ -17,6 +17,7 @@
 #include <set>
 
 #include "host/vm/disks.hpp"
+#include "host/vm/port_forward.hpp"
 #include "host/vm/qmp.hpp"
 #include "host/vm/session_router.hpp"
 #include "host/vm/vm_launcher.hpp"
@@ -58,7 +59,8 @@ void to_json(nlohmann::json& j, const VmStatus& s) {
          {"accel", s.accel},       {"boot_ms", s.boot_ms},   {"started", s.started},
          {"memory_mib", s.memory_mib}, {"cpus", s.cpus},     {"sessions", s.sessions},
          {"clients", s.clients},   {"disks", s.disks},       {"held_disks", s.held_disks},
-         {"heartbeat_us", s.heartbeat_us}, {"idle_timeout_s", s.idle_timeout_s}};
+         {"heartbeat_us", s.heartbeat_us}, {"idle_timeout_s", s.idle_timeout_s},
+         {"forwarded_ports", s.forwarded_ports}};
 }
 
 void from_json(const nlohmann::json& j, VmStatus& s) {
@@ -76,6 +78,7 @@ void from_json(const nlohmann::json& j, VmStatus& s) {
     s.held_disks = j.value("held_disks", std::vector<std::string>{});
     s.heartbeat_us = j.value("heartbeat_us", int64_t{0});
     s.idle_timeout_s = j.value("idle_timeout_s", int64_t{0});
+    s.forwarded_ports = j.value("forwarded_ports", std::vector<uint16_t>{});
 }
 
 std::vector<AttachDisk> disks_to_boot(const std::vector<AttachDisk>& have, const std::vector<AttachDisk>& wanted,
@@ -112,6 +115,8 @@ constexpr size_t kMaxDistroDisks = 16;
 constexpr size_t kMaxClientBacklog = 64u << 20;
 // Heartbeat pings carry nonces with the top bit set; a client's forwarded pings never do.
 constexpr uint64_t kHeartbeatBit = 1ull << 63;
+// The router's client number of the forwarded connections (real clients count from 1).
+constexpr uint64_t kForwarderClient = 0;
 // A clock older than this is resynced when a client connects.
 constexpr auto kClockResync = std::chrono::seconds(60);
 
@@ -178,7 +183,8 @@ struct AttachedDisk {
 
 class Supervisor {
 public:
-    explicit Supervisor(SupervisorOptions o) : opts_(std::move(o)), paths_(vm_paths(opts_.vm_dir)) {}
+    explicit Supervisor(SupervisorOptions o)
+        : opts_(std::move(o)), paths_(vm_paths(opts_.vm_dir)), forwarder_(forwarder_hooks()) {}
     Status run(const std::function<void(const Status&)>& ready);
 
 private:
@@ -213,6 +219,9 @@ private:
     Status publish(ClientSession s, const std::vector<PortForward>& ports);
     void unpublish(ClientSession s);
     void unpublish_client(uint64_t client);
+    // Localhost forwarding: the forwarder's sessions on the channel and its notices to users.
+    PortForwarder::Hooks forwarder_hooks();
+    std::set<uint16_t> published_ports() const;
     VmStatus status() const;
     void to_agent(const Frame& f) { agent_.queue(f); }
     static void reply(Client& c, const Frame& f) { c.conn.queue(f); }
@@ -234,10 +243,12 @@ private:
     std::unique_ptr<RunningVm> vm_;
     std::optional<Qmp> qmp_;
     std::map<ClientSession, std::vector<PortForward>> published_;
+    PortForwarder forwarder_;
     Conn agent_;
     UniqueFd listener_;
     std::map<uint64_t, std::unique_ptr<Client>> clients_;
     uint64_t next_client_ = 1;
+    uint32_t next_forward_ = 1;  // the forwarder's local session numbers
     SessionRouter router_;
     std::vector<AttachedDisk> disks_;  // distro disks attached (the containers disk is always)
     std::map<ClientSession, std::vector<std::string>> disk_users_;  // the disks a session's Attach named
@@ -281,6 +292,8 @@ Status Supervisor::boot(const std::vector<AttachDisk>& disks) {
     heartbeat_nonce_.reset();
     qmp_.reset();
     published_.clear();
+    forwarder_.clear();
+    router_.close_client(kForwarderClient);
     started_ = store::now_rfc3339();
     spdlog::info("VM up under {} in {} ms with {} distro disk(s)", to_string(vm_->accel()), vm_->boot_time().count(),
                  disks.size());
@@ -304,6 +317,8 @@ void Supervisor::stop_vm(const std::string& why, bool graceful) {
     vm_.reset();
     qmp_.reset();
     published_.clear();
+    forwarder_.clear();
+    router_.close_client(kForwarderClient);
     agent_ = Conn{};
 }
 
@@ -320,6 +335,31 @@ Status Supervisor::publish(ClientSession s, const std::vector<PortForward>& port
         published_[s].push_back(p);
     }
     return {};
+}
+
+PortForwarder::Hooks Supervisor::forwarder_hooks() {
+    PortForwarder::Hooks h;
+    h.open_session = [this] { return router_.open({kForwarderClient, next_forward_++}); };
+    h.close_session = [this](uint32_t id) { router_.close(id); };
+    h.to_agent = [this](const Frame& f) { to_agent(f); };
+    h.warn = [this](uint32_t session, const std::string& line) {
+        // Told to the client whose container listens; a port nobody can be named for is in the log only.
+        auto owner = router_.owner(session);
+        if (!owner) return;
+        if (auto c = clients_.find(owner->client); c != clients_.end())
+            reply(*c->second, make_frame(owner->local, Notice{line}));
+    };
+    return h;
+}
+
+std::set<uint16_t> Supervisor::published_ports() const {
+    std::set<uint16_t> out;
+    for (const auto& [session, ports] : published_)
+        for (const auto& p : ports) {
+            out.insert(p.host_port);
+            out.insert(p.guest_port);
+        }
+    return out;
 }
 
 Result<Qmp*> Supervisor::qmp() {
@@ -642,6 +682,11 @@ void Supervisor::on_agent_frame(Frame f) {
             auto e = parse_message<ErrorMessage>(f);
             spdlog::warn("agent: {}", e ? e->message : f.payload);
         }
+        if (f.type == FrameType::Ports) {
+            if (auto p = parse_message<Ports>(f)) return forwarder_.on_ports(p->ports, published_ports());
+            spdlog::warn("agent: a bad port list: {}", f.payload.substr(0, 200));
+            return;
+        }
         if (f.type == FrameType::Detach) {
             if (auto d = parse_message<Detach>(f)) return on_detached(*d);
             spdlog::warn("agent: a bad detach answer: {}", f.payload.substr(0, 200));
@@ -654,6 +699,7 @@ void Supervisor::on_agent_frame(Frame f) {
         router_.close(f.session);
         session_ended(*owner);
     }
+    if (owner->client == kForwarderClient) return forwarder_.on_agent_frame(f);
     auto c = clients_.find(owner->client);
     if (c == clients_.end()) return;
     f.session = owner->local;
@@ -714,6 +760,7 @@ VmStatus Supervisor::status() const {
         s.disks.push_back(d.disk.serial);
         if (d.state == AttachedDisk::Held) s.held_disks.push_back(d.disk.serial);
     }
+    s.forwarded_ports = forwarder_.forwarded();
     s.heartbeat_us = heartbeat_rtt_.count();
     s.idle_timeout_s = opts_.idle_timeout.count();
     return s;
@@ -753,6 +800,8 @@ Status Supervisor::run(const std::function<void(const Status&)>& ready) {
             fds.push_back({c->conn.fd.get(), short(POLLIN | (c->conn.out.empty() ? 0 : POLLOUT)), 0});
             ids.push_back(id);
         }
+        const size_t forwards_at = fds.size();
+        forwarder_.add_poll_fds(fds);
         int timeout = int(opts_.heartbeat_interval.count());
         if (opts_.idle_timeout.count() > 0 && idle()) {
             auto left = std::chrono::duration_cast<Millis>(idle_since_ + opts_.idle_timeout - Clock::now()).count();
@@ -773,6 +822,7 @@ Status Supervisor::run(const std::function<void(const Status&)>& ready) {
             if (it == clients_.end()) continue;
             if (fds[3 + i].revents & (POLLIN | POLLHUP | POLLERR)) on_client_bytes(*it->second);
         }
+        forwarder_.on_poll(fds.data() + forwards_at, fds.size() - forwards_at);
         if (fds[0].revents & POLLIN) accept_clients();
         if (agent_.closed) {
             stopping_ = true;

@@ -15,6 +15,7 @@
 //     and its disk rebuilt) once no session uses it: the agent unmounts it, then a hot-plugged
 //     disk is unplugged (QMP device_del, blockdev-del) and its file closed; a disk the VM
 //     booted with (virtio-mmio, which cannot unplug) stays open until the VM stops;
+//   - forwards the guest's listening TCP ports to the host's 127.0.0.1 (host/vm/port_forward.hpp);
 //   - powers the VM off after it was idle for the configured time, or when asked.
 #pragma once
 
@@ -92,6 +93,8 @@ struct VmStatus {
     // Of those, the ones unmounted in the guest whose files QEMU holds until it stops (a
     // removed distro's disk the VM booted with).
     std::vector<std::string> held_disks;
+    // Guest ports forwarded from the host's 127.0.0.1 at the same port (host/vm/port_forward.hpp).
+    std::vector<uint16_t> forwarded_ports;
     int64_t heartbeat_us = 0;        // the last heartbeat's round trip
     int64_t idle_timeout_s = 0;
 };

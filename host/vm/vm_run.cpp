@@ -190,6 +190,12 @@ private:
         }
         if (f.session != session_) return std::optional<int>{};
         switch (f.type) {
+            case proto::FrameType::Notice: {
+                // A port of this container that is not forwarded to the host, say.
+                if (auto n = proto::parse_message<proto::Notice>(f))
+                    (void)write_all(2, raw_ ? with_crlf("lxbox: " + n->message + "\n") : "lxbox: " + n->message + "\n");
+                return std::optional<int>{};
+            }
             case proto::FrameType::Stdout:
             case proto::FrameType::Stderr: {
                 LXBOX_TRY(flow_.receive.on_received(f.payload.size()));

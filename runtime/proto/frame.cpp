@@ -26,7 +26,7 @@ constexpr char kMagicBytes[4] = {'L', 'X', 'B', '1'};
 }  // namespace
 
 bool is_known_type(uint16_t type) {
-    return (type >= uint16_t(FrameType::Hello) && type <= uint16_t(FrameType::Detach)) ||
+    return (type >= uint16_t(FrameType::Hello) && type <= uint16_t(FrameType::Notice)) ||
            (type >= uint16_t(FrameType::Stdin) && type <= uint16_t(FrameType::Stderr));
 }
 
@@ -52,6 +52,9 @@ const char* to_string(FrameType type) {
         case FrameType::Status: return "status";
         case FrameType::Remove: return "remove";
         case FrameType::Detach: return "detach";
+        case FrameType::Ports: return "ports";
+        case FrameType::Connect: return "connect";
+        case FrameType::Notice: return "notice";
         case FrameType::Stdin: return "stdin";
         case FrameType::Stdout: return "stdout";
         case FrameType::Stderr: return "stderr";

@@ -51,15 +51,25 @@ enum class FrameType : uint16_t {
     // Connection-wide: a distro disk the host is about to unplug (supervisor → agent, answered
     // by the agent with a Detach naming it), or the disks on file changed (CLI → supervisor).
     Detach = 16,
+    // Localhost forwarding (host/vm/port_forward.hpp). Ports: agent → supervisor on session 0,
+    // the guest's listening TCP ports whenever they change. Connect: supervisor → agent, opens
+    // a session carrying one forwarded TCP connection (Stdin: host → guest bytes, Stdout:
+    // guest → host, StdinClose: the host side's half close, Exit: the guest side closed).
+    // Notice: supervisor → CLI client, a line for the user on the session it concerns (the
+    // session whose container listens on a port that is not forwarded).
+    Ports = 17,
+    Connect = 18,
+    Notice = 19,
     // Raw byte streams: the payload is the data, counted against the session's credit window.
     Stdin = 0x100,
     Stdout = 0x101,
     Stderr = 0x102,
 };
 
-// Whether a frame of this type starts a session's process (Run, Exec, Remove).
+// Whether a frame of this type starts a session's process (Run, Exec, Remove) or stream (Connect).
 constexpr bool opens_session(FrameType type) {
-    return type == FrameType::Run || type == FrameType::Exec || type == FrameType::Remove;
+    return type == FrameType::Run || type == FrameType::Exec || type == FrameType::Remove ||
+           type == FrameType::Connect;
 }
 
 // Whether a type value read off the wire is one we know.

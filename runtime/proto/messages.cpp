@@ -11,6 +11,15 @@ static void get_opt(const json& j, const char* key, T& out) {
     if (auto it = j.find(key); it != j.end()) it->get_to(out);
 }
 
+// A TCP port: nlohmann would wrap 70000 or -1 into a u16 silently, and a wrapped port is
+// someone else's.
+static uint16_t get_port(const json& j, const char* key) {
+    const json& v = j.at(key);
+    if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > 65535)
+        throw json::type_error::create(302, std::string(key) + " is not a TCP port (1-65535)", &v);
+    return static_cast<uint16_t>(v.get<int64_t>());
+}
+
 void to_json(json& j, const Hello& m) {
     j = json{{"protocol_version", m.protocol_version},
              {"agent_version", m.agent_version},
@@ -128,6 +137,18 @@ void from_json(const json& j, Detach& m) {
     get_opt(j, "error", m.error);
     get_opt(j, "busy", m.busy);
 }
+
+void to_json(json& j, const ListeningPort& m) { j = json{{"port", m.port}, {"session", m.session}}; }
+void from_json(const json& j, ListeningPort& m) {
+    m.port = get_port(j, "port");
+    get_opt(j, "session", m.session);
+}
+void to_json(json& j, const Ports& m) { j = json{{"ports", m.ports}}; }
+void from_json(const json& j, Ports& m) { j.at("ports").get_to(m.ports); }
+void to_json(json& j, const Connect& m) { j = json{{"port", m.port}}; }
+void from_json(const json& j, Connect& m) { m.port = get_port(j, "port"); }
+void to_json(json& j, const Notice& m) { j = json{{"message", m.message}}; }
+void from_json(const json& j, Notice& m) { j.at("message").get_to(m.message); }
 
 void to_json(json& j, const Credit& m) { j = json{{"bytes", m.bytes}}; }
 void from_json(const json& j, Credit& m) { j.at("bytes").get_to(m.bytes); }

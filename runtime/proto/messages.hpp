@@ -149,6 +149,34 @@ struct Detach {
     bool busy = false;
 };
 
+// A TCP port some process in the guest listens on: session is the channel session of the
+// container (its Run) the process belongs to, 0 when the agent cannot tell.
+struct ListeningPort {
+    uint16_t port = 0;
+    uint32_t session = 0;
+    bool operator==(const ListeningPort&) const = default;
+};
+// On session 0, agent → supervisor: every TCP port listening in the guest's network namespace
+// (each port once, ascending), sent after the hello and whenever the set changes.
+struct Ports {
+    static constexpr FrameType kType = FrameType::Ports;
+    std::vector<ListeningPort> ports;
+};
+
+// Supervisor → agent, opening a session: connect to the guest's TCP port (on the loopback
+// address its listener is reachable at); the session then carries that connection's bytes.
+struct Connect {
+    static constexpr FrameType kType = FrameType::Connect;
+    uint16_t port = 0;
+};
+
+// Supervisor → CLI client, on the session it concerns: one line the client shows its user on
+// stderr, without ending anything.
+struct Notice {
+    static constexpr FrameType kType = FrameType::Notice;
+    std::string message;
+};
+
 // Grants the peer `bytes` more data bytes on the session (runtime/proto/flow_control.hpp).
 struct Credit {
     static constexpr FrameType kType = FrameType::Credit;
@@ -189,6 +217,14 @@ void to_json(nlohmann::json& j, const Remove& m);
 void from_json(const nlohmann::json& j, Remove& m);
 void to_json(nlohmann::json& j, const Detach& m);
 void from_json(const nlohmann::json& j, Detach& m);
+void to_json(nlohmann::json& j, const ListeningPort& m);
+void from_json(const nlohmann::json& j, ListeningPort& m);
+void to_json(nlohmann::json& j, const Ports& m);
+void from_json(const nlohmann::json& j, Ports& m);
+void to_json(nlohmann::json& j, const Connect& m);
+void from_json(const nlohmann::json& j, Connect& m);
+void to_json(nlohmann::json& j, const Notice& m);
+void from_json(const nlohmann::json& j, Notice& m);
 void to_json(nlohmann::json& j, const Credit& m);
 void from_json(const nlohmann::json& j, Credit& m);
 

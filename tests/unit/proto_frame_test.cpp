@@ -59,10 +59,18 @@ TEST(ProtoFrame, RoundTripsEveryKnownType) {
 
 TEST(ProtoFrame, TheKnownTypesAreTheEnumsAndNamedSo) {
     EXPECT_TRUE(is_known_type(uint16_t(FrameType::Detach)));
-    EXPECT_FALSE(is_known_type(uint16_t(FrameType::Detach) + 1));
+    EXPECT_TRUE(is_known_type(uint16_t(FrameType::Notice)));
+    EXPECT_FALSE(is_known_type(uint16_t(FrameType::Notice) + 1));
     EXPECT_STREQ(to_string(FrameType::Detach), "detach");
+    EXPECT_STREQ(to_string(FrameType::Ports), "ports");
+    EXPECT_STREQ(to_string(FrameType::Connect), "connect");
+    EXPECT_STREQ(to_string(FrameType::Notice), "notice");
     EXPECT_FALSE(is_data_type(FrameType::Detach));
     EXPECT_FALSE(opens_session(FrameType::Detach));
+    // A forwarded connection is a session of its own; the port list and notices are not.
+    EXPECT_TRUE(opens_session(FrameType::Connect));
+    EXPECT_FALSE(opens_session(FrameType::Ports));
+    EXPECT_FALSE(opens_session(FrameType::Notice));
 }
 
 TEST(ProtoFrame, FramesSplitAcrossFeedsAtEveryByte) {

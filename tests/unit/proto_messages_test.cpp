@@ -64,6 +64,15 @@ TEST(ProtoMessages, EveryMessageRoundTrips) {
     // A client's "the disks on file changed" is an empty Detach.
     Detach empty = round_trip(Detach{});
     EXPECT_TRUE(empty.serial.empty() && empty.error.empty() && !empty.busy);
+    Ports ports = round_trip(Ports{{{8080, 3}, {65535, 0}}});
+    EXPECT_EQ(ports.ports, (std::vector<ListeningPort>{{8080, 3}, {65535, 0}}));
+    EXPECT_EQ(round_trip(Connect{8080}).port, 8080);
+    EXPECT_EQ(round_trip(Notice{"port 80 is not forwarded"}).message, "port 80 is not forwarded");
+}
+
+TEST(ProtoMessages, PortsOutOfRangeAreRefused) {
+    EXPECT_FALSE(parse_message<Connect>(Frame{FrameType::Connect, 1, R"({"port":70000})"}).ok());
+    EXPECT_FALSE(parse_message<Ports>(Frame{FrameType::Ports, 0, R"({"ports":[{"port":-1}]})"}).ok());
 }
 
 TEST(ProtoMessages, OptionalFieldsMayBeMissing) {

@@ -111,6 +111,7 @@ TEST(VmSupervisor, PathsLiveInTheVmDirAndStatusRoundTrips) {
     s.sessions = 3;
     s.disks = {"d-1", "d-2"};
     s.held_disks = {"d-2"};
+    s.forwarded_ports = {3000, 8080};
     VmStatus back = nlohmann::json(s).get<VmStatus>();
     EXPECT_TRUE(back.running);
     EXPECT_EQ(back.qemu_pid, 11);
@@ -118,6 +119,7 @@ TEST(VmSupervisor, PathsLiveInTheVmDirAndStatusRoundTrips) {
     EXPECT_EQ(back.sessions, 3u);
     EXPECT_EQ(back.disks, s.disks);
     EXPECT_EQ(back.held_disks, s.held_disks);
+    EXPECT_EQ(back.forwarded_ports, s.forwarded_ports);
 }
 
 TEST(VmPublish, DockersShortFormOnTheHostsLoopback) {

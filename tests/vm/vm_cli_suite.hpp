@@ -4,8 +4,11 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <boost/process.hpp>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/base/unique_fd.hpp"
 #include "tests/common/test_support.hpp"
 #include "tests/vm/vm_fixture.hpp"
 
@@ -78,6 +82,33 @@ protected:
              it.increment(ec))
             if (it->is_socket()) bad += "socket " + it->path().string() + " left; ";
         return bad;
+    }
+    // lxbox in the background, its output in files of the scratch dir.
+    static boost::process::child spawn_lxbox(const std::vector<std::string>& args, const std::string& out,
+                                             const std::string& err) {
+        std::vector<std::string> full{"--root", root()};
+        full.insert(full.end(), args.begin(), args.end());
+        return boost::process::child(LXBOX_BINARY, boost::process::args(full), boost::process::std_in < boost::process::null,
+                                     boost::process::std_out > out, boost::process::std_err > err);
+    }
+    // The body of GET path from 127.0.0.1:port ("" when nothing answers). Our own client: the
+    // host's static busybox wget crashes resolving names.
+    static std::string http_get(int port, const std::string& path) {
+        UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(static_cast<uint16_t>(port));
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        timeval tv{5, 0};
+        ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return "";
+        const std::string request = "GET " + path + " HTTP/1.0\r\n\r\n";
+        if (!write_all(fd.get(), request)) return "";
+        std::string reply;
+        char buf[4096];
+        for (ssize_t n; (n = ::read(fd.get(), buf, sizeof buf)) > 0;) reply.append(buf, static_cast<size_t>(n));
+        auto body = reply.find("\r\n\r\n");
+        return body == std::string::npos ? "" : reply.substr(body + 4);
     }
     // What a TestTerminal's child runs: lxbox with args, on that terminal.
     static std::function<int()> lxbox_on_terminal(std::vector<std::string> args) {
