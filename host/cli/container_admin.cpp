@@ -82,7 +82,7 @@ Status stop_instance(const store::InstanceState& inst, double seconds) {
     // Opened first, checked second: the pidfd now pins the process, so a reused pid cannot be hit.
     if (linux_fx::process_start_time(inst.pid) != inst.start_time) return {};
     if (seconds > 0) {
-        sys::pidfd_send_signal(pidfd.get(), SIGTERM);
+        sys::pidfd_send_signal(pidfd.get(), inst.stop_signal != 0 ? inst.stop_signal : SIGTERM);
         if (exited_within(pidfd.get(), static_cast<int>(seconds * 1000))) return {};
     }
     if (sys::pidfd_send_signal(pidfd.get(), SIGKILL) != 0 && errno != ESRCH) return Error::last("kill the container");
@@ -191,7 +191,7 @@ void add_ps_command(CLI::App& app, CommandContext& ctx) {
 void add_stop_command(CLI::App& app, CommandContext& ctx) {
     auto name = std::make_shared<std::string>();
     auto seconds = std::make_shared<double>(10);
-    auto* cmd = app.add_subcommand("stop", "SIGTERM to a container's init, SIGKILL after a timeout");
+    auto* cmd = app.add_subcommand("stop", "SIGTERM to a container's init (systemd: SIGRTMIN+3), SIGKILL after a timeout");
     cmd->add_option("container", *name, "The container")->required();
     cmd->add_option("-t,--time", *seconds, "Seconds to wait before SIGKILL (default 10)");
     cmd->callback([&ctx, name, seconds] {
