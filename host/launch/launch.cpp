@@ -254,7 +254,15 @@ Result<int> launch_with_systemd(store::Store& store, const LaunchRequest& req, c
     const bool booting = !inst;
     if (booting) {
         const auto spec = systemd_spec(LXBOX_TRY(make_spec(store, req, t)));
-        inst = LXBOX_TRY(boot_in_background(store, spec, t.container, std::move(lock)).context("boot systemd in " + t.container));
+        auto booted = boot_in_background(store, spec, t.container, std::move(lock));
+        if (!booted) {
+            Error e = std::move(booted).error().context("boot systemd in " + t.container);
+            if (e.errno_value == ENOENT)
+                e.message += " (boot.systemd needs systemd in the distro: install it there, or lxbox config unset "
+                             "--distro " + t.image + " boot.systemd)";
+            return e;
+        }
+        inst = std::move(*booted);
     }
     const std::string state = LXBOX_TRY(wait_for_systemd(store, *inst, t.container));
     if (booting) {

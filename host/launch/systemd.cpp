@@ -67,22 +67,18 @@ void detach_stdio() {
     }();
     if (!started) {
         told({{"error", started.error()}});
+        c.reset();  // killed and reaped if it still runs; its cgroup removed
         ::_exit(1);
     }
     told({{"ok", true}});
     auto outcome = c->wait();
-    (void)store.clear_instance(container);
     if (!outcome) spdlog::debug("container {}: {}", container, outcome.error().message);
-    c.reset();  // its cgroup, with every group systemd made in it, goes now
+    // Its cgroup, with every group systemd made in it, goes before the state: `stop` returns
+    // once the state is gone, and then nothing of the container is left.
+    c.reset();
+    (void)store.clear_instance(container);
     lock.reset();
     ::_exit(0);
-}
-
-Error exec_hint(Error e) {
-    if (e.errno_value == ENOENT)
-        e.message += " (boot.systemd needs systemd in the distro: apt-get install systemd, or lxbox config unset "
-                     "--distro NAME boot.systemd)";
-    return e;
 }
 
 }  // namespace
@@ -110,7 +106,7 @@ Result<store::InstanceState> boot_in_background(store::Store& store, const runti
     const std::string text = LXBOX_TRY(read_all(report.read.get()));
     try {
         const auto j = nlohmann::json::parse(text);
-        if (j.contains("error")) return exec_hint(j.at("error").get<Error>());
+        if (j.contains("error")) return j.at("error").get<Error>();
     } catch (const nlohmann::json::exception&) {
         return Error(ErrorKind::Internal, "the container's monitor died before systemd started");
     }
