@@ -1,5 +1,7 @@
 // `lxbox exec`, `ps`, `stop`, `rm`: the verbs that look at or act on existing containers.
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/file.h>
 #include <signal.h>
 
 #include <cstdio>
@@ -82,7 +84,7 @@ Status stop_instance(const store::InstanceState& inst, double seconds) {
     // Opened first, checked second: the pidfd now pins the process, so a reused pid cannot be hit.
     if (linux_fx::process_start_time(inst.pid) != inst.start_time) return {};
     if (seconds > 0) {
-        sys::pidfd_send_signal(pidfd.get(), SIGTERM);
+        sys::pidfd_send_signal(pidfd.get(), inst.stop_signal != 0 ? inst.stop_signal : SIGTERM);
         if (exited_within(pidfd.get(), static_cast<int>(seconds * 1000))) return {};
     }
     if (sys::pidfd_send_signal(pidfd.get(), SIGKILL) != 0 && errno != ESRCH) return Error::last("kill the container");
@@ -95,11 +97,12 @@ Result<int> cmd_stop(const GlobalOptions& g, const std::string& name, double sec
     auto view = LXBOX_TRY(find_container(store, name));
     if (!view.instance) return 0;
     LXBOX_TRY(stop_instance(*view.instance, seconds).context("stop " + name));
-    // The launching lxbox clears the state as it sees the exit; this covers a launcher killed -9.
-    for (int i = 0; i < 100 && !view.ephemeral; ++i) {
-        auto inst = LXBOX_TRY(store.running_instance(name));
-        if (!inst) break;
-        ::poll(nullptr, 0, 10);
+    if (view.ephemeral) return 0;
+    // The launching lxbox (or a systemd container's monitor) holds the container's lock until
+    // it has removed the cgroup and cleared the state: stop returns once it lets go, so that
+    // nothing of the container is left. A launcher killed -9 let go at its death.
+    if (auto lock = open_fd(store.container_dir(name) + "/lock", O_RDWR)) {
+        for (int i = 0; i < 1000 && ::flock(lock->get(), LOCK_EX | LOCK_NB) != 0; ++i) ::poll(nullptr, 0, 10);
     }
     return 0;
 }
@@ -191,7 +194,7 @@ void add_ps_command(CLI::App& app, CommandContext& ctx) {
 void add_stop_command(CLI::App& app, CommandContext& ctx) {
     auto name = std::make_shared<std::string>();
     auto seconds = std::make_shared<double>(10);
-    auto* cmd = app.add_subcommand("stop", "SIGTERM to a container's init, SIGKILL after a timeout");
+    auto* cmd = app.add_subcommand("stop", "SIGTERM to a container's init (systemd: SIGRTMIN+3), SIGKILL after a timeout");
     cmd->add_option("container", *name, "The container")->required();
     cmd->add_option("-t,--time", *seconds, "Seconds to wait before SIGKILL (default 10)");
     cmd->callback([&ctx, name, seconds] {

@@ -67,11 +67,6 @@ Status apply(const std::string& key, const std::string& value, DistroSettings& s
         s.boot_command = value;
     } else if (key == "boot.systemd") {
         s.systemd = LXBOX_TRY(parse_bool(value));
-        // Stored, but not pretended: with systemd as PID 1 not built yet, true would promise a
-        // boot that does not happen.
-        if (s.systemd)
-            return Error(ErrorKind::Unsupported, "'true': systemd as the container's init is not supported yet "
-                                                 "(only false can be set)");
     } else if (key == "vm.host-mount") {
         LXBOX_TRY(check_host_mount(value));
         s.host_mount = value;
@@ -88,7 +83,7 @@ const std::vector<KeyInfo>& distro_keys() {
         {"user.default", "root", "the user commands run as (NAME or UID; -u overrides)"},
         {"integration", "false", "new containers run as you, with your home, display and sound (launch --integrate)"},
         {"boot.command", "", "a command run as root (sh -c) each time a container of the distro starts"},
-        {"boot.systemd", "false", "systemd as the container's init (not supported yet: false only)"},
+        {"boot.systemd", "false", "systemd as the init of kept containers (launch and exec join it; stop halts it)"},
         {"vm.host-mount", "none", "in the VM, the host's files: none, home (same path) or a dir for the host's /"},
     };
     return keys;

@@ -24,7 +24,7 @@ struct DistroSettings {
     std::string default_user;      // user.default: NAME or UID the commands run as; "" = root
     bool integration = false;      // integration: new containers are integrated (launch --integrate)
     std::string boot_command;      // boot.command: run as root by `sh -c` when a container starts
-    bool systemd = false;          // boot.systemd: only false until systemd as init exists
+    bool systemd = false;          // boot.systemd: a kept container boots systemd as PID 1 (host/launch/systemd.hpp)
     std::string host_mount = "none";  // vm.host-mount: none, home, or a guest dir for the host's /
 };
 

@@ -75,6 +75,19 @@ Result<int> exec_in_vm_container(const store::Store& store, const std::string& n
     return vm::exec_in_vm(req);
 }
 
+Result<runtime::Container> join_quietly(const runtime::JoinSpec& j, int out_fd) {
+    UniqueFd null = LXBOX_TRY(open_fd("/dev/null", O_RDWR));
+    UniqueFd saved[3];
+    for (int fd = 0; fd < 3; ++fd) {
+        saved[fd] = UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
+        ::dup2(fd == 1 && out_fd >= 0 ? out_fd : null.get(), fd);
+    }
+    auto joined = runtime::Container::join(j);
+    for (int fd = 0; fd < 3; ++fd)
+        if (saved[fd].get() >= 0) ::dup2(saved[fd].get(), fd);
+    return joined;
+}
+
 std::string unscoped_cgroup_name(const std::string& container_dir) {
     return "lxbox-" + container_dir.substr(container_dir.rfind('/') + 1);
 }

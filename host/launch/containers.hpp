@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "runtime/base/error.hpp"
+#include "runtime/container/container.hpp"
 #include "runtime/spec/spec.hpp"
 #include "runtime/store/store.hpp"
 
@@ -31,6 +32,12 @@ void inherit_security(runtime::ProcessSpec& process, const ProcessOptions& opts,
 // `launch` of it.
 Result<int> exec_in_vm_container(const store::Store& store, const std::string& name,
                                  const store::InstanceState& instance, const ProcessOptions& opts);
+
+// Joins a running container with j's process, its stdin and stderr on /dev/null and its
+// stdout on out_fd (-1: /dev/null too): a process of lxbox's own in the container (boot.command,
+// systemd's state), whose output is not the user's. The joining process takes lxbox's fds
+// 0-2 at its clone, so they are swapped for that moment.
+Result<runtime::Container> join_quietly(const runtime::JoinSpec& j, int out_fd = -1);
 
 // A container as `ps` shows it.
 struct ContainerView {

@@ -13,6 +13,7 @@
 #include "host/backend/choose_backend.hpp"
 #include "host/launch/decide.hpp"
 #include "host/launch/integrate.hpp"
+#include "host/launch/systemd.hpp"
 #include "host/config/config.hpp"
 #include "host/detect/detect.hpp"
 #include "host/vm/image_disk.hpp"
@@ -24,6 +25,7 @@
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/container/container.hpp"
 #include "runtime/plan/plan.hpp"
+#include "runtime/plan/systemd.hpp"
 #include "runtime/store/stale.hpp"
 #include "runtime/linux/namespaces.hpp"
 #include "runtime/linux/process.hpp"
@@ -149,24 +151,13 @@ int report(const runtime::Outcome& o) {
 // (spec.hold_command): what it starts is up when the command starts, and the container cannot
 // end under it. It runs to its end (`service x start`, or `x &` for a daemon); its output goes
 // nowhere, its failure is a warning.
-Status run_boot_command(const store::Store& store, const std::string& command, const runtime::ContainerSpec& spec,
-                        const store::InstanceState& st) {
+Status run_boot_command(const store::Store& store, const std::string& command, const store::InstanceState& st) {
     runtime::JoinSpec j{st.pid, st.start_time, st.cgroup, {}, store.root() + "/cache", st.namespaces};
     j.process.args = {"/bin/sh", "-c", command};
     j.process.user = "0";
-    j.process.security = spec.process.security;
-    // The joining process takes lxbox's fds 0-2 at its clone: /dev/null for that moment.
-    UniqueFd null = LXBOX_TRY(open_fd("/dev/null", O_RDWR));
-    UniqueFd saved[3];
-    for (int fd = 0; fd < 3; ++fd) {
-        saved[fd] = UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
-        ::dup2(null.get(), fd);
-    }
-    auto joined = runtime::Container::join(j);
-    for (int fd = 0; fd < 3; ++fd)
-        if (saved[fd].get() >= 0) ::dup2(saved[fd].get(), fd);
-    if (!joined) return std::move(joined).error();
-    auto outcome = LXBOX_TRY(joined->wait());
+    j.process.security = st.security;
+    auto joined = LXBOX_TRY(join_quietly(j));
+    auto outcome = LXBOX_TRY(joined.wait());
     if (outcome.exec_error) return *outcome.exec_error;
     if (outcome.exit_code != 0) return Error(ErrorKind::Internal, "'" + command + "' exited " + std::to_string(outcome.exit_code));
     return {};
@@ -200,7 +191,7 @@ Result<int> run_container(store::Store& store, const runtime::ContainerSpec& mad
             if (!t.ephemeral) (void)store.clear_instance(t.container);
             return std::move(held).error().context("launch " + t.container);
         }
-        if (auto st_boot = run_boot_command(store, t.settings.boot_command, spec, st); !st_boot)
+        if (auto st_boot = run_boot_command(store, t.settings.boot_command, st); !st_boot)
             std::fprintf(stderr, "lxbox: warning: boot.command: %s\n", st_boot.error().message.c_str());
         // Fails only when the container died meanwhile, which its wait reports.
         if (spec.hold_command) (void)c.release();
@@ -245,6 +236,7 @@ Result<std::optional<int>> join_if_running(store::Store& store, const Target& t,
         runtime::JoinSpec j{inst->pid, inst->start_time, inst->cgroup, LXBOX_TRY(make_process_spec(req.process)),
                             store.root() + "/cache", inst->namespaces};
         inherit_security(j.process, req.process, *inst);
+        if (j.process.user.empty() && !t.integrated) j.process.user = t.settings.default_user;
         if (t.integrated) integrate_process(j.process, plan_integration(LXBOX_TRY(read_host_session())));
         // The container may end between the look and the join (its namespaces or cgroup gone:
         // ESRCH, ENODEV, ENOMEM of a dead pid namespace, before the command was exec'd): it is
@@ -260,6 +252,42 @@ Result<std::optional<int>> join_if_running(store::Store& store, const Target& t,
         if (!outcome) return std::move(outcome).error();
         return std::optional<int>{report(*outcome)};
     }
+}
+
+// A distro with boot.systemd: its kept container runs systemd as PID 1, booted in the
+// background by the first launch (host/launch/systemd.hpp), and every launch joins it with its
+// command once systemd has booted, as WSL does.
+Result<int> launch_with_systemd(store::Store& store, const LaunchRequest& req, const Target& t) {
+    if (linux_fx::rootless_userns().enabled)
+        return Error(ErrorKind::Unsupported, "boot.systemd runs containers as root only so far (lxbox config set "
+                                             "--distro " + t.image + " boot.systemd false, or run lxbox as root)");
+    UniqueFd lock;
+    auto inst = LXBOX_TRY(lock_or_running(store, t, lock));
+    const bool booting = !inst;
+    if (booting) {
+        const auto spec = systemd_spec(LXBOX_TRY(make_spec(store, req, t)));
+        auto booted = boot_in_background(store, spec, t.container, std::move(lock));
+        if (!booted) {
+            Error e = std::move(booted).error().context("boot systemd in " + t.container);
+            if (e.errno_value == ENOENT)
+                e.message += " (boot.systemd needs systemd in the distro: install it there, or lxbox config unset "
+                             "--distro " + t.image + " boot.systemd)";
+            return e;
+        }
+        inst = std::move(*booted);
+    }
+    const std::string state = LXBOX_TRY(wait_for_systemd(store, *inst, t.container));
+    if (booting) {
+        if (const auto notice = runtime::systemd_state_notice(t.container, state); !notice.empty() && !state.empty())
+            std::fprintf(stderr, "lxbox: %s\n", notice.c_str());
+        if (!t.settings.boot_command.empty()) {
+            if (auto st_boot = run_boot_command(store, t.settings.boot_command, *inst); !st_boot)
+                std::fprintf(stderr, "lxbox: warning: boot.command: %s\n", st_boot.error().message.c_str());
+        }
+    }
+    auto joined = LXBOX_TRY(join_if_running(store, t, req, lock));
+    if (!joined) return Error(ErrorKind::Internal, "systemd in " + t.container + " stopped while the command was joining it");
+    return *joined;
 }
 
 // The image's disk for the VM: a rootfs import's tree as it is, an OCI image's layers merged.
@@ -329,6 +357,9 @@ Result<int> launch(store::Store& store, const LaunchRequest& req) {
         if (t.integrated)
             return Error(ErrorKind::Unsupported, "launch " + t.container + ": an integrated container runs natively "
                                                  "only so far (--backend native, or --isolated)");
+        if (t.settings.systemd && !t.ephemeral)
+            return Error(ErrorKind::Unsupported, "launch " + t.container + ": boot.systemd boots containers natively "
+                                                 "only so far (--backend native)");
         notice_vm_fallback_once(store.root(), t.choice);
         return launch_in_vm(store, req, t);
     }
@@ -338,6 +369,8 @@ Result<int> launch(store::Store& store, const LaunchRequest& req) {
     UniqueFd lock;
     if (t.ephemeral) {
         if (::mkdir(t.dir.c_str(), 0700) != 0) return Error::last("create " + t.dir);
+    } else if (t.settings.systemd) {
+        return launch_with_systemd(store, req, t);
     } else if (auto joined = LXBOX_TRY(join_if_running(store, t, req, lock))) {
         return *joined;
     }

@@ -365,6 +365,27 @@ Status Cgroup::add_process(pid_t pid) {
     return {};
 }
 
+Status join_cgroups_of(pid_t member, pid_t pid) {
+    const Placement here = LXBOX_TRY(current_placement());
+    const auto theirs = parse_proc_cgroup(LXBOX_TRY(read_file("/proc/" + std::to_string(member) + "/cgroup")));
+    std::vector<std::string> dirs;
+    for (const auto& [key, path] : theirs) {
+        const auto v1 = here.mounts.v1_controllers.find(key);
+        const std::string mountpoint = key.empty() ? here.mounts.v2_path
+                                       : v1 != here.mounts.v1_controllers.end() ? v1->second
+                                                                                : "";
+        if (mountpoint.empty()) continue;  // a hierarchy this host does not mount
+        const auto root = here.mounts.roots.find(mountpoint);
+        const std::string dir =
+            LXBOX_TRY(dir_in_mount(mountpoint, root == here.mounts.roots.end() ? "/" : root->second, path));
+        if (!has(dirs, dir)) dirs.push_back(dir);  // co-mounted controllers (cpu,cpuacct) once
+    }
+    for (const auto& dir : dirs)
+        LXBOX_TRY_CTX(detail::write_cgroup_file(dir + "/cgroup.procs", std::to_string(pid)),
+                      "add process " + std::to_string(pid) + " to cgroup " + dir);
+    return {};
+}
+
 bool Cgroup::oom_killed() const {
     return std::any_of(dirs_.begin(), dirs_.end(), [](const Dir& d) {
         return d.memory && (d.v2 ? detail::v2_oom_killed(d.path) : detail::v1_oom_killed(d.path));

@@ -130,6 +130,12 @@ Status validate_name(const std::string& name);
 
 // ---- Effects ----
 
+// Moves pid into the cgroups that process member is in, in every hierarchy this host mounts:
+// an exec into a container whose own init manages its cgroup (systemd keeps itself in
+// init.scope, and a v2 cgroup that hands controllers down takes no process: EBUSY), as runc's
+// exec joins its init's cgroup then.
+Status join_cgroups_of(pid_t member, pid_t pid);
+
 // A container's cgroup in every hierarchy it needs. The one made by create() owns the cgroup:
 // its destructor kills whatever is left in it and removes it. One from open_existing() only
 // joins: `exec` must not tear down the container it enters.

@@ -21,6 +21,8 @@
 #include "runtime/plan/accounts.hpp"
 #include "runtime/plan/bundle.hpp"
 #include "runtime/plan/oci_process.hpp"
+#include "runtime/plan/systemd.hpp"
+#include "runtime/cgroups/cgroup.hpp"
 
 namespace lxbox::runtime::detail {
 
@@ -182,6 +184,29 @@ Result<Prepared> setup_container(const ContainerSpec& spec, const SecurityPlan& 
     if (spec.network == "none") LXBOX_TRY(fx::bring_up_loopback());
     if (spec.account) LXBOX_TRY_CTX(ensure_account(*spec.account), "add user " + spec.account->name + " to the container");
     return prepare_process(spec.process, host, security, id_maps_view(spec.userns));
+}
+
+// systemd needs a cgroup2 tree of the container's own: the container's cgroup in the v2
+// hierarchy (pure v2, or the hybrid's unified tree, where lxbox keeps every container). A
+// host with cgroup v1 only leaves it in v2's root, which would be the host's whole tree.
+Status check_own_v2_cgroup() {
+    const std::string text = text_or_empty("/proc/self/cgroup");
+    const auto own = cgroups::parse_proc_cgroup(text);
+    const auto v2 = own.find("");
+    if (v2 == own.end() || v2->second == "/" || v2->second.empty())
+        return Error(ErrorKind::Unsupported, "systemd as the container's init needs cgroup v2 (a host with only "
+                                             "cgroup v1 has no cgroup2 tree to give the container)");
+    return {};
+}
+
+// After the cgroup namespace is made (its root is the container's cgroup): that cgroup2 tree
+// at /sys/fs/cgroup, writable, for systemd to make its groups in; and the file that tells
+// systemd (and systemd-detect-virt) which container manager runs it.
+Status prepare_systemd() {
+    LXBOX_TRY(fx::mount_fs("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, ""));
+    LXBOX_TRY(fx::make_dirs("/run/systemd", 0755));
+    auto fd = LXBOX_TRY(open_fd("/run/systemd/container", O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0444));
+    return write_all(fd.get(), std::string(kContainerManager) + "\n");
 }
 
 Status wait_for_parent(const ChildChannel& ch) {
@@ -366,9 +391,15 @@ void container_child_main(const ContainerSpec& spec, const ChildChannel& ch, con
     auto prepared = setup_container(spec, security);
     if (!prepared) fail(ch, prepared.error(), 125);
     if (auto st = wait_for_parent(ch); !st) fail(ch, st.error(), 125);
+    if (spec.systemd) {
+        if (auto st = check_own_v2_cgroup(); !st) fail(ch, st.error(), 125);
+    }
     // A cgroup namespace made now has the container's own cgroup as its root.
     if (!spec.cgroup.empty() && ::unshare(CLONE_NEWCGROUP) != 0)
         fail(ch, Error::last("unshare the cgroup namespace"), 125);
+    if (spec.systemd) {
+        if (auto st = prepare_systemd(); !st) fail(ch, st.error().context("prepare the container for systemd"), 125);
+    }
     if (spec.hold_command) {
         const char ready = 'R';
         if (auto st = write_all(ch.ready_fd, &ready, 1); !st) fail(ch, st.error(), 125);

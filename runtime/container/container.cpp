@@ -102,7 +102,10 @@ Status join_cgroup(const JoinSpec& join, pid_t pid) {
     const std::string& name = join.cgroup;
     if (name.empty()) return {};
     auto cg = LXBOX_TRY(cgroups::Cgroup::open_existing(name));
-    return cg.add_process(pid);
+    auto added = cg.add_process(pid);
+    // The container's systemd made its cgroup a parent of its own groups (boot.systemd).
+    if (!added && added.error().errno_value == EBUSY) return cgroups::join_cgroups_of(join.pid, pid);
+    return added;
 }
 
 // The process's security plan with its seccomp filter compiled (or taken from the cache).

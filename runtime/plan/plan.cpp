@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "runtime/cgroups/cgroup.hpp"
+#include "runtime/plan/systemd.hpp"
 #include "runtime/plan/bundle.hpp"
 #include "runtime/plan/idmap.hpp"
 #include "runtime/plan/security.hpp"
@@ -168,6 +169,8 @@ std::vector<MountOp> plan_system_mounts(const ContainerSpec& spec) {
     link("/dev/stdin", "/proc/self/fd/0");
     link("/dev/stdout", "/proc/self/fd/1");
     link("/dev/stderr", "/proc/self/fd/2");
+    if (spec.systemd)
+        for (auto& op : plan_systemd_mounts()) ops.push_back(std::move(op));
     // docker's masked and read-only paths, after /dev so /dev/null exists to mask with.
     if (!spec.process.security.privileged) {
         for (const auto& p : masked_paths()) ops.push_back({MountOpKind::Mask, p});

@@ -240,6 +240,7 @@ void to_json(nlohmann::json& j, const ContainerSpec& s) {
     if (!s.hosts.empty()) j["hosts"] = s.hosts;
     put_optional(j, "account", s.account);
     if (s.gpu) j["gpu"] = true;
+    if (s.systemd) j["systemd"] = true;
 }
 void from_json(const nlohmann::json& j, ContainerSpec& s) {
     get_opt(j, "name", s.name);
@@ -253,6 +254,7 @@ void from_json(const nlohmann::json& j, ContainerSpec& s) {
     get_opt(j, "binds", s.binds);
     get_opt(j, "resolv_conf", s.resolv_conf);
     get_opt(j, "init", s.init);
+    get_opt(j, "systemd", s.systemd);
     get_opt(j, "limits", s.limits);
     get_opt(j, "cgroup", s.cgroup);
     get_opt(j, "process", s.process);

@@ -190,6 +190,9 @@ struct ContainerSpec {
     std::optional<AccountSpec> account;
     bool gpu = false;           // /dev/dri is bound in: its nodes (major 226) pass the device cgroup
     bool init = true;           // a tiny init as PID 1 (reaps zombies, forwards signals)
+    // systemd is the process, as PID 1 (init is then false): tmpfs /run and /tmp, its own
+    // cgroup2 tree writable at /sys/fs/cgroup, /run/systemd/container (runtime/plan/systemd.hpp).
+    bool systemd = false;
     ResourceLimits limits;
     std::string cgroup;         // cgroup name; "" = no cgroup (runtime tests)
     // Rootless: a cgroup that cannot be made (no delegation) is a warning, not a failure.

@@ -69,6 +69,7 @@ void to_json(nlohmann::json& j, const InstanceState& s) {
     if (!s.guest_dir.empty()) j["guest_dir"] = s.guest_dir;
     if (!s.arch.empty()) j["arch"] = s.arch;
     if (!s.lower_dirs.empty()) j["lower_dirs"] = s.lower_dirs;
+    if (s.stop_signal != 0) j["stop_signal"] = s.stop_signal;
 }
 void from_json(const nlohmann::json& j, InstanceState& s) {
     s.pid = j.at("pid").get<pid_t>();
@@ -82,6 +83,7 @@ void from_json(const nlohmann::json& j, InstanceState& s) {
     s.guest_dir = j.value("guest_dir", "");
     s.arch = j.value("arch", "");
     s.lower_dirs = j.value("lower_dirs", std::vector<std::string>{});
+    s.stop_signal = j.value("stop_signal", 0);
 }
 
 std::string now_rfc3339() {

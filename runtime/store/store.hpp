@@ -89,6 +89,9 @@ struct InstanceState {
     // The lower dirs its root was mounted over (image layers): prune keeps them while it runs,
     // even once its image is removed or replaced.
     std::vector<std::string> lower_dirs;
+    // What `stop` sends its init first (docker's StopSignal); 0 = SIGTERM. systemd as the
+    // init (boot.systemd) halts on SIGRTMIN+3.
+    int stop_signal = 0;
 };
 
 void to_json(nlohmann::json& j, const ImageRecord& r);

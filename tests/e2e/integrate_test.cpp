@@ -182,7 +182,7 @@ TEST_F(IntegrateCli, DistroSettingsRoundTripAndBadValuesAreRefused) {
     const std::string before = slurp(root + "/registry.json");
     for (const auto& [k, v, msg] : std::vector<std::tuple<std::string, std::string, std::string>>{
              {"integration", "yes", "'yes' is not true or false"},
-             {"boot.systemd", "true", "'true': systemd as the container's init is not supported yet (only false can be set)"},
+             {"boot.systemd", "on", "'on' is not true or false"},
              {"vm.host-mount", "/etc/host", "'/etc/host' would cover the guest's /etc"},
              {"user.default", "a b", "'a b' is not a user name or uid"}}) {
         auto r = set(k, v);

@@ -160,7 +160,7 @@ TEST(DistroSettings, RoundTripThroughSetListAndUnset) {
     config::DistroValues v;
     for (const auto& [k, val] : std::vector<std::pair<std::string, std::string>>{
              {"user.default", "alice"}, {"integration", "true"}, {"boot.command", "touch /run/booted"},
-             {"boot.systemd", "false"}, {"vm.host-mount", "/mnt/host"}}) {
+             {"boot.systemd", "true"}, {"vm.host-mount", "/mnt/host"}}) {
         auto set = config::set_distro_key(v, k, val);
         ASSERT_TRUE(set) << k << ": " << set.error().message;
         v = *set;
@@ -170,7 +170,7 @@ TEST(DistroSettings, RoundTripThroughSetListAndUnset) {
     EXPECT_EQ(s->default_user, "alice");
     EXPECT_TRUE(s->integration);
     EXPECT_EQ(s->boot_command, "touch /run/booted");
-    EXPECT_FALSE(s->systemd);
+    EXPECT_TRUE(s->systemd);
     EXPECT_EQ(s->host_mount, "/mnt/host");
     for (const auto& row : config::distro_settings_view(v)) EXPECT_FALSE(row.is_default) << row.key;
     v = *config::unset_distro_key(v, "integration");
@@ -182,7 +182,7 @@ TEST(DistroSettings, BadValuesAndKeysAreRefusedInOneLine) {
     const std::vector<std::pair<std::string, std::string>> bad = {
         {"user.default", "al ice"}, {"user.default", ""},          {"user.default", "-x"},
         {"integration", "yes"},     {"boot.command", ""},          {"boot.command", "a\nb"},
-        {"boot.systemd", "true"},   {"boot.systemd", "1"},         {"vm.host-mount", "mnt"},
+        {"boot.systemd", "yes"},    {"boot.systemd", "1"},         {"vm.host-mount", "mnt"},
         {"vm.host-mount", "/"},     {"vm.host-mount", "/usr/host"}, {"vm.host-mount", "/mnt/../etc"},
         {"nope", "1"}};
     for (const auto& [k, val] : bad) {
@@ -190,8 +190,7 @@ TEST(DistroSettings, BadValuesAndKeysAreRefusedInOneLine) {
         ASSERT_FALSE(r) << k << "=" << val;
         EXPECT_EQ(r.error().message.find('\n'), std::string::npos);
     }
-    EXPECT_EQ(config::set_distro_key({}, "boot.systemd", "true").error().message,
-              "'true': systemd as the container's init is not supported yet (only false can be set)");
+    EXPECT_EQ(config::set_distro_key({}, "boot.systemd", "on").error().message, "'on' is not true or false");
     auto broken = config::parse_distro_settings({{"integration", "maybe"}});
     ASSERT_FALSE(broken);
     EXPECT_EQ(broken.error().message, "integration: 'maybe' is not true or false");

@@ -1,0 +1,190 @@
+// boot.systemd: the background boot under a monitor process, and the wait for systemd.
+#include "host/launch/systemd.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "host/launch/containers.hpp"
+#include "runtime/base/log.hpp"
+#include "runtime/container/container.hpp"
+#include "runtime/linux/process.hpp"
+#include "runtime/plan/systemd.hpp"
+
+namespace lxbox::launch {
+
+runtime::ContainerSpec systemd_spec(runtime::ContainerSpec made) {
+    made.systemd = true;
+    made.init = false;  // systemd is PID 1 and reaps for itself
+    made.process = runtime::systemd_process(made.process.security);
+    return made;
+}
+
+namespace {
+
+// The monitor's stdio, which the container's systemd inherits: /dev/null, or lxbox's stderr
+// under --log-level debug (systemd's own messages, to see why it did not boot).
+void detach_stdio() {
+    const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null < 0) return;
+    const bool debug = spdlog::get_level() <= spdlog::level::debug;
+    for (int fd = 0; fd < 3; ++fd)
+        if (fd == 0 || !debug) ::dup2(null, fd);
+    ::close(null);
+}
+
+// The container's life, in the monitor: start it, tell the launch how that went (report),
+// hold its lock and state until systemd ends, then clear them and remove its cgroup.
+[[noreturn]] void run_monitor(store::Store& store, const runtime::ContainerSpec& spec, const std::string& container,
+                              UniqueFd report, UniqueFd lock) {
+    auto told = [&](const nlohmann::json& j) {
+        (void)write_all(report.get(), j.dump());
+        report.reset();
+    };
+    std::optional<runtime::Container> c;
+    Status started = [&]() -> Status {
+        c.emplace(LXBOX_TRY(runtime::Container::start(spec)));
+        // Once systemd is exec'd (the error pipe closes at its exec), or why it was not.
+        LXBOX_TRY(c->wait_started());
+        store::InstanceState st;
+        st.pid = c->pid();
+        st.start_time = linux_fx::process_start_time(c->pid()).value_or(0);
+        st.started = store::now_rfc3339();
+        st.command = spec.process.args;
+        st.security = spec.process.security;
+        if (c->has_cgroup()) st.cgroup = spec.cgroup;
+        st.namespaces = c->namespaces();
+        st.lower_dirs = spec.image_layers.empty() ? std::vector<std::string>{spec.image_rootfs} : spec.image_layers;
+        st.stop_signal = runtime::systemd_stop_signal();
+        return store.write_instance(container, st);
+    }();
+    if (!started) {
+        told({{"error", started.error()}});
+        c.reset();  // killed and reaped if it still runs; its cgroup removed
+        ::_exit(1);
+    }
+    told({{"ok", true}});
+    auto outcome = c->wait();
+    if (!outcome) spdlog::debug("container {}: {}", container, outcome.error().message);
+    // Its cgroup, with every group systemd made in it, goes before the state: `stop` returns
+    // once the state is gone, and then nothing of the container is left.
+    c.reset();
+    (void)store.clear_instance(container);
+    lock.reset();
+    ::_exit(0);
+}
+
+}  // namespace
+
+Result<store::InstanceState> boot_in_background(store::Store& store, const runtime::ContainerSpec& spec,
+                                                const std::string& container, UniqueFd lock) {
+    auto report = LXBOX_TRY(make_pipe());
+    // Twice forked, so that the monitor is no child of this lxbox (which would have to reap
+    // it) and leads a session of its own: the terminal's signals and hangup never reach it.
+    const pid_t first = ::fork();
+    if (first < 0) return Error::last("fork the container's monitor");
+    if (first == 0) {
+        report.read.reset();
+        ::setsid();
+        const pid_t monitor = ::fork();
+        if (monitor != 0) ::_exit(monitor < 0 ? 1 : 0);
+        detach_stdio();
+        run_monitor(store, spec, container, std::move(report.write), std::move(lock));
+    }
+    report.write.reset();
+    lock.reset();  // the monitor's now (an flock lasts while any copy of its fd is open)
+    int status = 0;
+    while (::waitpid(first, &status, 0) < 0 && errno == EINTR) {
+    }
+    const std::string text = LXBOX_TRY(read_all(report.read.get()));
+    try {
+        const auto j = nlohmann::json::parse(text);
+        if (j.contains("error")) return j.at("error").get<Error>();
+    } catch (const nlohmann::json::exception&) {
+        return Error(ErrorKind::Internal, "the container's monitor died before systemd started");
+    }
+    auto inst = LXBOX_TRY(store.running_instance(container));
+    if (!inst) return Error(ErrorKind::Internal, "systemd ended as soon as it started (lxbox --log-level debug launch shows its messages)");
+    return *inst;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Waiting that says so on a terminal once it takes long, and gives up at the bound.
+class BootWait {
+public:
+    explicit BootWait(std::string container) : container_(std::move(container)) {}
+    // false once the bound is passed (after saying so).
+    bool go_on() {
+        const auto waited = Clock::now() - start_;
+        if (waited > std::chrono::seconds(kSystemdBootWaitSeconds)) {
+            std::fprintf(stderr, "lxbox: systemd in %s has not finished booting after %d s: going on\n",
+                         container_.c_str(), kSystemdBootWaitSeconds);
+            return false;
+        }
+        if (tty_ && !said_ && waited > std::chrono::seconds(kSystemdBootNoticeSeconds)) {
+            std::fprintf(stderr, "lxbox: waiting for systemd in %s to finish booting...\n", container_.c_str());
+            said_ = true;
+        }
+        return true;
+    }
+
+private:
+    std::string container_;
+    Clock::time_point start_ = Clock::now();
+    bool tty_ = ::isatty(2);
+    bool said_ = false;
+};
+
+// systemctl talks to PID 1 over /run/systemd/private, which systemd makes early in its boot:
+// before it exists, `systemctl is-system-running --wait` fails at once ("Failed to connect to
+// bus") rather than waiting. Looked at from the host, through the init's root.
+bool private_socket_ready(pid_t init) {
+    const std::string path = "/proc/" + std::to_string(init) + "/root/run/systemd/private";
+    return ::access(path.c_str(), F_OK) == 0;
+}
+
+}  // namespace
+
+Result<std::string> wait_for_systemd(const store::Store& store, const store::InstanceState& instance,
+                                     const std::string& container) {
+    BootWait wait(container);
+    while (!private_socket_ready(instance.pid)) {
+        if (!wait.go_on()) return std::string();
+        if (::kill(instance.pid, 0) != 0) return Error(ErrorKind::Internal, "systemd in " + container + " ended while it booted");
+        ::usleep(10000);
+    }
+    runtime::JoinSpec j{instance.pid, instance.start_time, instance.cgroup, {}, store.root() + "/cache",
+                        instance.namespaces};
+    j.process.args = {"systemctl", "is-system-running", "--wait"};
+    j.process.user = "0";
+    j.process.security = instance.security;
+    auto out = LXBOX_TRY(make_pipe());
+    auto joined = LXBOX_TRY(join_quietly(j, out.write.get()));
+    out.write.reset();
+    std::string state;
+    for (;;) {
+        if (!wait.go_on()) return std::string();  // joined's destructor ends systemctl
+        struct pollfd p{out.read.get(), POLLIN, 0};
+        if (::poll(&p, 1, 250) <= 0) continue;
+        char buf[256];
+        const ssize_t n = ::read(out.read.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        state.append(buf, static_cast<size_t>(n));
+    }
+    (void)LXBOX_TRY(joined.wait().context("ask systemd in " + container + " how it runs"));
+    while (!state.empty() && (state.back() == '\n' || state.back() == ' ')) state.pop_back();
+    return state;
+}
+
+}  // namespace lxbox::launch
