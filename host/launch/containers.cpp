@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "host/launch/integrate.hpp"
 #include "host/vm/qemu_command.hpp"
 #include "host/vm/vm_run.hpp"
 #include "runtime/base/files.hpp"
@@ -66,12 +67,13 @@ void inherit_security(runtime::ProcessSpec& process, const ProcessOptions& opts,
 }
 
 Result<int> exec_in_vm_container(const store::Store& store, const std::string& name,
-                                 const store::InstanceState& instance, const ProcessOptions& opts) {
+                                 const store::InstanceState& instance, const ProcessOptions& opts, bool integrated) {
     if (instance.guest_dir.empty())
         return Error(ErrorKind::Unsupported, "container '" + name + "' was started by an lxbox without exec into vm "
                                              "containers: start it again");
     vm::VmExecRequest req{store.root(), instance.arch, name, instance.guest_dir, LXBOX_TRY(make_process_spec(opts))};
     inherit_security(req.process, opts, instance);
+    if (integrated) integrate_process(req.process, plan_integration(vm_session(LXBOX_TRY(read_host_session()))));
     return vm::exec_in_vm(req);
 }
 

@@ -29,9 +29,10 @@ void inherit_security(runtime::ProcessSpec& process, const ProcessOptions& opts,
 
 // Runs opts' process in the running vm container `name` (instance: its state, with the
 // container's directory in the VM) and returns its exit code: `lxbox exec`, or a second
-// `launch` of it.
+// `launch` of it (integrated: as the user, as the container was made).
 Result<int> exec_in_vm_container(const store::Store& store, const std::string& name,
-                                 const store::InstanceState& instance, const ProcessOptions& opts);
+                                 const store::InstanceState& instance, const ProcessOptions& opts,
+                                 bool integrated = false);
 
 // Joins a running container with j's process, its stdin and stderr on /dev/null and its
 // stdout on out_fd (-1: /dev/null too): a process of lxbox's own in the container (boot.command,

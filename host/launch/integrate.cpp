@@ -115,11 +115,28 @@ Integration plan_integration(const HostSession& s) {
     const std::string bus = dbus_socket(s);
     if (bus.empty() || share(bus)) carry("DBUS_SESSION_BUS_ADDRESS", get(s, "DBUS_SESSION_BUS_ADDRESS"));
     in.gpu = share("/dev/dri");
-    // The cwd is kept where it is shared (the home); elsewhere the host's directory would have
-    // to be bound over the distro's own (/etc, /usr), so the command starts in the home.
-    if (std::any_of(in.binds.begin(), in.binds.end(), [&](const auto& b) { return under(s.cwd, b.source); }))
-        in.cwd = s.cwd;
+    // The cwd is kept, as distrobox keeps it: under the home it is the host's own directory;
+    // elsewhere the host's would have to be bound over the distro's (/etc, /usr), so it is the
+    // container's directory of that path where there is one, else the home.
+    in.cwd = s.cwd;
     return in;
+}
+
+HostSession vm_session(const HostSession& s) {
+    HostSession v = s;
+    for (const char* k : {"DISPLAY", "XAUTHORITY", "WAYLAND_DISPLAY", "XDG_RUNTIME_DIR", "PULSE_SERVER",
+                          "DBUS_SESSION_BUS_ADDRESS"})
+        v.env.erase(k);
+    v.present.clear();
+    if (s.present.count(s.user.home)) v.present.insert(s.user.home);
+    return v;
+}
+
+std::vector<runtime::BindMount> host_mount_binds(const std::string& setting, const std::string& home) {
+    if (setting == "none" || setting.empty()) return {};
+    if (setting == "home") return home.empty() || home == "/" ? std::vector<runtime::BindMount>{}
+                                                             : std::vector<runtime::BindMount>{{home, home, false}};
+    return {{"/", setting, false}};
 }
 
 void integrate_process(runtime::ProcessSpec& process, const Integration& in) {
@@ -127,10 +144,14 @@ void integrate_process(runtime::ProcessSpec& process, const Integration& in) {
     std::vector<std::string> env = in.env;
     env.insert(env.end(), process.env.begin(), process.env.end());  // -e wins (plan_env: the last)
     process.env = std::move(env);
-    if (process.cwd.empty()) process.cwd = in.cwd;
+    if (process.cwd.empty() && !in.cwd.empty()) {
+        process.cwd = in.cwd;
+        process.cwd_or_home = true;
+    }
 }
 
-Status integrate(runtime::ContainerSpec& spec, const HostSession& session) {
+Status integrate(runtime::ContainerSpec& spec, const HostSession& host_session, bool in_vm) {
+    const HostSession session = in_vm ? vm_session(host_session) : host_session;
     const Integration in = plan_integration(session);
     integrate_process(spec.process, in);
     spec.binds.insert(spec.binds.begin(), in.binds.begin(), in.binds.end());
@@ -138,7 +159,7 @@ Status integrate(runtime::ContainerSpec& spec, const HostSession& session) {
     spec.hosts = in.hosts;
     spec.gpu = in.gpu;
     if (!spec.process.security.no_new_privs) spec.process.security.no_new_privs = false;
-    if (spec.userns.enabled) {
+    if (spec.userns.enabled && !in_vm) {
         if (!spec.userns.use_helpers)
             return Error(ErrorKind::Unsupported,
                          "without root, an integrated container needs a subordinate id range for your user "

@@ -30,7 +30,7 @@ struct HostSession {
 struct Integration {
     std::vector<runtime::BindMount> binds;  // read-write, at the same path, in this order
     std::vector<std::string> env;           // K=V, over the clean environment
-    std::string cwd;                        // where the command starts
+    std::string cwd;                        // where the command starts; the home where the container lacks it
     runtime::AccountSpec account;
     std::string hosts;
     bool gpu = false;                       // /dev/dri among the binds
@@ -42,6 +42,13 @@ const std::vector<std::string>& session_variables();
 std::vector<std::string> candidate_paths(const HostSession& s);
 // Pure: the binds, environment, cwd and account of an integrated container.
 Integration plan_integration(const HostSession& s);
+// Pure: what of the session reaches a container in the VM: the user, the home (over the VM's
+// share of the host's files), the cwd, hosts and the variables; not the display's, sound's and
+// bus's sockets nor /dev/dri, which are the host kernel's (a unix socket does not cross 9p).
+HostSession vm_session(const HostSession& s);
+// Pure: the binds of a distro's vm.host-mount for a vm container: none; `home`, the home at the
+// same path; or a guest directory, the host's / there (WSL's /mnt/c).
+std::vector<runtime::BindMount> host_mount_binds(const std::string& setting, const std::string& home);
 // Pure: the timezone name of /etc/localtime's link target (".../zoneinfo/Europe/Paris" ->
 // "Europe/Paris"), "" when it names none.
 std::string timezone_from_link(const std::string& link);
@@ -53,7 +60,8 @@ void integrate_process(runtime::ProcessSpec& process, const Integration& in);
 // before the -v ones, the account, the host's /etc/hosts, /dev/dri, setuid allowed (sudo:
 // no_new_privs off, as docker's default), and rootless the id map that keeps the caller's ids
 // (refused in one line without a subordinate range: the container's root needs an id of its own).
-Status integrate(runtime::ContainerSpec& spec, const HostSession& session);
+// in_vm: vm_session's share of it, and no id map (the guest agent is root of its own VM).
+Status integrate(runtime::ContainerSpec& spec, const HostSession& session, bool in_vm = false);
 
 // Effects: the invoking user's account (from the host's /etc/passwd and /etc/group, its
 // groups from getgroups), the session's variables, cwd, /etc/hosts and which candidate paths

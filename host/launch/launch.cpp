@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <thread>
@@ -114,7 +115,18 @@ Result<runtime::ContainerSpec> make_spec(const store::Store& store, const Launch
     }
     auto resolv = read_file("/etc/resolv.conf");
     s.resolv_conf = resolv ? *resolv : "";
-    if (t.integrated) LXBOX_TRY(integrate(s, LXBOX_TRY(read_host_session())).context("integrate " + t.container));
+    const bool in_vm = t.backend == "vm";
+    if (t.integrated || (in_vm && t.settings.host_mount != "none")) {
+        const HostSession session = LXBOX_TRY(read_host_session());
+        // The distro's vm.host-mount, before -v (which may bind over it); integration's home
+        // is bound once.
+        auto shared = host_mount_binds(in_vm ? t.settings.host_mount : "none", session.user.home);
+        if (t.integrated) LXBOX_TRY(integrate(s, session, in_vm).context("integrate " + t.container));
+        for (const auto& b : shared)
+            if (std::none_of(s.binds.begin(), s.binds.end(),
+                             [&](const auto& o) { return o.source == b.source && o.target == b.target; }))
+                s.binds.insert(s.binds.begin(), b);
+    }
     if (!req.memory.empty()) s.limits.memory_bytes = LXBOX_TRY(runtime::parse_memory(req.memory));
     s.limits.cpus = req.cpus;
     s.limits.pids = req.pids;
@@ -308,7 +320,7 @@ Result<int> launch_in_vm(store::Store& store, const LaunchRequest& req, const Ta
         if (::mkdir(t.dir.c_str(), 0700) != 0) return Error::last("create " + t.dir);
     } else {
         if (auto inst = LXBOX_TRY(lock_or_running(store, t, lock)))
-            return exec_in_vm_container(store, t.container, *inst, req.process).context("launch " + t.container);
+            return exec_in_vm_container(store, t.container, *inst, req.process, t.integrated).context("launch " + t.container);
     }
     vm::VmRunRequest vr;
     auto spec = make_spec(store, req, t);
@@ -354,9 +366,6 @@ Result<int> launch_in_vm(store::Store& store, const LaunchRequest& req, const Ta
 Result<int> launch(store::Store& store, const LaunchRequest& req) {
     const Target t = LXBOX_TRY(resolve_target(store, req));
     if (t.backend == "vm") {
-        if (t.integrated)
-            return Error(ErrorKind::Unsupported, "launch " + t.container + ": an integrated container runs natively "
-                                                 "only so far (--backend native, or --isolated)");
         if (t.settings.systemd && !t.ephemeral)
             return Error(ErrorKind::Unsupported, "launch " + t.container + ": boot.systemd boots containers natively "
                                                  "only so far (--backend native)");

@@ -94,7 +94,8 @@ ExecArgs exec_args(const Prepared& p, const ChildChannel& ch) {
     // After the switch, so the user's own permissions decide whether the directory can be entered.
     if (::chdir(p.exec.cwd.c_str()) != 0) {
         if (p.exec.cwd_required) fail_command(args, ch, Error::last("enter " + p.exec.cwd), 125);
-        if (::chdir("/") != 0) fail_command(args, ch, Error::last("enter /"), 125);
+        if ((p.exec.fallback.empty() || ::chdir(p.exec.fallback.c_str()) != 0) && ::chdir("/") != 0)
+            fail_command(args, ch, Error::last("enter /"), 125);
     }
     if (die_with_parent) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     reset_signals(args.signals_to_reset);

@@ -238,8 +238,16 @@ ExecPlan plan_exec(const ProcessSpec& process, const ResolvedUser& user) {
         p.file = process.args[0];
         p.argv = process.args;
     }
-    p.cwd_required = !process.cwd.empty();
-    p.cwd = p.cwd_required ? process.cwd : user.home;
+    p.cwd_required = !process.cwd.empty() && !process.cwd_or_home;
+    p.cwd = process.cwd.empty() ? user.home : process.cwd;
+    if (process.cwd_or_home) {
+        // $HOME as the command will have it (an integrated launch's is the host user's, where
+        // the distro's passwd may say /root), as distrobox falls back to it.
+        std::string home = user.home;
+        for (const auto& kv : process.env)
+            if (kv.rfind("HOME=", 0) == 0) home = kv.substr(5);
+        if (process.cwd != home) p.fallback = home;
+    }
     return p;
 }
 

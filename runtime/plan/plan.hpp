@@ -102,6 +102,7 @@ struct ExecPlan {
     std::vector<std::string> argv;
     std::string cwd;                 // where to start
     bool cwd_required = false;       // --cd given: failing to enter it is an error
+    std::string fallback;            // else where to start instead ("" = /)
 };
 ExecPlan plan_exec(const ProcessSpec& process, const ResolvedUser& user);
 

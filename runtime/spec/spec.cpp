@@ -157,12 +157,14 @@ void to_json(nlohmann::json& j, const ProcessSpec& p) {
          {"tty", p.tty},   {"term", p.term}, {"security", p.security}, {"rlimits", p.rlimits}};
     put_optional(j, "explicit_user", p.explicit_user);
     put_optional(j, "oom_score_adj", p.oom_score_adj);
+    if (p.cwd_or_home) j["cwd_or_home"] = true;
 }
 void from_json(const nlohmann::json& j, ProcessSpec& p) {
     get_opt(j, "args", p.args);
     get_opt(j, "env", p.env);
     get_opt(j, "user", p.user);
     get_opt(j, "cwd", p.cwd);
+    get_opt(j, "cwd_or_home", p.cwd_or_home);
     get_opt(j, "tty", p.tty);
     get_opt(j, "term", p.term);
     get_opt(j, "security", p.security);

@@ -61,6 +61,9 @@ struct ProcessSpec {
     std::vector<std::string> env;   // K=V from -e / --env-file, applied over the defaults
     std::string user;               // "" (root), NAME or UID, optionally ":GROUP" or ":GID"
     std::string cwd;                // "" = the user's home (or / when it does not exist)
+    // cwd is a wish, not a must: where the container lacks it, the user's home (distrobox keeps
+    // the host's cwd where the container has it; an integrated launch from outside $HOME).
+    bool cwd_or_home = false;
     bool tty = false;               // a pty from the container's devpts
     std::string term = "xterm";     // TERM inside the container
     SecuritySpec security;

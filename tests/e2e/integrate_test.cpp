@@ -230,6 +230,20 @@ TEST_F(IntegrateCli, TheBootCommandRunsAsRootWhenAContainerStarts) {
     EXPECT_EQ(d.out, "up\n") << d.err;
 }
 
+TEST_F(IntegrateCli, ACwdOutsideTheHomeIsKeptWhereTheContainerHasItElseItStartsInTheHome) {
+    const std::string home = dir / "cwdhome", only_here = dir / "only-on-the-host";
+    ASSERT_EQ(::mkdir(home.c_str(), 0700), 0);
+    ASSERT_EQ(::mkdir(only_here.c_str(), 0700), 0);
+    // As distrobox: the container's own /etc (the host's is not bound over it), and the home
+    // for a directory the container lacks.
+    for (const auto& [from, expected] : std::vector<std::pair<std::string, std::string>>{
+             {"/etc", "/etc"}, {only_here, home}, {home, home}}) {
+        auto r = run({"sh", "-c", "cd \"$0\" && exec \"$@\"", from, "env", "HOME=" + home, LXBOX_BINARY, "--root", root,
+                      "launch", "--rm", "--integrate", "bb", "--", "pwd"});
+        EXPECT_EQ(r.out, expected + "\n") << from << ": " << r.err;
+    }
+}
+
 // A real X client from Debian (xmessage, x11-utils, in the fixture tools/fixtures/debian-x11.sh
 // builds) draws on an Xvfb the test starts on the host; the host sees its window.
 class IntegrateX11 : public IntegrateCli {

@@ -106,7 +106,7 @@ TEST(Integration, SharesTheHomeDisplaySoundBusAndGpuWithTheirVariables) {
     EXPECT_EQ(in.account, alice());
 }
 
-TEST(Integration, WhatTheHostLacksIsNotSharedAndACwdOutsideTheHomeIsNotBound) {
+TEST(Integration, WhatTheHostLacksIsNotSharedAndACwdOutsideTheHomeIsKeptButNotBound) {
     auto s = session();
     s.present = {"/home/alice"};
     s.cwd = "/etc";
@@ -115,8 +115,43 @@ TEST(Integration, WhatTheHostLacksIsNotSharedAndACwdOutsideTheHomeIsNotBound) {
     ASSERT_EQ(in.binds.size(), 1u);
     EXPECT_EQ(in.binds[0].source, "/home/alice");
     EXPECT_EQ(in.env, (std::vector<std::string>{"HOME=/home/alice", "LANG=fr_FR.UTF-8", "TZ=Europe/Paris"}));
-    EXPECT_EQ(in.cwd, "");  // starts in the home
+    // The container's /etc, as distrobox keeps a cwd the container has (else the home).
+    EXPECT_EQ(in.cwd, "/etc");
     EXPECT_FALSE(in.gpu);
+    runtime::ProcessSpec p;
+    launch::integrate_process(p, in);
+    EXPECT_EQ(p.cwd, "/etc");
+    EXPECT_TRUE(p.cwd_or_home);
+}
+
+TEST(Integration, InTheVmOnlyTheHomeIsSharedNotTheSessionsSockets) {
+    const auto in = launch::plan_integration(launch::vm_session(session()));
+    ASSERT_EQ(in.binds.size(), 1u);
+    EXPECT_EQ(in.binds[0].source, "/home/alice");
+    EXPECT_EQ(in.env, (std::vector<std::string>{"HOME=/home/alice", "LANG=fr_FR.UTF-8", "TZ=Europe/Paris"}));
+    EXPECT_EQ(in.cwd, "/home/alice/src");
+    EXPECT_FALSE(in.gpu);
+    EXPECT_EQ(in.account, alice());
+    // Rootless without a subordinate range still works there: the guest agent is root of its VM.
+    runtime::ContainerSpec spec;
+    spec.userns = runtime::plan_rootless_userns(1000, 1000, {}, {}, true);
+    ASSERT_TRUE(launch::integrate(spec, session(), true));
+    EXPECT_EQ(spec.account, alice());
+    EXPECT_EQ(spec.binds.size(), 1u);
+}
+
+TEST(Integration, TheVmHostMountIsTheHomeOrTheHostsRootUnderADirectory) {
+    EXPECT_TRUE(launch::host_mount_binds("none", "/home/alice").empty());
+    const auto home = launch::host_mount_binds("home", "/home/alice");
+    ASSERT_EQ(home.size(), 1u);
+    EXPECT_EQ(home[0].source, "/home/alice");
+    EXPECT_EQ(home[0].target, "/home/alice");
+    EXPECT_FALSE(home[0].readonly);
+    EXPECT_TRUE(launch::host_mount_binds("home", "/").empty());  // no home to share
+    const auto root = launch::host_mount_binds("/mnt/host", "/home/alice");
+    ASSERT_EQ(root.size(), 1u);
+    EXPECT_EQ(root[0].source, "/");
+    EXPECT_EQ(root[0].target, "/mnt/host");
 }
 
 TEST(Integration, TheProcessRunsAsTheUserUnlessToldAndTheUsersEnvWins) {

@@ -119,6 +119,15 @@ TEST(PlanExec, NoCommandRunsTheLoginShellInHome) {
     auto e2 = plan_exec(p, u);
     EXPECT_EQ(e2.file, "ls");
     EXPECT_TRUE(e2.cwd_required);
+    EXPECT_EQ(e2.fallback, "");
+    // An integrated launch's cwd: the container's directory of that path, else the home.
+    p.cwd_or_home = true;
+    auto e3 = plan_exec(p, u);
+    EXPECT_EQ(e3.cwd, "/tmp");
+    EXPECT_FALSE(e3.cwd_required);
+    EXPECT_EQ(e3.fallback, "/root");
+    p.env = {"HOME=/home/alice"};  // integration's $HOME, over the distro's passwd
+    EXPECT_EQ(plan_exec(p, u).fallback, "/home/alice");
 }
 
 TEST(PlanExitCodes, DockerConventions) {

@@ -148,6 +148,54 @@ TEST_F(VmLaunch, HostDirectoriesReachVmContainersReadWriteOver9p) {
     EXPECT_EQ(run({"sh", "-c", "ls -A " + root() + "/containers | grep '^.rm-' || true"}).out, "");
 }
 
+TEST_F(VmLaunch, TheDistrosHostMountAndIntegrationReachTheHostsFilesAsTheUser) {
+    ASSERT_EQ(run_lxbox(root(), {"import", "hm", busybox_tarball()}).exit_code, 0);
+    const std::string home = *dir / "hm-home";
+    run({"mkdir", "-p", home});
+    std::ofstream(home + "/in") << "from the host\n";
+    auto set = [&](const std::string& value) {
+        return run_lxbox(root(), {"config", "set", "--distro", "hm", "vm.host-mount", value}).exit_code;
+    };
+    auto in_vm = [&](const std::string& from, const std::vector<std::string>& args) {
+        std::vector<std::string> argv = {"sh", "-c", "cd \"$0\" && exec \"$@\"", from, "env", "HOME=" + home,
+                                         "LANG=C.UTF-8", "TZ=Europe/Paris", "TERM=vt100", LXBOX_BINARY, "--root", root(),
+                                         "launch", "--rm", "--backend", "vm"};
+        argv.insert(argv.end(), args.begin(), args.end());
+        auto r = run(argv);
+        r.err = without_kvm_notice(r.err);
+        return r;
+    };
+    // The host's / under a guest directory, as WSL's /mnt/c.
+    ASSERT_EQ(set("/mnt/host"), 0);
+    auto r = in_vm("/", {"hm", "--", "cat", "/mnt/host" + home + "/in"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "from the host\n");
+    // The home at the same path.
+    ASSERT_EQ(set("home"), 0);
+    r = in_vm("/", {"hm", "--", "cat", home + "/in"});
+    EXPECT_EQ(r.out, "from the host\n") << r.err;
+    // None: the host's files are not there.
+    ASSERT_EQ(set("none"), 0);
+    r = in_vm("/", {"hm", "--", "cat", home + "/in"});
+    EXPECT_NE(r.exit_code, 0) << r.out;
+    // Integrated: the user (root here), the home over the host share, the cwd, the variables;
+    // a file made inside is the user's on the host.
+    r = in_vm(home, {"--integrate", "hm", "--", "sh", "-c",
+                     "id -un; echo $HOME; pwd; echo $LANG $TZ $TERM; cat in; echo made > $HOME/made-in-vm"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "root\n" + home + "\n" + home + "\nC.UTF-8 Europe/Paris vt100\nfrom the host\n") << r.err;
+    EXPECT_EQ(run({"cat", home + "/made-in-vm"}).out, "made\n");
+    EXPECT_EQ(run({"stat", "-c", "%u", home + "/made-in-vm"}).out, "0\n");
+    // A cwd outside the home: the container's own where it has it, else the home.
+    r = in_vm("/etc", {"--integrate", "hm", "--", "pwd"});
+    EXPECT_EQ(r.out, "/etc\n") << r.err;
+    const std::string elsewhere = *dir / "hm-elsewhere";  // not the home's parent, which its bind makes
+    run({"mkdir", "-p", elsewhere});
+    r = in_vm(elsewhere, {"--integrate", "hm", "--", "pwd"});
+    EXPECT_EQ(r.out, home + "\n") << r.err;
+    EXPECT_EQ(run_lxbox(root(), {"unregister", "hm"}).exit_code, 0);
+}
+
 TEST_F(VmLaunch, OneVmServesEveryLaunchAndConcurrentSessionsDoNotCross) {
     ASSERT_EQ(vm_launch({"--", "true"}).exit_code, 0);
     auto before = vm_status();
