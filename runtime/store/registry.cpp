@@ -86,6 +86,46 @@ void from_json(const nlohmann::json& j, InstanceState& s) {
     s.stop_signal = j.value("stop_signal", 0);
 }
 
+namespace {
+
+bool is_layer_id(const std::string& id) {
+    constexpr std::string_view kPrefix = "sha256:";
+    return id.size() == kPrefix.size() + 64 && id.starts_with(kPrefix) &&
+           id.find_first_not_of("0123456789abcdef", kPrefix.size()) == std::string::npos;
+}
+
+// The names the registry's records are stored under, as the writers checked them.
+Status check_registry_names(const Registry& reg) {
+    for (const auto& [key, image] : reg.images) {
+        LXBOX_TRY_CTX(validate_name(key), "image");
+        if (image.name != key) return Error(ErrorKind::Invalid, "image '" + key + "' is recorded as '" + image.name + "'");
+        for (const auto& id : image.layers)
+            if (!is_layer_id(id)) return Error(ErrorKind::Invalid, "image '" + key + "' has a bad layer id");
+    }
+    for (const auto& [key, container] : reg.containers) {
+        LXBOX_TRY_CTX(validate_name(key), "container");
+        if (container.name != key)
+            return Error(ErrorKind::Invalid, "container '" + key + "' is recorded as '" + container.name + "'");
+        LXBOX_TRY_CTX(validate_name(container.image), "container '" + key + "': its image");
+    }
+    for (const auto& [id, layer] : reg.layers)
+        if (!is_layer_id(id)) return Error(ErrorKind::Invalid, "a layer id is not sha256:<64 hex digits>");
+    return {};
+}
+
+}  // namespace
+
+Result<Registry> parse_registry(const std::string& text, const std::string& path) {
+    Registry reg;
+    try {
+        reg = nlohmann::json::parse(text).get<Registry>();
+    } catch (const nlohmann::json::exception& e) {
+        return Error(ErrorKind::Invalid, "read " + path + ": " + e.what());
+    }
+    LXBOX_TRY_CTX(check_registry_names(reg), "read " + path);
+    return reg;
+}
+
 std::string now_rfc3339() {
     std::time_t t = std::time(nullptr);
     std::tm tm{};
@@ -121,11 +161,7 @@ Result<Registry> read_registry(const std::string& root) {
         if (text.error().kind == ErrorKind::NotFound) return Registry{};
         return std::move(text).error();
     }
-    try {
-        return nlohmann::json::parse(*text).get<Registry>();
-    } catch (const nlohmann::json::exception& e) {
-        return Error(ErrorKind::Invalid, "read " + path + ": " + e.what());
-    }
+    return parse_registry(*text, path);
 }
 
 }  // namespace

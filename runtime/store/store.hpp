@@ -108,6 +108,13 @@ void from_json(const nlohmann::json& j, InstanceState& s);
 // Pure: a distro or container name is 1-64 of [A-Za-z0-9._-], not starting with '.' or '-'.
 Status validate_name(const std::string& name);
 
+// Pure: registry.json's text (path names it in errors). Every image and container name, and
+// every layer id ("sha256:" + 64 hex), is checked as lxbox checks it before writing: the
+// names become paths (images/NAME, containers/NAME, layers/sha256/HEX) that removals delete,
+// so a damaged or hand-edited file naming "../x" is an Invalid error, never a path outside
+// the store.
+Result<Registry> parse_registry(const std::string& text, const std::string& path);
+
 // The store root: explicit --root, else $LXBOX_ROOT, else $XDG_DATA_HOME/lxbox, else
 // $HOME/.local/share/lxbox. Pure over its inputs.
 std::string default_root(const char* lxbox_root_env, const char* xdg_data_home_env, const char* home_env);

@@ -23,6 +23,34 @@ TEST(StoreNames, RefusesPathsAndOddNames) {
     EXPECT_EQ(store::validate_name("a/b").error().kind, ErrorKind::Invalid);
 }
 
+// registry.json's names become paths that removals delete (images/NAME, containers/NAME,
+// layers/sha256/HEX): a file naming "../x" must not load (found writing the registry_json fuzz
+// target's properties: before, any string loaded).
+TEST(StoreRegistryFile, RefusesNamesNoWriterWouldHaveAccepted) {
+    const std::string layer = "sha256:" + std::string(64, 'a');
+    auto parse = [](const nlohmann::json& j) { return store::parse_registry(j.dump(), "/s/registry.json"); };
+    const nlohmann::json good = {
+        {"images", {{"alpine", {{"name", "alpine"}, {"layers", {layer}}}}}},
+        {"containers", {{"web", {{"name", "web"}, {"image", "alpine"}}}}},
+        {"layers", {{layer, {{"size_bytes", 1}}}}}};
+    auto ok = parse(good);
+    ASSERT_TRUE(ok) << ok.error().message;
+    EXPECT_EQ(ok->containers.at("web").image, "alpine");
+    std::vector<nlohmann::json> bad(6, good);
+    bad[0]["images"]["../../etc"] = {{"name", "../../etc"}};
+    bad[1]["images"]["alpine"]["name"] = "other";
+    bad[2]["images"]["alpine"]["layers"] = {"sha256:../../x"};
+    bad[3]["containers"]["../x"] = {{"name", "../x"}, {"image", "alpine"}};
+    bad[4]["containers"]["web"]["image"] = "../alpine";
+    bad[5]["layers"]["sha256:/etc"] = {{"size_bytes", 1}};
+    for (size_t i = 0; i < bad.size(); ++i) {
+        auto r = parse(bad[i]);
+        ASSERT_FALSE(r) << i;
+        EXPECT_EQ(r.error().kind, ErrorKind::Invalid) << i;
+        EXPECT_TRUE(r.error().message.starts_with("read /s/registry.json: ")) << r.error().message;
+    }
+}
+
 TEST(StoreRoot, PrefersExplicitEnvThenXdgThenHome) {
     EXPECT_EQ(store::default_root("/r", "/x", "/h"), "/r");
     EXPECT_EQ(store::default_root(nullptr, "/x", "/h"), "/x/lxbox");
