@@ -30,6 +30,13 @@ ProcessSpec systemd_process(const SecuritySpec& security) {
 
 int systemd_stop_signal() { return SIGRTMIN + 3; }
 
+std::optional<std::string> systemd_answer(const std::string& printed) {
+    std::string state = printed;
+    while (!state.empty() && (state.back() == '\n' || state.back() == ' ')) state.pop_back();
+    if (state.empty() || state == "offline") return std::nullopt;
+    return state;
+}
+
 std::string systemd_state_notice(const std::string& container, const std::string& state) {
     if (state == "running") return "";
     if (state == "degraded")
