@@ -40,42 +40,72 @@ void detach_stdio() {
     ::close(null);
 }
 
-// The container's life, in the monitor: start it, tell the launch how that went (report),
-// hold its lock and state until systemd ends, then clear them and remove its cgroup.
-[[noreturn]] void run_monitor(store::Store& store, const runtime::ContainerSpec& spec, const std::string& container,
-                              UniqueFd report, UniqueFd lock) {
-    auto told = [&](const nlohmann::json& j) {
-        (void)write_all(report.get(), j.dump());
-        report.reset();
+}  // namespace
+
+ContainerLife native_life(store::Store& store, runtime::ContainerSpec spec, std::string container) {
+    return [&store, spec = std::move(spec), container = std::move(container)](const Started& started) {
+        std::optional<runtime::Container> c;
+        Status up = [&]() -> Status {
+            c.emplace(LXBOX_TRY(runtime::Container::start(spec)));
+            // Once systemd is exec'd (the error pipe closes at its exec), or why it was not.
+            LXBOX_TRY(c->wait_started());
+            store::InstanceState st;
+            st.pid = c->pid();
+            st.start_time = linux_fx::process_start_time(c->pid()).value_or(0);
+            st.started = store::now_rfc3339();
+            st.command = spec.process.args;
+            st.security = spec.process.security;
+            if (c->has_cgroup()) st.cgroup = spec.cgroup;
+            st.namespaces = c->namespaces();
+            st.lower_dirs = spec.image_layers.empty() ? std::vector<std::string>{spec.image_rootfs} : spec.image_layers;
+            st.stop_signal = runtime::systemd_stop_signal();
+            return store.write_instance(container, st);
+        }();
+        started(up);
+        if (up) {
+            auto outcome = c->wait();
+            if (!outcome) spdlog::debug("container {}: {}", container, outcome.error().message);
+        }
+        // Killed and reaped if it still runs (it did not start); its cgroup, with every group
+        // systemd made in it, goes before the state: `stop` returns once the state is gone, and
+        // then nothing of the container is left.
+        c.reset();
     };
-    std::optional<runtime::Container> c;
-    Status started = [&]() -> Status {
-        c.emplace(LXBOX_TRY(runtime::Container::start(spec)));
-        // Once systemd is exec'd (the error pipe closes at its exec), or why it was not.
-        LXBOX_TRY(c->wait_started());
-        store::InstanceState st;
-        st.pid = c->pid();
-        st.start_time = linux_fx::process_start_time(c->pid()).value_or(0);
-        st.started = store::now_rfc3339();
-        st.command = spec.process.args;
-        st.security = spec.process.security;
-        if (c->has_cgroup()) st.cgroup = spec.cgroup;
-        st.namespaces = c->namespaces();
-        st.lower_dirs = spec.image_layers.empty() ? std::vector<std::string>{spec.image_rootfs} : spec.image_layers;
-        st.stop_signal = runtime::systemd_stop_signal();
-        return store.write_instance(container, st);
-    }();
-    if (!started) {
-        told({{"error", started.error()}});
-        c.reset();  // killed and reaped if it still runs; its cgroup removed
-        ::_exit(1);
-    }
-    told({{"ok", true}});
-    auto outcome = c->wait();
-    if (!outcome) spdlog::debug("container {}: {}", container, outcome.error().message);
-    // Its cgroup, with every group systemd made in it, goes before the state: `stop` returns
-    // once the state is gone, and then nothing of the container is left.
-    c.reset();
+}
+
+ContainerLife vm_life(store::Store& store, vm::VmRunRequest request, std::string container) {
+    return [&store, request = std::move(request), container = std::move(container)](const Started& started) mutable {
+        bool told = false;
+        request.started = [&](const std::string& guest_dir) {
+            store::InstanceState st = vm_instance_state(request, guest_dir);
+            st.stop_signal = runtime::systemd_stop_signal();  // passed on to the guest by run_in_vm
+            auto written = store.write_instance(container, st);
+            started(written);
+            told = true;
+            // Nothing would stop a container no state names: this session's end (the monitor's)
+            // ends it in the guest.
+            if (!written) ::_exit(1);
+        };
+        auto rc = vm::run_in_vm(request);
+        if (!told)
+            started(rc ? Status(Error(ErrorKind::Internal, "the VM did not take the container")) : Status(rc.error()));
+        else if (!rc)
+            spdlog::debug("container {}: {}", container, rc.error().message);
+        else
+            spdlog::debug("container {}: systemd exited {}", container, *rc);
+    };
+}
+
+namespace {
+
+// The monitor: the container's life, telling the launch how its start went (report), holding
+// its lock until it has ended, then clearing its state.
+[[noreturn]] void run_monitor(store::Store& store, const std::string& container, const ContainerLife& life,
+                              UniqueFd report, UniqueFd lock) {
+    life([&](const Status& up) {
+        (void)write_all(report.get(), up ? nlohmann::json{{"ok", true}}.dump() : nlohmann::json{{"error", up.error()}}.dump());
+        report.reset();
+    });
     (void)store.clear_instance(container);
     lock.reset();
     ::_exit(0);
@@ -83,8 +113,8 @@ void detach_stdio() {
 
 }  // namespace
 
-Result<store::InstanceState> boot_in_background(store::Store& store, const runtime::ContainerSpec& spec,
-                                                const std::string& container, UniqueFd lock) {
+Result<store::InstanceState> boot_in_background(store::Store& store, const std::string& container, UniqueFd lock,
+                                                const ContainerLife& life) {
     auto report = LXBOX_TRY(make_pipe());
     // Twice forked, so that the monitor is no child of this lxbox (which would have to reap
     // it) and leads a session of its own: the terminal's signals and hangup never reach it.
@@ -96,7 +126,7 @@ Result<store::InstanceState> boot_in_background(store::Store& store, const runti
         const pid_t monitor = ::fork();
         if (monitor != 0) ::_exit(monitor < 0 ? 1 : 0);
         detach_stdio();
-        run_monitor(store, spec, container, std::move(report.write), std::move(lock));
+        run_monitor(store, container, life, std::move(report.write), std::move(lock));
     }
     report.write.reset();
     lock.reset();  // the monitor's now (an flock lasts while any copy of its fd is open)
@@ -137,6 +167,11 @@ public:
         }
         return true;
     }
+    // When go_on has something to say next: the notice while it is due, else the bound.
+    Clock::time_point next_look() const {
+        const int seconds = tty_ && !said_ ? kSystemdBootNoticeSeconds : kSystemdBootWaitSeconds;
+        return start_ + std::chrono::seconds(seconds) + std::chrono::milliseconds(10);
+    }
 
 private:
     std::string container_;
@@ -153,6 +188,15 @@ bool private_socket_ready(pid_t init) {
     return ::access(path.c_str(), F_OK) == 0;
 }
 
+// What asks systemd how it runs: as root, with the container's own security settings.
+runtime::ProcessSpec ask_state(const store::InstanceState& instance) {
+    runtime::ProcessSpec p;
+    p.args = {"systemctl", "is-system-running", "--wait"};
+    p.user = "0";
+    p.security = instance.security;
+    return p;
+}
+
 }  // namespace
 
 Result<std::string> wait_for_systemd(const store::Store& store, const store::InstanceState& instance,
@@ -163,11 +207,8 @@ Result<std::string> wait_for_systemd(const store::Store& store, const store::Ins
         if (::kill(instance.pid, 0) != 0) return Error(ErrorKind::Internal, "systemd in " + container + " ended while it booted");
         ::usleep(10000);
     }
-    runtime::JoinSpec j{instance.pid, instance.start_time, instance.cgroup, {}, store.root() + "/cache",
+    runtime::JoinSpec j{instance.pid, instance.start_time, instance.cgroup, ask_state(instance), store.root() + "/cache",
                         instance.namespaces};
-    j.process.args = {"systemctl", "is-system-running", "--wait"};
-    j.process.user = "0";
-    j.process.security = instance.security;
     auto out = LXBOX_TRY(make_pipe());
     auto joined = LXBOX_TRY(join_quietly(j, out.write.get()));
     out.write.reset();
@@ -183,8 +224,44 @@ Result<std::string> wait_for_systemd(const store::Store& store, const store::Ins
         state.append(buf, static_cast<size_t>(n));
     }
     (void)LXBOX_TRY(joined.wait().context("ask systemd in " + container + " how it runs"));
-    while (!state.empty() && (state.back() == '\n' || state.back() == ' ')) state.pop_back();
-    return state;
+    return runtime::systemd_answer(state).value_or("");
+}
+
+namespace {
+
+// Whether the instance a wait began with still runs (its monitor has not cleared it).
+Result<bool> still_runs(const store::Store& store, const store::InstanceState& instance, const std::string& container) {
+    const auto now = LXBOX_TRY(store.running_instance(container));
+    return now && now->pid == instance.pid && now->start_time == instance.start_time;
+}
+
+}  // namespace
+
+// No /proc/PID/root to look into from the host: systemctl is asked until systemd answers. Until
+// the agent has the container up it refuses the exec; until systemd has its bus, systemctl
+// says "offline" or nothing (runtime::systemd_answer).
+Result<std::string> wait_for_systemd_in_vm(const store::Store& store, const store::InstanceState& instance,
+                                           const std::string& container) {
+    BootWait wait(container);
+    std::string out;
+    vm::VmExecRequest ask{store.root(), instance.arch, container, instance.guest_dir, ask_state(instance)};
+    ask.output = &out;
+    for (;;) {
+        out.clear();
+        ask.deadline = wait.next_look();
+        auto asked = vm::exec_in_vm(ask);
+        if (!wait.go_on()) return std::string();
+        if (asked) {
+            if (auto state = runtime::systemd_answer(out)) return *state;
+        } else if (asked.error().kind != ErrorKind::Refused && asked.error().kind != ErrorKind::Busy) {
+            return std::move(asked).error().context("ask systemd in " + container + " how it runs");
+        }
+        if (!LXBOX_TRY(still_runs(store, instance, container)))
+            return Error(ErrorKind::Internal, "systemd in " + container + " ended while it booted (lxbox --log-level debug "
+                                                                          "launch shows its messages)");
+        // Busy: the look timed out to say that it waits; ask again at once.
+        if (asked || asked.error().kind != ErrorKind::Busy) ::usleep(200000);
+    }
 }
 
 }  // namespace lxbox::launch
