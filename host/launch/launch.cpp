@@ -299,13 +299,22 @@ Result<vm::VmRunRequest> vm_request(store::Store& store, const Target& t, runtim
 
 // systemd booted as the container's PID 1 under a monitor of its own, which takes lock over:
 // natively its parent, in the VM its launcher (the VM started first, on this terminal).
-Result<store::InstanceState> boot_systemd(store::Store& store, const LaunchRequest& req, const Target& t, UniqueFd lock) {
+Result<Booted> boot_systemd(store::Store& store, const LaunchRequest& req, const Target& t, UniqueFd lock) {
     auto spec = systemd_spec(LXBOX_TRY(make_spec(store, req, t)));
     if (t.backend != "vm")
         return boot_in_background(store, t.container, std::move(lock), native_life(store, std::move(spec), t.container));
     auto vr = LXBOX_TRY(vm_request(store, t, std::move(spec), LXBOX_TRY(published_ports(req))));
     LXBOX_TRY(vm::start_vm(store.root(), vr.arch, print_notice).context("launch " + t.container));
     return boot_in_background(store, t.container, std::move(lock), vm_life(store, std::move(vr), t.container));
+}
+
+// Why systemd did not boot, in one line: with what to do when the distro has none.
+Error boot_failure(Error e, const Target& t) {
+    e.context("boot systemd in " + t.container);
+    if (e.errno_value == ENOENT)
+        e.message += " (boot.systemd needs systemd in the distro: install it there, or lxbox config unset "
+                     "--distro " + t.image + " boot.systemd)";
+    return e;
 }
 
 // A distro with boot.systemd: its kept container runs systemd as PID 1, booted in the
@@ -319,19 +328,18 @@ Result<int> launch_with_systemd(store::Store& store, const LaunchRequest& req, c
     UniqueFd lock;
     auto inst = LXBOX_TRY(lock_or_running(store, t, lock));
     const bool booting = !inst;
+    UniqueFd ends;  // the monitor's word, when systemd ends while it boots
     if (booting) {
         auto booted = boot_systemd(store, req, t, std::move(lock));
-        if (!booted) {
-            Error e = std::move(booted).error().context("boot systemd in " + t.container);
-            if (e.errno_value == ENOENT)
-                e.message += " (boot.systemd needs systemd in the distro: install it there, or lxbox config unset "
-                             "--distro " + t.image + " boot.systemd)";
-            return e;
-        }
-        inst = std::move(*booted);
+        if (!booted) return boot_failure(std::move(booted).error(), t);
+        inst = std::move(booted->instance);
+        ends = std::move(booted->ends);
     }
-    const std::string state = LXBOX_TRY(in_vm ? wait_for_systemd_in_vm(store, *inst, t.container)
-                                              : wait_for_systemd(store, *inst, t.container));
+    auto waited = in_vm ? wait_for_systemd_in_vm(store, *inst, t.container, ends.get())
+                        : wait_for_systemd(store, *inst, t.container, ends.get());
+    if (!waited) return booting ? boot_failure(std::move(waited).error(), t) : std::move(waited).error();
+    ends.reset();
+    const std::string& state = *waited;
     if (booting) {
         if (const auto notice = runtime::systemd_state_notice(t.container, state); !notice.empty() && !state.empty())
             std::fprintf(stderr, "lxbox: %s\n", notice.c_str());

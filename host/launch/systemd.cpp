@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -62,14 +63,18 @@ ContainerLife native_life(store::Store& store, runtime::ContainerSpec spec, std:
             return store.write_instance(container, st);
         }();
         started(up);
+        Status ended = up;
         if (up) {
             auto outcome = c->wait();
-            if (!outcome) spdlog::debug("container {}: {}", container, outcome.error().message);
+            ended = !outcome             ? Status(std::move(outcome).error())
+                    : outcome->exec_error ? Status(*outcome->exec_error)
+                                          : runtime::systemd_exit_status(outcome->exit_code);
         }
         // Killed and reaped if it still runs (it did not start); its cgroup, with every group
         // systemd made in it, goes before the state: `stop` returns once the state is gone, and
         // then nothing of the container is left.
         c.reset();
+        return ended;
     };
 }
 
@@ -87,25 +92,62 @@ ContainerLife vm_life(store::Store& store, vm::VmRunRequest request, std::string
             if (!written) ::_exit(1);
         };
         auto rc = vm::run_in_vm(request);
-        if (!told)
-            started(rc ? Status(Error(ErrorKind::Internal, "the VM did not take the container")) : Status(rc.error()));
-        else if (!rc)
-            spdlog::debug("container {}: {}", container, rc.error().message);
-        else
-            spdlog::debug("container {}: systemd exited {}", container, *rc);
+        const Status ended = rc ? runtime::systemd_exit_status(*rc) : Status(rc.error());
+        if (!told) started(ended ? Status(Error(ErrorKind::Internal, "the VM did not take the container")) : ended);
+        return ended;
     };
 }
 
 namespace {
 
-// The monitor: the container's life, telling the launch how its start went (report), holding
-// its lock until it has ended, then clearing its state.
+// The monitor's next line on report ("" at its end).
+Result<std::string> next_line(int report) {
+    std::string line;
+    char c;
+    for (;;) {
+        const ssize_t n = ::read(report, &c, 1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return Error::last("read the container's monitor");
+        if (n == 0 || c == '\n') return line;
+        line += c;
+    }
+}
+
+// Why systemd ended (when): what its monitor said on ends once it saw the end, if it could.
+Error ended_while_booting(int ends, const std::string& container, const std::string& when) {
+    Error unknown(ErrorKind::Internal, "systemd in " + container + " ended " + when +
+                                           " (lxbox --log-level debug launch shows its messages)");
+    while (ends >= 0) {
+        auto line = next_line(ends);
+        if (!line || line->empty()) break;
+        const auto j = nlohmann::json::parse(*line, nullptr, false);
+        if (j.is_object() && j.contains("ended") && j.at("ended").is_object()) {
+            try {
+                return j.at("ended").get<Error>();
+            } catch (const nlohmann::json::exception&) {
+                break;
+            }
+        }
+    }
+    return unknown;
+}
+
+// One line to the launch on the report socket; the launch may have gone (no SIGPIPE then).
+void tell(int report, const nlohmann::json& j) {
+    const std::string line = j.dump() + "\n";
+    (void)::send(report, line.data(), line.size(), MSG_NOSIGNAL);
+}
+
+// The monitor: the container's life, telling the launch how its start went and then how it
+// ended (report), holding its lock until it has ended, then clearing its state.
 [[noreturn]] void run_monitor(store::Store& store, const std::string& container, const ContainerLife& life,
                               UniqueFd report, UniqueFd lock) {
-    life([&](const Status& up) {
-        (void)write_all(report.get(), up ? nlohmann::json{{"ok", true}}.dump() : nlohmann::json{{"error", up.error()}}.dump());
-        report.reset();
+    const Status ended = life([&](const Status& up) {
+        tell(report.get(), up ? nlohmann::json{{"ok", true}} : nlohmann::json{{"error", up.error()}});
     });
+    if (!ended) spdlog::debug("container {}: {}", container, ended.error().message);
+    tell(report.get(), ended ? nlohmann::json{{"ended", true}} : nlohmann::json{{"ended", ended.error()}});
+    report.reset();
     (void)store.clear_instance(container);
     lock.reset();
     ::_exit(0);
@@ -113,9 +155,13 @@ namespace {
 
 }  // namespace
 
-Result<store::InstanceState> boot_in_background(store::Store& store, const std::string& container, UniqueFd lock,
-                                                const ContainerLife& life) {
-    auto report = LXBOX_TRY(make_pipe());
+Result<Booted> boot_in_background(store::Store& store, const std::string& container, UniqueFd lock,
+                                  const ContainerLife& life) {
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return Error::last("socketpair");
+    struct {
+        UniqueFd read, write;
+    } report{UniqueFd(pair[0]), UniqueFd(pair[1])};
     // Twice forked, so that the monitor is no child of this lxbox (which would have to reap
     // it) and leads a session of its own: the terminal's signals and hangup never reach it.
     const pid_t first = ::fork();
@@ -133,7 +179,7 @@ Result<store::InstanceState> boot_in_background(store::Store& store, const std::
     int status = 0;
     while (::waitpid(first, &status, 0) < 0 && errno == EINTR) {
     }
-    const std::string text = LXBOX_TRY(read_all(report.read.get()));
+    const std::string text = LXBOX_TRY(next_line(report.read.get()));
     try {
         const auto j = nlohmann::json::parse(text);
         if (j.contains("error")) return j.at("error").get<Error>();
@@ -141,8 +187,8 @@ Result<store::InstanceState> boot_in_background(store::Store& store, const std::
         return Error(ErrorKind::Internal, "the container's monitor died before systemd started");
     }
     auto inst = LXBOX_TRY(store.running_instance(container));
-    if (!inst) return Error(ErrorKind::Internal, "systemd ended as soon as it started (lxbox --log-level debug launch shows its messages)");
-    return *inst;
+    if (!inst) return ended_while_booting(report.read.get(), container, "as soon as it started");
+    return Booted{std::move(*inst), std::move(report.read)};
 }
 
 namespace {
@@ -200,11 +246,11 @@ runtime::ProcessSpec ask_state(const store::InstanceState& instance) {
 }  // namespace
 
 Result<std::string> wait_for_systemd(const store::Store& store, const store::InstanceState& instance,
-                                     const std::string& container) {
+                                     const std::string& container, int ends) {
     BootWait wait(container);
     while (!private_socket_ready(instance.pid)) {
         if (!wait.go_on()) return std::string();
-        if (::kill(instance.pid, 0) != 0) return Error(ErrorKind::Internal, "systemd in " + container + " ended while it booted");
+        if (::kill(instance.pid, 0) != 0) return ended_while_booting(ends, container, "while it booted");
         ::usleep(10000);
     }
     runtime::JoinSpec j{instance.pid, instance.start_time, instance.cgroup, ask_state(instance), store.root() + "/cache",
@@ -241,7 +287,7 @@ Result<bool> still_runs(const store::Store& store, const store::InstanceState& i
 // the agent has the container up it refuses the exec; until systemd has its bus, systemctl
 // says "offline" or nothing (runtime::systemd_answer).
 Result<std::string> wait_for_systemd_in_vm(const store::Store& store, const store::InstanceState& instance,
-                                           const std::string& container) {
+                                           const std::string& container, int ends) {
     BootWait wait(container);
     std::string out;
     vm::VmExecRequest ask{store.root(), instance.arch, container, instance.guest_dir, ask_state(instance)};
@@ -256,9 +302,7 @@ Result<std::string> wait_for_systemd_in_vm(const store::Store& store, const stor
         } else if (asked.error().kind != ErrorKind::Refused && asked.error().kind != ErrorKind::Busy) {
             return std::move(asked).error().context("ask systemd in " + container + " how it runs");
         }
-        if (!LXBOX_TRY(still_runs(store, instance, container)))
-            return Error(ErrorKind::Internal, "systemd in " + container + " ended while it booted (lxbox --log-level debug "
-                                                                          "launch shows its messages)");
+        if (!LXBOX_TRY(still_runs(store, instance, container))) return ended_while_booting(ends, container, "while it booted");
         // Busy: the look timed out to say that it waits; ask again at once.
         if (asked || asked.error().kind != ErrorKind::Busy) ::usleep(200000);
     }

@@ -33,9 +33,10 @@ inline constexpr int kSystemdBootNoticeSeconds = 2;
 runtime::ContainerSpec systemd_spec(runtime::ContainerSpec made);
 
 // The container's life as its monitor runs it: starts the container, calls started once (with
-// its instance written to the store, or why it did not start) and returns when it has ended.
+// its instance written to the store, or why it did not start) and returns when it has ended:
+// why, when systemd failed (runtime::systemd_exit_status).
 using Started = std::function<void(const Status&)>;
-using ContainerLife = std::function<void(const Started& started)>;
+using ContainerLife = std::function<Status(const Started& started)>;
 
 // Natively: spec's container, started by the monitor (systemd its child); started once systemd
 // has been exec'd; its cgroup removed when it ends.
@@ -44,20 +45,29 @@ ContainerLife native_life(store::Store& store, runtime::ContainerSpec spec, std:
 // running already: vm::start_vm); started once the Run is sent.
 ContainerLife vm_life(store::Store& store, vm::VmRunRequest request, std::string container);
 
+// A container its monitor has started.
+struct Booted {
+    store::InstanceState instance;
+    // Where the monitor says why the container ended (a wait that saw it end reads it).
+    UniqueFd ends;
+};
+
 // Runs life under a monitor process of its own, which takes over lock (the container's, held
 // by the caller), outlives this lxbox and clears the instance when the container has ended.
 // Returns the running instance once life has started it; the reason when it could not (no
 // systemd in the distro...).
-Result<store::InstanceState> boot_in_background(store::Store& store, const std::string& container, UniqueFd lock,
-                                                const ContainerLife& life);
+Result<Booted> boot_in_background(store::Store& store, const std::string& container, UniqueFd lock,
+                                  const ContainerLife& life);
 
 // Waits until the container's systemd has booted (`systemctl is-system-running --wait` in it,
 // saying so on a terminal after kSystemdBootNoticeSeconds) and returns its state: "running",
-// "degraded", ...; "" when it did not finish within kSystemdBootWaitSeconds.
+// "degraded", ...; "" when it did not finish within kSystemdBootWaitSeconds. When systemd ends
+// meanwhile, the error is why, as the monitor said on ends (Booted::ends; -1: a launch that
+// joins a running container, which has no word of its monitor's).
 Result<std::string> wait_for_systemd(const store::Store& store, const store::InstanceState& instance,
-                                     const std::string& container);
+                                     const std::string& container, int ends = -1);
 // The same for a vm container (instance.backend "vm"), asked through the guest agent.
 Result<std::string> wait_for_systemd_in_vm(const store::Store& store, const store::InstanceState& instance,
-                                           const std::string& container);
+                                           const std::string& container, int ends = -1);
 
 }  // namespace lxbox::launch

@@ -84,5 +84,21 @@ TEST_F(SystemdCli, AnExitStatusPassesThroughAndAThrowawayLaunchDoesNotBootSystem
     EXPECT_EQ(store_leftovers(root, marker()), "");
 }
 
+// Without the Debian fixture (busybox has no systemd), so not in SystemdCli.
+TEST(SystemdCliRefusal, ADistroWithoutSystemdIsRefusedInOneLineAndLeavesNothing) {
+    if (!is_root()) LXBOX_SKIP("needs root (systemd as a container's init runs as root only)");
+    ScratchDir dir;
+    const std::string root = dir / "store";
+    const std::string marker = std::string(kMarker) + "=" + root;
+    ASSERT_EQ(run_lxbox(root, {"import", "nosd", busybox_tarball()}).exit_code, 0);
+    ASSERT_EQ(run_lxbox(root, {"config", "set", "--distro", "nosd", "boot.systemd", "true"}).exit_code, 0);
+    auto r = run_lxbox_marked(root, marker, {"launch", "nosd", "--", "true"});
+    EXPECT_EQ(r.exit_code, 125);
+    EXPECT_EQ(r.err, "lxbox: boot systemd in nosd: exec /lib/systemd/systemd: No such file or directory (boot.systemd "
+                     "needs systemd in the distro: install it there, or lxbox config unset --distro nosd boot.systemd)\n");
+    EXPECT_EQ(ps_entry(root, "nosd").value("state", ""), "stopped");
+    EXPECT_EQ(store_leftovers(root, marker), "");
+}
+
 }  // namespace
 }  // namespace lxbox::test

@@ -3,6 +3,7 @@
 // forwarded, when systemctl's answer is systemd's state, and what launch says of the state it
 // booted to.
 #include <gtest/gtest.h>
+#include <errno.h>
 #include <signal.h>
 #include <sys/mount.h>
 
@@ -93,6 +94,16 @@ TEST(SystemdPlan, LaunchAsksAgainUntilSystemdHasItsBusAndTakesItsStateThen) {
     EXPECT_EQ(runtime::systemd_answer("running\n"), "running");
     EXPECT_EQ(runtime::systemd_answer("degraded\n"), "degraded");
     EXPECT_EQ(runtime::systemd_answer("maintenance"), "maintenance");
+}
+
+TEST(SystemdPlan, SystemdsExitCodeSaysWhyItEndedWhereNoMoreCrosses) {
+    EXPECT_TRUE(runtime::systemd_exit_status(0));
+    const auto missing = runtime::systemd_exit_status(127);
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().errno_value, ENOENT);  // launch adds the hint for it
+    EXPECT_EQ(missing.error().message, "exec /lib/systemd/systemd: No such file or directory");
+    EXPECT_EQ(runtime::systemd_exit_status(126).error().errno_value, EACCES);
+    EXPECT_EQ(runtime::systemd_exit_status(137).error().message, "systemd exited 137");
 }
 
 TEST(SystemdPlan, ItsStopSignalIsForwardedAsTermIsToTheContainerByLaunchersAndTheGuestsRunner) {

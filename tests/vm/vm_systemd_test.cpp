@@ -28,9 +28,13 @@ protected:
     void SetUp() override {
         VmCliSuite::SetUp();
         if (HasFatalFailure() || IsSkipped()) return;
-        auto imported = import_systemd_distro(root(), "sd");
-        ASSERT_TRUE(imported) << imported.error().message;
+        // Once for the suite's store (a re-import would build the distro's VM disk again).
+        if (imported) return;
+        auto done = import_systemd_distro(root(), "sd");
+        ASSERT_TRUE(done) << done.error().message;
+        imported = true;
     }
+    static inline bool imported = false;
     void TearDown() override {
         if (is_root()) (void)run_lxbox(root(), {"stop", "sd", "-t", "0"});
     }
@@ -88,6 +92,25 @@ TEST_F(VmSystemd, SystemdIsPid1InTheGuestAndAServiceEnabledInOneLaunchRunsInTheN
 
     // The VM powered off: no QEMU, supervisor or monitor of this store is left, nor a socket
     // or a temp file.
+    auto vm_stop = run_lxbox(root(), {"vm", "stop"});
+    EXPECT_EQ(vm_stop.exit_code, 0) << vm_stop.err;
+    EXPECT_EQ(vm_leftovers(), "");
+    EXPECT_EQ(store_leftovers(root(), marker()), "");
+}
+
+TEST_F(VmSystemd, ADistroWithoutSystemdIsRefusedInOneLineAsNativelyAndLeavesNothingRunning) {
+    ASSERT_EQ(run_lxbox(root(), {"import", "nosd", busybox_tarball()}).exit_code, 0);
+    ASSERT_EQ(run_lxbox(root(), {"config", "set", "--distro", "nosd", "boot.systemd", "true"}).exit_code, 0);
+    // The guest's runner fails to exec systemd; the monitor says so to the launch waiting for it.
+    auto r = lxbox({"launch", "--backend", "vm", "nosd", "--", "true"});
+    EXPECT_EQ(r.exit_code, 125);
+    EXPECT_EQ(without_kvm_notice(r.err),
+              "lxbox: boot systemd in nosd: exec /lib/systemd/systemd: No such file or directory (boot.systemd needs "
+              "systemd in the distro: install it there, or lxbox config unset --distro nosd boot.systemd)\n");
+    EXPECT_EQ(ps_entry(root(), "nosd").value("state", ""), "stopped");
+    // Nothing of it is left: the monitor is gone and the container can be removed at once.
+    auto rm = run_lxbox(root(), {"rm", "nosd"});
+    EXPECT_EQ(rm.exit_code, 0) << rm.err;
     auto vm_stop = run_lxbox(root(), {"vm", "stop"});
     EXPECT_EQ(vm_stop.exit_code, 0) << vm_stop.err;
     EXPECT_EQ(vm_leftovers(), "");
