@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/base/printable.hpp"
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/store/store.hpp"
 
@@ -23,7 +24,7 @@ Result<unsigned> parse_mode(const nlohmann::json& j) {
     } catch (const std::exception&) {
         used = 0;
     }
-    if (used != s.size() || s.empty() || v > 07777) return invalid("post_import write: bad mode '" + s + "'");
+    if (used != s.size() || s.empty() || v > 07777) return invalid("post_import write: bad mode '" + printable(s) + "'");
     return static_cast<unsigned>(v);
 }
 
@@ -33,9 +34,9 @@ Result<WriteStep> parse_write_step(const nlohmann::json& w) {
         return invalid("post_import write: 'path' (a string) is required");
     step.path = w["path"].get<std::string>();
     if (step.path.empty() || step.path[0] != '/')
-        return invalid("post_import write: path '" + step.path + "' must be absolute");
+        return invalid("post_import write: path '" + printable(step.path) + "' must be absolute");
     if (!w.contains("content") || !w["content"].is_string())
-        return invalid("post_import write " + step.path + ": 'content' (a string) is required");
+        return invalid("post_import write " + printable(step.path) + ": 'content' (a string) is required");
     step.content = w["content"].get<std::string>();
     if (w.contains("mode")) step.mode = LXBOX_TRY(parse_mode(w["mode"]));
     return step;

@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "runtime/base/log.hpp"
+#include "runtime/base/printable.hpp"
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/store/store.hpp"
 
@@ -98,15 +99,15 @@ bool is_layer_id(const std::string& id) {
 Status check_registry_names(const Registry& reg) {
     for (const auto& [key, image] : reg.images) {
         LXBOX_TRY_CTX(validate_name(key), "image");
-        if (image.name != key) return Error(ErrorKind::Invalid, "image '" + key + "' is recorded as '" + image.name + "'");
+        if (image.name != key) return Error(ErrorKind::Invalid, "image '" + printable(key) + "' is recorded as '" + printable(image.name) + "'");
         for (const auto& id : image.layers)
-            if (!is_layer_id(id)) return Error(ErrorKind::Invalid, "image '" + key + "' has a bad layer id");
+            if (!is_layer_id(id)) return Error(ErrorKind::Invalid, "image '" + printable(key) + "' has a bad layer id");
     }
     for (const auto& [key, container] : reg.containers) {
         LXBOX_TRY_CTX(validate_name(key), "container");
         if (container.name != key)
-            return Error(ErrorKind::Invalid, "container '" + key + "' is recorded as '" + container.name + "'");
-        LXBOX_TRY_CTX(validate_name(container.image), "container '" + key + "': its image");
+            return Error(ErrorKind::Invalid, "container '" + printable(key) + "' is recorded as '" + printable(container.name) + "'");
+        LXBOX_TRY_CTX(validate_name(container.image), "container '" + printable(key) + "': its image");
     }
     for (const auto& [id, layer] : reg.layers)
         if (!is_layer_id(id)) return Error(ErrorKind::Invalid, "a layer id is not sha256:<64 hex digits>");
