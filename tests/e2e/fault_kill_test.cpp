@@ -24,6 +24,7 @@
 #include <random>
 #include <thread>
 
+#include "runtime/base/unique_fd.hpp"
 #include "tests/common/fault_injection.hpp"
 #include "tests/common/store_leftovers.hpp"
 #include "tests/common/test_support.hpp"
@@ -69,9 +70,9 @@ bool wait_for_no_holders(const std::string& root) {
         std::error_code ec;
         for (const auto& p : fs::directory_iterator("/proc", ec)) {
             if (!std::isdigit(static_cast<unsigned char>(p.path().filename().string()[0]))) continue;
-            std::ifstream cg(p.path() / "cgroup");
-            const std::string groups((std::istreambuf_iterator<char>(cg)), std::istreambuf_iterator<char>());
-            if (groups.find(store_id) != std::string::npos) held = true;
+            // read_file, not a stream: a process that ends mid-read makes libstdc++'s filebuf throw (ESRCH).
+            if (auto groups = read_file((p.path() / "cgroup").string()); groups && groups->find(store_id) != std::string::npos)
+                held = true;
             for (const auto& fd : fs::directory_iterator(p.path() / "fd", ec)) {
                 if (held) break;
                 if (fs::read_symlink(fd.path(), ec).string().rfind(root + "/", 0) == 0) held = true;
