@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <ctime>
 
 #include "runtime/base/log.hpp"
@@ -13,16 +14,19 @@
 
 namespace lxbox::store {
 
-// A recorded size: a whole number. A float is refused, not converted (a float out of uint64's
-// range converts undefined; the registry_json fuzz target found 7.9e49 under UBSan).
-static uint64_t size_bytes_of(const nlohmann::json& j) {
-    const auto it = j.find("size_bytes");
-    if (it == j.end() || it->is_null()) return 0;
-    if (it->is_number_unsigned()) return it->get<uint64_t>();
-    if (it->is_number_integer() && it->get<int64_t>() >= 0) return static_cast<uint64_t>(it->get<int64_t>());
-    throw nlohmann::json::type_error::create(302, "size_bytes must be a whole number of bytes",
+// A recorded number: whole and in range, else refused, never converted (a float out of the
+// target's range converts undefined; the registry_json fuzz target found 7.9e49 and 8.9e9
+// under UBSan). Absent or null: fallback.
+static uint64_t whole_number(const nlohmann::json& j, const char* key, uint64_t fallback, uint64_t max) {
+    const auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return fallback;
+    if (it->is_number_unsigned() && it->get<uint64_t>() <= max) return it->get<uint64_t>();
+    if (it->is_number_integer() && it->get<int64_t>() >= 0 && static_cast<uint64_t>(it->get<int64_t>()) <= max)
+        return static_cast<uint64_t>(it->get<int64_t>());
+    throw nlohmann::json::type_error::create(302, std::string(key) + " must be a whole number in range",
                                              static_cast<const nlohmann::json*>(nullptr));
 }
+static uint64_t size_bytes_of(const nlohmann::json& j) { return whole_number(j, "size_bytes", 0, UINT64_MAX); }
 
 void to_json(nlohmann::json& j, const ImageRecord& r) {
     j = {{"name", r.name}, {"arch", r.arch}, {"created", r.created}, {"size_bytes", r.size_bytes},
@@ -67,7 +71,7 @@ void to_json(nlohmann::json& j, const Registry& r) {
          {"containers", r.containers}, {"layers", r.layers}};
 }
 void from_json(const nlohmann::json& j, Registry& r) {
-    r.version = j.value("version", 1);
+    r.version = static_cast<int>(whole_number(j, "version", 1, INT32_MAX));
     r.default_distro = j.value("default_distro", "");
     r.embedded_registered = j.value("embedded_registered", false);
     r.images = j.value("images", std::map<std::string, ImageRecord>{});
