@@ -12,7 +12,9 @@ namespace lxbox::distro {
 
 namespace {
 
-Error invalid(const std::string& what) { return Error(ErrorKind::Invalid, what); }
+// The manifest's strings are in the text (a path, a mode): escaped, so the error is one line
+// whatever they hold (the distro_manifest fuzz target found a newline in a path).
+Error invalid(const std::string& what) { return Error(ErrorKind::Invalid, printable(what)); }
 
 Result<unsigned> parse_mode(const nlohmann::json& j) {
     if (!j.is_string()) return invalid("post_import write: 'mode' must be an octal string such as \"0644\"");
@@ -24,7 +26,7 @@ Result<unsigned> parse_mode(const nlohmann::json& j) {
     } catch (const std::exception&) {
         used = 0;
     }
-    if (used != s.size() || s.empty() || v > 07777) return invalid("post_import write: bad mode '" + printable(s) + "'");
+    if (used != s.size() || s.empty() || v > 07777) return invalid("post_import write: bad mode '" + s + "'");
     return static_cast<unsigned>(v);
 }
 
@@ -34,9 +36,9 @@ Result<WriteStep> parse_write_step(const nlohmann::json& w) {
         return invalid("post_import write: 'path' (a string) is required");
     step.path = w["path"].get<std::string>();
     if (step.path.empty() || step.path[0] != '/')
-        return invalid("post_import write: path '" + printable(step.path) + "' must be absolute");
+        return invalid("post_import write: path '" + step.path + "' must be absolute");
     if (!w.contains("content") || !w["content"].is_string())
-        return invalid("post_import write " + printable(step.path) + ": 'content' (a string) is required");
+        return invalid("post_import write " + step.path + ": 'content' (a string) is required");
     step.content = w["content"].get<std::string>();
     if (w.contains("mode")) step.mode = LXBOX_TRY(parse_mode(w["mode"]));
     return step;
