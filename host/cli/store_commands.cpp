@@ -183,15 +183,17 @@ Result<int> cmd_export(const GlobalOptions& g, const ExportRequest& req) {
         return 0;
     }
     opts.compression = LXBOX_TRY_CTX(archive::compression_for_filename(req.file), "export " + req.name);
-    // Written unnamed beside the target (O_TMPFILE), then named and renamed: an interrupted
-    // export never leaves a torn file under the name the user asked for, and a kill leaves no
-    // partial file either. The name it passes through is new and random (linkat fails on an
-    // existing one): the directory may be one where others can plant a symlink for it.
-    auto tmp = LXBOX_TRY_CTX(create_unnamed_beside(req.file, ".lxbox-partial-", 0644), "export " + req.name);
+    // Written unnamed beside the target (O_TMPFILE), then named: an interrupted export never
+    // leaves a torn file under the name the user asked for. Replacing a file, it passes through
+    // a new random name (linkat fails on an existing one: the directory may be one where others
+    // can plant a symlink), recorded in the store first, so a kill between the link and the
+    // rename leaves nothing the next lxbox does not remove.
+    auto tmp = LXBOX_TRY_CTX(create_unnamed_beside(req.file, store::kPublishTag, 0644), "export " + req.name);
     auto exported = store::export_image(store, req.name, tmp.fd.get(), opts);
     Status st = exported ? Status{} : Status(std::move(exported).error());
     if (st && ::fsync(tmp.fd.get()) != 0) st = Error::last("fsync the archive");
-    if (st) st = publish_temp(tmp, req.file, ".lxbox-partial-");
+    store::PublishRecord record(store.tmp_dir());
+    if (st) st = publish_temp(tmp, req.file, store::kPublishTag, [&](const std::string& n) { return record.name(n); });
     if (!st) {
         if (!tmp.path.empty()) ::unlink(tmp.path.c_str());
         return std::move(st).error().context("export " + req.name);

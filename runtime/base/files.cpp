@@ -48,11 +48,20 @@ static int link_unnamed(int fd, const std::string& name) {
     return ::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, name.c_str(), AT_SYMLINK_FOLLOW);
 }
 
-Status publish_temp(TempFile& tmp, const std::string& path, const std::string& tag) {
+Status publish_temp(TempFile& tmp, const std::string& path, const std::string& tag,
+                    const std::function<Status(const std::string&)>& before_naming) {
     std::string named = tmp.path;
+    if (named.empty()) {
+        if (link_unnamed(tmp.fd.get(), path) == 0) {
+            tmp.fd.reset();
+            return {};
+        }
+        if (errno != EEXIST) return Error::last("link " + path);
+    }
     for (int attempt = 0; named.empty() && attempt < 100; ++attempt) {
         std::string candidate = random_suffix_name(path, tag);
         if (candidate.empty()) return Error::last("name a temporary file beside " + path);
+        if (before_naming) LXBOX_TRY(before_naming(candidate));
         if (link_unnamed(tmp.fd.get(), candidate) == 0) named = candidate;
         else if (errno != EEXIST) return Error::last("link " + candidate);
     }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 
 #include "runtime/base/error.hpp"
@@ -25,11 +26,16 @@ Result<TempFile> create_temp_beside(const std::string& path, const std::string& 
 // mid-write leaves nothing behind. path stays empty; where the filesystem has no O_TMPFILE the
 // file is made by create_temp_beside instead (named).
 Result<TempFile> create_unnamed_beside(const std::string& path, const std::string& tag, unsigned mode);
-// Puts a complete temp file at path, replacing what was there: an unnamed one is linked under a
-// fresh "<path><tag>XXXXXX" (linkat, which follows no planted link) and renamed onto path, so a
-// kill can leave a named temp only between those two calls. The fd is closed; on failure the
-// temp is gone.
-Status publish_temp(TempFile& tmp, const std::string& path, const std::string& tag);
+// Puts a complete temp file at path, replacing what was there. An unnamed one is linked
+// straight at path when nothing has that name (no moment where a kill leaves a second name);
+// otherwise under a fresh "<path><tag>XXXXXX" (linkat, which follows no planted link) and
+// renamed onto path, so a kill can leave a named temp only between those two calls.
+// before_naming, when given, is called with that name before it is made (and again with a new
+// one should it be taken): a caller publishing outside its own state records it there, so
+// whoever finds the caller dead can remove it (store::record_publish). The fd is closed; on
+// failure the temp is gone.
+Status publish_temp(TempFile& tmp, const std::string& path, const std::string& tag,
+                    const std::function<Status(const std::string&)>& before_naming = {});
 
 // Reads a file a user named for its content (--env-file): a regular file of at most max_bytes.
 // Anything else is refused ("not a regular file", "larger than N MiB"): a device would be read

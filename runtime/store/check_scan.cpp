@@ -109,7 +109,7 @@ CheckInput gather(Store& store, const Result<Registry>& reg, const CgroupAccess&
 
 Status apply(const Finding& f, const CgroupAccess& cgroups) {
     switch (f.repair) {
-        case Repair::RemoveTree: return remove_tree(f.target);
+        case Repair::RemoveTree: return remove_work(f.target);
         case Repair::RemoveFile:
         case Repair::ClearState:
             if (::unlink(f.target.c_str()) != 0 && errno != ENOENT) return Error::last("remove " + f.target);

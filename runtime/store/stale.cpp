@@ -1,7 +1,10 @@
 #include "runtime/store/stale.hpp"
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <atomic>
 
 #include <charconv>
 #include <functional>
@@ -49,6 +52,41 @@ bool owner_alive(const WorkOwner& owner) {
     return st && st->start_time == owner.start_time && st->state != 'Z' && st->state != 'X';
 }
 
+PublishRecord::PublishRecord(std::string tmp_dir) {
+    static std::atomic<unsigned> counter{0};
+    path_ = tmp_dir + "/" + work_dir_name("publish", self_owner(), std::to_string(counter++));
+}
+
+PublishRecord::~PublishRecord() {
+    if (made_) ::unlink(path_.c_str());
+}
+
+Status PublishRecord::name(const std::string& temp_path) {
+    if (made_ && ::unlink(path_.c_str()) != 0 && errno != ENOENT) return Error::last("remove " + path_);
+    made_ = false;
+    if (::symlink(temp_path.c_str(), path_.c_str()) != 0) return Error::last("record " + temp_path + " in " + path_);
+    made_ = true;
+    return {};
+}
+
+Status remove_work(const std::string& path) {
+    const auto slash = path.rfind('/');
+    const std::string leaf = slash == std::string::npos ? path : path.substr(slash + 1);
+    if (!leaf.starts_with(".publish-")) return remove_tree(path);
+    char target[4096];
+    const ssize_t n = ::readlink(path.c_str(), target, sizeof target - 1);
+    if (n > 0) {
+        const std::string temp(target, static_cast<size_t>(n));
+        const auto tslash = temp.rfind('/');
+        struct stat st {};
+        if (temp.find(kPublishTag, tslash == std::string::npos ? 0 : tslash) != std::string::npos &&
+            ::lstat(temp.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::unlink(temp.c_str()) != 0 && errno != ENOENT)
+            return Error::last("remove " + temp);
+    }
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Error::last("remove " + path);
+    return {};
+}
+
 // Removes, in one store folder, ".import-*"/".trash-*" dirs of dead owners and, for a folder of
 // registered objects, dirs that the registry does not know: only an import killed between its
 // rename into place and its registry write (both under the lock we hold) leaves one.
@@ -71,7 +109,7 @@ static Status clean_folder(const std::string& folder, const std::function<bool(c
         spdlog::info("removing {}/{}, left by an interrupted lxbox", folder, n);
         // Leftovers must not make the store unusable: a dir we cannot remove (files of a
         // rootless container's users) is reported, and the next clean-up tries again.
-        if (auto st = remove_tree(folder + "/" + n); !st) spdlog::warn("{}", st.error().message);
+        if (auto st = remove_work(folder + "/" + n); !st) spdlog::warn("{}", st.error().message);
         if (removed) removed->push_back(n);
     }
     return {};

@@ -55,7 +55,7 @@ Result<Store> Store::open(const std::string& root, bool clean) {
     if (root.empty() || root[0] != '/')
         return Error(ErrorKind::Invalid, "store root '" + root + "' must be an absolute path");
     LXBOX_TRY_CTX(make_dirs(root, 0700), "open store " + root);
-    for (const char* sub : {"/images", "/containers"})
+    for (const char* sub : {"/images", "/containers", "/tmp"})
         LXBOX_TRY_CTX(make_dir(root + sub, 0700), "open store " + root);
     struct stat st {};
     if (::stat(root.c_str(), &st) != 0) return Error::last("open store " + root);
