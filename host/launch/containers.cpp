@@ -144,15 +144,13 @@ Result<std::optional<ContainerView>> ephemeral_view(const store::Store& store, c
     ContainerView v{*name, "", store.root() + "/containers/" + entry, true, std::nullopt};
     auto text = read_file(v.dir + "/state.json");
     if (!text) return std::optional<ContainerView>{};
-    try {
-        auto j = nlohmann::json::parse(*text);
-        auto s = j.get<store::InstanceState>();
-        v.image = j.value("image", "");
-        v.backend = s.backend;
-        if (linux_fx::process_start_time(s.pid) == s.start_time) v.instance = s;
-    } catch (const nlohmann::json::exception&) {
-        return std::optional<ContainerView>{};
-    }
+    auto s = store::parse_instance_state(*text);
+    if (!s) return std::optional<ContainerView>{};
+    // Parsed once already, so this parse does not throw; "image" is the throwaway's own field.
+    const auto j = nlohmann::json::parse(*text);
+    if (const auto it = j.find("image"); it != j.end() && it->is_string()) v.image = it->get<std::string>();
+    v.backend = s->backend;
+    if (linux_fx::process_start_time(s->pid) == s->start_time) v.instance = *s;
     // A throwaway container exists only while it runs.
     if (!v.instance) return std::optional<ContainerView>{};
     return std::optional<ContainerView>{std::move(v)};

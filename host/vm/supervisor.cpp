@@ -21,6 +21,7 @@
 #include "host/vm/qmp.hpp"
 #include "host/vm/session_router.hpp"
 #include "host/vm/vm_launcher.hpp"
+#include "runtime/base/json_number.hpp"
 #include "runtime/base/log.hpp"
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/store/store.hpp"
@@ -65,20 +66,20 @@ void to_json(nlohmann::json& j, const VmStatus& s) {
 
 void from_json(const nlohmann::json& j, VmStatus& s) {
     s.running = j.value("running", false);
-    s.pid = j.value("pid", 0);
-    s.qemu_pid = j.value("qemu_pid", 0);
+    s.pid = json_value<pid_t>(j, "pid", 0);
+    s.qemu_pid = json_value<pid_t>(j, "qemu_pid", 0);
     s.accel = j.value("accel", "");
-    s.boot_ms = j.value("boot_ms", int64_t{0});
+    s.boot_ms = json_value<int64_t>(j, "boot_ms", 0);
     s.started = j.value("started", "");
-    s.memory_mib = j.value("memory_mib", 0u);
-    s.cpus = j.value("cpus", 0u);
-    s.sessions = j.value("sessions", uint64_t{0});
-    s.clients = j.value("clients", uint64_t{0});
+    s.memory_mib = json_value<unsigned>(j, "memory_mib", 0);
+    s.cpus = json_value<unsigned>(j, "cpus", 0);
+    s.sessions = json_value<uint64_t>(j, "sessions", 0);
+    s.clients = json_value<uint64_t>(j, "clients", 0);
     s.disks = j.value("disks", std::vector<std::string>{});
     s.held_disks = j.value("held_disks", std::vector<std::string>{});
-    s.heartbeat_us = j.value("heartbeat_us", int64_t{0});
-    s.idle_timeout_s = j.value("idle_timeout_s", int64_t{0});
-    s.forwarded_ports = j.value("forwarded_ports", std::vector<uint16_t>{});
+    s.heartbeat_us = json_value<int64_t>(j, "heartbeat_us", 0);
+    s.idle_timeout_s = json_value<int64_t>(j, "idle_timeout_s", 0);
+    s.forwarded_ports = json_value<std::vector<uint16_t>>(j, "forwarded_ports", {});
 }
 
 std::vector<AttachDisk> disks_to_boot(const std::vector<AttachDisk>& have, const std::vector<AttachDisk>& wanted,

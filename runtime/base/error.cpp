@@ -3,6 +3,8 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "runtime/base/json_number.hpp"
+
 namespace lxbox {
 
 const char* to_string(ErrorKind kind) {
@@ -58,7 +60,7 @@ void to_json(nlohmann::json& j, const Error& e) {
 
 void from_json(const nlohmann::json& j, Error& e) {
     e.kind = kind_from_string(j.value("kind", std::string("internal")));
-    e.errno_value = j.value("errno", 0);
+    e.errno_value = json_value<int>(j, "errno", 0);
     e.message = j.value("message", std::string());
 }
 

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/base/json_number.hpp"
 #include "runtime/base/log.hpp"
 #include "runtime/container/container.hpp"
 #include "runtime/container/impl.hpp"
@@ -26,7 +27,7 @@ Result<std::optional<std::pair<int, Error>>> read_child_report(int fd) {
     if (text.empty()) return std::optional<std::pair<int, Error>>{};
     try {
         auto j = nlohmann::json::parse(text);
-        return std::optional<std::pair<int, Error>>{{j.at("exit_code").get<int>(), j.at("error").get<Error>()}};
+        return std::optional<std::pair<int, Error>>{{json_whole<int>(j.at("exit_code"), "exit_code"), j.at("error").get<Error>()}};
     } catch (const nlohmann::json::exception& e) {
         return Error(ErrorKind::Internal, std::string("unreadable report from the container: ") + e.what());
     }

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/base/json_number.hpp"
 #include "runtime/base/log.hpp"
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/linux/namespaces.hpp"
@@ -27,8 +28,8 @@ std::optional<HolderRecord> load_record(const std::string& dir) {
     auto j = nlohmann::json::parse(*text, nullptr, false);
     if (!j.is_object()) return std::nullopt;
     HolderRecord r;
-    r.pid = j.value("pid", 0);
-    r.start_time = j.value("start_time", uint64_t{0});
+    r.pid = json_value<pid_t>(j, "pid", 0);
+    r.start_time = json_value<uint64_t>(j, "start_time", 0);
     r.boot_id = j.value("boot_id", "");
     if (r.pid <= 0) return std::nullopt;
     return r;

@@ -1,12 +1,14 @@
 #include "runtime/spec/spec.hpp"
 
+#include "runtime/base/json_number.hpp"
+
 namespace lxbox::runtime {
 
 namespace {
 
 template <class T>
 void get_opt(const nlohmann::json& j, const char* key, T& out) {
-    if (auto it = j.find(key); it != j.end() && !it->is_null()) it->get_to(out);
+    if (auto it = j.find(key); it != j.end() && !it->is_null()) json_get_to(*it, out, key);
 }
 
 template <class T>
@@ -21,7 +23,7 @@ void put_optional(nlohmann::json& j, const char* key, const std::optional<T>& v)
 
 template <class T>
 void get_optional(const nlohmann::json& j, const char* key, std::optional<T>& out) {
-    if (auto it = j.find(key); it != j.end() && !it->is_null()) out = it->get<T>();
+    if (auto it = j.find(key); it != j.end() && !it->is_null()) json_get_to(*it, out, key);
 }
 
 }  // namespace

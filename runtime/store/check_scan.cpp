@@ -50,14 +50,10 @@ ContainerFacts container_facts(const Store& store, const std::string& name, std:
         else held.push_back(std::move(*lock));
     }
     if (auto text = read_file(dir + "/state.json")) {
-        try {
-            auto s = nlohmann::json::parse(*text).get<InstanceState>();
-            // pid + start time, as running_instance() checks (which would remove the file).
-            if (owner_alive(WorkOwner{s.pid, s.start_time})) f.busy = true;
-            else f.stale_state = true;
-        } catch (const nlohmann::json::exception&) {
-            f.stale_state = true;
-        }
+        // pid + start time, as running_instance() checks (which would remove the file).
+        auto s = parse_instance_state(*text);
+        if (s && owner_alive(WorkOwner{s->pid, s->start_time})) f.busy = true;
+        else f.stale_state = true;
     }
     for (const auto& n : list_dir(dir))
         if (n.starts_with("state.json.tmp.")) f.temp_files.push_back(n);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <ctime>
 
+#include "runtime/base/json_number.hpp"
 #include "runtime/base/log.hpp"
 #include "runtime/base/printable.hpp"
 #include "runtime/base/unique_fd.hpp"
@@ -14,19 +15,9 @@
 
 namespace lxbox::store {
 
-// A recorded number: whole and in range, else refused, never converted (a float out of the
-// target's range converts undefined; the registry_json fuzz target found 7.9e49 and 8.9e9
-// under UBSan). Absent or null: fallback.
-static uint64_t whole_number(const nlohmann::json& j, const char* key, uint64_t fallback, uint64_t max) {
-    const auto it = j.find(key);
-    if (it == j.end() || it->is_null()) return fallback;
-    if (it->is_number_unsigned() && it->get<uint64_t>() <= max) return it->get<uint64_t>();
-    if (it->is_number_integer() && it->get<int64_t>() >= 0 && static_cast<uint64_t>(it->get<int64_t>()) <= max)
-        return static_cast<uint64_t>(it->get<int64_t>());
-    throw nlohmann::json::type_error::create(302, std::string(key) + " must be a whole number in range",
-                                             static_cast<const nlohmann::json*>(nullptr));
-}
-static uint64_t size_bytes_of(const nlohmann::json& j) { return whole_number(j, "size_bytes", 0, UINT64_MAX); }
+// Recorded numbers are whole and in range, never converted (json_value): the registry_json
+// fuzz target found a float size_bytes of 7.9e49 and a version of 8.9e9 (UBSan).
+static uint64_t size_bytes_of(const nlohmann::json& j) { return json_value<uint64_t>(j, "size_bytes", 0); }
 
 void to_json(nlohmann::json& j, const ImageRecord& r) {
     j = {{"name", r.name}, {"arch", r.arch}, {"created", r.created}, {"size_bytes", r.size_bytes},
@@ -71,7 +62,7 @@ void to_json(nlohmann::json& j, const Registry& r) {
          {"containers", r.containers}, {"layers", r.layers}};
 }
 void from_json(const nlohmann::json& j, Registry& r) {
-    r.version = static_cast<int>(whole_number(j, "version", 1, INT32_MAX));
+    r.version = json_value<int>(j, "version", 1);
     r.default_distro = j.value("default_distro", "");
     r.embedded_registered = j.value("embedded_registered", false);
     r.images = j.value("images", std::map<std::string, ImageRecord>{});
@@ -88,18 +79,18 @@ void to_json(nlohmann::json& j, const InstanceState& s) {
     if (s.stop_signal != 0) j["stop_signal"] = s.stop_signal;
 }
 void from_json(const nlohmann::json& j, InstanceState& s) {
-    s.pid = j.at("pid").get<pid_t>();
-    s.start_time = j.at("start_time").get<uint64_t>();
+    s.pid = json_whole<pid_t>(j.at("pid"), "pid");
+    s.start_time = json_whole<uint64_t>(j.at("start_time"), "start_time");
     s.started = j.value("started", "");
     s.command = j.value("command", std::vector<std::string>{});
     s.backend = j.value("backend", "native");
     if (auto it = j.find("security"); it != j.end() && it->is_object()) s.security = it->get<runtime::SecuritySpec>();
     s.cgroup = j.value("cgroup", "");
-    s.namespaces = j.value("namespaces", 0);
+    s.namespaces = json_value<int>(j, "namespaces", 0);
     s.guest_dir = j.value("guest_dir", "");
     s.arch = j.value("arch", "");
     s.lower_dirs = j.value("lower_dirs", std::vector<std::string>{});
-    s.stop_signal = j.value("stop_signal", 0);
+    s.stop_signal = json_value<int>(j, "stop_signal", 0);
 }
 
 namespace {
@@ -140,6 +131,18 @@ Result<Registry> parse_registry(const std::string& text, const std::string& path
     }
     LXBOX_TRY_CTX(check_registry_names(reg), "read " + path);
     return reg;
+}
+
+Result<InstanceState> parse_instance_state(const std::string& text) {
+    InstanceState s;
+    try {
+        s = nlohmann::json::parse(text).get<InstanceState>();
+    } catch (const nlohmann::json::exception& e) {
+        return Error(ErrorKind::Invalid, "read state.json: " + printable(e.what()));
+    }
+    // The pid is signalled (stop, kill): 0 and -1 would reach a process group or everything.
+    if (s.pid <= 0) return Error(ErrorKind::Invalid, "read state.json: pid " + std::to_string(s.pid) + " is not a process");
+    return s;
 }
 
 std::string now_rfc3339() {

@@ -124,13 +124,12 @@ Result<std::optional<InstanceState>> Store::running_instance(const std::string& 
         if (text.error().kind == ErrorKind::NotFound) return std::optional<InstanceState>{};
         return std::move(text).error();
     }
-    InstanceState s;
-    try {
-        s = nlohmann::json::parse(*text).get<InstanceState>();
-    } catch (const nlohmann::json::exception&) {
+    auto parsed = parse_instance_state(*text);
+    if (!parsed) {
         ::unlink(path.c_str());  // torn by a crash: the instance cannot be trusted to exist
         return std::optional<InstanceState>{};
     }
+    const InstanceState& s = *parsed;
     if (!owner_alive(WorkOwner{s.pid, s.start_time})) {
         spdlog::debug("container {}: pid {} is gone, clearing stale state", name, s.pid);
         ::unlink(path.c_str());

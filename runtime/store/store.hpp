@@ -114,6 +114,9 @@ Status validate_name(const std::string& name);
 // so a damaged or hand-edited file naming "../x" is an Invalid error, never a path outside
 // the store.
 Result<Registry> parse_registry(const std::string& text, const std::string& path);
+// Pure: a container's state.json (an Invalid error when torn or damaged: its numbers are whole
+// and in range, never converted, as the registry's are, and its pid is a process's, > 0).
+Result<InstanceState> parse_instance_state(const std::string& text);
 
 // The store root: explicit --root, else $LXBOX_ROOT, else $XDG_DATA_HOME/lxbox, else
 // $HOME/.local/share/lxbox. Pure over its inputs.

@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
         }
     }
     if (inputs.empty()) {
-        std::fprintf(stderr, "frame_fuzz_replay: no inputs\n");
+        std::fprintf(stderr, "%s: no inputs\n", std::filesystem::path(argv[0]).filename().c_str());
         return 2;
     }
     for (auto& path : inputs) {
@@ -30,6 +30,6 @@ int main(int argc, char** argv) {
         std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
         LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
     }
-    std::printf("frame_fuzz_replay: %zu inputs ok\n", inputs.size());
+    std::printf("%s: %zu inputs ok\n", std::filesystem::path(argv[0]).filename().c_str(), inputs.size());
     return 0;
 }

@@ -2,8 +2,11 @@
 #include <elf.h>
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "host/cli/progress.hpp"
 #include "host/distro/manifest.hpp"
+#include "runtime/proto/messages.hpp"
 #include "runtime/store/images.hpp"
 #include "runtime/store/stale.hpp"
 #include "runtime/store/store.hpp"
@@ -52,6 +55,35 @@ TEST(StoreRegistryFile, RefusesNamesNoWriterWouldHaveAccepted) {
         EXPECT_EQ(r.error().kind, ErrorKind::Invalid) << i;
         EXPECT_TRUE(r.error().message.starts_with("read /s/registry.json: ")) << r.error().message;
     }
+}
+
+// state.json's numbers are whole and in range, never converted: its pid is signalled by stop,
+// and a float or wrapped value (7.9e49, -1, 2^32+1) would be undefined or another process.
+TEST(StoreInstanceState, RefusesNumbersOutOfRangeAndPidsThatAreNotProcesses) {
+    auto ok = store::parse_instance_state(R"({"pid":42,"start_time":7,"namespaces":1107427328,"stop_signal":37})");
+    ASSERT_TRUE(ok.ok()) << ok.error().message;
+    EXPECT_EQ(ok->pid, 42);
+    EXPECT_EQ(ok->stop_signal, 37);
+    for (const char* bad : {R"({"pid":7.9e49,"start_time":1})", R"({"pid":42.5,"start_time":1})",
+                            R"({"pid":-1,"start_time":1})", R"({"pid":0,"start_time":1})",
+                            R"({"pid":42,"start_time":-3})", R"({"pid":42,"start_time":1,"stop_signal":4294967297})",
+                            R"({"pid":42,"start_time":1,"namespaces":1e30})", R"({"pid":42,"start)"}) {
+        auto r = store::parse_instance_state(bad);
+        ASSERT_FALSE(r.ok()) << bad;
+        EXPECT_EQ(r.error().message.find('\n'), std::string::npos) << r.error().message;
+        EXPECT_EQ(r.error().message.rfind("read state.json: ", 0), 0u) << r.error().message;
+    }
+}
+
+// The guest agent's messages are read with the same checks: a terminal size that would wrap a
+// u16 is refused, not taken as another size.
+TEST(ProtoNumbers, AGuestsOutOfRangeNumberIsRefusedNotWrapped) {
+    proto::Resize r;
+    EXPECT_THROW(nlohmann::json::parse(R"({"rows":70000,"cols":80})").get_to(r), nlohmann::json::type_error);
+    EXPECT_THROW(nlohmann::json::parse(R"({"rows":24.5,"cols":80})").get_to(r), nlohmann::json::type_error);
+    nlohmann::json::parse(R"({"rows":24,"cols":80})").get_to(r);
+    EXPECT_EQ(r.rows, 24);
+    EXPECT_EQ(r.cols, 80);
 }
 
 TEST(StoreRoot, PrefersExplicitEnvThenXdgThenHome) {
