@@ -18,8 +18,8 @@
 namespace lxbox::agent {
 
 // What the agent announces in its hello.
-inline constexpr const char* kCapabilities[] = {"ping", "shutdown", "credit",     "run",  "remove",
-                                                "serial-disks", "pty", "exec", "detach", "ports"};
+inline constexpr const char* kCapabilities[] = {"ping", "shutdown", "credit", "run",   "remove",      "serial-disks",
+                                                "pty",  "exec",     "detach", "ports", "boot-command"};
 
 // A container to start on a session (the session's frames then carry its stdio).
 struct StartRun {

@@ -14,6 +14,7 @@
 
 #include "guest-agent/pid1.hpp"
 #include "runtime/container/container.hpp"
+#include "runtime/container/quiet_join.hpp"
 #include "runtime/linux/mounts.hpp"
 #include "runtime/linux/exec_stub.hpp"
 #include "runtime/linux/process.hpp"
@@ -81,6 +82,30 @@ RunReport report_of(const runtime::Outcome& outcome) {
     return r;
 }
 
+// What joins the container the started line describes (an Exec's process, the boot command).
+runtime::JoinSpec join_spec(const ContainerStarted& target) {
+    runtime::JoinSpec join;
+    join.pid = target.pid;
+    join.start_time = target.start_time;
+    join.namespaces = target.namespaces;
+    join.cgroup_paths = target.cgroup_paths;
+    join.cache_dir = kGuestCacheDir;
+    return join;
+}
+
+// The Run's boot.command in its held container (spec.hold_command), as launch runs it
+// natively, then the command let go: what it started is up when the command runs. Its failure
+// is one warning line on the session's stderr; the container goes on.
+Status boot_then_release(runtime::Container& c, const ContainerStarted& started, const runtime::ContainerSpec& spec,
+                         const std::string& command) {
+    LXBOX_TRY(c.wait_held());
+    runtime::JoinSpec j = join_spec(started);
+    j.process.security = spec.process.security;
+    if (auto booted = runtime::run_boot_command(std::move(j), command); !booted)
+        (void)write_all(2, "lxbox: warning: boot.command: " + booted.error().message + "\n");
+    return c.release();
+}
+
 RunReport run_container(const proto::Run& run) {
     runtime::ContainerSpec spec;
     try {
@@ -89,6 +114,7 @@ RunReport run_container(const proto::Run& run) {
         return {125, std::string("bad container spec: ") + e.what()};
     }
     spec.process.tty = run.tty;  // the Run's word: the agent relays the pty it asks for
+    spec.hold_command = !run.boot_command.empty();
     if (auto st = mount_disks(run.mounts); !st) return {125, st.error().message};
     if (auto st = linux_fx::make_dirs(spec.container_dir, 0700); !st) return {125, st.error().message};
     // A kept container's layers on the containers disk, made on its first run (as the host's
@@ -106,6 +132,8 @@ RunReport run_container(const proto::Run& run) {
     const ContainerStarted started{c->pid(), linux_fx::process_start_time(c->pid()).value_or(0), c->namespaces(),
                                    c->cgroup_paths()};
     (void)write_all(kReportFd, nlohmann::json{{"started", started}}.dump() + "\n");
+    // A held container that did not come up: its wait says why.
+    if (spec.hold_command) (void)boot_then_release(*c, started, spec, run.boot_command);
     auto outcome = wait_container(*c, run.tty, run.rows, run.cols);
     // A throwaway container's changes lived in its tmpfs; its mount point goes with it.
     if (spec.ephemeral) ::rmdir(spec.container_dir.c_str());
@@ -114,18 +142,13 @@ RunReport run_container(const proto::Run& run) {
 }
 
 RunReport join_container(const proto::Exec& exec, const ContainerStarted& target) {
-    runtime::JoinSpec join;
+    runtime::JoinSpec join = join_spec(target);
     try {
         join.process = exec.process.get<runtime::ProcessSpec>();
     } catch (const nlohmann::json::exception& e) {
         return {125, std::string("bad process spec: ") + e.what()};
     }
     join.process.tty = exec.tty;  // as for a Run: the agent relays the pty the Exec asks for
-    join.pid = target.pid;
-    join.start_time = target.start_time;
-    join.namespaces = target.namespaces;
-    join.cgroup_paths = target.cgroup_paths;
-    join.cache_dir = kGuestCacheDir;
     auto c = runtime::Container::join(join);
     if (!c) return {125, c.error().context("exec").message};
     auto outcome = wait_container(*c, exec.tty, exec.rows, exec.cols);

@@ -1,7 +1,6 @@
 #include "host/launch/containers.hpp"
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -88,19 +87,6 @@ store::InstanceState vm_instance_state(const vm::VmRunRequest& request, const st
     st.guest_dir = guest_dir;
     st.arch = request.arch;
     return st;
-}
-
-Result<runtime::Container> join_quietly(const runtime::JoinSpec& j, int out_fd) {
-    UniqueFd null = LXBOX_TRY(open_fd("/dev/null", O_RDWR));
-    UniqueFd saved[3];
-    for (int fd = 0; fd < 3; ++fd) {
-        saved[fd] = UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
-        ::dup2(fd == 1 && out_fd >= 0 ? out_fd : null.get(), fd);
-    }
-    auto joined = runtime::Container::join(j);
-    for (int fd = 0; fd < 3; ++fd)
-        if (saved[fd].get() >= 0) ::dup2(saved[fd].get(), fd);
-    return joined;
 }
 
 std::string unscoped_cgroup_name(const std::string& container_dir) {

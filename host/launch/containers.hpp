@@ -39,12 +39,6 @@ Result<int> exec_in_vm_container(const store::Store& store, const std::string& n
 // guest_dir): this lxbox (its launcher) is the instance's pid.
 store::InstanceState vm_instance_state(const vm::VmRunRequest& request, const std::string& guest_dir);
 
-// Joins a running container with j's process, its stdin and stderr on /dev/null and its
-// stdout on out_fd (-1: /dev/null too): a process of lxbox's own in the container (boot.command,
-// systemd's state), whose output is not the user's. The joining process takes lxbox's fds
-// 0-2 at its clone, so they are swapped for that moment.
-Result<runtime::Container> join_quietly(const runtime::JoinSpec& j, int out_fd = -1);
-
 // A container as `ps` shows it.
 struct ContainerView {
     std::string name, image, dir;

@@ -25,6 +25,7 @@
 #include "runtime/base/log.hpp"
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/container/container.hpp"
+#include "runtime/container/quiet_join.hpp"
 #include "runtime/plan/plan.hpp"
 #include "runtime/plan/systemd.hpp"
 #include "runtime/store/stale.hpp"
@@ -158,20 +159,29 @@ int report(const runtime::Outcome& o) {
     return o.exit_code;
 }
 
-// The distro's boot.command, as WSL runs [boot] command: as root (sh -c), in the container
-// that just started, with the container's own security settings, before its command runs
+// The distro's boot.command (runtime::run_boot_command) in the native container that just
+// started, with the container's own security settings, before its command runs
 // (spec.hold_command): what it starts is up when the command starts, and the container cannot
-// end under it. It runs to its end (`service x start`, or `x &` for a daemon); its output goes
-// nowhere, its failure is a warning.
+// end under it.
 Status run_boot_command(const store::Store& store, const std::string& command, const store::InstanceState& st) {
     runtime::JoinSpec j{st.pid, st.start_time, st.cgroup, {}, store.root() + "/cache", st.namespaces};
-    j.process.args = {"/bin/sh", "-c", command};
-    j.process.user = "0";
     j.process.security = st.security;
-    auto joined = LXBOX_TRY(join_quietly(j));
-    auto outcome = LXBOX_TRY(joined.wait());
-    if (outcome.exec_error) return *outcome.exec_error;
-    if (outcome.exit_code != 0) return Error(ErrorKind::Internal, "'" + command + "' exited " + std::to_string(outcome.exit_code));
+    return runtime::run_boot_command(std::move(j), command);
+}
+
+// The distro's boot.command in a running vm container (boot.systemd's, once systemd answered)
+// through the agent's exec, as run_boot_command natively: as root, its stdio on /dev/null. A
+// shell in front of it sets those: an exec's stdio are its session's, which a daemon left
+// holding them would keep open.
+Status run_boot_command_in_vm(const store::Store& store, const std::string& command, const store::InstanceState& st,
+                              const std::string& container) {
+    std::string dropped;
+    vm::VmExecRequest req{store.root(), st.arch, container, st.guest_dir, {}, &dropped};
+    req.process.args = {"/bin/sh", "-c", "exec </dev/null >/dev/null 2>&1 /bin/sh -c \"$1\"", "sh", command};
+    req.process.user = "0";
+    req.process.security = st.security;
+    const int code = LXBOX_TRY(vm::exec_in_vm(req));
+    if (code != 0) return Error(ErrorKind::Internal, "'" + command + "' exited " + std::to_string(code));
     return {};
 }
 
@@ -343,10 +353,10 @@ Result<int> launch_with_systemd(store::Store& store, const LaunchRequest& req, c
     if (booting) {
         if (const auto notice = runtime::systemd_state_notice(t.container, state); !notice.empty() && !state.empty())
             std::fprintf(stderr, "lxbox: %s\n", notice.c_str());
-        // (The VM runs no boot.command yet, with systemd or without.)
-        if (!in_vm && !t.settings.boot_command.empty()) {
-            if (auto st_boot = run_boot_command(store, t.settings.boot_command, *inst); !st_boot)
-                std::fprintf(stderr, "lxbox: warning: boot.command: %s\n", st_boot.error().message.c_str());
+        if (const std::string& boot = t.settings.boot_command; !boot.empty()) {
+            auto st_boot = in_vm ? run_boot_command_in_vm(store, boot, *inst, t.container)
+                                 : run_boot_command(store, boot, *inst);
+            if (!st_boot) std::fprintf(stderr, "lxbox: warning: boot.command: %s\n", st_boot.error().message.c_str());
         }
     }
     if (in_vm) return exec_in_vm_container(store, t.container, *inst, req.process, t.integrated).context("launch " + t.container);
@@ -374,6 +384,7 @@ Result<int> launch_in_vm(store::Store& store, const LaunchRequest& req, const Ta
         return std::move(made).error();
     }
     vm::VmRunRequest& vr = *made;
+    vr.boot_command = t.settings.boot_command;  // run by the agent each time the container starts
     Status state_written;
     vr.started = [&](const std::string& guest_dir) {
         const store::InstanceState st = vm_instance_state(vr, guest_dir);

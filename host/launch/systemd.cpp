@@ -16,6 +16,7 @@
 #include "host/launch/containers.hpp"
 #include "runtime/base/log.hpp"
 #include "runtime/container/container.hpp"
+#include "runtime/container/quiet_join.hpp"
 #include "runtime/linux/process.hpp"
 #include "runtime/plan/systemd.hpp"
 
@@ -256,7 +257,7 @@ Result<std::string> wait_for_systemd(const store::Store& store, const store::Ins
     runtime::JoinSpec j{instance.pid, instance.start_time, instance.cgroup, ask_state(instance), store.root() + "/cache",
                         instance.namespaces};
     auto out = LXBOX_TRY(make_pipe());
-    auto joined = LXBOX_TRY(join_quietly(j, out.write.get()));
+    auto joined = LXBOX_TRY(runtime::join_quietly(j, out.write.get()));
     out.write.reset();
     std::string state;
     for (;;) {

@@ -5,6 +5,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <thread>
 
@@ -76,7 +77,12 @@ Result<proto::Hello> ChannelClient::hello(Millis timeout) {
                             std::chrono::system_clock::now().time_since_epoch())
                             .count();
     LXBOX_TRY(send(proto::make_frame(proto::kConnectionSession, mine)));
-    return receive_message<proto::Hello>(timeout).context("hello");
+    peer_ = LXBOX_TRY(receive_message<proto::Hello>(timeout).context("hello"));
+    return peer_;
+}
+
+bool ChannelClient::peer_can(const std::string& capability) const {
+    return std::find(peer_.capabilities.begin(), peer_.capabilities.end(), capability) != peer_.capabilities.end();
 }
 
 Result<std::chrono::nanoseconds> ChannelClient::ping(Millis timeout) {

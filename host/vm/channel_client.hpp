@@ -22,6 +22,9 @@ public:
 
     // Sends our hello (with the host's wall clock) and waits for the agent's.
     Result<proto::Hello> hello(Millis timeout);
+    // Whether the other end's hello named capability: what an agent from an older lxbox (its
+    // VM started before this one was installed) lacks. (The supervisor passes the agent's on.)
+    bool peer_can(const std::string& capability) const;
     // One ping round trip; returns its duration.
     Result<std::chrono::nanoseconds> ping(Millis timeout);
 
@@ -54,6 +57,7 @@ private:
     std::deque<proto::DecodeEvent> pending_;
     uint64_t next_nonce_ = 1;
     bool closed_ = false;
+    proto::Hello peer_;  // the other end's hello, once hello() had it
 };
 
 }  // namespace lxbox::vm

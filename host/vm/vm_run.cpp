@@ -291,6 +291,10 @@ Result<int> run_in_vm(const VmRunRequest& request) {
     linux_fx::SignalBlock blocked(linux_fx::forwarded_signals());
     size_as_host_terminal(run);
     auto channel = LXBOX_TRY(connect_supervisor(vm_dir, start_options(request.root, request.arch, request.notice)));
+    if (!request.boot_command.empty() && !channel.peer_can("boot-command") && request.notice)
+        request.notice("warning: boot.command: the VM's agent is older than this lxbox and runs none (lxbox vm stop "
+                       "restarts the VM with this one's)");
+    run.boot_command = request.boot_command;
     constexpr uint32_t kSession = 1;
     proto::Attach attach{{{disk.serial, disk.path, true}}, request.ports};
     LXBOX_TRY(channel.send(proto::make_frame(kSession, attach)));

@@ -41,6 +41,9 @@ struct VmRunRequest {
     // the guest: what an exec into it names (VmExecRequest::guest_dir).
     std::function<void(const std::string& guest_dir)> started;
     std::vector<proto::PortForward> ports;  // -p: published on the host's loopback
+    // The distro's boot.command ("" = none): the agent runs it in the container before its
+    // command (proto::Run::boot_command); a VM whose agent predates it gets a warning instead.
+    std::string boot_command;
 };
 
 // Runs the container in the shared VM (started when none runs) with lxbox's stdin, stdout and

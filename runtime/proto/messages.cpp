@@ -59,6 +59,7 @@ void from_json(const json& j, GuestMount& m) {
 
 void to_json(json& j, const Run& m) {
     j = json{{"spec", m.spec}, {"mounts", m.mounts}, {"tty", m.tty}, {"rows", m.rows}, {"cols", m.cols}};
+    if (!m.boot_command.empty()) j["boot_command"] = m.boot_command;
 }
 void from_json(const json& j, Run& m) {
     m.spec = j.at("spec");
@@ -67,6 +68,7 @@ void from_json(const json& j, Run& m) {
     get_opt(j, "tty", m.tty);
     get_opt(j, "rows", m.rows);
     get_opt(j, "cols", m.cols);
+    get_opt(j, "boot_command", m.boot_command);
 }
 
 void to_json(json& j, const Exec& m) {

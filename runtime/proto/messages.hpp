@@ -59,6 +59,11 @@ struct Run {
     bool tty = false;
     uint16_t rows = 0;
     uint16_t cols = 0;
+    // The distro's boot.command: run (sh -c, as root, output dropped) in the container once it is
+    // set up, before its command, which runs whatever it returns (a failure is one warning line
+    // on the session's stderr). "" = none. An agent with the "boot-command" capability runs it;
+    // an older one ignores the field, so the host checks the capability first.
+    std::string boot_command;
 };
 
 // Starts another process in a running container (`lxbox exec`, or a second `launch` of a

@@ -31,8 +31,11 @@ TEST(ProtoMessages, EveryMessageRoundTrips) {
     EXPECT_EQ(round_trip(Ping{42}).nonce, 42u);
     EXPECT_EQ(round_trip(Pong{~0ull}).nonce, ~0ull);
     proto::Run run{nlohmann::json{{"args", {"uname", "-a"}}}, {{"vda", "/run/lxbox/images/deb", "ext4", true}},
-                   true, 24, 80};
+                   true, 24, 80, "sleep 600 &"};
     proto::Run r = round_trip(run);
+    EXPECT_EQ(r.boot_command, "sleep 600 &");
+    // Without one the field is left out: what an agent from before it reads.
+    EXPECT_FALSE(nlohmann::json(proto::Run{}).contains("boot_command"));
     EXPECT_EQ(r.spec, run.spec);
     EXPECT_EQ(r.mounts, run.mounts);
     EXPECT_TRUE(r.tty);

@@ -554,6 +554,17 @@ TEST(AgentSessionRun, ATtyRunKeepsItsSizeForTheRunner) {
     EXPECT_EQ(out.start[0].run.cols, 101);
 }
 
+TEST(AgentSessionRun, ARunsBootCommandReachesTheRunnerAndTheHelloSaysTheAgentRunsOne) {
+    AgentSession s("0.1.0");
+    auto caps = parse_message<Hello>(decode(s.on_bytes(hello_bytes()).output).at(0))->capabilities;
+    EXPECT_NE(std::find(caps.begin(), caps.end(), "boot-command"), caps.end());
+    proto::Run run = sample_run();
+    run.boot_command = "sleep 600 & echo $! > /run/d.pid";
+    auto out = s.on_bytes(encode_frame(make_frame(2, run)));
+    ASSERT_EQ(out.start.size(), 1u);
+    EXPECT_EQ(out.start[0].run.boot_command, run.boot_command);
+}
+
 TEST(AgentSessionRun, AResizeReachesTheRunningProcessAndABadOneEndsOnlyItsSession) {
     AgentSession s("0.1.0");
     s.on_bytes(hello_bytes());

@@ -196,6 +196,54 @@ TEST_F(VmLaunch, TheDistrosHostMountAndIntegrationReachTheHostsFilesAsTheUser) {
     EXPECT_EQ(run_lxbox(root(), {"unregister", "hm"}).exit_code, 0);
 }
 
+// The distro's boot.command in the VM, as natively (tests/e2e/integrate_test.cpp) and as WSL
+// runs [boot] command: as root, run by the guest agent before the command in each container
+// start (every --rm launch; a kept container's launch that starts it, not one that joins it);
+// its failure is one warning line and the command runs on with its own exit status.
+TEST_F(VmLaunch, TheDistrosBootCommandRunsAsRootBeforeTheCommandEachTimeTheContainerStarts) {
+    using namespace std::chrono_literals;
+    ASSERT_EQ(run_lxbox(root(), {"import", "bt", busybox_tarball()}).exit_code, 0);
+    auto set = [&](const std::string& key, const std::string& value) {
+        return run_lxbox(root(), {"config", "set", "--distro", "bt", key, value}).exit_code;
+    };
+    ASSERT_EQ(set("user.default", "nobody"), 0);
+    // A daemon it leaves in the background is up when the command runs. (Its pid is written when
+    // it is forked; its comm would be `sleep` only once it has exec'd, which may be later.)
+    ASSERT_EQ(set("boot.command", "sleep 600 & echo $! > /tmp/d.pid; id -u > /tmp/boot-mark"), 0);
+    auto r = vm_launch(
+        {"bt", "--", "sh", "-c", "test -d /proc/$(cat /tmp/d.pid) && echo up; cat /tmp/boot-mark; id -un"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "up\n0\nnobody\n");
+    EXPECT_EQ(r.err, "");
+    // A failing one: one warning line; the command still runs, with its own status.
+    ASSERT_EQ(set("boot.command", "echo not for the user; exit 3"), 0);
+    r = vm_launch({"bt", "--", "sh", "-c", "echo ran; exit 5"});
+    EXPECT_EQ(r.exit_code, 5);
+    EXPECT_EQ(r.out, "ran\n");
+    EXPECT_EQ(r.err, "lxbox: warning: boot.command: 'echo not for the user; exit 3' exited 3\n");
+    // A kept container: once each time it starts, not when a launch joins it running.
+    ASSERT_EQ(set("boot.command", "echo boot >> /boots"), 0);
+    r = run_lxbox(root(), {"launch", "--backend", "vm", "--name", "btk", "bt", "--", "cat", "/boots"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "boot\n");
+    auto kid = spawn_lxbox(
+        {"launch", "btk", "--", "sh", "-c", "cat /boots > /tmp/s.new && mv /tmp/s.new /tmp/seen; exec sleep 600"},
+        *dir / "bt.out", *dir / "bt.err");
+    // (exec, which never starts it: a launch polling here could start it before the one above.)
+    for (int i = 0; i < 900; ++i) {
+        r = run_lxbox(root(), {"exec", "btk", "--", "cat", "/tmp/seen"});
+        if (r.exit_code == 0 && !r.out.empty()) break;
+        std::this_thread::sleep_for(200ms);
+    }
+    EXPECT_EQ(r.out, "boot\nboot\n") << r.err;
+    r = run_lxbox(root(), {"launch", "btk", "--", "cat", "/boots"});
+    EXPECT_EQ(r.out, "boot\nboot\n") << "a launch that joined the running container ran it again";
+    EXPECT_EQ(run_lxbox(root(), {"stop", "btk", "-t", "20"}).exit_code, 0);
+    kid.wait();
+    EXPECT_EQ(run_lxbox(root(), {"rm", "btk"}).exit_code, 0);
+    EXPECT_EQ(run_lxbox(root(), {"unregister", "bt"}).exit_code, 0);
+}
+
 TEST_F(VmLaunch, OneVmServesEveryLaunchAndConcurrentSessionsDoNotCross) {
     ASSERT_EQ(vm_launch({"--", "true"}).exit_code, 0);
     auto before = vm_status();

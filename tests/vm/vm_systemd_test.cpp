@@ -5,7 +5,8 @@
 // command; `systemctl is-system-running` reaches running (degraded fails the test with the
 // failed units in its message); a service enabled in one launch runs in the next; `stop` halts
 // systemd cleanly (SIGRTMIN+3, passed on to the guest: the service's ExecStop ran); after the
-// test's own `vm stop` nothing is left (no QEMU, no monitor, no socket, no temp file).
+// test's own `vm stop` nothing is left (no QEMU, no monitor, no socket, no temp file). The
+// distro's boot.command runs once per boot, after systemd answered.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -54,6 +55,13 @@ protected:
 };
 
 TEST_F(VmSystemd, SystemdIsPid1InTheGuestAndAServiceEnabledInOneLaunchRunsInTheNext) {
+    // The distro's boot.command runs once per boot, once systemd answered (so it sees it
+    // running), before the command; a daemon it leaves does not hold the launch.
+    ASSERT_EQ(run_lxbox(root(), {"config", "set", "--distro", "sd", "boot.command",
+                                 "systemctl is-system-running > /root/boot-state; echo boot >> /root/boots; "
+                                 "sleep 600 &"})
+                  .exit_code,
+              0);
     auto first = lxbox({"launch", "--backend", "vm", "sd", "--", "sh", "-c", kSystemdFirstLaunch, kSystemdTestUnit});
     ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
     EXPECT_EQ(first.out, kSystemdFirstLaunchOut) << first.err;
@@ -61,6 +69,8 @@ TEST_F(VmSystemd, SystemdIsPid1InTheGuestAndAServiceEnabledInOneLaunchRunsInTheN
     EXPECT_EQ(without_kvm_notice(first.err), "");
     const std::string state = system_state();
     EXPECT_EQ(state, "running\n") << "systemd is not running cleanly; failed units:\n" << state;
+    auto booted = lxbox({"exec", "sd", "--", "cat", "/root/boot-state", "/root/boots"});
+    EXPECT_EQ(booted.out, "running\nboot\n") << booted.err;
     // Running in the background on the vm backend: ps shows its monitor, the host's side of it.
     const auto entry = ps_entry(root(), "sd");
     ASSERT_FALSE(entry.is_null());
@@ -84,8 +94,8 @@ TEST_F(VmSystemd, SystemdIsPid1InTheGuestAndAServiceEnabledInOneLaunchRunsInTheN
     // exec joins the same systemd, as a second launch does; an exit status passes through.
     auto exec = lxbox({"exec", "sd", "--", "systemctl", "is-active", "lxbox-test.service"});
     EXPECT_EQ(exec.out, "active\n") << exec.err;
-    auto again = lxbox({"launch", "sd", "--", "sh", "-c", "cat /proc/1/comm; exit 7"});
-    EXPECT_EQ(again.out, "systemd\n") << again.err;
+    auto again = lxbox({"launch", "sd", "--", "sh", "-c", "cat /proc/1/comm; cat /root/boots; exit 7"});
+    EXPECT_EQ(again.out, "systemd\nboot\nboot\n") << "one boot.command per boot: " << again.err;
     EXPECT_EQ(again.exit_code, 7);
     ASSERT_EQ(lxbox({"stop", "sd"}).exit_code, 0);
     EXPECT_EQ(ps_entry(root(), "sd").value("state", ""), "stopped");
