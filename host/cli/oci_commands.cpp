@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "host/cli/app.hpp"
+#include "host/cli/oci_create.hpp"
 #include "host/cli/oci_manage_commands.hpp"
 #include "host/oci/state.hpp"
 #include "runtime/base/log.hpp"
@@ -44,40 +45,7 @@ namespace {
 using oci::Record;
 using oci::StateDir;
 using oci::RunState;
-
-struct OciGlobal {
-    std::string root, log, log_format = "text";
-    bool systemd_cgroup = false, debug = false;
-    std::string rootless = "auto";
-};
-
-struct CreateOptions {
-    std::string id, bundle, console_socket, pid_file;
-    bool no_pivot = false, no_new_keyring = false, detach = false, keep = false;
-    int preserve_fds = 0;
-};
-
-std::string now_rfc3339() {
-    const auto now = std::chrono::system_clock::now();
-    const std::time_t t = std::chrono::system_clock::to_time_t(now);
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count() % 1000000000;
-    struct tm tm {};
-    ::gmtime_r(&t, &tm);
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(ns));
-    return buf;
-}
-
-std::string absolute_path(const std::string& path) {
-    if (!path.empty() && path[0] == '/') return path;
-    char cwd[4096];
-    if (!::getcwd(cwd, sizeof cwd)) return path;
-    return path.empty() || path == "." ? std::string(cwd) : std::string(cwd) + "/" + path;
-}
-
-// g.root is set before any verb runs (add_oci_commands: the default, checked).
-StateDir state_dir(const OciGlobal& g) { return StateDir(g.root); }
+using namespace oci_cli;
 
 // A pidfd on the record's process, only while it is still that process.
 Result<UniqueFd> open_process(const Record& r) {
@@ -96,30 +64,6 @@ Status wait_gone(int pidfd, int timeout_ms) {
     return {};
 }
 
-Status send_console(const std::string& socket_path, int master) {
-    UniqueFd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!sock) return Error::last("socket");
-    struct sockaddr_un addr {};
-    addr.sun_family = AF_UNIX;
-    if (socket_path.size() >= sizeof addr.sun_path)
-        return Error(ErrorKind::Invalid, "--console-socket: path too long: " + socket_path);
-    std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size());
-    if (::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-        return Error::last("connect to the console socket " + socket_path);
-    return linux_fx::send_fd(sock.get(), master).context("send the pty to " + socket_path);
-}
-
-// A container set up in the caller's mount namespace leaves its root's bind there, with its
-// mounts under it (runc leaves them all): detached here, but only while the mount at the path
-// is still the one the container made (mount_id), not one the caller put there since.
-Status detach_root_mount(const std::string& path, uint64_t mount_id) {
-    if (path.empty() || mount_id == 0) return {};
-    auto now = linux_fx::mount_id(path);
-    if (!now || *now != mount_id) return {};
-    if (::umount2(path.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) != 0) return Error::last("unmount the root " + path);
-    return {};
-}
-
 // What `delete` does once the process is gone or killed: the cgroup, the root's mounts in the
 // caller's namespace, poststop hooks, the state.
 Status tear_down(const StateDir& sd, const Record& r) {
@@ -133,136 +77,6 @@ Status tear_down(const StateDir& sd, const Record& r) {
     LXBOX_TRY(sd.remove(r.id));
     if (!hooks) spdlog::warn("{}", hooks.error().message);
     return {};
-}
-
-struct Created {
-    runtime::Container container;
-    Record record;
-};
-
-// create (and the first half of run): the container is set up and waits on its exec fifo.
-Result<Created> create_container(const OciGlobal& g, const CreateOptions& o, bool detached) {
-    LXBOX_TRY(oci::validate_id(o.id));
-    if (g.systemd_cgroup)
-        return Error(ErrorKind::Unsupported,
-                     "--systemd-cgroup: the systemd cgroup driver is not supported; use cgroupfs "
-                     "(podman: --cgroup-manager cgroupfs)");
-    const std::string bundle = absolute_path(o.bundle);
-    const std::string text = LXBOX_TRY(read_file(bundle + "/config.json").context("read the bundle"));
-    auto config = LXBOX_TRY(runtime::oci::parse_config(text, bundle).context(bundle + "/config.json"));
-    if (!config.has_process) return Error(ErrorKind::Invalid, bundle + "/config.json: process: required to create a container");
-    runtime::ContainerSpec spec = std::move(config.spec);
-    if (spec.process.tty && detached && o.console_socket.empty())
-        return Error(ErrorKind::Invalid, "process.terminal needs --console-socket when the container is detached");
-    const StateDir sd = state_dir(g);
-    spec.name = o.id;
-    spec.detached = detached;
-    // Ids are unique per --root only: two engines (or tests) may both have a "web".
-    uint32_t root_hash = 2166136261u;  // FNV-1a of the state root
-    for (unsigned char ch : sd.root()) root_hash = (root_hash ^ ch) * 16777619u;
-    char tag[16];
-    std::snprintf(tag, sizeof tag, "%08x", root_hash);
-    std::string cgroup = "oci-" + std::string(tag) + "-" + o.id;
-    for (char& c : cgroup)
-        if (c == '+') c = '_';
-    spec.cgroup = cgroup;
-    // Without a cgroupsPath, lxbox's own place, but in every hierarchy as for an explicit one
-    // (the container's view of /sys/fs/cgroup shows its own cgroup in each).
-    if (spec.bundle->cgroups_path.empty()) spec.bundle->cgroups_path = "lxbox/" + cgroup;
-    spec.cgroup_optional = ::geteuid() != 0;
-    spec.userns.use_helpers = spec.userns.enabled && ::geteuid() != 0;
-    spec.bundle->exec_fifo = sd.fifo(o.id);
-    // The hooks the container's process runs itself; it knows its own host pid.
-    spec.bundle->create_container_hooks = config.hooks.create_container;
-    spec.bundle->start_container_hooks = config.hooks.start_container;
-    if (!config.hooks.create_container.empty() || !config.hooks.start_container.empty()) {
-        Record pending;
-        pending.oci_version = config.oci_version;
-        pending.id = o.id;
-        pending.bundle = bundle;
-        pending.annotations = config.annotations;
-        spec.bundle->hook_state = oci::state_json(pending, RunState::Created).dump();
-    }
-    // A compiled seccomp filter is kept by its hash: the next container with the same profile
-    // loads it instead of compiling it again (~15 ms of libseccomp).
-    spec.cache_dir = sd.root() + "/.seccomp-cache";
-    // Without a mount namespace of its own the container binds its root in ours: the mount at
-    // the root's path before it does tells that bind apart (and what a failed create removes).
-    std::string root_mount;
-    uint64_t mount_before = 0;
-    if (!LXBOX_TRY(runtime::plan_namespaces(*spec.bundle)).has(CLONE_NEWNS)) {
-        root_mount = spec.bundle->rootfs;
-        mount_before = LXBOX_TRY(linux_fx::mount_id(root_mount).context("the root of the bundle"));
-    }
-    LXBOX_TRY(sd.claim(o.id));
-    auto undo = [&](Error e) -> Error {
-        (void)sd.remove(o.id);
-        return e;
-    };
-    if (::mkfifo(sd.fifo(o.id).c_str(), 0600) != 0) return undo(Error::last("create " + sd.fifo(o.id)));
-    // The container's process opens the fifo as its own root: with a user namespace, the host
-    // ids that root maps to own it.
-    auto joined = std::find_if(spec.bundle->namespaces.begin(), spec.bundle->namespaces.end(),
-                               [](const runtime::NamespaceEntry& n) { return n.type == "user" && !n.path.empty(); });
-    if (spec.userns.enabled || joined != spec.bundle->namespaces.end()) {
-        runtime::IdMapsView maps{true, spec.userns.uids, spec.userns.gids};
-        if (!spec.userns.enabled) {
-            auto theirs = linux_fx::id_maps_of_namespace(joined->path);
-            if (!theirs) return undo(std::move(theirs).error());
-            maps = std::move(*theirs);
-        }
-        const auto uid = runtime::host_id(maps.uids, 0), gid = runtime::host_id(maps.gids, 0);
-        if (uid && ::chown(sd.fifo(o.id).c_str(), *uid, gid ? *gid : static_cast<gid_t>(-1)) != 0)
-            return undo(Error::last("chown " + sd.fifo(o.id)));
-    }
-    auto made_root = [&]() -> uint64_t {
-        if (root_mount.empty()) return 0;
-        auto now = linux_fx::mount_id(root_mount);
-        return now && *now != mount_before ? *now : 0;
-    };
-    auto undo_all = [&](Error e) -> Error {
-        (void)detach_root_mount(root_mount, made_root());
-        return undo(std::move(e));
-    };
-    // No lock is needed while creating: the directory is ours (claim) and others see no state
-    // until it is saved. (A lock held now would be inherited by the container's process.)
-    auto started = runtime::Container::start(spec);
-    if (!started) return undo_all(std::move(started).error());
-    runtime::Container c = std::move(*started);
-    for (const auto& w : c.warnings()) spdlog::warn("{}", w);
-    if (auto st = c.wait_created(); !st) return undo_all(std::move(st).error());
-    if (spec.process.tty && !o.console_socket.empty()) {
-        UniqueFd master = c.take_pty_master();
-        if (auto st = send_console(o.console_socket, master.get()); !st) return undo_all(std::move(st).error());
-    }
-    Record r;
-    r.oci_version = config.oci_version;
-    r.id = o.id;
-    r.pid = c.pid();
-    r.start_time = linux_fx::process_start_time(c.pid()).value_or(0);
-    r.bundle = bundle;
-    r.created = now_rfc3339();
-    r.annotations = config.annotations;
-    r.cgroup = c.has_cgroup() ? cgroup : "";
-    r.cgroup_paths = c.cgroup_paths();
-    r.namespaces = c.namespaces();
-    r.root_mount_id = made_root();
-    if (r.root_mount_id != 0) r.root_mount = root_mount;
-    r.userns = spec.userns.enabled;
-    r.poststart = config.hooks.poststart;
-    r.poststop = config.hooks.poststop;
-    if (const auto j = nlohmann::json::parse(text, nullptr, false); j.is_object() && j.contains("linux"))
-        r.resources = oci::merged_resources(nullptr, j["linux"].value("resources", nlohmann::json::object()));
-    if (auto st = sd.save(r); !st) return undo_all(std::move(st).error());
-    if (!o.pid_file.empty()) {
-        if (auto st = write_file_atomic(absolute_path(o.pid_file), std::to_string(r.pid), Durability::RenameOnly, 0644); !st)
-            return undo_all(std::move(st).error());
-    }
-    const std::string state = oci::state_json(r, RunState::Created).dump();
-    Status hooks = runtime::oci::run_hooks(config.hooks.prestart, "prestart", state);
-    if (hooks) hooks = runtime::oci::run_hooks(config.hooks.create_runtime, "createRuntime", state);
-    if (!hooks) return undo_all(std::move(hooks).error());  // ~Container kills it, and its cgroup goes
-    return Created{std::move(c), std::move(r)};
 }
 
 // Lets a created container's process run its command.
