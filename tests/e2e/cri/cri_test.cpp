@@ -5,6 +5,7 @@
 // remove. The private containerd (own root, state, socket, config, CNI dirs) and the pause and
 // busybox images (imported from the busybox rootfs: no network) are the test's own; nothing is
 // left: no shim, mount, cgroup or state.
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -70,6 +71,18 @@ std::vector<pid_t> processes_in(const std::string& cgroup, const std::vector<std
     return out;
 }
 
+// The memory limit of cgroup (below each hierarchy's root): v2's memory.max or v1's
+// memory.limit_in_bytes, whichever the host binds memory with.
+std::string memory_limit(const std::string& cgroup) {
+    for (const auto& root : cgroup_roots())
+        for (const char* file : {"/memory.max", "/memory.limit_in_bytes"}) {
+            std::ifstream in(root + cgroup + file);
+            std::string value;
+            if (in >> value) return value;
+        }
+    return "";
+}
+
 class Cri : public ::testing::Test {
 protected:
     ScratchDir dir;
@@ -128,10 +141,25 @@ protected:
         }
         client.reset();
         containerd.reset();
+        // The processes a failed stop left (the pause process outlives its killed shim).
         for (const auto& root : cgroup_roots()) {
-            for (const auto& e : entries(root + cgroup_parent)) ::rmdir((root + cgroup_parent + "/" + e).c_str());
-            ::rmdir((root + cgroup_parent).c_str());
+            for (const auto& e : entries(root + cgroup_parent)) remove_cgroup(root + cgroup_parent + "/" + e);
+            remove_cgroup(root + cgroup_parent);
         }
+    }
+
+    static void remove_cgroup(const std::string& path) {
+        struct stat st;
+        if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return;
+        for (int i = 0; i < 100; ++i) {
+            std::ifstream procs(path + "/cgroup.procs");
+            pid_t pid = 0;
+            bool any = false;
+            while (procs >> pid) any = ::kill(pid, SIGKILL) == 0 || any;
+            if (!any) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        ::rmdir(path.c_str());
     }
 
     // hostNetwork, as kubelet sets it for such a pod and each of its containers: the node's
@@ -257,6 +285,34 @@ TEST_F(Cri, HostNetworkPodRunsExitsExecsAndIsRemovedWithNothingLeft) {
     EXPECT_NE(s.error_message().find("timeout"), std::string::npos) << describe(s);
     EXPECT_EQ(processes_in(cgroup_parent, {"sleep", "30"}).size(), 0u) << "the timed-out exec runs on";
     EXPECT_EQ(processes_in(cgroup_parent, {"sleep", "600"}).size(), 1u);
+
+    // UpdateContainerResources reaches the container's cgroup (lxbox-oci update).
+    cri::UpdateContainerResourcesRequest update;
+    update.set_container_id(runs);
+    update.mutable_linux()->set_memory_limit_in_bytes(64 << 20);
+    expect_ok(&Stub::UpdateContainerResources, update, "UpdateContainerResources");
+    EXPECT_EQ(memory_limit(cgroup_parent + "/" + runs), std::to_string(64 << 20));
+
+    // What cannot run fails StartContainer with the runtime's error (it was reported started,
+    // then exited 125), and the container is removed as any other.
+    cri::CreateContainerRequest create;
+    create.set_pod_sandbox_id(pod_id);
+    *create.mutable_sandbox_config() = pod;
+    create.mutable_config()->mutable_metadata()->set_name("missing");
+    create.mutable_config()->mutable_image()->set_image(kBusybox);
+    create.mutable_config()->add_command("/no/such/command");
+    cri::CreateContainerResponse created;
+    s = client->call(&Stub::CreateContainer, create, &created);
+    ASSERT_TRUE(s.ok()) << describe(s);
+    cri::StartContainerRequest start;
+    start.set_container_id(created.container_id());
+    cri::StartContainerResponse started;
+    s = client->call(&Stub::StartContainer, start, &started);
+    EXPECT_FALSE(s.ok());
+    EXPECT_NE(s.error_message().find("/no/such/command"), std::string::npos) << describe(s);
+    cri::RemoveContainerRequest remove_missing;
+    remove_missing.set_container_id(created.container_id());
+    expect_ok(&Stub::RemoveContainer, remove_missing, "RemoveContainer");
 
     // Stop (the exited one too: idempotent), remove, then the pod.
     for (const auto& id : {runs, exits}) {
