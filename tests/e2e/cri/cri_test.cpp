@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -96,7 +97,10 @@ protected:
     void SetUp() override {
         if (!is_root()) LXBOX_SKIP("needs root (containerd)");
         if (::access("/usr/bin/containerd", X_OK) != 0) LXBOX_SKIP("containerd is not installed (tools/setup --test)");
-        ASSERT_EQ(::symlink(LXBOX_BINARY, (dir / "lxbox-oci").c_str()), 0);
+        // LXBOX_CRI_TEST_RUNTIME=/usr/sbin/runc runs the test against runc, the reference whose
+        // behaviour it expects (it passes there too, the timed-out ExecSync at 2.0 s with both).
+        const char* other = std::getenv("LXBOX_CRI_TEST_RUNTIME");
+        ASSERT_EQ(::symlink(other && *other ? other : LXBOX_BINARY, (dir / "lxbox-oci").c_str()), 0);
         for (const char* d : {"cni", "cni/bin", "cni/net.d", "logs"}) ASSERT_EQ(::mkdir((dir / d).c_str(), 0755), 0);
         containerd = std::make_unique<PrivateContainerd>(dir.path(), cri_config(dir.path()));
         ASSERT_TRUE(containerd->started()) << containerd->log();
