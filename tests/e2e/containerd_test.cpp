@@ -2,21 +2,19 @@
 // shim with lxbox-oci as its runtime binary, `ctr run --runc-binary`) with its own root, state,
 // socket and config in the test's scratch directory, started and stopped by the test; an OCI
 // archive of the busybox rootfs imported. Nothing is left: no shim, mount, cgroup or state.
-#include <dirent.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <fstream>
+#include <memory>
 #include <sstream>
 #include <thread>
 
 #include "runtime/base/unique_fd.hpp"
-#include "tests/common/oci_image.hpp"
+#include "tests/common/private_containerd.hpp"
 #include "tests/common/test_support.hpp"
 #include "tests/common/test_terminal.hpp"
 
@@ -27,89 +25,26 @@ namespace {
 
 const std::string kImage = "lxbox.test/busybox:latest";
 
-// The pids of the processes whose command line holds text (the shims name containerd's socket).
-std::vector<pid_t> processes_naming(const std::string& text) {
-    std::vector<pid_t> out;
-    DIR* d = ::opendir("/proc");
-    while (dirent* e = d ? ::readdir(d) : nullptr) {
-        const pid_t pid = std::atoi(e->d_name);
-        if (pid <= 0 || pid == ::getpid()) continue;
-        auto cmdline = read_file("/proc/" + std::string(e->d_name) + "/cmdline");
-        if (cmdline && cmdline->find(text) != std::string::npos) out.push_back(pid);
-    }
-    if (d) ::closedir(d);
-    return out;
-}
-
-std::vector<std::string> mounts_under(const std::string& dir) {
-    std::vector<std::string> out;
-    auto info = read_file("/proc/self/mountinfo");
-    std::istringstream in(info ? *info : "");
-    for (std::string line; std::getline(in, line);) {
-        std::istringstream f(line);
-        std::string id, parent, dev, root, point;
-        f >> id >> parent >> dev >> root >> point;
-        if (point.rfind(dir, 0) == 0) out.push_back(point);
-    }
-    return out;
-}
-
-// The entries of a directory ("" entries when it is absent).
-std::vector<std::string> entries(const std::string& dir) {
-    std::vector<std::string> out;
-    DIR* d = ::opendir(dir.c_str());
-    while (dirent* e = d ? ::readdir(d) : nullptr)
-        if (std::string(e->d_name) != "." && std::string(e->d_name) != "..") out.push_back(e->d_name);
-    if (d) ::closedir(d);
-    return out;
-}
-
 class Containerd : public ::testing::Test {
 protected:
     ScratchDir dir;
     std::string runtime = dir / "lxbox-oci";
-    std::string socket = dir / "containerd.sock";
     // ctr's cgroups are /NAMESPACE/ID in each hierarchy: a namespace of this test's own.
     std::string ns = "lxbox-e2e-" + std::to_string(::getpid());
-    pid_t containerd = -1;
+    std::unique_ptr<PrivateContainerd> containerd;
 
     void SetUp() override {
         if (!is_root()) LXBOX_SKIP("needs root (containerd)");
         if (::access("/usr/bin/containerd", X_OK) != 0) LXBOX_SKIP("containerd is not installed (tools/setup --test)");
         ASSERT_EQ(::symlink(LXBOX_BINARY, runtime.c_str()), 0);
-        std::ofstream(dir / "config.toml") << "version = 2\nroot = \"" << dir / "root" << "\"\nstate = \""
-                                            << dir / "state" << "\"\n"
-                                            << "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n"
-                                            << "[grpc]\n  address = \"" << socket << "\"\n"
-                                            << "[ttrpc]\n  address = \"" << socket << ".ttrpc\"\n"
-                                            << "[debug]\n  address = \"" << dir / "debug.sock" << "\"\n";
-        std::vector<std::string> argv = {"/usr/bin/containerd", "--config", dir / "config.toml"};
-        std::vector<char*> args;
-        for (auto& a : argv) args.push_back(a.data());
-        args.push_back(nullptr);
-        const std::string log = dir / "containerd.log";
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        ASSERT_EQ(posix_spawn(&containerd, args[0], &fa, nullptr, args.data(), environ), 0);
-        posix_spawn_file_actions_destroy(&fa);
-        struct stat st;
-        for (int i = 0; i < 300 && ::stat(socket.c_str(), &st) != 0; ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        ASSERT_EQ(::stat(socket.c_str(), &st), 0) << text_or_empty(log);
-        // An OCI archive of the busybox rootfs, as `ctr image import` takes it.
-        OciImage image;
-        image.layers.push_back({{}, TarFilter::None, busybox_tarball()});
-        write_oci_layout(dir / "layout", image, "latest");
-        ASSERT_EQ(run({"tar", "-C", dir / "layout", "-cf", dir / "image.tar", "."}).exit_code, 0);
-        auto imported = ctr({"images", "import", "--index-name", kImage, dir / "image.tar"});
-        ASSERT_EQ(imported.exit_code, 0) << imported.err;
+        containerd = std::make_unique<PrivateContainerd>(dir.path(), "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n");
+        ASSERT_TRUE(containerd->started()) << containerd->log();
+        const std::string imported = containerd->import_busybox(ns, kImage);
+        ASSERT_EQ(imported, "");
     }
 
     void TearDown() override {
-        if (containerd <= 0) return;
+        if (!containerd) return;
         // Whatever a failed test left: its tasks killed and deleted, then containerd stopped.
         auto tasks = ctr({"tasks", "ls", "-q"});
         std::istringstream ids(tasks.out + ctr({"containers", "ls", "-q"}).out);
@@ -118,26 +53,12 @@ protected:
             ctr({"tasks", "delete", "--force", id});
             ctr({"containers", "delete", id});
         }
-        ::kill(containerd, SIGTERM);
-        ::waitpid(containerd, nullptr, 0);
-        for (pid_t shim : processes_naming(socket)) ::kill(shim, SIGKILL);
-        auto left = mounts_under(dir.path());
-        for (auto it = left.rbegin(); it != left.rend(); ++it) ::umount2(it->c_str(), MNT_DETACH);
+        containerd.reset();
         for (const auto& root : cgroup_roots()) ::rmdir((root + "/" + ns).c_str());
     }
 
-    static std::string text_or_empty(const std::string& path) {
-        auto t = read_file(path);
-        return t ? *t : std::string();
-    }
-    std::vector<std::string> ctr_argv(const std::vector<std::string>& args) {
-        std::vector<std::string> full = {"ctr", "--address", socket, "--namespace", ns};
-        full.insert(full.end(), args.begin(), args.end());
-        return full;
-    }
-    CommandResult ctr(const std::vector<std::string>& args, const std::string& input = {}) {
-        return run(ctr_argv(args), input);
-    }
+    std::vector<std::string> ctr_argv(const std::vector<std::string>& args) { return containerd->ctr_argv(ns, args); }
+    CommandResult ctr(const std::vector<std::string>& args) { return containerd->ctr(ns, args); }
     // `ctr run` with lxbox-oci as the shim's runtime, its state under the scratch directory.
     std::vector<std::string> run_args(const std::vector<std::string>& flags, const std::string& id,
                                       const std::vector<std::string>& cmd) {
@@ -181,18 +102,13 @@ protected:
     }
     // What every run must leave: no shim, no mount, no cgroup, no runtime state.
     void expect_nothing_left() {
-        for (int i = 0; i < 250 && !processes_naming(socket).empty(); ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));  // a shim exits after its delete
-        EXPECT_EQ(processes_naming(socket).size(), 0u);
-        for (const auto& m : mounts_under(dir.path())) ADD_FAILURE() << "mount left: " << m;
+        containerd->expect_no_shim_mount_or_state({dir / "runc/" + ns, dir / "state/io.containerd.runtime.v2.task/" + ns});
         for (const auto& root : cgroup_roots())
             for (const auto& e : entries(root + "/" + ns)) {
                 struct stat st;
                 const std::string path = root + "/" + ns + "/" + e;
                 if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) ADD_FAILURE() << "cgroup left: " << path;
             }
-        EXPECT_EQ(entries(dir / "runc/" + ns).size(), 0u);
-        EXPECT_EQ(entries(dir / "state/io.containerd.runtime.v2.task/" + ns).size(), 0u);
     }
 };
 
