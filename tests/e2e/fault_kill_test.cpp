@@ -149,7 +149,10 @@ protected:
         ASSERT_EQ(list.exit_code, 0) << where << ": " << list.err;
         auto check = lx({"check", "--json"});
         ASSERT_EQ(check.exit_code, 0) << where << ": " << check.out << check.err;
-        for (const auto& f : nlohmann::json::parse(check.out)["findings"]) ++repaired[f["kind"].get<std::string>()];
+        // The parsed report is kept: a range-for over ["findings"] of the temporary itself read
+        // freed memory (ASan: heap-use-after-free; operator[]'s reference does not extend it).
+        const auto report = nlohmann::json::parse(check.out);
+        for (const auto& f : report.at("findings")) ++repaired[f["kind"].get<std::string>()];
         auto again = lx({"check", "--json", "--dry-run"});
         ASSERT_EQ(again.exit_code, 0) << where << ": " << again.out;
         ASSERT_EQ(test::store_leftovers(root_, marker()), "") << where;

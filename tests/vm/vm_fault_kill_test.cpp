@@ -133,7 +133,10 @@ protected:
         ASSERT_EQ(ps.exit_code, 0) << where << ": " << ps.err;
         auto check = lx({"check", "--json"});
         ASSERT_EQ(check.exit_code, 0) << where << ": " << check.out << check.err;
-        for (const auto& f : nlohmann::json::parse(check.out)["findings"]) ++repaired[f["kind"].get<std::string>()];
+        // The parsed report is kept: a range-for over ["findings"] of the temporary itself read
+        // freed memory (ASan: heap-use-after-free; operator[]'s reference does not extend it).
+        const auto report = nlohmann::json::parse(check.out);
+        for (const auto& f : report.at("findings")) ++repaired[f["kind"].get<std::string>()];
         // The redo finishes the job, and nothing is left behind.
         auto again = lx(redo);
         ASSERT_EQ(again.exit_code, 0) << where << ": the redo failed: " << again.err;
