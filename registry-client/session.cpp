@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "host/registry/challenge.hpp"
+#include "registry-client/credential_helper.hpp"
 #include "runtime/base/unique_fd.hpp"
 
 namespace lxbox::registry {
@@ -48,8 +49,13 @@ Result<std::optional<Credentials>> find_credentials(const std::string& registry,
     for (const std::string& path : auth_file_paths(env)) {
         if (::access(path.c_str(), R_OK) != 0) continue;
         auto text = LXBOX_TRY(read_file(path));
-        auto found = LXBOX_TRY(credentials_in(text, registry, path));
-        if (found) return found;
+        auto source = LXBOX_TRY(credential_source_in(text, registry, path));
+        if (!source.helper.empty()) {
+            auto found = LXBOX_TRY(run_credential_helper(source.helper, registry));
+            if (found) return found;
+        } else if (source.credentials) {
+            return source.credentials;
+        }
     }
     return std::optional<Credentials>{};
 }

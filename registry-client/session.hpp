@@ -47,7 +47,8 @@ private:
     std::string authorization_;  // "Authorization: Bearer …" once known
 };
 
-// Looks for credentials for registry in the auth files (credentials.hpp's order).
+// Looks for credentials for registry in the auth files (credentials.hpp's order), asking the
+// credential helper a file names for it (credential_helper.hpp).
 Result<std::optional<Credentials>> find_credentials(const std::string& registry, const AuthEnv& env);
 
 }  // namespace lxbox::registry

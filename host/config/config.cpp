@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/base/log.hpp"
+#include "runtime/base/printable.hpp"
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/plan/plan.hpp"
 
@@ -23,7 +24,7 @@ namespace {
 using Json = nlohmann::ordered_json;
 
 Error invalid(const std::string& value, const std::string& why) {
-    return Error(ErrorKind::Invalid, "'" + value + "' " + why);
+    return Error(ErrorKind::Invalid, "'" + printable(value) + "' " + why);
 }
 
 // A size as `--memory` takes it (512M, 2G, bytes), at least `minimum` (written the same way).
@@ -109,7 +110,7 @@ const std::vector<KeySpec>& key_specs() {
 Error unknown_key(const std::string& key) {
     std::string known;
     for (const auto& spec : key_specs()) known += (known.empty() ? "" : ", ") + spec.info.key;
-    return Error(ErrorKind::Invalid, "unknown key '" + key + "' (known: " + known + ")");
+    return Error(ErrorKind::Invalid, "unknown key '" + printable(key) + "' (known: " + known + ")");
 }
 
 Result<const KeySpec*> find_key(const std::string& key) {
@@ -136,7 +137,7 @@ Result<Json> parse_document(const std::string& json_text) {
     Json doc;
     try {
         doc = Json::parse(json_text);
-    } catch (const Json::parse_error& e) {
+    } catch (const Json::exception& e) {  // parse_error, or out_of_range for a number too big
         // "[json.exception.parse_error.101] parse error at line 2, column 5: ..." without the id.
         std::string what = e.what();
         if (auto id_end = what.find("] "); what.rfind('[', 0) == 0 && id_end != std::string::npos)
@@ -153,7 +154,7 @@ Result<Json> parse_document(const std::string& json_text) {
 Status check_section(const Json& doc, const std::string& section) {
     if (doc.contains(section) && !doc[section].is_object())
         return Error(ErrorKind::Invalid,
-                     section + ": expected an object such as {\"memory\": \"2G\"}");
+                     printable(section) + ": expected an object such as {\"memory\": \"2G\"}");
     return {};
 }
 

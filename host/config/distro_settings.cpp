@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <cctype>
 
+#include "runtime/base/printable.hpp"
+
 namespace lxbox::config {
 
 namespace {
 
 Error invalid(const std::string& value, const std::string& why) {
-    return Error(ErrorKind::Invalid, "'" + value + "' " + why);
+    return Error(ErrorKind::Invalid, "'" + printable(value) + "' " + why);
 }
 
 Result<bool> parse_bool(const std::string& value) {
@@ -95,7 +97,7 @@ Status check_distro_key(const std::string& key) {
         if (k.key == key) return {};
         known += (known.empty() ? "" : ", ") + k.key;
     }
-    return Error(ErrorKind::Invalid, "unknown distro key '" + key + "' (known: " + known + ")");
+    return Error(ErrorKind::Invalid, "unknown distro key '" + printable(key) + "' (known: " + known + ")");
 }
 
 Result<DistroSettings> parse_distro_settings(const DistroValues& values) {

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/base/printable.hpp"
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/store/store.hpp"
 
@@ -11,7 +12,9 @@ namespace lxbox::distro {
 
 namespace {
 
-Error invalid(const std::string& what) { return Error(ErrorKind::Invalid, what); }
+// The manifest's strings are in the text (a path, a mode): escaped, so the error is one line
+// whatever they hold (the distro_manifest fuzz target found a newline in a path).
+Error invalid(const std::string& what) { return Error(ErrorKind::Invalid, printable(what)); }
 
 Result<unsigned> parse_mode(const nlohmann::json& j) {
     if (!j.is_string()) return invalid("post_import write: 'mode' must be an octal string such as \"0644\"");

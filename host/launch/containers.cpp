@@ -77,6 +77,19 @@ Result<int> exec_in_vm_container(const store::Store& store, const std::string& n
     return vm::exec_in_vm(req);
 }
 
+store::InstanceState vm_instance_state(const vm::VmRunRequest& request, const std::string& guest_dir) {
+    store::InstanceState st;
+    st.pid = ::getpid();
+    st.start_time = linux_fx::process_start_time(st.pid).value_or(0);
+    st.started = store::now_rfc3339();
+    st.command = request.spec.process.args;
+    st.backend = "vm";
+    st.security = request.spec.process.security;
+    st.guest_dir = guest_dir;
+    st.arch = request.arch;
+    return st;
+}
+
 Result<runtime::Container> join_quietly(const runtime::JoinSpec& j, int out_fd) {
     UniqueFd null = LXBOX_TRY(open_fd("/dev/null", O_RDWR));
     UniqueFd saved[3];

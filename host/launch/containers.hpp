@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "host/vm/vm_run.hpp"
 #include "runtime/base/error.hpp"
 #include "runtime/container/container.hpp"
 #include "runtime/spec/spec.hpp"
@@ -33,6 +34,10 @@ void inherit_security(runtime::ProcessSpec& process, const ProcessOptions& opts,
 Result<int> exec_in_vm_container(const store::Store& store, const std::string& name,
                                  const store::InstanceState& instance, const ProcessOptions& opts,
                                  bool integrated = false);
+
+// The instance of a vm container that request ran, its Run sent (VmRunRequest::started gave
+// guest_dir): this lxbox (its launcher) is the instance's pid.
+store::InstanceState vm_instance_state(const vm::VmRunRequest& request, const std::string& guest_dir);
 
 // Joins a running container with j's process, its stdin and stderr on /dev/null and its
 // stdout on out_fd (-1: /dev/null too): a process of lxbox's own in the container (boot.command,

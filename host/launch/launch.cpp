@@ -266,42 +266,6 @@ Result<std::optional<int>> join_if_running(store::Store& store, const Target& t,
     }
 }
 
-// A distro with boot.systemd: its kept container runs systemd as PID 1, booted in the
-// background by the first launch (host/launch/systemd.hpp), and every launch joins it with its
-// command once systemd has booted, as WSL does.
-Result<int> launch_with_systemd(store::Store& store, const LaunchRequest& req, const Target& t) {
-    if (linux_fx::rootless_userns().enabled)
-        return Error(ErrorKind::Unsupported, "boot.systemd runs containers as root only so far (lxbox config set "
-                                             "--distro " + t.image + " boot.systemd false, or run lxbox as root)");
-    UniqueFd lock;
-    auto inst = LXBOX_TRY(lock_or_running(store, t, lock));
-    const bool booting = !inst;
-    if (booting) {
-        const auto spec = systemd_spec(LXBOX_TRY(make_spec(store, req, t)));
-        auto booted = boot_in_background(store, spec, t.container, std::move(lock));
-        if (!booted) {
-            Error e = std::move(booted).error().context("boot systemd in " + t.container);
-            if (e.errno_value == ENOENT)
-                e.message += " (boot.systemd needs systemd in the distro: install it there, or lxbox config unset "
-                             "--distro " + t.image + " boot.systemd)";
-            return e;
-        }
-        inst = std::move(*booted);
-    }
-    const std::string state = LXBOX_TRY(wait_for_systemd(store, *inst, t.container));
-    if (booting) {
-        if (const auto notice = runtime::systemd_state_notice(t.container, state); !notice.empty() && !state.empty())
-            std::fprintf(stderr, "lxbox: %s\n", notice.c_str());
-        if (!t.settings.boot_command.empty()) {
-            if (auto st_boot = run_boot_command(store, t.settings.boot_command, *inst); !st_boot)
-                std::fprintf(stderr, "lxbox: warning: boot.command: %s\n", st_boot.error().message.c_str());
-        }
-    }
-    auto joined = LXBOX_TRY(join_if_running(store, t, req, lock));
-    if (!joined) return Error(ErrorKind::Internal, "systemd in " + t.container + " stopped while the command was joining it");
-    return *joined;
-}
-
 // The image's disk for the VM: a rootfs import's tree as it is, an OCI image's layers merged.
 Result<vm::DistroDisk> vm_disk(store::Store& store, const Target& t) {
     const std::string vm_dir = vm::vm_dir_for(store.root(), t.choice.arch);
@@ -309,12 +273,93 @@ Result<vm::DistroDisk> vm_disk(store::Store& store, const Target& t) {
     return vm::ensure_image_disk(store, t.image_record, vm_dir);
 }
 
+void print_notice(const std::string& line) { std::fprintf(stderr, "lxbox: %s\n", line.c_str()); }
+
+// -p's ports, checked before anything is started or joined.
+Result<std::vector<proto::PortForward>> published_ports(const LaunchRequest& req) {
+    std::vector<proto::PortForward> ports;
+    for (const auto& p : req.publish) ports.push_back(LXBOX_TRY(vm::parse_publish(p)));
+    return ports;
+}
+
+// What the vm backend runs for t's container: spec (make_spec's, or systemd's), the distro's
+// disk (built here when needed), the ports to publish for the container's life.
+Result<vm::VmRunRequest> vm_request(store::Store& store, const Target& t, runtime::ContainerSpec spec,
+                                    std::vector<proto::PortForward> ports) {
+    vm::VmRunRequest vr;
+    vr.spec = std::move(spec);
+    vr.image = t.image;
+    vr.root = store.root();
+    vr.arch = t.choice.arch;
+    vr.disk = LXBOX_TRY(vm_disk(store, t).context("launch " + t.container));
+    vr.notice = print_notice;
+    vr.ports = std::move(ports);
+    return vr;
+}
+
+// systemd booted as the container's PID 1 under a monitor of its own, which takes lock over:
+// natively its parent, in the VM its launcher (the VM started first, on this terminal).
+Result<Booted> boot_systemd(store::Store& store, const LaunchRequest& req, const Target& t, UniqueFd lock) {
+    auto spec = systemd_spec(LXBOX_TRY(make_spec(store, req, t)));
+    if (t.backend != "vm")
+        return boot_in_background(store, t.container, std::move(lock), native_life(store, std::move(spec), t.container));
+    auto vr = LXBOX_TRY(vm_request(store, t, std::move(spec), LXBOX_TRY(published_ports(req))));
+    LXBOX_TRY(vm::start_vm(store.root(), vr.arch, print_notice).context("launch " + t.container));
+    return boot_in_background(store, t.container, std::move(lock), vm_life(store, std::move(vr), t.container));
+}
+
+// Why systemd did not boot, in one line: with what to do when the distro has none.
+Error boot_failure(Error e, const Target& t) {
+    e.context("boot systemd in " + t.container);
+    if (e.errno_value == ENOENT)
+        e.message += " (boot.systemd needs systemd in the distro: install it there, or lxbox config unset "
+                     "--distro " + t.image + " boot.systemd)";
+    return e;
+}
+
+// A distro with boot.systemd: its kept container runs systemd as PID 1, booted in the
+// background by the first launch (host/launch/systemd.hpp), and every launch joins it with its
+// command once systemd has booted, as WSL does; natively or in the VM.
+Result<int> launch_with_systemd(store::Store& store, const LaunchRequest& req, const Target& t) {
+    if (linux_fx::rootless_userns().enabled)
+        return Error(ErrorKind::Unsupported, "boot.systemd runs containers as root only so far (lxbox config set "
+                                             "--distro " + t.image + " boot.systemd false, or run lxbox as root)");
+    const bool in_vm = t.backend == "vm";
+    UniqueFd lock;
+    auto inst = LXBOX_TRY(lock_or_running(store, t, lock));
+    const bool booting = !inst;
+    UniqueFd ends;  // the monitor's word, when systemd ends while it boots
+    if (booting) {
+        auto booted = boot_systemd(store, req, t, std::move(lock));
+        if (!booted) return boot_failure(std::move(booted).error(), t);
+        inst = std::move(booted->instance);
+        ends = std::move(booted->ends);
+    }
+    auto waited = in_vm ? wait_for_systemd_in_vm(store, *inst, t.container, ends.get())
+                        : wait_for_systemd(store, *inst, t.container, ends.get());
+    if (!waited) return booting ? boot_failure(std::move(waited).error(), t) : std::move(waited).error();
+    ends.reset();
+    const std::string& state = *waited;
+    if (booting) {
+        if (const auto notice = runtime::systemd_state_notice(t.container, state); !notice.empty() && !state.empty())
+            std::fprintf(stderr, "lxbox: %s\n", notice.c_str());
+        // (The VM runs no boot.command yet, with systemd or without.)
+        if (!in_vm && !t.settings.boot_command.empty()) {
+            if (auto st_boot = run_boot_command(store, t.settings.boot_command, *inst); !st_boot)
+                std::fprintf(stderr, "lxbox: warning: boot.command: %s\n", st_boot.error().message.c_str());
+        }
+    }
+    if (in_vm) return exec_in_vm_container(store, t.container, *inst, req.process, t.integrated).context("launch " + t.container);
+    auto joined = LXBOX_TRY(join_if_running(store, t, req, lock));
+    if (!joined) return Error(ErrorKind::Internal, "systemd in " + t.container + " stopped while the command was joining it");
+    return *joined;
+}
+
 // The vm backend: the same spec, run by the guest agent in the shared VM. The launching lxbox
 // stands for the container on the host: its pid is the instance's (ps, stop: a SIGTERM to it
 // is forwarded), and the container's lock is held as natively.
 Result<int> launch_in_vm(store::Store& store, const LaunchRequest& req, const Target& t) {
-    std::vector<proto::PortForward> ports;
-    for (const auto& p : req.publish) ports.push_back(LXBOX_TRY(vm::parse_publish(p)));
+    auto ports = LXBOX_TRY(published_ports(req));
     UniqueFd lock;
     if (t.ephemeral) {
         if (::mkdir(t.dir.c_str(), 0700) != 0) return Error::last("create " + t.dir);
@@ -322,35 +367,16 @@ Result<int> launch_in_vm(store::Store& store, const LaunchRequest& req, const Ta
         if (auto inst = LXBOX_TRY(lock_or_running(store, t, lock)))
             return exec_in_vm_container(store, t.container, *inst, req.process, t.integrated).context("launch " + t.container);
     }
-    vm::VmRunRequest vr;
     auto spec = make_spec(store, req, t);
-    if (!spec) {
+    auto made = spec ? vm_request(store, t, std::move(*spec), std::move(ports)) : Result<vm::VmRunRequest>(spec.error());
+    if (!made) {
         if (t.ephemeral) (void)remove_tree(t.dir);
-        return std::move(spec).error();
+        return std::move(made).error();
     }
-    vr.spec = std::move(*spec);
-    vr.image = t.image;
-    vr.root = store.root();
-    vr.arch = t.choice.arch;
-    auto disk = vm_disk(store, t);
-    if (!disk) {
-        if (t.ephemeral) (void)remove_tree(t.dir);
-        return std::move(disk).error().context("launch " + t.container);
-    }
-    vr.disk = std::move(*disk);
-    vr.notice = [](const std::string& line) { std::fprintf(stderr, "lxbox: %s\n", line.c_str()); };
+    vm::VmRunRequest& vr = *made;
     Status state_written;
-    vr.ports = std::move(ports);
     vr.started = [&](const std::string& guest_dir) {
-        store::InstanceState st;
-        st.pid = ::getpid();
-        st.start_time = linux_fx::process_start_time(st.pid).value_or(0);
-        st.started = store::now_rfc3339();
-        st.command = vr.spec.process.args;
-        st.backend = "vm";
-        st.security = vr.spec.process.security;
-        st.guest_dir = guest_dir;
-        st.arch = vr.arch;
+        const store::InstanceState st = vm_instance_state(vr, guest_dir);
         state_written = t.ephemeral ? write_ephemeral_state(t.dir, st, t.image) : store.write_instance(t.container, st);
     };
     auto rc = vm::run_in_vm(vr);
@@ -366,10 +392,8 @@ Result<int> launch_in_vm(store::Store& store, const LaunchRequest& req, const Ta
 Result<int> launch(store::Store& store, const LaunchRequest& req) {
     const Target t = LXBOX_TRY(resolve_target(store, req));
     if (t.backend == "vm") {
-        if (t.settings.systemd && !t.ephemeral)
-            return Error(ErrorKind::Unsupported, "launch " + t.container + ": boot.systemd boots containers natively "
-                                                 "only so far (--backend native)");
         notice_vm_fallback_once(store.root(), t.choice);
+        if (t.settings.systemd && !t.ephemeral) return launch_with_systemd(store, req, t);
         return launch_in_vm(store, req, t);
     }
     if (!req.publish.empty())

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,42 +41,113 @@ void detach_stdio() {
     ::close(null);
 }
 
-// The container's life, in the monitor: start it, tell the launch how that went (report),
-// hold its lock and state until systemd ends, then clear them and remove its cgroup.
-[[noreturn]] void run_monitor(store::Store& store, const runtime::ContainerSpec& spec, const std::string& container,
-                              UniqueFd report, UniqueFd lock) {
-    auto told = [&](const nlohmann::json& j) {
-        (void)write_all(report.get(), j.dump());
-        report.reset();
+}  // namespace
+
+ContainerLife native_life(store::Store& store, runtime::ContainerSpec spec, std::string container) {
+    return [&store, spec = std::move(spec), container = std::move(container)](const Started& started) {
+        std::optional<runtime::Container> c;
+        Status up = [&]() -> Status {
+            c.emplace(LXBOX_TRY(runtime::Container::start(spec)));
+            // Once systemd is exec'd (the error pipe closes at its exec), or why it was not.
+            LXBOX_TRY(c->wait_started());
+            store::InstanceState st;
+            st.pid = c->pid();
+            st.start_time = linux_fx::process_start_time(c->pid()).value_or(0);
+            st.started = store::now_rfc3339();
+            st.command = spec.process.args;
+            st.security = spec.process.security;
+            if (c->has_cgroup()) st.cgroup = spec.cgroup;
+            st.namespaces = c->namespaces();
+            st.lower_dirs = spec.image_layers.empty() ? std::vector<std::string>{spec.image_rootfs} : spec.image_layers;
+            st.stop_signal = runtime::systemd_stop_signal();
+            return store.write_instance(container, st);
+        }();
+        started(up);
+        Status ended = up;
+        if (up) {
+            auto outcome = c->wait();
+            ended = !outcome             ? Status(std::move(outcome).error())
+                    : outcome->exec_error ? Status(*outcome->exec_error)
+                                          : runtime::systemd_exit_status(outcome->exit_code);
+        }
+        // Killed and reaped if it still runs (it did not start); its cgroup, with every group
+        // systemd made in it, goes before the state: `stop` returns once the state is gone, and
+        // then nothing of the container is left.
+        c.reset();
+        return ended;
     };
-    std::optional<runtime::Container> c;
-    Status started = [&]() -> Status {
-        c.emplace(LXBOX_TRY(runtime::Container::start(spec)));
-        // Once systemd is exec'd (the error pipe closes at its exec), or why it was not.
-        LXBOX_TRY(c->wait_started());
-        store::InstanceState st;
-        st.pid = c->pid();
-        st.start_time = linux_fx::process_start_time(c->pid()).value_or(0);
-        st.started = store::now_rfc3339();
-        st.command = spec.process.args;
-        st.security = spec.process.security;
-        if (c->has_cgroup()) st.cgroup = spec.cgroup;
-        st.namespaces = c->namespaces();
-        st.lower_dirs = spec.image_layers.empty() ? std::vector<std::string>{spec.image_rootfs} : spec.image_layers;
-        st.stop_signal = runtime::systemd_stop_signal();
-        return store.write_instance(container, st);
-    }();
-    if (!started) {
-        told({{"error", started.error()}});
-        c.reset();  // killed and reaped if it still runs; its cgroup removed
-        ::_exit(1);
+}
+
+ContainerLife vm_life(store::Store& store, vm::VmRunRequest request, std::string container) {
+    return [&store, request = std::move(request), container = std::move(container)](const Started& started) mutable {
+        bool told = false;
+        request.started = [&](const std::string& guest_dir) {
+            store::InstanceState st = vm_instance_state(request, guest_dir);
+            st.stop_signal = runtime::systemd_stop_signal();  // passed on to the guest by run_in_vm
+            auto written = store.write_instance(container, st);
+            started(written);
+            told = true;
+            // Nothing would stop a container no state names: this session's end (the monitor's)
+            // ends it in the guest.
+            if (!written) ::_exit(1);
+        };
+        auto rc = vm::run_in_vm(request);
+        const Status ended = rc ? runtime::systemd_exit_status(*rc) : Status(rc.error());
+        if (!told) started(ended ? Status(Error(ErrorKind::Internal, "the VM did not take the container")) : ended);
+        return ended;
+    };
+}
+
+namespace {
+
+// The monitor's next line on report ("" at its end).
+Result<std::string> next_line(int report) {
+    std::string line;
+    char c;
+    for (;;) {
+        const ssize_t n = ::read(report, &c, 1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return Error::last("read the container's monitor");
+        if (n == 0 || c == '\n') return line;
+        line += c;
     }
-    told({{"ok", true}});
-    auto outcome = c->wait();
-    if (!outcome) spdlog::debug("container {}: {}", container, outcome.error().message);
-    // Its cgroup, with every group systemd made in it, goes before the state: `stop` returns
-    // once the state is gone, and then nothing of the container is left.
-    c.reset();
+}
+
+// Why systemd ended (when): what its monitor said on ends once it saw the end, if it could.
+Error ended_while_booting(int ends, const std::string& container, const std::string& when) {
+    Error unknown(ErrorKind::Internal, "systemd in " + container + " ended " + when +
+                                           " (lxbox --log-level debug launch shows its messages)");
+    while (ends >= 0) {
+        auto line = next_line(ends);
+        if (!line || line->empty()) break;
+        const auto j = nlohmann::json::parse(*line, nullptr, false);
+        if (j.is_object() && j.contains("ended") && j.at("ended").is_object()) {
+            try {
+                return j.at("ended").get<Error>();
+            } catch (const nlohmann::json::exception&) {
+                break;
+            }
+        }
+    }
+    return unknown;
+}
+
+// One line to the launch on the report socket; the launch may have gone (no SIGPIPE then).
+void tell(int report, const nlohmann::json& j) {
+    const std::string line = j.dump() + "\n";
+    (void)::send(report, line.data(), line.size(), MSG_NOSIGNAL);
+}
+
+// The monitor: the container's life, telling the launch how its start went and then how it
+// ended (report), holding its lock until it has ended, then clearing its state.
+[[noreturn]] void run_monitor(store::Store& store, const std::string& container, const ContainerLife& life,
+                              UniqueFd report, UniqueFd lock) {
+    const Status ended = life([&](const Status& up) {
+        tell(report.get(), up ? nlohmann::json{{"ok", true}} : nlohmann::json{{"error", up.error()}});
+    });
+    if (!ended) spdlog::debug("container {}: {}", container, ended.error().message);
+    tell(report.get(), ended ? nlohmann::json{{"ended", true}} : nlohmann::json{{"ended", ended.error()}});
+    report.reset();
     (void)store.clear_instance(container);
     lock.reset();
     ::_exit(0);
@@ -83,9 +155,13 @@ void detach_stdio() {
 
 }  // namespace
 
-Result<store::InstanceState> boot_in_background(store::Store& store, const runtime::ContainerSpec& spec,
-                                                const std::string& container, UniqueFd lock) {
-    auto report = LXBOX_TRY(make_pipe());
+Result<Booted> boot_in_background(store::Store& store, const std::string& container, UniqueFd lock,
+                                  const ContainerLife& life) {
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return Error::last("socketpair");
+    struct {
+        UniqueFd read, write;
+    } report{UniqueFd(pair[0]), UniqueFd(pair[1])};
     // Twice forked, so that the monitor is no child of this lxbox (which would have to reap
     // it) and leads a session of its own: the terminal's signals and hangup never reach it.
     const pid_t first = ::fork();
@@ -96,14 +172,14 @@ Result<store::InstanceState> boot_in_background(store::Store& store, const runti
         const pid_t monitor = ::fork();
         if (monitor != 0) ::_exit(monitor < 0 ? 1 : 0);
         detach_stdio();
-        run_monitor(store, spec, container, std::move(report.write), std::move(lock));
+        run_monitor(store, container, life, std::move(report.write), std::move(lock));
     }
     report.write.reset();
     lock.reset();  // the monitor's now (an flock lasts while any copy of its fd is open)
     int status = 0;
     while (::waitpid(first, &status, 0) < 0 && errno == EINTR) {
     }
-    const std::string text = LXBOX_TRY(read_all(report.read.get()));
+    const std::string text = LXBOX_TRY(next_line(report.read.get()));
     try {
         const auto j = nlohmann::json::parse(text);
         if (j.contains("error")) return j.at("error").get<Error>();
@@ -111,8 +187,8 @@ Result<store::InstanceState> boot_in_background(store::Store& store, const runti
         return Error(ErrorKind::Internal, "the container's monitor died before systemd started");
     }
     auto inst = LXBOX_TRY(store.running_instance(container));
-    if (!inst) return Error(ErrorKind::Internal, "systemd ended as soon as it started (lxbox --log-level debug launch shows its messages)");
-    return *inst;
+    if (!inst) return ended_while_booting(report.read.get(), container, "as soon as it started");
+    return Booted{std::move(*inst), std::move(report.read)};
 }
 
 namespace {
@@ -137,6 +213,11 @@ public:
         }
         return true;
     }
+    // When go_on has something to say next: the notice while it is due, else the bound.
+    Clock::time_point next_look() const {
+        const int seconds = tty_ && !said_ ? kSystemdBootNoticeSeconds : kSystemdBootWaitSeconds;
+        return start_ + std::chrono::seconds(seconds) + std::chrono::milliseconds(10);
+    }
 
 private:
     std::string container_;
@@ -153,21 +234,27 @@ bool private_socket_ready(pid_t init) {
     return ::access(path.c_str(), F_OK) == 0;
 }
 
+// What asks systemd how it runs: as root, with the container's own security settings.
+runtime::ProcessSpec ask_state(const store::InstanceState& instance) {
+    runtime::ProcessSpec p;
+    p.args = {"systemctl", "is-system-running", "--wait"};
+    p.user = "0";
+    p.security = instance.security;
+    return p;
+}
+
 }  // namespace
 
 Result<std::string> wait_for_systemd(const store::Store& store, const store::InstanceState& instance,
-                                     const std::string& container) {
+                                     const std::string& container, int ends) {
     BootWait wait(container);
     while (!private_socket_ready(instance.pid)) {
         if (!wait.go_on()) return std::string();
-        if (::kill(instance.pid, 0) != 0) return Error(ErrorKind::Internal, "systemd in " + container + " ended while it booted");
+        if (::kill(instance.pid, 0) != 0) return ended_while_booting(ends, container, "while it booted");
         ::usleep(10000);
     }
-    runtime::JoinSpec j{instance.pid, instance.start_time, instance.cgroup, {}, store.root() + "/cache",
+    runtime::JoinSpec j{instance.pid, instance.start_time, instance.cgroup, ask_state(instance), store.root() + "/cache",
                         instance.namespaces};
-    j.process.args = {"systemctl", "is-system-running", "--wait"};
-    j.process.user = "0";
-    j.process.security = instance.security;
     auto out = LXBOX_TRY(make_pipe());
     auto joined = LXBOX_TRY(join_quietly(j, out.write.get()));
     out.write.reset();
@@ -183,8 +270,42 @@ Result<std::string> wait_for_systemd(const store::Store& store, const store::Ins
         state.append(buf, static_cast<size_t>(n));
     }
     (void)LXBOX_TRY(joined.wait().context("ask systemd in " + container + " how it runs"));
-    while (!state.empty() && (state.back() == '\n' || state.back() == ' ')) state.pop_back();
-    return state;
+    return runtime::systemd_answer(state).value_or("");
+}
+
+namespace {
+
+// Whether the instance a wait began with still runs (its monitor has not cleared it).
+Result<bool> still_runs(const store::Store& store, const store::InstanceState& instance, const std::string& container) {
+    const auto now = LXBOX_TRY(store.running_instance(container));
+    return now && now->pid == instance.pid && now->start_time == instance.start_time;
+}
+
+}  // namespace
+
+// No /proc/PID/root to look into from the host: systemctl is asked until systemd answers. Until
+// the agent has the container up it refuses the exec; until systemd has its bus, systemctl
+// says "offline" or nothing (runtime::systemd_answer).
+Result<std::string> wait_for_systemd_in_vm(const store::Store& store, const store::InstanceState& instance,
+                                           const std::string& container, int ends) {
+    BootWait wait(container);
+    std::string out;
+    vm::VmExecRequest ask{store.root(), instance.arch, container, instance.guest_dir, ask_state(instance)};
+    ask.output = &out;
+    for (;;) {
+        out.clear();
+        ask.deadline = wait.next_look();
+        auto asked = vm::exec_in_vm(ask);
+        if (!wait.go_on()) return std::string();
+        if (asked) {
+            if (auto state = runtime::systemd_answer(out)) return *state;
+        } else if (asked.error().kind != ErrorKind::Refused && asked.error().kind != ErrorKind::Busy) {
+            return std::move(asked).error().context("ask systemd in " + container + " how it runs");
+        }
+        if (!LXBOX_TRY(still_runs(store, instance, container))) return ended_while_booting(ends, container, "while it booted");
+        // Busy: the look timed out to say that it waits; ask again at once.
+        if (asked || asked.error().kind != ErrorKind::Busy) ::usleep(200000);
+    }
 }
 
 }  // namespace lxbox::launch

@@ -107,6 +107,48 @@ Result<std::optional<Credentials>> credentials_in(std::string_view json_text, co
     return std::optional<Credentials>{};
 }
 
+Result<CredentialSource> credential_source_in(std::string_view json_text, const std::string& registry,
+                                              const std::string& file_name) {
+    auto j = nlohmann::json::parse(json_text, nullptr, false);
+    if (!j.is_object()) return Error(ErrorKind::Invalid, file_name + ": not a JSON object");
+    if (auto helpers = j.find("credHelpers"); helpers != j.end() && helpers->is_object())
+        for (const auto& [key, helper] : helpers->items())
+            if (key_host(key) == key_host(registry) && helper.is_string() && !helper.get<std::string>().empty())
+                return CredentialSource{helper.get<std::string>(), std::nullopt};
+    if (auto store = j.find("credsStore"); store != j.end() && store->is_string() && !store->get<std::string>().empty())
+        return CredentialSource{store->get<std::string>(), std::nullopt};
+    return CredentialSource{"", LXBOX_TRY(credentials_in(json_text, registry, file_name))};
+}
+
+std::string helper_server_url(const std::string& registry) {
+    return key_host(registry) == "docker.io" ? "https://index.docker.io/v1/" : registry;
+}
+
+Result<std::optional<Credentials>> credentials_from_helper(int exit_status, std::string_view output,
+                                                           const std::string& helper, const std::string& registry) {
+    const std::string who = "the credential helper docker-credential-" + helper + " for " + registry;
+    if (exit_status != 0) {
+        // docker-credential-helpers' ErrCredentialsNotFound: the registry is not in its store.
+        if (output.find("credentials not found") != std::string_view::npos) return std::optional<Credentials>{};
+        std::string said(output.substr(0, output.find_last_not_of(" \n\r\t") + 1));
+        for (char& c : said)
+            if (c == '\n' || c == '\r') c = ' ';
+        if (said.size() > 200) said = said.substr(0, 200) + "...";
+        return Error(ErrorKind::System, who + " failed (exit status " + std::to_string(exit_status) + ")" +
+                                          (said.empty() ? "" : ": " + said));
+    }
+    auto j = nlohmann::json::parse(output, nullptr, false);
+    if (!j.is_object() || !j.value("Secret", nlohmann::json()).is_string() ||
+        !j.value("Username", nlohmann::json("")).is_string())
+        return Error(ErrorKind::Invalid, who + " answered with no {\"Username\", \"Secret\"} JSON object");
+    Credentials c;
+    const std::string user = j.value("Username", ""), secret = j.value("Secret", "");
+    if (user == "<token>") c.identity_token = secret;
+    else c = Credentials{user, secret, ""};
+    if (c.username.empty() && c.identity_token.empty()) return std::optional<Credentials>{};
+    return std::optional<Credentials>{c};
+}
+
 Result<std::string> with_credentials(std::string_view json_text, const std::string& registry, const Credentials& c) {
     nlohmann::json j = json_text.empty() ? nlohmann::json::object() : nlohmann::json::parse(json_text, nullptr, false);
     if (!j.is_object()) return Error(ErrorKind::Invalid, "the auth file is not a JSON object");

@@ -3,7 +3,9 @@
 // base64("user:password")}}}), and stored by `lxbox login` in lxbox's own file only, mode
 // 0600: docker's file may name credential helpers and keys of other tools that a rewrite
 // would have to preserve, and a user who wants docker to share the login copies the entry.
-// Pure but for the file paths' environment, which the caller passes in.
+// A file may instead name a credential helper (credHelpers, credsStore), which
+// registry-client/credential_helper.hpp runs. Pure but for the file paths' environment, which
+// the caller passes in.
 #pragma once
 
 #include <optional>
@@ -38,6 +40,26 @@ std::vector<std::string> auth_file_paths(const AuthEnv& env);
 // "user:password".
 Result<std::optional<Credentials>> credentials_in(std::string_view json_text, const std::string& registry,
                                                   const std::string& file_name);
+// Where one file says registry's credentials are, in docker's order: the credential helper its
+// "credHelpers" names for the registry's host, else its "credsStore" (the helper for every
+// registry), else its "auths" entry (credentials_in).
+struct CredentialSource {
+    std::string helper;                      // run docker-credential-<helper> get
+    std::optional<Credentials> credentials;  // else these (none: the file has nothing for it)
+};
+Result<CredentialSource> credential_source_in(std::string_view json_text, const std::string& registry,
+                                              const std::string& file_name);
+
+// Pure: what a credential helper's `get` reads on stdin for registry: docker.io's
+// "https://index.docker.io/v1/" (what docker stores it under), the host[:port] of any other.
+std::string helper_server_url(const std::string& registry);
+// Pure: a helper's answer to `get` (exit status, and stdout with stderr): nullopt when it has no
+// credentials for the registry (docker-credential-helpers' "credentials not found" answer);
+// {"Username","Secret"} as the credentials ("<token>" as Username: Secret is an identity
+// token); anything else an error naming the helper, the registry and what it said, on one line.
+Result<std::optional<Credentials>> credentials_from_helper(int exit_status, std::string_view output,
+                                                           const std::string& helper, const std::string& registry);
+
 // text with registry's entry set (other keys and entries kept); text may be empty.
 Result<std::string> with_credentials(std::string_view json_text, const std::string& registry, const Credentials& c);
 // text without registry's entry; false in the pair when there was none.

@@ -1,5 +1,7 @@
 #include "host/registry/helper.hpp"
 
+#include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/process.hpp>
@@ -53,10 +55,14 @@ Result<nlohmann::json> run_registry_helper(const std::vector<std::string>& args,
     }
     std::error_code ec;
     child.wait(ec);
-    if (last.value("event", "") == "error") return error_from_event(last);
-    if (ec || child.exit_code() != 0 || last.is_null())
-        return Error(ErrorKind::System, exe + " ended with status " + std::to_string(child.exit_code()) +
-                                            " without an answer");
+    // (last is null when the helper died before its answer: a crash is said below, not thrown.)
+    if (last.is_object() && last.value("event", "") == "error") return error_from_event(last);
+    if (ec || child.exit_code() != 0 || last.is_null()) {
+        const int raw = child.native_exit_code();
+        const std::string how = WIFSIGNALED(raw) ? std::string("was killed by ") + ::strsignal(WTERMSIG(raw))
+                                                 : "ended with status " + std::to_string(child.exit_code());
+        return Error(ErrorKind::System, exe + " " + how + " without an answer");
+    }
     return last;
 }
 

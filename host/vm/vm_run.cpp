@@ -5,6 +5,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 
@@ -119,6 +120,10 @@ std::string with_crlf(const std::string& text) {
 class Relay {
 public:
     Relay(ChannelClient& channel, uint32_t session, bool tty) : channel_(channel), session_(session), tty_(tty) {}
+    // Quiet (VmExecRequest::output): no stdin, stdout kept in *output, stderr dropped; and given
+    // up at deadline, when set.
+    Relay(ChannelClient& channel, uint32_t session, std::string* output, std::optional<Clock::time_point> deadline)
+        : channel_(channel), session_(session), tty_(false), output_(output), deadline_(deadline) {}
 
     Result<int> run() {
         sigset_t set = linux_fx::forwarded_signals();
@@ -127,6 +132,10 @@ public:
         std::optional<linux_fx::RawTerminal> raw;
         if (tty_ && ::isatty(0)) raw.emplace(LXBOX_TRY(linux_fx::RawTerminal::enter(0)));
         raw_ = raw.has_value();
+        if (output_) {
+            stdin_open_ = false;
+            LXBOX_TRY(channel_.send(proto::make_frame(session_, proto::StdinClose{})));
+        }
         for (;;) {
             while (channel_.has_pending()) {
                 auto code = LXBOX_TRY(on_frame(LXBOX_TRY(channel_.receive(std::chrono::milliseconds(0)))));
@@ -134,10 +143,14 @@ public:
             }
             const bool can_send = stdin_open_ && flow_.send.available() > 0;
             pollfd fds[3] = {{channel_.fd(), POLLIN, 0}, {can_send ? 0 : -1, POLLIN, 0}, {sigfd.get(), POLLIN, 0}};
-            if (::poll(fds, 3, -1) < 0) {
+            const int ready = ::poll(fds, 3, poll_timeout());
+            if (ready < 0) {
                 if (errno == EINTR) continue;
                 return Error::last("poll");
             }
+            // The caller drops the session, which ends the process in the guest.
+            if (ready == 0 && deadline_ && Clock::now() >= *deadline_)
+                return Error(ErrorKind::Busy, "the command had not ended in time");
             if (fds[2].revents) LXBOX_TRY(forward_signals(sigfd.get()));
             if (fds[1].revents) LXBOX_TRY(send_stdin());
             if (fds[0].revents) {
@@ -148,6 +161,13 @@ public:
     }
 
 private:
+    // -1 (none) without a deadline, else the milliseconds left to it.
+    int poll_timeout() const {
+        if (!deadline_) return -1;
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline_ - Clock::now()).count();
+        return static_cast<int>(std::clamp<int64_t>(left, 0, 60000));
+    }
+
     Status send_stdin() {
         char buf[1 << 16];
         const size_t want = flow_.send.sendable(sizeof buf);
@@ -200,8 +220,13 @@ private:
             case proto::FrameType::Stderr: {
                 LXBOX_TRY(flow_.receive.on_received(f.payload.size()));
                 // A closed stdout (a pipe to head) loses the rest, as natively.
-                if (f.type == proto::FrameType::Stdout) (void)write_all(1, f.payload);
-                else (void)write_all(2, raw_ ? with_crlf(f.payload) : f.payload);
+                if (output_) {
+                    if (f.type == proto::FrameType::Stdout) output_->append(f.payload);
+                } else if (f.type == proto::FrameType::Stdout) {
+                    (void)write_all(1, f.payload);
+                } else {
+                    (void)write_all(2, raw_ ? with_crlf(f.payload) : f.payload);
+                }
                 if (auto grant = flow_.receive.on_consumed(f.payload.size()))
                     LXBOX_TRY(channel_.send(proto::make_frame(session_, proto::Credit{*grant})));
                 return std::optional<int>{};
@@ -230,6 +255,8 @@ private:
     bool raw_ = false;  // the host terminal is raw
     proto::SessionFlow flow_;
     bool stdin_open_ = true;
+    std::string* output_ = nullptr;
+    std::optional<Clock::time_point> deadline_;
 };
 
 }  // namespace
@@ -277,15 +304,24 @@ Result<int> exec_in_vm(const VmExecRequest& request) {
     proto::Exec exec;
     exec.container_dir = request.guest_dir;
     exec.process = request.process;
-    exec.tty = request.process.tty;
+    exec.tty = request.process.tty && !request.output;
     linux_fx::SignalBlock blocked(linux_fx::forwarded_signals());
     size_as_host_terminal(exec);
     auto channel = LXBOX_TRY(connect_running(vm_dir_for(request.root, request.arch)));
     if (!channel) return Error(ErrorKind::NotFound, "container '" + request.container + "' is not running (no VM runs)");
     constexpr uint32_t kSession = 1;
     LXBOX_TRY(channel->send(proto::make_frame(kSession, exec)));
+    if (request.output) {
+        Relay quiet(*channel, kSession, request.output, request.deadline);
+        return quiet.run();
+    }
     Relay relay(*channel, kSession, exec.tty);
     return relay.run();
+}
+
+Status start_vm(const std::string& root, const std::string& arch, const std::function<void(const std::string&)>& notice) {
+    (void)LXBOX_TRY(connect_supervisor(vm_dir_for(root, arch), start_options(root, arch, notice)));
+    return {};
 }
 
 Status remove_in_vm(const std::string& root, const std::string& arch, const std::string& container,

@@ -7,7 +7,9 @@
 // channel as frames under credit-based flow control.
 #pragma once
 
+#include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "host/vm/disks.hpp"
@@ -52,12 +54,23 @@ struct VmExecRequest {
     std::string container;        // its name, for messages
     std::string guest_dir;        // as VmRunRequest::started gave it
     runtime::ProcessSpec process; // as natively (user, cwd, env, security, tty)
+    // Set: a process of lxbox's own (the wait for systemd), as join_quietly's natively: its
+    // stdout is kept here, its stdin is empty and its stderr dropped (process.tty is ignored).
+    std::string* output = nullptr;
+    // With output: when the process has not ended by then, lxbox leaves it (a Busy error) and
+    // the session's end ends it in the guest.
+    std::optional<std::chrono::steady_clock::time_point> deadline;
 };
 
 // Runs another process in a running vm container (`lxbox exec`, a second `launch`) with
 // lxbox's stdio, as run_in_vm does; returns its exit code. Never starts a VM: without one the
 // container is not running.
 Result<int> exec_in_vm(const VmExecRequest& request);
+
+// Starts the VM of arch when none runs (building its image first), with its notices through
+// notice: what a launch whose container another process runs (boot.systemd's monitor, without
+// a terminal) does first, so that the user sees the boot.
+Status start_vm(const std::string& root, const std::string& arch, const std::function<void(const std::string&)>& notice);
 
 // Deletes a kept vm container's changes in the VM of arch (starting it when none runs).
 Status remove_in_vm(const std::string& root, const std::string& arch, const std::string& container,

@@ -85,6 +85,10 @@ sigset_t forwarded_signals() {
     sigset_t set;
     sigemptyset(&set);
     for (int s : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) sigaddset(&set, s);
+    // systemd's halt (boot.systemd): `lxbox stop` sends it to a vm container's launcher, which
+    // passes it on to the guest, whose runner passes it on to systemd. Left out, its default
+    // action would kill the launcher or the runner, and systemd with them, uncleanly.
+    sigaddset(&set, SIGRTMIN + 3);
     return set;
 }
 

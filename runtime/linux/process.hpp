@@ -32,7 +32,8 @@ private:
     sigset_t old_{};
 };
 
-// The signals lxbox forwards to a container: TERM, INT, HUP, QUIT, USR1, USR2, plus WINCH.
+// The signals lxbox forwards to a container: TERM, INT, HUP, QUIT, USR1, USR2, RTMIN+3 (systemd's
+// halt), plus WINCH.
 sigset_t forwarded_signals();
 Result<UniqueFd> make_signal_fd(const sigset_t& set);
 

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/base/printable.hpp"
 #include "runtime/cgroups/cgroup.hpp"
 #include "runtime/plan/bundle.hpp"
 #include "runtime/plan/seccomp_profile.hpp"
@@ -14,7 +15,11 @@ namespace {
 
 using nlohmann::json;
 
-Error invalid(const std::string& path, const std::string& what) { return Error(ErrorKind::Invalid, path + ": " + what); }
+// The bundle's strings are in the text (a namespace type, an rlimit, a key): escaped, so the
+// error is one line whatever they hold.
+Error invalid(const std::string& path, const std::string& what) {
+    return Error(ErrorKind::Invalid, printable(path + ": " + what));
+}
 
 std::string join(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
 
@@ -457,7 +462,7 @@ Result<Config> parse_config(const std::string& json_text, const std::string& bun
     json j;
     try {
         j = json::parse(json_text);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, or out_of_range for a number too big
         return Error(ErrorKind::Invalid, std::string("not valid JSON: ") + e.what());
     }
     if (!j.is_object()) return invalid("(root)", "expected an object");

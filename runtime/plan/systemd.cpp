@@ -1,5 +1,6 @@
 #include "runtime/plan/systemd.hpp"
 
+#include <errno.h>
 #include <signal.h>
 #include <sys/mount.h>
 
@@ -29,6 +30,21 @@ ProcessSpec systemd_process(const SecuritySpec& security) {
 }
 
 int systemd_stop_signal() { return SIGRTMIN + 3; }
+
+std::optional<std::string> systemd_answer(const std::string& printed) {
+    std::string state = printed;
+    while (!state.empty() && (state.back() == '\n' || state.back() == ' ')) state.pop_back();
+    if (state.empty() || state == "offline") return std::nullopt;
+    return state;
+}
+
+Status systemd_exit_status(int code) {
+    const std::string exec = std::string("exec ") + kSystemdPath;
+    if (code == 127) return Error::sys(ENOENT, exec, ErrorKind::NotFound);
+    if (code == 126) return Error::sys(EACCES, exec, ErrorKind::Unsupported);
+    if (code != 0) return Error(ErrorKind::System, "systemd exited " + std::to_string(code));
+    return {};
+}
 
 std::string systemd_state_notice(const std::string& container, const std::string& state) {
     if (state == "running") return "";

@@ -10,9 +10,11 @@
 // filesystem, loads no module, and halts by exiting rather than by reboot(2).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "runtime/base/error.hpp"
 #include "runtime/plan/plan.hpp"
 #include "runtime/spec/spec.hpp"
 
@@ -29,6 +31,14 @@ std::vector<MountOp> plan_systemd_mounts();
 ProcessSpec systemd_process(const SecuritySpec& security);
 // SIGRTMIN+3: systemd halts on it (SIGTERM makes PID 1 re-execute itself, SIGINT reboots).
 int systemd_stop_signal();
+// systemd's state in what `systemctl is-system-running --wait` printed: "running", "degraded",
+// ...; nullopt while systemd cannot answer yet: before it has made /run/systemd/system,
+// systemctl prints "offline", and before its bus (/run/systemd/private), nothing.
+std::optional<std::string> systemd_answer(const std::string& printed);
+// Why systemd ended, by its exit code (the VM's Exit carries no more): 127 and 126 are the
+// codes of a command that could not be exec'd, not found or not executable, as natively
+// (Container::wait's exec error); any other but 0 (its halt in a container) is a failure.
+Status systemd_exit_status(int code);
 // What to tell the user of `systemctl is-system-running`'s answer once systemd has booted:
 // "" for running; a line naming the state otherwise (degraded: how to see the failed units).
 std::string systemd_state_notice(const std::string& container, const std::string& state);

@@ -13,6 +13,7 @@
 #include <set>
 
 #include "runtime/base/log.hpp"
+#include "runtime/base/printable.hpp"
 #include "runtime/base/unique_fd.hpp"
 #include "runtime/store/stale.hpp"
 #include "runtime/linux/process.hpp"
@@ -21,13 +22,13 @@ namespace lxbox::store {
 
 Status validate_name(const std::string& name) {
     if (name.empty()) return Error(ErrorKind::Invalid, "a name cannot be empty");
-    if (name.size() > 64) return Error(ErrorKind::Invalid, "name '" + name + "' is longer than 64 characters");
+    const std::string shown = "name '" + printable(name) + "'";
+    if (name.size() > 64) return Error(ErrorKind::Invalid, shown + " is longer than 64 characters");
     if (name[0] == '.' || name[0] == '-')
-        return Error(ErrorKind::Invalid, "name '" + name + "' cannot start with '" + name[0] + "'");
+        return Error(ErrorKind::Invalid, shown + " cannot start with '" + name[0] + "'");
     for (char c : name) {
         if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-')
-            return Error(ErrorKind::Invalid,
-                         "name '" + name + "' may hold only letters, digits, '.', '_' and '-'");
+            return Error(ErrorKind::Invalid, shown + " may hold only letters, digits, '.', '_' and '-'");
     }
     return {};
 }

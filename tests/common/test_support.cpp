@@ -40,8 +40,14 @@ CommandResult run(const std::vector<std::string>& argv, const std::string& input
     std::vector<char*> args;
     for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
+    // extra_env's variables replace the process's own of the same name (getenv finds the first).
     std::vector<std::string> env_store;
-    for (char** e = environ; *e; ++e) env_store.emplace_back(*e);
+    for (char** e = environ; *e; ++e) {
+        const std::string var(*e);
+        const std::string name = var.substr(0, var.find('=') + 1);
+        if (std::none_of(extra_env.begin(), extra_env.end(), [&](const std::string& x) { return x.starts_with(name); }))
+            env_store.push_back(var);
+    }
     for (auto& e : extra_env) env_store.push_back(e);
     std::vector<char*> envp;
     for (auto& e : env_store) envp.push_back(const_cast<char*>(e.c_str()));

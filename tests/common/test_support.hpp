@@ -44,7 +44,8 @@ struct CommandResult {
     std::string err;
 };
 
-// Runs argv (no shell) with optional stdin data; captures stdout and stderr.
+// Runs argv (no shell) with optional stdin data and extra_env ("NAME=value", replacing the
+// test's own NAME); captures stdout and stderr.
 CommandResult run(const std::vector<std::string>& argv, const std::string& input = {},
                   const std::vector<std::string>& extra_env = {});
 

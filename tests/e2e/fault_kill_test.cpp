@@ -6,21 +6,25 @@
 // tried again with a shorter delay, so every counted run is a kill.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
 
+#include "runtime/base/unique_fd.hpp"
 #include "tests/common/fault_injection.hpp"
 #include "tests/common/store_leftovers.hpp"
 #include "tests/common/test_support.hpp"
@@ -35,10 +39,14 @@ namespace fs = std::filesystem;
 int kills_per_verb() { return test::count_from_env("LXBOX_FAULT_KILLS", 36); }
 constexpr const char* kMarker = "LXBOX_FAULT_MARK";
 
-// Waits (10 s at most) until no process holds a file of the store open or is in one of its
-// cgroups: what the killed lxbox
-// started dies on its own (PDEATHSIG, or EOF on the sync pipe for a child cloned before it
-// could set PDEATHSIG), but not at once. Until then its container is rightly busy to lxbox.
+// Waits (10 s at most) until nothing of the killed lxbox lives on: what it started dies on its
+// own (PDEATHSIG, or EOF on the sync pipe for a child cloned before it could set PDEATHSIG), but
+// not at once. Until then its container is rightly busy to lxbox. A dying process is seen three
+// ways, because it drops out of each view at a different moment of its exit: its open files
+// (/proc/PID/fd, gone first), its cgroup (/proc/PID/cgroup names a cgroup of the store until its
+// very end, while cgroup.procs already leaves out an exiting process), and a container's lock
+// (released only when its files are really closed, after the kernel has torn down its mount
+// namespace, which with an overlay can take a while in D state).
 bool wait_for_no_holders(const std::string& root) {
     struct stat st {};
     ::stat(root.c_str(), &st);
@@ -46,26 +54,32 @@ bool wait_for_no_holders(const std::string& root) {
     std::snprintf(id, sizeof id, "-%llx.%llx-", static_cast<unsigned long long>(st.st_dev),
                   static_cast<unsigned long long>(st.st_ino));
     const std::string store_id = id;
+    auto lock_held = [&] {
+        std::error_code ec;
+        for (const auto& c : fs::directory_iterator(root + "/containers", ec)) {
+            const int fd = ::open((c.path() / "lock").c_str(), O_RDONLY | O_CLOEXEC);
+            if (fd < 0) continue;
+            const bool held = ::flock(fd, LOCK_EX | LOCK_NB) != 0;
+            ::close(fd);
+            if (held) return true;
+        }
+        return false;
+    };
     for (int tries = 0; tries < 1000; ++tries) {
         bool held = false;
         std::error_code ec;
         for (const auto& p : fs::directory_iterator("/proc", ec)) {
+            if (!std::isdigit(static_cast<unsigned char>(p.path().filename().string()[0]))) continue;
+            // read_file, not a stream: a process that ends mid-read makes libstdc++'s filebuf throw (ESRCH).
+            if (auto groups = read_file((p.path() / "cgroup").string()); groups && groups->find(store_id) != std::string::npos)
+                held = true;
             for (const auto& fd : fs::directory_iterator(p.path() / "fd", ec)) {
-                if (fs::read_symlink(fd.path(), ec).string().rfind(root + "/", 0) == 0) held = true;
                 if (held) break;
+                if (fs::read_symlink(fd.path(), ec).string().rfind(root + "/", 0) == 0) held = true;
             }
             if (held) break;
         }
-        // And no process in a cgroup of the store (a container's init need not hold a file).
-        for (const auto& croot : test::cgroup_roots()) {
-            for (const auto& g : fs::directory_iterator(croot + "/lxbox", ec)) {
-                if (g.path().filename().string().find(store_id) == std::string::npos) continue;
-                std::ifstream procs(g.path() / "cgroup.procs");
-                std::string pid;
-                if (procs >> pid) held = true;
-            }
-        }
-        if (!held) return true;
+        if (!held && !lock_held()) return true;
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return false;

@@ -13,6 +13,7 @@
 
 #include "runtime/linux/process.hpp"
 #include "tests/common/store_leftovers.hpp"
+#include "tests/common/systemd_fixture.hpp"
 #include "tests/common/test_support.hpp"
 
 namespace lxbox::test {
@@ -28,45 +29,22 @@ protected:
 
     void SetUp() override {
         if (!is_root()) LXBOX_SKIP("needs root (systemd as a container's init runs as root only)");
-        const std::string fixture = std::string(LXBOX_BUILD_DIR) + "/fixtures/debian-systemd-rootfs.tar";
-        ASSERT_EQ(run({std::string(LXBOX_SOURCE_DIR) + "/tools/fixtures/debian-systemd.sh", fixture}).exit_code, 0);
-        auto imp = run_lxbox(root, {"import", "sd", fixture});
-        ASSERT_EQ(imp.exit_code, 0) << imp.err;
-        auto set = run_lxbox(root, {"config", "set", "--distro", "sd", "boot.systemd", "true"});
-        ASSERT_EQ(set.exit_code, 0) << set.err;
+        auto imported = import_systemd_distro(root, "sd");
+        ASSERT_TRUE(imported) << imported.error().message;
     }
     void TearDown() override {
         if (is_root()) (void)run_lxbox(root, {"stop", "sd", "-t", "0"});
     }
     // lxbox with the marker in its environment, which the monitor it leaves inherits.
-    CommandResult lxbox(const std::vector<std::string>& args) {
-        std::vector<std::string> argv = {"env", marker(), LXBOX_BINARY, "--root", root};
-        argv.insert(argv.end(), args.begin(), args.end());
-        return run(argv);
-    }
+    CommandResult lxbox(const std::vector<std::string>& args) { return run_lxbox_marked(root, marker(), args); }
     // The state systemd reached, with the failed units when it is not running.
-    std::string system_state() {
-        auto r = lxbox({"exec", "sd", "--", "sh", "-c",
-                        "systemctl is-system-running; systemctl --failed --no-pager --no-legend --plain"});
-        return r.out + r.err;
-    }
+    std::string system_state() { return systemd_state(root, marker(), "sd"); }
 };
 
-constexpr const char* kUnit =
-    "[Unit]\nDescription=lxbox test service\n"
-    "[Service]\nExecStart=/bin/sleep infinity\n"
-    "ExecStop=/bin/sh -c 'echo stopped >/var/lib/lxbox-test-stopped'\n"
-    "[Install]\nWantedBy=multi-user.target\n";
-
 TEST_F(SystemdCli, SystemdIsPid1AndAServiceEnabledInOneLaunchRunsInTheNext) {
-    auto first = lxbox({"launch", "sd", "--", "sh", "-c",
-                        "cat /proc/1/comm; systemd-detect-virt --container; cat /run/systemd/container; "
-                        "stat -f -c %T /run /tmp /sys/fs/cgroup; echo \"$0\" > /etc/systemd/system/lxbox-test.service; "
-                        "systemctl enable --now lxbox-test.service >/dev/null 2>&1; systemctl is-active lxbox-test.service",
-                        kUnit});
+    auto first = lxbox({"launch", "sd", "--", "sh", "-c", kSystemdFirstLaunch, kSystemdTestUnit});
     ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
-    // systemd-detect-virt knows the managers of its own list; lxbox is "container-other".
-    EXPECT_EQ(first.out, "systemd\ncontainer-other\nlxbox\ntmpfs\ntmpfs\ncgroup2fs\nactive\n") << first.err;
+    EXPECT_EQ(first.out, kSystemdFirstLaunchOut) << first.err;
     const std::string state = system_state();
     EXPECT_EQ(state, "running\n") << "systemd is not running cleanly; failed units:\n" << state;
     // Running in the background: ps shows it with systemd as its init.
@@ -85,10 +63,9 @@ TEST_F(SystemdCli, SystemdIsPid1AndAServiceEnabledInOneLaunchRunsInTheNext) {
 
     // The next boot: the service enabled before runs again, and its ExecStop ran at the halt
     // (systemd stopped its units: a clean shutdown, not a kill).
-    auto second = lxbox({"launch", "sd", "--", "sh", "-c",
-                         "systemctl is-active lxbox-test.service; cat /var/lib/lxbox-test-stopped"});
+    auto second = lxbox({"launch", "sd", "--", "sh", "-c", kSystemdNextLaunch});
     ASSERT_EQ(second.exit_code, 0) << second.out << second.err;
-    EXPECT_EQ(second.out, "active\nstopped\n") << second.err;
+    EXPECT_EQ(second.out, kSystemdNextLaunchOut) << second.err;
     // exec joins the same systemd, as a second launch does.
     auto exec = lxbox({"exec", "sd", "--", "systemctl", "is-active", "lxbox-test.service"});
     EXPECT_EQ(exec.out, "active\n") << exec.err;
@@ -105,6 +82,22 @@ TEST_F(SystemdCli, AnExitStatusPassesThroughAndAThrowawayLaunchDoesNotBootSystem
     EXPECT_EQ(rm.out, "lxbox-init\n") << rm.err;
     ASSERT_EQ(lxbox({"stop", "sd"}).exit_code, 0);
     EXPECT_EQ(store_leftovers(root, marker()), "");
+}
+
+// Without the Debian fixture (busybox has no systemd), so not in SystemdCli.
+TEST(SystemdCliRefusal, ADistroWithoutSystemdIsRefusedInOneLineAndLeavesNothing) {
+    if (!is_root()) LXBOX_SKIP("needs root (systemd as a container's init runs as root only)");
+    ScratchDir dir;
+    const std::string root = dir / "store";
+    const std::string marker = std::string(kMarker) + "=" + root;
+    ASSERT_EQ(run_lxbox(root, {"import", "nosd", busybox_tarball()}).exit_code, 0);
+    ASSERT_EQ(run_lxbox(root, {"config", "set", "--distro", "nosd", "boot.systemd", "true"}).exit_code, 0);
+    auto r = run_lxbox_marked(root, marker, {"launch", "nosd", "--", "true"});
+    EXPECT_EQ(r.exit_code, 125);
+    EXPECT_EQ(r.err, "lxbox: boot systemd in nosd: exec /lib/systemd/systemd: No such file or directory (boot.systemd "
+                     "needs systemd in the distro: install it there, or lxbox config unset --distro nosd boot.systemd)\n");
+    EXPECT_EQ(ps_entry(root, "nosd").value("state", ""), "stopped");
+    EXPECT_EQ(store_leftovers(root, marker), "");
 }
 
 }  // namespace

@@ -128,6 +128,44 @@ TEST(RegistryCredentials, FindsDockerAndPodmanEntries) {
     EXPECT_FALSE(credentials_in(R"({"auths":{"q.io":{"auth":"bm9jb2xvbg=="}}})", "q.io", "c").ok());  // "nocolon"
 }
 
+TEST(RegistryCredentials, CredHelpersThenCredsStoreThenAuthsAsDockerOrdersThem) {
+    const std::string both = R"({"auths":{"a.io":{"auth":"eDp5"}},"credsStore":"desktop",
+        "credHelpers":{"gcr.io":"gcloud","https://index.docker.io/v1/":"hub"}})";
+    EXPECT_EQ(credential_source_in(both, "gcr.io", "f")->helper, "gcloud");
+    EXPECT_EQ(credential_source_in(both, "docker.io", "f")->helper, "hub");
+    EXPECT_EQ(credential_source_in(both, "a.io", "f")->helper, "desktop");  // credsStore holds them all
+    auto plain = credential_source_in(R"({"auths":{"a.io":{"auth":"eDp5"}},"credHelpers":{"b.io":""}})", "a.io", "f");
+    ASSERT_TRUE(plain);
+    EXPECT_EQ(plain->helper, "");
+    EXPECT_EQ(plain->credentials.value().username, "x");
+    EXPECT_EQ(credential_source_in(R"({"credHelpers":{"b.io":""}})", "b.io", "f")->helper, "");
+    EXPECT_FALSE(credential_source_in("[]", "a.io", "f").ok());
+    EXPECT_EQ(helper_server_url("docker.io"), "https://index.docker.io/v1/");
+    EXPECT_EQ(helper_server_url("127.0.0.1:5000"), "127.0.0.1:5000");
+}
+
+TEST(RegistryCredentials, AHelpersAnswerIsCredentialsNoneOrOneLine) {
+    auto got = credentials_from_helper(0, R"({"ServerURL":"r.io","Username":"u","Secret":"s"})", "pass", "r.io");
+    ASSERT_TRUE(got && got->has_value());
+    EXPECT_EQ((*got)->username, "u");
+    EXPECT_EQ((*got)->password, "s");
+    auto token = credentials_from_helper(0, R"({"Username":"<token>","Secret":"refresh"})", "gcloud", "r.io");
+    ASSERT_TRUE(token && token->has_value());
+    EXPECT_EQ((*token)->identity_token, "refresh");
+    EXPECT_EQ((*token)->username, "");
+    // docker-credential-helpers' "not found": no credentials, not an error.
+    EXPECT_FALSE(credentials_from_helper(1, "credentials not found in native keychain\n", "pass", "r.io")->has_value());
+    auto failed = credentials_from_helper(2, "gpg: decryption failed\nno secret key\n", "pass", "r.io");
+    ASSERT_FALSE(failed);
+    EXPECT_EQ(failed.error().message,
+              "the credential helper docker-credential-pass for r.io failed (exit status 2): gpg: decryption failed "
+              "no secret key");
+    auto garbage = credentials_from_helper(0, "hello", "pass", "r.io");
+    ASSERT_FALSE(garbage);
+    EXPECT_EQ(garbage.error().message.find('\n'), std::string::npos);
+    EXPECT_FALSE(credentials_from_helper(0, R"({"Username":"u"})", "pass", "r.io"));
+}
+
 TEST(RegistryCredentials, LoginKeepsOtherEntriesAndLogoutRemoves) {
     auto text = with_credentials(R"({"auths":{"a.io":{"auth":"eDp5"}},"other":1})", "b.io:5000", {"u", "p", ""});
     ASSERT_TRUE(text);

@@ -21,6 +21,9 @@ TEST(StoreNames, RefusesPathsAndOddNames) {
         EXPECT_FALSE(store::validate_name(n).ok()) << n;
     EXPECT_FALSE(store::validate_name(std::string(65, 'a')).ok());
     EXPECT_EQ(store::validate_name("a/b").error().kind, ErrorKind::Invalid);
+    // Whatever the name holds, the error is one line (the registry_json fuzz target found "x\n").
+    EXPECT_EQ(store::validate_name("x\n\x01").error().message,
+              "name 'x\\n\\x01' may hold only letters, digits, '.', '_' and '-'");
 }
 
 // registry.json's names become paths that removals delete (images/NAME, containers/NAME,

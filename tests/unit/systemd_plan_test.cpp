@@ -1,13 +1,16 @@
 // boot.systemd's decisions (runtime/plan/systemd.hpp, host/launch/systemd.hpp): the mounts and
-// the process systemd gets as a container's PID 1, its stop signal kept with the instance, and
-// what launch says of the state it booted to.
+// the process systemd gets as a container's PID 1, its stop signal kept with the instance and
+// forwarded, when systemctl's answer is systemd's state, and what launch says of the state it
+// booted to.
 #include <gtest/gtest.h>
+#include <errno.h>
 #include <signal.h>
 #include <sys/mount.h>
 
 #include <algorithm>
 
 #include "host/launch/systemd.hpp"
+#include "runtime/linux/process.hpp"
 #include "runtime/plan/plan.hpp"
 #include "runtime/plan/systemd.hpp"
 #include "runtime/store/store.hpp"
@@ -81,6 +84,35 @@ TEST(SystemdPlan, StopHaltsSystemdWithSigrtminPlus3KeptInTheInstanceState) {
     EXPECT_FALSE(nlohmann::json(st).contains("stop_signal"));  // SIGTERM, as before
     st.stop_signal = runtime::systemd_stop_signal();
     EXPECT_EQ(nlohmann::json(st).get<store::InstanceState>().stop_signal, SIGRTMIN + 3);
+}
+
+TEST(SystemdPlan, LaunchAsksAgainUntilSystemdHasItsBusAndTakesItsStateThen) {
+    // Before /run/systemd/system (sd_booted), systemctl says offline; before the bus, nothing.
+    EXPECT_EQ(runtime::systemd_answer("offline\n"), std::nullopt);
+    EXPECT_EQ(runtime::systemd_answer(""), std::nullopt);
+    EXPECT_EQ(runtime::systemd_answer("\n"), std::nullopt);
+    EXPECT_EQ(runtime::systemd_answer("running\n"), "running");
+    EXPECT_EQ(runtime::systemd_answer("degraded\n"), "degraded");
+    EXPECT_EQ(runtime::systemd_answer("maintenance"), "maintenance");
+}
+
+TEST(SystemdPlan, SystemdsExitCodeSaysWhyItEndedWhereNoMoreCrosses) {
+    EXPECT_TRUE(runtime::systemd_exit_status(0));
+    const auto missing = runtime::systemd_exit_status(127);
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().errno_value, ENOENT);  // launch adds the hint for it
+    EXPECT_EQ(missing.error().message, "exec /lib/systemd/systemd: No such file or directory");
+    EXPECT_EQ(runtime::systemd_exit_status(126).error().errno_value, EACCES);
+    EXPECT_EQ(runtime::systemd_exit_status(137).error().message, "systemd exited 137");
+}
+
+TEST(SystemdPlan, ItsStopSignalIsForwardedAsTermIsToTheContainerByLaunchersAndTheGuestsRunner) {
+    // `lxbox stop` signals a vm container's launcher (boot.systemd's monitor), which passes it
+    // on; left out, the signal's default action would kill the launcher and the runner.
+    const sigset_t set = linux_fx::forwarded_signals();
+    EXPECT_EQ(sigismember(&set, runtime::systemd_stop_signal()), 1);
+    EXPECT_EQ(sigismember(&set, SIGTERM), 1);
+    EXPECT_EQ(sigismember(&set, SIGKILL), 0);
 }
 
 TEST(SystemdPlan, LaunchSaysWhenSystemdBootedToAnotherStateThanRunning) {

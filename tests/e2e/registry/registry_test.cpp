@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/base/unique_fd.hpp"
 #include "runtime/image/oci.hpp"
 #include "tests/common/oci_image.hpp"
 #include "tests/common/test_support.hpp"
@@ -59,10 +60,13 @@ protected:
         manifest_digest = write_oci_layout(layout, img, "v1").manifest;
     }
 
-    CommandResult lxbox(const std::vector<std::string>& args, const std::string& input = {}) {
+    CommandResult lxbox(const std::vector<std::string>& args, const std::string& input = {},
+                        const std::vector<std::string>& more_env = {}) {
         std::vector<std::string> argv{LXBOX_BINARY, "--root", store};
         argv.insert(argv.end(), args.begin(), args.end());
-        return run(argv, input, {"XDG_CONFIG_HOME=" + config_home, "HOME=" + dir.path(), "XDG_RUNTIME_DIR="});
+        std::vector<std::string> env{"XDG_CONFIG_HOME=" + config_home, "HOME=" + dir.path(), "XDG_RUNTIME_DIR="};
+        env.insert(env.end(), more_env.begin(), more_env.end());
+        return run(argv, input, env);
     }
 
     // The manifest digest the store registered for an image ("" when there is none).
@@ -251,6 +255,60 @@ TEST_F(Registry, ACorruptBlobOrAManifestThatIsNotJsonIsRefused) {
     EXPECT_EQ(r.exit_code, 125);
     EXPECT_TRUE(one_line(r.err)) << r.err;
     EXPECT_NE(r.err.find("not JSON"), std::string::npos) << r.err;
+}
+
+// ~/.docker/config.json's credsStore and credHelpers: docker-credential-NAME get, asked with the
+// registry's host on stdin, answers with the htpasswd login; a failing helper is one line.
+TEST_F(Registry, CredentialHelpersNamedInDockersConfigAreAsked) {
+    LocalRegistry reg(dir / "reg", dir / "storage", LocalRegistry::Auth::Htpasswd, true, certs);
+    skopeo_push(layout, "v1", reg.host() + "/test/img:v1", certs, true, true);
+    const std::string ref = reg.host() + "/test/img:v1", bin = dir / "bin", asked = dir / "asked.log";
+    ASSERT_EQ(::mkdir(bin.c_str(), 0755), 0);
+    auto helper = [&](const std::string& name, const std::string& body) {
+        const std::string path = bin + "/docker-credential-" + name;
+        std::ofstream(path) << "#!/bin/sh\n[ \"$1\" = get ] || exit 3\n" << body;
+        ASSERT_EQ(::chmod(path.c_str(), 0755), 0);
+    };
+    // docker's client writes the host with no newline: read's status is 1, its variable set.
+    helper("lxtest", "read -r host; echo \"$host\" >> " + asked + "\nprintf '{\"ServerURL\":\"%s\",\"Username\":\"" +
+                         LocalRegistry::kUser + "\",\"Secret\":\"" + LocalRegistry::kPassword + "\"}' \"$host\"\n");
+    helper("locked", "echo 'error: the keychain is locked'; echo 'unlock it first' >&2; exit 1\n");
+    helper("empty", "echo 'credentials not found in native keychain'; exit 1\n");
+    auto asked_hosts = [&] {
+        auto text = read_file(asked);
+        return text ? *text : std::string();
+    };
+    auto pull = [&](const nlohmann::json& docker_config) {
+        ::mkdir((dir / ".docker").c_str(), 0700);
+        std::ofstream(dir / ".docker/config.json") << docker_config.dump();
+        return lxbox({"pull", "--ca-file", certs.ca_crt, ref}, {}, {"PATH=" + bin + ":" + std::getenv("PATH")});
+    };
+    auto r = pull({{"credsStore", "lxtest"}});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(image_manifest("img-v1"), manifest_digest);
+    EXPECT_EQ(asked_hosts(), reg.host() + "\n");
+    // credHelpers' entry for the host comes before credsStore (which would fail here).
+    r = pull({{"credsStore", "locked"}, {"credHelpers", {{reg.host(), "lxtest"}}}});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    // A failing helper: one line naming it, the registry and what it said; nothing registered.
+    store = dir / "store2";
+    r = pull({{"credHelpers", {{"other.io", "lxtest"}, {reg.host(), "locked"}}}});
+    EXPECT_EQ(r.exit_code, 125);
+    EXPECT_TRUE(one_line(r.err)) << r.err;
+    EXPECT_NE(r.err.find("docker-credential-locked for " + reg.host() + " failed (exit status 1): error: the keychain "
+                         "is locked unlock it first"),
+              std::string::npos)
+        << r.err;
+    r = pull({{"credsStore", "nosuch"}});
+    EXPECT_EQ(r.exit_code, 125);
+    EXPECT_TRUE(one_line(r.err)) << r.err;
+    EXPECT_NE(r.err.find("docker-credential-nosuch for " + reg.host() + " is not in PATH"), std::string::npos) << r.err;
+    // A helper with nothing for the registry: the pull goes anonymous, and the registry says 401.
+    r = pull({{"credsStore", "empty"}});
+    EXPECT_EQ(r.exit_code, 125);
+    EXPECT_NE(r.err.find("401"), std::string::npos) << r.err;
+    EXPECT_EQ(image_manifest("img-v1"), "");
+    EXPECT_EQ(asked_hosts(), reg.host() + "\n" + reg.host() + "\n");
 }
 
 TEST_F(Registry, AnIndexResolvesToTheHostsPlatformOrTheOneAskedFor) {
