@@ -250,8 +250,10 @@ TEST_F(OciClient, UpdateEventsListVersionAndCriu) {
     auto bad = run_oci({"update", "--memory", "lots", "c1"});
     EXPECT_NE(bad.exit_code, 0);
     EXPECT_EQ(bad.err.rfind("lxbox: update c1: --memory: invalid memory size 'lots'", 0), 0u) << bad.err;
-    // The stream: stats every interval, until the container stops.
-    write_config(default_config({"sleep", "0.3"}));
+    // The stream: stats every interval, until the container stops. The container outlives the
+    // start of `events` by a wide margin: 0.3 s did not under ASan on a loaded machine ("events
+    // c2: container not running").
+    write_config(default_config({"sleep", "3"}));
     ASSERT_EQ(run_detached({"run", "-d", "-b", bundle, "c2"}).exit_code, 0);
     auto stream = run_oci({"events", "--interval", "20ms", "c2"});
     EXPECT_EQ(stream.exit_code, 0) << stream.err;

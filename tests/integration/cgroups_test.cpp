@@ -219,7 +219,13 @@ TEST_F(CgroupsTest, PidsLimitStopsForkBomb) {
     int report[2] = {-1, -1};
     ASSERT_EQ(::read(result_read.get(), report, sizeof report),
               static_cast<ssize_t>(sizeof report));
+#ifdef __SANITIZE_THREAD__
+    // TSan starts its background thread again in every forked child: each process is two of
+    // the 5 tasks, so two or three forks fit, as the children's threads and the forks race.
+    EXPECT_TRUE(report[0] == 2 || report[0] == 3) << report[0];
+#else
     EXPECT_EQ(report[0], 4);  // 5 tasks: the child and four of its forks
+#endif
     EXPECT_EQ(report[1], EAGAIN) << std::strerror(report[1]);
 
     auto paths = cg->paths();
