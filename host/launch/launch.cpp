@@ -83,6 +83,11 @@ Result<Target> resolve_target(store::Store& store, const LaunchRequest& req) {
         t.dir = store.root() + "/containers/" + store::work_dir_name(kEphemeralKind, store::self_owner(), t.container);
         return t;
     }
+    // Refused before the container is made, so a launch that cannot run leaves nothing.
+    if (t.settings.systemd && linux_fx::rootless_userns().enabled)
+        return Error(ErrorKind::Unsupported, "boot.systemd runs containers as root only so far: systemd needs a "
+                                             "cgroup tree of its own, which a rootless lxbox does not set up (lxbox "
+                                             "config set --distro " + t.image + " boot.systemd false, or run lxbox as root)");
     // Only a new container pays for a registry write (flock + fsync).
     auto known = reg.containers.find(t.container);
     if (known == reg.containers.end() || known->second.image != t.image || known->second.backend != t.backend)
@@ -331,9 +336,6 @@ Error boot_failure(Error e, const Target& t) {
 // background by the first launch (host/launch/systemd.hpp), and every launch joins it with its
 // command once systemd has booted, as WSL does; natively or in the VM.
 Result<int> launch_with_systemd(store::Store& store, const LaunchRequest& req, const Target& t) {
-    if (linux_fx::rootless_userns().enabled)
-        return Error(ErrorKind::Unsupported, "boot.systemd runs containers as root only so far (lxbox config set "
-                                             "--distro " + t.image + " boot.systemd false, or run lxbox as root)");
     const bool in_vm = t.backend == "vm";
     UniqueFd lock;
     auto inst = LXBOX_TRY(lock_or_running(store, t, lock));

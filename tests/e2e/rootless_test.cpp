@@ -211,6 +211,24 @@ TEST_F(RootlessCli, WithoutSubordinateIdsRootWorksAndAnotherUserGetsOneClearLine
     EXPECT_NE(r.out.find("/dev/pts/0"), std::string::npos);
 }
 
+// boot.systemd runs as root only: systemd needs a cgroup tree of its own, which a rootless lxbox
+// does not set up. A rootless launch of such a distro says so in one line and starts nothing;
+// the distro stays usable once the setting is turned off.
+TEST_F(RootlessCli, BootSystemdIsRefusedInOneLineAndStartsNothing) {
+    import_busybox(ranged);
+    ASSERT_EQ(lx(ranged, {"config", "set", "--distro", "bb", "boot.systemd", "true"}).exit_code, 0);
+    auto r = lx(ranged, {"launch", "bb", "--name", "sd", "--", "true"});
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_EQ(r.err, "lxbox: boot.systemd runs containers as root only so far: systemd needs a cgroup tree of its "
+                     "own, which a rootless lxbox does not set up (lxbox config set --distro bb boot.systemd false, "
+                     "or run lxbox as root)\n");
+    EXPECT_EQ(state_of(ranged, "sd"), "") << "no container is made";
+    ASSERT_EQ(lx(ranged, {"config", "set", "--distro", "bb", "boot.systemd", "false"}).exit_code, 0);
+    r = lx(ranged, {"launch", "bb", "--rm", "--", "echo", "ran"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "ran\n");
+}
+
 TEST_F(RootlessCli, TheContainerIsHardenedAndTheHostStaysOutOfReach) {
     import_busybox(ranged);
     auto r = lx(ranged, {"launch", "bb", "--rm", "--network", "none", "--", "sh", "-c",
