@@ -130,10 +130,10 @@ Result<std::optional<ContainerView>> ephemeral_view(const store::Store& store, c
     ContainerView v{*name, "", store.root() + "/containers/" + entry, true, std::nullopt};
     auto text = read_file(v.dir + "/state.json");
     if (!text) return std::optional<ContainerView>{};
-    auto s = store::parse_instance_state(*text);
+    const auto j = nlohmann::json::parse(*text, nullptr, false);  // discarded when torn
+    auto s = store::instance_state_of(j);
     if (!s) return std::optional<ContainerView>{};
-    // Parsed once already, so this parse does not throw; "image" is the throwaway's own field.
-    const auto j = nlohmann::json::parse(*text);
+    // "image" is the throwaway's own field, beside the instance's (write_ephemeral_state).
     if (const auto it = j.find("image"); it != j.end() && it->is_string()) v.image = it->get<std::string>();
     v.backend = s->backend;
     if (linux_fx::process_start_time(s->pid) == s->start_time) v.instance = *s;

@@ -133,16 +133,24 @@ Result<Registry> parse_registry(const std::string& text, const std::string& path
     return reg;
 }
 
-Result<InstanceState> parse_instance_state(const std::string& text) {
+Result<InstanceState> instance_state_of(const nlohmann::json& j) {
     InstanceState s;
     try {
-        s = nlohmann::json::parse(text).get<InstanceState>();
+        s = j.get<InstanceState>();
     } catch (const nlohmann::json::exception& e) {
         return Error(ErrorKind::Invalid, "read state.json: " + printable(e.what()));
     }
     // The pid is signalled (stop, kill): 0 and -1 would reach a process group or everything.
     if (s.pid <= 0) return Error(ErrorKind::Invalid, "read state.json: pid " + std::to_string(s.pid) + " is not a process");
     return s;
+}
+
+Result<InstanceState> parse_instance_state(const std::string& text) {
+    try {
+        return instance_state_of(nlohmann::json::parse(text));
+    } catch (const nlohmann::json::exception& e) {
+        return Error(ErrorKind::Invalid, "read state.json: " + printable(e.what()));
+    }
 }
 
 std::string now_rfc3339() {

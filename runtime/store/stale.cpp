@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <atomic>
-
 #include <charconv>
 #include <functional>
 #include <string_view>

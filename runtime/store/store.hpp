@@ -117,6 +117,8 @@ Result<Registry> parse_registry(const std::string& text, const std::string& path
 // Pure: a container's state.json (an Invalid error when torn or damaged: its numbers are whole
 // and in range, never converted, as the registry's are, and its pid is a process's, > 0).
 Result<InstanceState> parse_instance_state(const std::string& text);
+// The same over JSON already parsed (a throwaway's state.json, which also names its image).
+Result<InstanceState> instance_state_of(const nlohmann::json& j);
 
 // The store root: explicit --root, else $LXBOX_ROOT, else $XDG_DATA_HOME/lxbox, else
 // $HOME/.local/share/lxbox. Pure over its inputs.
