@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "runtime/base/log.hpp"
+#include "runtime/base/printable.hpp"
 
 namespace lxbox::archive {
 
@@ -102,7 +103,13 @@ public:
     // The last batch: ends with End, or with Fail carrying the error.
     void finish(Error* error) {
         Item item{error ? Item::Kind::Fail : Item::Kind::End};
-        if (error) item.error = std::move(*error);
+        if (error) {
+            // Entry paths (a newline is a valid byte of one) and libarchive's own text quoting
+            // them reach the message: escaped here, where every read error leaves, it stays one
+            // line (archive_policy fuzz target: "read entry 'x\ny': Truncated input file").
+            item.error = std::move(*error);
+            item.error.message = printable(item.error.message);
+        }
         batch_.items.push_back(std::move(item));
         flush();
     }
